@@ -1,0 +1,32 @@
+/** NodeOptions: everything `qklzl start` passes to the runtime. Durations in milliseconds. */
+export interface NodeOptions {
+  id: number;
+  dataDir: string;
+  raftAddr: string;
+  httpAddr: string;
+  bootstrap: boolean;
+  /** join is the HTTP address of any live member, or null. */
+  join: string | null;
+  heartbeatMs: number;
+  /** electionMs: the minimum election timeout; the actual one is random in [electionMs, 2*electionMs). */
+  electionMs: number;
+  /** snapshotEntries: take a snapshot every this many applied entries. */
+  snapshotEntries: number;
+  /** trailingEntries: log entries kept behind a snapshot for slow followers. */
+  trailingEntries: number;
+  requestTimeoutMs: number;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  maxBodyBytes: number;
+  segmentBytes: number;
+}
+
+export interface RunningNode {
+  readonly id: number;
+  readonly httpAddr: string;
+  readonly raftAddr: string;
+  /** stop: stop taking requests, finish in-flight syncs, hand leadership over if leading, close files. */
+  stop(): Promise<void>;
+  /** done resolves when the node stopped (by stop(), or by being removed from the cluster). */
+  readonly done: Promise<void>;
+}

@@ -1,0 +1,65 @@
+/** ErrorCode is the stable, documented set of error codes qklzl answers with (HTTP, CLI, RPC). */
+export type ErrorCode =
+  | "bad_request"
+  | "too_large"
+  | "not_found"
+  | "method_not_allowed"
+  | "key_not_found"
+  | "not_leader"
+  | "no_leader"
+  | "no_quorum"
+  | "timeout"
+  | "change_in_progress"
+  | "transfer_in_progress"
+  | "unknown_member"
+  | "shutting_down"
+  | "storage_corrupt"
+  | "internal";
+
+/** HTTP status for each code: one map, so every layer answers the same. */
+export const errorHttpStatus: Record<ErrorCode, number> = {
+  bad_request: 400,
+  too_large: 413,
+  not_found: 404,
+  method_not_allowed: 405,
+  key_not_found: 404,
+  not_leader: 307,
+  no_leader: 503,
+  no_quorum: 503,
+  timeout: 504,
+  change_in_progress: 409,
+  transfer_in_progress: 503,
+  unknown_member: 404,
+  shutting_down: 503,
+  storage_corrupt: 500,
+  internal: 500,
+};
+
+const brand = Symbol.for("qklzl.error");
+
+/** QklzlError is the one error class qklzl raises on purpose; `details` are extra JSON fields. */
+export class QklzlError extends Error {
+  readonly [brand] = true;
+  override name = "QklzlError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get httpStatus(): number {
+    return errorHttpStatus[this.code];
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { error: this.code, message: this.message, ...this.details };
+  }
+}
+
+/** isQklzlError checks the brand, not instanceof, so it works across bundles. */
+export function isQklzlError(value: unknown): value is QklzlError {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}

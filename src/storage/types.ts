@@ -1,0 +1,67 @@
+import type { Entry, HardState, Index, LogReader, SnapshotMeta } from "../raft/types.ts";
+
+/**
+ * LogStore is the durable Raft log (segmented, CRC'd, fsync'd). It is also the core's LogReader: what
+ * save() was given is visible to readers at once, and durable once the returned promise resolves.
+ */
+export interface LogStore extends LogReader {
+  /** hardState: as loaded at open, then as last passed to save(). */
+  hardState(): HardState;
+  /**
+   * save writes entries (replacing any stored suffix from entries[0].index on) and the hard state, and
+   * resolves once both are on disk (fsync). Group commit: calls made while a sync is in flight are written
+   * and synced together by the next sync. Promises resolve in call order.
+   */
+  save(entries: Entry[], hardState: HardState | null): Promise<void>;
+  /** compact drops entries ≤ index (whole segments only; the rest stays readable). index ≤ snapshot index. */
+  compact(index: Index): Promise<void>;
+  /**
+   * installSnapshot makes the log start after meta.index: entries ≤ meta.index are dropped, and if the log
+   * does not hold an entry (meta.index, meta.term) everything is dropped. Durable on resolve.
+   */
+  installSnapshot(meta: SnapshotMeta): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Snapshot {
+  meta: SnapshotMeta;
+  data: Uint8Array;
+}
+
+/** SnapshotStore keeps the last few snapshots, each published atomically (tmp + fsync + rename + dir fsync). */
+export interface SnapshotStore {
+  /** save publishes a snapshot durably; older ones beyond the retention count are reaped afterwards. */
+  save(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
+  /** latestMeta: meta of the newest valid snapshot, null when none. Cheap (no data read). */
+  latestMeta(): SnapshotMeta | null;
+  /** loadLatest reads and CRC-checks the newest snapshot; a corrupt one is skipped with a warning. */
+  loadLatest(): Promise<Snapshot | null>;
+}
+
+/** DirMeta pins a data directory to one node of one cluster. */
+export interface DirMeta {
+  nodeId: number;
+  /** clusterId is null until the node bootstraps or joins a cluster. */
+  clusterId: string | null;
+}
+
+export interface Storage {
+  dir: string;
+  meta: DirMeta;
+  log: LogStore;
+  snapshots: SnapshotStore;
+  /** setClusterId records the cluster once known (bootstrap or join), durably. */
+  setClusterId(clusterId: string): Promise<void>;
+  /** fresh is true when the directory held no state before this open. */
+  fresh: boolean;
+  close(): Promise<void>;
+}
+
+export interface StorageOptions {
+  dir: string;
+  nodeId: number;
+  /** segmentBytes: roll to a new segment past this size (default limits.segment_bytes_default). */
+  segmentBytes?: number;
+  /** snapshotsRetained: how many snapshots to keep (default 2). */
+  snapshotsRetained?: number;
+}
