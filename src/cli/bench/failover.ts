@@ -1,0 +1,70 @@
+import { LocalCluster, waitFor } from "./local_cluster.ts";
+
+export interface FailoverResult {
+  /** samplesMs: time from kill -9 of the leader to the first acknowledged write on the new leader. */
+  samplesMs: number[];
+  medianMs: number;
+}
+
+/**
+ * measureFailover starts a 3-node cluster of this binary, then `rounds` times: kill -9 the leader, write
+ * continuously to the survivors until one acknowledges, record the time, restart the killed node (rejoining
+ * with its data) and wait until it is a voter again.
+ */
+export async function measureFailover(rounds: number, onRound?: (round: number, ms: number) => void): Promise<FailoverResult> {
+  const cluster = new LocalCluster();
+  const samplesMs: number[] = [];
+  try {
+    await cluster.startCluster(3);
+    for (let round = 1; round <= rounds; round++) {
+      const leader = await cluster.leader();
+      const survivors = [...cluster.nodes.values()].filter((node) => node.id !== leader.id);
+      const killedAt = performance.now();
+      leader.process.kill("SIGKILL");
+      await leader.process.exited;
+      let acknowledged = false;
+      while (!acknowledged) {
+        if (performance.now() - killedAt > 30_000) throw new Error("no write acknowledged within 30 s of the leader's kill");
+        for (const node of survivors) {
+          if (await tryWrite(node.httpAddr, round)) {
+            acknowledged = true;
+            break;
+          }
+        }
+        if (!acknowledged) await Bun.sleep(10);
+      }
+      const elapsed = performance.now() - killedAt;
+      samplesMs.push(elapsed);
+      onRound?.(round, elapsed);
+      const restarted = cluster.start(leader.id, survivors[0]!.httpAddr, leader);
+      await waitFor(async () => (await fetchOk(`http://${restarted.httpAddr}/readyz`)), 30_000, `node ${leader.id} to rejoin`);
+    }
+  } finally {
+    await cluster.stop();
+  }
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  return { samplesMs, medianMs: sorted[Math.floor(sorted.length / 2)] ?? 0 };
+}
+
+async function tryWrite(addr: string, round: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${addr}/kv`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ op: "put", key: "failover", value: String(round) }),
+      redirect: "manual",
+      signal: AbortSignal.timeout(500),
+    });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function fetchOk(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
