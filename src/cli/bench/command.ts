@@ -25,8 +25,15 @@ function formatTable(result: LoadResult): string {
   return rows.map((row) => row.map((cell, column) => cell.padStart(widths[column]!)).join("  ")).join("\n");
 }
 
+async function findFollower(leaderAddr: string): Promise<string> {
+  const body = await status(leaderAddr);
+  const follower = body?.members?.find((member) => member.http_addr !== leaderAddr && member.role === "voter");
+  if (!follower) throw new Error("no follower to read from");
+  return follower.http_addr;
+}
+
 async function findLeader(addr: string): Promise<string> {
-  const body = (await status(addr)) as { is_leader?: boolean; leader_http_addr?: string } | null;
+  const body = await status(addr);
   if (!body) throw new Error(`no /status answer from ${addr}`);
   return body.is_leader ? addr : body.leader_http_addr || addr;
 }
@@ -39,7 +46,7 @@ const failover = defineCommand({
   },
   async run({ args }) {
     const rounds = numberArg(args.rounds, "rounds", 1);
-    const result = await measureFailover(rounds, (round, ms) => process.stderr.write(`round ${round}/${rounds}: first write acknowledged ${ms.toFixed(0)} ms after kill -9\n`));
+    const result = await measureFailover(rounds, { onRound: (round, ms) => process.stderr.write(`round ${round}/${rounds}: first write acknowledged ${ms.toFixed(0)} ms after kill -9\n`) });
     if (args.json) console.log(JSON.stringify(result));
     else console.log(`failover: median ${result.medianMs.toFixed(0)} ms over ${rounds} rounds (${result.samplesMs.map((ms) => ms.toFixed(0)).join(", ")} ms)`);
   },
@@ -49,7 +56,8 @@ export const benchCommand = defineCommand({
   meta: { name: "bench", description: "Closed-loop load against a cluster (--addr) or a local 3-node cluster it starts itself" },
   args: {
     addr: { type: "string", description: "HTTP address of any member; omitted: start a local 3-node cluster" },
-    "read-addr": { type: "string", description: "Send gets here instead of the leader (e.g. a follower)" },
+    "read-addr": { type: "string", description: "Send gets here instead of the leader" },
+    "read-from": { type: "string", default: "leader", description: "leader | follower: where gets go when --read-addr is not given" },
     clients: { type: "string", default: "64", description: "Concurrent closed-loop clients" },
     duration: { type: "string", default: "10", description: "Seconds of load" },
     keys: { type: "string", default: "10000", description: "Key space (bench-key-%08d)" },
@@ -85,7 +93,7 @@ export const benchCommand = defineCommand({
       }
       const entry = args.addr ?? (await cluster!.leader()).httpAddr;
       const writeAddr = await findLeader(entry);
-      const readAddr = args["read-addr"] ?? writeAddr;
+      const readAddr = args["read-addr"] ?? (args["read-from"] === "follower" ? await findFollower(writeAddr) : writeAddr);
       const result = await runLoad({
         writeAddr,
         readAddr,

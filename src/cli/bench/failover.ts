@@ -11,8 +11,11 @@ export interface FailoverResult {
  * continuously to the survivors until one acknowledges, record the time, restart the killed node (rejoining
  * with its data) and wait until it is a voter again.
  */
-export async function measureFailover(rounds: number, onRound?: (round: number, ms: number) => void): Promise<FailoverResult> {
-  const cluster = new LocalCluster();
+export async function measureFailover(
+  rounds: number,
+  options: { command?: string[]; onRound?: (round: number, ms: number) => void } = {},
+): Promise<FailoverResult> {
+  const cluster = new LocalCluster({ command: options.command });
   const samplesMs: number[] = [];
   try {
     await cluster.startCluster(3);
@@ -35,7 +38,7 @@ export async function measureFailover(rounds: number, onRound?: (round: number, 
       }
       const elapsed = performance.now() - killedAt;
       samplesMs.push(elapsed);
-      onRound?.(round, elapsed);
+      options.onRound?.(round, elapsed);
       const restarted = cluster.start(leader.id, survivors[0]!.httpAddr, leader);
       await waitFor(async () => (await fetchOk(`http://${restarted.httpAddr}/readyz`)), 30_000, `node ${leader.id} to rejoin`);
     }

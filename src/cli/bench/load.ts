@@ -110,3 +110,33 @@ function mergeSummaries(a: LatencyRecorder, b: LatencyRecorder): LatencySummary 
   for (const recorder of [a, b]) recorder.forEach((sample) => merged.record(sample));
   return merged.summary();
 }
+
+/** fillKeys writes keys 0..keys-1 once each (bench-key-%08d) with `clients` writers; returns the time taken. */
+export async function fillKeys(
+  writeAddr: string,
+  options: { keys: number; valueSize: number; clients: number; onProgress?: (done: number) => void },
+): Promise<number> {
+  const value = "v".repeat(options.valueSize);
+  const started = performance.now();
+  let next = 0;
+  let done = 0;
+  async function writer(): Promise<void> {
+    while (next < options.keys) {
+      const key = keyName(next++);
+      for (let attempt = 0; ; attempt++) {
+        const response = await fetch(`http://${writeAddr}/kv`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: `{"op":"put","key":"${key}","value":"${value}"}`,
+          signal: AbortSignal.timeout(10_000),
+        }).catch(() => null);
+        if (response?.ok) break;
+        if (attempt >= 5) throw new Error(`fill: put ${key} failed (${response?.status ?? "no answer"})`);
+        await Bun.sleep(100);
+      }
+      if (++done % 50_000 === 0) options.onProgress?.(done);
+    }
+  }
+  await Promise.all(Array.from({ length: options.clients }, writer));
+  return performance.now() - started;
+}

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -30,14 +30,21 @@ export class LocalCluster {
   readonly nodes = new Map<number, LocalNode>();
   private readonly dir = mkdtempSync(join(tmpdir(), "qklzl-bench-"));
 
-  constructor(private readonly extraArgs: string[] = []) {}
+  private readonly command: string[];
+  private readonly extraArgs: string[];
+
+  /** command defaults to this program itself; extraArgs are appended to every node's start line. */
+  constructor(options: { command?: string[]; extraArgs?: string[] } = {}) {
+    this.command = options.command ?? selfCommand();
+    this.extraArgs = options.extraArgs ?? [];
+  }
 
   start(id: number, joinAddr: string | null, addrs?: { httpAddr: string; raftAddr: string }): LocalNode {
     const httpAddr = addrs?.httpAddr ?? `127.0.0.1:${freePort()}`;
     const raftAddr = addrs?.raftAddr ?? `127.0.0.1:${freePort()}`;
     const args = ["start", "--id", String(id), "--data-dir", join(this.dir, `n${id}`), "--raft-addr", raftAddr, "--http-addr", httpAddr];
     args.push(...(joinAddr ? ["--join", joinAddr] : ["--bootstrap"]), ...this.extraArgs);
-    const child = Bun.spawn([...selfCommand(), ...args], { stdout: "ignore", stderr: "ignore", env: { ...process.env, CONSOLA_LEVEL: "1" } });
+    const child = Bun.spawn([...this.command, ...args], { stdout: "ignore", stderr: "ignore", env: { ...process.env, CONSOLA_LEVEL: "1" } });
     const node = { id, httpAddr, raftAddr, process: child };
     this.nodes.set(id, node);
     return node;
@@ -69,6 +76,13 @@ export class LocalCluster {
     return found!;
   }
 
+  /** rssBytes reads a node's resident memory from /proc (Linux). */
+  rssBytes(id: number): number {
+    const pid = this.nodes.get(id)?.process.pid;
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) * 1024 : 0;
+  }
+
   async stop(): Promise<void> {
     for (const node of this.nodes.values()) node.process.kill("SIGKILL");
     await Promise.all([...this.nodes.values()].map((node) => node.process.exited));
@@ -76,9 +90,10 @@ export class LocalCluster {
   }
 }
 
-interface StatusLike {
+export interface StatusLike {
   is_leader?: boolean;
-  members?: { role: string }[];
+  leader_http_addr?: string;
+  members?: { role: string; http_addr: string }[];
 }
 
 export async function status(addr: string): Promise<StatusLike | null> {

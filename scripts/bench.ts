@@ -1,0 +1,132 @@
+// `npm run bench`: the standard benchmark set of issue 7, appended as dated rows to BENCHMARKS.md.
+// 1. ../shared/bench/compare.sh (wrk, 64 connections): qklzl vs a 3-member etcd, puts and linearizable reads,
+//    measured one after the other in this same run.
+// 2. qklzl bench: one-connection put latency; linearizable reads from a follower at 64 clients.
+// 3. Memory: RSS per node after writing BENCH_MEMORY_KEYS (default 1,000,000) keys of 100 bytes.
+// 4. Failover: median time from kill -9 of the leader to the first acknowledged write (5 rounds).
+// Every step is bounded in time; a step whose tools are missing is reported as skipped, not faked.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { measureFailover } from "../src/cli/bench/failover.ts";
+import { fillKeys, runLoad } from "../src/cli/bench/load.ts";
+import { LocalCluster } from "../src/cli/bench/local_cluster.ts";
+
+const root = join(import.meta.dir, "..");
+const binary = join(root, "bin", "qklzl");
+const benchmarksFile = join(root, "BENCHMARKS.md");
+const compareScript = join(root, "..", "shared", "bench", "compare.sh");
+const only = process.argv.slice(2);
+const rows: string[] = [];
+const today = new Date().toISOString().slice(0, 10);
+
+function step(name: string): boolean {
+  return only.length === 0 || only.includes(name);
+}
+
+function row(figure: string, qklzl: string, etcd: string, note: string): void {
+  const line = `| ${today} | ${figure} | ${qklzl} | ${etcd} | ${note} |`;
+  rows.push(line);
+  console.log(line);
+}
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+async function build(): Promise<void> {
+  log("building bin/qklzl");
+  const result = Bun.spawnSync(["node_modules/.bin/bun", "run", "build"], { cwd: root, stdout: "ignore", stderr: "inherit" });
+  if (result.exitCode !== 0) throw new Error("build failed");
+}
+
+function field(line: string, name: string): string {
+  return new RegExp(`\\b${name}=(\\S+)`).exec(line)?.[1] ?? "NaN";
+}
+
+async function compare(): Promise<void> {
+  const missing = ["wrk", "etcd", "etcdctl", "setsid", "curl"].filter((tool) => !Bun.which(tool));
+  if (!existsSync(compareScript) || missing.length > 0) {
+    row("compare.sh put/read c=64", "skipped", "skipped", `missing: ${missing.join(" ") || compareScript} (apt-get install -y etcd-server wrk)`);
+    return;
+  }
+  log("running compare.sh (qklzl then etcd, puts and reads at 64 connections)");
+  const result = Bun.spawnSync(["bash", compareScript], {
+    env: { ...process.env, QKLZL_BIN: binary, READS: "1", CONNS: "64", DURATION: process.env.BENCH_DURATION ?? "10" },
+    stdout: "pipe",
+    stderr: "inherit",
+    timeout: 600_000,
+  });
+  const output = result.stdout.toString();
+  process.stdout.write(output);
+  const line = (system: string, kind: string) => output.split("\n").find((text) => text.startsWith(system) && text.includes(` ${kind} `)) ?? "";
+  for (const kind of ["put", "read"]) {
+    const q = line("qklzl", kind);
+    const e = line("etcd", kind);
+    const describe = (text: string) => `${field(text, "rps")}/s p50 ${field(text, "p50_ms")} ms p99 ${field(text, "p99_ms")} ms`;
+    const qRps = Number(field(q, "rps"));
+    const eRps = Number(field(e, "rps"));
+    const ratio = eRps > 0 ? (qRps / eRps).toFixed(2) : "NaN";
+    row(`${kind === "put" ? "puts" : "linearizable reads (leader)"} c=64 (wrk)`, describe(q), describe(e), `${ratio}× etcd; qklzl ${field(q, "other_cpu")} / etcd ${field(e, "other_cpu")} other_cpu`);
+  }
+}
+
+async function clusterFigures(): Promise<void> {
+  const cluster = new LocalCluster({ command: [binary] });
+  try {
+    await cluster.startCluster(3);
+    const leader = await cluster.leader();
+    const follower = [...cluster.nodes.values()].find((node) => node.id !== leader.id)!;
+    if (step("latency")) {
+      const single = await runLoad({ writeAddr: leader.httpAddr, readAddr: leader.httpAddr, clients: 1, durationMs: 5000, keys: 10_000, valueSize: 100, mix: { put: 1, get: 0 }, consistency: "linearizable" });
+      const l = single.total.latencyMs;
+      row("put latency c=1 (qklzl bench)", `p50 ${l.p50.toFixed(2)} ms p99 ${l.p99.toFixed(2)} ms (${single.total.throughput.toFixed(0)}/s)`, "see compare tables", "target p50 ≤ 1.5× (2 fsyncs + 2 hops)");
+    }
+    if (step("follower-reads")) {
+      const reads = await runLoad({ writeAddr: leader.httpAddr, readAddr: follower.httpAddr, clients: 64, durationMs: 8000, keys: 10_000, valueSize: 100, mix: { put: 0, get: 1 }, consistency: "linearizable" });
+      const l = reads.total.latencyMs;
+      row("linearizable reads from a follower c=64 (qklzl bench, Bun client)", `${reads.total.throughput.toFixed(0)}/s p50 ${l.p50.toFixed(2)} ms p99 ${l.p99.toFixed(2)} ms`, "n/a", `errors ${reads.total.errors}`);
+    }
+    if (step("memory")) {
+      const keys = Number(process.env.BENCH_MEMORY_KEYS ?? "1000000");
+      log(`filling ${keys} keys for the memory figure`);
+      const fillMs = await fillKeys(leader.httpAddr, { keys, valueSize: 100, clients: 64, onProgress: (done) => log(`filled ${done}`) });
+      await Bun.sleep(2000);
+      const rss = [...cluster.nodes.keys()].map((id) => `n${id} ${(cluster.rssBytes(id) / 1048576).toFixed(0)} MB`);
+      row(`RSS after ${keys} keys × 100 B`, rss.join(", "), "n/a", `fill took ${(fillMs / 1000).toFixed(1)} s; target < 500 MB per node`);
+    }
+  } finally {
+    await cluster.stop();
+  }
+}
+
+const sectionTitle = "## Cluster benchmarks (`npm run bench`)";
+
+/** withRows adds rows at the end of the cluster table, creating the section if it is not there yet. */
+function withRows(text: string, newRows: string[]): string {
+  if (!text.includes(sectionTitle)) {
+    return `${text.trimEnd()}\n\n${sectionTitle}\n\n| date | figure | qklzl | etcd 3.4 (same run) | note |\n|---|---|---|---|---|\n${newRows.join("\n")}\n`;
+  }
+  const lines = text.split("\n");
+  let at = lines.indexOf(sectionTitle);
+  while (at < lines.length && !lines[at]!.startsWith("|")) at++; // the table's header row
+  while (at + 1 < lines.length && lines[at + 1]!.startsWith("|")) at++; // its last row
+  lines.splice(at + 1, 0, ...newRows);
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  await build();
+  if (step("compare")) await compare();
+  if (step("latency") || step("follower-reads") || step("memory")) await clusterFigures();
+  if (step("failover")) {
+    const failover = await measureFailover(5, { command: [binary], onRound: (round, ms) => log(`failover round ${round}: ${ms.toFixed(0)} ms`) });
+    row("failover: kill -9 leader → first acked write (median of 5)", `${failover.medianMs.toFixed(0)} ms`, "n/a", `samples ${failover.samplesMs.map((ms) => ms.toFixed(0)).join(", ")} ms; target < 2500 ms`);
+  }
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
+  const stamped = rows.map((line) => line.replace(/ \|$/, ` (${machine}) |`));
+  writeFileSync(benchmarksFile, withRows(existsSync(benchmarksFile) ? readFileSync(benchmarksFile, "utf8") : "# Benchmarks\n", stamped));
+  log(`appended ${rows.length} rows to BENCHMARKS.md`);
+}
+
+await main();
