@@ -1,0 +1,6 @@
+export { decodeCommand, encodeCommand, validateCommand, validateKey } from "./command.ts";
+export type { CommandLimits } from "./command.ts";
+export { hashHex, pairHash } from "./hash.ts";
+export { KvStateMachine } from "./state_machine.ts";
+export type { KvStats } from "./state_machine.ts";
+export type { KvCommand, KvResult } from "./types.ts";

@@ -1,0 +1,113 @@
+import { describe, expect, test } from "bun:test";
+import { KvStateMachine } from "../../src/kv/index.ts";
+import type { KvCommand } from "../../src/kv/index.ts";
+
+/** A tiny seeded PRNG so the randomized cases replay. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function randomCommands(seed: number, n: number, keys: number): KvCommand[] {
+  const r = rng(seed);
+  const out: KvCommand[] = [];
+  for (let i = 0; i < n; i++) {
+    const key = `k${Math.floor(r() * keys)}`;
+    out.push(r() < 0.25 ? { op: "delete", key } : { op: "put", key, value: `v${i}-${Math.floor(r() * 1e6)}` });
+  }
+  return out;
+}
+
+function applyAll(sm: KvStateMachine, commands: KvCommand[]): void {
+  for (const command of commands) sm.apply(sm.appliedIndex + 1, command);
+}
+
+describe("kv state machine", () => {
+  test("apply reports existed and the map follows puts and deletes", () => {
+    const sm = new KvStateMachine();
+    expect(sm.apply(1, { op: "put", key: "a", value: "1" })).toEqual({ index: 1, existed: false });
+    expect(sm.apply(2, { op: "put", key: "a", value: "2" })).toEqual({ index: 2, existed: true });
+    sm.skip(3);
+    expect(sm.apply(4, { op: "delete", key: "a" })).toEqual({ index: 4, existed: true });
+    expect(sm.apply(5, { op: "delete", key: "a" })).toEqual({ index: 5, existed: false });
+    expect(sm.get("a")).toBeUndefined();
+    expect(() => sm.apply(7, { op: "put", key: "b", value: "x" })).toThrow();
+  });
+
+  test("the hash depends on the content only, not on the order of writes", () => {
+    const a = new KvStateMachine();
+    const b = new KvStateMachine();
+    applyAll(a, [{ op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }, { op: "put", key: "z", value: "3" }, { op: "delete", key: "z" }]);
+    applyAll(b, [{ op: "put", key: "y", value: "0" }, { op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }]);
+    expect(a.stats().hash).toBe(b.stats().hash);
+    expect(a.stats().keys).toBe(2);
+    b.apply(b.appliedIndex + 1, { op: "put", key: "y", value: "3" });
+    expect(a.stats().hash).not.toBe(b.stats().hash);
+    const empty = new KvStateMachine();
+    applyAll(empty, [{ op: "put", key: "q", value: "1" }, { op: "delete", key: "q" }]);
+    expect(empty.stats().hash).toBe(new KvStateMachine().stats().hash);
+  });
+
+  test("snapshot + restore reproduces the map and its hash; restore discards previous state", async () => {
+    const sm = new KvStateMachine();
+    applyAll(sm, randomCommands(7, 20_000, 5_000));
+    const { index, data } = await sm.snapshot();
+    expect(index).toBe(20_000);
+    const other = new KvStateMachine();
+    applyAll(other, [{ op: "put", key: "stale-key", value: "gone after restore" }]);
+    await other.restore(data);
+    expect(other.stats()).toEqual(sm.stats());
+    expect(other.get("stale-key")).toBeUndefined();
+    for (let i = 0; i < 5_000; i++) expect(other.get(`k${i}`)).toBe(sm.get(`k${i}`));
+  });
+
+  test("writes applied while a snapshot runs do not leak into it (copy-on-write)", async () => {
+    const sm = new KvStateMachine();
+    applyAll(sm, randomCommands(11, 60_000, 30_000));
+    const before = new Map<string, string | undefined>();
+    for (let i = 0; i < 30_000; i++) before.set(`k${i}`, sm.get(`k${i}`));
+    const statsBefore = sm.stats();
+    const running = sm.snapshot();
+    // Interleave writes with the serializer: overwrite, delete, add, delete-then-re-add.
+    const later = randomCommands(12, 40_000, 40_000);
+    let applied = 0;
+    await new Promise<void>((resolve) => {
+      const step = () => {
+        for (let i = 0; i < 2_000 && applied < later.length; i++, applied++) sm.apply(sm.appliedIndex + 1, later[applied]!);
+        if (applied < later.length) setImmediate(step);
+        else resolve();
+      };
+      setImmediate(step);
+    });
+    const { index, data } = await running;
+    expect(index).toBe(statsBefore.index);
+    const restored = new KvStateMachine();
+    await restored.restore(data);
+    expect(restored.stats()).toEqual(statsBefore);
+    for (const [key, value] of before) expect(restored.get(key)).toBe(value);
+    expect(restored.get("k35000")).toBeUndefined();
+    // And the live machine went on to the later state: a second snapshot captures it.
+    const second = await sm.snapshot();
+    const again = new KvStateMachine();
+    await again.restore(second.data);
+    expect(again.stats()).toEqual(sm.stats());
+  });
+
+  test("a corrupt image is refused and leaves the current state untouched", async () => {
+    const sm = new KvStateMachine();
+    applyAll(sm, randomCommands(3, 1_000, 500));
+    const { data } = await sm.snapshot();
+    const target = new KvStateMachine();
+    applyAll(target, [{ op: "put", key: "keep", value: "me" }]);
+    const flipped = data.slice();
+    flipped[flipped.length - 3]! ^= 0x01;
+    await expect(target.restore(flipped)).rejects.toThrow();
+    await expect(target.restore(data.subarray(0, data.length - 10))).rejects.toThrow();
+    await expect(target.restore(new Uint8Array([1, 2, 3]))).rejects.toThrow();
+    expect(target.get("keep")).toBe("me");
+    expect(target.appliedIndex).toBe(1);
+  });
+});
