@@ -1,0 +1,78 @@
+import { consola } from "consola";
+import { assert } from "../shared/assert.ts";
+import { errorResponse } from "./http_errors.ts";
+import type { HttpServer, HttpServerOptions, NodeApi } from "./api.ts";
+import { buildRoutes } from "./http_routes.ts";
+
+const log = consola.withTag("http");
+
+/**
+ * bun_body_bytes_max is only Bun's backstop. Our handlers refuse a declared Content-Length over maxBodyBytes
+ * before reading it and cap streamed bodies themselves, answering a JSON 413; Bun's own 413 has an empty body,
+ * so its limit sits far above ours and only guards against a handler that forgot to cap.
+ */
+const bun_body_bytes_max = 1024 * 1024 * 1024;
+
+/** parseListen splits "host:port" or "[v6]:port"; port 0 asks for an ephemeral port. */
+export function parseListen(listen: string): { host: string; hostname: string; port: number } {
+  const colon = listen.lastIndexOf(":");
+  const host = colon > 0 ? listen.slice(0, colon) : "";
+  const portText = colon > 0 ? listen.slice(colon + 1) : "";
+  const port = /^[0-9]{1,5}$/.test(portText) ? Number(portText) : -1;
+  if (host.length === 0 || port < 0 || port > 65535) {
+    throw new Error(`invalid HTTP listen address ${JSON.stringify(listen)}: expected host:port`);
+  }
+  const hostname = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  return { host, hostname, port };
+}
+
+/** startHttpServer serves the qklzl HTTP API (issue 4) over `api` until stop() is called. */
+export function startHttpServer(api: NodeApi, options: HttpServerOptions): HttpServer {
+  assert(options.maxKeyBytes > 0, "maxKeyBytes is positive");
+  assert(options.maxValueBytes > 0, "maxValueBytes is positive");
+  assert(options.maxBodyBytes > 0, "maxBodyBytes is positive");
+  assert(options.maxBodyBytes < bun_body_bytes_max, "maxBodyBytes below Bun's backstop");
+  assert(options.requestTimeoutMs > 0, "requestTimeoutMs is positive");
+  const { host, hostname, port } = parseListen(options.listen);
+  const { routes, notFound } = buildRoutes(api, options);
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname,
+      port,
+      development: false,
+      maxRequestBodySize: bun_body_bytes_max,
+      routes,
+      fetch: notFound,
+      // Handlers catch everything they throw; this only runs if Bun itself fails around one.
+      error(error) {
+        log.error("unexpected error outside a route handler:", error);
+        return errorResponse("internal", "internal error; see the node's log");
+      },
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot listen for HTTP on ${options.listen}: ${reason}`, { cause: error });
+  }
+  assert(server.port !== undefined && server.port > 0, "server bound a port");
+  const addr = `${host}:${server.port}`;
+  let stopped: Promise<void> | null = null;
+  return {
+    addr,
+    stop() {
+      stopped ??= stopGracefully(server, options.requestTimeoutMs);
+      return stopped;
+    },
+  };
+}
+
+/** stopGracefully stops accepting, lets in-flight requests finish for up to timeoutMs, then closes what is left. */
+async function stopGracefully(server: ReturnType<typeof Bun.serve>, timeoutMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  const outcome = await Promise.race([server.stop(false).then(() => "drained" as const), deadline]);
+  clearTimeout(timer);
+  if (outcome === "timeout") await server.stop(true);
+}

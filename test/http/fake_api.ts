@@ -1,0 +1,171 @@
+import type { KvCommand } from "../../src/kv/types.ts";
+import type { Consistency, HttpServer, HttpServerOptions, JoinRequest, JoinResponse, NodeApi, StatusJson } from "../../src/node/api.ts";
+import { startHttpServer } from "../../src/node/http.ts";
+import { QklzlError } from "../../src/shared/errors.ts";
+import { limits } from "../../src/shared/limits.ts";
+
+/** Role decides how the fake answers leader-only calls: a follower throws not_leader with the hint the runtime gives. */
+export type FakeRole =
+  | { kind: "leader" }
+  | { kind: "follower"; leaderId: number; leaderHttpAddr: string }
+  | { kind: "no_leader" };
+
+export interface Call {
+  method: "status" | "write" | "read" | "join" | "leave" | "transferLeader" | "snapshot" | "metricsText" | "isReady";
+  args: unknown[];
+}
+
+const mutating = new Set<Call["method"]>(["write", "join", "leave", "transferLeader", "snapshot"]);
+
+/**
+ * FakeNodeApi is an in-memory NodeApi that records every call. A leader applies writes to a Map; a follower throws
+ * not_leader exactly as the runtime does, so the HTTP layer's redirects and forwarding can be checked end to end.
+ */
+export class FakeNodeApi implements NodeApi {
+  readonly calls: Call[] = [];
+  readonly data = new Map<string, string>();
+  role: FakeRole = { kind: "leader" };
+  index = 0;
+  ready = true;
+  /** delayMs: how long leader-only calls take (to test timeouts). */
+  delayMs = 0;
+  /** nextError: thrown by the next call of any method, then cleared. */
+  nextError: unknown = null;
+
+  constructor(readonly id: number) {}
+
+  /** mutations: the calls that would have changed data or membership. */
+  mutations(): Call[] {
+    return this.calls.filter((call) => mutating.has(call.method));
+  }
+
+  #enter(method: Call["method"], args: unknown[]): void {
+    this.calls.push({ method, args });
+    const error = this.nextError;
+    if (error !== null) {
+      this.nextError = null;
+      throw error;
+    }
+  }
+
+  async #leaderOnly(): Promise<void> {
+    if (this.delayMs > 0) await Bun.sleep(this.delayMs);
+    const role = this.role;
+    if (role.kind === "no_leader") throw new QklzlError("no_leader", `node ${this.id} knows no leader`);
+    if (role.kind === "follower") {
+      throw new QklzlError(
+        "not_leader",
+        `node ${this.id} is not the leader; the leader is node ${role.leaderId} at ${role.leaderHttpAddr}`,
+        { leader_id: role.leaderId, leader_http_addr: role.leaderHttpAddr },
+      );
+    }
+  }
+
+  status(): StatusJson {
+    this.#enter("status", []);
+    const role = this.role;
+    const leaderId = role.kind === "leader" ? this.id : role.kind === "follower" ? role.leaderId : 0;
+    return {
+      id: this.id,
+      state: role.kind === "leader" ? "leader" : "follower",
+      is_leader: role.kind === "leader",
+      leader_id: leaderId,
+      leader_http_addr: role.kind === "follower" ? role.leaderHttpAddr : "",
+      term: 3,
+      commit_index: this.index,
+      applied_index: this.ready ? this.index : Math.max(0, this.index - 1),
+      last_log_index: this.index,
+      snapshot_index: 0,
+      raft_addr: "127.0.0.1:1",
+      http_addr: "127.0.0.1:2",
+      members: [{ id: this.id, raft_addr: "127.0.0.1:1", http_addr: "127.0.0.1:2", role: "voter", match_index: this.index }],
+      cluster_id: "test-cluster",
+      kv_hash: "0",
+      kv_hash_index: this.index,
+      kv_keys: this.data.size,
+      snapshots_installed: 0,
+    };
+  }
+
+  async write(command: KvCommand): Promise<{ index: number }> {
+    this.#enter("write", [command]);
+    await this.#leaderOnly();
+    this.index += 1;
+    if (command.op === "put") this.data.set(command.key, command.value);
+    else this.data.delete(command.key);
+    return { index: this.index };
+  }
+
+  async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
+    this.#enter("read", [key, consistency]);
+    const value = this.data.get(key);
+    return value === undefined ? null : { value };
+  }
+
+  async join(request: JoinRequest): Promise<JoinResponse> {
+    this.#enter("join", [request]);
+    await this.#leaderOnly();
+    return {
+      clusterId: "test-cluster",
+      members: [
+        { id: this.id, raft_addr: "127.0.0.1:1", http_addr: "127.0.0.1:2", role: "voter", match_index: this.index },
+        { id: request.id, raft_addr: request.raftAddr, http_addr: request.httpAddr, role: "learner", match_index: 0 },
+      ],
+    };
+  }
+
+  async leave(id: number): Promise<void> {
+    this.#enter("leave", [id]);
+    await this.#leaderOnly();
+  }
+
+  async transferLeader(id: number): Promise<void> {
+    this.#enter("transferLeader", [id]);
+    await this.#leaderOnly();
+  }
+
+  async snapshot(): Promise<{ index: number }> {
+    this.#enter("snapshot", []);
+    return { index: this.index };
+  }
+
+  metricsText(): string {
+    this.#enter("metricsText", []);
+    return `# TYPE qklzl_term gauge\nqklzl_term 3\nqklzl_applied_index ${this.index}\n`;
+  }
+
+  isReady(): boolean {
+    this.#enter("isReady", []);
+    return this.ready;
+  }
+}
+
+export const test_options: Omit<HttpServerOptions, "listen"> = {
+  maxKeyBytes: limits.key_bytes_max,
+  maxValueBytes: limits.value_bytes_max,
+  maxBodyBytes: limits.request_body_bytes_max,
+  requestTimeoutMs: 2000,
+};
+
+/** TestNode is one HTTP server on an ephemeral loopback port over its own fake api. */
+export interface TestNode {
+  api: FakeNodeApi;
+  server: HttpServer;
+  base: string;
+}
+
+export function startTestNode(id: number, options: Partial<HttpServerOptions> = {}): TestNode {
+  const api = new FakeNodeApi(id);
+  const server = startHttpServer(api, { ...test_options, listen: "127.0.0.1:0", ...options });
+  return { api, server, base: `http://${server.addr}` };
+}
+
+/** postJson sends a JSON (or raw string) body; redirects are never followed so 307s stay visible. */
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+    redirect: "manual",
+  });
+}
