@@ -1,0 +1,122 @@
+// Wire framing: every frame is a u32 big-endian byte length followed by that many bytes of msgpack.
+// Frames are self-describing (useRecords:false): a reconnect never depends on structures sent earlier.
+import { Packr } from "msgpackr";
+import { assert } from "../shared/assert.ts";
+
+export const FRAME_HEADER_BYTES = 4;
+
+// copyBuffers:false is safe: every frame body is decoded from a buffer nobody writes again (Bun hands each
+// data callback a fresh Buffer, and bodies split across chunks get their own allocation). Entry payloads are
+// copied out by the validator anyway, so a small entry never pins a large receive buffer.
+const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: false });
+
+/** FrameError: the byte stream is not a valid frame sequence; the connection carrying it must be closed. */
+export class FrameError extends Error {
+  override name = "FrameError";
+}
+
+/** encodeFrame packs `value` and prefixes its length; throws FrameError when the frame exceeds bytesMax. */
+export function encodeFrame(value: unknown, bytesMax: number): Uint8Array {
+  const body = packr.pack(value);
+  if (body.length > bytesMax) throw new FrameError(`frame of ${body.length} bytes exceeds ${bytesMax}`);
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  new DataView(frame.buffer).setUint32(0, body.length, false);
+  frame.set(body, FRAME_HEADER_BYTES);
+  assert(frame.length === body.length + FRAME_HEADER_BYTES, "frame length");
+  return frame;
+}
+
+/**
+ * FrameDecoder turns arbitrary TCP chunks (partial frames, several frames per chunk) into decoded values.
+ * push() throws FrameError on a zero or oversized length prefix or an undecodable body; after that the
+ * decoder is poisoned and the caller closes the connection. bytesMax may be raised later (after the handshake).
+ */
+export class FrameDecoder {
+  bytesMax: number;
+  private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
+  private headerFilled = 0;
+  /** body is the frame being assembled across chunks, null between frames. Invariant: bodyFilled < body.length. */
+  private body: Uint8Array | null = null;
+  private bodyFilled = 0;
+  private failed = false;
+
+  constructor(bytesMax: number) {
+    assert(bytesMax > 0, "frame bytesMax must be positive");
+    this.bytesMax = bytesMax;
+  }
+
+  /** push feeds one chunk; returns the values of every frame it completed, in order. */
+  push(chunk: Uint8Array): unknown[] {
+    if (this.failed) throw new FrameError("decoder already failed");
+    const out: unknown[] = [];
+    try {
+      this.consume(chunk, out);
+    } catch (error) {
+      this.failed = true;
+      if (error instanceof FrameError) throw error;
+      throw new FrameError(`undecodable frame: ${(error as Error).message}`);
+    }
+    return out;
+  }
+
+  /** buffered is how many bytes of an incomplete frame are held (for tests and memory accounting). */
+  get buffered(): number {
+    return this.headerFilled + this.bodyFilled;
+  }
+
+  private consume(chunk: Uint8Array, out: unknown[]): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.body !== null) {
+        const take = Math.min(this.body.length - this.bodyFilled, chunk.length - offset);
+        this.body.set(chunk.subarray(offset, offset + take), this.bodyFilled);
+        this.bodyFilled += take;
+        offset += take;
+        if (this.bodyFilled === this.body.length) {
+          const body = this.body;
+          this.body = null;
+          this.bodyFilled = 0;
+          out.push(decodeBody(body));
+        }
+        continue;
+      }
+      if (this.headerFilled === 0 && chunk.length - offset >= FRAME_HEADER_BYTES) {
+        // Fast path: the header is whole in this chunk; decode in place when the body is too.
+        const length = this.checkLength(readU32(chunk, offset));
+        offset += FRAME_HEADER_BYTES;
+        if (chunk.length - offset >= length) {
+          out.push(decodeBody(chunk.subarray(offset, offset + length)));
+          offset += length;
+        } else {
+          this.body = new Uint8Array(length);
+        }
+        continue;
+      }
+      // Slow path: a header split across chunks.
+      const take = Math.min(FRAME_HEADER_BYTES - this.headerFilled, chunk.length - offset);
+      this.header.set(chunk.subarray(offset, offset + take), this.headerFilled);
+      this.headerFilled += take;
+      offset += take;
+      if (this.headerFilled === FRAME_HEADER_BYTES) {
+        this.headerFilled = 0;
+        this.body = new Uint8Array(this.checkLength(readU32(this.header, 0)));
+      }
+    }
+    assert(offset === chunk.length, "chunk fully consumed");
+  }
+
+  private checkLength(length: number): number {
+    if (length === 0) throw new FrameError("zero-length frame");
+    if (length > this.bytesMax) throw new FrameError(`frame length ${length} exceeds ${this.bytesMax}`);
+    return length;
+  }
+}
+
+function readU32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) >>> 0) + (bytes[offset + 1]! << 16) + (bytes[offset + 2]! << 8) + bytes[offset + 3]!;
+}
+
+function decodeBody(body: Uint8Array): unknown {
+  // A frame holds exactly one msgpack value: unpack throws on trailing bytes ("end of buffer not reached").
+  return packr.unpack(body);
+}

@@ -1,0 +1,163 @@
+// InboundConn: one accepted connection. It must open with a valid hello (right protocol, addressed to us,
+// from a known node of our cluster) within the handshake timeout; then it is either a Raft link (it only
+// receives messages) or a snapshot link (one transfer, acknowledged chunk by chunk). Bad bytes of any kind
+// close this connection only, logged once per remote address and reason.
+import type { Socket } from "bun";
+import type { Message, NodeId } from "../raft/types.ts";
+import { limits } from "../shared/limits.ts";
+import { FrameDecoder, FrameError, encodeFrame } from "./frame.ts";
+import type { TransportLog } from "./log.ts";
+import { OutQueue } from "./out_queue.ts";
+import { SnapshotReceiver } from "./snapshot_recv.ts";
+import type { TransportTuning } from "./tuning.ts";
+import type { TransportHandlers } from "./types.ts";
+import { HELLO_BYTES_MAX, PROTOCOL_VERSION, parseFrame, type Frame, type LinkKind } from "./wire.ts";
+
+/** SNAPSHOT_IDLE_S: a snapshot link silent this long (and not applying) is closed, releasing its image. */
+const SNAPSHOT_IDLE_S = 60;
+
+export interface InboundContext {
+  nodeId: NodeId;
+  tuning: TransportTuning;
+  log: TransportLog;
+  clusterId(): string | null;
+  isKnownPeer(id: NodeId): boolean;
+  handlers: TransportHandlers;
+  /** isClosed: the transport is closing; nothing is delivered any more. */
+  isClosed(): boolean;
+  /** counters for stats(). */
+  counters: { refused: number; protocolErrors: number; delivered: number };
+}
+
+export class InboundConn {
+  private readonly decoder = new FrameDecoder(HELLO_BYTES_MAX);
+  private peer: NodeId | null = null;
+  private kind: LinkKind | null = null;
+  private snapshot: SnapshotReceiver | null = null;
+  private out: OutQueue | null = null;
+  private dead = false;
+
+  constructor(
+    private readonly socket: Socket<unknown>,
+    private readonly ctx: InboundContext,
+  ) {
+    socket.timeout(Math.max(1, Math.ceil(ctx.tuning.handshakeTimeoutMs / 1000)));
+  }
+
+  private get remote(): string {
+    return this.socket.remoteAddress ?? "?";
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.dead) return;
+    try {
+      for (const value of this.decoder.push(chunk)) {
+        if (this.dead || this.ctx.isClosed()) return;
+        this.handle(parseFrame(value));
+      }
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      this.ctx.counters.protocolErrors++;
+      this.ctx.log.warnOnce(`bad:${this.remote}`, `closing connection from ${this.remote}${this.peer ? ` (node ${this.peer})` : ""}: ${error.message}`);
+      this.kill();
+    }
+  }
+
+  onDrain(): void {
+    this.out?.onDrain();
+  }
+
+  onTimeout(): void {
+    if (this.snapshot?.applying) {
+      this.socket.timeout(SNAPSHOT_IDLE_S);
+      return;
+    }
+    this.ctx.log.warnOnce(`idle:${this.remote}`, `closing connection from ${this.remote}: ${this.peer === null ? "no handshake" : "snapshot transfer stalled"}`);
+    this.kill();
+  }
+
+  onClose(): void {
+    this.dead = true;
+    this.snapshot?.abort();
+    this.out?.detach();
+  }
+
+  /** close: the transport is shutting down. */
+  close(): void {
+    if (!this.dead) this.kill();
+  }
+
+  private kill(): void {
+    this.dead = true;
+    this.snapshot?.abort();
+    this.socket.terminate();
+  }
+
+  private handle(frame: Frame): void {
+    if (this.peer === null) return this.handshake(frame);
+    if (this.kind === "raft") {
+      if (frame.t !== "m") throw new FrameError(`unexpected ${frame.t} frame on a raft link`);
+      return this.deliver(frame.m);
+    }
+    this.socket.timeout(SNAPSHOT_IDLE_S);
+    this.snapshot!.handle(frame);
+  }
+
+  private handshake(frame: Frame): void {
+    if (frame.t !== "hello") throw new FrameError(`expected hello, got ${frame.t}`);
+    if (frame.v !== PROTOCOL_VERSION) return this.refuse(`protocol version ${frame.v}, expected ${PROTOCOL_VERSION}`, frame.from);
+    if (frame.to !== this.ctx.nodeId) return this.refuse(`addressed to node ${frame.to}, this is node ${this.ctx.nodeId}`, frame.from);
+    if (frame.from === this.ctx.nodeId) return this.refuse(`node ${frame.from} is this node's own id`, frame.from);
+    const local = this.ctx.clusterId();
+    if (local !== null && frame.cluster !== null && local !== frame.cluster) {
+      return this.refuse(`cluster ${frame.cluster}, this node belongs to cluster ${local}`, frame.from);
+    }
+    if (!this.ctx.isKnownPeer(frame.from)) return this.refuse(`node ${frame.from} is not a known member`, frame.from);
+    this.peer = frame.from;
+    this.kind = frame.kind;
+    this.decoder.bytesMax = limits.frame_bytes_max;
+    if (frame.kind === "raft") {
+      this.socket.timeout(0); // idle raft links are normal: a follower may have nothing to say to another.
+      return;
+    }
+    this.socket.timeout(SNAPSHOT_IDLE_S);
+    const out = new OutQueue({ messagesMax: 1024 * 1024, bytesMax: 64 * 1024 * 1024 });
+    out.attach(this.socket);
+    this.out = out;
+    this.snapshot = new SnapshotReceiver(frame.from, {
+      nodeId: this.ctx.nodeId,
+      tuning: this.ctx.tuning,
+      log: this.ctx.log,
+      onSnapshot: (m, data) => (this.ctx.isClosed() ? Promise.reject(new Error("transport closed")) : this.ctx.handlers.onSnapshot(m, data)),
+      reply: (f) => {
+        if (!this.dead) out.push(encodeFrame(f, HELLO_BYTES_MAX));
+      },
+    });
+  }
+
+  private deliver(message: Message): void {
+    if (message.from !== this.peer) throw new FrameError(`message from node ${message.from} on the link of node ${this.peer}`);
+    if (message.to !== this.ctx.nodeId) {
+      this.ctx.log.log.debug(`dropping a ${message.type} for node ${message.to} (this is node ${this.ctx.nodeId})`);
+      return;
+    }
+    if (!this.ctx.isKnownPeer(message.from)) return this.refuse(`node ${message.from} is no longer a known member`, message.from);
+    this.ctx.counters.delivered++;
+    try {
+      this.ctx.handlers.onMessage(message);
+    } catch (error) {
+      // A throwing handler is a bug upstream; it must not tear down the link or the transport.
+      this.ctx.log.log.error(`onMessage threw on a ${message.type} from node ${message.from}:`, error);
+    }
+  }
+
+  /** refuse tells the peer why (it logs that once) and closes; the remaining frames are ignored. */
+  private refuse(why: string, from: NodeId): void {
+    const reason = why.length > 200 ? `${why.slice(0, 200)}…` : why;
+    this.ctx.counters.refused++;
+    this.ctx.log.warnOnce(`refuse:${from}:${reason}`, `refusing connection from ${this.remote} (node ${from}): ${reason}`);
+    this.dead = true;
+    this.socket.write(encodeFrame({ t: "refuse", reason }, HELLO_BYTES_MAX));
+    this.socket.end();
+  }
+}

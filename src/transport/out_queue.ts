@@ -1,0 +1,149 @@
+// OutQueue: frames waiting for a socket, written with coalescing and by hand-managed backpressure.
+// Bun's socket.write does not buffer (BUN-NOTES §4): it returns how many bytes the kernel took and drops the
+// rest, so the unsent tail is kept here and written again when the socket drains.
+import type { Socket } from "bun";
+import { assert } from "../shared/assert.ts";
+
+/** COALESCE_BYTES_MAX: small frames queued in the same tick are joined into one write up to this size. */
+export const COALESCE_BYTES_MAX = 256 * 1024;
+
+export interface OutQueueLimits {
+  messagesMax: number;
+  bytesMax: number;
+}
+
+export class OutQueue {
+  /** frames[head..] are queued and not yet handed to the socket. Invariant: bytes == sum of their lengths. */
+  private frames: Uint8Array[] = [];
+  private head = 0;
+  private bytes = 0;
+  /** tail is the part of the last write the kernel did not take; it must go out before anything else. */
+  private tail: Uint8Array | null = null;
+  private socket: Socket<unknown> | null = null;
+  private flushScheduled = false;
+  /** written counts frames handed to the kernel in full (a frame counts when its batch is fully written). */
+  written = 0;
+  dropped = 0;
+
+  constructor(private readonly limits: OutQueueLimits) {
+    assert(limits.messagesMax > 0, "queue messagesMax positive");
+    assert(limits.bytesMax > 0, "queue bytesMax positive");
+  }
+
+  get length(): number {
+    return this.frames.length - this.head;
+  }
+
+  /** queuedBytes counts queued frames plus the unsent tail: the memory this queue holds. */
+  get queuedBytes(): number {
+    return this.bytes + (this.tail?.length ?? 0);
+  }
+
+  /** push queues a frame; returns false (and drops it) when the queue is full. Never blocks. */
+  push(frame: Uint8Array): boolean {
+    assert(frame.length > 0, "empty frame");
+    if (this.length >= this.limits.messagesMax || this.bytes + frame.length > this.limits.bytesMax) {
+      this.dropped++;
+      return false;
+    }
+    this.frames.push(frame);
+    this.bytes += frame.length;
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** attach starts writing to `socket`, `first` (the handshake) ahead of everything queued. */
+  attach(socket: Socket<unknown>, first?: Uint8Array): void {
+    assert(this.socket === null, "queue already attached");
+    assert(this.tail === null, "tail left from a previous socket");
+    this.socket = socket;
+    this.tail = first ?? null;
+    this.flush();
+  }
+
+  /** detach forgets the socket; a partly written batch is dropped, since a new connection starts at a frame boundary. */
+  detach(): void {
+    this.socket = null;
+    this.tail = null;
+  }
+
+  /** clear drops everything queued. */
+  clear(): void {
+    this.dropped += this.length;
+    this.frames = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.tail = null;
+  }
+
+  /** onDrain is called from the socket's drain handler: the kernel has room again. */
+  onDrain(): void {
+    this.flush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.socket === null) return;
+    // A microtask lets every frame queued in the current tick (one Ready's messages) share a write.
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const socket = this.socket;
+    if (socket === null) return;
+    for (;;) {
+      if (this.tail === null) {
+        if (this.length === 0) return;
+        this.tail = this.takeBatch();
+      }
+      const tail = this.tail;
+      const n = socket.write(tail);
+      if (n < 0) return; // closed: the close handler detaches us.
+      if (n < tail.length) {
+        this.tail = tail.subarray(n);
+        return; // the drain handler calls onDrain.
+      }
+      this.tail = null;
+    }
+  }
+
+  /** takeBatch removes the queue's leading frames, joined into one buffer up to COALESCE_BYTES_MAX. */
+  private takeBatch(): Uint8Array {
+    assert(this.length > 0, "takeBatch on an empty queue");
+    let end = this.head;
+    let size = 0;
+    while (end < this.frames.length) {
+      const len = this.frames[end]!.length;
+      if (end > this.head && size + len > COALESCE_BYTES_MAX) break;
+      size += len;
+      end++;
+    }
+    let batch: Uint8Array;
+    if (end === this.head + 1) {
+      batch = this.frames[this.head]!;
+    } else {
+      batch = new Uint8Array(size);
+      let off = 0;
+      for (let i = this.head; i < end; i++) {
+        batch.set(this.frames[i]!, off);
+        off += this.frames[i]!.length;
+      }
+      assert(off === size, "batch size");
+    }
+    this.written += end - this.head;
+    this.bytes -= size;
+    this.head = end;
+    if (this.head === this.frames.length) {
+      this.frames = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.frames.length) {
+      this.frames = this.frames.slice(this.head);
+      this.head = 0;
+    }
+    assert(this.bytes >= 0, "queued bytes underflow");
+    return batch;
+  }
+}

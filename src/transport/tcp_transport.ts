@@ -1,0 +1,204 @@
+// TcpTransport: the Transport over Bun TCP. One listener accepts every peer's outbound links (and their
+// snapshot links); one PeerLink per known peer carries our messages to it.
+import type { Socket, TCPSocketListener } from "bun";
+import type { Message, NodeId } from "../raft/types.ts";
+import { assert } from "../shared/assert.ts";
+import { limits } from "../shared/limits.ts";
+import { formatHostPort, parseHostPort } from "./addr.ts";
+import { FrameError, encodeFrame } from "./frame.ts";
+import { InboundConn, type InboundContext } from "./inbound.ts";
+import { TransportLog } from "./log.ts";
+import { PeerLink, type LinkContext } from "./peer_link.ts";
+import { SnapshotSender } from "./snapshot_send.ts";
+import { resolveTuning, type TransportTuning } from "./tuning.ts";
+import type { Transport, TransportOptions } from "./types.ts";
+import type { SnapshotMessage } from "./wire.ts";
+
+export interface CreateTransportOptions extends TransportOptions {
+  /** tuning overrides timing and window defaults (tests shrink them). */
+  tuning?: Partial<TransportTuning>;
+}
+
+export interface PeerStats {
+  id: NodeId;
+  addr: string;
+  connected: boolean;
+  /** connects counts connections that opened since the peer was added. */
+  connects: number;
+  queuedMessages: number;
+  queuedBytes: number;
+  /** sentMessages counts frames handed to the kernel in full. */
+  sentMessages: number;
+  /** droppedMessages counts frames dropped because the queue was full (or cleared). */
+  droppedMessages: number;
+}
+
+export interface TransportStats {
+  peers: PeerStats[];
+  /** droppedUnknownPeer counts send() calls for a peer with no address (never setPeer, or removed). */
+  droppedUnknownPeer: number;
+  /** delivered counts inbound messages handed to onMessage. */
+  delivered: number;
+  refused: number;
+  protocolErrors: number;
+  inboundConnections: number;
+  snapshotsInFlight: number;
+}
+
+/** QklzlTransport is the Transport plus introspection for metrics and tests. */
+export interface QklzlTransport extends Transport {
+  stats(): TransportStats;
+}
+
+export class TcpTransport implements QklzlTransport {
+  readonly addr: string;
+  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly snapshots = new Map<NodeId, SnapshotSender>();
+  private readonly inbound = new Set<InboundConn>();
+  private readonly linkCtx: LinkContext;
+  private readonly inboundCtx: InboundContext;
+  private readonly log: TransportLog;
+  private readonly listener: TCPSocketListener<InboundConn | undefined>;
+  private closed = false;
+  private droppedUnknownPeer = 0;
+
+  constructor(private readonly options: CreateTransportOptions) {
+    const tuning = resolveTuning(options.tuning);
+    this.log = new TransportLog(options.nodeId);
+    const counters = { refused: 0, protocolErrors: 0, delivered: 0 };
+    this.linkCtx = {
+      nodeId: options.nodeId,
+      tuning,
+      log: this.log,
+      clusterId: () => options.clusterId(),
+      onUnreachable: (id) => {
+        if (!this.closed) options.handlers.onUnreachable(id);
+      },
+    };
+    this.inboundCtx = {
+      nodeId: options.nodeId,
+      tuning,
+      log: this.log,
+      clusterId: () => options.clusterId(),
+      isKnownPeer: (id) => options.isKnownPeer(id),
+      handlers: options.handlers,
+      isClosed: () => this.closed,
+      counters,
+    };
+    const { hostname, port } = parseHostPort(options.listen);
+    try {
+      this.listener = Bun.listen<InboundConn | undefined>({
+        hostname,
+        port,
+        data: undefined,
+        socket: {
+          open: (socket) => {
+            const conn = new InboundConn(socket as Socket<unknown>, this.inboundCtx);
+            socket.data = conn;
+            this.inbound.add(conn);
+          },
+          data: (socket, chunk) => socket.data?.onData(chunk),
+          drain: (socket) => socket.data?.onDrain(),
+          timeout: (socket) => socket.data?.onTimeout(),
+          close: (socket) => {
+            const conn = socket.data;
+            if (conn === undefined) return;
+            conn.onClose();
+            this.inbound.delete(conn);
+          },
+          error: (_socket, error) => this.log.log.debug(`inbound connection: ${error.message}`),
+        },
+      });
+    } catch (error) {
+      throw new Error(`cannot listen on ${options.listen}: ${(error as Error & { code?: string }).code ?? (error as Error).message}`, { cause: error });
+    }
+    this.addr = formatHostPort(this.listener.hostname, this.listener.port);
+    this.log.log.debug(`listening on ${this.addr}`);
+  }
+
+  setPeer(id: NodeId, addr: string): void {
+    if (this.closed) return;
+    assert(id !== this.options.nodeId, "setPeer for this node itself");
+    parseHostPort(addr); // refuse a malformed address here, where the caller can see it.
+    const link = this.links.get(id);
+    if (link === undefined) this.links.set(id, new PeerLink(id, addr, this.linkCtx));
+    else link.setAddr(addr);
+  }
+
+  removePeer(id: NodeId): void {
+    this.links.get(id)?.close();
+    this.links.delete(id);
+    this.snapshots.get(id)?.cancel("peer removed");
+  }
+
+  send(message: Message): void {
+    if (this.closed) return;
+    const link = this.links.get(message.to);
+    if (link === undefined) {
+      this.droppedUnknownPeer++;
+      this.log.log.debug(`dropping a ${message.type} for unknown peer ${message.to}`);
+      return;
+    }
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame({ t: "m", m: message }, limits.frame_bytes_max);
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      this.log.warnOnce(`big:${message.to}`, `dropping a ${message.type} to peer ${message.to}: ${error.message}`);
+      return;
+    }
+    link.send(frame);
+  }
+
+  sendSnapshot(message: SnapshotMessage, data: Uint8Array): Promise<boolean> {
+    const to = message.to;
+    const link = this.links.get(to);
+    if (this.closed || link === undefined) return Promise.resolve(false);
+    if (this.snapshots.has(to)) {
+      this.log.log.warn(`a snapshot transfer to node ${to} is already running: not starting another`);
+      return Promise.resolve(false);
+    }
+    const sender = new SnapshotSender(to, link.address, message, data, this.linkCtx);
+    this.snapshots.set(to, sender);
+    return sender.done.finally(() => {
+      if (this.snapshots.get(to) === sender) this.snapshots.delete(to);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listener.stop(true);
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+    const pending = [...this.snapshots.values()];
+    for (const sender of pending) sender.cancel("transport closed");
+    await Promise.all(pending.map((s) => s.done));
+    this.snapshots.clear();
+    for (const conn of this.inbound) conn.close();
+    this.inbound.clear();
+    this.log.log.debug("closed");
+  }
+
+  stats(): TransportStats {
+    const c = this.inboundCtx.counters;
+    return {
+      peers: [...this.links.values()].map((l) => ({
+        id: l.id,
+        addr: l.address,
+        connected: l.connected,
+        connects: l.connects,
+        queuedMessages: l.queue.length,
+        queuedBytes: l.queue.queuedBytes,
+        sentMessages: l.queue.written,
+        droppedMessages: l.queue.dropped,
+      })),
+      droppedUnknownPeer: this.droppedUnknownPeer,
+      delivered: c.delivered,
+      refused: c.refused,
+      protocolErrors: c.protocolErrors,
+      inboundConnections: this.inbound.size,
+      snapshotsInFlight: this.snapshots.size,
+    };
+  }
+}
