@@ -1,0 +1,52 @@
+// meta.json pins a data directory to one node id (and, once known, one cluster id).
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { QklzlError } from "../shared/errors.ts";
+import type { DirMeta } from "./types.ts";
+import { writeFileAtomic } from "./fs_util.ts";
+
+const META_FILE = "meta.json";
+const META_FORMAT = 1;
+
+export interface LoadedDirMeta {
+  meta: DirMeta;
+  fresh: boolean;
+}
+
+/** loadOrCreateDirMeta reads meta.json, refusing a directory that belongs to another node; creates it when absent. */
+export function loadOrCreateDirMeta(dir: string, nodeId: number): LoadedDirMeta {
+  const file = path.join(dir, META_FILE);
+  if (!fs.existsSync(file)) {
+    const meta: DirMeta = { nodeId, clusterId: null };
+    writeDirMeta(dir, meta);
+    return { meta, fresh: true };
+  }
+  let parsed: { format?: unknown; nodeId?: unknown; clusterId?: unknown };
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new QklzlError(
+      "storage_corrupt",
+      `storage corrupt: ${file} is not valid JSON (${String(error)}). Remedy: wipe the data directory ${dir} and let the node rejoin.`,
+      { file },
+    );
+  }
+  if (parsed.format !== META_FORMAT || typeof parsed.nodeId !== "number") {
+    throw new QklzlError("storage_corrupt", `storage corrupt: ${file} has an unknown format. Remedy: wipe the data directory ${dir}.`, { file });
+  }
+  if (parsed.nodeId !== nodeId) {
+    throw new QklzlError(
+      "bad_request",
+      `data directory ${dir} belongs to node ${parsed.nodeId}, not node ${nodeId}: start with -id ${parsed.nodeId}, ` +
+        `or give node ${nodeId} its own -data-dir`,
+      { dir, dirNodeId: parsed.nodeId, nodeId },
+    );
+  }
+  const clusterId = typeof parsed.clusterId === "string" ? parsed.clusterId : null;
+  return { meta: { nodeId, clusterId }, fresh: false };
+}
+
+export function writeDirMeta(dir: string, meta: DirMeta): void {
+  const text = JSON.stringify({ format: META_FORMAT, nodeId: meta.nodeId, clusterId: meta.clusterId }, null, 2) + "\n";
+  writeFileAtomic(path.join(dir, META_FILE), [new TextEncoder().encode(text)]);
+}

@@ -1,0 +1,96 @@
+// openStorage opens (or creates) a node's data directory:
+//   meta.json          node id + cluster id (dir_meta.ts)
+//   wal/NNNN….seg      the segmented Raft log (wal.ts)
+//   snap/….snap        snapshots (snapshot_store.ts)
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { consola } from "consola";
+import { QklzlError } from "../shared/errors.ts";
+import { limits } from "../shared/limits.ts";
+import type { DirMeta, Storage, StorageOptions } from "./types.ts";
+import { loadOrCreateDirMeta, writeDirMeta } from "./dir_meta.ts";
+import { FileSnapshotStore } from "./snapshot_store.ts";
+import { Wal, type SyncMode } from "./wal.ts";
+import { corruptError } from "./recover.ts";
+import { emptySnapshotMeta } from "./mem_log.ts";
+
+export type { DirMeta, LogStore, Snapshot, SnapshotStore, Storage, StorageOptions } from "./types.ts";
+export { Wal, type SyncMode } from "./wal.ts";
+export { FileSnapshotStore } from "./snapshot_store.ts";
+
+export interface OpenStorageOptions extends StorageOptions {
+  /** syncMode: how fdatasync runs (default "async": on the thread pool, the event loop stays free). */
+  syncMode?: SyncMode;
+}
+
+/** FileStorage is the Storage returned by openStorage; `log` is a Wal (a LogStore with a few extras). */
+export interface FileStorage extends Storage {
+  log: Wal;
+  snapshots: FileSnapshotStore;
+}
+
+/**
+ * openStorage pins the directory to options.nodeId (refusing another node's directory), recovers the log
+ * (cutting a torn tail, refusing corruption with QklzlError "storage_corrupt"), verifies the snapshots, and
+ * makes log.snapshotMeta() agree with the newest usable snapshot.
+ */
+export async function openStorage(options: OpenStorageOptions): Promise<FileStorage> {
+  const dir = options.dir;
+  fs.mkdirSync(dir, { recursive: true });
+  const { meta, fresh } = loadOrCreateDirMeta(dir, options.nodeId);
+  const snapshots = FileSnapshotStore.open({ snapDir: path.join(dir, "snap"), retained: options.snapshotsRetained ?? 2 });
+  const log = Wal.open({
+    walDir: path.join(dir, "wal"),
+    dataDir: dir,
+    segmentBytes: options.segmentBytes ?? limits.segment_bytes_default,
+    ...(options.syncMode === undefined ? {} : { syncMode: options.syncMode }),
+  });
+  try {
+    await reconcileSnapshotMeta(dir, log, snapshots);
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
+  snapshots.published = (snapshotMeta) => log.noteSnapshot(snapshotMeta);
+  const storage: FileStorage = {
+    dir,
+    meta,
+    log,
+    snapshots,
+    fresh,
+    async setClusterId(clusterId: string): Promise<void> {
+      if (storage.meta.clusterId === clusterId) return;
+      if (storage.meta.clusterId !== null) {
+        throw new QklzlError("bad_request", `data directory ${dir} belongs to cluster ${storage.meta.clusterId}, not ${clusterId}`);
+      }
+      const next: DirMeta = { nodeId: storage.meta.nodeId, clusterId };
+      writeDirMeta(dir, next);
+      storage.meta = next;
+    },
+    close: () => log.close(),
+  };
+  consola.debug(`[storage] opened ${dir}: log [${log.firstIndex()}, ${log.lastIndex()}], snapshot ${log.snapshotMeta().index}`);
+  return storage;
+}
+
+/**
+ * reconcileSnapshotMeta: a crash between publishing a snapshot and logging its meta leaves the store ahead of
+ * the log (note it now); a newest snapshot that failed verification leaves the log ahead (go back to the older
+ * snapshot if the log still covers the gap, else the data needed is gone: corruption).
+ */
+async function reconcileSnapshotMeta(dir: string, log: Wal, snapshots: FileSnapshotStore): Promise<void> {
+  const stored = snapshots.latestMeta();
+  const logged = log.snapshotMeta();
+  const storedIndex = stored?.index ?? 0;
+  if (stored !== null && stored.index > logged.index) {
+    await log.noteSnapshot(stored);
+    return;
+  }
+  if (storedIndex < logged.index) {
+    if (log.firstIndex() > storedIndex + 1) {
+      throw corruptError(dir, path.join(dir, "snap"), 0, `the log starts after snapshot ${logged.index} but no usable snapshot reaches it`);
+    }
+    consola.warn(`[storage] newest usable snapshot is ${storedIndex}, the log named ${logged.index}: going back to ${storedIndex}`);
+    await log.resetSnapshotMeta(stored ?? emptySnapshotMeta);
+  }
+}

@@ -1,0 +1,116 @@
+// MemLog is the in-memory image of the WAL: retained entries, hard state and snapshot meta. The same
+// operations run live (save, snapshot events) and at recovery (replaying records), so replay gives exactly
+// the state that was served before the crash. Pure: no I/O.
+import { assert } from "../shared/assert.ts";
+import type { Entry, HardState, Index, SnapshotMeta, Term } from "../raft/types.ts";
+import { entryPayloadBytes, type SnapshotRecord } from "./record.ts";
+
+export const emptySnapshotMeta: SnapshotMeta = { index: 0, term: 0, conf: { members: [] } };
+
+export class MemLog {
+  /** first: index of ents[0]. Invariant: ents empty → first == snap.index + 1 or first was set by compaction. */
+  first: Index = 1;
+  ents: Entry[] = [];
+  snap: SnapshotMeta = emptySnapshotMeta;
+  hs: HardState = { term: 0, vote: 0, commit: 0 };
+
+  lastIndex(): Index {
+    return this.first + this.ents.length - 1;
+  }
+
+  term(index: Index): Term | undefined {
+    if (index === this.snap.index) return this.snap.term;
+    if (index < this.first || index > this.lastIndex()) return undefined;
+    return this.ents[index - this.first]!.term;
+  }
+
+  holds(index: Index, term: Term): boolean {
+    if (index < this.first || index > this.lastIndex()) return false;
+    return this.ents[index - this.first]!.term === term;
+  }
+
+  /**
+   * append adds entries, replacing the stored suffix from entries[0].index on. Returns an error text for a gap
+   * or an overwrite below the first retained entry (the caller turns it into an assertion or corruption).
+   */
+  append(entries: Entry[], strict = false): string | null {
+    if (entries.length === 0) return null;
+    const lo = entries[0]!.index;
+    if (this.ents.length === 0) {
+      // Recovery may start mid-log (after compaction); a live append must continue right after lastIndex.
+      if (strict && lo !== this.first) return `entry ${lo} does not follow last index ${this.lastIndex()}`;
+      this.first = lo;
+    } else {
+      if (lo > this.lastIndex() + 1) return `gap: entry ${lo} after last index ${this.lastIndex()}`;
+      if (lo < this.first) {
+        // Recovery that starts after compacted segments may meet a truncation reaching below the first entry
+        // it replayed: the whole retained suffix is replaced. Live, that would overwrite compacted entries.
+        if (strict) return `overwrite of entry ${lo} below first retained index ${this.first}`;
+        this.ents = [];
+        this.first = lo;
+      } else {
+        this.ents.length = lo - this.first;
+      }
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (entry.index !== lo + i) return `entries not contiguous at ${entry.index}`;
+      this.ents.push(entry);
+    }
+    return null;
+  }
+
+  /** appendOne is append([entry]) without the array, for recovery's hot loop. */
+  appendOne(entry: Entry): string | null {
+    const last = this.lastIndex();
+    if (this.ents.length > 0 && entry.index === last + 1) {
+      this.ents.push(entry);
+      return null;
+    }
+    return this.append([entry]);
+  }
+
+  /** snapshotRecordFor decides `keep` for a snapshot event now, so that replay repeats the same decision. */
+  snapshotRecordFor(meta: SnapshotMeta, install: boolean): SnapshotRecord {
+    return { meta, install, keep: this.holds(meta.index, meta.term) };
+  }
+
+  applySnapshot(record: SnapshotRecord): void {
+    const { meta } = record;
+    this.snap = meta;
+    if (!record.keep) {
+      this.ents = [];
+      this.first = meta.index + 1;
+    } else if (record.install) {
+      const drop = Math.min(this.ents.length, Math.max(0, meta.index + 1 - this.first));
+      this.ents.splice(0, drop);
+      this.first = meta.index + 1;
+    } else if (this.ents.length === 0) {
+      this.first = meta.index + 1;
+    }
+    assert(this.first <= this.snap.index + 1 || this.ents.length > 0, "the log reaches back to its snapshot");
+  }
+
+  /** dropBefore discards retained entries below `first` (compaction of whole segments). */
+  dropBefore(first: Index): void {
+    if (first <= this.first) return;
+    const drop = Math.min(this.ents.length, first - this.first);
+    this.ents.splice(0, drop);
+    this.first += drop;
+    if (this.ents.length === 0) this.first = Math.max(this.first, this.snap.index + 1);
+  }
+
+  entries(lo: Index, hi: Index, bytesMax: number): Entry[] {
+    assert(lo >= this.first, `entries(${lo}) below first index ${this.first}: compacted`);
+    assert(hi <= this.lastIndex() + 1, `entries(.., ${hi}) beyond last index ${this.lastIndex()}`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = lo; i < hi; i++) {
+      const entry = this.ents[i - this.first]!;
+      bytes += entryPayloadBytes(entry);
+      if (out.length > 0 && bytes > bytesMax) break;
+      out.push(entry);
+    }
+    return out;
+  }
+}

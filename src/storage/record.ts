@@ -1,0 +1,187 @@
+// Record codec for WAL segments: [len u32][crc32 u32 over type+payload][type u8][payload], little endian.
+// Pure: no I/O. Entry payloads use a fixed binary prefix (index, term as f64) so recovery of a million
+// entries does not pay a msgpack decode per entry; conf changes and snapshot metas are msgpack.
+import { Packr } from "msgpackr";
+import { assert } from "../shared/assert.ts";
+import type { ConfChange, Entry, HardState, SnapshotMeta } from "../raft/types.ts";
+
+export const RECORD_HEADER_BYTES = 9;
+/** record_payload_bytes_max bounds one record; a larger length field is damage, never a real record. */
+export const record_payload_bytes_max = 64 * 1024 * 1024;
+
+export const RecordType = {
+  entry_normal: 1,
+  entry_noop: 2,
+  entry_conf: 3,
+  hard_state: 4,
+  /** snapshot: the log's snapshot meta changed (see SnapshotRecord.install / keep). */
+  snapshot: 5,
+} as const;
+export type RecordTypeCode = (typeof RecordType)[keyof typeof RecordType];
+
+/**
+ * SnapshotRecord replays a snapshot event deterministically. `keep` is decided when the event happens (did the
+ * log hold the entry (meta.index, meta.term)?) and stored, so replay from any segment gives the same result.
+ * - install false: note only; keep → entries stay, !keep → every entry is dropped.
+ * - install true: keep → entries ≤ meta.index are dropped, !keep → every entry is dropped.
+ */
+export interface SnapshotRecord {
+  meta: SnapshotMeta;
+  install: boolean;
+  keep: boolean;
+}
+
+export type DecodedRecord =
+  | { type: "entry"; entry: Entry }
+  | { type: "hard_state"; hardState: HardState }
+  | { type: "snapshot"; snapshot: SnapshotRecord };
+
+const ENTRY_PREFIX_BYTES = 16;
+// Self-describing msgpack (no record structures), so each record decodes on its own.
+const packr = new Packr({ useRecords: false });
+const pack = (value: unknown): Uint8Array => packr.pack(value);
+const unpack = (bytes: Uint8Array): unknown => packr.unpack(bytes);
+
+function crcOf(buf: Uint8Array): number {
+  return Bun.hash.crc32(buf) >>> 0;
+}
+
+/** entryPayloadBytes is the payload size an entry is charged for in entries(lo, hi, bytesMax). */
+export function entryPayloadBytes(entry: Entry): number {
+  if (entry.kind === "normal") return entry.data.byteLength;
+  if (entry.kind === "conf") return 64 + entry.change.raftAddr.length + entry.change.httpAddr.length;
+  return 0;
+}
+
+function writeHeader(out: Uint8Array, view: DataView, offset: number, type: RecordTypeCode, payloadLen: number): void {
+  view.setUint32(offset, payloadLen, true);
+  out[offset + 8] = type;
+  const crc = crcOf(out.subarray(offset + 8, offset + RECORD_HEADER_BYTES + payloadLen));
+  view.setUint32(offset + 4, crc, true);
+}
+
+/** encodeEntries encodes entries as consecutive records into one buffer (one write per save). */
+export function encodeEntries(entries: Entry[], hardState: HardState | null): Uint8Array {
+  const confs: (Uint8Array | null)[] = [];
+  let size = hardState === null ? 0 : RECORD_HEADER_BYTES + 24;
+  for (const entry of entries) {
+    const conf = entry.kind === "conf" ? pack(entry.change) : null;
+    confs.push(conf);
+    const body = entry.kind === "normal" ? entry.data.byteLength : conf === null ? 0 : conf.byteLength;
+    size += RECORD_HEADER_BYTES + ENTRY_PREFIX_BYTES + body;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let offset = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    assert(Number.isSafeInteger(entry.index) && entry.index > 0, "entry index is a positive integer");
+    assert(Number.isSafeInteger(entry.term) && entry.term >= 0, "entry term is an integer");
+    const p = offset + RECORD_HEADER_BYTES;
+    view.setFloat64(p, entry.index, true);
+    view.setFloat64(p + 8, entry.term, true);
+    let body = 0;
+    let type: RecordTypeCode;
+    if (entry.kind === "normal") {
+      out.set(entry.data, p + ENTRY_PREFIX_BYTES);
+      body = entry.data.byteLength;
+      type = RecordType.entry_normal;
+    } else if (entry.kind === "conf") {
+      const conf = confs[i]!;
+      out.set(conf, p + ENTRY_PREFIX_BYTES);
+      body = conf.byteLength;
+      type = RecordType.entry_conf;
+    } else {
+      type = RecordType.entry_noop;
+    }
+    writeHeader(out, view, offset, type, ENTRY_PREFIX_BYTES + body);
+    offset += RECORD_HEADER_BYTES + ENTRY_PREFIX_BYTES + body;
+  }
+  if (hardState !== null) {
+    writeHardState(out, view, offset, hardState);
+    offset += RECORD_HEADER_BYTES + 24;
+  }
+  assert(offset === size, "encoded size matches the computed size");
+  return out;
+}
+
+function writeHardState(out: Uint8Array, view: DataView, offset: number, hs: HardState): void {
+  assert(Number.isSafeInteger(hs.term) && hs.term >= 0, "hard state term is an integer");
+  assert(Number.isSafeInteger(hs.commit) && hs.commit >= 0, "hard state commit is an integer");
+  const p = offset + RECORD_HEADER_BYTES;
+  view.setFloat64(p, hs.term, true);
+  view.setFloat64(p + 8, hs.vote, true);
+  view.setFloat64(p + 16, hs.commit, true);
+  writeHeader(out, view, offset, RecordType.hard_state, 24);
+}
+
+export function encodeHardState(hs: HardState): Uint8Array {
+  return encodeEntries([], hs);
+}
+
+export function encodeSnapshotRecord(record: SnapshotRecord): Uint8Array {
+  const body = pack({ meta: record.meta, install: record.install, keep: record.keep });
+  const out = new Uint8Array(RECORD_HEADER_BYTES + body.byteLength);
+  out.set(body, RECORD_HEADER_BYTES);
+  writeHeader(out, new DataView(out.buffer), 0, RecordType.snapshot, body.byteLength);
+  return out;
+}
+
+/** ReadResult: ok with the record and the offset after it; bad when the bytes at `offset` are not a valid record. */
+export type ReadResult =
+  | { ok: true; record: DecodedRecord; next: number }
+  | { ok: false; reason: string };
+
+/**
+ * readRecord verifies and decodes the record at `offset` of `buf`. Entry data is a view into `buf` (no copy):
+ * the caller keeps `buf` alive as long as the entries.
+ */
+export function readRecord(buf: Uint8Array, view: DataView, offset: number): ReadResult {
+  const remaining = buf.byteLength - offset;
+  if (remaining < RECORD_HEADER_BYTES) return { ok: false, reason: `partial record header (${remaining} bytes)` };
+  const len = view.getUint32(offset, true);
+  if (len > record_payload_bytes_max) return { ok: false, reason: `record length ${len} out of range` };
+  const end = offset + RECORD_HEADER_BYTES + len;
+  if (end > buf.byteLength) return { ok: false, reason: `partial record (${remaining} of ${RECORD_HEADER_BYTES + len} bytes)` };
+  const crc = view.getUint32(offset + 4, true);
+  if (crcOf(buf.subarray(offset + 8, end)) !== crc) return { ok: false, reason: "CRC mismatch" };
+  const type = buf[offset + 8];
+  const p = offset + RECORD_HEADER_BYTES;
+  let record: DecodedRecord | null;
+  try {
+    record = decodePayload(buf, view, type ?? 0, p, len);
+  } catch {
+    record = null;
+  }
+  if (record === null) return { ok: false, reason: `malformed record of type ${type}` };
+  return { ok: true, record, next: end };
+}
+
+function decodePayload(buf: Uint8Array, view: DataView, type: number, p: number, len: number): DecodedRecord | null {
+  if (type === RecordType.entry_normal || type === RecordType.entry_noop || type === RecordType.entry_conf) {
+    if (len < ENTRY_PREFIX_BYTES) return null;
+    const index = view.getFloat64(p, true);
+    const term = view.getFloat64(p + 8, true);
+    if (!Number.isSafeInteger(index) || index <= 0 || !Number.isSafeInteger(term) || term < 0) return null;
+    const bodyStart = p + ENTRY_PREFIX_BYTES;
+    const bodyLen = len - ENTRY_PREFIX_BYTES;
+    if (type === RecordType.entry_noop) return bodyLen === 0 ? { type: "entry", entry: { kind: "noop", index, term } } : null;
+    if (type === RecordType.entry_normal) {
+      const data = new Uint8Array(buf.buffer, buf.byteOffset + bodyStart, bodyLen);
+      return { type: "entry", entry: { kind: "normal", index, term, data } };
+    }
+    const change = unpack(buf.subarray(bodyStart, bodyStart + bodyLen)) as ConfChange;
+    return { type: "entry", entry: { kind: "conf", index, term, change } };
+  }
+  if (type === RecordType.hard_state) {
+    if (len !== 24) return null;
+    const hardState = { term: view.getFloat64(p, true), vote: view.getFloat64(p + 8, true), commit: view.getFloat64(p + 16, true) };
+    return { type: "hard_state", hardState };
+  }
+  if (type === RecordType.snapshot) {
+    const snapshot = unpack(buf.subarray(p, p + len)) as SnapshotRecord;
+    if (typeof snapshot !== "object" || snapshot === null || typeof snapshot.meta?.index !== "number") return null;
+    return { type: "snapshot", snapshot };
+  }
+  return null;
+}

@@ -1,0 +1,131 @@
+// recoverWal scans every segment at open, verifies every record and rebuilds the in-memory log.
+// A bad record at the very end of the last segment (nothing valid after it) is a torn write from a crash:
+// it is cut off with a warning. Anything else that fails verification is corruption: refuse to start.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { consola } from "consola";
+import { QklzlError } from "../shared/errors.ts";
+import { MemLog } from "./mem_log.ts";
+import { readRecord } from "./record.ts";
+import { SEGMENT_HEADER_BYTES, decodeSegmentHeader, parseSegmentName, segmentPath } from "./segment.ts";
+
+/** SegmentInfo: what compaction needs to know about one segment file. */
+export interface SegmentInfo {
+  seq: number;
+  path: string;
+  size: number;
+  /** minEntry/maxEntry: lowest and highest entry index written into this segment; 0 when none. */
+  minEntry: number;
+  maxEntry: number;
+}
+
+export interface RecoveredWal {
+  mem: MemLog;
+  segments: SegmentInfo[];
+  /** tornBytes: bytes cut off the end of the last segment (0 when the log ended cleanly). */
+  tornBytes: number;
+}
+
+export function corruptError(dataDir: string, file: string, offset: number, reason: string): QklzlError {
+  return new QklzlError(
+    "storage_corrupt",
+    `storage corrupt: ${file} at offset ${offset}: ${reason}. qklzl refuses to serve data from a corrupted log. ` +
+      `Remedy: stop this node, wipe its data directory (${dataDir}) and start it again so that it rejoins the cluster ` +
+      `and receives a snapshot from the leader.`,
+    { file, offset },
+  );
+}
+
+export function noteEntry(info: SegmentInfo, index: number): void {
+  if (info.minEntry === 0 || index < info.minEntry) info.minEntry = index;
+  if (index > info.maxEntry) info.maxEntry = index;
+}
+
+/** listSegments returns the sequence numbers of the segment files in walDir, ascending; stray tmp files are removed. */
+export function listSegments(walDir: string): number[] {
+  const seqs: number[] = [];
+  for (const name of fs.readdirSync(walDir)) {
+    if (name.endsWith(".tmp")) {
+      fs.rmSync(path.join(walDir, name), { force: true });
+      continue;
+    }
+    const seq = parseSegmentName(name);
+    if (seq !== null) seqs.push(seq);
+  }
+  return seqs.sort((a, b) => a - b);
+}
+
+export function recoverWal(walDir: string, dataDir: string): RecoveredWal {
+  const seqs = listSegments(walDir);
+  const mem = new MemLog();
+  const segments: SegmentInfo[] = [];
+  let tornBytes = 0;
+  for (let i = 0; i < seqs.length; i++) {
+    const seq = seqs[i]!;
+    const file = segmentPath(walDir, seq);
+    if (i > 0 && seq !== seqs[i - 1]! + 1) {
+      throw corruptError(dataDir, file, 0, `segment ${seqs[i - 1]! + 1} is missing before it`);
+    }
+    const last = i === seqs.length - 1;
+    const info: SegmentInfo = { seq, path: file, size: 0, minEntry: 0, maxEntry: 0 };
+    const end = scanSegment(mem, info, last, dataDir);
+    tornBytes += end.torn;
+    segments.push(info);
+  }
+  return { mem, segments, tornBytes };
+}
+
+function scanSegment(mem: MemLog, info: SegmentInfo, last: boolean, dataDir: string): { torn: number } {
+  const buf = fs.readFileSync(info.path);
+  const header = decodeSegmentHeader(buf);
+  if (typeof header === "string") throw corruptError(dataDir, info.path, 0, header);
+  if (header.seq !== info.seq) throw corruptError(dataDir, info.path, 16, `header names segment ${header.seq}`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let offset = SEGMENT_HEADER_BYTES;
+  while (offset < buf.byteLength) {
+    const result = readRecord(buf, view, offset);
+    if (!result.ok) {
+      if (!last) throw corruptError(dataDir, info.path, offset, `${result.reason} in a sealed segment`);
+      const valid = findValidRecordAfter(buf, view, offset);
+      if (valid !== null) {
+        throw corruptError(dataDir, info.path, offset, `${result.reason}, followed by a valid record at offset ${valid}`);
+      }
+      const torn = buf.byteLength - offset;
+      truncateFile(info.path, offset);
+      consola.warn(`[storage] torn tail in ${info.path}: dropped ${torn} bytes at offset ${offset} (${result.reason})`);
+      info.size = offset;
+      return { torn };
+    }
+    const record = result.record;
+    if (record.type === "entry") {
+      const problem = mem.appendOne(record.entry);
+      if (problem !== null) throw corruptError(dataDir, info.path, offset, problem);
+      noteEntry(info, record.entry.index);
+    } else if (record.type === "hard_state") {
+      mem.hs = record.hardState;
+    } else {
+      mem.applySnapshot(record.snapshot);
+    }
+    offset = result.next;
+  }
+  info.size = offset;
+  return { torn: 0 };
+}
+
+/** findValidRecordAfter looks for any verifiable record past a bad one: its presence means corruption, not a torn tail. */
+function findValidRecordAfter(buf: Uint8Array, view: DataView, bad: number): number | null {
+  for (let offset = bad + 1; offset < buf.byteLength; offset++) {
+    if (readRecord(buf, view, offset).ok) return offset;
+  }
+  return null;
+}
+
+function truncateFile(file: string, size: number): void {
+  const fd = fs.openSync(file, "r+");
+  try {
+    fs.ftruncateSync(fd, size);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

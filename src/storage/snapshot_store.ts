@@ -1,0 +1,154 @@
+// FileSnapshotStore keeps the last few snapshots in snap/, each published atomically
+// (tmp + fsync + rename + dir fsync), each verified by CRC before use.
+// File: 40-byte header | meta (msgpack) | data.
+// Header: magic "QKLZLSNP" | version u32 | metaLen u32 | dataLen f64 | metaCrc u32 | dataCrc u32 | headerCrc u32 (of 0..32) | pad.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { consola } from "consola";
+import { Packr } from "msgpackr";
+import { assert } from "../shared/assert.ts";
+import type { SnapshotMeta } from "../raft/types.ts";
+import type { Snapshot, SnapshotStore } from "./types.ts";
+import { fsyncDir, writeAll } from "./fs_util.ts";
+
+const HEADER_BYTES = 40;
+const VERSION = 1;
+const MAGIC = new TextEncoder().encode("QKLZLSNP");
+const packr = new Packr({ useRecords: false });
+
+function crc(buf: Uint8Array): number {
+  return Bun.hash.crc32(buf) >>> 0;
+}
+
+export function snapshotFileName(meta: SnapshotMeta): string {
+  return `${String(meta.index).padStart(20, "0")}-${String(meta.term).padStart(20, "0")}.snap`;
+}
+
+export function encodeSnapshotFile(meta: SnapshotMeta, data: Uint8Array): Uint8Array[] {
+  const metaBytes = packr.pack(meta);
+  const header = new Uint8Array(HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  header.set(MAGIC, 0);
+  view.setUint32(8, VERSION, true);
+  view.setUint32(12, metaBytes.byteLength, true);
+  view.setFloat64(16, data.byteLength, true);
+  view.setUint32(24, crc(metaBytes), true);
+  view.setUint32(28, crc(data), true);
+  view.setUint32(32, crc(header.subarray(0, 32)), true);
+  return [header, metaBytes, data];
+}
+
+/** decodeSnapshotFile verifies header, meta and data CRCs; returns the snapshot or the reason it is unusable. */
+export function decodeSnapshotFile(buf: Uint8Array): Snapshot | string {
+  if (buf.byteLength < HEADER_BYTES) return `file of ${buf.byteLength} bytes is shorter than a snapshot header`;
+  for (let i = 0; i < MAGIC.length; i++) if (buf[i] !== MAGIC[i]) return "bad snapshot magic";
+  const view = new DataView(buf.buffer, buf.byteOffset, HEADER_BYTES);
+  if (crc(buf.subarray(0, 32)) !== view.getUint32(32, true)) return "snapshot header CRC mismatch";
+  if (view.getUint32(8, true) !== VERSION) return `unsupported snapshot version ${view.getUint32(8, true)}`;
+  const metaLen = view.getUint32(12, true);
+  const dataLen = view.getFloat64(16, true);
+  if (HEADER_BYTES + metaLen + dataLen !== buf.byteLength) {
+    return `snapshot is ${buf.byteLength} bytes, header promises ${HEADER_BYTES + metaLen + dataLen}`;
+  }
+  const metaBytes = buf.subarray(HEADER_BYTES, HEADER_BYTES + metaLen);
+  const data = buf.subarray(HEADER_BYTES + metaLen);
+  if (crc(metaBytes) !== view.getUint32(24, true)) return "snapshot meta CRC mismatch";
+  if (crc(data) !== view.getUint32(28, true)) return "snapshot data CRC mismatch";
+  const meta = packr.unpack(metaBytes) as SnapshotMeta;
+  return { meta, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+interface StoredSnapshot {
+  meta: SnapshotMeta;
+  file: string;
+}
+
+export interface SnapshotStoreOptions {
+  snapDir: string;
+  retained: number;
+  /** published runs after a snapshot file is durable and before older ones are reaped (the log notes the meta). */
+  published?: (meta: SnapshotMeta) => Promise<void>;
+}
+
+export class FileSnapshotStore implements SnapshotStore {
+  /** valid: verified snapshots, oldest first. */
+  private valid: StoredSnapshot[];
+  published: ((meta: SnapshotMeta) => Promise<void>) | null;
+
+  private constructor(private readonly options: SnapshotStoreOptions, valid: StoredSnapshot[]) {
+    this.valid = valid;
+    this.published = options.published ?? null;
+  }
+
+  /** open verifies every snapshot file (CRC of meta and data); unusable ones are skipped with a warning. */
+  static open(options: SnapshotStoreOptions): FileSnapshotStore {
+    assert(options.retained >= 1, "at least one snapshot is retained");
+    fs.mkdirSync(options.snapDir, { recursive: true });
+    const names = fs.readdirSync(options.snapDir).sort();
+    const valid: StoredSnapshot[] = [];
+    for (const name of names) {
+      const file = path.join(options.snapDir, name);
+      if (name.endsWith(".tmp")) {
+        // A snapshot whose publication was interrupted (crash before rename): never visible, so drop it.
+        fs.rmSync(file, { force: true });
+        continue;
+      }
+      if (!name.endsWith(".snap")) continue;
+      const decoded = decodeSnapshotFile(fs.readFileSync(file));
+      if (typeof decoded === "string") {
+        consola.warn(`[storage] snapshot ${file} is unusable (${decoded}); skipping it`);
+        continue;
+      }
+      valid.push({ meta: decoded.meta, file });
+    }
+    valid.sort((a, b) => a.meta.index - b.meta.index);
+    return new FileSnapshotStore(options, valid);
+  }
+
+  latestMeta(): SnapshotMeta | null {
+    return this.valid[this.valid.length - 1]?.meta ?? null;
+  }
+
+  async save(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    const file = path.join(this.options.snapDir, snapshotFileName(meta));
+    const tmp = `${file}.tmp`;
+    const fd = fs.openSync(tmp, "w");
+    try {
+      for (const chunk of encodeSnapshotFile(meta, data)) writeAll(fd, chunk);
+      await new Promise<void>((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+    fsyncDir(this.options.snapDir);
+    this.valid = this.valid.filter((s) => s.file !== file);
+    this.valid.push({ meta, file });
+    this.valid.sort((a, b) => a.meta.index - b.meta.index);
+    if (this.published !== null) await this.published(meta);
+    this.reap();
+  }
+
+  async loadLatest(): Promise<Snapshot | null> {
+    while (this.valid.length > 0) {
+      const newest = this.valid[this.valid.length - 1]!;
+      let decoded: Snapshot | string;
+      try {
+        decoded = decodeSnapshotFile(fs.readFileSync(newest.file));
+      } catch (error) {
+        decoded = String(error);
+      }
+      if (typeof decoded !== "string") return decoded;
+      consola.warn(`[storage] snapshot ${newest.file} is unusable (${decoded}); falling back to the previous one`);
+      this.valid.pop();
+    }
+    return null;
+  }
+
+  /** reap deletes the oldest snapshots beyond the retention count; failures only leave extra files behind. */
+  private reap(): void {
+    const excess = this.valid.length - this.options.retained;
+    if (excess <= 0) return;
+    for (const old of this.valid.splice(0, excess)) fs.rmSync(old.file, { force: true });
+    fsyncDir(this.options.snapDir);
+  }
+}

@@ -1,0 +1,297 @@
+// Wal is the segmented, CRC'd, fsync'd Raft log (LogStore). Every mutation is applied to the in-memory
+// image and written to the active segment at once (one write per call); durability comes from a shared
+// fdatasync: calls made while a sync runs are written and covered by the next one (group commit, no timer).
+import * as fs from "node:fs";
+import { consola } from "consola";
+import { assert } from "../shared/assert.ts";
+import { QklzlError } from "../shared/errors.ts";
+import type { Entry, HardState, Index, SnapshotMeta, Term } from "../raft/types.ts";
+import type { LogStore } from "./types.ts";
+import { MemLog } from "./mem_log.ts";
+import { encodeEntries, encodeSnapshotRecord, type SnapshotRecord } from "./record.ts";
+import { SEGMENT_HEADER_BYTES, encodeSegmentHeader, segmentPath } from "./segment.ts";
+import { fsyncDir, writeAll } from "./fs_util.ts";
+import { noteEntry, recoverWal, type SegmentInfo } from "./recover.ts";
+
+/** SyncMode: "async" runs fdatasync on the thread pool (event loop stays free); "sync" blocks it for the sync. */
+export type SyncMode = "sync" | "async";
+
+export interface WalOptions {
+  walDir: string;
+  /** dataDir is named in corruption messages (the operator's remedy is to wipe it). */
+  dataDir: string;
+  segmentBytes: number;
+  syncMode?: SyncMode;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export class Wal implements LogStore {
+  private readonly mem: MemLog;
+  private readonly segments: SegmentInfo[];
+  private fd: number;
+  /** pending: calls whose records are written but not yet covered by a completed sync, in call order. */
+  private pending: Waiter[] = [];
+  private syncing = false;
+  /** inflight: the batch the running sync will resolve; null when no sync runs. */
+  private inflight: Waiter[] | null = null;
+  /** dirty: bytes were written since the last sync began. */
+  private dirty = false;
+  private scheduled = false;
+  /** retired: fds of sealed segments, closed once no sync that may use them is running. */
+  private retired: number[] = [];
+  private failure: Error | null = null;
+  private closed = false;
+  private readonly syncMode: SyncMode;
+
+  private constructor(
+    private readonly options: WalOptions,
+    mem: MemLog,
+    segments: SegmentInfo[],
+  ) {
+    this.mem = mem;
+    this.segments = segments;
+    this.syncMode = options.syncMode ?? "async";
+    const active = segments[segments.length - 1];
+    assert(active !== undefined, "a wal has an active segment");
+    this.fd = fs.openSync(active.path, "a");
+  }
+
+  /** open recovers the log from walDir (creating the first segment of a fresh log). Throws storage_corrupt. */
+  static open(options: WalOptions): Wal {
+    assert(options.segmentBytes > SEGMENT_HEADER_BYTES, "segmentBytes leaves room for records");
+    fs.mkdirSync(options.walDir, { recursive: true });
+    const recovered = recoverWal(options.walDir, options.dataDir);
+    if (recovered.segments.length === 0) {
+      recovered.segments.push(createSegment(options.walDir, 1, recovered.mem));
+    }
+    return new Wal(options, recovered.mem, recovered.segments);
+  }
+
+  // LogReader: served from memory, synchronous.
+  firstIndex(): Index {
+    return this.mem.first;
+  }
+  lastIndex(): Index {
+    return this.mem.lastIndex();
+  }
+  term(index: Index): Term | undefined {
+    return this.mem.term(index);
+  }
+  entries(lo: Index, hi: Index, bytesMax: number): Entry[] {
+    return this.mem.entries(lo, hi, bytesMax);
+  }
+  snapshotMeta(): SnapshotMeta {
+    return this.mem.snap;
+  }
+  hardState(): HardState {
+    return this.mem.hs;
+  }
+
+  save(entries: Entry[], hardState: HardState | null): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable !== null) return Promise.reject(unusable);
+    if (entries.length === 0 && hardState === null) return this.barrier();
+    const problem = this.mem.append(entries, true);
+    assert(problem === null, `save: ${problem}`);
+    if (hardState !== null) this.mem.hs = hardState;
+    const min = entries.length > 0 ? entries[0]!.index : 0;
+    const max = entries.length > 0 ? entries[entries.length - 1]!.index : 0;
+    return this.writeAndWait(encodeEntries(entries, hardState), min, max);
+  }
+
+  installSnapshot(meta: SnapshotMeta): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable !== null) return Promise.reject(unusable);
+    return this.writeSnapshotRecord(this.mem.snapshotRecordFor(meta, true));
+  }
+
+  /**
+   * noteSnapshot records that a newer snapshot was published (SnapshotStore.save calls it): snapshotMeta()
+   * follows it; entries stay when the log holds (meta.index, meta.term), else the log restarts after it.
+   */
+  noteSnapshot(meta: SnapshotMeta): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable !== null) return Promise.reject(unusable);
+    if (meta.index <= this.mem.snap.index) return this.barrier();
+    return this.writeSnapshotRecord(this.mem.snapshotRecordFor(meta, false));
+  }
+
+  /** resetSnapshotMeta points snapshotMeta() at an older snapshot (open, when the newest snapshot file is unusable). */
+  resetSnapshotMeta(meta: SnapshotMeta): Promise<void> {
+    assert(meta.index <= this.mem.snap.index, "reset goes back");
+    assert(this.mem.first <= meta.index + 1, "the log reaches back to the older snapshot");
+    return this.writeSnapshotRecord({ meta, install: false, keep: true });
+  }
+
+  async compact(index: Index): Promise<void> {
+    assert(index <= this.mem.snap.index, `compact(${index}) beyond the snapshot index ${this.mem.snap.index}`);
+    // Everything written before this call (e.g. the snapshot record) must be durable before files go away.
+    await this.barrier();
+    let count = 0;
+    while (count < this.segments.length - 1) {
+      const info = this.segments[count]!;
+      if (info.maxEntry > index) break;
+      count++;
+    }
+    if (count === 0) return;
+    const removed = this.segments.splice(0, count);
+    for (const info of removed) fs.rmSync(info.path, { force: true });
+    fsyncDir(this.options.walDir);
+    let minRemaining = Infinity;
+    for (const info of this.segments) if (info.minEntry > 0) minRemaining = Math.min(minRemaining, info.minEntry);
+    this.mem.dropBefore(minRemaining === Infinity ? this.mem.lastIndex() + 1 : minRemaining);
+    consola.debug(`[storage] compacted ${count} segment(s) up to index ${index}; first index now ${this.mem.first}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.failure === null) await this.barrier();
+    this.closed = true;
+    for (const fd of this.retired) fs.closeSync(fd);
+    this.retired = [];
+    fs.closeSync(this.fd);
+  }
+
+  /** segmentCount is for tests and status: how many segment files the log spans. */
+  segmentCount(): number {
+    return this.segments.length;
+  }
+
+  private unusable(): Error | null {
+    if (this.failure !== null) return this.failure;
+    if (this.closed) return new QklzlError("shutting_down", "storage is closed");
+    return null;
+  }
+
+  private writeSnapshotRecord(record: SnapshotRecord): Promise<void> {
+    this.mem.applySnapshot(record);
+    return this.writeAndWait(encodeSnapshotRecord(record), 0, 0);
+  }
+
+  private writeAndWait(buf: Uint8Array, minEntry: number, maxEntry: number): Promise<void> {
+    try {
+      const active = this.segments[this.segments.length - 1]!;
+      if (active.size >= this.options.segmentBytes) this.roll();
+      writeAll(this.fd, buf);
+      this.dirty = true;
+      const current = this.segments[this.segments.length - 1]!;
+      current.size += buf.byteLength;
+      if (minEntry > 0) noteEntry(current, minEntry);
+      if (maxEntry > 0) noteEntry(current, maxEntry);
+    } catch (error) {
+      this.fail(error);
+      return Promise.reject(this.failure);
+    }
+    return this.barrier();
+  }
+
+  /** barrier resolves once everything written so far is durable (in call order with other saves). */
+  private barrier(): Promise<void> {
+    if (!this.dirty && this.pending.length === 0) {
+      if (this.inflight === null) return Promise.resolve();
+      // Nothing written since the running sync began: it covers everything, and it resolves before `pending`.
+      const inflight = this.inflight;
+      return new Promise<void>((resolve, reject) => inflight.push({ resolve, reject }));
+    }
+    const promise = new Promise<void>((resolve, reject) => this.pending.push({ resolve, reject }));
+    this.schedule();
+    return promise;
+  }
+
+  private schedule(): void {
+    if (this.syncing || this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.syncing || this.pending.length === 0 || this.failure !== null) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.syncing = true;
+    this.inflight = batch;
+    this.dirty = false;
+    if (this.syncMode === "sync") {
+      let error: unknown = null;
+      try {
+        fs.fdatasyncSync(this.fd);
+      } catch (caught) {
+        error = caught;
+      }
+      this.synced(batch, error);
+    } else {
+      fs.fdatasync(this.fd, (error) => this.synced(batch, error));
+    }
+  }
+
+  private synced(batch: Waiter[], error: unknown): void {
+    this.syncing = false;
+    this.inflight = null;
+    for (const fd of this.retired) fs.closeSync(fd);
+    this.retired = [];
+    if (error !== null && error !== undefined) {
+      this.fail(error);
+      for (const waiter of batch) waiter.reject(this.failure!);
+      return;
+    }
+    for (const waiter of batch) waiter.resolve();
+    this.schedule();
+  }
+
+  /** fail makes the log unusable: after a failed write or fsync the file state is unknown (fsyncgate). */
+  private fail(error: unknown): void {
+    if (this.failure === null) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.failure = new QklzlError("internal", `storage write failed, the log is unusable until restart: ${message}`, {}, { cause: error });
+      consola.error(`[storage] ${this.failure.message}`);
+    }
+    const waiters = this.pending;
+    this.pending = [];
+    for (const waiter of waiters) waiter.reject(this.failure);
+  }
+
+  /** roll seals the active segment (durably) and starts the next one with a checkpoint of the state. */
+  private roll(): void {
+    fs.fdatasyncSync(this.fd);
+    const sealed = this.segments[this.segments.length - 1]!;
+    const info = createSegment(this.options.walDir, sealed.seq + 1, this.mem);
+    const fd = fs.openSync(info.path, "a");
+    this.retired.push(this.fd);
+    if (!this.syncing) {
+      for (const old of this.retired) fs.closeSync(old);
+      this.retired = [];
+    }
+    this.fd = fd;
+    this.segments.push(info);
+  }
+}
+
+/**
+ * createSegment publishes a new segment atomically (tmp + fsync + rename + dir fsync). It starts with a
+ * checkpoint (hard state and snapshot meta), so that older segments can be deleted without losing state.
+ */
+function createSegment(walDir: string, seq: number, mem: MemLog): SegmentInfo {
+  const file = segmentPath(walDir, seq);
+  const header = encodeSegmentHeader({ seq, firstIndex: mem.lastIndex() + 1 });
+  const hardState = encodeEntries([], mem.hs);
+  const snapshot = encodeSnapshotRecord({ meta: mem.snap, install: false, keep: true });
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, "w");
+  try {
+    writeAll(fd, header);
+    writeAll(fd, hardState);
+    writeAll(fd, snapshot);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDir(walDir);
+  const size = header.byteLength + hardState.byteLength + snapshot.byteLength;
+  return { seq, path: file, size, minEntry: 0, maxEntry: 0 };
+}
