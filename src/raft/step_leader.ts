@@ -1,0 +1,74 @@
+import type { RaftCore } from "./raft.ts";
+import { bcastAppend, maybeCommit, sendAppend, sendTimeoutNow } from "./replication.ts";
+import type { Message } from "./types.ts";
+
+type AppendResp = Extract<Message, { type: "append_resp" }>;
+
+/** stepLeader handles a message of the leader's own term. */
+export function stepLeader(r: RaftCore, m: Message): void {
+  switch (m.type) {
+    case "append_resp":
+      handleAppendResp(r, m);
+      return;
+    case "heartbeat_resp": {
+      const pr = r.progress.get(m.from);
+      if (!pr) return;
+      pr.recentActive = true;
+      pr.probeSent = false;
+      if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
+      if (pr.match < r.log.lastIndex()) sendAppend(r, m.from, true);
+      if (m.ctx !== "") {
+        for (const read of r.reads.ack(m.ctx, m.from, r.membership.voters)) r.answerRead(read, read.index);
+      }
+      return;
+    }
+    case "read_index":
+      if (!r.membership.has(m.from)) return;
+      r.leaderRead(m.ctx, m.from);
+      return;
+    case "append":
+    case "heartbeat":
+    case "snapshot":
+      // Two leaders in one term is impossible; a message like this is a bug or a forgery: ignore it.
+      return;
+    default:
+      return;
+  }
+}
+
+function handleAppendResp(r: RaftCore, m: AppendResp): void {
+  const pr = r.progress.get(m.from);
+  if (!pr) return;
+  pr.recentActive = true;
+  if (m.reject) {
+    // Fast backtracking: skip to the last index where the follower's term is ≤ ours (etcd's hint).
+    let next = m.hintIndex;
+    if (m.hintTerm > 0) next = r.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
+    if (pr.maybeDecrTo(m.index, next)) {
+      if (pr.state === "replicate") pr.becomeProbe();
+      sendAppend(r, m.from, true);
+    }
+    return;
+  }
+  const wasPaused = pr.isPaused();
+  if (!pr.maybeUpdate(m.index)) {
+    if (wasPaused && !pr.isPaused()) sendAppend(r, m.from, false);
+    return;
+  }
+  if (pr.state === "probe") pr.becomeReplicate();
+  else if (pr.state === "snapshot" && pr.match + 1 >= r.log.firstIndex()) {
+    pr.becomeProbe();
+    pr.becomeReplicate();
+  } else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
+  if (maybeCommit(r)) {
+    bcastAppend(r);
+  } else {
+    // A follower that was paused may have missed the commit index: tell it even with no entries.
+    if (wasPaused) sendAppend(r, m.from, true);
+    // Keep the pipeline full: send while the window allows and entries remain.
+    while (sendAppend(r, m.from, false)) {
+      if (pr.state !== "replicate") break;
+    }
+  }
+  if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) sendTimeoutNow(r, m.from);
+}
