@@ -1,0 +1,91 @@
+import type { ArgsDef } from "citty";
+
+// args.ts holds every command's flag definitions and nothing heavy: main.ts reads them all to build the
+// Go-style flag normalizer, and client commands must start fast.
+
+/** clientArgs: the flags every client command shares. */
+export const clientArgs = {
+  addr: { type: "string", description: "HTTP address of any member (host:port)", default: "127.0.0.1:8001", valueHint: "host:port" },
+  timeout: { type: "string", description: "give up after this long (ms, or with a unit: 500ms, 5s)", default: "6000", valueHint: "duration" },
+} as const satisfies ArgsDef;
+
+/** nodeArgs: the flags of `qklzl start` (and `qklzl join`); names and defaults follow the original design. */
+export const nodeArgs = {
+  id: { type: "string", description: "node id, a positive integer unique in the cluster", valueHint: "n" },
+  "data-dir": { type: "string", description: "directory holding this node's log, snapshots and metadata", valueHint: "dir" },
+  bootstrap: { type: "boolean", description: "on an empty data dir: create a new one-node cluster; on existing state: become the designated leader" },
+  join: { type: "string", description: "on an empty data dir: join the cluster through this member's HTTP address", valueHint: "host:port" },
+  "raft-addr": { type: "string", description: "address for peer (Raft) traffic", valueHint: "host:port" },
+  "http-addr": { type: "string", description: "address for the HTTP API", valueHint: "host:port" },
+  "heartbeat-ms": { type: "string", description: "leader heartbeat interval", default: "100", valueHint: "ms" },
+  "election-ms": { type: "string", description: "minimum election timeout (the real one is random in [t, 2t))", default: "1000", valueHint: "ms" },
+  "snapshot-entries": { type: "string", description: "take a snapshot every this many applied entries", default: "10000", valueHint: "n" },
+  "trailing-entries": { type: "string", description: "log entries kept behind a snapshot for slow followers", default: "5000", valueHint: "n" },
+  "request-timeout-ms": { type: "string", description: "deadline of every client request inside the node", default: "5000", valueHint: "ms" },
+  "max-key-bytes": { type: "string", description: "largest key accepted", default: "4096", valueHint: "bytes" },
+  "max-value-bytes": { type: "string", description: "largest value accepted", default: "1048576", valueHint: "bytes" },
+  "max-body-bytes": { type: "string", description: "largest HTTP request body accepted", default: "2097152", valueHint: "bytes" },
+  "segment-bytes": { type: "string", description: "log segment size (bytes, or 64MiB)", default: "64MiB", valueHint: "bytes" },
+} as const satisfies ArgsDef;
+
+export const startArgs = { ...nodeArgs } as const satisfies ArgsDef;
+
+/** joinArgs: `qklzl join ADDR ...` is `qklzl start --join ADDR ...`. */
+export const joinArgs = {
+  address: { type: "positional", description: "HTTP address of any live member (host:port)", required: false },
+  ...nodeArgs,
+} as const satisfies ArgsDef;
+
+export const statusArgs = {
+  ...clientArgs,
+  json: { type: "boolean", description: "print JSON instead of a table" },
+} as const satisfies ArgsDef;
+
+export const consistencyArg = {
+  consistency: { type: "enum", options: ["linearizable", "stale"], description: "read consistency", default: "linearizable" },
+} as const satisfies ArgsDef;
+
+export const kvGetArgs = {
+  key: { type: "positional", description: "the key", required: false },
+  ...clientArgs,
+  ...consistencyArg,
+  json: { type: "boolean", description: "print the JSON body instead of the bare value" },
+} as const satisfies ArgsDef;
+
+export const kvPutArgs = {
+  key: { type: "positional", description: "the key", required: false },
+  value: { type: "positional", description: "the value (one starting with '-' goes after --)", required: false },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const kvDeleteArgs = {
+  key: { type: "positional", description: "the key", required: false },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const membersArgs = { ...clientArgs, json: statusArgs.json } as const satisfies ArgsDef;
+
+export const leaveArgs = {
+  node: { type: "positional", description: "id of the member to remove (or --id)", required: false },
+  id: { type: "string", description: "id of the member to remove", valueHint: "n" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const transferArgs = {
+  to: { type: "string", description: "id of the voter that should lead", valueHint: "n" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const snapshotArgs = { ...clientArgs } as const satisfies ArgsDef;
+
+export const checkArgs = {
+  ...clientArgs,
+  wait: { type: "string", description: "how long to wait for all members to reach a common applied index", default: "10s", valueHint: "duration" },
+  json: statusArgs.json,
+} as const satisfies ArgsDef;
+
+/** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
+export const allArgs: ArgsDef[] = [
+  clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs,
+  membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs,
+];

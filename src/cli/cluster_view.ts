@@ -1,0 +1,50 @@
+import type { MemberJson, StatusJson } from "../node/api.ts";
+import { request } from "./client.ts";
+
+/** MemberView: one member as the leader lists it, with its own /status (or why it could not be read). */
+export interface MemberView {
+  member: MemberJson;
+  status: StatusJson | null;
+  error: string | null;
+}
+
+export interface ClusterView {
+  /** source is the node whose member list is shown: the leader when one is known and reachable. */
+  source: StatusJson;
+  members: MemberView[];
+}
+
+/** fetchStatus reads GET /status of one node, never following redirects. */
+export async function fetchStatus(addr: string, timeoutMs: number): Promise<StatusJson> {
+  return (await request(addr, "GET", "/status", undefined, { timeoutMs, followLeader: false })) as StatusJson;
+}
+
+/**
+ * clusterView asks `addr` for its status, prefers the leader's member list (it alone knows match indexes),
+ * then reads every member's own /status in parallel. An unreachable member is reported, not fatal.
+ */
+export async function clusterView(addr: string, timeoutMs: number): Promise<ClusterView> {
+  let source = await fetchStatus(addr, timeoutMs);
+  const known = new Map<string, StatusJson>([[source.http_addr, source]]);
+  if (!source.is_leader && source.leader_id !== 0 && source.leader_http_addr !== "") {
+    try {
+      source = await fetchStatus(source.leader_http_addr, timeoutMs);
+      known.set(source.http_addr, source);
+    } catch {
+      // The leader is unreachable from here: show the member list of the node we asked.
+    }
+  }
+  const members = await Promise.all(
+    source.members.map(async (member): Promise<MemberView> => {
+      const cached = known.get(member.http_addr);
+      if (cached !== undefined) return { member, status: cached, error: null };
+      try {
+        return { member, status: await fetchStatus(member.http_addr, timeoutMs), error: null };
+      } catch (error) {
+        return { member, status: null, error: error instanceof Error ? error.message : String(error) };
+      }
+    }),
+  );
+  members.sort((a, b) => a.member.id - b.member.id);
+  return { source, members };
+}

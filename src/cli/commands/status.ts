@@ -1,0 +1,61 @@
+import { defineCommand } from "citty";
+import { statusArgs } from "../args.ts";
+import type { ClusterView } from "../cluster_view.ts";
+import { print, table } from "../format.ts";
+import { parseDuration } from "../parse.ts";
+
+/** statusCommand: `qklzl status` prints every member's role, state, term and indexes; the leader is starred. */
+export const statusCommand = defineCommand({
+  meta: { name: "status", description: "Show every member: role, state, term, commit/applied index, leader marked" },
+  args: statusArgs,
+  async run({ args }) {
+    const timeoutMs = parseDuration("timeout", args.timeout);
+    const { clusterView } = await import("../cluster_view.ts");
+    const view = await clusterView(args.addr, timeoutMs);
+    if (args.json) {
+      print(JSON.stringify(viewJson(view), null, 2));
+      return;
+    }
+    print(renderStatus(view));
+  },
+});
+
+function viewJson(view: ClusterView) {
+  return {
+    leader_id: view.source.leader_id,
+    term: view.source.term,
+    members: view.members.map(({ member, status, error }) => ({ ...member, status, error })),
+  };
+}
+
+/** renderStatus: a table with one row per member, then a one-line summary. */
+export function renderStatus(view: ClusterView): string {
+  const rows = view.members.map(({ member, status, error }) => {
+    const leader = status?.is_leader === true ? "*" : "";
+    if (status === null) {
+      return [`${member.id}${leader}`, member.role, "unreachable", "-", "-", "-", "-", String(member.match_index), member.http_addr, member.raft_addr, truncate(error ?? "", 60)];
+    }
+    return [
+      `${member.id}${leader}`,
+      member.role,
+      status.state,
+      String(status.term),
+      String(status.commit_index),
+      String(status.applied_index),
+      String(status.last_log_index),
+      view.source.is_leader ? String(member.match_index) : "-",
+      member.http_addr,
+      member.raft_addr,
+      "",
+    ];
+  });
+  const leaderId = view.source.leader_id;
+  const summary = leaderId === 0
+    ? `no leader known (asked node ${view.source.id}, term ${view.source.term})`
+    : `leader: node ${leaderId} at ${view.source.leader_http_addr || view.source.http_addr}, term ${view.source.term}`;
+  return `${table(["ID", "ROLE", "STATE", "TERM", "COMMIT", "APPLIED", "LAST", "MATCH", "HTTP", "RAFT", "ERROR"], rows)}\n${summary}`;
+}
+
+function truncate(text: string, length: number): string {
+  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
+}

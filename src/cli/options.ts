@@ -1,0 +1,86 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import type { NodeOptions } from "../node/types.ts";
+import { parseBytes, parseHostPort, parseInteger } from "./parse.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** StartFlags: the parsed (still textual) flags of `qklzl start`, as citty hands them over. */
+export interface StartFlags {
+  id?: string;
+  "data-dir"?: string;
+  bootstrap?: boolean;
+  join?: string;
+  "raft-addr"?: string;
+  "http-addr"?: string;
+  "heartbeat-ms"?: string;
+  "election-ms"?: string;
+  "snapshot-entries"?: string;
+  "trailing-entries"?: string;
+  "request-timeout-ms"?: string;
+  "max-key-bytes"?: string;
+  "max-value-bytes"?: string;
+  "max-body-bytes"?: string;
+  "segment-bytes"?: string;
+}
+
+/**
+ * nodeOptionsFromFlags validates every flag and builds NodeOptions, or throws one UsageError naming the first
+ * problem. It reads the data dir only to tell an empty one (which needs --bootstrap or --join) from a restart.
+ */
+export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
+  if (flags.id === undefined) throw new UsageError("missing --id (a positive integer unique in the cluster)");
+  const id = parseInteger("id", flags.id, 1);
+  const dataDir = (flags["data-dir"] ?? "").trim();
+  if (dataDir === "") throw new UsageError("missing --data-dir (the directory for this node's data)");
+  if (flags["raft-addr"] === undefined) throw new UsageError("missing --raft-addr host:port (peer traffic)");
+  if (flags["http-addr"] === undefined) throw new UsageError("missing --http-addr host:port (the HTTP API)");
+  const raftAddr = parseHostPort("raft-addr", flags["raft-addr"]);
+  const httpAddr = parseHostPort("http-addr", flags["http-addr"]);
+  if (raftAddr === httpAddr) throw new UsageError(`--raft-addr and --http-addr must differ, both are ${raftAddr}`);
+  const bootstrap = flags.bootstrap === true;
+  const join = flags.join === undefined ? null : parseHostPort("join", flags.join);
+  if (bootstrap && join !== null) {
+    throw new UsageError("--bootstrap and --join exclude each other: bootstrap a new cluster, or join an existing one");
+  }
+  if (join !== null && join === httpAddr) throw new UsageError(`--join ${join} is this node's own --http-addr; join through another member`);
+  checkDataDir(dataDir, bootstrap || join !== null);
+  const heartbeatMs = parseInteger("heartbeat-ms", flags["heartbeat-ms"] ?? "100", 1);
+  const electionMs = parseInteger("election-ms", flags["election-ms"] ?? "1000", 1);
+  if (electionMs < 2 * heartbeatMs) {
+    throw new UsageError(`--election-ms (${electionMs}) must be at least twice --heartbeat-ms (${heartbeatMs})`);
+  }
+  const maxKeyBytes = parseBytes("max-key-bytes", flags["max-key-bytes"] ?? "4096", 1);
+  const maxValueBytes = parseBytes("max-value-bytes", flags["max-value-bytes"] ?? "1048576", 1);
+  const maxBodyBytes = parseBytes("max-body-bytes", flags["max-body-bytes"] ?? "2097152", 1);
+  if (maxBodyBytes <= maxKeyBytes + maxValueBytes) {
+    throw new UsageError(`--max-body-bytes (${maxBodyBytes}) must exceed --max-key-bytes + --max-value-bytes (${maxKeyBytes + maxValueBytes})`);
+  }
+  return {
+    id,
+    dataDir,
+    raftAddr,
+    httpAddr,
+    bootstrap,
+    join,
+    heartbeatMs,
+    electionMs,
+    snapshotEntries: parseInteger("snapshot-entries", flags["snapshot-entries"] ?? "10000", 1),
+    trailingEntries: parseInteger("trailing-entries", flags["trailing-entries"] ?? "5000", 0),
+    requestTimeoutMs: parseInteger("request-timeout-ms", flags["request-timeout-ms"] ?? "5000", 1),
+    maxKeyBytes,
+    maxValueBytes,
+    maxBodyBytes,
+    segmentBytes: parseBytes("segment-bytes", flags["segment-bytes"] ?? "64MiB", 4096),
+  };
+}
+
+/** checkDataDir refuses a path that is not a directory, and an empty one when neither --bootstrap nor --join says what to do. */
+function checkDataDir(dataDir: string, hasIntent: boolean): void {
+  if (!existsSync(dataDir)) {
+    if (!hasIntent) throw new UsageError(`--data-dir ${dataDir} does not exist: pass --bootstrap to create a cluster or --join ADDR to join one`);
+    return;
+  }
+  if (!statSync(dataDir).isDirectory()) throw new UsageError(`--data-dir ${dataDir} is not a directory`);
+  if (!hasIntent && readdirSync(dataDir).length === 0) {
+    throw new UsageError(`--data-dir ${dataDir} is empty: pass --bootstrap to create a cluster or --join ADDR to join one`);
+  }
+}

@@ -1,0 +1,132 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nodeOptionsFromFlags, type StartFlags } from "../../src/cli/options.ts";
+import { parseBytes, parseDuration, parseHostPort, parseInteger } from "../../src/cli/parse.ts";
+import { isUsageError } from "../../src/cli/usage_error.ts";
+
+const root = mkdtempSync(join(tmpdir(), "qklzl-cli-options-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const fresh = join(root, "fresh"); // does not exist
+const empty = join(root, "empty");
+const used = join(root, "used");
+const file = join(root, "file");
+mkdirSync(empty);
+mkdirSync(used);
+writeFileSync(join(used, "meta.json"), "{}");
+writeFileSync(file, "x");
+
+const base: StartFlags = { id: "1", "data-dir": fresh, bootstrap: true, "raft-addr": "127.0.0.1:12001", "http-addr": "127.0.0.1:8001" };
+
+function usageMessage(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    if (isUsageError(error)) return error.message;
+    throw error;
+  }
+  throw new Error("expected a UsageError");
+}
+
+describe("nodeOptionsFromFlags", () => {
+  test("the original design's node 1 line gives the documented defaults", () => {
+    expect(nodeOptionsFromFlags(base)).toEqual({
+      id: 1,
+      dataDir: fresh,
+      raftAddr: "127.0.0.1:12001",
+      httpAddr: "127.0.0.1:8001",
+      bootstrap: true,
+      join: null,
+      heartbeatMs: 100,
+      electionMs: 1000,
+      snapshotEntries: 10000,
+      trailingEntries: 5000,
+      requestTimeoutMs: 5000,
+      maxKeyBytes: 4096,
+      maxValueBytes: 1048576,
+      maxBodyBytes: 2097152,
+      segmentBytes: 64 * 1024 * 1024,
+    });
+  });
+
+  test("join and tuning flags are read", () => {
+    const options = nodeOptionsFromFlags({
+      ...base,
+      bootstrap: false,
+      "http-addr": "127.0.0.1:8004",
+      join: "http://127.0.0.1:8001/",
+      "heartbeat-ms": "50",
+      "election-ms": "300",
+      "snapshot-entries": "1000",
+      "segment-bytes": "1MiB",
+    });
+    expect(options.join).toBe("127.0.0.1:8001");
+    expect(options.bootstrap).toBe(false);
+    expect([options.heartbeatMs, options.electionMs, options.snapshotEntries, options.segmentBytes]).toEqual([50, 300, 1000, 1048576]);
+  });
+
+  test("restart on existing state needs neither --bootstrap nor --join", () => {
+    expect(nodeOptionsFromFlags({ ...base, "data-dir": used, bootstrap: false }).dataDir).toBe(used);
+  });
+
+  const refused: [string, StartFlags, string][] = [
+    ["non-numeric id", { ...base, id: "one" }, "--id must be an integer"],
+    ["zero id", { ...base, id: "0" }, "--id must be an integer >= 1"],
+    ["negative id", { ...base, id: "-1" }, "--id must be an integer"],
+    ["missing id", { ...base, id: undefined }, "missing --id"],
+    ["missing data dir", { ...base, "data-dir": undefined }, "missing --data-dir"],
+    ["empty data dir flag", { ...base, "data-dir": "" }, "missing --data-dir"],
+    ["data dir is a file", { ...base, "data-dir": file }, "is not a directory"],
+    ["empty data dir without intent", { ...base, "data-dir": empty, bootstrap: false }, "is empty: pass --bootstrap"],
+    ["absent data dir without intent", { ...base, bootstrap: false }, "does not exist"],
+    ["unparsable raft addr", { ...base, "raft-addr": "localhost" }, "--raft-addr must be host:port"],
+    ["port out of range", { ...base, "http-addr": "127.0.0.1:70000" }, "--http-addr must be host:port"],
+    ["port zero", { ...base, "http-addr": "127.0.0.1:0" }, "--http-addr must be host:port"],
+    ["missing raft addr", { ...base, "raft-addr": undefined }, "missing --raft-addr"],
+    ["same raft and http addr", { ...base, "http-addr": "127.0.0.1:12001" }, "must differ"],
+    ["bootstrap and join", { ...base, join: "127.0.0.1:8002" }, "exclude each other"],
+    ["join itself", { ...base, bootstrap: false, join: "127.0.0.1:8001" }, "own --http-addr"],
+    ["bad join addr", { ...base, bootstrap: false, join: "nowhere" }, "--join must be host:port"],
+    ["election not above heartbeat", { ...base, "heartbeat-ms": "600", "election-ms": "1000" }, "at least twice"],
+    ["bad segment size", { ...base, "segment-bytes": "64 parsecs" }, "--segment-bytes must be a size"],
+    ["body smaller than key + value", { ...base, "max-body-bytes": "1000" }, "--max-body-bytes"],
+  ];
+  for (const [name, flags, message] of refused) {
+    test(`refuses ${name}`, () => {
+      expect(usageMessage(() => nodeOptionsFromFlags(flags))).toContain(message);
+    });
+  }
+});
+
+describe("value parsers", () => {
+  test("parseHostPort", () => {
+    expect(parseHostPort("a", "127.0.0.1:8001")).toBe("127.0.0.1:8001");
+    expect(parseHostPort("a", "localhost:80")).toBe("localhost:80");
+    expect(parseHostPort("a", "[::1]:9000")).toBe("[::1]:9000");
+    expect(parseHostPort("a", "http://node-1.example:8001")).toBe("node-1.example:8001");
+    for (const bad of ["", ":8001", "host:", "host:port", "a b:1", "::1:80", "127.0.0.1:123456"]) {
+      expect(usageMessage(() => parseHostPort("a", bad))).toContain("--a must be host:port");
+    }
+  });
+
+  test("parseInteger", () => {
+    expect(parseInteger("n", "42", 1)).toBe(42);
+    expect(parseInteger("n", "0", 0)).toBe(0);
+    expect(usageMessage(() => parseInteger("n", "4.2", 1))).toContain("--n must be an integer >= 1");
+    expect(usageMessage(() => parseInteger("n", "1e3", 1))).toContain("--n");
+    expect(usageMessage(() => parseInteger("n", "99999999999999999999", 1))).toContain("--n");
+    expect(usageMessage(() => parseInteger("n", "9", 1, 5))).toContain("in 1..5");
+  });
+
+  test("parseDuration", () => {
+    expect([parseDuration("t", "250"), parseDuration("t", "250ms"), parseDuration("t", "5s"), parseDuration("t", "1.5s"), parseDuration("t", "2m")]).toEqual([250, 250, 5000, 1500, 120000]);
+    for (const bad of ["", "0", "-1", "5h", "fast"]) expect(usageMessage(() => parseDuration("t", bad))).toContain("--t must be a duration");
+  });
+
+  test("parseBytes", () => {
+    expect([parseBytes("b", "4096", 1), parseBytes("b", "4KiB", 1), parseBytes("b", "64MiB", 1), parseBytes("b", "1MB", 1), parseBytes("b", "1gib", 1)]).toEqual([4096, 4096, 67108864, 1000000, 1073741824]);
+    for (const bad of ["", "0", "12 apples", "-4"]) expect(usageMessage(() => parseBytes("b", bad, 1))).toContain("--b must be a size");
+  });
+});
