@@ -7,11 +7,12 @@ import { buildRoutes } from "./http_routes.ts";
 const log = consola.withTag("http");
 
 /**
- * bun_body_bytes_max is only Bun's backstop. Our handlers refuse a declared Content-Length over maxBodyBytes
- * before reading it and cap streamed bodies themselves, answering a JSON 413; Bun's own 413 has an empty body,
- * so its limit sits far above ours and only guards against a handler that forgot to cap.
+ * bun_body_bytes_max switches Bun's own body limit off. Bun answers a declared Content-Length over its limit with
+ * an empty 413 before any handler runs; issue 4 wants a JSON 413 for every oversize body. readBodyText (the only
+ * place a body is read) refuses a declared length over maxBodyBytes from the headers, before a byte is read, and
+ * stops a streamed body as soon as it passes the limit, so memory per request stays bounded without Bun's check.
  */
-const bun_body_bytes_max = 1024 * 1024 * 1024;
+const bun_body_bytes_max = Number.MAX_SAFE_INTEGER;
 
 /** parseListen splits "host:port" or "[v6]:port"; port 0 asks for an ephemeral port. */
 export function parseListen(listen: string): { host: string; hostname: string; port: number } {
@@ -41,6 +42,8 @@ export function startHttpServer(api: NodeApi, options: HttpServerOptions): HttpS
       hostname,
       port,
       development: false,
+      // Explicit: a second node on the same port must fail, not share the port through SO_REUSEPORT.
+      reusePort: false,
       maxRequestBodySize: bun_body_bytes_max,
       routes,
       fetch: notFound,
