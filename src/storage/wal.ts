@@ -46,6 +46,8 @@ export class Wal implements LogStore {
   private failure: Error | null = null;
   private closed = false;
   private readonly syncMode: SyncMode;
+  /** syncs: fdatasyncs completed (group commit shows as saves > syncs). */
+  syncs = 0;
 
   private constructor(
     private readonly options: WalOptions,
@@ -239,6 +241,7 @@ export class Wal implements LogStore {
       for (const waiter of batch) waiter.reject(this.failure!);
       return;
     }
+    this.syncs++;
     for (const waiter of batch) waiter.resolve();
     this.schedule();
   }

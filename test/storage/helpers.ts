@@ -1,0 +1,51 @@
+// Shared helpers for the storage tests: temp dirs, deterministic entries, segment file access.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Entry } from "../../src/raft/types.ts";
+
+export function tempDir(prefix = "qklzl-storage-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** dataFor: deterministic payload of entry (index, term), so any entry read back can be checked. */
+export function dataFor(index: number, term: number, size = 24): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = (index * 2654435761 + term * 40503) >>> 0;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+export function normal(index: number, term: number, size = 24): Entry {
+  return { kind: "normal", index, term, data: dataFor(index, term, size) };
+}
+
+export function range(lo: number, hi: number, term: number, size = 24): Entry[] {
+  const out: Entry[] = [];
+  for (let i = lo; i <= hi; i++) out.push(normal(i, term, size));
+  return out;
+}
+
+/** segments lists the WAL segment files of a data dir, oldest first. */
+export function segments(dir: string): string[] {
+  const wal = path.join(dir, "wal");
+  return fs
+    .readdirSync(wal)
+    .filter((n) => n.endsWith(".seg"))
+    .sort()
+    .map((n) => path.join(wal, n));
+}
+
+export function fileSize(file: string): number {
+  return fs.statSync(file).size;
+}
+
+/** entryOk: the entry's payload is the deterministic one for its (index, term). */
+export function entryOk(entry: Entry): boolean {
+  if (entry.kind !== "normal") return true;
+  const want = dataFor(entry.index, entry.term, entry.data.byteLength);
+  return Buffer.compare(Buffer.from(want), Buffer.from(entry.data)) === 0;
+}
