@@ -233,7 +233,7 @@ describe("recovery from torn writes", () => {
     const original = fs.readFileSync(file);
     const segmentsWritten = segments(dir);
     expect(after - before).toBe(9 + 16 + 40 + 9 + 24);
-    const warn = spyOn(consola, "warn").mockImplementation(() => {});
+    const warn = spyOn(consola, "warn").mockImplementation((() => {}) as never);
     for (let cut = before; cut <= after; cut++) {
       warn.mockClear();
       for (const extra of segments(dir)) if (!segmentsWritten.includes(extra)) fs.rmSync(extra);
