@@ -1,0 +1,215 @@
+#!/usr/bin/env bun
+// `npm start`: build bin/qklzl if needed, then run a local 3-node cluster in the foreground with data under
+// ./.qklzl/. Node 1 bootstraps on 127.0.0.1:12001/8001, nodes 2 and 3 join it. Ctrl-C (or SIGTERM) stops all
+// three cleanly. Run it again and the nodes restart from their data (the same commands are safe on restart).
+// `npm start -- --clean` wipes ./.qklzl/ first.
+
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { Subprocess } from "bun";
+import type { StatusJson } from "../src/node/api.ts";
+
+const repo = join(import.meta.dir, "..");
+const binary = join(repo, "bin", "qklzl");
+const dataRoot = join(repo, ".qklzl");
+const start_deadline_ms = 60_000;
+const stop_deadline_ms = 20_000;
+
+interface NodeSpec {
+  id: number;
+  raftAddr: string;
+  httpAddr: string;
+  dataDir: string;
+}
+
+const nodes: NodeSpec[] = [1, 2, 3].map((id) => ({
+  id,
+  raftAddr: `127.0.0.1:${12000 + id}`,
+  httpAddr: `127.0.0.1:${8000 + id}`,
+  dataDir: join(dataRoot, `n${id}`),
+}));
+
+function say(line: string): void {
+  process.stdout.write(`[cluster] ${line}\n`);
+}
+
+/** newestSourceMtime: the binary is stale when anything it is built from changed after it. */
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    newest = Math.max(newest, stat.isDirectory() ? newestSourceMtime(path) : stat.mtimeMs);
+  }
+  return newest;
+}
+
+async function buildIfNeeded(): Promise<void> {
+  const sourcesMtime = Math.max(newestSourceMtime(join(repo, "src")), statSync(join(repo, "package.json")).mtimeMs);
+  if (existsSync(binary) && statSync(binary).mtimeMs >= sourcesMtime) return;
+  say(existsSync(binary) ? "sources changed since the last build: rebuilding bin/qklzl" : "building bin/qklzl (bun build --compile)");
+  const started = performance.now();
+  const build = Bun.spawnSync([process.execPath, "build", "--compile", "src/cli/main.ts", "--outfile", "bin/qklzl"], { cwd: repo, stdout: "pipe", stderr: "pipe" });
+  if (build.exitCode !== 0) {
+    process.stderr.write(build.stdout.toString() + build.stderr.toString());
+    say("build failed");
+    process.exit(1);
+  }
+  say(`built bin/qklzl in ${Math.round(performance.now() - started)} ms`);
+}
+
+/** busyPorts tries to bind each port; a running cluster (or anything else) on them is reported up front. */
+function busyPorts(): string[] {
+  const busy: string[] = [];
+  for (const addr of nodes.flatMap((node) => [node.httpAddr, node.raftAddr])) {
+    const [hostname, port] = addr.split(":") as [string, string];
+    try {
+      Bun.listen({ hostname, port: Number(port), socket: { data() {} } }).stop(true);
+    } catch {
+      busy.push(addr);
+    }
+  }
+  return busy;
+}
+
+function nodeArgs(node: NodeSpec): string[] {
+  const common = ["-id", String(node.id), "-data-dir", relative(repo, node.dataDir), "-raft-addr", node.raftAddr, "-http-addr", node.httpAddr];
+  // On existing data both flags are safe no-ops for the log; -bootstrap makes node 1 the designated leader.
+  if (node.id === 1) return [...common, "-bootstrap"];
+  return [...common, "-join", nodes[0]!.httpAddr];
+}
+
+/** pipeLines copies a child's output to ours, one prefixed line at a time. */
+async function pipeLines(stream: ReadableStream<Uint8Array>, prefix: string, out: NodeJS.WriteStream): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) out.write(`${prefix} ${line}\n`);
+  }
+  if (pending !== "") out.write(`${prefix} ${pending}\n`);
+}
+
+const children = new Map<number, Subprocess<"ignore", "pipe", "pipe">>();
+let stopping = false;
+
+function spawnNode(node: NodeSpec): void {
+  const args = nodeArgs(node);
+  say(`starting node ${node.id}: bin/qklzl ${args.join(" ")}`);
+  const child = Bun.spawn([binary, ...args], { cwd: repo, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+  children.set(node.id, child);
+  void pipeLines(child.stdout, `[n${node.id}]`, process.stdout);
+  void pipeLines(child.stderr, `[n${node.id}]`, process.stderr);
+  void child.exited.then((code) => {
+    children.delete(node.id);
+    if (!stopping) say(`node ${node.id} exited with code ${code}${children.size === 0 ? "; no node left, exiting" : ""}`);
+    if (!stopping && children.size === 0) process.exit(1);
+  });
+}
+
+async function fetchStatus(node: NodeSpec): Promise<StatusJson | null> {
+  try {
+    const response = await fetch(`http://${node.httpAddr}/status`, { signal: AbortSignal.timeout(1000) });
+    return response.ok ? ((await response.json()) as StatusJson) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** waitFor polls condition every 100 ms until it holds or the deadline passes (then it explains and exits). */
+async function waitFor(what: string, condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + start_deadline_ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      say(`gave up after ${start_deadline_ms / 1000} s waiting for ${what}`);
+      await stopAll(1);
+    }
+    await Bun.sleep(100);
+  }
+}
+
+/** isVoter: node `id` is a voter in the configuration of a node that knows a leader. */
+async function isVoter(id: number): Promise<boolean> {
+  const statuses = await Promise.all(nodes.map(fetchStatus));
+  return statuses.some((s) => s !== null && s.leader_id !== 0 && s.members.some((m) => m.id === id && m.role === "voter"));
+}
+
+async function allAgree(): Promise<boolean> {
+  const statuses = await Promise.all(nodes.map(fetchStatus));
+  if (statuses.some((s) => s === null)) return false;
+  const leaders = new Set(statuses.map((s) => s!.leader_id));
+  return leaders.size === 1 && !leaders.has(0) && statuses.every((s) => s!.members.filter((m) => m.role === "voter").length === nodes.length);
+}
+
+async function stopAll(code: number): Promise<never> {
+  stopping = true;
+  say(`stopping ${children.size} node(s)`);
+  for (const child of children.values()) child.kill("SIGTERM");
+  const deadline = Bun.sleep(stop_deadline_ms).then(() => "late" as const);
+  const outcome = await Promise.race([Promise.all([...children.values()].map((child) => child.exited)), deadline]);
+  if (outcome === "late") {
+    say(`some nodes did not stop within ${stop_deadline_ms / 1000} s: killing them`);
+    for (const child of children.values()) child.kill("SIGKILL");
+  }
+  say("stopped");
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--clean")) {
+    rmSync(dataRoot, { recursive: true, force: true });
+    say("removed ./.qklzl/");
+  }
+  await buildIfNeeded();
+  const busy = busyPorts();
+  if (busy.length > 0) {
+    say(`cannot start: ${busy.join(", ")} already in use. Is another qklzl cluster running? (find it with: lsof -i :${busy[0]!.split(":")[1]})`);
+    process.exit(1);
+  }
+  const fresh = !existsSync(nodes[0]!.dataDir);
+  mkdirSync(dataRoot, { recursive: true });
+  process.on("SIGINT", () => void stopAll(0));
+  process.on("SIGTERM", () => void stopAll(0));
+  // Safety net: never leave detached nodes behind if this script dies some other way.
+  process.on("exit", () => {
+    for (const child of children.values()) child.kill("SIGTERM");
+  });
+  say(fresh ? "new cluster: data in ./.qklzl/" : "restarting from ./.qklzl/ (use --clean to start over)");
+  if (fresh) {
+    // One membership change at a time: node 2 joins once node 1 leads, node 3 once node 2 is a voter.
+    spawnNode(nodes[0]!);
+    await waitFor("node 1 to lead", async () => (await fetchStatus(nodes[0]!))?.is_leader === true);
+    spawnNode(nodes[1]!);
+    await waitFor("node 2 to become a voter", () => isVoter(2));
+    spawnNode(nodes[2]!);
+  } else {
+    // A restarted node needs a quorum before anyone can lead: start all three together.
+    for (const node of nodes) spawnNode(node);
+  }
+  await waitFor("all three nodes to be voters and agree on a leader", allAgree);
+  const leader = (await fetchStatus(nodes[0]!))?.leader_id ?? 0;
+  printWelcome(leader);
+}
+
+function printWelcome(leader: number): void {
+  const lines = [
+    "",
+    `qklzl cluster is up: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
+    ...nodes.map((n) => `  node ${n.id}: HTTP http://${n.httpAddr}  Raft ${n.raftAddr}  data ./${relative(repo, n.dataDir)}`),
+    "",
+    "Try, in another terminal:",
+    "  bin/qklzl status",
+    "  bin/qklzl kv put greeting 'hello world'",
+    "  bin/qklzl kv get greeting --addr 127.0.0.1:8002",
+    "  bin/qklzl kv delete greeting",
+    `  curl -X POST -H "Content-Type: application/json" -d '{"op":"put","key":"test1","value":"hello world"}' http://127.0.0.1:8001/kv`,
+    '  curl "http://127.0.0.1:8003/kv?key=test1"',
+    "  curl http://127.0.0.1:8002/status",
+    "",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+await main();
