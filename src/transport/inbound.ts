@@ -13,8 +13,8 @@ import type { TransportTuning } from "./tuning.ts";
 import type { TransportHandlers } from "./types.ts";
 import { HELLO_BYTES_MAX, PROTOCOL_VERSION, parseFrame, type Frame, type LinkKind } from "./wire.ts";
 
-/** SNAPSHOT_IDLE_S: a snapshot link silent this long (and not applying) is closed, releasing its image. */
-const SNAPSHOT_IDLE_S = 60;
+/** SNAPSHOT_IDLE_MS: a snapshot link silent this long (and not applying) is closed, releasing its image. */
+const SNAPSHOT_IDLE_MS = 60_000;
 
 export interface InboundContext {
   nodeId: NodeId;
@@ -36,12 +36,15 @@ export class InboundConn {
   private snapshot: SnapshotReceiver | null = null;
   private out: OutQueue | null = null;
   private dead = false;
+  /** timer closes a connection that stays silent: no hello in time, or a stalled snapshot transfer. */
+  private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly socket: Socket<unknown>,
     private readonly ctx: InboundContext,
   ) {
-    socket.timeout(Math.max(1, Math.ceil(ctx.tuning.handshakeTimeoutMs / 1000)));
+    // A JS timer, not socket.timeout(): the latter has a coarse (seconds) granularity.
+    this.arm(ctx.tuning.handshakeTimeoutMs);
   }
 
   private get remote(): string {
@@ -67,9 +70,16 @@ export class InboundConn {
     this.out?.onDrain();
   }
 
-  onTimeout(): void {
+  private arm(ms: number | null): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = ms === null ? null : setTimeout(() => this.onTimeout(), ms);
+  }
+
+  private onTimeout(): void {
+    this.timer = null;
+    if (this.dead) return;
     if (this.snapshot?.applying) {
-      this.socket.timeout(SNAPSHOT_IDLE_S);
+      this.arm(SNAPSHOT_IDLE_MS);
       return;
     }
     this.ctx.log.warnOnce(`idle:${this.remote}`, `closing connection from ${this.remote}: ${this.peer === null ? "no handshake" : "snapshot transfer stalled"}`);
@@ -78,6 +88,7 @@ export class InboundConn {
 
   onClose(): void {
     this.dead = true;
+    this.arm(null);
     this.snapshot?.abort();
     this.out?.detach();
   }
@@ -89,6 +100,7 @@ export class InboundConn {
 
   private kill(): void {
     this.dead = true;
+    this.arm(null);
     this.snapshot?.abort();
     this.socket.terminate();
   }
@@ -99,7 +111,7 @@ export class InboundConn {
       if (frame.t !== "m") throw new FrameError(`unexpected ${frame.t} frame on a raft link`);
       return this.deliver(frame.m);
     }
-    this.socket.timeout(SNAPSHOT_IDLE_S);
+    this.arm(SNAPSHOT_IDLE_MS);
     this.snapshot!.handle(frame);
   }
 
@@ -117,10 +129,10 @@ export class InboundConn {
     this.kind = frame.kind;
     this.decoder.bytesMax = limits.frame_bytes_max;
     if (frame.kind === "raft") {
-      this.socket.timeout(0); // idle raft links are normal: a follower may have nothing to say to another.
+      this.arm(null); // idle raft links are normal: a follower may have nothing to say to another.
       return;
     }
-    this.socket.timeout(SNAPSHOT_IDLE_S);
+    this.arm(SNAPSHOT_IDLE_MS);
     const out = new OutQueue({ messagesMax: 1024 * 1024, bytesMax: 64 * 1024 * 1024 });
     out.attach(this.socket);
     this.out = out;
@@ -157,6 +169,7 @@ export class InboundConn {
     this.ctx.counters.refused++;
     this.ctx.log.warnOnce(`refuse:${from}:${reason}`, `refusing connection from ${this.remote} (node ${from}): ${reason}`);
     this.dead = true;
+    this.arm(null);
     this.socket.write(encodeFrame({ t: "refuse", reason }, HELLO_BYTES_MAX));
     this.socket.end();
   }

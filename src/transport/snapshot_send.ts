@@ -43,6 +43,11 @@ export class SnapshotSender {
     this.start();
   }
 
+  /** progress: chunks acknowledged by the receiver so far, out of chunkCount. */
+  progress(): { to: NodeId; bytes: number; chunks: number; ackedChunks: number } {
+    return { to: this.to, bytes: this.data.length, chunks: this.chunkCount, ackedChunks: this.acked };
+  }
+
   /** cancel fails the transfer now (peer removed, transport closing). */
   cancel(reason: string): void {
     this.finish(false, reason);

@@ -42,7 +42,8 @@ export interface TransportStats {
   refused: number;
   protocolErrors: number;
   inboundConnections: number;
-  snapshotsInFlight: number;
+  /** snapshots: transfers in flight, with their progress. */
+  snapshots: { to: NodeId; bytes: number; chunks: number; ackedChunks: number }[];
 }
 
 /** QklzlTransport is the Transport plus introspection for metrics and tests. */
@@ -99,7 +100,6 @@ export class TcpTransport implements QklzlTransport {
           },
           data: (socket, chunk) => socket.data?.onData(chunk),
           drain: (socket) => socket.data?.onDrain(),
-          timeout: (socket) => socket.data?.onTimeout(),
           close: (socket) => {
             const conn = socket.data;
             if (conn === undefined) return;
@@ -198,7 +198,7 @@ export class TcpTransport implements QklzlTransport {
       refused: c.refused,
       protocolErrors: c.protocolErrors,
       inboundConnections: this.inbound.size,
-      snapshotsInFlight: this.snapshots.size,
+      snapshots: [...this.snapshots.values()].map((s) => s.progress()),
     };
   }
 }
