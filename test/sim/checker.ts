@@ -1,0 +1,130 @@
+import type { Entry, HardState, Index, NodeId, Term } from "../../src/raft/types.ts";
+
+/** SimViolation is a broken Raft invariant (or a broken driver contract) found by the checker. */
+export class SimViolation extends Error {
+  override name = "SimViolation";
+}
+
+const decoder = new TextDecoder();
+const payloadCache = new WeakMap<Uint8Array, string>();
+
+/** payloadOf decodes a client payload (the simulator only proposes short UTF-8 strings). */
+export function payloadOf(data: Uint8Array): string {
+  let text = payloadCache.get(data);
+  if (text === undefined) {
+    text = decoder.decode(data);
+    payloadCache.set(data, text);
+  }
+  return text;
+}
+
+/** entryIdentity names an entry so that two entries are the same entry iff their identities are equal. */
+export function entryIdentity(entry: Entry): string {
+  switch (entry.kind) {
+    case "normal":
+      return `${entry.term}:w:${payloadOf(entry.data)}`;
+    case "noop":
+      return `${entry.term}:noop`;
+    case "conf":
+      return `${entry.term}:conf:${entry.change.type}:${entry.change.id}`;
+  }
+}
+
+/**
+ * Checker holds the global truth of a run and checks every observation against it (Raft paper Figure 3):
+ * election safety, log matching, state-machine safety (one global applied sequence), vote durability
+ * across crashes, monotonic commit, and linearizable ReadIndex reads. It throws SimViolation at once.
+ */
+export class Checker {
+  now = 0;
+  /** leaders: term → the node seen leading it. */
+  private readonly leaders = new Map<Term, NodeId>();
+  /** votes: "node:term" → the candidate that node voted for in that term (durable or sent). */
+  private readonly votes = new Map<string, NodeId>();
+  /** logEntries: "index:term" → identity and the term of the entry before it (log matching). */
+  private readonly logEntries = new Map<string, { identity: string; prevTerm: Term | undefined }>();
+  /** committed[i] is the identity of the entry applied at index i by anyone: the one global sequence. */
+  readonly committed: string[] = [""];
+  /** maxAckedIndex: the highest index of a client write acknowledged so far. */
+  maxAckedIndex = 0;
+  acked = 0;
+  leaderTerms = 0;
+
+  fail(what: string): never {
+    throw new SimViolation(`tick ${this.now}: ${what}`);
+  }
+
+  /** onStatus: at most one leader per term (election safety, §3.6). */
+  onLeader(id: NodeId, term: Term): void {
+    const seen = this.leaders.get(term);
+    if (seen === undefined) {
+      this.leaders.set(term, id);
+      this.leaderTerms++;
+    } else if (seen !== id) {
+      this.fail(`two leaders in term ${term}: node ${seen} and node ${id}`);
+    }
+  }
+
+  leaderOf(term: Term): NodeId | undefined {
+    return this.leaders.get(term);
+  }
+
+  /** onVote records that `node` voted for `candidate` in `term`; a second, different vote is a violation. */
+  onVote(node: NodeId, term: Term, candidate: NodeId, how: string): void {
+    if (candidate === 0) return;
+    const key = `${node}:${term}`;
+    const seen = this.votes.get(key);
+    if (seen === undefined) this.votes.set(key, candidate);
+    else if (seen !== candidate) this.fail(`node ${node} voted twice in term ${term}: for ${seen}, then for ${candidate} (${how})`);
+  }
+
+  /** onDurableHardState: a durable hard state never goes back (term, vote within a term, commit). */
+  onDurableHardState(node: NodeId, before: HardState, after: HardState): void {
+    if (after.term < before.term) this.fail(`node ${node}: durable term went back ${before.term} → ${after.term}`);
+    if (after.term === before.term && before.vote !== 0 && after.vote !== before.vote) {
+      this.fail(`node ${node}: durable vote changed within term ${after.term}: ${before.vote} → ${after.vote}`);
+    }
+    if (after.commit < before.commit) this.fail(`node ${node}: durable commit went back ${before.commit} → ${after.commit}`);
+    this.onVote(node, after.term, after.vote, "durable hard state");
+  }
+
+  /** onLogEntry: an (index, term) pair names one entry forever, with one predecessor term (log matching). */
+  onLogEntry(node: NodeId, entry: Entry, prevTerm: Term | undefined): void {
+    const key = `${entry.index}:${entry.term}`;
+    const identity = entryIdentity(entry);
+    const seen = this.logEntries.get(key);
+    if (seen === undefined) {
+      this.logEntries.set(key, { identity, prevTerm });
+      return;
+    }
+    if (seen.identity !== identity) this.fail(`log matching: node ${node} stores ${identity} at ${key}, another log has ${seen.identity}`);
+    if (prevTerm !== undefined && seen.prevTerm !== undefined && prevTerm !== seen.prevTerm) {
+      this.fail(`log matching: node ${node} has term ${prevTerm} before ${key}, another log has ${seen.prevTerm}`);
+    }
+    if (seen.prevTerm === undefined) seen.prevTerm = prevTerm;
+  }
+
+  /** onApply: the entry a node applies at `index` is the one every other node applied there. */
+  onApply(node: NodeId, index: Index, identity: string): void {
+    const seen = this.committed[index];
+    if (seen === undefined) {
+      if (index !== this.committed.length) this.fail(`node ${node} applied index ${index} before anyone applied ${this.committed.length}`);
+      this.committed.push(identity);
+    } else if (seen !== identity) {
+      this.fail(`state machine safety: node ${node} applied ${identity} at index ${index}, another node applied ${seen}`);
+    }
+  }
+
+  /** onAck: a client write at `index` was acknowledged (applied on the node that accepted it). */
+  onAck(index: Index): void {
+    this.acked++;
+    if (index > this.maxAckedIndex) this.maxAckedIndex = index;
+  }
+
+  /** onReadState: a read issued when writes up to minIndex were acknowledged must read at least there. */
+  onReadState(node: NodeId, ctx: string, index: Index, minIndex: Index): void {
+    if (index < minIndex) {
+      this.fail(`stale read: node ${node} answered read ${ctx} at index ${index}, but a write at ${minIndex} was acknowledged before it was issued`);
+    }
+  }
+}

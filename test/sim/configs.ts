@@ -1,0 +1,116 @@
+import type { ClusterOptions } from "./cluster.ts";
+import type { NetworkOptions } from "./network.ts";
+import type { CoreOptions } from "./node.ts";
+
+export type PartitionKind = "split" | "isolate_leader" | "one_way" | "mute" | "deafen";
+
+/** SimConfig is one named kind of random run: a cluster shape plus a fault and client schedule. */
+export interface SimConfig {
+  name: string;
+  cluster: Omit<ClusterOptions, "seed">;
+  /** ticks of the safety phase (faults on); a liveness phase follows. */
+  ticks: number;
+  /** per-tick probabilities. */
+  proposeRate: number;
+  readRate: number;
+  crashRate: number;
+  partitionRate: number;
+  compactRate: number;
+  transferRate: number;
+  membershipRate: number;
+  /** a crashed node restarts after a random number of ticks in this range. */
+  restartAfter: [number, number];
+  /** a partition heals after a random number of ticks in this range. */
+  healAfter: [number, number];
+  partitionKinds: PartitionKind[];
+  /** liveness: once healed, a leader must commit a new write within this many ticks, and every member catch up within as many more. */
+  livenessTicks: number;
+}
+
+export const baseCore: CoreOptions = {
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  preVote: true,
+  checkQuorum: true,
+  maxInflight: 8,
+  maxBytesPerMessage: 64,
+  maxEntriesPerMessage: 16,
+  maxUncommittedEntries: 1000,
+};
+
+export const lossyNet: NetworkOptions = { delayMin: 1, delayMax: 3, loss: 0.03, duplicate: 0.03, longDelay: 0.01, longDelayMax: 25 };
+export const calmNet: NetworkOptions = { delayMin: 1, delayMax: 2, loss: 0.01, duplicate: 0.01, longDelay: 0, longDelayMax: 0 };
+export const chaosNet: NetworkOptions = { delayMin: 1, delayMax: 6, loss: 0.12, duplicate: 0.08, longDelay: 0.05, longDelayMax: 40 };
+
+const base: Omit<SimConfig, "name" | "cluster"> = {
+  ticks: 300,
+  proposeRate: 0.4,
+  readRate: 0.15,
+  crashRate: 0.01,
+  partitionRate: 0,
+  compactRate: 0.01,
+  transferRate: 0,
+  membershipRate: 0,
+  restartAfter: [1, 40],
+  healAfter: [10, 60],
+  partitionKinds: [],
+  livenessTicks: 400,
+};
+
+function cluster(voters: number, net: NetworkOptions, core: Partial<CoreOptions> = {}): SimConfig["cluster"] {
+  return { voters, core: { ...baseCore, ...core }, net, persistTicksMax: 2 };
+}
+
+const allPartitions: PartitionKind[] = ["split", "isolate_leader", "one_way", "mute", "deafen"];
+
+/** configs: every named configuration; the sweep cycles through them. */
+export const configs: SimConfig[] = [
+  { ...base, name: "three-nodes", cluster: cluster(3, calmNet) },
+  { ...base, name: "five-nodes", cluster: cluster(5, lossyNet) },
+  { ...base, name: "three-nodes-partitions", cluster: cluster(3, lossyNet), partitionRate: 0.03, partitionKinds: allPartitions },
+  { ...base, name: "five-nodes-partitions", cluster: cluster(5, lossyNet), partitionRate: 0.03, partitionKinds: allPartitions },
+  {
+    ...base,
+    name: "three-nodes-no-prevote",
+    cluster: cluster(3, lossyNet, { preVote: false, checkQuorum: false }),
+    partitionRate: 0.02,
+    partitionKinds: allPartitions,
+  },
+  {
+    ...base,
+    name: "five-nodes-snapshots",
+    cluster: cluster(5, lossyNet, { maxInflight: 2 }),
+    compactRate: 0.15,
+    crashRate: 0.02,
+    restartAfter: [20, 80],
+    partitionRate: 0.02,
+    partitionKinds: ["isolate_leader", "split"],
+  },
+  { ...base, name: "membership", cluster: cluster(3, lossyNet), membershipRate: 0.03, compactRate: 0.05, partitionRate: 0.01, partitionKinds: ["isolate_leader", "split"] },
+  {
+    ...base,
+    name: "bootstrap-grow",
+    cluster: { ...cluster(1, calmNet), bootstrap: true },
+    membershipRate: 0.05,
+    compactRate: 0.05,
+    crashRate: 0.005,
+  },
+  { ...base, name: "three-nodes-transfer", cluster: cluster(3, lossyNet), transferRate: 0.02, partitionRate: 0.01, partitionKinds: ["isolate_leader"] },
+  {
+    ...base,
+    name: "five-nodes-chaos",
+    cluster: { ...cluster(5, chaosNet), persistTicksMax: 4 },
+    crashRate: 0.02,
+    partitionRate: 0.03,
+    partitionKinds: allPartitions,
+    compactRate: 0.05,
+    transferRate: 0.01,
+    membershipRate: 0.01,
+  },
+];
+
+export function configNamed(name: string): SimConfig {
+  const config = configs.find((c) => c.name === name);
+  if (!config) throw new Error(`unknown config "${name}"; known: ${configs.map((c) => c.name).join(", ")}`);
+  return config;
+}

@@ -1,0 +1,222 @@
+import type { NodeId, TestFaults } from "../../src/raft/types.ts";
+import { SimViolation } from "./checker.ts";
+import { type ClusterStats, SimCluster } from "./cluster.ts";
+import type { PartitionKind, SimConfig } from "./configs.ts";
+import { MembershipDriver } from "./membership_driver.ts";
+
+export interface RunOptions {
+  /** faults to plant in every core (the "can the checker fail?" tests). */
+  faults?: TestFaults;
+  trace?: boolean;
+  /** ticks overrides the config's safety-phase length. */
+  ticks?: number;
+}
+
+export interface SeedResult {
+  config: string;
+  seed: number;
+  ok: boolean;
+  /** failure: the violation or crash, one line. */
+  failure: string | null;
+  /** kind: "safety" (an invariant), "liveness" (no progress once healed), "crash" (an exception). */
+  kind: "safety" | "liveness" | "crash" | null;
+  ticks: number;
+  stats: ClusterStats;
+  leaderTerms: number;
+  committedIndex: number;
+  trace: string[];
+}
+
+/** replayCommand is the one line that reproduces a run. */
+export function replayCommand(config: string, seed: number, faults?: TestFaults): string {
+  const planted = Object.entries(faults ?? {})
+    .filter(([, on]) => on)
+    .map(([name]) => ` --fault ${name}`)
+    .join("");
+  return `bun run sim --seed ${seed} --config ${config}${planted}`;
+}
+
+/**
+ * runSeed runs one configuration with one seed: a safety phase with faults and clients, then a
+ * liveness phase (everything healed: a leader must commit a new write and every member catch up).
+ */
+export function runSeed(config: SimConfig, seed: number, options: RunOptions = {}): SeedResult {
+  const core = { ...config.cluster.core, faults: options.faults };
+  const cluster = new SimCluster({ ...config.cluster, core, seed, trace: options.trace });
+  let failure: string | null = null;
+  let kind: SeedResult["kind"] = null;
+  try {
+    const workload = new Workload(cluster, config);
+    workload.safetyPhase(options.ticks ?? config.ticks);
+    failure = workload.livenessPhase();
+    if (failure) kind = "liveness";
+  } catch (error) {
+    kind = error instanceof SimViolation ? "safety" : "crash";
+    failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (kind === "crash" && error instanceof Error && options.trace) cluster.trace(error.stack ?? "");
+  }
+  return {
+    config: config.name,
+    seed,
+    ok: failure === null,
+    failure,
+    kind,
+    ticks: cluster.now,
+    stats: cluster.stats,
+    leaderTerms: cluster.checker.leaderTerms,
+    committedIndex: cluster.checker.committed.length - 1,
+    trace: cluster.traceDump(),
+  };
+}
+
+/** Workload is the random schedule of clients and faults for one run. */
+class Workload {
+  private readonly restarts = new Map<NodeId, number>();
+  private healAt = -1;
+  private readonly membership: MembershipDriver | null;
+
+  constructor(
+    private readonly c: SimCluster,
+    private readonly config: SimConfig,
+  ) {
+    this.membership = config.membershipRate > 0 ? new MembershipDriver(c, { votersMin: 3, votersMax: 5, addsMax: 4 }) : null;
+  }
+
+  safetyPhase(ticks: number): void {
+    const { c, config } = this;
+    const rng = c.rng;
+    for (let i = 0; i < ticks; i++) {
+      if (rng.chance(config.proposeRate)) this.clientWrite();
+      if (rng.chance(config.readRate)) this.clientRead();
+      if (rng.chance(config.crashRate)) this.crashOne();
+      this.restartDue();
+      this.partitionStep();
+      if (rng.chance(config.compactRate)) this.compactOne();
+      if (rng.chance(config.transferRate)) this.transfer();
+      if (this.membership && rng.chance(config.membershipRate)) this.membership.step();
+      c.tick();
+    }
+  }
+
+  /** livenessPhase heals everything; returns a failure line or null. */
+  livenessPhase(): string | null {
+    const c = this.c;
+    c.net.healAll();
+    c.net.options = { ...c.net.options, loss: 0, duplicate: 0, longDelay: 0 };
+    for (const node of c.nodes.values()) if (!node.up && !node.retired) c.restart(node.id);
+    const start = c.now;
+    const index = c.commitOne(`live-${c.now}`, 1, this.config.livenessTicks);
+    if (index < 0) return `liveness: no write committed within ${this.config.livenessTicks} ticks after healing (leader: ${c.leader()?.id ?? "none"}, term ${c.maxTerm()})`;
+    const members = (): NodeId[] => {
+      const leader = c.leader();
+      return leader?.core ? leader.core.status().members.map((m) => m.id) : [];
+    };
+    const caughtUp = () => {
+      const ids = members();
+      return ids.length > 0 && ids.every((id) => c.node(id).applied >= index);
+    };
+    if (!c.runUntil(caughtUp, this.config.livenessTicks)) {
+      const lag = members()
+        .map((id) => `n${id}@${c.node(id).applied}`)
+        .join(" ");
+      return `liveness: members did not catch up to ${index} within ${this.config.livenessTicks} ticks (${lag}; took ${c.now - start} ticks)`;
+    }
+    // Client traffic still works after catching up: a read on the leader is served.
+    return null;
+  }
+
+  private clientWrite(): void {
+    const c = this.c;
+    const up = c.upNodes();
+    if (up.length === 0) return;
+    const result = c.propose(c.rng.pick(up).id);
+    if (!result.ok && result.leaderId !== 0 && c.nodes.get(result.leaderId)?.up) c.propose(result.leaderId);
+  }
+
+  private clientRead(): void {
+    const up = this.c.upNodes();
+    if (up.length > 0) this.c.read(this.c.rng.pick(up).id);
+  }
+
+  private crashOne(): void {
+    const c = this.c;
+    const up = c.upNodes();
+    if (up.length === 0) return;
+    const leader = c.leader();
+    const victim = leader && c.rng.chance(0.3) ? leader : c.rng.pick(up);
+    c.crash(victim.id);
+    const [lo, hi] = this.config.restartAfter;
+    this.restarts.set(victim.id, c.now + c.rng.between(lo, hi));
+  }
+
+  private restartDue(): void {
+    for (const [id, at] of this.restarts) {
+      if (at > this.c.now) continue;
+      this.restarts.delete(id);
+      this.c.restart(id);
+    }
+  }
+
+  private partitionStep(): void {
+    const { c, config } = this;
+    if (this.healAt >= 0) {
+      if (c.now >= this.healAt) {
+        c.net.healAll();
+        this.healAt = -1;
+        c.trace("heal");
+      }
+      return;
+    }
+    if (config.partitionKinds.length === 0 || !c.rng.chance(config.partitionRate)) return;
+    this.partition(c.rng.pick(config.partitionKinds));
+    const [lo, hi] = config.healAfter;
+    this.healAt = c.now + c.rng.between(lo, hi);
+  }
+
+  private partition(kind: PartitionKind): void {
+    const c = this.c;
+    const ids = c.ids().filter((id) => !c.node(id).retired);
+    const victim = kind === "isolate_leader" ? (c.leader()?.id ?? c.rng.pick(ids)) : c.rng.pick(ids);
+    switch (kind) {
+      case "split": {
+        const shuffled = c.rng.shuffle([...ids]);
+        const k = c.rng.between(1, Math.max(1, Math.floor(ids.length / 2)));
+        c.net.split([shuffled.slice(0, k), shuffled.slice(k)]);
+        c.trace(`split ${shuffled.slice(0, k).join(",")} | ${shuffled.slice(k).join(",")}`);
+        return;
+      }
+      case "isolate_leader":
+        c.net.isolate(victim, ids);
+        break;
+      case "one_way": {
+        const others = ids.filter((id) => id !== victim);
+        if (others.length > 0) c.net.block(victim, c.rng.pick(others));
+        break;
+      }
+      case "mute":
+        for (const id of ids) if (id !== victim) c.net.block(victim, id);
+        break;
+      case "deafen":
+        for (const id of ids) if (id !== victim) c.net.block(id, victim);
+        break;
+    }
+    c.trace(`partition ${kind} n${victim}`);
+  }
+
+  private compactOne(): void {
+    const up = this.c.upNodes();
+    if (up.length > 0) this.c.compact(this.c.rng.pick(up).id);
+  }
+
+  private transfer(): void {
+    const c = this.c;
+    const leader = c.leader();
+    if (!leader?.core) return;
+    const voters = leader.core
+      .status()
+      .members.filter((m) => m.role === "voter" && m.id !== leader.id)
+      .map((m) => m.id);
+    if (voters.length === 0) return;
+    c.transfer(leader.id, c.rng.pick(voters));
+  }
+}
