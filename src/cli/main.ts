@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
+import { isQklzlError } from "../shared/errors.ts";
 import { allArgs } from "./args.ts";
 import { printError } from "./format.ts";
 import { flagTable, normalizeArgv } from "./legacy_flags.ts";
@@ -100,8 +101,9 @@ function reportError(error: unknown, name: string): number {
     printError(`qklzl: ${stripAnsi(error.message)} (see: ${command} --help)`);
     return 2;
   }
-  if (error instanceof Error && "code" in error && typeof error.code === "string" && error.name === "QklzlError") {
-    printError(`qklzl: ${error.code}: ${error.message}`);
+  if (isQklzlError(error)) {
+    // An unreachable node is not a qklzl error code worth showing ("internal"): the message says it all.
+    printError(error.details.unreachable === true ? `qklzl: ${error.message}` : `qklzl: ${error.code}: ${error.message}`);
     return 1;
   }
   printError(`qklzl: ${error instanceof Error ? error.message : String(error)}`);

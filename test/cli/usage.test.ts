@@ -72,5 +72,5 @@ test("--version prints the package version", () => {
 test("a client command against a closed port fails with exit 1 and says why", () => {
   const { code, stderr } = qklzl(["kv", "get", "k", "--addr", "127.0.0.1:1", "--timeout", "2s"]);
   expect(code).toBe(1);
-  expect(stderr).toMatch(/^qklzl: /);
+  expect(stderr).toMatch(/^qklzl: cannot reach qklzl node at http:\/\/127\.0\.0\.1:1\//);
 });
