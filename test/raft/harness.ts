@@ -19,6 +19,8 @@ export interface TestNode {
   storage: MemoryStorage;
   /** applied: data entries applied, as strings ("noop" / "conf:type:id" for the others). */
   applied: string[];
+  /** appliedAt: index → applied entry, across snapshots and restarts (for cross-node checks). */
+  appliedAt: Map<number, string>;
   appliedIndex: number;
   readStates: ReadState[];
   snapshotsInstalled: SnapshotMeta[];
@@ -73,7 +75,7 @@ export class Cluster {
     storage.applySnapshot({ index: 0, term: 0, conf });
     storage.append(entries);
     storage.setHardState(hard);
-    const node: TestNode = { id, core: new RaftCore(this.config(id, storage)), storage, applied: [], appliedIndex: 0, readStates: [], snapshotsInstalled: [] };
+    const node: TestNode = { id, core: new RaftCore(this.config(id, storage)), storage, applied: [], appliedAt: new Map(), appliedIndex: 0, readStates: [], snapshotsInstalled: [] };
     this.nodes.set(id, node);
     return node;
   }
@@ -137,6 +139,7 @@ export class Cluster {
         if (e.index > node.storage.lastIndex()) throw new Error(`node ${node.id}: applying ${e.index} beyond durable log`);
         node.appliedIndex = e.index;
         node.applied.push(describe(e));
+        node.appliedAt.set(e.index, describe(e));
       }
       node.readStates.push(...rd.readStates);
       node.core.advance(rd);
