@@ -45,16 +45,19 @@ export class FrameDecoder {
     this.bytesMax = bytesMax;
   }
 
-  /** push feeds one chunk; returns the values of every frame it completed, in order. */
-  push(chunk: Uint8Array): unknown[] {
+  /**
+   * push feeds one chunk and calls onFrame with each completed frame's value, in order, as soon as it is
+   * decoded: a handler that raises bytesMax (after the handshake) affects the very next frame of the chunk.
+   * Without onFrame the values are returned. Errors thrown by onFrame propagate and poison the decoder too.
+   */
+  push(chunk: Uint8Array, onFrame?: (value: unknown) => void): unknown[] {
     if (this.failed) throw new FrameError("decoder already failed");
     const out: unknown[] = [];
     try {
-      this.consume(chunk, out);
+      this.consume(chunk, onFrame ?? ((value) => out.push(value)));
     } catch (error) {
       this.failed = true;
-      if (error instanceof FrameError) throw error;
-      throw new FrameError(`undecodable frame: ${(error as Error).message}`);
+      throw error;
     }
     return out;
   }
@@ -64,7 +67,7 @@ export class FrameDecoder {
     return this.headerFilled + this.bodyFilled;
   }
 
-  private consume(chunk: Uint8Array, out: unknown[]): void {
+  private consume(chunk: Uint8Array, emit: (value: unknown) => void): void {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.body !== null) {
@@ -76,7 +79,7 @@ export class FrameDecoder {
           const body = this.body;
           this.body = null;
           this.bodyFilled = 0;
-          out.push(decodeBody(body));
+          emit(decodeBody(body));
         }
         continue;
       }
@@ -85,7 +88,7 @@ export class FrameDecoder {
         const length = this.checkLength(readU32(chunk, offset));
         offset += FRAME_HEADER_BYTES;
         if (chunk.length - offset >= length) {
-          out.push(decodeBody(chunk.subarray(offset, offset + length)));
+          emit(decodeBody(chunk.subarray(offset, offset + length)));
           offset += length;
         } else {
           this.body = new Uint8Array(length);
@@ -118,5 +121,9 @@ function readU32(bytes: Uint8Array, offset: number): number {
 
 function decodeBody(body: Uint8Array): unknown {
   // A frame holds exactly one msgpack value: unpack throws on trailing bytes ("end of buffer not reached").
-  return packr.unpack(body);
+  try {
+    return packr.unpack(body);
+  } catch (error) {
+    throw new FrameError(`undecodable frame: ${(error as Error).message}`);
+  }
 }

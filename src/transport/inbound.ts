@@ -54,12 +54,13 @@ export class InboundConn {
   onData(chunk: Uint8Array): void {
     if (this.dead) return;
     try {
-      for (const value of this.decoder.push(chunk)) {
-        if (this.dead || this.ctx.isClosed()) return;
-        this.handle(parseFrame(value));
-      }
+      // Frame by frame: the handshake raises the decoder's limit before the next header in this chunk is read.
+      this.decoder.push(chunk, (value) => {
+        if (!this.dead && !this.ctx.isClosed()) this.handle(parseFrame(value));
+      });
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
+      if (this.dead) return; // refused or closed already: what follows in the chunk is not worth a log line.
       this.ctx.counters.protocolErrors++;
       this.ctx.log.warnOnce(`bad:${this.remote}`, `closing connection from ${this.remote}${this.peer ? ` (node ${this.peer})` : ""}: ${error.message}`);
       this.kill();

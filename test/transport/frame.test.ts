@@ -83,6 +83,18 @@ describe("frame codec", () => {
     expect(() => new FrameDecoder(MAX).push(trailing)).toThrow(FrameError);
   });
 
+  test("a limit raised by the frame handler applies to the next frame of the same chunk", () => {
+    const d = new FrameDecoder(100);
+    const stream = concat([encodeFrame("hello", MAX), encodeFrame(new Uint8Array(5000), MAX)]);
+    const seen: unknown[] = [];
+    d.push(stream, (v) => {
+      seen.push(v);
+      d.bytesMax = MAX;
+    });
+    expect(seen.length).toBe(2);
+    expect(() => new FrameDecoder(100).push(stream)).toThrow("exceeds");
+  });
+
   test("encodeFrame refuses a frame over the maximum", () => {
     expect(() => encodeFrame({ b: new Uint8Array(2000) }, 1000)).toThrow(FrameError);
   });
