@@ -1,5 +1,5 @@
 import { assert } from "../shared/assert.ts";
-import { QklzlError } from "../shared/errors.ts";
+import { isQklzlError, QklzlError } from "../shared/errors.ts";
 
 /** JsonObject is a parsed request body: always a plain object, never an array or null. */
 export type JsonObject = Record<string, unknown>;
@@ -29,9 +29,9 @@ export async function readBodyText(req: Request, maxBodyBytes: number): Promise<
     }
     if (length > maxBodyBytes) throw tooLarge(String(length), maxBodyBytes);
     if (length === 0) return "";
-    bytes = await req.bytes();
+    bytes = await readOrRefuse(req.bytes());
   } else {
-    bytes = await readStreamCapped(req, maxBodyBytes);
+    bytes = await readOrRefuse(readStreamCapped(req, maxBodyBytes));
   }
   // Paired with the checks above: whatever path we took, no more than the limit reached the parser.
   assert(bytes.byteLength <= maxBodyBytes, "body within the limit");
@@ -39,6 +39,17 @@ export async function readBodyText(req: Request, maxBodyBytes: number): Promise<
     return utf8Strict.decode(bytes);
   } catch {
     throw new QklzlError("bad_request", "request body is not valid UTF-8");
+  }
+}
+
+/** readOrRefuse: a body cut short or broken (client gone, bad chunk framing) is the client's fault, not a 500. */
+async function readOrRefuse(reading: Promise<Uint8Array>): Promise<Uint8Array> {
+  try {
+    return await reading;
+  } catch (error) {
+    if (isQklzlError(error)) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new QklzlError("bad_request", `request body could not be read: ${reason}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { assert } from "../shared/assert.ts";
 import { isQklzlError, QklzlError } from "../shared/errors.ts";
 import type { HttpServerOptions, NodeApi } from "./api.ts";
 import { type JsonObject, parseJsonObject, readBodyText } from "./http_body.ts";
@@ -161,8 +162,13 @@ function okResponse(): Response {
   return Response.json({ ok: true });
 }
 
-/** route_table lists every path with its methods; HEAD is answered by the GET handler (Bun drops the body). */
-function routeTable(routes: Routes): Record<string, Partial<Record<"GET" | "POST", Handler>>> {
+/** route_paths: every path served; metrics are counted per path, plus "other" for the 404 fallback. */
+const route_paths = ["/status", "/kv", "/join", "/leave", "/transfer-leader", "/snapshot", "/livez", "/readyz", "/metrics"] as const;
+
+type RoutePath = (typeof route_paths)[number];
+
+/** routeTable maps each path to its methods; HEAD is answered by the GET handler (Bun drops the body). */
+function routeTable(routes: Routes): Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> {
   return {
     "/status": { GET: routes.getStatus },
     "/kv": { GET: routes.getKv, POST: routes.postKv },
@@ -183,36 +189,38 @@ export interface BuiltRoutes {
   notFound: RouteHandler;
 }
 
-/** buildRoutes wires the handlers to a NodeApi and wraps each with method dispatch, error mapping and counting. */
+/** dispatch wraps one path's handlers with method dispatch, error mapping and counting. */
+function dispatch(routes: Routes, path: RoutePath, methods: Partial<Record<"GET" | "POST", Handler>>): RouteHandler {
+  const get = methods.GET;
+  const post = methods.POST;
+  assert(get !== undefined || post !== undefined, "a route has a method");
+  const allow = [get ? "GET, HEAD" : "", post ? "POST" : ""].filter((m) => m.length > 0).join(", ");
+  const routeIndex = routes.metrics.routeIndex(path);
+  return async (req) => {
+    const method = req.method;
+    const handler = method === "GET" || method === "HEAD" ? get : method === "POST" ? post : undefined;
+    let response: Response;
+    if (handler === undefined) {
+      response = methodNotAllowed(method, path, allow);
+    } else {
+      const target = requestTarget(req.url);
+      try {
+        response = await handler(req, target);
+      } catch (error) {
+        response = toErrorResponse(error, method, target.pathAndQuery);
+      }
+    }
+    routes.metrics.count(routeIndex, response.status);
+    return response;
+  };
+}
+
+/** buildRoutes wires the handlers to a NodeApi: one Routes instance shared by every request. */
 export function buildRoutes(api: NodeApi, options: HttpServerOptions): BuiltRoutes {
-  const paths = Object.keys(routeTable(new Routes(api, options, [])));
-  const routes = new Routes(api, options, [...paths, "other"]);
+  const routes = new Routes(api, options, [...route_paths, "other"]);
   const table = routeTable(routes);
   const out: Record<string, RouteHandler> = {};
-  for (const path of paths) {
-    const methods = table[path]!;
-    const get = methods.GET;
-    const post = methods.POST;
-    const allow = [get ? "GET, HEAD" : "", post ? "POST" : ""].filter((m) => m.length > 0).join(", ");
-    const routeIndex = routes.metrics.routeIndex(path);
-    out[path] = async (req) => {
-      const method = req.method;
-      const handler = method === "GET" || method === "HEAD" ? get : method === "POST" ? post : undefined;
-      let response: Response;
-      if (handler === undefined) {
-        response = methodNotAllowed(method, path, allow);
-      } else {
-        const target = requestTarget(req.url);
-        try {
-          response = await handler(req, target);
-        } catch (error) {
-          response = toErrorResponse(error, method, target.pathAndQuery);
-        }
-      }
-      routes.metrics.count(routeIndex, response.status);
-      return response;
-    };
-  }
+  for (const path of route_paths) out[path] = dispatch(routes, path, table[path]);
   const otherIndex = routes.metrics.routeIndex("other");
   const notFound: RouteHandler = async (req) => {
     const target = requestTarget(req.url);

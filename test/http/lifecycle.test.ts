@@ -43,4 +43,33 @@ describe("lifecycle", () => {
     // a second stop() is the same promise, not a second shutdown
     await node.server.stop();
   });
+
+  test("garbage bytes and broken HTTP on the port close that connection only; the server keeps serving", async () => {
+    const node = startTestNode(1);
+    const port = Number(node.server.addr.split(":").at(-1));
+    try {
+      const payloads = [
+        new Uint8Array(4096).map((_, i) => (i * 7919 + 13) % 256),
+        new TextEncoder().encode("GARBAGE\r\n\r\n"),
+        new TextEncoder().encode("POST /kv HTTP/1.1\r\nContent-Length: -5\r\n\r\n"),
+        new TextEncoder().encode("POST /kv HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+      ];
+      for (const payload of payloads) {
+        const { promise: closed, resolve } = Promise.withResolvers<void>();
+        const socket = await Bun.connect({
+          hostname: "127.0.0.1",
+          port,
+          socket: { data() {}, close: () => resolve(), error: () => resolve() },
+        });
+        socket.write(payload);
+        await Promise.race([closed, Bun.sleep(300)]);
+        socket.end();
+      }
+      const response = await postJson(`${node.base}/kv`, { op: "put", key: "after", value: "garbage" });
+      expect(response.status).toBe(200);
+      expect(node.api.mutations().length).toBe(1);
+    } finally {
+      await node.server.stop();
+    }
+  });
 });
