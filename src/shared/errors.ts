@@ -8,6 +8,7 @@ export type ErrorCode =
   | "not_leader"
   | "no_leader"
   | "no_quorum"
+  | "not_ready"
   | "timeout"
   | "change_in_progress"
   | "transfer_in_progress"
@@ -26,6 +27,7 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   not_leader: 307,
   no_leader: 503,
   no_quorum: 503,
+  not_ready: 503,
   timeout: 504,
   change_in_progress: 409,
   transfer_in_progress: 503,
