@@ -2,18 +2,41 @@
 // `npm start`: build bin/qklzl if needed, then run a local 3-node cluster in the foreground with data under
 // ./.qklzl/. Node 1 bootstraps on 127.0.0.1:12001/8001, nodes 2 and 3 join it. Ctrl-C (or SIGTERM) stops all
 // three cleanly. Run it again and the nodes restart from their data (the same commands are safe on restart).
-// `npm start -- --clean` wipes ./.qklzl/ first.
+// Options (after `npm start --`): --clean wipes the data first; --from-source runs `bun src/cli/main.ts`
+// instead of the binary (no build); --data DIR, --http-port-base N, --raft-port-base N move the cluster
+// (node i listens on base+i), which lets a test run it beside anything else.
 
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import type { StatusJson } from "../src/node/api.ts";
 
 const repo = join(import.meta.dir, "..");
 const binary = join(repo, "bin", "qklzl");
-const dataRoot = join(repo, ".qklzl");
 const start_deadline_ms = 60_000;
 const stop_deadline_ms = 20_000;
+
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    clean: { type: "boolean", default: false },
+    "from-source": { type: "boolean", default: false },
+    data: { type: "string", default: join(repo, ".qklzl") },
+    "http-port-base": { type: "string", default: "8000" },
+    "raft-port-base": { type: "string", default: "12000" },
+  },
+  strict: true,
+});
+const dataRoot = resolve(flags.data);
+const httpBase = Number(flags["http-port-base"]);
+const raftBase = Number(flags["raft-port-base"]);
+if (![httpBase, raftBase].every((base) => Number.isInteger(base) && base > 0 && base + 3 <= 65535)) {
+  process.stderr.write("cluster: --http-port-base and --raft-port-base must be integers in 1..65532\n");
+  process.exit(2);
+}
+/** command: how a node is started; the binary unless --from-source. */
+const command = flags["from-source"] ? [process.execPath, join(repo, "src", "cli", "main.ts")] : [binary];
 
 interface NodeSpec {
   id: number;
@@ -24,10 +47,16 @@ interface NodeSpec {
 
 const nodes: NodeSpec[] = [1, 2, 3].map((id) => ({
   id,
-  raftAddr: `127.0.0.1:${12000 + id}`,
-  httpAddr: `127.0.0.1:${8000 + id}`,
+  raftAddr: `127.0.0.1:${raftBase + id}`,
+  httpAddr: `127.0.0.1:${httpBase + id}`,
   dataDir: join(dataRoot, `n${id}`),
 }));
+
+/** shown: a path as the user would type it from the repo root. */
+function shown(path: string): string {
+  const rel = relative(repo, path);
+  return rel.startsWith("..") ? path : `./${rel}`;
+}
 
 function say(line: string): void {
   process.stdout.write(`[cluster] ${line}\n`);
@@ -73,7 +102,7 @@ function busyPorts(): string[] {
 }
 
 function nodeArgs(node: NodeSpec): string[] {
-  const common = ["-id", String(node.id), "-data-dir", relative(repo, node.dataDir), "-raft-addr", node.raftAddr, "-http-addr", node.httpAddr];
+  const common = ["-id", String(node.id), "-data-dir", shown(node.dataDir), "-raft-addr", node.raftAddr, "-http-addr", node.httpAddr];
   // On existing data both flags are safe no-ops for the log; -bootstrap makes node 1 the designated leader.
   if (node.id === 1) return [...common, "-bootstrap"];
   return [...common, "-join", nodes[0]!.httpAddr];
@@ -97,8 +126,8 @@ let stopping = false;
 
 function spawnNode(node: NodeSpec): void {
   const args = nodeArgs(node);
-  say(`starting node ${node.id}: bin/qklzl ${args.join(" ")}`);
-  const child = Bun.spawn([binary, ...args], { cwd: repo, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+  say(`starting node ${node.id}: ${flags["from-source"] ? "bun src/cli/main.ts" : "bin/qklzl"} ${args.join(" ")}`);
+  const child = Bun.spawn([...command, ...args], { cwd: repo, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
   children.set(node.id, child);
   void pipeLines(child.stdout, `[n${node.id}]`, process.stdout);
   void pipeLines(child.stderr, `[n${node.id}]`, process.stderr);
@@ -158,11 +187,11 @@ async function stopAll(code: number): Promise<never> {
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes("--clean")) {
+  if (flags.clean) {
     rmSync(dataRoot, { recursive: true, force: true });
-    say("removed ./.qklzl/");
+    say(`removed ${shown(dataRoot)}`);
   }
-  await buildIfNeeded();
+  if (!flags["from-source"]) await buildIfNeeded();
   const busy = busyPorts();
   if (busy.length > 0) {
     say(`cannot start: ${busy.join(", ")} already in use. Is another qklzl cluster running? (find it with: lsof -i :${busy[0]!.split(":")[1]})`);
@@ -176,7 +205,7 @@ async function main(): Promise<void> {
   process.on("exit", () => {
     for (const child of children.values()) child.kill("SIGTERM");
   });
-  say(fresh ? "new cluster: data in ./.qklzl/" : "restarting from ./.qklzl/ (use --clean to start over)");
+  say(fresh ? `new cluster: data in ${shown(dataRoot)}` : `restarting from ${shown(dataRoot)} (npm start -- --clean starts over)`);
   if (fresh) {
     // One membership change at a time: node 2 joins once node 1 leads, node 3 once node 2 is a voter.
     spawnNode(nodes[0]!);
@@ -194,19 +223,20 @@ async function main(): Promise<void> {
 }
 
 function printWelcome(leader: number): void {
+  const [a1, a2, a3] = nodes.map((n) => n.httpAddr) as [string, string, string];
   const lines = [
     "",
     `qklzl cluster is up: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
-    ...nodes.map((n) => `  node ${n.id}: HTTP http://${n.httpAddr}  Raft ${n.raftAddr}  data ./${relative(repo, n.dataDir)}`),
+    ...nodes.map((n) => `  node ${n.id}: HTTP http://${n.httpAddr}  Raft ${n.raftAddr}  data ${shown(n.dataDir)}`),
     "",
     "Try, in another terminal:",
-    "  bin/qklzl status",
-    "  bin/qklzl kv put greeting 'hello world'",
-    "  bin/qklzl kv get greeting --addr 127.0.0.1:8002",
-    "  bin/qklzl kv delete greeting",
-    `  curl -X POST -H "Content-Type: application/json" -d '{"op":"put","key":"test1","value":"hello world"}' http://127.0.0.1:8001/kv`,
-    '  curl "http://127.0.0.1:8003/kv?key=test1"',
-    "  curl http://127.0.0.1:8002/status",
+    `  bin/qklzl status --addr ${a1}`,
+    `  bin/qklzl kv put greeting 'hello world' --addr ${a1}`,
+    `  bin/qklzl kv get greeting --addr ${a2}`,
+    `  bin/qklzl kv delete greeting --addr ${a1}`,
+    `  curl -X POST -H "Content-Type: application/json" -d '{"op":"put","key":"test1","value":"hello world"}' http://${a1}/kv`,
+    `  curl "http://${a3}/kv?key=test1"`,
+    `  curl http://${a2}/status`,
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
