@@ -33,8 +33,9 @@ export interface StartMode {
 export interface NodeHandle {
   readonly id: number;
   readonly dataDir: string;
-  readonly raftAddr: string;
-  readonly httpAddr: string;
+  /** raftAddr, httpAddr: fixed per id so restarts reuse them; moveAddr() changes one on purpose. */
+  raftAddr: string;
+  httpAddr: string;
   readonly logPath: string;
   proc: Subprocess | null;
   paused: boolean;
@@ -197,6 +198,15 @@ export class Cluster {
     node.paused = false;
   }
 
+  /** moveAddr gives a stopped node a new HTTP or raft port, for "restart with a changed address". */
+  moveAddr(id: number, which: "http" | "raft"): string {
+    check(!this.isRunning(id), `node ${id} must be stopped before its address changes`);
+    const addr = `${loopback}:${freePort()}`;
+    if (which === "http") this.node(id).httpAddr = addr;
+    else this.node(id).raftAddr = addr;
+    return addr;
+  }
+
   // ---- HTTP ------------------------------------------------------------------------------------------
 
   /** status fetches GET /status of node `id`; null when it does not answer. */
@@ -344,6 +354,16 @@ export class Cluster {
       for (const line of tail) out.push(`    ${line}`);
     }
     return out.join("\n");
+  }
+
+  /** explain runs `fn`; if it throws, the error message gets the cluster's diagnostics appended (for bun test). */
+  async explain<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof Error) error.message += `\n${await this.diagnostics(15)}`;
+      throw error;
+    }
   }
 
   /** destroy kills every node with SIGKILL and removes the temp dir (kept when `keepFiles`). */

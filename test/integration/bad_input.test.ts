@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { StatusJson } from "../../src/node/api.ts";
+import { check, Cluster, describeReply, request, type RequestOptions } from "../../scenarios/harness.ts";
+
+// The bad-input table of issue 4 against a running node: each request gets its exact status and error code, the
+// body is {"error","message"}, the node keeps running, and nothing reaches the log or the map.
+
+const cluster = new Cluster({ name: "it-badinput", size: 1 });
+const timeout = 30_000;
+let before: StatusJson;
+
+beforeAll(async () => {
+  await cluster.explain(async () => {
+    await cluster.start(1, { bootstrap: true });
+    await cluster.waitForLeader({ among: [1] });
+    check((await cluster.put(1, "keep", "original")).status === 200, "seed write accepted");
+    const status = await cluster.status(1);
+    check(status !== null, "node 1 answers /status");
+    before = status;
+  });
+}, { timeout });
+
+afterAll(async () => {
+  await cluster.destroy();
+});
+
+const kib = 1024;
+const mib = 1024 * kib;
+
+interface Case {
+  name: string;
+  path: string;
+  options: RequestOptions;
+  status: number;
+  code: string;
+}
+
+const post = (json: unknown): RequestOptions => ({ json });
+const raw = (text: string): RequestOptions => ({ raw: text, contentType: "application/json" });
+
+const cases: Case[] = [
+  { name: "malformed JSON", path: "/kv", options: raw('{"op":"put","key":'), status: 400, code: "bad_request" },
+  { name: "empty body", path: "/kv", options: raw(""), status: 400, code: "bad_request" },
+  { name: "JSON array body", path: "/kv", options: post([1, 2]), status: 400, code: "bad_request" },
+  { name: "JSON null body", path: "/kv", options: raw("null"), status: 400, code: "bad_request" },
+  { name: "JSON string body", path: "/kv", options: raw('"put"'), status: 400, code: "bad_request" },
+  { name: "missing op", path: "/kv", options: post({ key: "k", value: "v" }), status: 400, code: "bad_request" },
+  { name: "unknown op", path: "/kv", options: post({ op: "increment", key: "k" }), status: 400, code: "bad_request" },
+  { name: "op of wrong type", path: "/kv", options: post({ op: 1, key: "k", value: "v" }), status: 400, code: "bad_request" },
+  { name: "put without key", path: "/kv", options: post({ op: "put", value: "v" }), status: 400, code: "bad_request" },
+  { name: "put without value", path: "/kv", options: post({ op: "put", key: "k" }), status: 400, code: "bad_request" },
+  { name: "delete without key", path: "/kv", options: post({ op: "delete" }), status: 400, code: "bad_request" },
+  { name: "key of wrong type", path: "/kv", options: post({ op: "put", key: 5, value: "v" }), status: 400, code: "bad_request" },
+  { name: "value of wrong type", path: "/kv", options: post({ op: "put", key: "k", value: { nested: true } }), status: 400, code: "bad_request" },
+  { name: "value number", path: "/kv", options: post({ op: "put", key: "keep", value: 42 }), status: 400, code: "bad_request" },
+  { name: "empty key on put", path: "/kv", options: post({ op: "put", key: "", value: "v" }), status: 400, code: "bad_request" },
+  { name: "empty key on delete", path: "/kv", options: post({ op: "delete", key: "" }), status: 400, code: "bad_request" },
+  { name: "empty key on GET", path: "/kv?key=", options: {}, status: 400, code: "bad_request" },
+  { name: "GET without key", path: "/kv", options: {}, status: 400, code: "bad_request" },
+  { name: "unknown consistency", path: "/kv?key=keep&consistency=sometimes", options: {}, status: 400, code: "bad_request" },
+  { name: "key over 4 KiB", path: "/kv", options: post({ op: "put", key: "k".repeat(4 * kib + 1), value: "v" }), status: 413, code: "too_large" },
+  { name: "delete key over 4 KiB", path: "/kv", options: post({ op: "delete", key: "k".repeat(4 * kib + 1) }), status: 413, code: "too_large" },
+  { name: "value over 1 MiB", path: "/kv", options: post({ op: "put", key: "big", value: "v".repeat(mib + 1) }), status: 413, code: "too_large" },
+  {
+    name: "body over 2 MiB (value within limits)",
+    path: "/kv",
+    options: post({ op: "put", key: "big", value: "v", pad: "p".repeat(2 * mib) }),
+    status: 413,
+    code: "too_large",
+  },
+  { name: "unknown route", path: "/nope", options: {}, status: 404, code: "not_found" },
+  { name: "unknown route POST", path: "/kv/extra", options: post({ op: "put", key: "k", value: "v" }), status: 404, code: "not_found" },
+  { name: "wrong method DELETE /kv", path: "/kv", options: { method: "DELETE" }, status: 405, code: "method_not_allowed" },
+  { name: "wrong method PUT /kv", path: "/kv", options: { method: "PUT", json: { op: "put", key: "k", value: "v" } }, status: 405, code: "method_not_allowed" },
+  { name: "wrong method POST /status", path: "/status", options: post({}), status: 405, code: "method_not_allowed" },
+];
+
+for (const c of cases) {
+  test(`${c.name} -> ${c.status} ${c.code}`, async () => {
+    await cluster.explain(async () => {
+      const reply = await request(cluster.node(1).httpAddr, c.path, c.options);
+      check(reply.status === c.status && reply.json?.error === c.code, `expected ${c.status} ${c.code}, got ${describeReply(reply)}`);
+      expect(typeof reply.json?.message).toBe("string");
+      expect(String(reply.json?.message).length).toBeGreaterThan(0);
+      check(cluster.isRunning(1), `node 1 still runs (${cluster.describeExit(1)})`);
+    });
+  }, timeout);
+}
+
+test("after the whole table the data is untouched and the node still serves", async () => {
+  await cluster.explain(async () => {
+    const after = await cluster.status(1);
+    check(after !== null, "node 1 answers /status");
+    expect(after.last_log_index).toBe(before.last_log_index);
+    expect(after.kv_keys).toBe(before.kv_keys);
+    expect(after.kv_hash).toBe(before.kv_hash);
+    const keep = await cluster.get(1, "keep");
+    expect({ status: keep.status, body: keep.json }).toEqual({ status: 200, body: { key: "keep", value: "original" } });
+    for (const key of ["k", "big"]) expect((await cluster.get(1, key)).status).toBe(404);
+  });
+}, timeout);
+
+test("limits are inclusive: a 4 KiB key and a 1 MiB value are accepted", async () => {
+  await cluster.explain(async () => {
+    const key = "k".repeat(4 * kib);
+    const value = "v".repeat(mib);
+    const reply = await cluster.put(1, key, value);
+    check(reply.status === 200, `put at the limits: ${describeReply(reply)}`);
+    const read = await cluster.get(1, key);
+    expect(read.status).toBe(200);
+    expect(read.json?.value).toBe(value);
+    expect((await cluster.del(1, key)).status).toBe(200);
+  });
+}, timeout);

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Cluster, errorCode, fastFlags, request, waitFor } from "../../scenarios/harness.ts";
+
+// A real three-process cluster on loopback: election, replication, a follower's 307 with the leader's address,
+// and re-election after kill -9 of the leader.
+
+const cluster = new Cluster({ name: "it-cluster", extraArgs: fastFlags });
+const timeout = 60_000;
+
+beforeAll(async () => {
+  await cluster.explain(() => cluster.startFresh());
+}, { timeout });
+
+afterAll(async () => {
+  await cluster.destroy();
+});
+
+test("election: exactly one leader, agreed on by all, node 1 after bootstrap", async () => {
+  await cluster.explain(async () => {
+    const view = await cluster.waitForLeader({ among: [1, 2, 3] });
+    const statuses = [...view.statuses.values()];
+    expect(statuses.filter((s) => s.is_leader)).toHaveLength(1);
+    expect(new Set(statuses.map((s) => s.leader_id))).toEqual(new Set([1]));
+    expect(new Set(statuses.map((s) => s.term)).size).toBe(1);
+    for (const s of statuses) {
+      expect(s.members.map((m) => [m.id, m.role]).sort()).toEqual([[1, "voter"], [2, "voter"], [3, "voter"]]);
+      expect(s.leader_http_addr).toBe(cluster.node(1).httpAddr);
+      expect(s.http_addr).toBe(cluster.node(s.id).httpAddr);
+      expect(s.raft_addr).toBe(cluster.node(s.id).raftAddr);
+    }
+    for (const id of [1, 2, 3]) {
+      expect((await request(cluster.node(id).httpAddr, "/livez")).status).toBe(200);
+      await waitFor(async () => (await request(cluster.node(id).httpAddr, "/readyz")).status === 200, {
+        deadlineMs: 5000,
+        what: `node ${id} /readyz 200`,
+      });
+    }
+  });
+}, timeout);
+
+test("replication: writes through the leader read back on every node, replicas converge", async () => {
+  await cluster.explain(async () => {
+    const { leaderId } = await cluster.waitForLeader();
+    for (let i = 0; i < 20; i++) {
+      const reply = await cluster.put(leaderId, `rep${i}`, `value${i}`);
+      expect(reply.status).toBe(200);
+      expect(reply.json).toMatchObject({ ok: true });
+      expect(typeof reply.json?.index).toBe("number");
+    }
+    for (const id of [1, 2, 3]) {
+      for (const i of [0, 7, 19]) {
+        const reply = await cluster.get(id, `rep${i}`);
+        expect({ status: reply.status, body: reply.json }).toEqual({ status: 200, body: { key: `rep${i}`, value: `value${i}` } });
+      }
+    }
+    await cluster.waitConverged([1, 2, 3]);
+    const del = await cluster.del(leaderId, "rep0");
+    expect(del.status).toBe(200);
+    for (const id of [1, 2, 3]) {
+      const reply = await cluster.get(id, "rep0");
+      expect(reply.status).toBe(404);
+      expect(errorCode(reply)).toBe("key_not_found");
+    }
+  });
+}, timeout);
+
+test("a follower refuses a write with 307, Location and the leader's id and address; forward=true forwards", async () => {
+  await cluster.explain(async () => {
+    const { leaderId } = await cluster.waitForLeader();
+    const follower = leaderId === 2 ? 3 : 2;
+    const leaderAddr = cluster.node(leaderId).httpAddr;
+    const reply = await cluster.put(follower, "redirected", "v1");
+    expect(reply.status).toBe(307);
+    expect(reply.location).toBe(`http://${leaderAddr}/kv`);
+    expect(reply.json).toMatchObject({ error: "not_leader", leader_id: leaderId, leader_http_addr: leaderAddr });
+    expect(String(reply.json?.message)).toContain(leaderAddr);
+    expect((await cluster.get(leaderId, "redirected")).status).toBe(404);
+
+    // A client that follows the redirect reaches the leader with the same method and body.
+    const followed = await fetch(`http://${cluster.node(follower).httpAddr}/kv`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ op: "put", key: "redirected", value: "v2" }),
+      keepalive: false,
+    });
+    expect(followed.status).toBe(200);
+    expect(await followed.json()).toMatchObject({ ok: true });
+
+    const forwarded = await request(cluster.node(follower).httpAddr, "/kv?forward=true", { json: { op: "put", key: "forwarded", value: "v3" } });
+    expect(forwarded.status).toBe(200);
+    expect(forwarded.json).toMatchObject({ ok: true });
+    for (const id of [1, 2, 3]) {
+      expect((await cluster.get(id, "redirected")).json?.value).toBe("v2");
+      expect((await cluster.get(id, "forwarded")).json?.value).toBe("v3");
+    }
+  });
+}, timeout);
+
+test("kill -9 of the leader: a survivor leads in a higher term, takes writes, and the old leader rejoins", async () => {
+  await cluster.explain(async () => {
+    const old = await cluster.waitForLeader();
+    await cluster.kill9(old.leaderId);
+    const survivors = cluster.running();
+    const next = await cluster.waitForLeader({ among: survivors, deadlineMs: 10_000 });
+    expect(survivors).toContain(next.leaderId);
+    expect(next.term).toBeGreaterThan(old.term);
+    expect((await cluster.put(next.leaderId, "after_kill", "yes")).status).toBe(200);
+    for (const id of survivors) expect((await cluster.get(id, "after_kill")).json?.value).toBe("yes");
+
+    await cluster.start(old.leaderId, { join: next.leaderId });
+    await cluster.waitHttp(old.leaderId);
+    const view = await cluster.waitForLeader({ among: [1, 2, 3] });
+    expect(view.term).toBeGreaterThanOrEqual(next.term);
+    expect((await cluster.get(old.leaderId, "after_kill")).json?.value).toBe("yes");
+    await cluster.waitConverged([1, 2, 3]);
+  });
+}, timeout);
