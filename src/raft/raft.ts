@@ -59,6 +59,10 @@ export class RaftCore implements RaftNode {
   /** Conf entries in the log above commit, applied in order when they commit. */
   uncommittedConf: Array<{ index: Index; term: Term; change: ConfChange }> = [];
   readonly reads = new ReadIndexQueue();
+  /** A read was queued: one heartbeat round, tagged with the newest read's ctx, goes out at ready(). */
+  pendingReadRound = false;
+  /** Follower: reads forwarded to the leader, failed (-1) if the term or role changes before the answer. */
+  forwardedReads = new Set<string>();
   /** Reads that arrived before the leader committed an entry of its term (§6.4 step 1). */
   readsAwaitingCommit: PendingRead[] = [];
   msgs: Message[] = [];
@@ -159,6 +163,9 @@ export class RaftCore implements RaftNode {
     this.randomizedElectionTimeout = this.cfg.electionTicks + this.cfg.rand.int(this.cfg.electionTicks);
     this.leadTransferee = 0;
     this.pendingBcast = false;
+    this.pendingReadRound = false;
+    for (const ctx of this.forwardedReads) this.readStates.push({ ctx, index: -1 });
+    this.forwardedReads.clear();
   }
 
   /** promotable: only voters of the configuration in effect may campaign. */
@@ -310,8 +317,9 @@ export class RaftCore implements RaftNode {
       this.answerRead(read, read.index);
       return;
     }
+    // Reads batch: every read queued before the round's heartbeats go out (at ready()) shares the round.
     this.reads.add(read);
-    bcastHeartbeat(this, ctx);
+    this.pendingReadRound = true;
   }
 
   answerRead(read: PendingRead, index: Index): void {
@@ -367,7 +375,8 @@ export class RaftCore implements RaftNode {
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      bcastHeartbeat(this, "");
+      // Pending reads ride on the periodic heartbeat too, so a lost round is retried.
+      bcastHeartbeat(this, this.reads.lastCtx());
     }
   }
 
@@ -379,7 +388,7 @@ export class RaftCore implements RaftNode {
   }
 
   step(m: Message): void {
-    if (m.to !== this.id) return;
+    if (m.to !== this.id || m.from === this.id || m.from <= 0) return; // foreign or forged: ignore
     if (m.term > this.term) {
       if (m.type === "vote" || m.type === "pre_vote") {
         const force = m.type === "vote" && m.transfer;
@@ -451,6 +460,7 @@ export class RaftCore implements RaftNode {
     }
     if (this.leaderId === 0) return { ok: false, error: "no_leader", leaderId: 0 };
     this.send({ type: "read_index", from: this.id, to: this.leaderId, term: this.term, ctx });
+    this.forwardedReads.add(ctx);
     return { ok: true };
   }
 
@@ -496,6 +506,7 @@ export class RaftCore implements RaftNode {
     const p = this.prevHardState;
     return (
       this.pendingBcast ||
+      this.pendingReadRound ||
       this.msgs.length > 0 ||
       this.msgsAfterPersist.length > 0 ||
       this.readStates.length > 0 ||
@@ -512,6 +523,8 @@ export class RaftCore implements RaftNode {
     assert(this.outstanding === null, "raft: ready() called again before advance()");
     if (this.pendingBcast && this.role === "leader") bcastAppend(this);
     this.pendingBcast = false;
+    if (this.pendingReadRound && this.role === "leader") bcastHeartbeat(this, this.reads.lastCtx());
+    this.pendingReadRound = false;
     const hs = this.hardState();
     const p = this.prevHardState;
     const hardChanged = hs.term !== p.term || hs.vote !== p.vote || hs.commit !== p.commit;

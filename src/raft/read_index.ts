@@ -11,8 +11,8 @@ export interface PendingRead {
 }
 
 /**
- * ReadIndexQueue holds reads waiting for their heartbeat round (thesis §6.4). Each read gets its own
- * round tagged with its ctx; an ack for a later round also confirms every earlier read, so a quorum on
+ * ReadIndexQueue holds reads waiting for their heartbeat round (thesis §6.4). A round is tagged with
+ * the newest queued read's ctx and sent after every queued read was registered, so a quorum of acks on
  * one ctx releases it and all reads queued before it.
  */
 export class ReadIndexQueue {
@@ -47,6 +47,11 @@ export class ReadIndexQueue {
     this.queue = [];
     this.byCtx.clear();
     return all;
+  }
+
+  /** lastCtx is the newest pending read's ctx ("" when none): its round confirms every read. */
+  lastCtx(): string {
+    return this.queue[this.queue.length - 1]?.ctx ?? "";
   }
 
   size(): number {

@@ -31,6 +31,7 @@ export function stepFollower(r: RaftCore, m: Message): void {
       r.send({ type: "read_index_resp", from: r.id, to: m.from, term: r.term, ctx: m.ctx, index: -1 });
       return;
     case "read_index_resp":
+      if (!r.forwardedReads.delete(m.ctx)) return; // already failed (or answered): answer once
       r.readStates.push({ ctx: m.ctx, index: m.index });
       return;
     default:

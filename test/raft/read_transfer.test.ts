@@ -20,6 +20,34 @@ describe("ReadIndex", () => {
     for (let i = 0; i < 10; i++) c.core(leader).readIndex(`r${i}`);
     c.pump();
     expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`));
+    // Batched: the ten reads shared one heartbeat round (one tagged heartbeat per follower).
+    expect(c.sent.filter((m) => m.type === "heartbeat" && m.ctx !== "").length).toBe(2);
+  });
+
+  test("a lost read round is retried by the periodic heartbeat", () => {
+    const c = newCluster(3, 42);
+    const leader = c.elect();
+    const drop = (m: { type: string }) => m.type === "heartbeat";
+    c.filters.push(drop);
+    c.core(leader).readIndex("lost");
+    c.pump();
+    expect(c.get(leader).readStates).toEqual([]);
+    c.heal();
+    c.tick([leader], 1);
+    expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(["lost"]);
+  });
+
+  test("a forwarded read fails with -1 when the follower's term changes before the answer", () => {
+    const c = newCluster(3, 49);
+    const leader = c.elect();
+    const follower = [1, 2, 3].find((id) => id !== leader) as number;
+    c.filters.push((m) => m.type === "read_index");
+    c.core(follower).readIndex("f");
+    c.pump();
+    c.heal();
+    c.core(leader).transferLeadership([1, 2, 3].find((id) => id !== leader && id !== follower) as number);
+    c.pump();
+    expect(c.get(follower).readStates).toEqual([{ ctx: "f", index: -1 }]);
   });
 
   test("leader without quorum does not answer; fails the read with -1 when it steps down", () => {
@@ -89,6 +117,10 @@ describe("ReadIndex", () => {
     const leader = c.elect();
     const [a, b] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
     const term = c.core(a).status().term;
+    c.filters.push((m) => m.type === "read_index");
+    expect(c.core(b).readIndex("z").ok).toBe(true);
+    c.pump();
+    // The forwarded request reaches a follower instead (as if b's view of the leader were stale).
     c.core(a).step({ type: "read_index", from: b, to: a, term, ctx: "z" });
     c.pump();
     expect(c.get(b).readStates).toEqual([{ ctx: "z", index: -1 }]);
