@@ -37,7 +37,7 @@ export interface FileStorage extends Storage {
 export async function openStorage(options: OpenStorageOptions): Promise<FileStorage> {
   const dir = options.dir;
   fs.mkdirSync(dir, { recursive: true });
-  const { meta, fresh } = loadOrCreateDirMeta(dir, options.nodeId);
+  const { meta } = loadOrCreateDirMeta(dir, options.nodeId);
   const snapshots = FileSnapshotStore.open({ snapDir: path.join(dir, "snap"), retained: options.snapshotsRetained ?? 2 });
   const log = Wal.open({
     walDir: path.join(dir, "wal"),
@@ -52,6 +52,8 @@ export async function openStorage(options: OpenStorageOptions): Promise<FileStor
     throw error;
   }
   snapshots.published = (snapshotMeta) => log.noteSnapshot(snapshotMeta);
+  // fresh: no Raft state survived (a crash right after meta.json was created counts as fresh too).
+  const fresh = log.lastIndex() === 0 && log.hardState().term === 0 && snapshots.latestMeta() === null;
   const storage: FileStorage = {
     dir,
     meta,

@@ -99,7 +99,7 @@ export class Wal implements LogStore {
     if (entries.length === 0 && hardState === null) return this.barrier();
     const problem = this.mem.append(entries, true);
     assert(problem === null, `save: ${problem}`);
-    if (hardState !== null) this.mem.hs = hardState;
+    if (hardState !== null) this.mem.hs = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
     const min = entries.length > 0 ? entries[0]!.index : 0;
     const max = entries.length > 0 ? entries[entries.length - 1]!.index : 0;
     return this.writeAndWait(encodeEntries(entries, hardState), min, max);
@@ -151,8 +151,9 @@ export class Wal implements LogStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.failure === null) await this.barrier();
+    // Refuse new calls first, then wait for what was already written to become durable.
     this.closed = true;
+    if (this.failure === null) await this.barrier().catch(() => {});
     for (const fd of this.retired) fs.closeSync(fd);
     this.retired = [];
     fs.closeSync(this.fd);
