@@ -2,6 +2,20 @@
 //   meta.json          node id + cluster id (dir_meta.ts)
 //   wal/NNNN….seg      the segmented Raft log (wal.ts)
 //   snap/….snap        snapshots (snapshot_store.ts)
+//
+// Contract for the node (driver of Ready):
+// - log.save / installSnapshot / compact / snapshots.save may be called without awaiting the previous call:
+//   they take effect in memory (LogReader) in call order at once, are written in call order, and their promises
+//   resolve in call order once durable. Send messagesAfterPersist only after save() resolved.
+// - Entries and hard states handed to save() are kept by reference in memory: do not mutate them afterwards.
+//   Entries returned by entries() are shared too: read-only.
+// - Local snapshot: `await snapshots.save(meta, data)` (publishes the file, then the log notes meta: snapshotMeta()
+//   follows, entries stay), then `await log.compact(meta.index - trailing)` (deletes whole segments only).
+// - Received snapshot (Ready.snapshot): `await snapshots.save(meta, data)` FIRST, then `log.installSnapshot(meta)`.
+//   The other order can leave a log that names a snapshot the store does not have; open refuses that as corruption.
+// - Any failed write or fsync makes the log unusable (every later call rejects): exit and restart the node.
+// - openStorage throws QklzlError "storage_corrupt" (message names file, offset and the remedy) or "bad_request"
+//   (directory belongs to another node id).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { consola } from "consola";
