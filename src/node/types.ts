@@ -22,6 +22,8 @@ export interface NodeOptions {
 }
 
 export interface RunningNode {
+  /** api is the NodeApi the HTTP server serves (in-process tests and tools call it directly). */
+  readonly api: import("./api.ts").NodeApi;
   readonly id: number;
   readonly httpAddr: string;
   readonly raftAddr: string;

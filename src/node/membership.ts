@@ -1,0 +1,212 @@
+import type { NodeId } from "../raft/types.ts";
+import { QklzlError } from "../shared/errors.ts";
+import { describeReply, fetchStatus, postJson } from "./cluster_client.ts";
+import type { NodeRuntime } from "./runtime.ts";
+
+/** A learner within this many entries of the leader's commit index counts as caught up (it is then promoted). */
+const promote_lag_entries_max = 100;
+
+export interface MembershipOptions {
+  /** designatedLeader: started with -bootstrap on existing state; take leadership once caught up. */
+  designatedLeader: boolean;
+  /** joinAddr: the -join address (any member's HTTP address), or null. */
+  joinAddr: string | null;
+}
+
+/**
+ * MembershipTasks are the background duties around the configuration, run on the heartbeat clock:
+ * joining through a member, promoting caught-up learners (leader), claiming leadership as the designated
+ * leader, asking for an address update after a restart on new addresses, learning peers' addresses, and
+ * noticing that this node was removed while it was cut off from the leader.
+ */
+export class MembershipTasks {
+  private designatedDone: boolean;
+  private busy = new Set<string>();
+  private nextAt = new Map<string, number>();
+  private wasMember = false;
+
+  constructor(
+    private readonly rt: NodeRuntime,
+    private readonly options: MembershipOptions,
+  ) {
+    this.designatedDone = !options.designatedLeader;
+  }
+
+  private get timeoutMs(): number {
+    return Math.min(this.rt.options.requestTimeoutMs, 5_000);
+  }
+
+  tick(): void {
+    if (this.rt.stopping) return;
+    const core = this.rt.core;
+    if (core.membership.has(this.rt.options.id)) this.wasMember = true;
+    if (core.role === "leader") this.promoteCaughtUpLearners();
+    if (!this.designatedDone) this.claimLeadership();
+    this.updateOwnAddress();
+    this.checkRemoved();
+  }
+
+  /** run starts `task` unless it is running or its next attempt is not due; `task` returns the delay to the next. */
+  private run(name: string, task: () => Promise<number>): void {
+    const now = performance.now();
+    if (this.busy.has(name) || now < (this.nextAt.get(name) ?? 0)) return;
+    this.busy.add(name);
+    task()
+      .then((delayMs) => this.nextAt.set(name, performance.now() + delayMs))
+      .catch((error) => {
+        this.rt.log.warn(`${name}: ${String(error)}`);
+        this.nextAt.set(name, performance.now() + this.rt.options.electionMs);
+      })
+      .finally(() => this.busy.delete(name));
+  }
+
+  /** joinCluster asks the cluster (through any member) to add this node, retrying with backoff. */
+  async joinCluster(addr: string): Promise<void> {
+    const rt = this.rt;
+    let delayMs = 100;
+    const request = { id: rt.options.id, raft_addr: rt.raftAddr, http_addr: rt.httpAddr };
+    rt.log.info(`joining through ${addr} as node ${rt.options.id} (raft ${rt.raftAddr}, http ${rt.httpAddr})`);
+    while (!rt.stopping) {
+      try {
+        const reply = await postJson(addr, "/join", request, rt.options.requestTimeoutMs);
+        const clusterId = reply.body?.cluster_id;
+        if (reply.status === 200 && typeof clusterId === "string") {
+          await rt.storage.setClusterId(clusterId);
+          const members = Array.isArray(reply.body?.members) ? (reply.body.members as Array<Record<string, unknown>>) : [];
+          for (const m of members) {
+            if (typeof m.id === "number" && typeof m.raft_addr === "string") rt.setPeer(m.id, m.raft_addr);
+          }
+          rt.log.success(`joined cluster ${clusterId} through ${addr}; members ${members.map((m) => String(m.id)).join(",")}`);
+          return;
+        }
+        if (reply.status === 400 || reply.status === 413) {
+          throw new QklzlError("bad_request", `join through ${addr} refused: ${describeReply(reply)}`);
+        }
+        rt.log.warn(`join through ${addr}: ${describeReply(reply)}; retrying in ${delayMs} ms`);
+      } catch (error) {
+        if (error instanceof QklzlError) throw error;
+        rt.log.warn(`join through ${addr} failed: ${error instanceof Error ? error.message : String(error)}; retrying in ${delayMs} ms`);
+      }
+      await Bun.sleep(delayMs);
+      delayMs = Math.min(delayMs * 2, 5_000);
+    }
+  }
+
+  /** promoteCaughtUpLearners: leader side of join; one promotion at a time (the core refuses a second). */
+  private promoteCaughtUpLearners(): void {
+    const status = this.rt.core.status();
+    const now = performance.now();
+    if (now < (this.nextAt.get("promote") ?? 0)) return;
+    for (const m of status.members) {
+      if (m.role !== "learner" || m.matchIndex === 0 || m.matchIndex + promote_lag_entries_max < status.commit) continue;
+      const result = this.rt.core.proposeConfChange({ type: "promote", id: m.id, raftAddr: m.raftAddr, httpAddr: m.httpAddr });
+      this.nextAt.set("promote", now + this.rt.options.electionMs);
+      if (result.ok) {
+        this.rt.log.info(`promoting learner ${m.id} to voter (match ${m.matchIndex}, commit ${status.commit})`);
+        this.rt.wake();
+      }
+      return;
+    }
+  }
+
+  /** claimLeadership: the designated leader asks the current leader for a transfer once it is caught up. */
+  private claimLeadership(): void {
+    const rt = this.rt;
+    const core = rt.core;
+    if (core.role === "leader") {
+      this.designatedDone = true;
+      rt.log.info("designated leader: this node leads");
+      return;
+    }
+    const leaderId = core.leaderId;
+    if (leaderId === 0 || !core.membership.isVoter(rt.options.id) || rt.kv.appliedIndex < core.status().commit) return;
+    const leader = rt.memberById(leaderId);
+    if (leader === undefined || leader.httpAddr === "") return;
+    this.run("designated leader", async () => {
+      rt.log.info(`designated leader: asking node ${leaderId} to transfer leadership to this node`);
+      const reply = await postJson(leader.httpAddr, "/transfer-leader", { id: rt.options.id }, this.timeoutMs);
+      if (reply.status !== 200) rt.log.warn(`designated leader: transfer refused: ${describeReply(reply)}`);
+      return 2 * rt.options.electionMs;
+    });
+  }
+
+  /** updateOwnAddress: after a restart on other addresses, ask the leader to record the new ones. */
+  private updateOwnAddress(): void {
+    const rt = this.rt;
+    const self = rt.memberById(rt.options.id);
+    if (self === undefined || (self.raftAddr === rt.raftAddr && self.httpAddr === rt.httpAddr)) return;
+    if (rt.core.role === "leader") {
+      const now = performance.now();
+      if (now < (this.nextAt.get("address") ?? 0)) return;
+      this.nextAt.set("address", now + rt.options.electionMs);
+      const result = rt.core.proposeConfChange({ type: "update_addr", id: rt.options.id, raftAddr: rt.raftAddr, httpAddr: rt.httpAddr });
+      if (result.ok) rt.log.info(`updating own address to raft ${rt.raftAddr}, http ${rt.httpAddr}`);
+      rt.wake();
+      return;
+    }
+    this.run("address update", async () => {
+      const targets = this.contactAddresses();
+      for (const addr of targets) {
+        const request = { id: rt.options.id, raft_addr: rt.raftAddr, http_addr: rt.httpAddr };
+        try {
+          const reply = await postJson(addr, "/join", request, this.timeoutMs);
+          if (reply.status === 200) {
+            rt.log.info(`address update accepted through ${addr}: raft ${rt.raftAddr}, http ${rt.httpAddr}`);
+            return rt.options.electionMs;
+          }
+          rt.log.warn(`address update through ${addr}: ${describeReply(reply)}`);
+        } catch (error) {
+          rt.log.warn(`address update through ${addr} failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      return rt.options.electionMs;
+    });
+  }
+
+  /** contactAddresses: where to send requests for the leader: the leader first, then -join, then every member. */
+  private contactAddresses(): string[] {
+    const rt = this.rt;
+    const out: string[] = [];
+    const leader = rt.core.leaderId === 0 ? undefined : rt.memberById(rt.core.leaderId);
+    if (leader !== undefined && leader.id !== rt.options.id) out.push(leader.httpAddr);
+    if (this.options.joinAddr !== null) out.push(this.options.joinAddr);
+    for (const m of rt.core.status().members) if (m.id !== rt.options.id) out.push(m.httpAddr);
+    return [...new Set(out.filter((a) => a !== "" && a !== rt.httpAddr))];
+  }
+
+  /** discoverPeers learns members' raft addresses from their /status (a message came from an unknown node). */
+  discoverPeers(from: NodeId): void {
+    const rt = this.rt;
+    this.run("peer discovery", async () => {
+      for (const addr of this.contactAddresses()) {
+        const status = await fetchStatus(addr, this.timeoutMs);
+        if (status === null) continue;
+        for (const m of status.members) rt.setPeer(m.id, m.raft_addr);
+        if (status.members.some((m) => m.id === from)) break;
+      }
+      return 1_000;
+    });
+  }
+
+  /**
+   * checkRemoved: a removed node usually never receives the entry that removes it (the leader stops
+   * replicating to it). After a long silence from any leader, ask the members: a leader whose configuration
+   * no longer holds us means we were removed, and we stop.
+   */
+  private checkRemoved(): void {
+    const rt = this.rt;
+    if (!this.wasMember || rt.core.leaderId !== 0) return;
+    if (performance.now() - rt.lastLeaderAt < 3 * rt.options.electionMs) return;
+    this.run("removal check", async () => {
+      for (const addr of this.contactAddresses()) {
+        const status = await fetchStatus(addr, this.timeoutMs);
+        if (status === null || !status.is_leader || status.cluster_id !== rt.storage.meta.clusterId) continue;
+        if (status.term < rt.core.term || status.members.some((m) => m.id === rt.options.id)) continue;
+        rt.log.warn(`node ${status.id} leads term ${status.term} without this node in its configuration: this node was removed`);
+        rt.onRemoved();
+        break;
+      }
+      return 2 * rt.options.electionMs;
+    });
+  }
+}

@@ -1,0 +1,145 @@
+import { KvStateMachine } from "../kv/index.ts";
+import { bootstrapState } from "../raft/index.ts";
+import { assert } from "../shared/assert.ts";
+import { QklzlError } from "../shared/errors.ts";
+import { openStorage } from "../storage/index.ts";
+import { createTransport } from "../transport/index.ts";
+import type { Transport } from "../transport/types.ts";
+import type { HttpServer } from "./api.ts";
+import { startHttpServer } from "./http.ts";
+import { nodeLog } from "./log.ts";
+import { MembershipTasks } from "./membership.ts";
+import { createNodeApi } from "./node_api.ts";
+import { NodeRuntime, describeConf } from "./runtime.ts";
+import type { NodeOptions, RunningNode } from "./types.ts";
+
+/**
+ * startNode opens the data dir and runs one qklzl node until stop() (or its removal from the cluster).
+ * - empty dir + bootstrap: a new one-node cluster (new cluster id) that leads at once;
+ * - empty dir + join ADDR: asks ADDR to add this node (learner, promoted once caught up), retrying while no leader;
+ * - existing state: restarts from disk; the flags change nothing in the log, except that a changed address is
+ *   recorded through the leader and bootstrap makes this node the designated leader (it takes leadership once
+ *   caught up).
+ */
+export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  validateOptions(options);
+  const log = nodeLog(options.id);
+  const storage = await openStorage({ dir: options.dataDir, nodeId: options.id, segmentBytes: options.segmentBytes });
+  let transport: Transport | null = null;
+  let http: HttpServer | null = null;
+  try {
+    const kv = new KvStateMachine();
+    const snapshot = await storage.snapshots.loadLatest();
+    if (snapshot !== null) {
+      await kv.restore(snapshot.data);
+      assert(kv.appliedIndex === snapshot.meta.index, `snapshot ${snapshot.meta.index} holds a map at ${kv.appliedIndex}`);
+    }
+    assert(kv.appliedIndex === storage.log.snapshotMeta().index, "the newest snapshot is the one the log starts after");
+    const hasLog = storage.log.lastIndex() > 0;
+    const hasState = hasLog || storage.meta.clusterId !== null;
+    if (!hasState && !options.bootstrap && options.join === null) {
+      throw new QklzlError(
+        "bad_request",
+        `data directory ${options.dataDir} holds no cluster state: start with -bootstrap to create a cluster or -join ADDR to join one`,
+      );
+    }
+    const rt = new NodeRuntime({ options, storage, kv, log });
+    const api = createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes });
+    transport = await createTransport({
+      nodeId: options.id,
+      listen: options.raftAddr,
+      clusterId: () => storage.meta.clusterId,
+      isKnownPeer: (id) => rt.isKnownPeer(id),
+      handlers: rt.transportHandlers,
+    });
+    http = startHttpServer(api, {
+      listen: options.httpAddr,
+      maxKeyBytes: options.maxKeyBytes,
+      maxValueBytes: options.maxValueBytes,
+      maxBodyBytes: options.maxBodyBytes,
+      requestTimeoutMs: options.requestTimeoutMs,
+    });
+    const addrs = { raftAddr: transport.addr, httpAddr: http.addr };
+    const bootstrapping = !hasState && options.bootstrap;
+    if (bootstrapping) {
+      const state = bootstrapState({ id: options.id, role: "voter", ...addrs });
+      await storage.log.save(state.entries, state.hardState);
+      await storage.setClusterId(crypto.randomUUID());
+      log.success(`bootstrapped a new cluster ${storage.meta.clusterId} with this node as its only voter`);
+    }
+    rt.start(transport, addrs);
+    const describe = hasState
+      ? `restarted from disk (snapshot ${kv.appliedIndex}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.core.status().members })})`
+      : bootstrapping
+        ? "leading the new cluster"
+        : `joining through ${options.join}`;
+    log.info(`node ${options.id} up: raft ${addrs.raftAddr}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
+    if (hasState && (options.bootstrap || options.join !== null)) {
+      log.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
+    }
+    const tasks = new MembershipTasks(rt, { designatedLeader: hasState && options.bootstrap, joinAddr: options.join });
+    rt.onTick = () => tasks.tick();
+    rt.onUnknownPeer = (id) => tasks.discoverPeers(id);
+
+    let stopping: Promise<void> | null = null;
+    let resolveDone!: () => void;
+    let rejectDone!: (error: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      resolveDone = resolve;
+      rejectDone = reject;
+    });
+    const openTransport = transport;
+    const openHttp = http;
+    const stop = (reason: "stop" | "removed" | "fatal", cause?: unknown): Promise<void> => {
+      stopping ??= (async () => {
+        rt.stopping = true;
+        if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000));
+        const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
+        await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
+        await openHttp.stop().catch((error) => log.warn(`closing http: ${String(error)}`));
+        await openTransport.close().catch((error) => log.warn(`closing transport: ${String(error)}`));
+        await storage.close().catch((error) => log.warn(`closing storage: ${String(error)}`));
+        if (reason === "removed") log.success(`node ${options.id} was removed from the cluster and stopped`);
+        else if (reason === "stop") log.info(`node ${options.id} stopped`);
+        if (reason === "fatal") rejectDone(cause);
+        else resolveDone();
+      })();
+      return stopping;
+    };
+    rt.onRemoved = () => void stop("removed");
+    rt.onFatal = (error) => {
+      log.error(`fatal: ${error instanceof Error ? error.message : String(error)}; stopping`);
+      void stop("fatal", error);
+    };
+    if (bootstrapping) {
+      rt.core.campaign();
+      rt.wake();
+    }
+    if (!hasLog && options.join !== null) {
+      tasks.joinCluster(options.join).catch((error) => rt.onFatal(error));
+    }
+    return {
+      id: options.id,
+      raftAddr: addrs.raftAddr,
+      httpAddr: addrs.httpAddr,
+      api,
+      stop: () => stop("stop"),
+      done,
+    };
+  } catch (error) {
+    await http?.stop().catch(() => undefined);
+    await transport?.close().catch(() => undefined);
+    await storage.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function validateOptions(options: NodeOptions): void {
+  const bad = (why: string) => new QklzlError("bad_request", why);
+  if (!Number.isSafeInteger(options.id) || options.id <= 0) throw bad(`id must be a positive integer, got ${options.id}`);
+  if (options.dataDir === "") throw bad("a data directory is required");
+  if (!(options.heartbeatMs > 0)) throw bad("heartbeat must be positive");
+  if (!(options.electionMs >= 2 * options.heartbeatMs)) throw bad("the election timeout must be at least twice the heartbeat");
+  if (!(options.snapshotEntries > 0) || !(options.trailingEntries >= 0)) throw bad("snapshot entries must be positive, trailing entries ≥ 0");
+  if (!(options.requestTimeoutMs > 0)) throw bad("request timeout must be positive");
+}

@@ -1,0 +1,87 @@
+import { assert } from "../shared/assert.ts";
+import { QklzlError } from "../shared/errors.ts";
+
+interface Waiter {
+  index: number;
+  term: number;
+  deadline: number;
+  resolve(value: { index: number }): void;
+  reject(error: QklzlError): void;
+}
+
+/**
+ * Proposals holds the requests waiting for their log entry to be applied, keyed by index. An entry applied
+ * at that index with the same term is theirs (success); with another term, theirs was overwritten (the write
+ * definitely did not happen). Past the deadline the outcome is unknown: the entry may still commit.
+ */
+export class Proposals {
+  /** Insertion order is proposal order, hence deadline order: the sweep stops at the first live waiter. */
+  private readonly waiters = new Map<number, Waiter>();
+
+  constructor(private readonly timeoutMs: number) {
+    assert(timeoutMs > 0, "proposals: timeout must be positive");
+  }
+
+  get size(): number {
+    return this.waiters.size;
+  }
+
+  wait(index: number, term: number): Promise<{ index: number }> {
+    const stale = this.waiters.get(index);
+    if (stale !== undefined) {
+      // Our earlier entry at this index was truncated (we lost and regained leadership): it never applied.
+      assert(stale.term < term, `proposals: index ${index} proposed twice in term ${term}`);
+      this.waiters.delete(index);
+      stale.reject(new QklzlError("not_leader", `the write was not applied: its entry at index ${index} was overwritten; retry`));
+    }
+    return new Promise((resolve, reject) => {
+      this.waiters.set(index, { index, term, deadline: performance.now() + this.timeoutMs, resolve, reject });
+    });
+  }
+
+  /** applied: the entry (index, term) was applied; `leader` is the message for an overwritten proposal. */
+  applied(index: number, term: number, leaderHint: () => Record<string, unknown>): void {
+    const waiter = this.waiters.get(index);
+    if (waiter === undefined) return;
+    this.waiters.delete(index);
+    if (waiter.term === term) {
+      waiter.resolve({ index });
+      return;
+    }
+    waiter.reject(
+      new QklzlError(
+        "not_leader",
+        `the write was not applied: leadership changed and another entry committed at index ${index}; retry`,
+        leaderHint(),
+      ),
+    );
+  }
+
+  /** coveredBySnapshot: entries up to `index` arrived inside an installed snapshot; their fate is unknown here. */
+  coveredBySnapshot(index: number): void {
+    for (const waiter of this.waiters.values()) {
+      if (waiter.index > index) continue;
+      this.waiters.delete(waiter.index);
+      waiter.reject(timeoutError(`a snapshot up to index ${index} replaced the log on this node`));
+    }
+  }
+
+  /** sweep rejects the waiters whose deadline passed (called every tick). */
+  sweep(now: number): void {
+    for (const waiter of this.waiters.values()) {
+      if (waiter.deadline > now) break;
+      this.waiters.delete(waiter.index);
+      waiter.reject(timeoutError(`no commit within ${this.timeoutMs} ms`));
+    }
+  }
+
+  failAll(error: QklzlError): void {
+    const all = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const waiter of all) waiter.reject(error);
+  }
+}
+
+export function timeoutError(why: string): QklzlError {
+  return new QklzlError("timeout", `timed out: ${why}; the outcome of the write is unknown`);
+}

@@ -1,0 +1,160 @@
+import type { ConsolaInstance } from "consola";
+import type { KvStateMachine } from "../kv/index.ts";
+import type { RaftNode } from "../raft/api.ts";
+import type { Message, SnapshotMeta } from "../raft/types.ts";
+import { assert } from "../shared/assert.ts";
+import type { Storage } from "../storage/types.ts";
+import type { Transport } from "../transport/types.ts";
+import type { NodeMetrics } from "./metrics.ts";
+
+export interface SnapshotContext {
+  storage: Storage;
+  kv: KvStateMachine;
+  log: ConsolaInstance;
+  metrics: NodeMetrics;
+  snapshotEntries: number;
+  trailingEntries: number;
+  /** appliedMeta: index, term and configuration of the last applied entry (what a snapshot now covers). */
+  appliedMeta(): SnapshotMeta;
+  core(): RaftNode;
+  transport(): Transport;
+  wake(): void;
+  /** installed: a received snapshot replaced the state (the runtime resets its applied bookkeeping). */
+  installed(meta: SnapshotMeta): void;
+}
+
+/**
+ * Snapshotter takes snapshots (every snapshotEntries applied entries, or on demand) and compacts the log
+ * behind them keeping trailingEntries; streams the newest snapshot to followers the core asks for; and stages
+ * received images until the core hands their meta back in a Ready.
+ */
+export class Snapshotter {
+  private taking: Promise<{ index: number }> | null = null;
+  private lastIndex: number;
+  /** generation changes when a received snapshot replaces the map: a snapshot taken before is then stale. */
+  private generation = 0;
+  private readonly sending = new Set<number>();
+  private staged: { meta: SnapshotMeta; data: Uint8Array } | null = null;
+  private cache: { index: number; meta: SnapshotMeta; data: Uint8Array } | null = null;
+
+  constructor(private readonly context: SnapshotContext) {
+    this.lastIndex = context.storage.log.snapshotMeta().index;
+  }
+
+  get lastSnapshotIndex(): number {
+    return this.lastIndex;
+  }
+
+  /** maybeTake starts an automatic snapshot once enough entries were applied since the last one. */
+  maybeTake(): void {
+    if (this.taking !== null) return;
+    if (this.context.kv.appliedIndex - this.lastIndex < this.context.snapshotEntries) return;
+    this.take().catch((error) => this.context.log.error(`snapshot failed: ${String(error)}`));
+  }
+
+  /** take snapshots the map at the applied index now (joins a snapshot already running). */
+  take(): Promise<{ index: number }> {
+    if (this.taking !== null) return this.taking;
+    const meta = this.context.appliedMeta();
+    if (meta.index <= this.lastIndex) return Promise.resolve({ index: this.lastIndex });
+    this.taking = this.write(meta).finally(() => {
+      this.taking = null;
+    });
+    return this.taking;
+  }
+
+  private async write(meta: SnapshotMeta): Promise<{ index: number }> {
+    const started = performance.now();
+    const generation = this.generation;
+    // Synchronous up to kv.snapshot()'s first await: the image is the state exactly at meta.index.
+    const image = await this.context.kv.snapshot();
+    assert(image.index === meta.index, `snapshot: kv at ${image.index}, meta at ${meta.index}`);
+    if (generation !== this.generation || meta.index <= this.lastIndex) {
+      return { index: this.lastIndex }; // a received snapshot overtook this one
+    }
+    await this.context.storage.snapshots.save(meta, image.data);
+    this.lastIndex = meta.index;
+    this.cache = { index: meta.index, meta, data: image.data };
+    this.context.metrics.snapshotsTaken++;
+    const log = this.context.storage.log;
+    const compactTo = meta.index - this.context.trailingEntries;
+    if (compactTo >= log.firstIndex()) await log.compact(compactTo);
+    const ms = (performance.now() - started).toFixed(0);
+    this.context.log.info(
+      `snapshot at index ${meta.index} (term ${meta.term}, ${this.context.kv.size} keys, ${image.data.length} bytes) in ${ms} ms; log now [${log.firstIndex()}, ${log.lastIndex()}]`,
+    );
+    return { index: meta.index };
+  }
+
+  /** send streams the newest snapshot to m.to (the core asked for it) and reports the outcome to the core. */
+  send(m: Message & { type: "snapshot" }): void {
+    if (this.sending.has(m.to)) return;
+    this.sending.add(m.to);
+    void this.stream(m).finally(() => this.sending.delete(m.to));
+  }
+
+  private async stream(m: Message & { type: "snapshot" }): Promise<void> {
+    let ok = false;
+    try {
+      const snapshot = await this.newest();
+      if (snapshot === null) {
+        this.context.log.warn(`node ${m.to} needs a snapshot but none is stored`);
+      } else {
+        const started = performance.now();
+        this.context.log.info(`sending snapshot ${snapshot.meta.index} (${snapshot.data.length} bytes) to node ${m.to}`);
+        ok = await this.context.transport().sendSnapshot({ ...m, snapshot: snapshot.meta }, snapshot.data);
+        const ms = (performance.now() - started).toFixed(0);
+        if (ok) this.context.log.info(`snapshot ${snapshot.meta.index} sent to node ${m.to} in ${ms} ms`);
+        else this.context.log.warn(`snapshot ${snapshot.meta.index} to node ${m.to} failed after ${ms} ms; will retry`);
+      }
+    } catch (error) {
+      this.context.log.warn(`snapshot to node ${m.to} failed: ${String(error)}`);
+    }
+    if (ok) this.context.metrics.snapshotsSent++;
+    else this.context.metrics.snapshotsSendFailed++;
+    this.context.core().reportSnapshot(m.to, ok);
+    this.context.wake();
+  }
+
+  private async newest(): Promise<{ meta: SnapshotMeta; data: Uint8Array } | null> {
+    const latest = this.context.storage.snapshots.latestMeta();
+    if (latest === null) return null;
+    if (this.cache !== null && this.cache.index === latest.index) return this.cache;
+    const loaded = await this.context.storage.snapshots.loadLatest();
+    if (loaded === null) return null;
+    this.cache = { index: loaded.meta.index, meta: loaded.meta, data: loaded.data };
+    return this.cache;
+  }
+
+  /** receive stages a complete image from the leader, then steps its message into the core. */
+  receive(m: Message & { type: "snapshot" }, data: Uint8Array): void {
+    this.context.log.info(`received snapshot ${m.snapshot.index} (term ${m.snapshot.term}, ${data.length} bytes) from node ${m.from}`);
+    this.staged = { meta: m.snapshot, data };
+    this.context.core().step(m);
+    this.context.wake();
+  }
+
+  /** install persists and applies the snapshot the core accepted (Ready.snapshot): image, log, then map. */
+  async install(meta: SnapshotMeta): Promise<void> {
+    const staged = this.staged;
+    assert(staged !== null && staged.meta.index === meta.index && staged.meta.term === meta.term, `snapshot ${meta.index}: no staged image`);
+    this.staged = null;
+    this.generation++;
+    const started = performance.now();
+    await this.context.storage.snapshots.save(meta, staged.data);
+    await this.context.storage.log.installSnapshot(meta);
+    await this.context.kv.restore(staged.data);
+    assert(this.context.kv.appliedIndex === meta.index, `snapshot ${meta.index}: image is at ${this.context.kv.appliedIndex}`);
+    this.lastIndex = Math.max(this.lastIndex, meta.index);
+    this.cache = { index: meta.index, meta, data: staged.data };
+    this.context.metrics.snapshotsInstalled++;
+    this.context.installed(meta);
+    const ms = (performance.now() - started).toFixed(0);
+    this.context.log.info(`installed snapshot ${meta.index} (term ${meta.term}, ${this.context.kv.size} keys) in ${ms} ms`);
+  }
+
+  /** idle resolves once no snapshot is being written (stop waits for it before closing storage). */
+  async idle(): Promise<void> {
+    await this.taking?.catch(() => undefined);
+  }
+}
