@@ -32,7 +32,7 @@ export interface ClusterStats {
 }
 
 const encoder = new TextEncoder();
-const TRACE_LINES_MAX = 300;
+const TRACE_LINES_MAX = 5000;
 
 /**
  * SimCluster drives RaftCores on a virtual clock over a SimNetwork, following the Ready contract
@@ -53,6 +53,8 @@ export class SimCluster {
   private readSeq = 0;
   private writeSeq = 0;
   private readonly traceLines: string[] = [];
+  /** isolated: nodes cut off by disconnect() (the lab's notion of "connected"). */
+  private readonly isolated = new Set<NodeId>();
 
   constructor(readonly options: ClusterOptions) {
     this.rng = new SimRng(options.seed);
@@ -112,11 +114,12 @@ export class SimCluster {
   }
 
   /** leader is the up node that believes it leads the highest term, or null. */
-  leader(): SimNode | null {
+  leader(connectedOnly = false): SimNode | null {
     let best: SimNode | null = null;
     for (const node of this.nodes.values()) {
       const core = node.core;
       if (!core || core.role !== "leader") continue;
+      if (connectedOnly && this.isolated.has(node.id)) continue;
       if (!best || core.term > (best.core?.term ?? 0)) best = node;
     }
     return best;
@@ -343,6 +346,11 @@ export class SimCluster {
     const core = node.core;
     if (!core) return;
     if (core.role === "leader") this.checker.onLeader(node.id, core.term);
+    if (this.options.trace && (core.role !== node.seenRole || core.term !== node.seenTerm)) {
+      node.seenRole = core.role;
+      node.seenTerm = core.term;
+      this.trace(`n${node.id} ${core.role} term ${core.term} (last ${core.log.lastIndex()}:${core.log.lastTerm()}, commit ${core.log.committed})`);
+    }
   }
 
   // ---- the wire ----
@@ -443,13 +451,24 @@ export class SimCluster {
 
   /** disconnect cuts every link to and from a node (the MIT lab's disconnect). */
   disconnect(id: NodeId): void {
+    this.isolated.add(id);
     this.net.isolate(id, this.ids());
     this.trace(`disconnect n${id}`);
   }
 
+  /** connect restores a node's links to every node that is itself connected. */
   connect(id: NodeId): void {
-    this.net.reconnect(id, this.ids());
+    this.isolated.delete(id);
+    for (const other of this.ids()) {
+      if (other === id || this.isolated.has(other)) continue;
+      this.net.unblock(id, other);
+      this.net.unblock(other, id);
+    }
     this.trace(`connect n${id}`);
+  }
+
+  connected(id: NodeId): boolean {
+    return !this.isolated.has(id);
   }
 
   // ---- clients ----
@@ -513,12 +532,18 @@ export class SimCluster {
         const applied = identityAt(pending.index);
         if (applied !== undefined && applied.endsWith(`:w:${payload}`)) {
           if (this.nCommitted(pending.index) >= expected) return pending.index;
-        } else if (applied !== undefined || !pending.node.up || pending.node.incarnation !== pending.incarnation || this.now - pending.since > 40) {
-          pending = null; // lost: overwritten, proposer crashed, or stuck; propose again
+        } else if (
+          applied !== undefined ||
+          !pending.node.up ||
+          pending.node.incarnation !== pending.incarnation ||
+          (this.leader(true) ?? pending.node) !== pending.node ||
+          this.now - pending.since > 20 * this.options.core.electionTicks
+        ) {
+          pending = null; // lost: overwritten, proposer crashed, or stuck for long; propose again
         }
       }
       if (!pending) {
-        const leader = this.leader();
+        const leader = this.leader(true);
         if (leader) {
           const result = this.propose(leader.id, payload);
           if (result.ok) pending = { node: leader, index: result.index, incarnation: leader.incarnation, since: this.now };

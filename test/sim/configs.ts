@@ -14,6 +14,8 @@ export interface SimConfig {
   proposeRate: number;
   readRate: number;
   crashRate: number;
+  /** leaderCrashBias: the chance that a crash picks the leader rather than a random node. */
+  leaderCrashBias: number;
   partitionRate: number;
   compactRate: number;
   transferRate: number;
@@ -43,10 +45,11 @@ export const calmNet: NetworkOptions = { delayMin: 1, delayMax: 2, loss: 0.01, d
 export const chaosNet: NetworkOptions = { delayMin: 1, delayMax: 6, loss: 0.12, duplicate: 0.08, longDelay: 0.05, longDelayMax: 40 };
 
 const base: Omit<SimConfig, "name" | "cluster"> = {
-  ticks: 300,
+  ticks: 1000,
   proposeRate: 0.4,
   readRate: 0.15,
   crashRate: 0.01,
+  leaderCrashBias: 0.3,
   partitionRate: 0,
   compactRate: 0.01,
   transferRate: 0,
@@ -96,6 +99,30 @@ export const configs: SimConfig[] = [
     crashRate: 0.005,
   },
   { ...base, name: "three-nodes-transfer", cluster: cluster(3, lossyNet), transferRate: 0.02, partitionRate: 0.01, partitionKinds: ["isolate_leader"] },
+  {
+    // Figure 8 (thesis §3.6.2): leaders crash often, one entry per append and no pipelining, so an old
+    // term's entry can reach a majority alone, without the new leader's own entry behind it.
+    ...base,
+    name: "figure-8",
+    cluster: cluster(3, { ...calmNet, delayMax: 4, loss: 0.1 }, { maxEntriesPerMessage: 1, maxInflight: 1 }),
+    crashRate: 0.03,
+    leaderCrashBias: 0.8,
+    restartAfter: [1, 25],
+    proposeRate: 0.5,
+    // One entry per round trip: a leader far ahead needs long to bring followers up after healing.
+    livenessTicks: 1500,
+  },
+  {
+    ...base,
+    name: "figure-8-five",
+    cluster: cluster(5, { ...calmNet, delayMax: 4, loss: 0.2 }, { maxEntriesPerMessage: 1, maxInflight: 1 }),
+    crashRate: 0.03,
+    leaderCrashBias: 0.8,
+    restartAfter: [1, 25],
+    proposeRate: 0.5,
+    // One entry per round trip: a leader far ahead needs long to bring followers up after healing.
+    livenessTicks: 1500,
+  },
   {
     ...base,
     name: "five-nodes-chaos",

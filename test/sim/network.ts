@@ -40,6 +40,8 @@ export class SimNetwork {
   sent = 0;
   delivered = 0;
   sentByType = new Map<string, number>();
+  /** rejectedAppends counts append_resp rejections (each one is a log-repair round trip). */
+  rejectedAppends = 0;
 
   constructor(
     private readonly rng: SimRng,
@@ -52,6 +54,7 @@ export class SimNetwork {
   send(now: number, msg: Message, image: SnapshotImage | null, incarnation: number): SendOutcome {
     this.sent++;
     this.sentByType.set(msg.type, (this.sentByType.get(msg.type) ?? 0) + 1);
+    if (msg.type === "append_resp" && msg.reject) this.rejectedAppends++;
     if (this.isBlocked(msg.from, msg.to)) return "cut";
     if (this.rng.chance(this.options.loss)) return "lost";
     this.enqueue(now, { msg, image, incarnation, deliverAt: 0 });
@@ -145,6 +148,7 @@ export class SimNetwork {
     this.sent = 0;
     this.delivered = 0;
     this.sentByType = new Map();
+    this.rejectedAppends = 0;
   }
 }
 

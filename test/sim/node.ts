@@ -55,6 +55,9 @@ export class SimNode {
   /** retired: removed from the cluster for good; never restarted. */
   retired = false;
   crashes = 0;
+  /** seenRole/seenTerm: what the trace last reported for this node. */
+  seenRole = "";
+  seenTerm = -1;
 
   constructor(readonly id: NodeId) {}
 

@@ -28,12 +28,12 @@ export interface SeedResult {
 }
 
 /** replayCommand is the one line that reproduces a run. */
-export function replayCommand(config: string, seed: number, faults?: TestFaults): string {
+export function replayCommand(config: string, seed: number, faults?: TestFaults, ticks?: number): string {
   const planted = Object.entries(faults ?? {})
     .filter(([, on]) => on)
     .map(([name]) => ` --fault ${name}`)
     .join("");
-  return `bun run sim --seed ${seed} --config ${config}${planted}`;
+  return `bun run sim --seed ${seed} --config ${config}${planted}${ticks === undefined ? "" : ` --ticks ${ticks}`}`;
 }
 
 /**
@@ -143,7 +143,7 @@ class Workload {
     const up = c.upNodes();
     if (up.length === 0) return;
     const leader = c.leader();
-    const victim = leader && c.rng.chance(0.3) ? leader : c.rng.pick(up);
+    const victim = leader && c.rng.chance(this.config.leaderCrashBias) ? leader : c.rng.pick(up);
     c.crash(victim.id);
     const [lo, hi] = this.config.restartAfter;
     this.restarts.set(victim.id, c.now + c.rng.between(lo, hi));
