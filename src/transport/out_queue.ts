@@ -23,6 +23,8 @@ export class OutQueue {
   private flushScheduled = false;
   /** written counts frames handed to the kernel in full (a frame counts when its batch is fully written). */
   written = 0;
+  /** batches counts coalesced writes started (one per takeBatch): written / batches is the coalescing factor. */
+  batches = 0;
   dropped = 0;
 
   constructor(private readonly limits: OutQueueLimits) {
@@ -134,6 +136,7 @@ export class OutQueue {
       assert(off === size, "batch size");
     }
     this.written += end - this.head;
+    this.batches++;
     this.bytes -= size;
     this.head = end;
     if (this.head === this.frames.length) {

@@ -14,6 +14,7 @@ import { HELLO_BYTES_MAX, PROTOCOL_VERSION, parseFrame, type LinkKind } from "./
 
 /** LINK_STABLE_MS: a connection that lived this long resets the backoff (a refused one keeps growing it). */
 const LINK_STABLE_MS = 1000;
+const KEEPALIVE_DELAY_MS = 10_000;
 
 export interface LinkContext {
   nodeId: NodeId;
@@ -109,6 +110,15 @@ export class PeerLink {
       return;
     }
     this.timer = setTimeout(() => this.failed(gen, "connect timeout"), this.ctx.tuning.connectTimeoutMs);
+    // Bun.connect reports failures by rejecting; the try also covers a synchronous throw.
+    try {
+      this.dial(gen, target);
+    } catch (error) {
+      this.failed(gen, (error as Error).message);
+    }
+  }
+
+  private dial(gen: number, target: { hostname: string; port: number }): void {
     Bun.connect({
       hostname: target.hostname,
       port: target.port,
@@ -137,6 +147,8 @@ export class PeerLink {
     this.connects++;
     this.decoder = new FrameDecoder(HELLO_BYTES_MAX);
     socket.setNoDelay(true);
+    // Keepalive finds a peer that vanished without a FIN (host crash, partition) on an otherwise idle link.
+    socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     this.ctx.log.log.debug(`connected to peer ${this.id} at ${this.addr}`);
     this.queue.attach(socket, helloFrame(this.ctx, this.id, "raft"));
   }

@@ -29,6 +29,8 @@ export interface PeerStats {
   queuedBytes: number;
   /** sentMessages counts frames handed to the kernel in full. */
   sentMessages: number;
+  /** sentBatches counts socket writes of coalesced frames (sentMessages / sentBatches frames per write). */
+  sentBatches: number;
   /** droppedMessages counts frames dropped because the queue was full (or cleared). */
   droppedMessages: number;
 }
@@ -191,6 +193,7 @@ export class TcpTransport implements QklzlTransport {
         queuedMessages: l.queue.length,
         queuedBytes: l.queue.queuedBytes,
         sentMessages: l.queue.written,
+        sentBatches: l.queue.batches,
         droppedMessages: l.queue.dropped,
       })),
       droppedUnknownPeer: this.droppedUnknownPeer,
