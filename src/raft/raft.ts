@@ -235,11 +235,20 @@ export class RaftCore implements RaftNode {
   appendFromLeader(entries: Entry[]): void {
     const first = entries[0];
     if (first === undefined) return;
+    // Acks still waiting for persistence that cover the replaced suffix would promise entries that will
+    // never be durable here (they were replaced before any Ready took them): drop them. Found by the
+    // simulator (seed 52819, five-nodes-chaos): an old leader could count a copy that does not exist.
+    if (first.index <= this.log.lastIndex()) this.dropAcksFrom(first.index);
     this.uncommittedConf = this.uncommittedConf.filter((c) => c.index < first.index);
     for (const e of entries) {
       if (e.kind === "conf") this.uncommittedConf.push({ index: e.index, term: e.term, change: e.change });
     }
     this.log.append(entries);
+  }
+
+  /** dropAcksFrom removes queued (not yet handed out) append acks for index `from` or beyond. */
+  private dropAcksFrom(from: Index): void {
+    this.msgsAfterPersist = this.msgsAfterPersist.filter((m) => m.type !== "append_resp" || m.reject || m.index < from);
   }
 
   /** commitTo advances commit and applies conf entries that just committed (etcd: effect on commit). */
@@ -263,6 +272,8 @@ export class RaftCore implements RaftNode {
   restoreSnapshot(meta: SnapshotMeta): void {
     assert(this.role === "follower", "raft: only followers restore snapshots");
     this.log.restore(meta);
+    // The log before the snapshot is gone too: no queued ack may vouch for any of it.
+    this.dropAcksFrom(0);
     this.uncommittedConf = [];
     this.membership = new Membership(meta.conf);
   }
