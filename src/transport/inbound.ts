@@ -25,6 +25,8 @@ export interface InboundContext {
   handlers: TransportHandlers;
   /** isClosed: the transport is closing; nothing is delivered any more. */
   isClosed(): boolean;
+  /** snapshotLinks: the connection currently receiving a snapshot from each peer. */
+  snapshotLinks: Map<NodeId, InboundConn>;
   /** counters for stats(). */
   counters: { refused: number; protocolErrors: number; delivered: number };
 }
@@ -59,11 +61,15 @@ export class InboundConn {
         if (!this.dead && !this.ctx.isClosed()) this.handle(parseFrame(value));
       });
     } catch (error) {
-      if (!(error instanceof FrameError)) throw error;
-      if (this.dead) return; // refused or closed already: what follows in the chunk is not worth a log line.
-      this.ctx.counters.protocolErrors++;
-      this.ctx.log.warnOnce(`bad:${this.remote}`, `closing connection from ${this.remote}${this.peer ? ` (node ${this.peer})` : ""}: ${error.message}`);
-      this.kill();
+      // Never let an exception escape a socket handler: whatever went wrong, only this connection pays.
+      if (!(error instanceof FrameError)) {
+        this.ctx.log.log.error(`bug handling a frame from ${this.remote}; closing the connection:`, error);
+      } else if (!this.dead) {
+        // (when dead: refused or closed already, what follows in the chunk is not worth a log line)
+        this.ctx.counters.protocolErrors++;
+        this.ctx.log.warnOnce(`bad:${this.remote}`, `closing connection from ${this.remote}${this.peer ? ` (node ${this.peer})` : ""}: ${error.message}`);
+      }
+      if (!this.dead) this.kill();
     }
   }
 
@@ -89,6 +95,7 @@ export class InboundConn {
 
   onClose(): void {
     this.dead = true;
+    this.forgetSnapshotLink();
     this.arm(null);
     this.snapshot?.abort();
     this.out?.detach();
@@ -99,8 +106,13 @@ export class InboundConn {
     if (!this.dead) this.kill();
   }
 
+  private forgetSnapshotLink(): void {
+    if (this.kind === "snap" && this.peer !== null && this.ctx.snapshotLinks.get(this.peer) === this) this.ctx.snapshotLinks.delete(this.peer);
+  }
+
   private kill(): void {
     this.dead = true;
+    this.forgetSnapshotLink();
     this.arm(null);
     this.snapshot?.abort();
     this.socket.terminate();
@@ -134,6 +146,9 @@ export class InboundConn {
       return;
     }
     this.arm(SNAPSHOT_IDLE_MS);
+    // One incoming transfer per peer: a retry supersedes a transfer the sender has given up on.
+    this.ctx.snapshotLinks.get(frame.from)?.close();
+    this.ctx.snapshotLinks.set(frame.from, this);
     const out = new OutQueue({ messagesMax: 1024 * 1024, bytesMax: 64 * 1024 * 1024 });
     out.attach(this.socket);
     this.out = out;

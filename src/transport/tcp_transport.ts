@@ -75,7 +75,12 @@ export class TcpTransport implements QklzlTransport {
       log: this.log,
       clusterId: () => options.clusterId(),
       onUnreachable: (id) => {
-        if (!this.closed) options.handlers.onUnreachable(id);
+        if (this.closed) return;
+        try {
+          options.handlers.onUnreachable(id);
+        } catch (error) {
+          this.log.log.error(`onUnreachable(${id}) threw:`, error);
+        }
       },
     };
     this.inboundCtx = {
@@ -86,6 +91,7 @@ export class TcpTransport implements QklzlTransport {
       isKnownPeer: (id) => options.isKnownPeer(id),
       handlers: options.handlers,
       isClosed: () => this.closed,
+      snapshotLinks: new Map(),
       counters,
     };
     const { hostname, port } = parseHostPort(options.listen);

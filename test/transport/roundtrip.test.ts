@@ -85,3 +85,22 @@ describe("transport round trip", () => {
     expect(a.transport.stats().peers).toEqual([]);
   });
 });
+
+test("a throwing onMessage does not break the link", async () => {
+  const a = await startNode(1);
+  const b = await startNode(2);
+  nodes.push(a, b);
+  mesh([a, b]);
+  const rec = b.rec.messages;
+  const push = rec.push.bind(rec);
+  let calls = 0;
+  rec.push = (...items) => {
+    calls++;
+    if (calls === 1) throw new Error("handler bug");
+    return push(...items);
+  };
+  for (let i = 0; i < 3; i++) a.transport.send({ type: "heartbeat", from: 1, to: 2, term: 1, commit: i, ctx: "" });
+  await waitFor(() => rec.length === 2, "the two later messages");
+  expect(rec.map((m) => (m as { commit: number }).commit)).toEqual([1, 2]);
+  expect(a.transport.stats().peers[0]!.connects).toBe(1);
+});

@@ -213,3 +213,19 @@ describe("snapshot transfer", () => {
     expect(b.rec.messages).toEqual([]);
   });
 });
+
+test("a second snapshot link from the same peer supersedes the first (one image buffer per peer)", async () => {
+  const b = await startNode(2);
+  nodes.push(b);
+  const first = await rawConnect(b.transport.addr);
+  first.frame(hello(1, 2, "c1", "snap"));
+  first.frame({ t: "sb", m: snapMsg(1, 2), size: 100, crc: 0, chunk: 10 });
+  first.frame({ t: "sc", seq: 0, data: new Uint8Array(10) });
+  await waitFor(() => first.frames.length === 1, "first chunk acked");
+  expect(await closedWithin(first, 100)).toBe(false);
+  const second = await rawConnect(b.transport.addr);
+  second.frame(hello(1, 2, "c1", "snap"));
+  expect(await closedWithin(first, 2000)).toBe(true);
+  expect(second.isClosed()).toBe(false);
+  second.socket.end();
+});
