@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Cluster, fastFlags, notYet, waitFor } from "../../scenarios/harness.ts";
+import { checkSample, logSinceStart, sampleIndexes, scaled, waitApplied, waitSameHash, writeKeys } from "./support.ts";
+
+// Issue 5: kill -9 of the receiver in the middle of a snapshot transfer, then restart: it converges. The
+// snapshot is made large (~30 MB: 1,500 keys of 20 KB) so the transfer takes long enough to be cut: the test
+// restarts the lagging follower, watches its log for the start of the transfer ("receiving snapshot") and
+// kills it with SIGKILL before "installed snapshot" appears, up to three times. The restarted node must start
+// (no half-installed state it refuses or trips on), install a snapshot, and end with the leader's kv_hash.
+
+const snapshot_entries = 1000;
+const trailing_entries = 20;
+const keys = scaled(1_500);
+const value_bytes = 20_000;
+const kill_attempts_max = 3;
+
+const pattern = Array.from({ length: value_bytes + 1024 }, (_, i) => String.fromCharCode(97 + ((i * 7 + (i >> 5)) % 26))).join("");
+const key = (i: number) => `big${String(i).padStart(5, "0")}`;
+const value = (i: number) => `${i}:${pattern.slice(i % 1024, (i % 1024) + value_bytes)}`;
+const kv = { key, value };
+
+const cluster = new Cluster({
+  name: "e2e-snapkill",
+  extraArgs: [...fastFlags, "--snapshot-entries", String(snapshot_entries), "--trailing-entries", String(trailing_entries)],
+});
+
+beforeAll(async () => {
+  await cluster.explain(() => cluster.startFresh());
+}, 60_000);
+
+afterAll(async () => {
+  await cluster.destroy();
+});
+
+const receiving = /receiving snapshot/;
+const installed = /installed snapshot \d+/;
+
+test(`kill -9 of the receiver mid-way through a ~${Math.round((keys * value_bytes) / 1e6)} MB snapshot transfer, then restart: it converges`, async () => {
+  await cluster.explain(async () => {
+    const { leaderId } = await cluster.waitForLeader();
+    const follower = leaderId === 3 ? 2 : 3;
+    const stoppedAt = await cluster.status(follower);
+    expect(stoppedAt).not.toBeNull();
+    await cluster.stop(follower);
+
+    const result = await writeKeys(cluster, { count: keys, key, value, concurrency: 8, deadlineMs: 90_000 });
+    expect(result.acked).toBe(keys);
+    const leader = await waitFor(
+      async () => {
+        const s = await cluster.status(leaderId);
+        return s !== null && s.snapshot_index - trailing_entries > stoppedAt!.last_log_index ? s : notYet(s?.snapshot_index);
+      },
+      { deadlineMs: 20_000, what: `leader ${leaderId} to compact past the follower's last index ${stoppedAt!.last_log_index}` },
+    );
+
+    // Restart the follower and cut the transfer as soon as its log shows one running.
+    const attempts: string[] = [];
+    let cutMidway = 0;
+    for (let attempt = 1; attempt <= kill_attempts_max && cutMidway === 0; attempt++) {
+      await cluster.start(follower);
+      const sawAt = await waitFor(
+        () => {
+          if (!cluster.isRunning(follower)) return notYet(`node ${follower} exited: ${cluster.describeExit(follower)}`);
+          return receiving.test(logSinceStart(cluster, follower)) ? performance.now() : notYet("no 'receiving snapshot' line yet");
+        },
+        { deadlineMs: 30_000, intervalMs: 2, what: `follower ${follower} to start receiving a snapshot (attempt ${attempt})` },
+      );
+      await cluster.kill9(follower);
+      const log = logSinceStart(cluster, follower);
+      const midway = !installed.test(log);
+      if (midway) cutMidway++;
+      attempts.push(`attempt ${attempt}: killed ${(performance.now() - sawAt).toFixed(0)} ms after 'receiving snapshot', ${midway ? "before" : "AFTER"} 'installed snapshot'`);
+    }
+    console.log(`[snapkill] ${keys} keys x ${value_bytes} B written at ${result.perSecond}/s; leader snapshot ${leader.snapshot_index}; ${attempts.join("; ")}`);
+    expect(cutMidway).toBeGreaterThanOrEqual(1);
+
+    // Restart for good: it must start, take a complete snapshot and converge.
+    const restartedAt = performance.now();
+    await cluster.start(follower);
+    const first = await cluster.waitHttp(follower, 20_000);
+    await waitApplied(cluster, follower, leader.commit_index, 60_000);
+    const [mine, leaders] = await waitSameHash(cluster, follower, leaderId, 30_000);
+    console.log(
+      `[snapkill] final restart: first status snapshot ${first.snapshot_index}, keys ${first.kv_keys}; converged in ${(performance.now() - restartedAt).toFixed(0)} ms, ` +
+        `snapshots_installed ${mine.snapshots_installed}, hash ${mine.kv_hash} at ${mine.kv_hash_index}`,
+    );
+    // What was on disk after the kill is either nothing or a whole snapshot, never a part of one.
+    if (first.kv_keys > 0) expect(first.snapshot_index).toBeGreaterThan(0);
+    expect(mine.snapshots_installed >= 1 || installed.test(logSinceStart(cluster, follower)) || first.snapshot_index > stoppedAt!.last_log_index).toBe(true);
+    expect(mine.kv_hash).toBe(leaders.kv_hash);
+    expect(mine.kv_keys).toBe(keys);
+    expect(await checkSample(cluster, follower, sampleIndexes(keys, 200), kv, "stale")).toEqual([]);
+    await cluster.waitConverged([1, 2, 3]);
+  });
+}, 150_000);
