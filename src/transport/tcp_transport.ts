@@ -127,7 +127,12 @@ export class TcpTransport implements QklzlTransport {
   setPeer(id: NodeId, addr: string): void {
     if (this.closed) return;
     assert(id !== this.options.nodeId, "setPeer for this node itself");
-    parseHostPort(addr); // refuse a malformed address here, where the caller can see it.
+    try {
+      parseHostPort(addr);
+    } catch (error) {
+      // Not a throw: the address may come from a replicated config entry. The link reports the peer unreachable.
+      this.log.log.warn(`peer ${id}: ${(error as Error).message}`);
+    }
     const link = this.links.get(id);
     if (link === undefined) this.links.set(id, new PeerLink(id, addr, this.linkCtx));
     else link.setAddr(addr);

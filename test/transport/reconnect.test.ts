@@ -137,6 +137,15 @@ describe("reconnect", () => {
     expect(a.rec.unreachable.length).toBe(unreachable);
   });
 
+  test("a malformed peer address does not throw; the peer is reported unreachable", async () => {
+    const a = await startNode(1);
+    nodes.push(a);
+    expect(() => a.transport.setPeer(2, "not an address")).not.toThrow();
+    a.transport.send(heartbeat(1, 2, 1));
+    await waitFor(() => a.rec.unreachable.includes(2), "onUnreachable(2)");
+    expect(await a.transport.sendSnapshot({ type: "snapshot", from: 1, to: 2, term: 1, snapshot: { index: 1, term: 1, conf: { members: [] } } }, new Uint8Array(1))).toBe(false);
+  });
+
   test("listening on a busy address rejects", async () => {
     const a = await startNode(1);
     nodes.push(a);
