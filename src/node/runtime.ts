@@ -134,6 +134,7 @@ export class NodeRuntime {
     },
     onUnreachable: (id) => {
       if (!this.started || this.closed) return;
+      this.heardAt.delete(id); // a refused or lost connection: do not count this peer toward the quorum
       this.core.reportUnreachable(id);
       this.wake();
     },
@@ -360,14 +361,21 @@ export class NodeRuntime {
 
   // ---- request helpers ----
 
+  /**
+   * recentlyHeard: the peer sent something within one election timeout (check-quorum's own window; shorter
+   * windows refuse writes falsely after a GC pause or a busy loop).
+   */
+  recentlyHeard(id: NodeId): boolean {
+    const window = this.options.electionMs;
+    return performance.now() - (this.heardAt.get(id) ?? -Infinity) <= window;
+  }
+
   /** quorumReachable: as leader, a majority of voters (us included) was heard from recently. */
   quorumReachable(): boolean {
-    const window = Math.max(3 * this.options.heartbeatMs, this.options.electionMs / 2);
-    const now = performance.now();
     const voters = this.core.status().members.filter((m) => m.role === "voter");
     let heard = 0;
     for (const m of voters) {
-      if (m.id === this.options.id || now - (this.heardAt.get(m.id) ?? -Infinity) <= window) heard++;
+      if (m.id === this.options.id || this.recentlyHeard(m.id)) heard++;
     }
     return heard * 2 > voters.length;
   }
@@ -455,6 +463,7 @@ export class NodeRuntime {
 
   metricsText(): string {
     const s = this.core.status();
+    this.metrics.readIndexRounds = this.reads.roundsStarted;
     return this.metrics.text({
       term: s.term,
       commitIndex: s.commit,
@@ -475,7 +484,7 @@ export class NodeRuntime {
     if (!this.started || this.closed || this.core.role !== "leader") return;
     const candidates = this.core
       .status()
-      .members.filter((m) => m.role === "voter" && m.id !== this.options.id)
+      .members.filter((m) => m.role === "voter" && m.id !== this.options.id && this.recentlyHeard(m.id))
       .sort((a, b) => b.matchIndex - a.matchIndex);
     const target = candidates[0];
     if (target === undefined) return;

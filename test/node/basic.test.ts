@@ -49,4 +49,37 @@ describe("node: a 3-node cluster in one process", () => {
     expect(response.status).toBe(307);
     expect(response.headers.get("location")).toBe(`http://${cluster.node(1).httpAddr}/kv`);
   }, 30_000);
+
+  test("a linearizable read on a follower sees a write acked just before; reads batch into shared rounds", async () => {
+    cluster = new TestCluster();
+    await cluster.bootstrap(3);
+    const leader = cluster.node(1).api;
+    for (let i = 0; i < 100; i++) {
+      await leader.write({ op: "put", key: "counter", value: String(i) });
+      const follower = cluster.node(2 + (i % 2)).api;
+      expect(await follower.read("counter", "linearizable")).toEqual({ value: String(i) });
+    }
+    // 500 concurrent reads on a follower share far fewer ReadIndex rounds.
+    const roundsBefore = Number(/qklzl_read_index_rounds_total (\d+)/.exec(cluster.node(2).api.metricsText())?.[1] ?? "NaN");
+    const reads = await Promise.all(Array.from({ length: 500 }, () => cluster.node(2).api.read("counter", "linearizable")));
+    expect(reads.every((r) => r?.value === "99")).toBe(true);
+    const metrics = cluster.node(2).api.metricsText();
+    expect(metrics).toContain("qklzl_fsync_seconds_bucket");
+    expect(metrics).toMatch(/qklzl_raft_term 2/);
+    const rounds = Number(/qklzl_read_index_rounds_total (\d+)/.exec(metrics)?.[1]) - roundsBefore;
+    expect(rounds).toBeGreaterThanOrEqual(1);
+    expect(rounds).toBeLessThan(50);
+  }, 30_000);
+
+  test("a write waits for commit: with its followers gone the leader's pending write times out as outcome unknown", async () => {
+    cluster = new TestCluster();
+    await cluster.bootstrap(3, { requestTimeoutMs: 600 });
+    await cluster.stop(2);
+    await cluster.stop(3);
+    // Within the election timeout the leader still believes in its quorum: the write is appended, never commits.
+    const error = await cluster.node(1).api.write({ op: "put", key: "lost", value: "?" }).catch((e) => e);
+    expect(isQklzlError(error) && error.code).toMatch(/^(timeout|no_quorum|no_leader)$/);
+    if (error.code === "timeout") expect(error.message).toContain("unknown");
+    expect(await cluster.node(1).api.read("lost", "stale")).toBeNull();
+  }, 30_000);
 });
