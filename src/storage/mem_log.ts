@@ -3,7 +3,8 @@
 // the state that was served before the crash. Pure: no I/O.
 import { assert } from "../shared/assert.ts";
 import type { Entry, HardState, Index, SnapshotMeta, Term } from "../raft/types.ts";
-import { entryPayloadBytes, type SnapshotRecord } from "./record.ts";
+import { entrySize } from "../raft/entry_size.ts";
+import type { SnapshotRecord } from "./record.ts";
 
 export const emptySnapshotMeta: SnapshotMeta = { index: 0, term: 0, conf: { members: [] } };
 
@@ -82,9 +83,9 @@ export class MemLog {
       this.ents = [];
       this.first = meta.index + 1;
     } else if (record.install) {
-      const drop = Math.min(this.ents.length, Math.max(0, meta.index + 1 - this.first));
-      this.ents.splice(0, drop);
-      this.first = meta.index + 1;
+      // Recovery that starts after compacted segments may hold fewer entries than the live log did: drop what
+      // is there up to meta.index, never move `first` below the entries still held.
+      this.dropBefore(meta.index + 1);
     } else if (this.ents.length === 0) {
       this.first = meta.index + 1;
     }
@@ -107,7 +108,7 @@ export class MemLog {
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
       const entry = this.ents[i - this.first]!;
-      bytes += entryPayloadBytes(entry);
+      bytes += entrySize(entry);
       if (out.length > 0 && bytes > bytesMax) break;
       out.push(entry);
     }

@@ -46,13 +46,6 @@ function crcOf(buf: Uint8Array): number {
   return Bun.hash.crc32(buf) >>> 0;
 }
 
-/** entryPayloadBytes is the payload size an entry is charged for in entries(lo, hi, bytesMax). */
-export function entryPayloadBytes(entry: Entry): number {
-  if (entry.kind === "normal") return entry.data.byteLength;
-  if (entry.kind === "conf") return 64 + entry.change.raftAddr.length + entry.change.httpAddr.length;
-  return 0;
-}
-
 function writeHeader(out: Uint8Array, view: DataView, offset: number, type: RecordTypeCode, payloadLen: number): void {
   view.setUint32(offset, payloadLen, true);
   out[offset + 8] = type;
