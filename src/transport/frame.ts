@@ -20,7 +20,11 @@ export function encodeFrame(value: unknown, bytesMax: number): Uint8Array {
   const body = packr.pack(value);
   if (body.length > bytesMax) throw new FrameError(`frame of ${body.length} bytes exceeds ${bytesMax}`);
   const frame = new Uint8Array(FRAME_HEADER_BYTES + body.length);
-  new DataView(frame.buffer).setUint32(0, body.length, false);
+  const n = body.length;
+  frame[0] = n >>> 24;
+  frame[1] = (n >>> 16) & 0xff;
+  frame[2] = (n >>> 8) & 0xff;
+  frame[3] = n & 0xff;
   frame.set(body, FRAME_HEADER_BYTES);
   assert(frame.length === body.length + FRAME_HEADER_BYTES, "frame length");
   return frame;
