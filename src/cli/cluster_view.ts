@@ -1,4 +1,5 @@
 import type { MemberJson, StatusJson } from "../node/api.ts";
+import { isQklzlError } from "../shared/errors.ts";
 import { request } from "./client.ts";
 
 /** MemberView: one member as the leader lists it, with its own /status (or why it could not be read). */
@@ -41,10 +42,18 @@ export async function clusterView(addr: string, timeoutMs: number): Promise<Clus
       try {
         return { member, status: await fetchStatus(member.http_addr, timeoutMs), error: null };
       } catch (error) {
-        return { member, status: null, error: error instanceof Error ? error.message : String(error) };
+        return { member, status: null, error: shortReason(error) };
       }
     }),
   );
   members.sort((a, b) => a.member.id - b.member.id);
   return { source, members };
+}
+
+/** shortReason: a table cell, not a paragraph ("connection refused", "no answer in time"). */
+function shortReason(error: unknown): string {
+  if (!isQklzlError(error)) return error instanceof Error ? error.message : String(error);
+  if (error.code === "timeout") return "no answer in time";
+  if (error.details.unreachable === true) return /ECONNREFUSED/.test(error.message) ? "connection refused" : "unreachable";
+  return `${error.code}: ${error.message}`;
 }

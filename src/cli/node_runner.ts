@@ -18,7 +18,7 @@ export async function runNode(options: NodeOptions): Promise<never> {
     printError(`qklzl: node ${options.id} could not start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
-  consola.info(`node ${node.id}: HTTP on ${node.httpAddr}, Raft on ${node.raftAddr}, data in ${options.dataDir}`);
+  const log = consola.withTag(`node${node.id}`);
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -26,7 +26,7 @@ export async function runNode(options: NodeOptions): Promise<never> {
       process.exit(1);
     }
     stopping = true;
-    consola.info(`node ${node.id}: ${signal} received, stopping`);
+    log.info(`${signal} received, stopping`);
     setTimeout(() => {
       printError(`qklzl: node ${node.id} did not stop within ${stop_deadline_ms} ms: exiting`);
       process.exit(1);
@@ -42,7 +42,7 @@ export async function runNode(options: NodeOptions): Promise<never> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   await node.done;
-  if (!stopping) consola.info(`node ${node.id}: stopped (removed from the cluster)`);
+  if (!stopping) log.info("exiting: the node stopped on its own (removed from the cluster)");
   // When a signal started the stop, its handler exits once stop() resolves; otherwise the node left on its own.
   if (!stopping) process.exit(0);
   return await new Promise<never>(() => {});

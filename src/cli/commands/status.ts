@@ -33,7 +33,7 @@ export function renderStatus(view: ClusterView): string {
   const rows = view.members.map(({ member, status, error }) => {
     const leader = status?.is_leader === true ? "*" : "";
     if (status === null) {
-      return [`${member.id}${leader}`, member.role, "unreachable", "-", "-", "-", "-", String(member.match_index), member.http_addr, member.raft_addr, truncate(error ?? "", 60)];
+      return [`${member.id}${leader}`, member.role, "unreachable", "-", "-", "-", "-", String(member.match_index), member.http_addr, member.raft_addr, error ?? "unreachable"];
     }
     return [
       `${member.id}${leader}`,
@@ -53,9 +53,8 @@ export function renderStatus(view: ClusterView): string {
   const summary = leaderId === 0
     ? `no leader known (asked node ${view.source.id}, term ${view.source.term})`
     : `leader: node ${leaderId} at ${view.source.leader_http_addr || view.source.http_addr}, term ${view.source.term}`;
-  return `${table(["ID", "ROLE", "STATE", "TERM", "COMMIT", "APPLIED", "LAST", "MATCH", "HTTP", "RAFT", "ERROR"], rows)}\n${summary}`;
-}
-
-function truncate(text: string, length: number): string {
-  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
+  const headers = ["ID", "ROLE", "STATE", "TERM", "COMMIT", "APPLIED", "LAST", "MATCH", "HTTP", "RAFT", "ERROR"];
+  // The ERROR column appears only when some member could not be read.
+  const shown = rows.some((row) => row[10] !== "") ? headers : headers.slice(0, -1);
+  return `${table(shown, rows.map((row) => row.slice(0, shown.length)))}\n${summary}`;
 }
