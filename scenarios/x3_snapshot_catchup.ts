@@ -16,7 +16,13 @@ export const scenario: Scenario = {
   async setup(ctx) {
     await freshCluster(ctx, {
       name: "snapshot",
-      extraArgs: [...fastFlags, "--snapshot-entries", String(snapshotEntries), "--trailing-entries", String(trailingEntries)],
+      extraArgs: [
+        ...fastFlags,
+        "--snapshot-entries", String(snapshotEntries),
+        "--trailing-entries", String(trailingEntries),
+        // Small segments, so that compaction really deletes the entries the follower would need.
+        "--segment-bytes", "4096",
+      ],
     });
   },
   async run(ctx) {

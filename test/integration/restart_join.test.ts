@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { check, Cluster, fastFlags, waitFor } from "../../scenarios/harness.ts";
+import { check, Cluster, describeReply, fastFlags, waitFor } from "../../scenarios/harness.ts";
 
 // Restarts on existing data dirs: -join on old state restarts the node from disk as the same member (no new
 // member, no duplicate), whether it was stopped cleanly, killed, or was the leader; a changed HTTP address is
@@ -24,7 +24,21 @@ async function members(via: number): Promise<string[]> {
 
 async function writeKeys(prefix: string, count: number): Promise<void> {
   const { leaderId } = await cluster.waitForLeader();
-  for (let i = 0; i < count; i++) expect((await cluster.put(leaderId, `${prefix}${i}`, `${prefix}-value${i}`)).status).toBe(200);
+  for (let i = 0; i < count; i++) {
+    const reply = await cluster.put(leaderId, `${prefix}${i}`, `${prefix}-value${i}`);
+    check(reply.status === 200, `write ${prefix}${i} through leader ${leaderId}: ${describeReply(reply)}`);
+  }
+}
+
+/** heal restarts any node an earlier failed test left down, so one failure does not cascade. */
+async function heal(): Promise<void> {
+  const down = cluster.ids.filter((id) => !cluster.isRunning(id));
+  const up = cluster.running()[0];
+  if (up === undefined) return;
+  for (const id of down) {
+    await cluster.start(id, { join: up });
+    await cluster.waitHttp(id);
+  }
 }
 
 async function expectKeys(id: number, prefix: string, count: number): Promise<void> {
@@ -34,13 +48,14 @@ async function expectKeys(id: number, prefix: string, count: number): Promise<vo
   });
   for (let i = 0; i < count; i++) {
     const reply = await cluster.get(id, `${prefix}${i}`);
-    expect({ status: reply.status, value: reply.json?.value }).toEqual({ status: 200, value: `${prefix}-value${i}` });
+    check(reply.status === 200 && reply.json?.value === `${prefix}-value${i}`, `GET ${prefix}${i} on node ${id}: ${describeReply(reply)}`);
   }
 }
 
 for (const how of ["SIGTERM", "kill -9"] as const) {
   test(`a follower stopped with ${how} restarts with -join and its old data, as the same member, and catches up`, async () => {
     await cluster.explain(async () => {
+      await heal();
       const { leaderId } = await cluster.waitForLeader({ among: [1, 2, 3] });
       const before = await members(leaderId);
       const follower = leaderId === 3 ? 2 : 3;
@@ -60,6 +75,7 @@ for (const how of ["SIGTERM", "kill -9"] as const) {
 
 test("the stopped leader restarts with -join to the new leader and follows it", async () => {
   await cluster.explain(async () => {
+    await heal();
     const old = await cluster.waitForLeader({ among: [1, 2, 3] });
     const before = await members(old.leaderId);
     await cluster.stop(old.leaderId);
@@ -76,6 +92,7 @@ test("the stopped leader restarts with -join to the new leader and follows it", 
 
 test("a follower restarted on a new HTTP address is updated in the membership", async () => {
   await cluster.explain(async () => {
+    await heal();
     const { leaderId } = await cluster.waitForLeader({ among: [1, 2, 3] });
     const follower = leaderId === 3 ? 2 : 3;
     await cluster.stop(follower);
