@@ -61,6 +61,7 @@ export function encodeEntries(entries: Entry[], hardState: HardState | null): Ui
     const conf = entry.kind === "conf" ? pack(entry.change) : null;
     confs.push(conf);
     const body = entry.kind === "normal" ? entry.data.byteLength : conf === null ? 0 : conf.byteLength;
+    assert(ENTRY_PREFIX_BYTES + body <= record_payload_bytes_max, `entry ${entry.index} of ${body} bytes exceeds the record limit`);
     size += RECORD_HEADER_BYTES + ENTRY_PREFIX_BYTES + body;
   }
   const out = new Uint8Array(size);

@@ -91,6 +91,17 @@ describe("wal basics", () => {
     expect(s.log.syncs).toBeGreaterThanOrEqual(1);
   });
 
+  test("close waits for saves already made durable-pending; later calls are refused", async () => {
+    const dir = fresh();
+    const s = await openStorage({ dir, nodeId: 1 });
+    const saves = [s.log.save(range(1, 3, 1), null), s.log.save(range(4, 6, 1), { term: 1, vote: 1, commit: 2 })];
+    await s.close();
+    await Promise.all(saves);
+    await expect(s.log.save(range(7, 7, 1), null)).rejects.toThrow(/closed/);
+    const r = await openDir(dir);
+    expect([r.log.lastIndex(), r.log.hardState().commit]).toEqual([6, 2]);
+  });
+
   test("sync mode gives the same results", async () => {
     const dir = fresh();
     const s = await openStorage({ dir, nodeId: 1, syncMode: "sync" });
