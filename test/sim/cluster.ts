@@ -17,6 +17,8 @@ export interface ClusterOptions {
   persistTicksMax: number;
   /** trace keeps the last events in memory to print on a failure. */
   trace?: boolean;
+  /** plantForgetVote: a harness-planted bug: a crashed node's disk loses its vote (the checker must notice). */
+  plantForgetVote?: boolean;
 }
 
 export interface ClusterStats {
@@ -415,6 +417,7 @@ export class SimCluster {
       const parts = (rd.snapshot ? 1 : 0) + rd.entries.length + (rd.hardState ? 1 : 0);
       this.writeReady(node, rd, this.rng.int(parts + 1));
     }
+    if (this.options.plantForgetVote) node.disk.hardState = { ...node.disk.hardState, vote: 0 };
     node.stop();
     node.crashes++;
     this.stats.crashes++;

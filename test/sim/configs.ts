@@ -16,6 +16,8 @@ export interface SimConfig {
   crashRate: number;
   /** leaderCrashBias: the chance that a crash picks the leader rather than a random node. */
   leaderCrashBias: number;
+  /** newLeaderCrash: the chance that a newly elected leader crashes within a few ticks (Figure 8 schedules). */
+  newLeaderCrash: number;
   partitionRate: number;
   compactRate: number;
   transferRate: number;
@@ -50,6 +52,7 @@ const base: Omit<SimConfig, "name" | "cluster"> = {
   readRate: 0.15,
   crashRate: 0.01,
   leaderCrashBias: 0.3,
+  newLeaderCrash: 0,
   partitionRate: 0,
   compactRate: 0.01,
   transferRate: 0,

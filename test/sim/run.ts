@@ -10,6 +10,8 @@ export interface RunOptions {
   trace?: boolean;
   /** ticks overrides the config's safety-phase length. */
   ticks?: number;
+  /** plantForgetVote: the harness's own planted bug (see ClusterOptions). */
+  plantForgetVote?: boolean;
 }
 
 export interface SeedResult {
@@ -42,7 +44,7 @@ export function replayCommand(config: string, seed: number, faults?: TestFaults,
  */
 export function runSeed(config: SimConfig, seed: number, options: RunOptions = {}): SeedResult {
   const core = { ...config.cluster.core, faults: options.faults };
-  const cluster = new SimCluster({ ...config.cluster, core, seed, trace: options.trace });
+  const cluster = new SimCluster({ ...config.cluster, core, seed, trace: options.trace, plantForgetVote: options.plantForgetVote });
   let failure: string | null = null;
   let kind: SeedResult["kind"] = null;
   try {
@@ -73,6 +75,8 @@ export function runSeed(config: SimConfig, seed: number, options: RunOptions = {
 class Workload {
   private readonly restarts = new Map<NodeId, number>();
   private healAt = -1;
+  private lastLeaderTerm = 0;
+  private crashAt: { id: NodeId; at: number } | null = null;
   private readonly membership: MembershipDriver | null;
 
   constructor(
@@ -89,6 +93,7 @@ class Workload {
       if (rng.chance(config.proposeRate)) this.clientWrite();
       if (rng.chance(config.readRate)) this.clientRead();
       if (rng.chance(config.crashRate)) this.crashOne();
+      this.newLeaderStep();
       this.restartDue();
       this.partitionStep();
       if (rng.chance(config.compactRate)) this.compactOne();
@@ -147,6 +152,26 @@ class Workload {
     c.crash(victim.id);
     const [lo, hi] = this.config.restartAfter;
     this.restarts.set(victim.id, c.now + c.rng.between(lo, hi));
+  }
+
+  /** newLeaderStep: a leader of a term not seen before may crash a few ticks into its reign. */
+  private newLeaderStep(): void {
+    const { c, config } = this;
+    if (config.newLeaderCrash <= 0) return;
+    const leader = c.leader();
+    const term = leader?.core?.term ?? 0;
+    if (leader && term > this.lastLeaderTerm) {
+      this.lastLeaderTerm = term;
+      if (c.rng.chance(config.newLeaderCrash)) this.crashAt = { id: leader.id, at: c.now + c.rng.between(0, 6) };
+    }
+    if (this.crashAt && this.crashAt.at <= c.now) {
+      const id = this.crashAt.id;
+      this.crashAt = null;
+      if (!c.node(id).up) return;
+      c.crash(id);
+      const [lo, hi] = config.restartAfter;
+      this.restarts.set(id, c.now + c.rng.between(lo, hi));
+    }
   }
 
   private restartDue(): void {
