@@ -116,9 +116,10 @@ async function pipeLines(stream: ReadableStream<Uint8Array>, prefix: string, out
     pending += decoder.decode(chunk, { stream: true });
     const lines = pending.split("\n");
     pending = lines.pop()!;
-    for (const line of lines) out.write(`${prefix} ${line}\n`);
+    // consola's fancy reporter pads warnings with blank lines; they carry nothing once prefixed.
+    for (const line of lines) if (line.trim() !== "") out.write(`${prefix} ${line}\n`);
   }
-  if (pending !== "") out.write(`${prefix} ${pending}\n`);
+  if (pending.trim() !== "") out.write(`${prefix} ${pending}\n`);
 }
 
 const children = new Map<number, Subprocess<"ignore", "pipe", "pipe">>();
