@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Cluster, describeReply, errorCode, fastFlags, freePort, notYet, waitFor } from "../../scenarios/harness.ts";
-import { describeCli, post, runCli, writeKeys } from "./support.ts";
+import { describeCli, post, runCli, writeKeys, keepFiles } from "./support.ts";
 
 // Issue 5, the operator commands on a healthy 3-node cluster of the binary: `qklzl members`,
 // `qklzl transfer-leader --to N` (N then reports is_leader), `qklzl snapshot`, `qklzl check` (exit 0), and one
@@ -14,7 +14,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await cluster.destroy();
+  await cluster.destroy({ keepFiles: keepFiles() });
 });
 
 function addr(id: number): string {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Cluster, fastFlags } from "../../scenarios/harness.ts";
-import { checkSample, dirUsage, sampleIndexes, scaled, waitApplied, writeKeys } from "./support.ts";
+import { checkSample, dirUsage, sampleIndexes, scaled, waitApplied, writeKeys, keepFiles } from "./support.ts";
 
 // Issue 5: many writes with a snapshot every 1,000 entries. The log directory of every node stays bounded
 // while and after writing (compaction deletes covered segments, keeping a trailing window), a node restarted
@@ -30,7 +30,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await cluster.destroy();
+  await cluster.destroy({ keepFiles: keepFiles() });
 });
 
 const peak = { walBytes: 0, walFiles: 0, snapFiles: 0, samples: 0 };
@@ -71,6 +71,8 @@ test(`${writes} writes with a snapshot every ${snapshot_entries} entries: the lo
       // Every node snapshots on its own every snapshot_entries applied entries.
       expect(s.snapshot_index).toBeGreaterThanOrEqual(index - 2 * snapshot_entries);
     }
+    // Compaction really deleted segments: no node still holds the first one.
+    for (const f of finals) expect(f.walFiles[0]).not.toBe("0000000000000001.seg");
     expect(peak.walBytes).toBeLessThanOrEqual(wal_bytes_max);
     expect(peak.walFiles).toBeLessThanOrEqual(wal_files_max);
     expect(peak.snapFiles).toBeLessThanOrEqual(snap_files_max);

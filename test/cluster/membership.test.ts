@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Cluster, describeAnswers, describeReply, fastFlags, findLostWrites, startWriters, waitFor, type Writers } from "../../scenarios/harness.ts";
-import { describeCli, post, runCli, startWithJoinCommand } from "./support.ts";
+import { describeCli, post, runCli, startWithJoinCommand, keepFiles } from "./support.ts";
 
 // Issue 5: grow 3 → 5 → 3 nodes under continuous writes. Node 4 joins with `-join`, node 5 with the
 // `qklzl join ADDR` form through a follower; then the leader is removed with `qklzl leave` and node 4 with
@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await writers?.stop();
-  await cluster.destroy();
+  await cluster.destroy({ keepFiles: keepFiles() });
 });
 
 /** progress waits until the writers got `more` acknowledgements beyond now: writes keep flowing. */

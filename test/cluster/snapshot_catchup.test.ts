@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, fastFlags, notYet, waitFor } from "../../scenarios/harness.ts";
-import { checkSample, logSinceStart, sampleIndexes, scaled, waitApplied, waitSameHash, writeKeys } from "./support.ts";
+import { Cluster, fastFlags, waitFor } from "../../scenarios/harness.ts";
+import { checkSample, logFirstIndex, logSinceStart, sampleIndexes, scaled, waitApplied, waitCompactedPast, waitSameHash, writeKeys, keepFiles } from "./support.ts";
 
 // Issue 5: a follower that was down while the others wrote far past it and compacted their logs can only
 // catch up by an InstallSnapshot; so can a node that joins after compaction. Both must end with the leader's
@@ -8,6 +8,8 @@ import { checkSample, logSinceStart, sampleIndexes, scaled, waitApplied, waitSam
 
 const snapshot_entries = 1000;
 const trailing_entries = 100;
+/** segment_bytes: small segments (~200 entries) so that compaction, which drops whole segments, really drops. */
+const segment_bytes = 16 * 1024;
 const writes = scaled(20_000);
 const joiner_writes = scaled(3_000);
 
@@ -18,7 +20,7 @@ const kv = { key, value };
 const cluster = new Cluster({
   name: "e2e-catchup",
   size: 4,
-  extraArgs: [...fastFlags, "--snapshot-entries", String(snapshot_entries), "--trailing-entries", String(trailing_entries)],
+  extraArgs: [...fastFlags, "--snapshot-entries", String(snapshot_entries), "--trailing-entries", String(trailing_entries), "--segment-bytes", String(segment_bytes)],
 });
 
 beforeAll(async () => {
@@ -37,7 +39,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await cluster.destroy();
+  await cluster.destroy({ keepFiles: keepFiles() });
 });
 
 /** installedSnapshot: the node says it installed a snapshot from a leader, by /status or by its log. */
@@ -56,13 +58,7 @@ test(`a follower stopped, then ${writes} writes, then restarted catches up throu
     const result = await writeKeys(cluster, { count: writes, key, value, concurrency: 32, deadlineMs: 90_000 });
     expect(result.acked).toBe(writes);
     // The leader's log must no longer reach back to the follower's last entry: only a snapshot can help it.
-    const compacted = await waitFor(
-      async () => {
-        const s = await cluster.status(leaderId);
-        return s !== null && s.snapshot_index - trailing_entries > stoppedAt!.last_log_index ? s : notYet(s?.snapshot_index);
-      },
-      { deadlineMs: 15_000, what: `leader ${leaderId} to compact past the follower's last index ${stoppedAt!.last_log_index}` },
-    );
+    const compacted = await waitCompactedPast(cluster, leaderId, stoppedAt!.last_log_index);
 
     const restartedAt = performance.now();
     await cluster.start(follower);
@@ -72,7 +68,7 @@ test(`a follower stopped, then ${writes} writes, then restarted catches up throu
     const [mine, leaders] = await waitSameHash(cluster, follower, leaderId);
     const log = logSinceStart(cluster, follower);
     console.log(
-      `[catchup] ${writes} writes at ${result.perSecond}/s; follower ${follower} stopped at index ${stoppedAt!.last_log_index}, leader snapshot ${compacted.snapshot_index}; ` +
+      `[catchup] ${writes} writes at ${result.perSecond}/s; follower ${follower} stopped at index ${stoppedAt!.last_log_index}, leader snapshot ${compacted.snapshot_index}, log from ${logFirstIndex(cluster, leaderId)}; ` +
         `caught up to ${caughtUp.applied_index} in ${catchUpMs.toFixed(0)} ms, snapshots_installed ${mine.snapshots_installed}; hash ${mine.kv_hash} at ${mine.kv_hash_index}`,
     );
     expect(installedSnapshot(mine.snapshots_installed, log)).toBe(true);
@@ -89,20 +85,14 @@ test("a new node joining after compaction catches up through a snapshot and beco
     const { leaderId } = await cluster.waitForLeader({ among: [1, 2, 3] });
     const more = await writeKeys(cluster, { count: joiner_writes, key: (i) => key(writes + i), value: (i) => value(writes + i), concurrency: 32 });
     expect(more.acked).toBe(joiner_writes);
-    const leader = await waitFor(
-      async () => {
-        const s = await cluster.status(leaderId);
-        return s !== null && s.snapshot_index > trailing_entries + 1 ? s : notYet(s?.snapshot_index);
-      },
-      { deadlineMs: 15_000, what: `leader ${leaderId} to have compacted its log` },
-    );
+    const leader = await waitCompactedPast(cluster, leaderId, 1);
 
     await cluster.start(4, { join: leaderId });
     await cluster.waitHttp(4);
     await cluster.waitForVoters(leaderId, [1, 2, 3, 4], 40_000);
     await waitApplied(cluster, 4, leader.commit_index, 40_000);
     const [mine, leaders] = await waitSameHash(cluster, 4, leaderId);
-    console.log(`[catchup] node 4 joined after compaction (leader snapshot ${leader.snapshot_index}): snapshots_installed ${mine.snapshots_installed}, keys ${mine.kv_keys}, hash ${mine.kv_hash} at ${mine.kv_hash_index}`);
+    console.log(`[catchup] node 4 joined after compaction (leader snapshot ${leader.snapshot_index}, log from ${logFirstIndex(cluster, leaderId)}): snapshots_installed ${mine.snapshots_installed}, keys ${mine.kv_keys}, hash ${mine.kv_hash} at ${mine.kv_hash_index}`);
     expect(installedSnapshot(mine.snapshots_installed, logSinceStart(cluster, 4))).toBe(true);
     expect(mine.kv_hash).toBe(leaders.kv_hash);
     expect(mine.kv_keys).toBe(writes + joiner_writes);

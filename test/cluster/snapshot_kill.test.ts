@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Cluster, fastFlags, notYet, waitFor } from "../../scenarios/harness.ts";
-import { checkSample, logSinceStart, sampleIndexes, scaled, waitApplied, waitSameHash, writeKeys } from "./support.ts";
+import { checkSample, logSinceStart, sampleIndexes, scaled, waitApplied, waitCompactedPast, waitSameHash, writeKeys, keepFiles } from "./support.ts";
 
 // Issue 5: kill -9 of the receiver in the middle of a snapshot transfer, then restart: it converges. The
 // snapshot is made large (~30 MB: 1,500 keys of 20 KB) so the transfer takes long enough to be cut: the test
 // restarts the lagging follower, watches its log for the start of the transfer ("receiving snapshot") and
-// kills it with SIGKILL before "installed snapshot" appears, up to three times. The restarted node must start
+// kills it with SIGKILL before "installed snapshot" appears, up to three times; then once more right after the
+// whole snapshot arrived ("received snapshot"), while it is being installed. The restarted node must start
 // (no half-installed state it refuses or trips on), install a snapshot, and end with the leader's kv_hash.
 
 const snapshot_entries = 1000;
@@ -13,6 +14,8 @@ const trailing_entries = 20;
 const keys = scaled(1_500);
 const value_bytes = 20_000;
 const kill_attempts_max = 3;
+/** segment_bytes: ~50 entries per segment, so that compaction (whole segments) really drops the old log. */
+const segment_bytes = 1024 * 1024;
 
 const pattern = Array.from({ length: value_bytes + 1024 }, (_, i) => String.fromCharCode(97 + ((i * 7 + (i >> 5)) % 26))).join("");
 const key = (i: number) => `big${String(i).padStart(5, "0")}`;
@@ -21,7 +24,7 @@ const kv = { key, value };
 
 const cluster = new Cluster({
   name: "e2e-snapkill",
-  extraArgs: [...fastFlags, "--snapshot-entries", String(snapshot_entries), "--trailing-entries", String(trailing_entries)],
+  extraArgs: [...fastFlags, "--snapshot-entries", String(snapshot_entries), "--trailing-entries", String(trailing_entries), "--segment-bytes", String(segment_bytes)],
 });
 
 beforeAll(async () => {
@@ -29,10 +32,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await cluster.destroy();
+  await cluster.destroy({ keepFiles: keepFiles() });
 });
 
 const receiving = /receiving snapshot/;
+const received = /received snapshot \d+/;
 const installed = /installed snapshot \d+/;
 
 test(`kill -9 of the receiver mid-way through a ~${Math.round((keys * value_bytes) / 1e6)} MB snapshot transfer, then restart: it converges`, async () => {
@@ -45,13 +49,7 @@ test(`kill -9 of the receiver mid-way through a ~${Math.round((keys * value_byte
 
     const result = await writeKeys(cluster, { count: keys, key, value, concurrency: 8, deadlineMs: 90_000 });
     expect(result.acked).toBe(keys);
-    const leader = await waitFor(
-      async () => {
-        const s = await cluster.status(leaderId);
-        return s !== null && s.snapshot_index - trailing_entries > stoppedAt!.last_log_index ? s : notYet(s?.snapshot_index);
-      },
-      { deadlineMs: 20_000, what: `leader ${leaderId} to compact past the follower's last index ${stoppedAt!.last_log_index}` },
-    );
+    const leader = await waitCompactedPast(cluster, leaderId, stoppedAt!.last_log_index);
 
     // Restart the follower and cut the transfer as soon as its log shows one running.
     const attempts: string[] = [];
@@ -71,6 +69,19 @@ test(`kill -9 of the receiver mid-way through a ~${Math.round((keys * value_byte
       if (midway) cutMidway++;
       attempts.push(`attempt ${attempt}: killed ${(performance.now() - sawAt).toFixed(0)} ms after 'receiving snapshot', ${midway ? "before" : "AFTER"} 'installed snapshot'`);
     }
+    // Once more, later: as soon as the data is all received ("received snapshot"), i.e. while it is installed.
+    await cluster.start(follower);
+    const receivedAt = await waitFor(
+      () => {
+        if (!cluster.isRunning(follower)) return notYet(`node ${follower} exited: ${cluster.describeExit(follower)}`);
+        return received.test(logSinceStart(cluster, follower)) ? performance.now() : notYet("no 'received snapshot' line yet");
+      },
+      { deadlineMs: 30_000, intervalMs: 2, what: `follower ${follower} to receive a whole snapshot` },
+    );
+    await cluster.kill9(follower);
+    attempts.push(
+      `install kill: ${(performance.now() - receivedAt).toFixed(0)} ms after 'received snapshot', ${installed.test(logSinceStart(cluster, follower)) ? "AFTER" : "before"} 'installed snapshot'`,
+    );
     console.log(`[snapkill] ${keys} keys x ${value_bytes} B written at ${result.perSecond}/s; leader snapshot ${leader.snapshot_index}; ${attempts.join("; ")}`);
     expect(cutMidway).toBeGreaterThanOrEqual(1);
 
@@ -80,12 +91,15 @@ test(`kill -9 of the receiver mid-way through a ~${Math.round((keys * value_byte
     const first = await cluster.waitHttp(follower, 20_000);
     await waitApplied(cluster, follower, leader.commit_index, 60_000);
     const [mine, leaders] = await waitSameHash(cluster, follower, leaderId, 30_000);
+    const upLine = /up: .*$/m.exec(logSinceStart(cluster, follower))?.[0] ?? "(no 'up:' line)";
     console.log(
-      `[snapkill] final restart: first status snapshot ${first.snapshot_index}, keys ${first.kv_keys}; converged in ${(performance.now() - restartedAt).toFixed(0)} ms, ` +
+      `[snapkill] final restart: "${upLine}"; first status snapshot ${first.snapshot_index}, applied ${first.applied_index}, log ${first.last_log_index}, keys ${first.kv_keys}; converged in ${(performance.now() - restartedAt).toFixed(0)} ms, ` +
         `snapshots_installed ${mine.snapshots_installed}, hash ${mine.kv_hash} at ${mine.kv_hash_index}`,
     );
-    // What was on disk after the kill is either nothing or a whole snapshot, never a part of one.
-    if (first.kv_keys > 0) expect(first.snapshot_index).toBeGreaterThan(0);
+    // What was on disk after the kills is the old state or a whole snapshot, never a part of one: a map of a
+    // few keys at a low index, or (snapshot already in place) all the keys that snapshot covers.
+    expect(first.kv_keys).toBeLessThanOrEqual(first.applied_index);
+    if (first.snapshot_index > stoppedAt!.last_log_index) expect(first.kv_keys).toBeGreaterThanOrEqual(first.snapshot_index - stoppedAt!.last_log_index - 2);
     expect(mine.snapshots_installed >= 1 || installed.test(logSinceStart(cluster, follower)) || first.snapshot_index > stoppedAt!.last_log_index).toBe(true);
     expect(mine.kv_hash).toBe(leaders.kv_hash);
     expect(mine.kv_keys).toBe(keys);

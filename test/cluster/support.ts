@@ -243,6 +243,29 @@ export function logSinceStart(cluster: Cluster, id: number): string {
   return at < 0 ? text : text.slice(at);
 }
 
+/**
+ * logFirstIndex: the first index still in node `id`'s log, from the last "snapshot at index … log now [first,
+ * last]" line it printed (status has no first index); 0 when it printed none. Compaction drops whole segments,
+ * so this, not snapshot_index, says whether a lagging follower can still be served from the log.
+ */
+export function logFirstIndex(cluster: Cluster, id: number): number {
+  const matches = [...logSinceStart(cluster, id).matchAll(/log now \[(\d+), (\d+)\]/g)];
+  const last = matches.at(-1);
+  return last === undefined ? 0 : Number(last[1]);
+}
+
+/** waitCompactedPast waits until the leader's log no longer holds `index` (only a snapshot can serve it). */
+export async function waitCompactedPast(cluster: Cluster, leaderId: number, index: number, deadlineMs = 20_000): Promise<StatusJson> {
+  return waitFor(
+    async () => {
+      const s = await cluster.status(leaderId);
+      const first = logFirstIndex(cluster, leaderId);
+      return s !== null && first > index + 1 ? s : notYet({ snapshot_index: s?.snapshot_index, log_first_index: first });
+    },
+    { deadlineMs, what: `leader ${leaderId}'s log to be compacted past index ${index}` },
+  );
+}
+
 /** waitApplied waits until node `id` applied at least `index` and returns its status. */
 export async function waitApplied(cluster: Cluster, id: number, index: number, deadlineMs = 30_000): Promise<StatusJson> {
   return waitFor(
@@ -277,3 +300,8 @@ export function post(cluster: Cluster, id: number, route: string, body: unknown,
 }
 
 export { errorCode };
+
+/** keepFiles: QKLZL_E2E_KEEP=1 keeps the cluster's temp dir (data dirs, node logs) for a post-mortem. */
+export function keepFiles(): boolean {
+  return process.env.QKLZL_E2E_KEEP === "1";
+}
