@@ -149,7 +149,7 @@ export class InboundConn {
     // One incoming transfer per peer: a retry supersedes a transfer the sender has given up on.
     this.ctx.snapshotLinks.get(frame.from)?.close();
     this.ctx.snapshotLinks.set(frame.from, this);
-    const out = new OutQueue({ messagesMax: 1024 * 1024, bytesMax: 64 * 1024 * 1024 });
+    const out = new OutQueue({ messagesMax: 1024 * 1024, bytesMax: 64 * 1024 * 1024, ageMaxMs: Infinity });
     out.attach(this.socket);
     this.out = out;
     this.snapshot = new SnapshotReceiver(frame.from, {

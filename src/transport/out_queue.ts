@@ -10,11 +10,18 @@ export const COALESCE_BYTES_MAX = 256 * 1024;
 export interface OutQueueLimits {
   messagesMax: number;
   bytesMax: number;
+  /**
+   * ageMaxMs: a frame that waited this long for a connection is dropped when one opens (or when room is needed).
+   * Raft retransmits what matters; a minutes-old heartbeat or TimeoutNow delivered after a peer restart only disturbs.
+   */
+  ageMaxMs: number;
 }
 
 export class OutQueue {
   /** frames[head..] are queued and not yet handed to the socket. Invariant: bytes == sum of their lengths. */
   private frames: Uint8Array[] = [];
+  /** queuedAt[i] is when frames[i] was pushed (performance.now()); non-decreasing. */
+  private queuedAt: number[] = [];
   private head = 0;
   private bytes = 0;
   /** tail is the part of the last write the kernel did not take; it must go out before anything else. */
@@ -25,11 +32,14 @@ export class OutQueue {
   written = 0;
   /** batches counts coalesced writes started (one per takeBatch): written / batches is the coalescing factor. */
   batches = 0;
+  /** dropped counts frames never sent: queue full, expired (also counted in `expired`) or cleared. */
   dropped = 0;
+  expired = 0;
 
   constructor(private readonly limits: OutQueueLimits) {
     assert(limits.messagesMax > 0, "queue messagesMax positive");
     assert(limits.bytesMax > 0, "queue bytesMax positive");
+    assert(limits.ageMaxMs > 0, "queue ageMaxMs positive");
   }
 
   get length(): number {
@@ -44,11 +54,15 @@ export class OutQueue {
   /** push queues a frame; returns false (and drops it) when the queue is full. Never blocks. */
   push(frame: Uint8Array): boolean {
     assert(frame.length > 0, "empty frame");
-    if (this.length >= this.limits.messagesMax || this.bytes + frame.length > this.limits.bytesMax) {
+    const now = performance.now();
+    const full = () => this.length >= this.limits.messagesMax || this.bytes + frame.length > this.limits.bytesMax;
+    if (full()) this.expire(now); // stale frames make room for fresh ones
+    if (full()) {
       this.dropped++;
       return false;
     }
     this.frames.push(frame);
+    this.queuedAt.push(now);
     this.bytes += frame.length;
     this.scheduleFlush();
     return true;
@@ -60,6 +74,7 @@ export class OutQueue {
     assert(this.tail === null, "tail left from a previous socket");
     this.socket = socket;
     this.tail = first ?? null;
+    this.expire(performance.now());
     this.flush();
   }
 
@@ -73,6 +88,7 @@ export class OutQueue {
   clear(): void {
     this.dropped += this.length;
     this.frames = [];
+    this.queuedAt = [];
     this.head = 0;
     this.bytes = 0;
     this.tail = null;
@@ -139,14 +155,36 @@ export class OutQueue {
     this.batches++;
     this.bytes -= size;
     this.head = end;
+    this.compact();
+    assert(this.bytes >= 0, "queued bytes underflow");
+    return batch;
+  }
+
+  /** expire drops leading frames older than ageMaxMs; returns how many. */
+  private expire(now: number): number {
+    const start = this.head;
+    while (this.head < this.frames.length && now - this.queuedAt[this.head]! > this.limits.ageMaxMs) {
+      this.bytes -= this.frames[this.head]!.length;
+      this.head++;
+    }
+    const n = this.head - start;
+    this.dropped += n;
+    this.expired += n;
+    this.compact();
+    return n;
+  }
+
+  /** compact releases the consumed prefix of the arrays. */
+  private compact(): void {
     if (this.head === this.frames.length) {
       this.frames = [];
+      this.queuedAt = [];
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > this.frames.length) {
       this.frames = this.frames.slice(this.head);
+      this.queuedAt = this.queuedAt.slice(this.head);
       this.head = 0;
     }
-    assert(this.bytes >= 0, "queued bytes underflow");
-    return batch;
+    assert(this.frames.length === this.queuedAt.length, "queuedAt parallels frames");
   }
 }

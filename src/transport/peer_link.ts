@@ -50,7 +50,11 @@ export class PeerLink {
     private addr: string,
     private readonly ctx: LinkContext,
   ) {
-    this.queue = new OutQueue({ messagesMax: ctx.tuning.queueMessagesMax, bytesMax: ctx.tuning.queueBytesMax });
+    this.queue = new OutQueue({
+      messagesMax: ctx.tuning.queueMessagesMax,
+      bytesMax: ctx.tuning.queueBytesMax,
+      ageMaxMs: ctx.tuning.queueAgeMaxMs,
+    });
     this.backoffMs = ctx.tuning.backoffMinMs;
   }
 

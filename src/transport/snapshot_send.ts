@@ -38,7 +38,7 @@ export class SnapshotSender {
     this.chunkCount = Math.ceil(data.length / t.snapshotChunkBytes);
     this.crc = Bun.hash.crc32(data);
     // The window bounds this queue: begin frame + window chunks in flight.
-    this.out = new OutQueue({ messagesMax: t.snapshotWindowChunks + 2, bytesMax: (t.snapshotWindowChunks + 1) * (t.snapshotChunkBytes + 1024) });
+    this.out = new OutQueue({ messagesMax: t.snapshotWindowChunks + 2, bytesMax: (t.snapshotWindowChunks + 1) * (t.snapshotChunkBytes + 1024), ageMaxMs: Infinity });
     this.done = new Promise<boolean>((resolve) => (this.resolve = resolve));
     this.start();
   }

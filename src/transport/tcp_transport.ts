@@ -31,8 +31,10 @@ export interface PeerStats {
   sentMessages: number;
   /** sentBatches counts socket writes of coalesced frames (sentMessages / sentBatches frames per write). */
   sentBatches: number;
-  /** droppedMessages counts frames dropped because the queue was full (or cleared). */
+  /** droppedMessages counts frames never sent: the queue was full, they expired, or the peer was removed. */
   droppedMessages: number;
+  /** expiredMessages counts frames dropped for waiting longer than queueAgeMaxMs for a connection. */
+  expiredMessages: number;
 }
 
 export interface TransportStats {
@@ -206,6 +208,7 @@ export class TcpTransport implements QklzlTransport {
         sentMessages: l.queue.written,
         sentBatches: l.queue.batches,
         droppedMessages: l.queue.dropped,
+        expiredMessages: l.queue.expired,
       })),
       droppedUnknownPeer: this.droppedUnknownPeer,
       delivered: c.delivered,

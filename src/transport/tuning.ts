@@ -14,6 +14,8 @@ export interface TransportTuning {
   handshakeTimeoutMs: number;
   queueMessagesMax: number;
   queueBytesMax: number;
+  /** A queued message that waited this long for a connection is dropped instead of delivered late. */
+  queueAgeMaxMs: number;
   snapshotChunkBytes: number;
   /** Snapshot chunks sent and not yet acknowledged. */
   snapshotWindowChunks: number;
@@ -33,6 +35,7 @@ export const defaultTuning: TransportTuning = {
   handshakeTimeoutMs: 5000,
   queueMessagesMax: limits.peer_queue_messages_max,
   queueBytesMax: limits.peer_queue_bytes_max,
+  queueAgeMaxMs: 2000,
   snapshotChunkBytes: limits.snapshot_chunk_bytes,
   snapshotWindowChunks: 4,
   snapshotProgressTimeoutMs: 10_000,

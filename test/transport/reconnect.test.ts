@@ -23,7 +23,7 @@ function commits(lines: string[], from: number): number[] {
 
 describe("reconnect", () => {
   test("peer killed with SIGKILL and restarted on its port: delivery resumes", async () => {
-    const a = await startNode(1);
+    const a = await startNode(1, { tuning: { queueAgeMaxMs: 60_000 } });
     nodes.push(a);
     let b = await spawnPeer(2);
     children.push(b);
@@ -72,7 +72,7 @@ describe("reconnect", () => {
   });
 
   test("peer down: the queue stays bounded, drops are counted, onUnreachable fires", async () => {
-    const a = await startNode(1, { tuning: { queueMessagesMax: 100 } });
+    const a = await startNode(1, { tuning: { queueMessagesMax: 100, queueAgeMaxMs: 60_000 } });
     nodes.push(a);
     const addr = freeAddr();
     a.transport.setPeer(2, addr);
@@ -96,6 +96,26 @@ describe("reconnect", () => {
     await waitFor(() => b.rec.messages.length === 100, "queued messages delivered");
     expect(b.rec.messages.map((m) => (m as { commit: number }).commit)).toEqual([...Array(100).keys()]);
     await waitFor(() => a.transport.stats().peers[0]!.queuedMessages === 0, "queue drained");
+  });
+
+  test("messages that waited longer than queueAgeMaxMs are dropped, not delivered late", async () => {
+    const a = await startNode(1, { tuning: { queueAgeMaxMs: 300, queueMessagesMax: 10 } });
+    nodes.push(a);
+    const addr = freeAddr();
+    a.transport.setPeer(2, addr);
+    for (let i = 0; i < 10; i++) a.transport.send(heartbeat(1, 2, i));
+    a.transport.send(heartbeat(1, 2, 10)); // queue full: dropped
+    expect(a.transport.stats().peers[0]!).toMatchObject({ queuedMessages: 10, droppedMessages: 1, expiredMessages: 0 });
+    await Bun.sleep(400);
+    a.transport.send(heartbeat(1, 2, 11)); // the queue is full of stale frames: they make room
+    expect(a.transport.stats().peers[0]!).toMatchObject({ queuedMessages: 1, droppedMessages: 11, expiredMessages: 10 });
+    const b = await startNode(2, { listen: addr });
+    nodes.push(b);
+    a.transport.send(heartbeat(1, 2, 12));
+    await waitFor(() => b.rec.messages.some((m) => (m as { commit: number }).commit === 12), "the fresh message");
+    await Bun.sleep(50);
+    // 11 may itself have aged out if the redial took over 300 ms; 0..9 never arrive.
+    expect(b.rec.messages.map((m) => (m as { commit: number }).commit).filter((c) => c !== 11)).toEqual([12]);
   });
 
   test("setPeer with a new address redials; removePeer stops the link", async () => {
