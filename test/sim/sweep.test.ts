@@ -1,0 +1,31 @@
+// The random-seed sweep: at least 2,000 seeds across every configuration on each `npm test`. The base
+// seed is random unless SIM_SEED is set (it is printed); each failure names the command replaying it.
+import { describe, expect, test } from "bun:test";
+import { configs } from "./configs.ts";
+import { replayCommand, runSeed } from "./run.ts";
+
+const SEEDS_TOTAL = Number(process.env.SIM_SEEDS ?? 2000);
+const BASE_SEED = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : Math.floor(Math.random() * 1_000_000_000);
+const perConfig = Math.ceil(SEEDS_TOTAL / configs.length);
+
+describe(`sim sweep: ${perConfig * configs.length} seeds from ${BASE_SEED} (SIM_SEED=${BASE_SEED} replays this sweep)`, () => {
+  for (const [k, config] of configs.entries()) {
+    test(`${config.name}: ${perConfig} seeds`, () => {
+      const failures: string[] = [];
+      let committed = 0;
+      let leaderTerms = 0;
+      for (let i = 0; i < perConfig; i++) {
+        const seed = BASE_SEED + k * perConfig + i;
+        const result = runSeed(config, seed);
+        committed += result.committedIndex;
+        leaderTerms += result.leaderTerms;
+        if (!result.ok) failures.push(`${result.kind}: ${result.failure}\n  reproduce: ${replayCommand(config.name, seed)}`);
+      }
+      if (failures.length > 0) console.log(failures.join("\n"));
+      expect(failures).toEqual([]);
+      // The runs did work: entries committed and leaders elected in every seed on average.
+      expect(committed / perConfig).toBeGreaterThan(10);
+      expect(leaderTerms / perConfig).toBeGreaterThanOrEqual(1);
+    }, 120_000);
+  }
+});
