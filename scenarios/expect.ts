@@ -1,4 +1,4 @@
-import { check, type Cluster, describeReply, errorCode, request } from "./harness.ts";
+import { check, type Cluster, describeReply, errorCode, type HttpReply, request } from "./harness.ts";
 
 // expect.ts: the documented expectations, phrased once. Reads are the default (linearizable) GET /kv.
 
@@ -15,9 +15,27 @@ export async function expectWrite(cluster: Cluster, id: number, body: KvBody): P
   return index;
 }
 
+export interface ReadOptions {
+  /**
+   * retryUnavailableMs: keep asking while the node answers 503/504 or not at all (an election in progress, as
+   * after a restart), for up to this long. A wrong value or a 404 fails at once. Default 0: one attempt.
+   */
+  retryUnavailableMs?: number;
+}
+
+async function readRetrying(cluster: Cluster, id: number, key: string, options: ReadOptions): Promise<HttpReply> {
+  const deadline = performance.now() + (options.retryUnavailableMs ?? 0);
+  for (;;) {
+    const reply = await cluster.get(id, key);
+    const unavailable = reply.status === 0 || reply.status === 503 || reply.status === 504;
+    if (!unavailable || performance.now() >= deadline) return reply;
+    await Bun.sleep(50);
+  }
+}
+
 /** expectRead requires GET /kv?key=K on node `id` to answer 200 {"key":K,"value":V}. */
-export async function expectRead(cluster: Cluster, id: number, key: string, value: string): Promise<void> {
-  const reply = await cluster.get(id, key);
+export async function expectRead(cluster: Cluster, id: number, key: string, value: string, options: ReadOptions = {}): Promise<void> {
+  const reply = await readRetrying(cluster, id, key, options);
   check(
     reply.status === 200 && reply.json?.key === key && reply.json?.value === value,
     `GET /kv?key=${key} on node ${id}: expected 200 ${JSON.stringify({ key, value })}, got ${describeReply(reply)}`,
@@ -25,8 +43,8 @@ export async function expectRead(cluster: Cluster, id: number, key: string, valu
 }
 
 /** expectMissing requires GET /kv?key=K on node `id` to answer 404 key_not_found. */
-export async function expectMissing(cluster: Cluster, id: number, key: string): Promise<void> {
-  const reply = await cluster.get(id, key);
+export async function expectMissing(cluster: Cluster, id: number, key: string, options: ReadOptions = {}): Promise<void> {
+  const reply = await readRetrying(cluster, id, key, options);
   check(
     reply.status === 404 && errorCode(reply) === "key_not_found",
     `GET /kv?key=${key} on node ${id}: expected 404 {"error":"key_not_found"}, got ${describeReply(reply)}`,
