@@ -69,7 +69,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     rt.start(transport, addrs);
     const describe = hasState
-      ? `restarted from disk (snapshot ${kv.appliedIndex}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.core.status().members })})`
+      ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.core.status().members })})`
       : bootstrapping
         ? "leading the new cluster"
         : `joining through ${options.join}`;

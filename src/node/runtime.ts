@@ -67,6 +67,8 @@ export class NodeRuntime {
   private transferWaiters: TransferWaiter[] = [];
   private removed = false;
   lastLeaderAt = 0;
+  /** replayedUpTo: the commit index at start; applying up to it replays our own history. */
+  private replayedUpTo = 0;
   /** onTick lets the membership tasks run on the heartbeat clock. */
   onTick: () => void = () => {};
   /** onRemoved: this node applied its own removal from the configuration. */
@@ -171,6 +173,7 @@ export class NodeRuntime {
       maxUncommittedEntries: limits.uncommitted_entries_max,
     };
     this.core = new RaftCore(config);
+    this.replayedUpTo = config.hardState.commit;
     this.started = true;
     this.syncPeers();
     this.tickTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
@@ -282,7 +285,10 @@ export class NodeRuntime {
     }
     const where = change.type === "remove" ? "" : ` (raft ${change.raftAddr}, http ${change.httpAddr})`;
     const what = { add_learner: "added as learner", promote: "promoted to voter", remove: "removed", update_addr: "address updated" }[change.type];
-    this.log.info(`membership: node ${change.id} ${what}${where} at index ${index}; members now ${describeConf(this.appliedConf)}`);
+    // Entries replayed from our own log at start are history, not events.
+    const line = `membership: node ${change.id} ${what}${where} at index ${index}; members now ${describeConf(this.appliedConf)}`;
+    if (index <= this.replayedUpTo) this.log.debug(line);
+    else this.log.info(line);
     if (change.type === "remove" && change.id === this.options.id) this.removed = true;
   }
 
@@ -372,16 +378,16 @@ export class NodeRuntime {
 
   /** quorumReachable: as leader, a majority of voters (us included) was heard from recently. */
   quorumReachable(): boolean {
-    const voters = this.core.status().members.filter((m) => m.role === "voter");
+    const voters = this.core.membership.voters;
     let heard = 0;
-    for (const m of voters) {
-      if (m.id === this.options.id || this.recentlyHeard(m.id)) heard++;
+    for (const id of voters) {
+      if (id === this.options.id || this.recentlyHeard(id)) heard++;
     }
     return heard * 2 > voters.length;
   }
 
   memberById(id: NodeId): Member | undefined {
-    return this.core.status().members.find((m) => m.id === id);
+    return this.core.membership.member(id);
   }
 
   leaderDetails(): Record<string, unknown> {
