@@ -15,7 +15,7 @@
 //   The other order can leave a log that names a snapshot the store does not have; open refuses that as corruption.
 // - Any failed write or fsync makes the log unusable (every later call rejects): exit and restart the node.
 // - openStorage throws QklzlError "storage_corrupt" (message names file, offset and the remedy) or "bad_request"
-//   (directory belongs to another node id).
+//   (directory belongs to another node id, or is in use by another live process: LOCK file, released by close()).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { consola } from "consola";
@@ -27,6 +27,7 @@ import { FileSnapshotStore } from "./snapshot_store.ts";
 import { Wal, type SyncMode } from "./wal.ts";
 import { corruptError } from "./recover.ts";
 import { emptySnapshotMeta } from "./mem_log.ts";
+import { lockDir, type DirLock } from "./dir_lock.ts";
 
 export type { DirMeta, LogStore, Snapshot, SnapshotStore, Storage, StorageOptions } from "./types.ts";
 export { Wal, type SyncMode } from "./wal.ts";
@@ -51,20 +52,27 @@ export interface FileStorage extends Storage {
 export async function openStorage(options: OpenStorageOptions): Promise<FileStorage> {
   const dir = options.dir;
   fs.mkdirSync(dir, { recursive: true });
-  const { meta } = loadOrCreateDirMeta(dir, options.nodeId);
-  const snapshots = FileSnapshotStore.open({ snapDir: path.join(dir, "snap"), retained: options.snapshotsRetained ?? 2 });
-  const log = Wal.open({
-    walDir: path.join(dir, "wal"),
-    dataDir: dir,
-    segmentBytes: options.segmentBytes ?? limits.segment_bytes_default,
-    ...(options.syncMode === undefined ? {} : { syncMode: options.syncMode }),
-  });
+  const lock = lockDir(dir);
+  let log: Wal | null = null;
   try {
+    const { meta } = loadOrCreateDirMeta(dir, options.nodeId);
+    const snapshots = FileSnapshotStore.open({ snapDir: path.join(dir, "snap"), retained: options.snapshotsRetained ?? 2 });
+    log = Wal.open({
+      walDir: path.join(dir, "wal"),
+      dataDir: dir,
+      segmentBytes: options.segmentBytes ?? limits.segment_bytes_default,
+      ...(options.syncMode === undefined ? {} : { syncMode: options.syncMode }),
+    });
     await reconcileSnapshotMeta(dir, log, snapshots);
+    return assemble(dir, meta, log, snapshots, lock);
   } catch (error) {
-    await log.close();
+    await log?.close().catch(() => {});
+    lock.release();
     throw error;
   }
+}
+
+function assemble(dir: string, meta: DirMeta, log: Wal, snapshots: FileSnapshotStore, lock: DirLock): FileStorage {
   snapshots.published = (snapshotMeta) => log.noteSnapshot(snapshotMeta);
   // fresh: no Raft state survived (a crash right after meta.json was created counts as fresh too).
   const fresh = log.lastIndex() === 0 && log.hardState().term === 0 && snapshots.latestMeta() === null;
@@ -83,7 +91,13 @@ export async function openStorage(options: OpenStorageOptions): Promise<FileStor
       writeDirMeta(dir, next);
       storage.meta = next;
     },
-    close: () => log.close(),
+    async close(): Promise<void> {
+      try {
+        await log.close();
+      } finally {
+        lock.release();
+      }
+    },
   };
   consola.debug(`[storage] opened ${dir}: log [${log.firstIndex()}, ${log.lastIndex()}], snapshot ${log.snapshotMeta().index}`);
   return storage;

@@ -329,6 +329,25 @@ describe("recovery from torn writes", () => {
 });
 
 describe("data directory", () => {
+  test("a directory in use by a live process is refused; a stale LOCK (dead process) is taken over", async () => {
+    const dir = fresh();
+    const s = await openDir(dir);
+    await expect(openStorage({ dir, nodeId: 1 })).rejects.toThrow(/in use by process \d+/);
+    await s.close();
+    expect(fs.existsSync(`${dir}/LOCK`)).toBe(false);
+    // A crashed holder: its pid no longer runs.
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    fs.writeFileSync(`${dir}/LOCK`, `${gone.pid} 1\n`);
+    const again = await openDir(dir);
+    expect(again.log.lastIndex()).toBe(0);
+    await again.close();
+    // A recycled pid: alive, but started at another time than the holder did.
+    fs.writeFileSync(`${dir}/LOCK`, `${process.pid} 1\n`);
+    const third = await openDir(dir);
+    await third.close();
+  });
+
   test("another node id is refused; the cluster id is pinned once set", async () => {
     const dir = fresh();
     const s = await openDir(dir);
