@@ -9,12 +9,14 @@ import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import type { SnapshotMeta } from "../raft/types.ts";
 import type { Snapshot, SnapshotStore } from "./types.ts";
-import { fsyncDir, writeAll } from "./fs_util.ts";
+import { fsyncDir } from "./fs_util.ts";
 
 const HEADER_BYTES = 40;
 const VERSION = 1;
 const MAGIC = new TextEncoder().encode("QKLZLSNP");
 const packr = new Packr({ useRecords: false });
+/** write_chunk_bytes bounds one write of a snapshot file (each is one thread-pool hop). */
+const write_chunk_bytes = 4 * 1024 * 1024;
 
 function crc(buf: Uint8Array): number {
   return Bun.hash.crc32(buf) >>> 0;
@@ -112,12 +114,19 @@ export class FileSnapshotStore implements SnapshotStore {
   async save(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
     const file = path.join(this.options.snapDir, snapshotFileName(meta));
     const tmp = `${file}.tmp`;
-    const fd = fs.openSync(tmp, "w");
+    // Async writes in bounded chunks: a large image must not block the event loop (heartbeats) while it is written.
+    const handle = await fs.promises.open(tmp, "w");
     try {
-      for (const chunk of encodeSnapshotFile(meta, data)) writeAll(fd, chunk);
-      await new Promise<void>((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
+      for (const chunk of encodeSnapshotFile(meta, data)) {
+        for (let offset = 0; offset < chunk.byteLength; offset += write_chunk_bytes) {
+          const part = chunk.subarray(offset, Math.min(chunk.byteLength, offset + write_chunk_bytes));
+          let done = 0;
+          while (done < part.byteLength) done += (await handle.write(part, done, part.byteLength - done)).bytesWritten;
+        }
+      }
+      await handle.sync();
     } finally {
-      fs.closeSync(fd);
+      await handle.close();
     }
     fs.renameSync(tmp, file);
     fsyncDir(this.options.snapDir);
@@ -133,7 +142,7 @@ export class FileSnapshotStore implements SnapshotStore {
       const newest = this.valid[this.valid.length - 1]!;
       let decoded: Snapshot | string;
       try {
-        decoded = decodeSnapshotFile(fs.readFileSync(newest.file));
+        decoded = decodeSnapshotFile(await fs.promises.readFile(newest.file));
       } catch (error) {
         decoded = String(error);
       }
