@@ -76,6 +76,7 @@ export class FileSnapshotStore implements SnapshotStore {
   /** valid: verified snapshots, oldest first. */
   private valid: StoredSnapshot[];
   published: ((meta: SnapshotMeta) => Promise<void>) | null;
+  private tmpSeq = 0;
 
   private constructor(private readonly options: SnapshotStoreOptions, valid: StoredSnapshot[]) {
     this.valid = valid;
@@ -113,7 +114,8 @@ export class FileSnapshotStore implements SnapshotStore {
 
   async save(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
     const file = path.join(this.options.snapDir, snapshotFileName(meta));
-    const tmp = `${file}.tmp`;
+    // A unique tmp name: two saves of the same snapshot at once must not write into one file.
+    const tmp = `${file}.${++this.tmpSeq}.tmp`;
     // Async writes in bounded chunks: a large image must not block the event loop (heartbeats) while it is written.
     const handle = await fs.promises.open(tmp, "w");
     try {
