@@ -65,6 +65,21 @@ export class Checker {
     }
   }
 
+  /**
+   * onLeaderLog: leader completeness (§3.6.3). A new leader's log holds every entry applied anywhere so
+   * far (down to its snapshot); `termAt` reads its log, unstable tail included.
+   */
+  onLeaderLog(id: NodeId, term: Term, firstIndex: Index, termAt: (index: Index) => Term | undefined): void {
+    for (let index = Math.max(1, firstIndex); index < this.committed.length; index++) {
+      const identity = this.committed[index] as string;
+      const committedTerm = Number(identity.slice(0, identity.indexOf(":")));
+      const ours = termAt(index);
+      if (ours !== committedTerm) {
+        this.fail(`leader completeness: node ${id} leads term ${term} with term ${ours} at index ${index}, where ${identity} was applied`);
+      }
+    }
+  }
+
   leaderOf(term: Term): NodeId | undefined {
     return this.leaders.get(term);
   }

@@ -347,7 +347,15 @@ export class SimCluster {
   private observe(node: SimNode): void {
     const core = node.core;
     if (!core) return;
-    if (core.role === "leader") this.checker.onLeader(node.id, core.term);
+    if (core.role === "leader") {
+      this.checker.onLeader(node.id, core.term);
+      if (node.ledTerm !== core.term) {
+        node.ledTerm = core.term;
+        this.checker.onLeaderLog(node.id, core.term, core.log.firstIndex(), (index) => core.log.term(index));
+      }
+    }
+    if (core.log.committed < node.seenCommit) this.checker.fail(`node ${node.id}: commit went back ${node.seenCommit} → ${core.log.committed}`);
+    node.seenCommit = core.log.committed;
     if (this.options.trace && (core.role !== node.seenRole || core.term !== node.seenTerm)) {
       node.seenRole = core.role;
       node.seenTerm = core.term;

@@ -58,6 +58,10 @@ export class SimNode {
   /** seenRole/seenTerm: what the trace last reported for this node. */
   seenRole = "";
   seenTerm = -1;
+  /** ledTerm: the last term this node was seen leading (leader completeness is checked once per term). */
+  ledTerm = 0;
+  /** seenCommit: the core's commit index as last observed in this incarnation (it never goes back). */
+  seenCommit = 0;
 
   constructor(readonly id: NodeId) {}
 
@@ -77,6 +81,7 @@ export class SimNode {
     this.sm = [...this.diskImage];
     this.conf = snap.conf;
     this.lastHardState = { ...this.disk.hardState };
+    this.seenCommit = 0;
     this.core = new RaftCore({
       ...options,
       id: this.id,
