@@ -130,6 +130,8 @@ export class Wal implements LogStore {
   }
 
   async compact(index: Index): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable !== null) throw unusable;
     assert(index <= this.mem.snap.index, `compact(${index}) beyond the snapshot index ${this.mem.snap.index}`);
     // Everything written before this call (e.g. the snapshot record) must be durable before files go away.
     await this.barrier();
