@@ -219,6 +219,10 @@ async function main(): Promise<void> {
     for (const node of nodes) spawnNode(node);
   }
   await waitFor("all three nodes to be voters and agree on a leader", allAgree);
+  // On a restart node 1 (-bootstrap) is the designated leader and takes over once a quorum is up: give it a
+  // moment, so the leader printed below is the one that stays.
+  const handover = Date.now() + 10_000;
+  while ((await fetchStatus(nodes[0]!))?.is_leader !== true && Date.now() < handover) await Bun.sleep(100);
   const leader = (await fetchStatus(nodes[0]!))?.leader_id ?? 0;
   printWelcome(leader);
 }

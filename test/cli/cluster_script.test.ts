@@ -69,6 +69,8 @@ test("npm start runs three voters, prints addresses and examples, and Ctrl-C sto
   // Every node let go of its port: a second run can bind them again and restarts from the same data.
   const second = await runUntilUp(httpBase, raftBase);
   expect(second.output).toContain("restarting from");
+  // Node 1 started with -bootstrap on existing data is the designated leader.
+  expect(second.output).toContain("3 voters, leader node 1.");
   expect(second.leader.cluster_id).toBe(first.leader.cluster_id);
   expect(second.code).toBe(0);
 }, 150_000);
