@@ -36,6 +36,8 @@ export { FileSnapshotStore } from "./snapshot_store.ts";
 export interface OpenStorageOptions extends StorageOptions {
   /** syncMode: how fdatasync runs (default "async": on the thread pool, the event loop stays free). */
   syncMode?: SyncMode;
+  /** syncFault: tests only, see WalOptions.syncFault. */
+  syncFault?: () => Error | null;
 }
 
 /** FileStorage is the Storage returned by openStorage; `log` is a Wal (a LogStore with a few extras). */
@@ -62,6 +64,7 @@ export async function openStorage(options: OpenStorageOptions): Promise<FileStor
       dataDir: dir,
       segmentBytes: options.segmentBytes ?? limits.segment_bytes_default,
       ...(options.syncMode === undefined ? {} : { syncMode: options.syncMode }),
+      ...(options.syncFault === undefined ? {} : { syncFault: options.syncFault }),
     });
     await reconcileSnapshotMeta(dir, log, snapshots);
     return assemble(dir, meta, log, snapshots, lock);

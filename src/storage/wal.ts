@@ -22,6 +22,8 @@ export interface WalOptions {
   dataDir: string;
   segmentBytes: number;
   syncMode?: SyncMode;
+  /** syncFault (tests only) is asked before each fdatasync; an error it returns is taken as that sync's failure. */
+  syncFault?: () => Error | null;
 }
 
 interface Waiter {
@@ -221,7 +223,10 @@ export class Wal implements LogStore {
     this.syncing = true;
     this.inflight = batch;
     this.dirty = false;
-    if (this.syncMode === "sync") {
+    const fault = this.options.syncFault?.() ?? null;
+    if (fault !== null) {
+      queueMicrotask(() => this.synced(batch, fault));
+    } else if (this.syncMode === "sync") {
       let error: unknown = null;
       try {
         fs.fdatasyncSync(this.fd);
