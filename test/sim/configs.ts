@@ -128,6 +128,37 @@ export const configs: SimConfig[] = [
   },
   {
     ...base,
+    name: "five-nodes-no-checkquorum",
+    cluster: cluster(5, lossyNet, { checkQuorum: false }),
+    partitionRate: 0.03,
+    partitionKinds: allPartitions,
+    transferRate: 0.005,
+  },
+  {
+    // Slow disks: a Ready takes up to 8 ticks to persist, so crashes often tear one. The election
+    // timeout stays well above a disk write plus a round trip, as any deployment must have it.
+    ...base,
+    name: "three-nodes-slow-disk",
+    cluster: { ...cluster(3, lossyNet, { electionTicks: 30, heartbeatTicks: 4 }), persistTicksMax: 8 },
+    crashRate: 0.02,
+    restartAfter: [1, 15],
+    partitionRate: 0.01,
+    partitionKinds: ["isolate_leader", "mute"],
+  },
+  {
+    ...base,
+    name: "membership-chaos",
+    cluster: { ...cluster(3, chaosNet, { maxInflight: 2 }), persistTicksMax: 3 },
+    membershipRate: 0.04,
+    compactRate: 0.08,
+    crashRate: 0.015,
+    partitionRate: 0.02,
+    partitionKinds: allPartitions,
+    transferRate: 0.005,
+    livenessTicks: 800,
+  },
+  {
+    ...base,
     name: "five-nodes-chaos",
     cluster: { ...cluster(5, chaosNet), persistTicksMax: 4 },
     crashRate: 0.02,
