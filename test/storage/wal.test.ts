@@ -263,28 +263,31 @@ describe("recovery from torn writes", () => {
     const segmentsWritten = segments(dir);
     expect(after - before).toBe(9 + 16 + 40 + 9 + 24);
     const warn = spyOn(consola, "warn").mockImplementation((() => {}) as never);
-    for (let cut = before; cut <= after; cut++) {
-      warn.mockClear();
-      for (const extra of segments(dir)) if (!segmentsWritten.includes(extra)) fs.rmSync(extra);
-      fs.writeFileSync(file, original.subarray(0, cut));
-      const s = await openStorage({ dir, nodeId: 1, segmentBytes: 1024 });
-      const entryWhole = cut >= entryEnd;
-      const hsWhole = cut === after;
-      expect(s.log.lastIndex()).toBe(entryWhole ? 40 : 39);
-      expect(s.log.hardState()).toEqual(hsWhole ? { term: 2, vote: 1, commit: 39 } : { term: 1, vote: 1, commit: 38 });
-      expect(s.log.entries(1, s.log.lastIndex() + 1, Infinity).every(entryOk)).toBe(true);
-      // The torn bytes are gone from the file, so the next write starts on a record boundary.
-      const kept = cut === after ? after : entryWhole ? entryEnd : before;
-      expect(fileSize(file)).toBe(kept);
-      if (cut === kept) expect(warn).not.toHaveBeenCalled();
-      else expect(String(warn.mock.calls[0]?.[0])).toContain(`dropped ${cut - kept} bytes at offset ${kept}`);
-      await s.log.save([normal(s.log.lastIndex() + 1, 3, 40)], null);
-      await s.close();
-      const again = await openStorage({ dir, nodeId: 1, segmentBytes: 1024 });
-      expect(again.log.term(again.log.lastIndex())).toBe(3);
-      await again.close();
+    try {
+      for (let cut = before; cut <= after; cut++) {
+        warn.mockClear();
+        for (const extra of segments(dir)) if (!segmentsWritten.includes(extra)) fs.rmSync(extra);
+        fs.writeFileSync(file, original.subarray(0, cut));
+        const s = await openStorage({ dir, nodeId: 1, segmentBytes: 1024 });
+        const entryWhole = cut >= entryEnd;
+        const hsWhole = cut === after;
+        expect(s.log.lastIndex()).toBe(entryWhole ? 40 : 39);
+        expect(s.log.hardState()).toEqual(hsWhole ? { term: 2, vote: 1, commit: 39 } : { term: 1, vote: 1, commit: 38 });
+        expect(s.log.entries(1, s.log.lastIndex() + 1, Infinity).every(entryOk)).toBe(true);
+        // The torn bytes are gone from the file, so the next write starts on a record boundary.
+        const kept = cut === after ? after : entryWhole ? entryEnd : before;
+        expect(fileSize(file)).toBe(kept);
+        if (cut === kept) expect(warn).not.toHaveBeenCalled();
+        else expect(String(warn.mock.calls[0]?.[0])).toContain(`dropped ${cut - kept} bytes at offset ${kept}`);
+        await s.log.save([normal(s.log.lastIndex() + 1, 3, 40)], null);
+        await s.close();
+        const again = await openStorage({ dir, nodeId: 1, segmentBytes: 1024 });
+        expect(again.log.term(again.log.lastIndex())).toBe(3);
+        await again.close();
+      }
+    } finally {
+      warn.mockRestore();
     }
-    warn.mockRestore();
   });
 
   test("garbage (zeros) after the last record is a torn tail", async () => {
