@@ -339,6 +339,17 @@ describe("recovery from torn writes", () => {
     await expect(attempt).rejects.toThrow(/storage corrupt: .*0000000000000001\.seg at offset \d+/);
   });
 
+  test("a damaged segment header is corruption, also in the last segment", async () => {
+    const dir = fresh();
+    await writeLog(dir);
+    const segs = segments(dir);
+    const last = segs[segs.length - 1]!;
+    const damaged = fs.readFileSync(last);
+    damaged[20]! ^= 0x04; // inside the CRC-protected part of the header (sequence number)
+    fs.writeFileSync(last, damaged);
+    await expect(openStorage({ dir, nodeId: 1 })).rejects.toThrow(/header CRC mismatch/);
+  });
+
   test("a missing segment in the middle is corruption", async () => {
     const dir = fresh();
     await writeLog(dir);
