@@ -174,6 +174,12 @@ export class Cluster {
     return proc.exitCode;
   }
 
+  /** restart stops node `id` with SIGTERM if it runs, then starts it again with `mode` on the same data dir. */
+  async restart(id: number, mode: StartMode = {}): Promise<NodeHandle> {
+    if (this.isRunning(id)) await this.stop(id);
+    return this.start(id, mode);
+  }
+
   /** kill9 kills node `id` with SIGKILL (a crash: nothing is flushed) and waits until it is gone. */
   async kill9(id: number): Promise<void> {
     const proc = this.node(id).proc;

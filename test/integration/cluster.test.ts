@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, errorCode, fastFlags, request, waitFor } from "../../scenarios/harness.ts";
+import { check, Cluster, describeReply, errorCode, fastFlags, request, waitFor } from "../../scenarios/harness.ts";
 
 // A real three-process cluster on loopback: election, replication, a follower's 307 with the leader's address,
 // and re-election after kill -9 of the leader.
@@ -92,6 +92,30 @@ test("a follower refuses a write with 307, Location and the leader's id and addr
     for (const id of [1, 2, 3]) {
       expect((await cluster.get(id, "redirected")).json?.value).toBe("v2");
       expect((await cluster.get(id, "forwarded")).json?.value).toBe("v3");
+    }
+  });
+}, timeout);
+
+test("a follower frozen while a key is overwritten answers a later linearizable read with the new value", async () => {
+  await cluster.explain(async () => {
+    const { leaderId } = await cluster.waitForLeader();
+    const follower = leaderId === 2 ? 3 : 2;
+    expect((await cluster.put(leaderId, "lin", "old")).status).toBe(200);
+    await waitFor(async () => (await cluster.get(follower, "lin", { consistency: "stale" })).json?.value === "old", {
+      deadlineMs: 5000,
+      what: `follower ${follower} to apply lin=old`,
+    });
+    cluster.pause(follower);
+    try {
+      expect((await cluster.put(leaderId, "lin", "new")).status).toBe(200);
+      // Sent after "new" was acknowledged, while the follower still holds only "old".
+      const read = cluster.get(follower, "lin", { timeoutMs: 10_000 });
+      await Bun.sleep(300);
+      cluster.resume(follower);
+      const reply = await read;
+      check(reply.status === 200 && reply.json?.value === "new", `linearizable read on the resumed follower: ${describeReply(reply)}`);
+    } finally {
+      if (cluster.node(follower).paused) cluster.resume(follower);
     }
   });
 }, timeout);
