@@ -2,6 +2,7 @@
 import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import { isQklzlError } from "../shared/errors.ts";
 import { allArgs } from "./args.ts";
+import { examplesFor } from "./examples.ts";
 import { printError } from "./format.ts";
 import { flagTable, normalizeArgv } from "./legacy_flags.ts";
 import { isUsageError, rejectUnknownFlags, UsageError } from "./usage_error.ts";
@@ -114,7 +115,7 @@ function reportError(error: unknown, name: string): number {
 async function usage(resolved: Resolved): Promise<string> {
   const parent: AnyCommand | undefined =
     resolved.path.length === 0 ? undefined : { meta: { name: ["qklzl", ...resolved.path.slice(0, -1)].join(" "), version } };
-  return stripAnsiIfPiped(await renderUsage(resolved.command, parent));
+  return stripAnsiIfPiped(await renderUsage(resolved.command, parent)) + examplesFor(resolved.path.join(" "));
 }
 
 function stripAnsiIfPiped(text: string): string {

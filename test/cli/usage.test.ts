@@ -51,6 +51,7 @@ describe("--help", () => {
       expect(code).toBe(0);
       expect(stdout).toContain(`USAGE qklzl ${command}`.trimEnd());
       expect(stdout).not.toContain("undefined");
+      expect(stdout).toContain("EXAMPLES");
     });
   }
 

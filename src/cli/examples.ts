@@ -1,0 +1,34 @@
+// examples.ts: the EXAMPLES block appended to --help (citty renders flags, not how they fit together).
+
+const examples: Record<string, string[]> = {
+  "": [
+    "qklzl -id 1 -data-dir ./data1 -bootstrap -raft-addr 127.0.0.1:12001 -http-addr 127.0.0.1:8001",
+    "qklzl -id 2 -data-dir ./data2 -join 127.0.0.1:8001 -raft-addr 127.0.0.1:12002 -http-addr 127.0.0.1:8002",
+    "qklzl status",
+    "qklzl kv put greeting 'hello world'",
+    "qklzl kv get greeting --addr 127.0.0.1:8002",
+  ],
+  start: [
+    "qklzl start --id 1 --data-dir ./data1 --bootstrap --raft-addr 127.0.0.1:12001 --http-addr 127.0.0.1:8001",
+    "qklzl -id 2 -data-dir ./data2 -join 127.0.0.1:8001 -raft-addr 127.0.0.1:12002 -http-addr 127.0.0.1:8002",
+    "qklzl -id 1 -data-dir ./data1 -raft-addr 127.0.0.1:12001 -http-addr 127.0.0.1:8001    # restart from existing data",
+  ],
+  join: ["qklzl join 127.0.0.1:8001 --id 4 --data-dir ./data4 --raft-addr 127.0.0.1:12004 --http-addr 127.0.0.1:8004"],
+  status: ["qklzl status", "qklzl status --addr 127.0.0.1:8002 --json"],
+  kv: ["qklzl kv put k v", "qklzl kv get k --addr 127.0.0.1:8003", "qklzl kv get k --consistency stale", "qklzl kv delete k"],
+  "kv get": ["qklzl kv get k", "qklzl kv get k --addr 127.0.0.1:8003 --consistency stale"],
+  "kv put": ["qklzl kv put k 'some value'", "qklzl kv put k -- -5    # a value starting with '-'"],
+  "kv delete": ["qklzl kv delete k"],
+  members: ["qklzl members --addr 127.0.0.1:8002"],
+  leave: ["qklzl leave 3", "qklzl leave --id 3 --addr 127.0.0.1:8002"],
+  "transfer-leader": ["qklzl transfer-leader --to 2"],
+  snapshot: ["qklzl snapshot --addr 127.0.0.1:8002"],
+  check: ["qklzl check", "qklzl check --wait 30s"],
+};
+
+/** examplesFor renders the EXAMPLES block of a command path ("kv put"), or "" when there is none. */
+export function examplesFor(path: string): string {
+  const lines = examples[path];
+  if (lines === undefined) return "";
+  return `\nEXAMPLES\n\n${lines.map((line) => `  ${line}`).join("\n")}\n`;
+}
