@@ -15,16 +15,18 @@ afterAll(async () => {
   await cluster.destroy();
 });
 
-test("election: exactly one leader, agreed on by all, node 1 after bootstrap", async () => {
+// Which node leads after the bootstrap is scenario 01's business (with the documented timeouts); with the fast
+// timeouts used here a loaded CI machine may legitimately elect another, so only agreement is asserted.
+test("election: exactly one leader, agreed on by all, every node a voter", async () => {
   await cluster.explain(async () => {
     const view = await cluster.waitForLeader({ among: [1, 2, 3] });
     const statuses = [...view.statuses.values()];
     expect(statuses.filter((s) => s.is_leader)).toHaveLength(1);
-    expect(new Set(statuses.map((s) => s.leader_id))).toEqual(new Set([1]));
+    expect(new Set(statuses.map((s) => s.leader_id))).toEqual(new Set([view.leaderId]));
     expect(new Set(statuses.map((s) => s.term)).size).toBe(1);
     for (const s of statuses) {
       expect(s.members.map((m) => [m.id, m.role]).sort()).toEqual([[1, "voter"], [2, "voter"], [3, "voter"]]);
-      expect(s.leader_http_addr).toBe(cluster.node(1).httpAddr);
+      expect(s.leader_http_addr).toBe(cluster.node(view.leaderId).httpAddr);
       expect(s.http_addr).toBe(cluster.node(s.id).httpAddr);
       expect(s.raft_addr).toBe(cluster.node(s.id).raftAddr);
     }
