@@ -89,16 +89,29 @@ export class MemLog {
     } else if (this.ents.length === 0) {
       this.first = meta.index + 1;
     }
-    assert(this.first <= this.snap.index + 1 || this.ents.length > 0, "the log reaches back to its snapshot");
+    // No invariant check here: recovery passes through odd intermediate states (see invariantProblem).
   }
 
-  /** dropBefore discards retained entries below `first` (compaction of whole segments). */
+  /** dropBefore discards retained entries below `first`; an emptied log restarts right after its snapshot. */
   dropBefore(first: Index): void {
-    if (first <= this.first) return;
-    const drop = Math.min(this.ents.length, first - this.first);
-    this.ents.splice(0, drop);
-    this.first += drop;
-    if (this.ents.length === 0) this.first = Math.max(this.first, this.snap.index + 1);
+    if (first > this.first) {
+      const drop = Math.min(this.ents.length, first - this.first);
+      this.ents.splice(0, drop);
+      this.first += drop;
+    }
+    if (this.ents.length === 0) this.first = this.snap.index + 1;
+  }
+
+  /**
+   * invariantProblem checks what the LogReader promises: the log reaches back to its snapshot (first ≤ snap + 1),
+   * and an empty log sits right after it. Live mutations keep it at every step; recovery at its end.
+   */
+  invariantProblem(): string | null {
+    if (this.first > this.snap.index + 1) return `first index ${this.first} leaves a gap after snapshot ${this.snap.index}`;
+    if (this.ents.length === 0 && this.first !== this.snap.index + 1) {
+      return `empty log starts at ${this.first}, not after snapshot ${this.snap.index}`;
+    }
+    return null;
   }
 
   entries(lo: Index, hi: Index, bytesMax: number): Entry[] {

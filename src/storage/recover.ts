@@ -72,6 +72,9 @@ export function recoverWal(walDir: string, dataDir: string): RecoveredWal {
     tornBytes += end.torn;
     segments.push(info);
   }
+  const last = segments[segments.length - 1];
+  const problem = mem.invariantProblem();
+  if (last !== undefined && problem !== null) throw corruptError(dataDir, last.path, last.size, problem);
   return { mem, segments, tornBytes };
 }
 

@@ -150,6 +150,8 @@ export class Wal implements LogStore {
     let minRemaining = Infinity;
     for (const info of this.segments) if (info.minEntry > 0) minRemaining = Math.min(minRemaining, info.minEntry);
     this.mem.dropBefore(minRemaining === Infinity ? this.mem.lastIndex() + 1 : minRemaining);
+    const problem = this.mem.invariantProblem();
+    assert(problem === null, `log invariant after compaction: ${problem}`);
     consola.debug(`[storage] compacted ${count} segment(s) up to index ${index}; first index now ${this.mem.first}`);
   }
 
@@ -180,6 +182,8 @@ export class Wal implements LogStore {
   }
 
   private writeAndWait(buf: Uint8Array, minEntry: number, maxEntry: number): Promise<void> {
+    const problem = this.mem.invariantProblem();
+    assert(problem === null, `log invariant: ${problem}`);
     try {
       const active = this.segments[this.segments.length - 1]!;
       if (active.size >= this.options.segmentBytes) this.roll();
