@@ -23,6 +23,8 @@ export interface StatusJson {
   applied_index: number;
   last_log_index: number;
   snapshot_index: number;
+  /** first_index: the first entry still in the log (compaction drops whole segments, so it lags snapshot_index). */
+  first_index?: number;
   raft_addr: string;
   http_addr: string;
   members: MemberJson[];

@@ -454,6 +454,7 @@ export class NodeRuntime {
       applied_index: kv.index,
       last_log_index: s.lastIndex,
       snapshot_index: this.storage.log.snapshotMeta().index,
+      first_index: this.storage.log.firstIndex(),
       raft_addr: this.raftAddr,
       http_addr: this.httpAddr,
       members: s.members.map(
