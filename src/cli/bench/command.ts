@@ -38,23 +38,19 @@ async function findLeader(addr: string): Promise<string> {
   return body.is_leader ? addr : body.leader_http_addr || addr;
 }
 
-const failover = defineCommand({
-  meta: { name: "failover", description: "Kill -9 the leader of a local 3-node cluster and time the first acknowledged write after it" },
-  args: {
-    rounds: { type: "string", default: "5", description: "How many leader kills to time" },
-    json: { type: "boolean", default: false, description: "Print the result as JSON" },
-  },
-  async run({ args }) {
-    const rounds = numberArg(args.rounds, "rounds", 1);
-    const result = await measureFailover(rounds, { onRound: (round, ms) => process.stderr.write(`round ${round}/${rounds}: first write acknowledged ${ms.toFixed(0)} ms after kill -9\n`) });
-    if (args.json) console.log(JSON.stringify(result));
-    else console.log(`failover: median ${result.medianMs.toFixed(0)} ms over ${rounds} rounds (${result.samplesMs.map((ms) => ms.toFixed(0)).join(", ")} ms)`);
-  },
-});
+async function runFailover(roundsArg: unknown, json: boolean): Promise<void> {
+  const rounds = numberArg(roundsArg, "rounds", 1);
+  const onRound = (round: number, ms: number) => process.stderr.write(`round ${round}/${rounds}: first write acknowledged ${ms.toFixed(0)} ms after kill -9\n`);
+  const result = await measureFailover(rounds, { onRound });
+  if (json) console.log(JSON.stringify(result));
+  else console.log(`failover: median ${result.medianMs.toFixed(0)} ms over ${rounds} rounds (${result.samplesMs.map((ms) => ms.toFixed(0)).join(", ")} ms)`);
+}
 
 export const benchCommand = defineCommand({
   meta: { name: "bench", description: "Closed-loop load against a cluster (--addr) or a local 3-node cluster it starts itself" },
   args: {
+    mode: { type: "positional", required: false, default: "load", description: "load (default) | failover: kill -9 the leader of a local 3-node cluster and time the first acknowledged write after it" },
+    rounds: { type: "string", default: "5", description: "failover: how many leader kills to time" },
     addr: { type: "string", description: "HTTP address of any member; omitted: start a local 3-node cluster" },
     "read-addr": { type: "string", description: "Send gets here instead of the leader" },
     "read-from": { type: "string", default: "leader", description: "leader | follower: where gets go when --read-addr is not given" },
@@ -66,9 +62,12 @@ export const benchCommand = defineCommand({
     consistency: { type: "string", default: "linearizable", description: "linearizable | stale reads" },
     json: { type: "boolean", default: false, description: "Print the result as JSON" },
   },
-  subCommands: { failover },
-  async run({ args, rawArgs }) {
-    if (rawArgs[0] === "failover") return;
+  async run({ args }) {
+    if (args.mode === "failover") return runFailover(args.rounds, args.json);
+    if (args.mode !== "load") {
+      process.stderr.write(`qklzl bench: unknown mode "${args.mode}" (load | failover)\n`);
+      process.exit(2);
+    }
     const consistency = args.consistency;
     if (consistency !== "linearizable" && consistency !== "stale") {
       process.stderr.write(`qklzl bench: --consistency must be linearizable or stale\n`);
