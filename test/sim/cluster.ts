@@ -52,6 +52,8 @@ export class SimCluster {
   onApplied: ((node: SimNode, entry: Entry) => void) | null = null;
   private deferred: Array<() => void> = [];
   private readonly reads = new Map<string, { node: NodeId; minIndex: Index }>();
+  /** readsDone: how each finished read ended (kept only for reads issued with track = true). */
+  private readonly readsDone = new Map<string, "served" | "failed">();
   private readSeq = 0;
   private writeSeq = 0;
   private readonly traceLines: string[] = [];
@@ -327,6 +329,7 @@ export class SimCluster {
     this.reads.delete(rs.ctx);
     if (rs.index < 0) {
       this.stats.readsFailed++;
+      this.readsDone.set(rs.ctx, "failed");
       return;
     }
     this.checker.onReadState(node.id, rs.ctx, rs.index, read.minIndex);
@@ -337,8 +340,12 @@ export class SimCluster {
     if (node.waitingReads.length === 0) return;
     const still: Array<{ ctx: string; index: Index }> = [];
     for (const r of node.waitingReads) {
-      if (r.index <= node.applied) this.stats.readsServed++;
-      else still.push(r);
+      if (r.index <= node.applied) {
+        this.stats.readsServed++;
+        this.readsDone.set(r.ctx, "served");
+      } else {
+        still.push(r);
+      }
     }
     node.waitingReads = still;
   }
@@ -516,10 +523,15 @@ export class SimCluster {
     return result.ok;
   }
 
-  /** read issues a ReadIndex read on node `id`; it must see every write acknowledged before now. */
-  read(id: NodeId): boolean {
+  /** readOutcome says how the read `ctx` (from read()) ended so far. */
+  readOutcome(ctx: string): "pending" | "served" | "failed" {
+    return this.readsDone.get(ctx) ?? "pending";
+  }
+
+  /** read issues a ReadIndex read on node `id` (it must see every write acknowledged before now); returns its ctx or null. */
+  read(id: NodeId): string | null {
     const node = this.node(id);
-    if (!node.core) return false;
+    if (!node.core) return null;
     const ctx = `r${++this.readSeq}`;
     const result = node.core.readIndex(ctx);
     if (result.ok) {
@@ -527,7 +539,7 @@ export class SimCluster {
       this.stats.readsIssued++;
     }
     this.pump(node);
-    return result.ok;
+    return result.ok ? ctx : null;
   }
 
   /**

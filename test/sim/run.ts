@@ -126,7 +126,24 @@ class Workload {
         .join(" ");
       return `liveness: members did not catch up to ${index} within ${this.config.livenessTicks} ticks (${lag}; took ${c.now - start} ticks)`;
     }
-    // Client traffic still works after catching up: a read on the leader is served.
+    // Reads work again too: a read on every member (followers forward it) is served; like a client,
+    // retry one that was refused (no leader known yet) or failed (leadership moved).
+    const reads = new Map<NodeId, string | null>();
+    const served = () => {
+      const ids = members();
+      for (const id of ids) {
+        const ctx = reads.get(id) ?? null;
+        if (ctx === null || c.readOutcome(ctx) === "failed") reads.set(id, c.read(id));
+      }
+      return ids.length > 0 && ids.every((id) => {
+        const ctx = reads.get(id) ?? null;
+        return ctx !== null && c.readOutcome(ctx) === "served";
+      });
+    };
+    if (!c.runUntil(served, this.config.livenessTicks)) {
+      const outcomes = [...reads].map(([id, ctx]) => `n${id}:${ctx === null ? "refused" : c.readOutcome(ctx)}`).join(" ");
+      return `liveness: reads on every member were not all served within ${this.config.livenessTicks} ticks after healing (${outcomes})`;
+    }
     return null;
   }
 
