@@ -128,7 +128,8 @@ export class Cluster {
     check(!this.isRunning(id), `node ${id} is already running (pid ${node.proc?.pid})`);
     const command = await nodeCommand();
     mkdirSync(node.dataDir, { recursive: true });
-    const argv = [...command, "-id", String(id), "-data-dir", node.dataDir];
+    // Relative, as in the document (`-data-dir ./data1`); the process runs in the cluster's temp dir.
+    const argv = [...command, "-id", String(id), "-data-dir", `./${path.relative(this.root, node.dataDir)}`];
     if (mode.bootstrap === true) argv.push("-bootstrap");
     if (mode.join !== undefined) argv.push("-join", typeof mode.join === "number" ? this.node(mode.join).httpAddr : mode.join);
     argv.push("-raft-addr", node.raftAddr, "-http-addr", node.httpAddr, ...this.extraArgs, ...(mode.extraArgs ?? []));
