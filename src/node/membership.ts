@@ -119,7 +119,10 @@ export class MembershipTasks {
       return;
     }
     const leaderId = core.leaderId;
-    if (leaderId === 0 || !core.membership.isVoter(rt.options.id) || rt.kv.appliedIndex < core.status().commit) return;
+    // Caught up within the promotion lag: under writes the commit index keeps moving, and the transfer
+    // itself brings the target fully up to date before TimeoutNow.
+    const behind = core.status().commit - rt.kv.appliedIndex;
+    if (leaderId === 0 || !core.membership.isVoter(rt.options.id) || behind > promote_lag_entries_max) return;
     const leader = rt.memberById(leaderId);
     if (leader === undefined || leader.httpAddr === "") return;
     this.run("designated leader", async () => {
