@@ -49,6 +49,12 @@ export class MembershipDriver {
       }
       this.pending = null;
     }
+    if (c.rng.chance(0.1)) {
+      // Readdress a member (it keeps its role); the configuration must carry the new addresses.
+      const m = c.rng.pick(members);
+      c.proposeConf(leader.id, { type: "update_addr", id: m.id, raftAddr: `${m.raftAddr}'`, httpAddr: `${m.httpAddr}'` });
+      return;
+    }
     const voters = members.filter((m) => m.role === "voter");
     if (voters.length > this.options.votersMin && (voters.length >= this.options.votersMax || c.rng.chance(0.5))) {
       c.proposeConf(leader.id, changeOf("remove", c.rng.pick(voters).id));
