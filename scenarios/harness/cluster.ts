@@ -54,6 +54,8 @@ export interface LeaderView {
 
 export interface StopOptions {
   deadlineMs?: number;
+  /** signal: SIGTERM (the documented `kill <pid>`, default) or SIGINT (Ctrl-C). */
+  signal?: "SIGTERM" | "SIGINT";
   /** expectExitCode: the exit code SIGTERM must give (issue 4: 0); null accepts any. */
   expectExitCode?: number | null;
 }
@@ -151,25 +153,26 @@ export class Cluster {
     return node;
   }
 
-  /** stop sends SIGTERM (the documented `kill <pid>`) and waits for the exit; returns the exit code. */
+  /** stop sends SIGTERM (the documented `kill <pid>`) or SIGINT and waits for the exit; returns the exit code. */
   async stop(id: number, options: StopOptions = {}): Promise<number | null> {
     const node = this.node(id);
     const proc = node.proc;
     check(proc !== null && this.isRunning(id), `node ${id} is not running`);
     if (node.paused) this.resume(id);
-    proc.kill("SIGTERM");
+    const signal = options.signal ?? "SIGTERM";
+    proc.kill(signal);
     const deadlineMs = options.deadlineMs ?? 15_000;
     const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(deadlineMs).then(() => false)]);
     if (!exited) {
       proc.kill("SIGKILL");
       await proc.exited;
-      throw new CheckError(`node ${id} did not exit within ${deadlineMs / 1000} s of SIGTERM (killed with SIGKILL)`);
+      throw new CheckError(`node ${id} did not exit within ${deadlineMs / 1000} s of ${signal} (killed with SIGKILL)`);
     }
     const expected = options.expectExitCode === undefined ? 0 : options.expectExitCode;
     if (expected !== null) {
       check(
         proc.exitCode === expected,
-        `node ${id} exited with ${proc.exitCode === null ? `signal ${proc.signalCode}` : `code ${proc.exitCode}`} after SIGTERM, expected code ${expected}`,
+        `node ${id} exited with ${proc.exitCode === null ? `signal ${proc.signalCode}` : `code ${proc.exitCode}`} after ${signal}, expected code ${expected}`,
       );
     }
     return proc.exitCode;

@@ -52,16 +52,16 @@ async function expectKeys(id: number, prefix: string, count: number): Promise<vo
   }
 }
 
-for (const how of ["SIGTERM", "kill -9"] as const) {
+for (const how of ["SIGTERM", "SIGINT", "kill -9"] as const) {
   test(`a follower stopped with ${how} restarts with -join and its old data, as the same member, and catches up`, async () => {
     await cluster.explain(async () => {
       await heal();
       const { leaderId } = await cluster.waitForLeader({ among: [1, 2, 3] });
       const before = await members(leaderId);
       const follower = leaderId === 3 ? 2 : 3;
-      if (how === "SIGTERM") await cluster.stop(follower);
-      else await cluster.kill9(follower);
-      const prefix = how === "SIGTERM" ? "term" : "kill";
+      if (how === "kill -9") await cluster.kill9(follower);
+      else await cluster.stop(follower, { signal: how });
+      const prefix = how.replace(/\W/g, "").toLowerCase();
       await writeKeys(prefix, 10);
       await cluster.start(follower, { join: leaderId });
       await cluster.waitHttp(follower);
