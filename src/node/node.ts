@@ -93,7 +93,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const stop = (reason: "stop" | "removed" | "fatal", cause?: unknown): Promise<void> => {
       stopping ??= (async () => {
         rt.stopping = true;
-        if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000));
+        if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
         await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
         await openHttp.stop().catch((error) => log.warn(`closing http: ${String(error)}`));

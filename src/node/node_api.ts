@@ -3,6 +3,7 @@ import type { ConfChange, ProposeResult } from "../raft/types.ts";
 import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import type { Consistency, JoinRequest, JoinResponse, NodeApi } from "./api.ts";
+import { describeReply, postJson } from "./cluster_client.ts";
 import type { NodeRuntime } from "./runtime.ts";
 
 /** createNodeApi is the NodeApi the HTTP layer calls: fast refusals first, then the log, then the wait. */
@@ -37,6 +38,24 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
     if (!result.ok) throw refusal(result, what);
     rt.wake();
     await rt.proposals.wait(result.index, result.term);
+  };
+
+  /**
+   * leaveThroughSuccessor: a leader asked to remove itself hands leadership to a caught-up voter first, then
+   * asks it for the removal (no election gap); once that is acknowledged this node stops. False when no
+   * successor took over: the leader then removes itself (the core steps it down after the commit).
+   */
+  const leaveThroughSuccessor = async (): Promise<boolean> => {
+    await rt.handOver(2 * rt.options.electionMs, "before leaving the cluster");
+    const leader = rt.core.leaderId === 0 || rt.core.leaderId === rt.options.id ? undefined : rt.memberById(rt.core.leaderId);
+    if (rt.core.role === "leader" || leader === undefined) return false;
+    const reply = await postJson(leader.httpAddr, "/leave", { id: rt.options.id }, rt.options.requestTimeoutMs);
+    if (reply.status !== 200) {
+      throw new QklzlError("timeout", `leadership moved to node ${leader.id}, which did not confirm the removal: ${describeReply(reply)}`);
+    }
+    rt.log.info(`left the cluster: node ${leader.id} leads and removed this node`);
+    setTimeout(() => rt.onRemoved(), 0);
+    return true;
   };
 
   const joinResponse = (): JoinResponse => ({ clusterId: rt.storage.meta.clusterId ?? "", members: rt.status().members });
@@ -115,6 +134,7 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       rt.ensureLeader();
       const member = rt.memberById(id);
       if (member === undefined) throw new QklzlError("unknown_member", `node ${id} is not a member`);
+      if (id === rt.options.id && (await leaveThroughSuccessor())) return;
       await proposeChange({ type: "remove", id, raftAddr: member.raftAddr, httpAddr: member.httpAddr }, `the removal of node ${id}`);
     },
 

@@ -487,7 +487,7 @@ export class NodeRuntime {
   // ---- shutdown ----
 
   /** handOver: as leader, transfer leadership to the most caught-up voter and wait (bounded) for it. */
-  async handOver(timeoutMs: number): Promise<void> {
+  async handOver(timeoutMs: number, why: string): Promise<void> {
     if (!this.started || this.closed || this.core.role !== "leader") return;
     const candidates = this.core
       .status()
@@ -498,11 +498,11 @@ export class NodeRuntime {
     const result = this.core.transferLeadership(target.id);
     this.wake();
     if (!result.ok) return;
-    this.log.info(`handing leadership to node ${target.id} before stopping`);
+    this.log.info(`handing leadership to node ${target.id} ${why}`);
     try {
       await this.waitForLeader(target.id, timeoutMs);
     } catch {
-      this.log.warn(`leadership transfer to node ${target.id} did not finish in ${timeoutMs} ms; stopping anyway`);
+      this.log.warn(`leadership transfer to node ${target.id} did not finish in ${timeoutMs} ms`);
     }
   }
 
