@@ -47,6 +47,8 @@ export class SimCluster {
   readonly checker = new Checker();
   readonly nodes = new Map<NodeId, SimNode>();
   now = 0;
+  /** persistTicksMax: how long a Ready may take to persist (starts at options.persistTicksMax; the liveness phase lowers it). */
+  persistTicksMax: number;
   stats: ClusterStats = { proposed: 0, acked: 0, readsIssued: 0, readsServed: 0, readsFailed: 0, crashes: 0, snapshotsSent: 0, snapshotsInstalled: 0, compactions: 0 };
   /** onApplied is called for every entry a node applies (the membership driver watches conf entries). */
   onApplied: ((node: SimNode, entry: Entry) => void) | null = null;
@@ -61,6 +63,7 @@ export class SimCluster {
   private readonly isolated = new Set<NodeId>();
 
   constructor(readonly options: ClusterOptions) {
+    this.persistTicksMax = options.persistTicksMax;
     this.rng = new SimRng(options.seed);
     this.net = new SimNetwork(this.rng, options.net);
     if (options.bootstrap) {
@@ -188,7 +191,7 @@ export class SimCluster {
       const rd = node.core.ready();
       this.checkReady(node, rd);
       for (const m of rd.messages) this.send(node, m);
-      const delay = this.rng.int(this.options.persistTicksMax + 1);
+      const delay = this.rng.int(this.persistTicksMax + 1);
       node.persisting = { ready: rd, doneAt: this.now + delay };
       if (delay === 0) this.finishPersist(node);
     }

@@ -106,8 +106,11 @@ class Workload {
   /** livenessPhase heals everything; returns a failure line or null. */
   livenessPhase(): string | null {
     const c = this.c;
+    // After healing the system is timely (the usual partial-synchrony assumption): a round trip plus a
+    // disk write stays well inside an election timeout, or check-quorum would depose every leader.
     c.net.healAll();
-    c.net.options = { ...c.net.options, loss: 0, duplicate: 0, longDelay: 0 };
+    c.net.options = { ...c.net.options, loss: 0, duplicate: 0, longDelay: 0, delayMin: 1, delayMax: Math.min(c.net.options.delayMax, 2) };
+    c.persistTicksMax = Math.min(c.persistTicksMax, 2);
     for (const node of c.nodes.values()) if (!node.up && !node.retired) c.restart(node.id);
     const start = c.now;
     const index = c.commitOne(`live-${c.now}`, 1, this.config.livenessTicks);
