@@ -7,6 +7,9 @@ import type { Storage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
 import type { NodeMetrics } from "./metrics.ts";
 
+/** After a failed automatic snapshot, wait this long before the next attempt. */
+const snapshot_retry_ms = 10_000;
+
 export interface SnapshotContext {
   storage: Storage;
   kv: KvStateMachine;
@@ -35,7 +38,9 @@ export class Snapshotter {
   private generation = 0;
   private readonly sending = new Set<number>();
   private staged: { meta: SnapshotMeta; data: Uint8Array } | null = null;
+  /** cache holds the image being streamed to followers (released once no transfer is running). */
   private cache: { index: number; meta: SnapshotMeta; data: Uint8Array } | null = null;
+  private retryAt = 0;
 
   constructor(private readonly context: SnapshotContext) {
     this.lastIndex = context.storage.log.snapshotMeta().index;
@@ -47,9 +52,13 @@ export class Snapshotter {
 
   /** maybeTake starts an automatic snapshot once enough entries were applied since the last one. */
   maybeTake(): void {
-    if (this.taking !== null) return;
+    if (this.taking !== null || performance.now() < this.retryAt) return;
     if (this.context.kv.appliedIndex - this.lastIndex < this.context.snapshotEntries) return;
-    this.take().catch((error) => this.context.log.error(`snapshot failed: ${String(error)}`));
+    this.take().catch((error) => {
+      // Retry later, not at every Ready (a full disk would otherwise flood the log).
+      this.retryAt = performance.now() + snapshot_retry_ms;
+      this.context.log.error(`snapshot failed (retrying in ${snapshot_retry_ms / 1000} s): ${String(error)}`);
+    });
   }
 
   /** take snapshots the map at the applied index now (joins a snapshot already running). */
@@ -74,7 +83,6 @@ export class Snapshotter {
     }
     await this.context.storage.snapshots.save(meta, image.data);
     this.lastIndex = meta.index;
-    this.cache = { index: meta.index, meta, data: image.data };
     this.context.metrics.snapshotsTaken++;
     const log = this.context.storage.log;
     const compactTo = meta.index - this.context.trailingEntries;
@@ -90,7 +98,10 @@ export class Snapshotter {
   send(m: Message & { type: "snapshot" }): void {
     if (this.sending.has(m.to)) return;
     this.sending.add(m.to);
-    void this.stream(m).finally(() => this.sending.delete(m.to));
+    void this.stream(m).finally(() => {
+      this.sending.delete(m.to);
+      if (this.sending.size === 0) this.cache = null; // a 100 MB image is not kept around between transfers
+    });
   }
 
   private async stream(m: Message & { type: "snapshot" }): Promise<void> {
@@ -146,7 +157,6 @@ export class Snapshotter {
     await this.context.kv.restore(staged.data);
     assert(this.context.kv.appliedIndex === meta.index, `snapshot ${meta.index}: image is at ${this.context.kv.appliedIndex}`);
     this.lastIndex = Math.max(this.lastIndex, meta.index);
-    this.cache = { index: meta.index, meta, data: staged.data };
     this.context.metrics.snapshotsInstalled++;
     this.context.installed(meta);
     const ms = (performance.now() - started).toFixed(0);

@@ -82,4 +82,14 @@ describe("node: a 3-node cluster in one process", () => {
     if (error.code === "timeout") expect(error.message).toContain("unknown");
     expect(await cluster.node(1).api.read("lost", "stale")).toBeNull();
   }, 30_000);
+
+  test("an empty data dir without -bootstrap or -join is refused with a clear message", async () => {
+    cluster = new TestCluster();
+    const error = await cluster.start(1).catch((e) => e);
+    expect(isQklzlError(error) && error.code).toBe("bad_request");
+    expect(error.message).toContain("-bootstrap");
+    // Nothing was left listening: the same node can start properly right after.
+    await cluster.start(1, { bootstrap: true });
+    await waitFor("node 1 leads", () => cluster.status(1).is_leader);
+  }, 30_000);
 });

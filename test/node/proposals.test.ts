@@ -1,0 +1,64 @@
+import { describe, expect, test } from "bun:test";
+import { Proposals } from "../../src/node/proposals.ts";
+import { isQklzlError } from "../../src/shared/errors.ts";
+
+const hint = () => ({ leader_id: 2, leader_http_addr: "h:2" });
+
+async function outcome(promise: Promise<unknown>): Promise<string> {
+  try {
+    return `ok ${JSON.stringify(await promise)}`;
+  } catch (error) {
+    return isQklzlError(error) ? error.code : String(error);
+  }
+}
+
+describe("proposal waiters", () => {
+  test("resolve when the entry applies with the same term; reject as not applied when another term took the index", async () => {
+    const p = new Proposals(1_000);
+    const mine = p.wait(5, 3);
+    const overwritten = p.wait(6, 3);
+    p.applied(5, 3, hint);
+    p.applied(6, 4, hint);
+    p.applied(7, 4, hint); // nobody waits: nothing happens
+    expect(await outcome(mine)).toBe('ok {"index":5}');
+    const error = await overwritten.catch((e) => e);
+    expect(error.code).toBe("not_leader");
+    expect(error.details).toEqual({ leader_id: 2, leader_http_addr: "h:2" });
+    expect(p.size).toBe(0);
+  });
+
+  test("the deadline rejects with timeout and says the outcome is unknown; later ones stay", async () => {
+    const p = new Proposals(50);
+    const early = p.wait(1, 1);
+    await Bun.sleep(30);
+    const late = p.wait(2, 1);
+    p.sweep(performance.now() + 25);
+    const error = await early.catch((e) => e);
+    expect(error.code).toBe("timeout");
+    expect(error.message).toContain("unknown");
+    expect(p.size).toBe(1);
+    p.applied(2, 1, hint);
+    expect(await outcome(late)).toBe('ok {"index":2}');
+  });
+
+  test("a snapshot covering waiting entries and a shutdown both settle every waiter", async () => {
+    const p = new Proposals(1_000);
+    const a = p.wait(3, 1);
+    const b = p.wait(9, 1);
+    p.coveredBySnapshot(5);
+    expect(await outcome(a)).toBe("timeout");
+    expect(p.size).toBe(1);
+    const { QklzlError } = await import("../../src/shared/errors.ts");
+    p.failAll(new QklzlError("shutting_down", "bye"));
+    expect(await outcome(b)).toBe("shutting_down");
+  });
+
+  test("re-proposing an index in a later term fails the older waiter (its entry was truncated)", async () => {
+    const p = new Proposals(1_000);
+    const old = p.wait(4, 2);
+    const fresh = p.wait(4, 5);
+    expect(await outcome(old)).toBe("not_leader");
+    p.applied(4, 5, hint);
+    expect(await outcome(fresh)).toBe('ok {"index":4}');
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, test } from "bun:test";
+import { Reads } from "../../src/node/reads.ts";
+import { QklzlError, isQklzlError } from "../../src/shared/errors.ts";
+
+/** A fake core: records readIndex calls; the test answers them. */
+function setup(options: { refuse?: boolean } = {}) {
+  const asked: string[] = [];
+  let applied = 0;
+  const map = new Map<string, string>([["a", "1"]]);
+  const reads = new Reads(
+    {
+      readIndex: (ctx) => {
+        if (options.refuse) return new QklzlError("no_leader", "none");
+        asked.push(ctx);
+        return null;
+      },
+      applied: () => applied,
+      get: (key) => map.get(key),
+      roundFailed: () => new QklzlError("not_leader", "lost"),
+    },
+    { timeoutMs: 200, roundStaleMs: 100, prefix: "t" },
+  );
+  return { reads, asked, map, setApplied: (n: number) => (applied = n) };
+}
+
+async function outcome(promise: Promise<unknown>): Promise<string> {
+  try {
+    return JSON.stringify(await promise);
+  } catch (error) {
+    return isQklzlError(error) ? error.code : String(error);
+  }
+}
+
+describe("linearizable read batching", () => {
+  test("reads arriving during a round share the next one; each is served once applied reaches its read index", async () => {
+    const { reads, asked, map, setApplied } = setup();
+    const first = reads.read("a");
+    expect(asked.length).toBe(1);
+    const second = reads.read("a");
+    const third = reads.read("missing");
+    expect(asked.length).toBe(1); // queued behind the round in flight
+    reads.onReadState(asked[0]!, 10);
+    expect(asked.length).toBe(2); // the queue started the next round at once
+    setApplied(9);
+    reads.onApplied(9);
+    map.set("a", "2"); // applied at index 10
+    setApplied(10);
+    reads.onApplied(10);
+    expect(await outcome(first)).toBe('{"value":"2"}');
+    reads.onReadState(asked[1]!, 10);
+    expect(await outcome(second)).toBe('{"value":"2"}');
+    expect(await outcome(third)).toBe("null");
+    expect(reads.size).toBe(0);
+    expect(reads.roundsStarted).toBe(2);
+  });
+
+  test("a failed round rejects its readers; a refused round rejects at once", async () => {
+    const { reads, asked } = setup();
+    const r = reads.read("a");
+    reads.onReadState(asked[0]!, -1);
+    expect(await outcome(r)).toBe("not_leader");
+    const refused = setup({ refuse: true });
+    expect(await outcome(refused.reads.read("a"))).toBe("no_leader");
+  });
+
+  test("a silent round stops holding the queue after roundStaleMs; readers time out at their deadline", async () => {
+    const { reads, asked } = setup();
+    const lost = reads.read("a");
+    const queued = reads.read("a");
+    await Bun.sleep(110);
+    reads.sweep(performance.now());
+    expect(asked.length).toBe(2); // the stale round no longer blocks
+    reads.onReadState(asked[1]!, 0);
+    expect(await outcome(queued)).toBe('{"value":"1"}');
+    await Bun.sleep(100);
+    reads.sweep(performance.now());
+    expect(await outcome(lost)).toBe("timeout");
+  });
+});
