@@ -177,7 +177,8 @@ export class NodeRuntime {
     this.started = true;
     this.syncPeers();
     this.tickTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
-    this.loopDone = this.loop().catch((error) => {
+    // The loop starts on the next microtask, once startNode has wired onFatal/onRemoved.
+    this.loopDone = Promise.resolve().then(() => this.loop()).catch((error) => {
       this.log.error(`raft loop failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       this.closed = true;
       this.onFatal(error);
