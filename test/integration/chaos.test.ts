@@ -3,8 +3,8 @@ import { check, Cluster, describeAnswers, fastFlags, findLostWrites, startWriter
 
 // Rounds of faults under continuous writes, with snapshots and log compaction happening all along (small
 // --snapshot-entries and segments): kill -9 of the leader, kill -9 of a follower, the leader frozen (SIGSTOP)
-// until the others have elected a new leader and taken writes. A killed node restarts from its data dir; at the end every replica has the same state and no
-// acknowledged write is missing.
+// until the others have elected a new leader and taken writes. A killed node restarts from its data dir; at the
+// end every replica has the same state and no acknowledged write is missing.
 
 const rounds = 6;
 const faults = ["kill -9 leader", "kill -9 follower", "pause leader"] as const;
