@@ -49,6 +49,9 @@ describe("node: membership", () => {
       api.join({ id: 7, raftAddr: "127.0.0.1:1", httpAddr: "127.0.0.1:2" }),
       api.join({ id: 8, raftAddr: "127.0.0.1:3", httpAddr: "127.0.0.1:4" }),
     ]);
+    expect(await api.leave(99).catch((e) => e.code)).toBe("unknown_member");
+    expect(await api.transferLeader(99).catch((e) => e.code)).toBe("unknown_member");
+    expect(await cluster.node(2).api.join({ id: 9, raftAddr: "127.0.0.1:5", httpAddr: "127.0.0.1:6" }).catch((e) => e.code)).toBe("not_leader");
     const codes = results.map((r) => (r.status === "fulfilled" ? "ok" : isQklzlError(r.reason) ? r.reason.code : String(r.reason)));
     expect(codes.sort()).toEqual(["change_in_progress", "ok"]);
     // Clean up the learner that cannot exist: removing it works.
