@@ -94,6 +94,9 @@ test("a follower restarted after that starts from its snapshot and serves every 
     expect(first.snapshot_index).toBeGreaterThanOrEqual(before!.snapshot_index);
     expect(first.applied_index).toBeGreaterThanOrEqual(first.snapshot_index);
 
+    // Its own disk already holds everything; it must still find the leader before a linearizable read works.
+    await cluster.waitForLeader({ among: [1, 2, 3], deadlineMs: 20_000 });
+    await cluster.waitConverged([1, 2, 3], 20_000);
     const caughtUp = await waitApplied(cluster, follower, before!.applied_index);
     expect(caughtUp.kv_keys).toBe(writes);
     // It was current when stopped, so the leader's retained log covers it: no snapshot from the leader needed.

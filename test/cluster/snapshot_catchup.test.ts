@@ -68,7 +68,7 @@ test(`a follower stopped, then ${writes} writes, then restarted catches up throu
     const [mine, leaders] = await waitSameHash(cluster, follower, leaderId);
     const log = logSinceStart(cluster, follower);
     console.log(
-      `[catchup] ${writes} writes at ${result.perSecond}/s; follower ${follower} stopped at index ${stoppedAt!.last_log_index}, leader snapshot ${compacted.snapshot_index}, log from ${logFirstIndex(cluster, leaderId)}; ` +
+      `[catchup] ${writes} writes at ${result.perSecond}/s; follower ${follower} stopped at index ${stoppedAt!.last_log_index}, leader snapshot ${compacted.snapshot_index}, log from ${logFirstIndex(cluster, leaderId, compacted)}; ` +
         `caught up to ${caughtUp.applied_index} in ${catchUpMs.toFixed(0)} ms, snapshots_installed ${mine.snapshots_installed}; hash ${mine.kv_hash} at ${mine.kv_hash_index}`,
     );
     expect(installedSnapshot(mine.snapshots_installed, log)).toBe(true);
@@ -92,7 +92,7 @@ test("a new node joining after compaction catches up through a snapshot and beco
     await cluster.waitForVoters(leaderId, [1, 2, 3, 4], 40_000);
     await waitApplied(cluster, 4, leader.commit_index, 40_000);
     const [mine, leaders] = await waitSameHash(cluster, 4, leaderId);
-    console.log(`[catchup] node 4 joined after compaction (leader snapshot ${leader.snapshot_index}, log from ${logFirstIndex(cluster, leaderId)}): snapshots_installed ${mine.snapshots_installed}, keys ${mine.kv_keys}, hash ${mine.kv_hash} at ${mine.kv_hash_index}`);
+    console.log(`[catchup] node 4 joined after compaction (leader snapshot ${leader.snapshot_index}, log from ${logFirstIndex(cluster, leaderId, leader)}): snapshots_installed ${mine.snapshots_installed}, keys ${mine.kv_keys}, hash ${mine.kv_hash} at ${mine.kv_hash_index}`);
     expect(installedSnapshot(mine.snapshots_installed, logSinceStart(cluster, 4))).toBe(true);
     expect(mine.kv_hash).toBe(leaders.kv_hash);
     expect(mine.kv_keys).toBe(writes + joiner_writes);

@@ -71,7 +71,7 @@ test("a follower catches up through snapshots while writes continue and the lead
       const leaderNow = await cluster.status(leaderId);
       console.log(
         `[snaplive] follower ${follower} restarted ${(leaderAtRestart!.commit_index - stoppedAt!.last_log_index)} entries behind; ` +
-          `applied ${caught.applied_index} (leader commit ${leaderNow?.commit_index}, log from ${logFirstIndex(cluster, leaderId)}) ` +
+          `applied ${caught.applied_index} (leader commit ${leaderNow?.commit_index}, log from ${logFirstIndex(cluster, leaderId, leaderNow)}) ` +
           `${((performance.now() - restartedAt) / 1000).toFixed(1)} s after restart, snapshots_installed ${caught.snapshots_installed}; live writes so far ${written} (${failures} failed)`,
       );
       expect(caught.snapshots_installed).toBeGreaterThanOrEqual(1);

@@ -244,11 +244,12 @@ export function logSinceStart(cluster: Cluster, id: number): string {
 }
 
 /**
- * logFirstIndex: the first index still in node `id`'s log, from the last "snapshot at index … log now [first,
- * last]" line it printed (status has no first index); 0 when it printed none. Compaction drops whole segments,
- * so this, not snapshot_index, says whether a lagging follower can still be served from the log.
+ * logFirstIndex: the first index still in node `id`'s log: /status first_index when the node reports it, else the
+ * last "snapshot at index … log now [first, last]" line of its log; 0 when neither says. Compaction drops whole
+ * segments, so this, not snapshot_index, says whether a lagging follower can still be served from the log.
  */
-export function logFirstIndex(cluster: Cluster, id: number): number {
+export function logFirstIndex(cluster: Cluster, id: number, status: StatusJson | null = cluster.node(id).lastStatus): number {
+  if (status !== null && typeof status.first_index === "number") return status.first_index;
   const matches = [...logSinceStart(cluster, id).matchAll(/log now \[(\d+), (\d+)\]/g)];
   const last = matches.at(-1);
   return last === undefined ? 0 : Number(last[1]);
@@ -259,11 +260,27 @@ export async function waitCompactedPast(cluster: Cluster, leaderId: number, inde
   return waitFor(
     async () => {
       const s = await cluster.status(leaderId);
-      const first = logFirstIndex(cluster, leaderId);
-      return s !== null && first > index + 1 ? s : notYet({ snapshot_index: s?.snapshot_index, log_first_index: first });
+      const first = logFirstIndex(cluster, leaderId, s);
+      return s !== null && first > index + 1 ? s : notYet({ snapshot_index: s?.snapshot_index, first_index: first });
     },
     { deadlineMs, what: `leader ${leaderId}'s log to be compacted past index ${index}` },
   );
+}
+
+/**
+ * infoLogging: node `id` prints info lines (its "node N up" line is in its log). A binary compiled with
+ * NODE_ENV=test (e.g. built from inside `bun test`) runs consola at warn level and prints none.
+ */
+export function infoLogging(cluster: Cluster, id: number): boolean {
+  return / up: raft /.test(logSinceStart(cluster, id));
+}
+
+/** snapshotFileIndexes: the indexes of the snapshot files in node `id`'s snap/ dir ("<index>-<term>.snap"). */
+export function snapshotFileIndexes(cluster: Cluster, id: number): number[] {
+  return dirUsage(cluster.node(id).dataDir)
+    .snapFiles.map((name) => /^(\d+)-\d+\.snap$/.exec(name))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]));
 }
 
 /** waitApplied waits until node `id` applied at least `index` and returns its status. */
