@@ -10,3 +10,4 @@ export { describeAnswers, findLostWrites, startWriters, type LostWrites, type Wr
 
 /** fastFlags: shorter heartbeat and election timeouts, for tests that are not the documented commands. */
 export const fastFlags = ["--heartbeat-ms", "50", "--election-ms", "500"];
+export { checkHistory, recordHistory, type History, type HistoryOptions, type Op } from "./harness/history.ts";
