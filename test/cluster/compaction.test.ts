@@ -4,7 +4,8 @@ import { checkSample, dirUsage, sampleIndexes, scaled, waitApplied, writeKeys, k
 
 // Issue 5: many writes with a snapshot every 1,000 entries. The log directory of every node stays bounded
 // while and after writing (compaction deletes covered segments, keeping a trailing window), a node restarted
-// afterwards starts from its own snapshot (snapshot_index > 0 at its first /status), and every value is intact.
+// afterwards starts from its own snapshot (snapshot_index > 0 at its first /status), and every value is intact
+// (including 500 deletes and 500 overwrites made after the bulk writes: nothing removed comes back).
 
 const snapshot_entries = 1000;
 const trailing_entries = 200;
@@ -18,7 +19,13 @@ const snap_files_max = 4;
 
 const key = (i: number) => `k${String(i).padStart(6, "0")}`;
 const value = (i: number) => `value-${i}-${(i * 2654435761) % 1000003}`;
-const kv = { key, value };
+/** mutated: after the bulk writes, keys i < mutated with i % 10 == 0 are deleted and i % 10 == 1 overwritten. */
+const mutated = Math.min(writes, 5000);
+const deleted = (i: number) => i < mutated && i % 10 === 0;
+const overwritten = (i: number) => i < mutated && i % 10 === 1;
+const expected = (i: number) => (deleted(i) ? null : overwritten(i) ? `over-${i}` : value(i));
+const kv = { key, value: expected };
+const keys_left = writes - Math.ceil(mutated / 10);
 
 const cluster = new Cluster({
   name: "e2e-compaction",
@@ -57,6 +64,11 @@ test(`${writes} writes with a snapshot every ${snapshot_entries} entries: the lo
       onProgress: sampleDisk,
     });
     expect(result.acked).toBe(writes);
+    // Deletes and overwrites too, so snapshots and restarts must also keep what was removed removed.
+    const n = Math.ceil(mutated / 10);
+    const dels = await writeKeys(cluster, { count: n, key: (j) => key(j * 10), value: () => "", del: true, concurrency: 16 });
+    const overs = await writeKeys(cluster, { count: n, key: (j) => key(j * 10 + 1), value: (j) => `over-${j * 10 + 1}`, concurrency: 16 });
+    expect(dels.acked + overs.acked).toBe(2 * n);
     const index = await cluster.waitConverged([1, 2, 3], 30_000);
     sampleDisk();
     const statuses = await cluster.statuses([1, 2, 3]);
@@ -67,7 +79,7 @@ test(`${writes} writes with a snapshot every ${snapshot_entries} entries: the lo
         `final: ${finals.map((f) => `n${f.id} wal ${f.walBytes} B/${f.walFiles.length} files [${f.walFiles[0]}..${f.walFiles.at(-1)}], snap ${f.snapBytes} B/${f.snapFiles.length}`).join("; ")}`,
     );
     for (const s of statuses.values()) {
-      expect(s.kv_keys).toBe(writes);
+      expect(s.kv_keys).toBe(keys_left);
       // Every node snapshots on its own every snapshot_entries applied entries.
       expect(s.snapshot_index).toBeGreaterThanOrEqual(index - 2 * snapshot_entries);
     }
@@ -98,10 +110,10 @@ test("a follower restarted after that starts from its snapshot and serves every 
     await cluster.waitForLeader({ among: [1, 2, 3], deadlineMs: 20_000 });
     await cluster.waitConverged([1, 2, 3], 20_000);
     const caughtUp = await waitApplied(cluster, follower, before!.applied_index);
-    expect(caughtUp.kv_keys).toBe(writes);
+    expect(caughtUp.kv_keys).toBe(keys_left);
     // It was current when stopped, so the leader's retained log covers it: no snapshot from the leader needed.
     expect(caughtUp.snapshots_installed).toBe(0);
-    expect(await checkSample(cluster, follower, sampleIndexes(writes, 2000), kv, "stale")).toEqual([]);
+    expect(await checkSample(cluster, follower, [...sampleIndexes(writes, 2000), ...sampleIndexes(mutated, 300)], kv, "stale")).toEqual([]);
     expect(await checkSample(cluster, follower, sampleIndexes(writes, 200), kv, "linearizable")).toEqual([]);
   });
 }, 60_000);
@@ -120,7 +132,7 @@ test("the leader killed with -9 and restarted also starts from its snapshot; rep
     const index = await cluster.waitConverged([1, 2, 3], 30_000);
     expect(index).toBeGreaterThanOrEqual(before!.applied_index);
     const statuses = await cluster.statuses([1, 2, 3]);
-    for (const s of statuses.values()) expect(s.kv_keys).toBe(writes);
-    expect(await checkSample(cluster, leaderId, sampleIndexes(writes, 1000), kv, "stale")).toEqual([]);
+    for (const s of statuses.values()) expect(s.kv_keys).toBe(keys_left);
+    expect(await checkSample(cluster, leaderId, [...sampleIndexes(writes, 1000), ...sampleIndexes(mutated, 300)], kv, "stale")).toEqual([]);
   });
 }, 60_000);

@@ -20,6 +20,8 @@ export interface WriteKeysOptions {
   /** key/value of write number i (values must be deterministic so reads can check them). */
   key(i: number): string;
   value(i: number): string;
+  /** del: send deletes of key(i) instead of puts (value is then unused). */
+  del?: boolean;
   concurrency?: number;
   deadlineMs?: number;
   /** onProgress is called every `progressEvery` acknowledged writes (for sampling the disk while writing). */
@@ -50,7 +52,7 @@ export async function writeKeys(cluster: Cluster, options: WriteKeysOptions): Pr
   const progressEvery = options.progressEvery ?? 0;
 
   async function one(i: number): Promise<void> {
-    const body = JSON.stringify({ op: "put", key: options.key(i), value: options.value(i) });
+    const body = JSON.stringify(options.del === true ? { op: "delete", key: options.key(i) } : { op: "put", key: options.key(i), value: options.value(i) });
     for (let attempt = 0; ; attempt++) {
       if (performance.now() > deadline) throw new CheckError(`writeKeys: deadline passed after ${acked}/${options.count} writes`);
       const node = target;
@@ -111,12 +113,15 @@ export async function writeKeys(cluster: Cluster, options: WriteKeysOptions): Pr
   return { acked, retries, elapsedMs, perSecond: Math.round((acked / elapsedMs) * 1000), lastIndex };
 }
 
-/** checkSample reads key i for every i in `indexes` from node `id` and returns the mismatches (empty = all intact). */
+/**
+ * checkSample reads key i for every i in `indexes` from node `id` and returns the mismatches (empty = all
+ * intact). kv.value(i) null means the key must be absent (404 key_not_found).
+ */
 export async function checkSample(
   cluster: Cluster,
   id: number,
   indexes: number[],
-  kv: { key(i: number): string; value(i: number): string },
+  kv: { key(i: number): string; value(i: number): string | null },
   consistency: "stale" | "linearizable" = "stale",
 ): Promise<string[]> {
   const bad: string[] = [];
@@ -125,7 +130,10 @@ export async function checkSample(
     while (next < indexes.length) {
       const i = indexes[next++]!;
       const reply = await cluster.get(id, kv.key(i), { consistency });
-      if (reply.status !== 200 || reply.json?.value !== kv.value(i)) {
+      const expected = kv.value(i);
+      if (expected === null) {
+        if (reply.status !== 404 || errorCode(reply) !== "key_not_found") bad.push(`${kv.key(i)}: expected 404 key_not_found, got ${describeReply(reply)}`);
+      } else if (reply.status !== 200 || reply.json?.value !== expected) {
         bad.push(`${kv.key(i)}: ${reply.status === 200 ? `value of ${String(reply.json?.value).length} chars differs` : describeReply(reply)}`);
       }
     }
@@ -138,7 +146,8 @@ export async function checkSample(
 export function sampleIndexes(count: number, n: number): number[] {
   const out = new Set<number>([0, count - 1]);
   const step = Math.max(1, Math.floor(count / n));
-  for (let i = 0; i < count && out.size < n; i += step) out.add(Math.min(count - 1, i + ((i * 7919) % step)));
+  // One index per stretch of `step`, at a pseudo-random offset inside it (so residues mod 10 all occur).
+  for (let k = 0; k * step < count && out.size < n; k++) out.add(Math.min(count - 1, k * step + ((k * 7919 + 17) % step)));
   return [...out];
 }
 
