@@ -30,7 +30,8 @@ export const scenarios: Scenario[] = [s01, s02, s03, quickstartKv, s04, s05, s06
 const budgetMs = Number(process.env.QKLZL_SCENARIO_BUDGET_MS ?? 15 * 60_000);
 
 function usage(): never {
-  console.log("usage: bun scenarios/run.ts [--list] [name-prefix ...]   e.g. `bun scenarios/run.ts 06 x2`");
+  console.log("usage: bun scenarios/run.ts [--list] [--verbose] [name-prefix ...]   e.g. `bun scenarios/run.ts 06 x2`");
+  console.log("  --verbose (-v): after each PASS line, the scenario's notes (timings, answers seen)");
   for (const s of scenarios) console.log(`  ${s.name.padEnd(30)} ${s.title}`);
   process.exit(0);
 }
@@ -60,8 +61,10 @@ function describeError(error: unknown): string {
 }
 
 async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  if (args.includes("--help") || args.includes("-h") || args.includes("--list")) usage();
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h") || argv.includes("--list")) usage();
+  const verbose = argv.includes("--verbose") || argv.includes("-v");
+  const args = argv.filter((arg) => arg !== "--verbose" && arg !== "-v");
   installCleanupHandlers();
   const selected = select(args);
   try {
@@ -105,7 +108,7 @@ async function main(): Promise<number> {
       await withDeadline(work, scenario.timeoutMs, `scenario ${scenario.name}`);
       passed += 1;
       console.log(`PASS ${scenario.name} (${elapsed()})`);
-      for (const note of ctx.notes) console.log(`  note: ${note}`);
+      if (verbose) for (const note of ctx.notes) console.log(`  note: ${note}`);
       previous = { name: scenario.name, ok: true };
     } catch (error) {
       failed += 1;
