@@ -246,10 +246,10 @@ export class NodeRuntime {
       const started = performance.now();
       await this.storage.log.save(rd.entries, rd.hardState);
       this.metrics.fsync.observe((performance.now() - started) / 1000);
-    } else if (rd.hardState !== null || rd.entries.length > 0) {
-      // A commit-index-only change needs no fsync: written in order, synced with the next batch.
-      this.storage.log.save(rd.entries, rd.hardState).catch((error) => this.onFatal(error));
     }
+    // A commit-index-only change is not written: every save costs an fsync, and a stored commit index that
+    // lags is safe (it only bounds what a restart replays before hearing from the leader; the snapshot index
+    // counts as committed). The next batch with entries or a vote carries the current commit index.
     // 3. Votes and append acks.
     for (const m of rd.messagesAfterPersist) this.send(m);
     // 4. Apply, then serve reads.
