@@ -331,7 +331,8 @@ export class Cluster {
       // A person types the next command a moment later; waiting for the HTTP port is the same courtesy.
       await this.waitHttp(id);
     }
-    await this.waitForVoters(1, this.ids, deadlineMs);
+    // Every node, not just the leader, must have applied the last promotion before the cluster counts as formed.
+    for (const id of this.ids) await this.waitForVoters(id, this.ids, deadlineMs);
     return this.waitForLeader({ among: this.ids, deadlineMs });
   }
 
