@@ -24,12 +24,13 @@ interface SnapshotHeader {
 /** ABSENT marks, in a copy-on-write pre-image, a key that did not exist when the snapshot began. */
 const ABSENT: unique symbol = Symbol("absent");
 
-/** Cow holds the values a running snapshot needs that writes overwrote since it began. */
+/**
+ * Cow holds, for a running snapshot, the value each key had at its start, recorded just before the key's first
+ * change (ABSENT for keys created since).
+ */
 interface Cow {
   map: Map<string, string>;
   pre: Map<string, string | typeof ABSENT>;
-  /** emitted: keys the live pass already wrote; later writes to them need no pre-image. */
-  emitted: Set<string>;
 }
 
 export interface KvStats {
@@ -76,7 +77,7 @@ export class KvStateMachine {
     this.index = index;
     const previous = this.map.get(command.key);
     const cow = this.cow;
-    if (cow !== null && cow.map === this.map && !cow.pre.has(command.key) && !cow.emitted.has(command.key)) {
+    if (cow !== null && cow.map === this.map && !cow.pre.has(command.key)) {
       cow.pre.set(command.key, previous ?? ABSENT);
     }
     if (previous !== undefined) this.hash ^= pairHash(command.key, previous);
@@ -102,7 +103,8 @@ export class KvStateMachine {
   async snapshot(): Promise<{ index: number; data: Uint8Array }> {
     assert(this.cow === null, "kv: a snapshot is already running");
     const header: SnapshotHeader = { index: this.index, count: this.map.size, hash: hashHex(this.hash) };
-    const cow: Cow = { map: this.map, pre: new Map(), emitted: new Set() };
+    const cow: Cow = { map: this.map, pre: new Map() };
+    const keys = Array.from(this.map.keys());
     this.cow = cow;
     try {
       const writer = new ImageWriter();
@@ -121,23 +123,15 @@ export class KvStateMachine {
           burstStart = performance.now();
         }
       };
-      const push = async (key: string, value: string) => {
+      // The keys of the start, copied up front (~10-40 ms for 1M keys, cheaper overall than tracking which keys
+      // the pass already wrote); a key changed since has its start value in the pre-image.
+      for (const key of keys) {
+        const pre = cow.pre.get(key);
+        const value = pre === undefined ? cow.map.get(key) : pre;
+        assert(value !== undefined && value !== ABSENT, "kv: a key of the start has a value");
         slice.push(key, value);
         chars += key.length + value.length;
         if (slice.length >= slice_keys_max * 2 || chars >= slice_chars_max) await flush();
-      };
-      // Live pass: keys untouched since the start (a touched key is in the pre-image). Map iterators
-      // survive concurrent set/delete, and keys added later are in the pre-image as ABSENT.
-      for (const [key, value] of cow.map) {
-        // Skip touched keys, and keys seen before that were deleted and re-added (the iterator meets them again).
-        if (cow.pre.has(key) || cow.emitted.has(key)) continue;
-        cow.emitted.add(key);
-        await push(key, value);
-      }
-      // Pre-image pass: keys changed before the live pass reached them, with their value at the start.
-      // Every key of the start is now emitted or in the pre-image, so entries added from here are ABSENT.
-      for (const [key, value] of cow.pre) {
-        if (value !== ABSENT) await push(key, value);
       }
       await flush();
       assert(written === header.count, `kv: snapshot wrote ${written} keys, expected ${header.count}`);
