@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Cluster, errorCode, fastFlags, request, waitFor } from "../../scenarios/harness.ts";
-import { keepFiles, logFirstIndex, scaled, waitApplied, waitCompactedPast, waitSameHash, writeKeys } from "./support.ts";
+import { keepFiles, logFirstIndex, snapshotsTaken, scaled, waitApplied, waitCompactedPast, waitSameHash, writeKeys } from "./support.ts";
 
 // Issue 5: "a snapshot that takes longer to send than the trailing window covers must still converge (the
 // follower must not loop forever)". A follower far behind is restarted while writers keep writing 20 KB
-// values, with a tiny trailing window (10 entries) and a snapshot every 200 entries: the leader compacts past
-// the snapshot it is sending before the follower can use it. The follower must nevertheless catch up to a
-// point the leader reached after the restart, while the writes go on, then match the leader's hash.
+// values, with a tiny trailing window (10 entries) and a snapshot every 200 entries, so the leader keeps taking
+// snapshots and compacting while it streams one to the follower (asserted from its snapshots_taken metric). The
+// follower must nevertheless catch up to a point the leader reached after the restart, while the writes go
+// on, then match the leader's hash.
 
 const snapshot_entries = 200;
 const trailing_entries = 10;
@@ -60,6 +61,7 @@ test("a follower catches up through snapshots while writes continue and the lead
     };
     const writers = [writer(0), writer(1), writer(2)];
     try {
+      const takenBefore = await snapshotsTaken(cluster, leaderId);
       const restartedAt = performance.now();
       await cluster.start(follower);
       await cluster.waitHttp(follower);
@@ -69,12 +71,14 @@ test("a follower catches up through snapshots while writes continue and the lead
       await waitFor(() => written > 0 || null, { deadlineMs: 10_000, what: "writers to make progress" });
       const caught = await waitApplied(cluster, follower, target, 60_000);
       const leaderNow = await cluster.status(leaderId);
+      const takenDuring = (await snapshotsTaken(cluster, leaderId)) - takenBefore;
       console.log(
         `[snaplive] follower ${follower} restarted ${(leaderAtRestart!.commit_index - stoppedAt!.last_log_index)} entries behind; ` +
           `applied ${caught.applied_index} (leader commit ${leaderNow?.commit_index}, log from ${logFirstIndex(cluster, leaderId, leaderNow)}) ` +
-          `${((performance.now() - restartedAt) / 1000).toFixed(1)} s after restart, snapshots_installed ${caught.snapshots_installed}; live writes so far ${written} (${failures} failed)`,
+          `${((performance.now() - restartedAt) / 1000).toFixed(1)} s after restart, snapshots_installed ${caught.snapshots_installed}, leader took ${takenDuring} snapshot(s) meanwhile; live writes so far ${written} (${failures} failed)`,
       );
       expect(caught.snapshots_installed).toBeGreaterThanOrEqual(1);
+      expect(takenDuring).toBeGreaterThanOrEqual(1);
     } finally {
       stopping = true;
       await Promise.allSettled(writers);

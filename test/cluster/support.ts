@@ -320,6 +320,14 @@ export async function waitSameHash(cluster: Cluster, id: number, leaderId: numbe
   );
 }
 
+/** snapshotsTaken reads qklzl_snapshots_taken_total from node `id`'s GET /metrics. */
+export async function snapshotsTaken(cluster: Cluster, id: number): Promise<number> {
+  const reply = await request(cluster.node(id).httpAddr, "/metrics");
+  const match = /^qklzl_snapshots_taken_total (\d+)$/m.exec(reply.text);
+  check(reply.status === 200 && match !== null, `node ${id} /metrics has qklzl_snapshots_taken_total: ${describeReply(reply)}`);
+  return Number(match[1]);
+}
+
 /** postJson posts to a membership route and returns the reply (no redirects followed). */
 export function post(cluster: Cluster, id: number, route: string, body: unknown, timeoutMs = 10_000) {
   return request(cluster.node(id).httpAddr, route, { json: body, timeoutMs });
