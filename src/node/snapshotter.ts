@@ -37,7 +37,8 @@ export class Snapshotter {
   /** generation changes when a received snapshot replaces the map: a snapshot taken before is then stale. */
   private generation = 0;
   private readonly sending = new Set<number>();
-  private staged: { meta: SnapshotMeta; data: Uint8Array } | null = null;
+  /** staged: received images by index until the core hands their meta back (at most two are kept). */
+  private readonly staged = new Map<number, { meta: SnapshotMeta; data: Uint8Array }>();
   /** cache holds the image being streamed to followers (released once no transfer is running). */
   private cache: { index: number; meta: SnapshotMeta; data: Uint8Array } | null = null;
   private retryAt = 0;
@@ -140,16 +141,17 @@ export class Snapshotter {
   /** receive stages a complete image from the leader, then steps its message into the core. */
   receive(m: Message & { type: "snapshot" }, data: Uint8Array): void {
     this.context.log.info(`received snapshot ${m.snapshot.index} (term ${m.snapshot.term}, ${data.length} bytes) from node ${m.from}`);
-    this.staged = { meta: m.snapshot, data };
+    this.staged.set(m.snapshot.index, { meta: m.snapshot, data });
+    while (this.staged.size > 2) this.staged.delete(Math.min(...this.staged.keys()));
     this.context.core().step(m);
     this.context.wake();
   }
 
   /** install persists and applies the snapshot the core accepted (Ready.snapshot): image, log, then map. */
   async install(meta: SnapshotMeta): Promise<void> {
-    const staged = this.staged;
-    assert(staged !== null && staged.meta.index === meta.index && staged.meta.term === meta.term, `snapshot ${meta.index}: no staged image`);
-    this.staged = null;
+    const staged = this.staged.get(meta.index);
+    assert(staged !== undefined && staged.meta.term === meta.term, `snapshot ${meta.index}: no staged image`);
+    for (const index of [...this.staged.keys()]) if (index <= meta.index) this.staged.delete(index);
     this.generation++;
     const started = performance.now();
     await this.context.storage.snapshots.save(meta, staged.data);
