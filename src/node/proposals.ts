@@ -5,6 +5,8 @@ interface Waiter {
   index: number;
   term: number;
   deadline: number;
+  /** why the deadline may come early (leadership lost), for the timeout message. */
+  why: string | null;
   resolve(value: { index: number }): void;
   reject(error: QklzlError): void;
 }
@@ -35,7 +37,7 @@ export class Proposals {
       stale.reject(new QklzlError("not_leader", `the write was not applied: its entry at index ${index} was overwritten; retry`));
     }
     return new Promise((resolve, reject) => {
-      this.waiters.set(index, { index, term, deadline: performance.now() + this.timeoutMs, resolve, reject });
+      this.waiters.set(index, { index, term, deadline: performance.now() + this.timeoutMs, why: null, resolve, reject });
     });
   }
 
@@ -66,12 +68,26 @@ export class Proposals {
     }
   }
 
+  /**
+   * leadershipLost: this node stopped leading. Its entries may still commit under the new leader (we then
+   * apply them and answer exactly) or be overwritten (answered as not applied); if neither shows within
+   * graceMs, answer "outcome unknown" then rather than at the full deadline. Deadlines keep their order.
+   */
+  leadershipLost(graceMs: number): void {
+    const cap = performance.now() + graceMs;
+    for (const waiter of this.waiters.values()) {
+      if (waiter.deadline <= cap) continue;
+      waiter.deadline = cap;
+      waiter.why = "this node lost the leadership before the entry committed";
+    }
+  }
+
   /** sweep rejects the waiters whose deadline passed (called every tick). */
   sweep(now: number): void {
     for (const waiter of this.waiters.values()) {
       if (waiter.deadline > now) break;
       this.waiters.delete(waiter.index);
-      waiter.reject(timeoutError(`no commit within ${this.timeoutMs} ms`));
+      waiter.reject(timeoutError(waiter.why ?? `no commit within ${this.timeoutMs} ms`));
     }
   }
 

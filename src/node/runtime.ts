@@ -334,7 +334,10 @@ export class NodeRuntime {
       if (core.role === "candidate") this.metrics.elections++;
       if (core.role === "candidate") this.log.info(`election: campaigning in term ${core.term}`);
       if (core.role === "leader") this.log.info(`became leader in term ${core.term}`);
-      if (this.seenRole === "leader") this.log.info(`stepped down in term ${core.term} (leader now ${core.leaderId || "unknown"})`);
+      if (this.seenRole === "leader") {
+        this.log.info(`stepped down in term ${core.term} (leader now ${core.leaderId || "unknown"})`);
+        this.proposals.leadershipLost(this.options.electionMs);
+      }
       this.seenRole = core.role;
     }
     if (core.leaderId !== this.seenLeader) {

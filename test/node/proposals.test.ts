@@ -61,4 +61,20 @@ describe("proposal waiters", () => {
     p.applied(4, 5, hint);
     expect(await outcome(fresh)).toBe('ok {"index":4}');
   });
+
+  test("losing leadership brings deadlines forward (outcome unknown sooner) but an apply still answers exactly", async () => {
+    const p = new Proposals(10_000);
+    const committedLater = p.wait(1, 1);
+    const neverSeen = p.wait(2, 1);
+    p.leadershipLost(30);
+    p.applied(1, 1, hint); // the new leader committed our entry: exact answer
+    expect(await outcome(committedLater)).toBe('ok {"index":1}');
+    p.sweep(performance.now());
+    expect(p.size).toBe(1);
+    p.sweep(performance.now() + 31);
+    const error = await neverSeen.catch((e) => e);
+    expect(error.code).toBe("timeout");
+    expect(error.message).toContain("lost the leadership");
+    expect(error.message).toContain("unknown");
+  });
 });
