@@ -80,8 +80,12 @@ export class NodeMetrics {
     metric("qklzl_proposals_failed_total", "counter", "Proposals that timed out or were overwritten.", this.proposalsFailed);
     metric("qklzl_raft_elections_total", "counter", "Elections this node started (became candidate).", this.elections);
     metric("qklzl_raft_leader_changes_total", "counter", "Times this node saw a new leader.", this.leaderChanges);
-    metric("qklzl_reads_total_linearizable", "counter", "Linearizable reads served.", this.readsLinearizable);
-    metric("qklzl_reads_total_stale", "counter", "Stale reads served.", this.readsStale);
+    lines.push(
+      "# HELP qklzl_reads_total Reads served, by consistency.",
+      "# TYPE qklzl_reads_total counter",
+      `qklzl_reads_total{consistency="linearizable"} ${this.readsLinearizable}`,
+      `qklzl_reads_total{consistency="stale"} ${this.readsStale}`,
+    );
     metric("qklzl_read_index_rounds_total", "counter", "ReadIndex rounds (each serves a batch of reads).", this.readIndexRounds);
     metric("qklzl_snapshots_taken_total", "counter", "Snapshots this node took.", this.snapshotsTaken);
     metric("qklzl_snapshots_installed_total", "counter", "Snapshots received from a leader and installed.", this.snapshotsInstalled);
