@@ -1,4 +1,4 @@
-import type { Entry, HardState, Index, NodeId, Term } from "../../src/raft/types.ts";
+import type { ConfState, Entry, HardState, Index, Member, NodeId, Term } from "../../src/raft/types.ts";
 
 /** SimViolation is a broken Raft invariant (or a broken driver contract) found by the checker. */
 export class SimViolation extends Error {
@@ -28,6 +28,11 @@ export function entryIdentity(entry: Entry): string {
     case "conf":
       return `${entry.term}:conf:${entry.change.type}:${entry.change.id}`;
   }
+}
+
+/** confKey is a canonical text of a configuration (members by id, with role and addresses). */
+export function confKey(members: readonly Member[]): string {
+  return JSON.stringify([...members].sort((a, b) => a.id - b.id).map((m) => [m.id, m.role, m.raftAddr, m.httpAddr]));
 }
 
 /**
@@ -78,6 +83,33 @@ export class Checker {
         this.fail(`leader completeness: node ${id} leads term ${term} with term ${ours} at index ${index}, where ${identity} was applied`);
       }
     }
+  }
+
+  /** confs: the configuration after each conf entry applied anywhere (index order), and the initial one. */
+  private readonly confs: Array<{ index: Index; key: string }> = [{ index: 0, key: "[]" }];
+
+  /** onConfApplied: every node that applies the conf entry at `index` ends with the same configuration. */
+  onConfApplied(node: NodeId, index: Index, conf: ConfState): void {
+    const key = confKey(conf.members);
+    const seen = this.confs.find((c) => c.index === index);
+    if (seen === undefined) this.confs.push({ index, key });
+    else if (seen.key !== key) this.fail(`node ${node}: configuration after index ${index} is ${key}, elsewhere ${seen.key}`);
+  }
+
+  /** confAt is the configuration in effect at `index` (undefined when no node applied that far yet). */
+  confAt(index: Index): string | undefined {
+    if (index >= this.committed.length) return undefined;
+    let key: string | undefined;
+    for (const c of this.confs) if (c.index <= index) key = c.key;
+    return key;
+  }
+
+  /** onConfAt: a configuration some node holds as of `index` (a snapshot's, or its core's) is the true one. */
+  onConfAt(node: NodeId, index: Index, members: readonly Member[], what: string): void {
+    const expected = this.confAt(index);
+    if (expected === undefined) return;
+    const key = confKey(members);
+    if (key !== expected) this.fail(`node ${node}: ${what} at index ${index} has configuration ${key}, expected ${expected}`);
   }
 
   leaderOf(term: Term): NodeId | undefined {

@@ -83,6 +83,7 @@ export class SimCluster {
     for (let id = 1; id <= count; id++) meta.conf.members.push(memberOf(id, "voter"));
     const image = ["", "1:init"];
     this.checker.onApply(0, 1, "1:init");
+    this.checker.onConfApplied(0, 1, meta.conf);
     for (let id = 1; id <= count; id++) {
       const node = this.createNode(id);
       node.disk.applySnapshot(structuredClone(meta));
@@ -99,7 +100,12 @@ export class SimCluster {
   }
 
   private startNode(node: SimNode): void {
-    node.start(this.options.core, this.rng);
+    const core = node.start(this.options.core, this.rng);
+    const snap = node.disk.snapshotMeta();
+    this.checker.onConfAt(node.id, snap.index, snap.conf.members, "the snapshot on disk");
+    // The core rebuilt its configuration from the snapshot plus the committed conf entries after it.
+    const status = core.status();
+    this.checker.onConfAt(node.id, status.commit, status.members, "the restarted core");
     this.trace(`start n${node.id} (incarnation ${node.incarnation}, term ${node.disk.hardState.term}, last ${node.disk.lastIndex()})`);
     this.pump(node);
   }
@@ -296,6 +302,7 @@ export class SimCluster {
     for (let i = 1; i <= meta.index; i++) this.checker.onApply(node.id, i, image[i] as string);
     node.sm = [...image];
     node.conf = meta.conf;
+    this.checker.onConfAt(node.id, meta.index, meta.conf.members, "an installed snapshot");
     for (const index of node.proposals.keys()) if (index <= meta.index) node.proposals.delete(index);
     if (meta.index > node.lastHardState.commit) node.lastHardState = { ...node.lastHardState, commit: meta.index };
     this.stats.snapshotsInstalled++;
@@ -310,7 +317,10 @@ export class SimCluster {
     const identity = entryIdentity(e);
     this.checker.onApply(node.id, e.index, identity);
     node.sm.push(identity);
-    if (e.kind === "conf") node.applyConf(e.change);
+    if (e.kind === "conf") {
+      node.applyConf(e.change);
+      this.checker.onConfApplied(node.id, e.index, node.conf);
+    }
     const proposal = node.proposals.get(e.index);
     if (proposal) {
       node.proposals.delete(e.index);
