@@ -18,7 +18,11 @@ function reason(error: unknown): string {
 export async function runNode(options: NodeOptions): Promise<never> {
   let node: RunningNode | null = null;
   let stopRequested: NodeJS.Signals | null = null;
-  const log = (await import("consola")).consola.withTag(`node${options.id}`);
+  const { consola } = await import("consola");
+  // A node's info lines (elections, membership, snapshots) are its operator log: keep them even when the
+  // environment says NODE_ENV=test (consola then defaults to warn), unless CONSOLA_LEVEL asks otherwise.
+  if (process.env.CONSOLA_LEVEL === undefined) consola.level = 3;
+  const log = consola.withTag(`node${options.id}`);
 
   function stopNow(running: RunningNode, signal: NodeJS.Signals): void {
     log.info(`${signal} received, stopping`);
