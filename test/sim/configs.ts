@@ -158,6 +158,18 @@ export const configs: SimConfig[] = [
     livenessTicks: 800,
   },
   {
+    // Tight limits: tiny batches and windows, a short election timeout, a low uncommitted cap.
+    ...base,
+    name: "three-nodes-tight-limits",
+    cluster: cluster(3, lossyNet, { electionTicks: 6, heartbeatTicks: 1, maxInflight: 1, maxEntriesPerMessage: 2, maxBytesPerMessage: 1, maxUncommittedEntries: 20 }),
+    proposeRate: 0.8,
+    partitionRate: 0.02,
+    partitionKinds: allPartitions,
+    compactRate: 0.05,
+    transferRate: 0.005,
+    livenessTicks: 800,
+  },
+  {
     ...base,
     name: "five-nodes-chaos",
     cluster: { ...cluster(5, chaosNet), persistTicksMax: 4 },
