@@ -1,6 +1,7 @@
 import type { ClusterOptions } from "./cluster.ts";
 import type { NetworkOptions } from "./network.ts";
 import type { CoreOptions } from "./node.ts";
+import { SimRng } from "./rng.ts";
 
 export type PartitionKind = "split" | "isolate_leader" | "one_way" | "mute" | "deafen";
 
@@ -29,6 +30,8 @@ export interface SimConfig {
   partitionKinds: PartitionKind[];
   /** liveness: once healed, a leader must commit a new write within this many ticks, and every member catch up within as many more. */
   livenessTicks: number;
+  /** mix: every knob is drawn from the seed (see mixedConfig). */
+  mix?: boolean;
 }
 
 export const baseCore: CoreOptions = {
@@ -180,7 +183,56 @@ export const configs: SimConfig[] = [
     transferRate: 0.01,
     membershipRate: 0.01,
   },
+  // Placeholder: runSeed replaces it with mixedConfig(seed).
+  { ...base, name: "mix", mix: true, cluster: cluster(3, calmNet) },
 ];
+
+/**
+ * mixedConfig draws every knob from the seed: cluster size, timeouts, pre-vote/check-quorum, limits,
+ * network and fault rates. Combinations nobody wrote down by hand are where bugs hide.
+ */
+export function mixedConfig(seed: number): SimConfig {
+  const r = new SimRng(seed ^ 0x5eed);
+  const electionTicks = r.between(5, 20);
+  const delayMax = r.between(1, Math.max(1, Math.floor(electionTicks / 4)));
+  const core: CoreOptions = {
+    electionTicks,
+    heartbeatTicks: r.between(1, Math.max(1, Math.floor(electionTicks / 4))),
+    preVote: r.chance(0.7),
+    checkQuorum: r.chance(0.7),
+    maxInflight: r.between(1, 16),
+    maxBytesPerMessage: r.pick([1, 16, 64, 4096]),
+    maxEntriesPerMessage: r.between(1, 64),
+    maxUncommittedEntries: r.pick([10, 100, 1000]),
+  };
+  const net: NetworkOptions = {
+    delayMin: 1,
+    delayMax,
+    loss: r.pick([0, 0.01, 0.05, 0.15]),
+    duplicate: r.pick([0, 0.02, 0.1]),
+    longDelay: r.pick([0, 0.01, 0.05]),
+    longDelayMax: r.between(5, 50),
+  };
+  return {
+    ...base,
+    name: "mix",
+    mix: true,
+    cluster: { voters: r.pick([3, 5]), core, net, persistTicksMax: r.between(0, Math.max(0, Math.floor(electionTicks / 4))) },
+    proposeRate: r.pick([0.1, 0.4, 0.9]),
+    readRate: r.pick([0.05, 0.2, 0.5]),
+    crashRate: r.pick([0, 0.005, 0.02, 0.05]),
+    leaderCrashBias: r.pick([0.1, 0.5, 0.9]),
+    newLeaderCrash: r.pick([0, 0, 0.3]),
+    partitionRate: r.pick([0, 0.01, 0.03]),
+    partitionKinds: allPartitions,
+    compactRate: r.pick([0, 0.02, 0.2]),
+    transferRate: r.pick([0, 0, 0.01]),
+    membershipRate: r.pick([0, 0, 0.03]),
+    restartAfter: [1, r.between(5, 80)],
+    healAfter: [5, r.between(10, 100)],
+    livenessTicks: 100 * electionTicks,
+  };
+}
 
 export function configNamed(name: string): SimConfig {
   const config = configs.find((c) => c.name === name);

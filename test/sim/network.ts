@@ -24,6 +24,8 @@ export interface NetworkOptions {
   /** longDelay: with this probability a message is held back up to longDelayMax ticks (heavy reordering). */
   longDelay: number;
   longDelayMax: number;
+  /** fifo: deliver packets due in the same tick in send order (like TCP) instead of shuffled. */
+  fifo?: boolean;
 }
 
 export const reliableNetwork: NetworkOptions = { delayMin: 0, delayMax: 1, loss: 0, duplicate: 0, longDelay: 0, longDelayMax: 0 };
@@ -81,7 +83,8 @@ export class SimNetwork {
     this.queue.delete(now);
     const packets: Packet[] = [];
     const cut: Packet[] = [];
-    for (const p of this.rng.shuffle(bucket)) (this.isBlocked(p.msg.from, p.msg.to) ? cut : packets).push(p);
+    const ordered = this.options.fifo ? bucket : this.rng.shuffle(bucket);
+    for (const p of ordered) (this.isBlocked(p.msg.from, p.msg.to) ? cut : packets).push(p);
     this.delivered += packets.length;
     return { packets, cut };
   }

@@ -1,7 +1,7 @@
 import type { NodeId, TestFaults } from "../../src/raft/types.ts";
 import { SimViolation } from "./checker.ts";
 import { type ClusterStats, SimCluster } from "./cluster.ts";
-import type { PartitionKind, SimConfig } from "./configs.ts";
+import { type PartitionKind, type SimConfig, mixedConfig } from "./configs.ts";
 import { MembershipDriver } from "./membership_driver.ts";
 
 export interface RunOptions {
@@ -42,7 +42,8 @@ export function replayCommand(config: string, seed: number, faults?: TestFaults,
  * runSeed runs one configuration with one seed: a safety phase with faults and clients, then a
  * liveness phase (everything healed: a leader must commit a new write and every member catch up).
  */
-export function runSeed(config: SimConfig, seed: number, options: RunOptions = {}): SeedResult {
+export function runSeed(given: SimConfig, seed: number, options: RunOptions = {}): SeedResult {
+  const config = given.mix ? mixedConfig(seed) : given;
   const core = { ...config.cluster.core, faults: options.faults };
   const cluster = new SimCluster({ ...config.cluster, core, seed, trace: options.trace, plantForgetVote: options.plantForgetVote });
   let failure: string | null = null;
@@ -109,7 +110,8 @@ class Workload {
     // After healing the system is timely (the usual partial-synchrony assumption): a round trip plus a
     // disk write stays well inside an election timeout, or check-quorum would depose every leader.
     c.net.healAll();
-    c.net.options = { ...c.net.options, loss: 0, duplicate: 0, longDelay: 0, delayMin: 1, delayMax: Math.min(c.net.options.delayMax, 2) };
+    // Links also deliver in order again (TCP): reordering would keep knocking followers back to probing.
+    c.net.options = { ...c.net.options, loss: 0, duplicate: 0, longDelay: 0, delayMin: 1, delayMax: 1, fifo: true };
     c.persistTicksMax = Math.min(c.persistTicksMax, 2);
     for (const node of c.nodes.values()) if (!node.up && !node.retired) c.restart(node.id);
     const start = c.now;
