@@ -72,6 +72,16 @@ export function runSeed(given: SimConfig, seed: number, options: RunOptions = {}
   };
 }
 
+/** LIVENESS_CAP_BUDGETS: however steady the progress, liveness must conclude within this many budgets. */
+const LIVENESS_CAP_BUDGETS = 20;
+
+/** maxCommit is the highest commit index any up node knows. */
+function maxCommit(c: SimCluster): number {
+  let commit = 0;
+  for (const node of c.nodes.values()) commit = Math.max(commit, node.core?.log.committed ?? 0);
+  return commit;
+}
+
 /** Workload is the random schedule of clients and faults for one run. */
 class Workload {
   private readonly restarts = new Map<NodeId, number>();
@@ -115,8 +125,19 @@ class Workload {
     c.persistTicksMax = Math.min(c.persistTicksMax, 2);
     for (const node of c.nodes.values()) if (!node.up && !node.retired) c.restart(node.id);
     const start = c.now;
-    const index = c.commitOne(`live-${c.now}`, 1, this.config.livenessTicks);
-    if (index < 0) return `liveness: no write committed within ${this.config.livenessTicks} ticks after healing (leader: ${c.leader()?.id ?? "none"}, term ${c.maxTerm()})`;
+    // A backlog of uncommitted entries may take long to replicate under tight limits, so the budget is
+    // on progress: commit must advance at least once every livenessTicks, and all within a hard cap.
+    const budget = this.config.livenessTicks;
+    const cap = start + LIVENESS_CAP_BUDGETS * budget;
+    let index = -1;
+    for (let best = maxCommit(c); index < 0; ) {
+      index = c.commitOne(`live-${c.now}`, 1, budget);
+      const now = maxCommit(c);
+      if (index < 0 && (now <= best || c.now > cap)) {
+        return `liveness: no write committed within ${c.now - start} ticks after healing, commit stuck at ${now} for ${budget} (leader: ${c.leader()?.id ?? "none"}, term ${c.maxTerm()})`;
+      }
+      best = now;
+    }
     const members = (): NodeId[] => {
       const leader = c.leader();
       return leader?.core ? leader.core.status().members.map((m) => m.id) : [];
@@ -125,7 +146,10 @@ class Workload {
       const ids = members();
       return ids.length > 0 && ids.every((id) => c.node(id).applied >= index);
     };
-    if (!c.runUntil(caughtUp, this.config.livenessTicks)) {
+    const slowest = () => Math.min(...members().map((id) => c.node(id).applied));
+    let caught = c.runUntil(caughtUp, budget);
+    for (let best = slowest(); !caught && slowest() > best && c.now <= cap; best = slowest()) caught = c.runUntil(caughtUp, budget);
+    if (!caught) {
       const lag = members()
         .map((id) => `n${id}@${c.node(id).applied}`)
         .join(" ");
