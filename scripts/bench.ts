@@ -16,7 +16,9 @@ const root = join(import.meta.dir, "..");
 const binary = join(root, "bin", "qklzl");
 const benchmarksFile = join(root, "BENCHMARKS.md");
 const compareScript = join(root, "..", "shared", "bench", "compare.sh");
-const only = process.argv.slice(2);
+// Arguments name the steps to run (compare latency follower-reads memory failover); --dry-run prints rows only.
+const dryRun = process.argv.includes("--dry-run");
+const only = process.argv.slice(2).filter((arg) => arg !== "--dry-run");
 const rows: string[] = [];
 const today = new Date().toISOString().slice(0, 10);
 
@@ -125,6 +127,10 @@ async function main(): Promise<void> {
   }
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
   const stamped = rows.map((line) => line.replace(/ \|$/, ` (${machine}) |`));
+  if (dryRun) {
+    log(`dry run: ${rows.length} rows not written`);
+    return;
+  }
   writeFileSync(benchmarksFile, withRows(existsSync(benchmarksFile) ? readFileSync(benchmarksFile, "utf8") : "# Benchmarks\n", stamped));
   log(`appended ${rows.length} rows to BENCHMARKS.md`);
 }

@@ -16,6 +16,11 @@ export interface LogStore extends LogReader {
   /** compact drops entries ≤ index (whole segments only; the rest stays readable). index ≤ snapshot index. */
   compact(index: Index): Promise<void>;
   /**
+   * release (optional) drops entries ≤ index from memory without touching files (index ≤ snapshot index):
+   * firstIndex() moves past index; files are still deleted only by compact, whole segments at a time.
+   */
+  release?(index: Index): void;
+  /**
    * installSnapshot makes the log start after meta.index: entries ≤ meta.index are dropped, and if the log
    * does not hold an entry (meta.index, meta.term) everything is dropped. Durable on resolve.
    */

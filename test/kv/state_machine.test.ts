@@ -110,4 +110,27 @@ describe("kv state machine", () => {
     expect(target.get("keep")).toBe("me");
     expect(target.appliedIndex).toBe(1);
   });
+
+  test("values survive arena compaction (overwrites past the dead-space threshold), also under a running snapshot", async () => {
+    const sm = new KvStateMachine();
+    const expected = new Map<string, string>();
+    const r = rng(5);
+    const put = (key: string, value: string) => {
+      sm.apply(sm.appliedIndex + 1, { op: "put", key, value });
+      expected.set(key, value);
+    };
+    // 500 keys, ~2 KB values (some multi-byte), 12k overwrites: ~24 MB written, so several compactions run.
+    for (let i = 0; i < 12_000; i++) put(`k${i % 500}`, `${i}:${"é".repeat(Math.floor(r() * 10))}${"v".repeat(2000)}`);
+    for (const [key, value] of expected) expect(sm.get(key)).toBe(value);
+    const statsBefore = sm.stats();
+    const before = new Map(expected);
+    const running = sm.snapshot();
+    for (let i = 0; i < 12_000; i++) put(`k${i % 700}`, `late-${i}-${"w".repeat(2000)}`);
+    const { data } = await running;
+    const restored = new KvStateMachine();
+    await restored.restore(data);
+    expect(restored.stats()).toEqual(statsBefore);
+    for (const [key, value] of before) expect(restored.get(key)).toBe(value);
+    for (const [key, value] of expected) expect(sm.get(key)).toBe(value);
+  });
 });

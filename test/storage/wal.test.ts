@@ -195,6 +195,38 @@ describe("compaction and snapshots in the log", () => {
     expect(s.log.lastIndex()).toBe(50);
   });
 
+  test("release drops covered entries from memory only: files stay, appends go on, a reopen reads them again", async () => {
+    let s = await openDir(fresh(), 1 << 20);
+    await s.log.save(range(1, 50, 1), null);
+    await s.snapshots.save(metaAt(40, 1), new Uint8Array(0));
+    expect(() => s.log.release(41)).toThrow(/beyond the snapshot index/);
+    s.log.release(30);
+    expect(s.log.firstIndex()).toBe(31);
+    expect(s.log.term(30)).toBeUndefined();
+    expect(s.log.entries(31, 51, Infinity).length).toBe(20);
+    s.log.release(10); // already released: nothing to do
+    expect(s.log.firstIndex()).toBe(31);
+    await s.log.save(range(51, 60, 1), null);
+    expect(s.log.lastIndex()).toBe(60);
+    s.log.release(40);
+    expect(s.log.firstIndex()).toBe(41);
+    expect(segments(s.dir).length).toBe(1);
+    s = await reopen(s);
+    expect(s.log.firstIndex()).toBe(1);
+    expect(s.log.lastIndex()).toBe(60);
+    expect(s.log.entries(1, 61, Infinity).every(entryOk)).toBe(true);
+  });
+
+  test("release of everything up to the last entry leaves an empty log right after the snapshot", async () => {
+    const s = await openDir(fresh());
+    await s.log.save(range(1, 20, 1), null);
+    await s.snapshots.save(metaAt(20, 1), new Uint8Array(0));
+    s.log.release(20);
+    expect([s.log.firstIndex(), s.log.lastIndex()]).toEqual([21, 20]);
+    await s.log.save(range(21, 25, 1), null);
+    expect(s.log.entries(21, 26, Infinity).length).toBe(5);
+  });
+
   test("installSnapshot keeps the suffix after a matching entry", async () => {
     let s = await openDir(fresh());
     await s.log.save(range(1, 30, 1), null);
