@@ -66,6 +66,28 @@ test("replication: writes through the leader read back on every node, replicas c
   });
 }, timeout);
 
+test("GET /metrics is Prometheus text agreeing with /status", async () => {
+  await cluster.explain(async () => {
+    const { leaderId } = await cluster.waitForLeader();
+    const reply = await request(cluster.node(leaderId).httpAddr, "/metrics");
+    expect(reply.status).toBe(200);
+    expect(reply.headers?.get("content-type") ?? "").toStartWith("text/plain");
+    const samples = new Map<string, number>();
+    for (const line of reply.text.split("\n")) {
+      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) ([0-9.eE+-]+|NaN|\+Inf)$/.exec(line);
+      if (match !== null) samples.set(match[1]!, Number(match[2]));
+    }
+    const status = await cluster.status(leaderId);
+    check(status !== null, "the leader answers /status");
+    expect(samples.get("qklzl_raft_term")).toBe(status.term);
+    expect(samples.get("qklzl_raft_is_leader")).toBe(1);
+    expect(samples.get("qklzl_raft_commit_index")).toBeGreaterThanOrEqual(status.commit_index - 1);
+    expect(samples.get("qklzl_proposals_total") ?? 0).toBeGreaterThanOrEqual(20);
+    expect([...samples.keys()].some((name) => name.startsWith("qklzl_fsync_seconds_bucket{"))).toBe(true);
+    expect(reply.text).toContain("# TYPE qklzl_raft_elections_total counter");
+  });
+}, timeout);
+
 test("a follower refuses a write with 307, Location and the leader's id and address; forward=true forwards", async () => {
   await cluster.explain(async () => {
     const { leaderId } = await cluster.waitForLeader();
