@@ -508,7 +508,13 @@ export class SimCluster {
   propose(id: NodeId, payload = `w${++this.writeSeq}`): ProposeResult {
     const node = this.node(id);
     if (!node.core) return { ok: false, error: "no_leader", leaderId: 0 };
+    const role = node.core.role;
     const result = node.core.propose(encoder.encode(payload));
+    // Only a leader accepts; anyone else refuses and names the leader it knows (§6.2), never drops silently.
+    if (result.ok && role !== "leader") this.checker.fail(`node ${id} (${role}) accepted a proposal`);
+    if (!result.ok && result.error === "not_leader" && result.leaderId !== node.core.leaderId) {
+      this.checker.fail(`node ${id} refused a proposal naming leader ${result.leaderId}, but it follows ${node.core.leaderId}`);
+    }
     if (result.ok) {
       node.proposals.set(result.index, { term: result.term, payload });
       this.stats.proposed++;
