@@ -147,13 +147,16 @@ class Workload {
       return ids.length > 0 && ids.every((id) => c.node(id).applied >= index);
     };
     const slowest = () => Math.min(...members().map((id) => c.node(id).applied));
-    let caught = c.runUntil(caughtUp, budget);
-    for (let best = slowest(); !caught && slowest() > best && c.now <= cap; best = slowest()) caught = c.runUntil(caughtUp, budget);
+    let caught = false;
+    for (let best = -1; !caught && slowest() > best && c.now <= cap; ) {
+      best = slowest();
+      caught = c.runUntil(caughtUp, budget);
+    }
     if (!caught) {
       const lag = members()
         .map((id) => `n${id}@${c.node(id).applied}`)
         .join(" ");
-      return `liveness: members did not catch up to ${index} within ${this.config.livenessTicks} ticks (${lag}; took ${c.now - start} ticks)`;
+      return `liveness: members stopped catching up to ${index} (${lag}; ${c.now - start} ticks after healing, budget ${budget} per step)`;
     }
     // Reads work again too: a read on every member (followers forward it) is served; like a client,
     // retry one that was refused (no leader known yet) or failed (leadership moved).
