@@ -369,6 +369,8 @@ export class SimCluster {
     if (!core) return;
     if (core.role === "leader") {
       this.checker.onLeader(node.id, core.term);
+      // A leader is a voter of its own configuration: learners never lead, a removed leader steps down.
+      if (!core.membership.isVoter(node.id)) this.checker.fail(`node ${node.id} leads term ${core.term} but is not a voter of its configuration`);
       if (node.ledTerm !== core.term) {
         node.ledTerm = core.term;
         this.checker.onLeaderLog(node.id, core.term, core.log.firstIndex(), (index) => core.log.term(index));
@@ -530,6 +532,15 @@ export class SimCluster {
     this.pump(node);
     this.trace(`n${id} propose ${change.type} ${change.id}: ${result.ok ? `at ${result.index}` : result.error}`);
     return result;
+  }
+
+  /** campaign forces node `id` to start an election now (an operator's or a test's nudge). */
+  campaign(id: NodeId): void {
+    const node = this.node(id);
+    if (!node.core) return;
+    node.core.campaign();
+    this.pump(node);
+    this.trace(`campaign n${id}`);
   }
 
   /** transfer asks node `from` (a leader) to hand leadership to `to`. */

@@ -22,6 +22,8 @@ export interface SimConfig {
   partitionRate: number;
   compactRate: number;
   transferRate: number;
+  /** campaignRate: per tick, a random node is told to campaign (learners and removed nodes must refuse). */
+  campaignRate: number;
   membershipRate: number;
   /** a crashed node restarts after a random number of ticks in this range. */
   restartAfter: [number, number];
@@ -59,6 +61,7 @@ const base: Omit<SimConfig, "name" | "cluster"> = {
   partitionRate: 0,
   compactRate: 0.01,
   transferRate: 0,
+  campaignRate: 0,
   membershipRate: 0,
   restartAfter: [1, 40],
   healAfter: [10, 60],
@@ -152,6 +155,7 @@ export const configs: SimConfig[] = [
     ...base,
     name: "membership-chaos",
     cluster: { ...cluster(3, chaosNet, { maxInflight: 2 }), persistTicksMax: 3 },
+    campaignRate: 0.005,
     membershipRate: 0.04,
     compactRate: 0.08,
     crashRate: 0.015,
@@ -227,6 +231,7 @@ export function mixedConfig(seed: number): SimConfig {
     partitionKinds: allPartitions,
     compactRate: r.pick([0, 0.02, 0.2]),
     transferRate: r.pick([0, 0, 0.01]),
+    campaignRate: r.pick([0, 0, 0.005, 0.02]),
     membershipRate: r.pick([0, 0, 0.03]),
     restartAfter: [1, r.between(5, 80)],
     healAfter: [5, r.between(10, 100)],

@@ -109,6 +109,10 @@ class Workload {
       this.partitionStep();
       if (rng.chance(config.compactRate)) this.compactOne();
       if (rng.chance(config.transferRate)) this.transfer();
+      if (rng.chance(config.campaignRate)) {
+        const up = c.upNodes();
+        if (up.length > 0) c.campaign(rng.pick(up).id);
+      }
       if (this.membership && rng.chance(config.membershipRate)) this.membership.step();
       c.tick();
     }
