@@ -43,7 +43,7 @@ for (let i = 0; i < count; i++) {
   }
   if (!result.ok) {
     failed++;
-    console.log(`FAIL ${result.kind} ${result.failure}\n  reproduce: ${replayCommand(config.name, seed, faults, ticks)}`);
+    console.log(`FAIL ${result.kind}: ${result.failure} — reproduce: ${replayCommand(config.name, seed, faults, ticks)}`);
   }
 }
 const seconds = (performance.now() - started) / 1000;

@@ -19,7 +19,7 @@ describe(`sim sweep: ${perConfig * configs.length} seeds from ${BASE_SEED} (SIM_
         const result = runSeed(config, seed);
         committed += result.committedIndex;
         leaderTerms += result.leaderTerms;
-        if (!result.ok) failures.push(`${result.kind}: ${result.failure}\n  reproduce: ${replayCommand(config.name, seed)}`);
+        if (!result.ok) failures.push(`FAIL ${result.kind}: ${result.failure} — reproduce: ${replayCommand(config.name, seed)}`);
       }
       if (failures.length > 0) console.log(failures.join("\n"));
       expect(failures).toEqual([]);
