@@ -2,5 +2,5 @@ export { decodeCommand, encodeCommand, validateCommand, validateKey } from "./co
 export type { CommandLimits } from "./command.ts";
 export { hashHex, pairHash } from "./hash.ts";
 export { KvStateMachine } from "./state_machine.ts";
-export type { KvStats } from "./state_machine.ts";
+export type { KvStats, SnapshotImage } from "./state_machine.ts";
 export type { KvCommand, KvResult } from "./types.ts";

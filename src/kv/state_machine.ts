@@ -15,6 +15,8 @@ const slice_keys_max = 4096;
 const slice_chars_max = 1024 * 1024;
 /** Work done between two yields to the event loop while writing or reading an image. */
 const burst_ms_max = 4;
+/** A snapshot image is handed out in pieces of about this size. */
+const flush_bytes = 1024 * 1024;
 
 interface SnapshotHeader {
   index: number;
@@ -34,6 +36,13 @@ interface Cow {
   pre: Map<string, string | typeof ABSENT>;
 }
 
+/** SnapshotImage is a snapshot fixed at `index`, streamed by writeTo; close abandons it. */
+export interface SnapshotImage {
+  index: number;
+  writeTo(write: (chunk: Uint8Array) => Promise<void>): Promise<void>;
+  close(): void;
+}
+
 export interface KvStats {
   index: number;
   keys: number;
@@ -50,8 +59,6 @@ export interface KvStats {
 export class KvStateMachine {
   private map = new Map<string, number>();
   private arena = new ValueArena();
-  /** keyBytes: UTF-8 bytes of the keys present (sizes a snapshot image up front). */
-  private keyBytes = 0;
   private hash = 0n;
   /** index is the last log index applied (entries of any kind) or restored. */
   private index = 0;
@@ -94,11 +101,9 @@ export class KvStateMachine {
       this.arena.free(loc!);
     }
     if (command.op === "put") {
-      if (loc === undefined) this.keyBytes += Buffer.byteLength(key, "utf8");
       this.map.set(key, this.arena.put(command.value));
       this.hash ^= pairHash(key, command.value);
     } else if (loc !== undefined) {
-      this.keyBytes -= Buffer.byteLength(key, "utf8");
       this.map.delete(key);
     }
     if (this.arena.wantsCompaction()) this.arena.compact(this.map);
@@ -114,60 +119,79 @@ export class KvStateMachine {
   /**
    * snapshot serializes the map as it is now (at appliedIndex), yielding to the event loop between bursts.
    * Applies may continue meanwhile; the image still shows the state at the start. One at a time.
-   * The image is written straight into one buffer sized from the start's totals (no frame list to join).
    */
   async snapshot(): Promise<{ index: number; data: Uint8Array }> {
+    const image = this.beginSnapshot();
+    const chunks: Uint8Array[] = [];
+    await image.writeTo(async (chunk) => {
+      chunks.push(chunk.slice());
+    });
+    return { index: image.index, data: Buffer.concat(chunks) };
+  }
+
+  /**
+   * beginSnapshot fixes the state to serialize now (synchronously: the image is the state at appliedIndex);
+   * writeTo then streams it in ~1 MiB pieces, so a big map's image is never whole in memory. Writes applied
+   * meanwhile save the old value first (copy-on-write). One at a time; close() ends it (writeTo does at its end).
+   */
+  beginSnapshot(): SnapshotImage {
     assert(this.cow === null, "kv: a snapshot is already running");
     const header: SnapshotHeader = { index: this.index, count: this.map.size, hash: hashHex(this.hash) };
     const cow: Cow = { map: this.map, pre: new Map() };
-    const arena = this.arena;
-    const headerBytes = packr.pack(header);
-    const payload = this.keyBytes + arena.liveValueBytes(this.map.size);
-    const slices = Math.ceil(header.count / slice_keys_max) + Math.ceil(payload / slice_chars_max) + 1;
-    const writer = new ImageWriter(MAGIC.length + 4 + headerBytes.length + slices * 9 + payload + header.count * 10);
-    writer.frame(headerBytes);
     // The keys of the start, copied up front (~10-40 ms for 1M keys, cheaper overall than tracking which keys
     // the pass already wrote); a key changed since has its start value in the pre-image.
     const keys = Array.from(this.map.keys());
+    const arena = this.arena; // a restore meanwhile swaps in a new arena; this one stays as it was
     this.cow = cow;
-    try {
-      let pairs = 0;
-      let bytes = 0;
-      let written = 0;
-      let burstStart = performance.now();
-      writer.beginSlice();
-      for (const key of keys) {
-        const pre = cow.pre.get(key);
-        bytes += writer.string(key);
-        if (pre === undefined) {
-          const loc = cow.map.get(key);
-          assert(loc !== undefined, "kv: a key of the start has a value");
-          bytes += writer.bytes(arena.bytes(loc)); // a restore meanwhile swaps in a new arena; this one stays
-        } else {
-          assert(pre !== ABSENT, "kv: a key of the start has a value");
-          bytes += writer.string(pre);
-        }
-        pairs++;
-        if (pairs >= slice_keys_max || bytes >= slice_chars_max) {
-          writer.endSlice(pairs);
-          written += pairs;
-          pairs = 0;
-          bytes = 0;
-          if (performance.now() - burstStart > burst_ms_max) {
-            await yieldToLoop();
-            burstStart = performance.now();
-          }
-          writer.beginSlice();
-        }
-      }
-      if (pairs > 0) writer.endSlice(pairs);
-      else writer.dropSlice();
-      written += pairs;
-      assert(written === header.count, `kv: snapshot wrote ${written} keys, expected ${header.count}`);
-      return { index: header.index, data: writer.finish() };
-    } finally {
+    const close = () => {
       if (this.cow === cow) this.cow = null;
-    }
+    };
+    const writeTo = async (write: (chunk: Uint8Array) => Promise<void>) => {
+      try {
+        const writer = new ImageWriter(write);
+        writer.frame(packr.pack(header));
+        let pairs = 0;
+        let bytes = 0;
+        let written = 0;
+        let burstStart = performance.now();
+        writer.beginSlice();
+        for (const key of keys) {
+          const pre = cow.pre.get(key);
+          bytes += writer.string(key);
+          if (pre === undefined) {
+            const loc = cow.map.get(key);
+            assert(loc !== undefined, "kv: a key of the start has a value");
+            bytes += writer.bytes(arena.bytes(loc));
+          } else {
+            assert(pre !== ABSENT, "kv: a key of the start has a value");
+            bytes += writer.string(pre);
+          }
+          pairs++;
+          if (pairs >= slice_keys_max || bytes >= slice_chars_max) {
+            writer.endSlice(pairs);
+            written += pairs;
+            pairs = 0;
+            bytes = 0;
+            if (writer.full()) {
+              await writer.flush();
+              burstStart = performance.now();
+            } else if (performance.now() - burstStart > burst_ms_max) {
+              await yieldToLoop();
+              burstStart = performance.now();
+            }
+            writer.beginSlice();
+          }
+        }
+        if (pairs > 0) writer.endSlice(pairs);
+        else writer.dropSlice();
+        written += pairs;
+        assert(written === header.count, `kv: snapshot wrote ${written} keys, expected ${header.count}`);
+        await writer.flush();
+      } finally {
+        close();
+      }
+    };
+    return { index: header.index, writeTo, close };
   }
 
   /**
@@ -182,7 +206,6 @@ export class KvStateMachine {
     }
     const map = new Map<string, number>();
     const arena = new ValueArena();
-    let keyBytes = 0;
     let hash = 0n;
     let burstStart = performance.now();
     for (let frame = reader.next(); frame !== null; frame = reader.next()) {
@@ -194,7 +217,6 @@ export class KvStateMachine {
         if (typeof key !== "string" || typeof value !== "string") fail("non-string pair");
         if (map.has(key)) fail(`duplicate key`);
         map.set(key, arena.put(value));
-        keyBytes += Buffer.byteLength(key, "utf8");
         hash ^= pairHash(key, value);
       }
       if (performance.now() - burstStart > burst_ms_max) {
@@ -207,7 +229,6 @@ export class KvStateMachine {
     this.cow = null; // a snapshot still running keeps its own map and pre-image; it no longer sees writes
     this.map = map;
     this.arena = arena;
-    this.keyBytes = keyBytes;
     this.hash = hash;
     this.index = header.index;
   }
@@ -222,24 +243,35 @@ function yieldToLoop(): Promise<void> {
 }
 
 /**
- * ImageWriter fills one buffer, sized up front to a bound of the image, with frames of msgpack arrays
- * [k, v, k, v…]: values are copied as bytes from the arena (no string round trip), and nothing is joined at
- * the end (a 100 MB image used to exist twice, as frames and as their concatenation).
+ * ImageWriter encodes frames of msgpack arrays [k, v, k, v…] into a reused buffer and hands it out about
+ * every flush_bytes: values are copied as bytes from the arena (no string round trip), and the image is never
+ * whole in memory (it used to exist twice, as frames and as their concatenation: ~240 MB at 1M keys).
  */
 class ImageWriter {
-  private readonly buf: Buffer;
-  private readonly view: DataView;
+  private buf = Buffer.allocUnsafe(2 * flush_bytes);
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private at = 0;
   private sliceAt = -1;
 
-  constructor(bound: number) {
-    this.buf = Buffer.allocUnsafe(bound);
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  constructor(private readonly write: (chunk: Uint8Array) => Promise<void>) {
     this.buf.set(MAGIC, 0);
     this.at = MAGIC.length;
   }
 
+  full(): boolean {
+    return this.at >= flush_bytes;
+  }
+
+  /** flush hands out what is buffered (whole frames only) and reuses the buffer once it was taken. */
+  async flush(): Promise<void> {
+    assert(this.sliceAt === -1, "kv: flush between frames");
+    if (this.at === 0) return;
+    await this.write(this.buf.subarray(0, this.at));
+    this.at = 0;
+  }
+
   frame(body: Uint8Array): void {
+    this.ensure(4 + body.length);
     this.view.setUint32(this.at, body.length);
     this.buf.set(body, this.at + 4);
     this.at += 4 + body.length;
@@ -247,6 +279,7 @@ class ImageWriter {
 
   /** beginSlice reserves a frame length and an array32 header, filled in by endSlice. */
   beginSlice(): void {
+    this.ensure(9);
     this.sliceAt = this.at;
     this.at += 4 + 5;
   }
@@ -267,6 +300,7 @@ class ImageWriter {
   /** string writes a msgpack str; returns its UTF-8 length. */
   string(text: string): number {
     const length = Buffer.byteLength(text, "utf8");
+    this.ensure(5 + length);
     this.strHeader(length);
     this.at += this.buf.write(text, this.at, length, "utf8");
     return length;
@@ -274,10 +308,20 @@ class ImageWriter {
 
   /** bytes writes UTF-8 bytes as a msgpack str; returns their length. */
   bytes(value: Uint8Array): number {
+    this.ensure(5 + value.length);
     this.strHeader(value.length);
     this.buf.set(value, this.at);
     this.at += value.length;
     return value.length;
+  }
+
+  /** ensure grows the buffer (keeping its contents) so that `more` bytes fit. */
+  private ensure(more: number): void {
+    if (this.at + more <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.at + more));
+    bigger.set(this.buf.subarray(0, this.at), 0);
+    this.buf = bigger;
+    this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength);
   }
 
   private strHeader(length: number): void {
@@ -295,11 +339,6 @@ class ImageWriter {
       this.view.setUint32(this.at + 1, length);
       this.at += 5;
     }
-  }
-
-  finish(): Uint8Array {
-    assert(this.sliceAt === -1 && this.at <= this.buf.length, "kv: image within its bound");
-    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.at);
   }
 }
 

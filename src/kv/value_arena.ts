@@ -27,11 +27,6 @@ export class ValueArena {
   private used = 0;
   private live = 0;
 
-  /** liveBytes: the UTF-8 bytes of the live values (without their prefixes). */
-  liveValueBytes(count: number): number {
-    return this.live - PREFIX * count;
-  }
-
   put(value: string): number {
     const bytes = Buffer.byteLength(value, "utf8");
     const need = PREFIX + bytes;

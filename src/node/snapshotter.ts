@@ -18,6 +18,9 @@ const snapshot_retry_ms = 10_000;
 const big_map_keys = 100_000;
 const big_map_spacing = 8;
 
+/** StaleSnapshot aborts the publication of a snapshot that a received one overtook. */
+class StaleSnapshot extends Error {}
+
 export interface SnapshotContext {
   storage: Storage;
   kv: KvStateMachine;
@@ -86,13 +89,38 @@ export class Snapshotter {
   private async write(meta: SnapshotMeta): Promise<{ index: number }> {
     const started = performance.now();
     const generation = this.generation;
-    // Synchronous up to kv.snapshot()'s first await: the image is the state exactly at meta.index.
-    const image = await this.context.kv.snapshot();
+    // Fixed synchronously, before any await: the image is the state exactly at meta.index.
+    const image = this.context.kv.beginSnapshot();
     assert(image.index === meta.index, `snapshot: kv at ${image.index}, meta at ${meta.index}`);
-    if (generation !== this.generation || meta.index <= this.lastIndex) {
-      return { index: this.lastIndex }; // a received snapshot overtook this one
+    const stale = () => generation !== this.generation || meta.index <= this.lastIndex; // a received snapshot overtook this one
+    let bytes = 0;
+    try {
+      const store = this.context.storage.snapshots;
+      if (store.saveFrom !== undefined) {
+        // Streamed to the file in ~1 MiB pieces: a big map's image (120 MB at 1M keys) is never whole in memory.
+        await store.saveFrom(meta, async (out) => {
+          await image.writeTo(async (chunk) => {
+            bytes += chunk.length;
+            await out.write(chunk);
+          });
+          if (stale()) throw new StaleSnapshot();
+        });
+      } else {
+        const chunks: Uint8Array[] = [];
+        await image.writeTo(async (chunk) => {
+          chunks.push(chunk.slice());
+        });
+        const data = Buffer.concat(chunks);
+        bytes = data.length;
+        if (stale()) return { index: this.lastIndex };
+        await store.save(meta, data);
+      }
+    } catch (error) {
+      if (error instanceof StaleSnapshot) return { index: this.lastIndex };
+      throw error;
+    } finally {
+      image.close();
     }
-    await this.context.storage.snapshots.save(meta, image.data);
     this.lastIndex = meta.index;
     this.context.metrics.snapshotsTaken++;
     const log = this.context.storage.log;
@@ -102,7 +130,7 @@ export class Snapshotter {
     if (compactTo >= log.firstIndex()) log.release?.(compactTo);
     const ms = (performance.now() - started).toFixed(0);
     this.context.log.info(
-      `snapshot at index ${meta.index} (term ${meta.term}, ${this.context.kv.size} keys, ${image.data.length} bytes) in ${ms} ms; log now [${log.firstIndex()}, ${log.lastIndex()}]`,
+      `snapshot at index ${meta.index} (term ${meta.term}, ${this.context.kv.size} keys, ${bytes} bytes) in ${ms} ms; log now [${log.firstIndex()}, ${log.lastIndex()}]`,
     );
     return { index: meta.index };
   }

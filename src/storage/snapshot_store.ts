@@ -8,7 +8,7 @@ import { consola } from "consola";
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import type { SnapshotMeta } from "../raft/types.ts";
-import type { Snapshot, SnapshotStore } from "./types.ts";
+import type { Snapshot, SnapshotStore, SnapshotWriter } from "./types.ts";
 import { fsyncDir } from "./fs_util.ts";
 
 const HEADER_BYTES = 40;
@@ -22,22 +22,31 @@ function crc(buf: Uint8Array): number {
   return Bun.hash.crc32(buf) >>> 0;
 }
 
+/** crc32 continues a CRC over one more piece: crc32(b, crc(a)) === crc(a ++ b). */
+function crc32(buf: Uint8Array, previous: number): number {
+  return Bun.hash.crc32(buf, previous) >>> 0;
+}
+
 export function snapshotFileName(meta: SnapshotMeta): string {
   return `${String(meta.index).padStart(20, "0")}-${String(meta.term).padStart(20, "0")}.snap`;
 }
 
 export function encodeSnapshotFile(meta: SnapshotMeta, data: Uint8Array): Uint8Array[] {
   const metaBytes = packr.pack(meta);
+  return [encodeSnapshotHeader(metaBytes, data.byteLength, crc(data)), metaBytes, data];
+}
+
+function encodeSnapshotHeader(metaBytes: Uint8Array, dataLen: number, dataCrc: number): Uint8Array {
   const header = new Uint8Array(HEADER_BYTES);
   const view = new DataView(header.buffer);
   header.set(MAGIC, 0);
   view.setUint32(8, VERSION, true);
   view.setUint32(12, metaBytes.byteLength, true);
-  view.setFloat64(16, data.byteLength, true);
+  view.setFloat64(16, dataLen, true);
   view.setUint32(24, crc(metaBytes), true);
-  view.setUint32(28, crc(data), true);
+  view.setUint32(28, dataCrc, true);
   view.setUint32(32, crc(header.subarray(0, 32)), true);
-  return [header, metaBytes, data];
+  return header;
 }
 
 /** decodeSnapshotFile verifies header, meta and data CRCs; returns the snapshot or the reason it is unusable. */
@@ -112,23 +121,55 @@ export class FileSnapshotStore implements SnapshotStore {
     return this.valid[this.valid.length - 1]?.meta ?? null;
   }
 
-  async save(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+  save(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    return this.saveFrom(meta, async (out) => {
+      for (let offset = 0; offset < data.byteLength; offset += write_chunk_bytes) {
+        await out.write(data.subarray(offset, Math.min(data.byteLength, offset + write_chunk_bytes)));
+      }
+    });
+  }
+
+  /**
+   * saveFrom publishes a snapshot whose image `produce` writes piece by piece (a local snapshot of a big map is
+   * never whole in memory). The header's data length and CRC are filled in at the end, before the fsync; if
+   * produce throws, the tmp file is removed and nothing is published.
+   */
+  async saveFrom(meta: SnapshotMeta, produce: (out: SnapshotWriter) => Promise<void>): Promise<void> {
     const file = path.join(this.options.snapDir, snapshotFileName(meta));
     // A unique tmp name: two saves of the same snapshot at once must not write into one file.
     const tmp = `${file}.${++this.tmpSeq}.tmp`;
+    const metaBytes = packr.pack(meta);
     // Async writes in bounded chunks: a large image must not block the event loop (heartbeats) while it is written.
     const handle = await fs.promises.open(tmp, "w");
+    let published = false;
     try {
-      for (const chunk of encodeSnapshotFile(meta, data)) {
-        for (let offset = 0; offset < chunk.byteLength; offset += write_chunk_bytes) {
-          const part = chunk.subarray(offset, Math.min(chunk.byteLength, offset + write_chunk_bytes));
+      let position = HEADER_BYTES;
+      let dataCrc = 0;
+      let dataLen = 0;
+      const writeAt = async (buf: Uint8Array) => {
+        for (let offset = 0; offset < buf.byteLength; offset += write_chunk_bytes) {
+          const part = buf.subarray(offset, Math.min(buf.byteLength, offset + write_chunk_bytes));
           let done = 0;
-          while (done < part.byteLength) done += (await handle.write(part, done, part.byteLength - done)).bytesWritten;
+          while (done < part.byteLength) done += (await handle.write(part, done, part.byteLength - done, position + done)).bytesWritten;
+          position += part.byteLength;
         }
-      }
+      };
+      await writeAt(metaBytes);
+      await produce({
+        write: async (chunk) => {
+          dataCrc = crc32(chunk, dataCrc);
+          dataLen += chunk.byteLength;
+          await writeAt(chunk);
+        },
+      });
+      const header = encodeSnapshotHeader(metaBytes, dataLen, dataCrc);
+      let done = 0;
+      while (done < header.byteLength) done += (await handle.write(header, done, header.byteLength - done, done)).bytesWritten;
       await handle.sync();
+      published = true;
     } finally {
       await handle.close();
+      if (!published) fs.rmSync(tmp, { force: true });
     }
     fs.renameSync(tmp, file);
     fsyncDir(this.options.snapDir);

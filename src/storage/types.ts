@@ -33,10 +33,20 @@ export interface Snapshot {
   data: Uint8Array;
 }
 
+/** SnapshotWriter takes a snapshot image piece by piece (the caller may reuse a piece once write resolves). */
+export interface SnapshotWriter {
+  write(chunk: Uint8Array): Promise<void>;
+}
+
 /** SnapshotStore keeps the last few snapshots, each published atomically (tmp + fsync + rename + dir fsync). */
 export interface SnapshotStore {
   /** save publishes a snapshot durably; older ones beyond the retention count are reaped afterwards. */
   save(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
+  /**
+   * saveFrom (optional) is save with the image streamed by `produce` instead of held whole in memory;
+   * if produce throws, nothing is published.
+   */
+  saveFrom?(meta: SnapshotMeta, produce: (out: SnapshotWriter) => Promise<void>): Promise<void>;
   /** latestMeta: meta of the newest valid snapshot, null when none. Cheap (no data read). */
   latestMeta(): SnapshotMeta | null;
   /** loadLatest reads and CRC-checks the newest snapshot; a corrupt one is skipped with a warning. */

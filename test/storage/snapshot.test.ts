@@ -42,6 +42,27 @@ function flipByte(file: string, fromEnd: number): void {
 }
 
 describe("snapshot store", () => {
+  test("saveFrom streams an image in pieces (same file as save); a failing producer publishes nothing", async () => {
+    const dir = fresh();
+    const s = await openDir(dir);
+    const data = dataFor(7, 1, 300_000);
+    await s.snapshots.saveFrom!(metaAt(7), async (out) => {
+      for (let at = 0; at < data.length; at += 65_537) await out.write(data.subarray(at, at + 65_537));
+    });
+    const file = path.join(dir, "snap", snapshotFileName(metaAt(7)));
+    expect(new Uint8Array(fs.readFileSync(file))).toEqual(new Uint8Array(Buffer.concat(encodeSnapshotFile(metaAt(7), data))));
+    expect((await s.snapshots.loadLatest())?.data).toEqual(data);
+    await expect(
+      s.snapshots.saveFrom!(metaAt(9), async (out) => {
+        await out.write(data.subarray(0, 1000));
+        throw new Error("producer failed");
+      }),
+    ).rejects.toThrow(/producer failed/);
+    expect(snapFiles(dir)).toEqual([snapshotFileName(metaAt(7))]);
+    expect(s.snapshots.latestMeta()).toEqual(metaAt(7));
+    expect(s.log.snapshotMeta().index).toBe(7);
+  });
+
   test("save, latestMeta, loadLatest and retention of the last N", async () => {
     const dir = fresh();
     let s = await openDir(dir, 2);
