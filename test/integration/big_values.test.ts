@@ -33,7 +33,13 @@ async function writeAll(from: number, to: number, leaderId: number): Promise<voi
 
 async function readAll(id: number, upTo: number): Promise<void> {
   for (let i = 0; i < upTo; i++) {
-    const reply = await cluster.get(id, `big${i}`, { timeoutMs: 15_000 });
+    // 503/504 while node 1, the designated leader, takes over after the restart means "retry shortly".
+    const deadline = performance.now() + 10_000;
+    let reply = await cluster.get(id, `big${i}`, { timeoutMs: 15_000 });
+    while ((reply.status === 503 || reply.status === 504 || reply.status === 0) && performance.now() < deadline) {
+      await Bun.sleep(50);
+      reply = await cluster.get(id, `big${i}`, { timeoutMs: 15_000 });
+    }
     check(reply.status === 200, `get big${i} on node ${id}: ${describeReply(reply)}`);
     const value = String(reply.json?.value);
     check(value === bigValue(i), `big${i} on node ${id} differs (length ${value.length}, expected ${mib})`);
