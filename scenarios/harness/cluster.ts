@@ -68,6 +68,8 @@ export class Cluster {
   readonly nodes = new Map<number, NodeHandle>();
   readonly extraArgs: string[];
   private destroyed = false;
+  /** failed: an explain() block failed; destroy() then keeps the files unless told otherwise. */
+  private failed = false;
 
   constructor(options: ClusterOptions = {}) {
     installCleanupHandlers();
@@ -372,12 +374,13 @@ export class Cluster {
     try {
       return await fn();
     } catch (error) {
+      this.failed = true;
       if (error instanceof Error) error.message += `\n${await this.diagnostics(15)}`;
       throw error;
     }
   }
 
-  /** destroy kills every node with SIGKILL and removes the temp dir (kept when `keepFiles`). */
+  /** destroy kills every node with SIGKILL and removes the temp dir (kept when `keepFiles`, by default after a failed explain()). */
   async destroy(options: { keepFiles?: boolean } = {}): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
@@ -387,7 +390,8 @@ export class Cluster {
         await node.proc.exited;
       }
     }
-    if (options.keepFiles !== true) rmSync(this.root, { recursive: true, force: true });
+    if (options.keepFiles ?? this.failed) return;
+    rmSync(this.root, { recursive: true, force: true });
   }
 }
 
