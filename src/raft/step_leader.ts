@@ -1,5 +1,5 @@
 import type { RaftCore } from "./raft.ts";
-import { bcastAppend, maybeCommit, sendAppend, sendTimeoutNow } from "./replication.ts";
+import { maybeCommit, sendAppend, sendTimeoutNow } from "./replication.ts";
 import type { Message } from "./types.ts";
 
 type AppendResp = Extract<Message, { type: "append_resp" }>;
@@ -61,7 +61,10 @@ function handleAppendResp(r: RaftCore, m: AppendResp): void {
     pr.becomeReplicate();
   } else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
   if (maybeCommit(r)) {
-    bcastAppend(r);
+    // The new commit index goes out with the next Ready's appends (one per follower per Ready, however many
+    // acks advanced it meanwhile): messages only leave at ready() anyway, and each extra append costs the
+    // follower a step, a Ready and an ack.
+    r.pendingBcast = true;
   } else {
     // A follower that was paused may have missed the commit index: tell it even with no entries.
     if (wasPaused) sendAppend(r, m.from, true);
