@@ -82,6 +82,24 @@ function maxCommit(c: SimCluster): number {
   return commit;
 }
 
+/**
+ * progressOf grows while the cluster gets anywhere: commit advancing, or logs filling up towards
+ * `horizon` (a new leader's entry cannot commit before a lagging majority has replicated up to it).
+ * Entries beyond the horizon (the longest log when healing) do not count: a leader's own log grows
+ * with every retried proposal, which is no progress.
+ */
+function progressOf(c: SimCluster, horizon: number): number {
+  let replicated = 0;
+  for (const node of c.nodes.values()) if (node.core) replicated += Math.min(node.core.log.lastIndex(), horizon);
+  return maxCommit(c) + replicated;
+}
+
+function longestLog(c: SimCluster): number {
+  let last = 0;
+  for (const node of c.nodes.values()) last = Math.max(last, node.core?.log.lastIndex() ?? 0);
+  return last;
+}
+
 /** Workload is the random schedule of clients and faults for one run. */
 class Workload {
   private readonly restarts = new Map<NodeId, number>();
@@ -134,11 +152,12 @@ class Workload {
     const budget = this.config.livenessTicks;
     const cap = start + LIVENESS_CAP_BUDGETS * budget;
     let index = -1;
-    for (let best = maxCommit(c); index < 0; ) {
+    const horizon = longestLog(c);
+    for (let best = progressOf(c, horizon); index < 0; ) {
       index = c.commitOne(`live-${c.now}`, 1, budget);
-      const now = maxCommit(c);
+      const now = progressOf(c, horizon);
       if (index < 0 && (now <= best || c.now > cap)) {
-        return `liveness: no write committed within ${c.now - start} ticks after healing, commit stuck at ${now} for ${budget} (leader: ${c.leader()?.id ?? "none"}, term ${c.maxTerm()})`;
+        return `liveness: no write committed within ${c.now - start} ticks after healing, neither commit (${maxCommit(c)}) nor replication moved for ${budget} (leader: ${c.leader()?.id ?? "none"}, term ${c.maxTerm()})`;
       }
       best = now;
     }
