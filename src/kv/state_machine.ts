@@ -124,7 +124,7 @@ export class KvStateMachine {
     const image = this.beginSnapshot();
     const chunks: Uint8Array[] = [];
     await image.writeTo(async (chunk) => {
-      chunks.push(chunk.slice());
+      chunks.push(new Uint8Array(chunk)); // a copy: the writer reuses its buffer (Buffer#slice would alias it)
     });
     return { index: image.index, data: Buffer.concat(chunks) };
   }

@@ -1,8 +1,8 @@
 import { assert } from "../shared/assert.ts";
 
 /**
- * Chunks are addressed with this stride: a location is chunk × stride + offset. A chunk never exceeds it,
- * and one value (≤ value_bytes_max UTF-8 bytes plus its prefix) always fits one chunk.
+ * Chunks are addressed with this stride: a location is chunk × stride + offset, offsets stay below it. Chunks
+ * are at most this big, except one holding a single larger value.
  */
 const chunk_stride = 4 * 1024 * 1024;
 const chunk_bytes_min = 64 * 1024;
@@ -30,7 +30,6 @@ export class ValueArena {
   put(value: string): number {
     const bytes = Buffer.byteLength(value, "utf8");
     const need = PREFIX + bytes;
-    assert(need <= chunk_stride, `kv: value of ${bytes} bytes exceeds an arena chunk`);
     let chunk = this.chunks[this.chunks.length - 1];
     if (chunk === undefined || chunk.length - this.offset < need) chunk = this.grow(need);
     const at = this.offset;
@@ -92,11 +91,15 @@ export class ValueArena {
     return (this.chunks.length - 1) * chunk_stride + at;
   }
 
-  /** grow starts a new chunk (doubling from small, up to the stride) with room for `need` bytes. */
+  /**
+   * grow starts a new chunk (doubling from small, up to the stride) with room for `need` bytes. A value larger
+   * than the stride (--max-value-bytes above 4 MiB) gets a chunk of its own, exactly its size: it starts at
+   * offset 0, and the next value starts a new chunk, so offsets always stay below the stride.
+   */
   private grow(need: number): Uint8Array {
     const last = this.chunks[this.chunks.length - 1];
     if (last !== undefined) this.used += last.length - this.offset; // the abandoned tail counts as dead
-    const size = Math.min(chunk_stride, Math.max(need, chunk_bytes_min, 2 * (last?.length ?? 0)));
+    const size = need > chunk_stride ? need : Math.min(chunk_stride, Math.max(need, chunk_bytes_min, 2 * Math.min(chunk_stride, last?.length ?? 0)));
     const chunk = new Uint8Array(size);
     this.chunks.push(chunk);
     this.views.push(new DataView(chunk.buffer));

@@ -108,7 +108,7 @@ export class Snapshotter {
       } else {
         const chunks: Uint8Array[] = [];
         await image.writeTo(async (chunk) => {
-          chunks.push(chunk.slice());
+          chunks.push(new Uint8Array(chunk)); // a copy: the writer reuses its buffer (Buffer#slice would alias it)
         });
         const data = Buffer.concat(chunks);
         bytes = data.length;

@@ -133,4 +133,21 @@ describe("kv state machine", () => {
     for (const [key, value] of before) expect(restored.get(key)).toBe(value);
     for (const [key, value] of expected) expect(sm.get(key)).toBe(value);
   });
+
+  test("values larger than an arena chunk (a raised --max-value-bytes) are stored, overwritten and compacted", async () => {
+    const sm = new KvStateMachine();
+    const big = (tag: string) => `${tag}${"é".repeat(3 * 1024 * 1024)}`; // 6 MiB of UTF-8
+    sm.apply(1, { op: "put", key: "small-1", value: "a" });
+    sm.apply(2, { op: "put", key: "big", value: big("x") });
+    sm.apply(3, { op: "put", key: "small-2", value: "b" });
+    sm.apply(4, { op: "put", key: "big", value: big("y") }); // 6 MiB dead
+    sm.apply(5, { op: "put", key: "big", value: big("z") }); // 12 MiB dead > live: compaction
+    expect(sm.get("big")).toBe(big("z"));
+    expect([sm.get("small-1"), sm.get("small-2")]).toEqual(["a", "b"]);
+    const { data } = await sm.snapshot();
+    const restored = new KvStateMachine();
+    await restored.restore(data);
+    expect(restored.stats()).toEqual(sm.stats());
+    expect(restored.get("big")).toBe(big("z"));
+  });
 });
