@@ -12,6 +12,19 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * fsyncDirAsync is fsyncDir on the thread pool, for background work (snapshots, compaction): a directory
+ * fsync commits the file system journal and can take milliseconds under load, too long to block the loop.
+ */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** writeAll writes every byte of `buf` (writeSync may write less than asked). */
 export function writeAll(fd: number, buf: Uint8Array): void {
   let done = 0;

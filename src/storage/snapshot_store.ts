@@ -9,7 +9,7 @@ import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import type { SnapshotMeta } from "../raft/types.ts";
 import type { Snapshot, SnapshotStore, SnapshotWriter } from "./types.ts";
-import { fsyncDir } from "./fs_util.ts";
+import { fsyncDirAsync } from "./fs_util.ts";
 
 const HEADER_BYTES = 40;
 const VERSION = 1;
@@ -171,13 +171,14 @@ export class FileSnapshotStore implements SnapshotStore {
       await handle.close();
       if (!published) fs.rmSync(tmp, { force: true });
     }
-    fs.renameSync(tmp, file);
-    fsyncDir(this.options.snapDir);
+    // Off the event loop: a rename and a directory fsync can each take milliseconds while the disk is busy.
+    await fs.promises.rename(tmp, file);
+    await fsyncDirAsync(this.options.snapDir);
     this.valid = this.valid.filter((s) => s.file !== file);
     this.valid.push({ meta, file });
     this.valid.sort((a, b) => a.meta.index - b.meta.index);
     if (this.published !== null) await this.published(meta);
-    this.reap();
+    await this.reap();
   }
 
   async loadLatest(): Promise<Snapshot | null> {
@@ -197,10 +198,10 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   /** reap deletes the oldest snapshots beyond the retention count; failures only leave extra files behind. */
-  private reap(): void {
+  private async reap(): Promise<void> {
     const excess = this.valid.length - this.options.retained;
     if (excess <= 0) return;
-    for (const old of this.valid.splice(0, excess)) fs.rmSync(old.file, { force: true });
-    fsyncDir(this.options.snapDir);
+    for (const old of this.valid.splice(0, excess)) await fs.promises.rm(old.file, { force: true });
+    await fsyncDirAsync(this.options.snapDir);
   }
 }

@@ -10,7 +10,7 @@ import type { LogStore } from "./types.ts";
 import { MemLog } from "./mem_log.ts";
 import { encodeEntries, encodeSnapshotRecord, type SnapshotRecord } from "./record.ts";
 import { SEGMENT_HEADER_BYTES, encodeSegmentHeader, segmentPath } from "./segment.ts";
-import { fsyncDir, writeAll } from "./fs_util.ts";
+import { fsyncDir, fsyncDirAsync, writeAll } from "./fs_util.ts";
 import { noteEntry, recoverWal, type SegmentInfo } from "./recover.ts";
 
 /** SyncMode: "async" runs fdatasync on the thread pool (event loop stays free); "sync" blocks it for the sync. */
@@ -145,8 +145,9 @@ export class Wal implements LogStore {
     }
     if (count === 0) return;
     const removed = this.segments.splice(0, count);
-    for (const info of removed) fs.rmSync(info.path, { force: true });
-    fsyncDir(this.options.walDir);
+    // Off the event loop: unlinking a 64 MiB segment and the directory fsync can take milliseconds.
+    for (const info of removed) await fs.promises.rm(info.path, { force: true });
+    await fsyncDirAsync(this.options.walDir);
     let minRemaining = Infinity;
     for (const info of this.segments) if (info.minEntry > 0) minRemaining = Math.min(minRemaining, info.minEntry);
     this.mem.dropBefore(minRemaining === Infinity ? this.mem.lastIndex() + 1 : minRemaining);
