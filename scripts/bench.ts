@@ -20,7 +20,8 @@ const compareScript = join(root, "..", "shared", "bench", "compare.sh");
 const dryRun = process.argv.includes("--dry-run");
 const only = process.argv.slice(2).filter((arg) => arg !== "--dry-run");
 const rows: string[] = [];
-const today = new Date().toISOString().slice(0, 10);
+// Several runs a day are common: the date column carries the UTC time too.
+const today = `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`;
 
 function step(name: string): boolean {
   return only.length === 0 || only.includes(name);
