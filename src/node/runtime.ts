@@ -55,6 +55,8 @@ export class NodeRuntime {
   private started = false;
   private wakeResolve: (() => void) | null = null;
   private wakePending = false;
+  /** applyWhileSaving: the loop awaits the outstanding Ready's write; committed entries may be applied meanwhile. */
+  private applyWhileSaving = false;
   private loopDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
   /** heardAt: when each peer last sent us anything (the runtime's own view of "quorum reachable"). */
@@ -127,6 +129,7 @@ export class NodeRuntime {
       this.heardAt.set(m.from, performance.now());
       if (!this.peers.has(m.from)) this.onUnknownPeer(m.from);
       this.core.step(m);
+      if (this.applyWhileSaving) this.applyTaken();
       this.wake();
     },
     onSnapshot: async (m, data) => {
@@ -255,11 +258,26 @@ export class NodeRuntime {
     for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
     this.reads.onApplied(this.kv.appliedIndex);
     if (saving !== null) {
-      await saving;
+      // While our write runs, entries that the peers' acks commit are applied as the acks arrive (onMessage):
+      // with three nodes the two followers' fsyncs often finish before ours.
+      this.applyWhileSaving = rd.snapshot === null;
+      try {
+        await saving;
+      } finally {
+        this.applyWhileSaving = false;
+      }
       this.metrics.fsync.observe((performance.now() - started) / 1000);
     }
     // 4. Votes and append acks: they promise durability.
     for (const m of rd.messagesAfterPersist) this.send(m);
+  }
+
+  /** applyTaken applies what became committed while the outstanding Ready's write runs (see handleReady). */
+  private applyTaken(): void {
+    const entries = this.core.takeCommitted();
+    if (entries.length === 0) return;
+    this.apply(entries);
+    this.reads.onApplied(this.kv.appliedIndex);
   }
 
   private send(m: Message): void {

@@ -70,6 +70,8 @@ export class RaftCore implements RaftNode {
   readStates: ReadState[] = [];
   /** A proposal was appended on the leader: appends go out at the next ready() (batching). */
   pendingBcast = false;
+  /** takenTo: the last entry handed out by takeCommitted (applied once the outstanding Ready is advanced). */
+  private takenTo = 0;
   private prevHardState: HardState;
   private outstanding: Ready | null = null;
 
@@ -562,6 +564,24 @@ export class RaftCore implements RaftNode {
     return rd;
   }
 
+  /**
+   * takeCommitted hands out, while a Ready without a snapshot is outstanding, entries committed since it was
+   * taken (up to the first conf entry): the driver applies them at once instead of after its own write (a
+   * leader whose followers both acked need not wait for its own fsync). advance() counts them as applied.
+   */
+  takeCommitted(): Entry[] {
+    if (this.outstanding === null || this.outstanding.snapshot !== null) return [];
+    const entries = this.log.committedToApply(APPLY_ENTRIES_MAX, APPLY_BYTES_MAX);
+    const conf = entries.findIndex((e) => e.kind === "conf");
+    const taken = conf < 0 ? entries : entries.slice(0, conf);
+    const last = taken[taken.length - 1];
+    if (last) {
+      this.log.applying = last.index;
+      this.takenTo = last.index;
+    }
+    return taken;
+  }
+
   advance(rd: Ready): void {
     assert(this.outstanding === rd, "raft: advance() with a Ready that is not the outstanding one");
     this.outstanding = null;
@@ -569,7 +589,7 @@ export class RaftCore implements RaftNode {
     const last = rd.entries[rd.entries.length - 1];
     if (last) this.log.stableTo(last.index, last.term);
     const applied = rd.committed[rd.committed.length - 1]?.index ?? (rd.snapshot ? rd.snapshot.index : this.log.applied);
-    this.log.applied = Math.max(this.log.applied, applied);
+    this.log.applied = Math.max(this.log.applied, applied, this.takenTo);
     assert(this.log.applied <= this.log.committed, "raft: applied <= committed");
     if (this.role === "leader" && last && this.log.term(last.index) === last.term) {
       // Our own entries count for commit only once durable (thesis §10.2.1).
