@@ -58,6 +58,8 @@ export class RaftCore implements RaftNode {
   pendingConfIndex: Index = 0;
   /** Conf entries in the log above commit, applied in order when they commit. */
   uncommittedConf: Array<{ index: Index; term: Term; change: ConfChange }> = [];
+  /** foldedAheadIndex: the last uncommitted conf entry already in effect since start (0: none); see rebuildConf. */
+  private foldedAheadIndex: Index = 0;
   readonly reads = new ReadIndexQueue();
   /** A read was queued: one heartbeat round, tagged with the newest read's ctx, goes out at ready(). */
   pendingReadRound = false;
@@ -90,20 +92,36 @@ export class RaftCore implements RaftNode {
     this.becomeFollower(this.term, 0);
   }
 
-  /** rebuildConf: the snapshot's conf plus committed conf entries after it; records uncommitted ones. */
+  /**
+   * rebuildConf: the configuration at start is the snapshot's plus EVERY conf entry in the log, committed or not
+   * (thesis §4.1: a server uses the latest configuration in its log). The commit index on disk may lag the real
+   * one (commit-only changes are not fsync'd), so folding only "committed" entries could restart a node several
+   * changes behind, e.g. a killed bootstrap leader back in its one-voter configuration, electing itself alone
+   * beside the real cluster. Uncommitted entries are still tracked: applying them again at commit is a no-op
+   * (applyConfChange ignores changes that no longer validate), and a truncation of one re-folds (appendFromLeader).
+   */
   private rebuildConf(): ConfState {
+    const { conf, uncommitted } = this.confUpTo(this.log.lastIndex());
+    this.uncommittedConf = uncommitted;
+    this.foldedAheadIndex = uncommitted.at(-1)?.index ?? 0;
+    return conf;
+  }
+
+  /** confUpTo folds the snapshot's conf and every conf entry up to `last`; lists those beyond the commit. */
+  private confUpTo(last: Index): { conf: ConfState; uncommitted: Array<{ index: Index; term: Term; change: ConfChange }> } {
     let conf = this.log.snapshotMeta().conf;
-    const last = this.log.lastIndex();
+    const uncommitted: Array<{ index: Index; term: Term; change: ConfChange }> = [];
     for (let lo = this.log.firstIndex(); lo <= last; ) {
       const batch = this.log.slice(lo, last + 1, APPLY_BYTES_MAX);
+      assert(batch.length > 0, "raft: log slice makes progress");
       for (const e of batch) {
         if (e.kind !== "conf") continue;
-        if (e.index <= this.log.committed) conf = applyConfChange(conf, e.change);
-        else this.uncommittedConf.push({ index: e.index, term: e.term, change: e.change });
+        conf = applyConfChange(conf, e.change);
+        if (e.index > this.log.committed) uncommitted.push({ index: e.index, term: e.term, change: e.change });
       }
       lo += batch.length;
     }
-    return conf;
+    return { conf, uncommitted };
   }
 
   // ---- role transitions ----
@@ -242,6 +260,13 @@ export class RaftCore implements RaftNode {
     // simulator (seed 52819, five-nodes-chaos): an old leader could count a copy that does not exist.
     if (first.index <= this.log.lastIndex()) this.dropAcksFrom(first.index);
     this.uncommittedConf = this.uncommittedConf.filter((c) => c.index < first.index);
+    if (this.foldedAheadIndex >= first.index) {
+      // A conf entry that took effect at start is being replaced: the configuration is the log's up to the cut.
+      const { conf, uncommitted } = this.confUpTo(first.index - 1);
+      this.membership = new Membership(conf);
+      this.uncommittedConf = uncommitted;
+      this.foldedAheadIndex = uncommitted.at(-1)?.index ?? 0;
+    }
     for (const e of entries) {
       if (e.kind === "conf") this.uncommittedConf.push({ index: e.index, term: e.term, change: e.change });
     }
@@ -277,6 +302,7 @@ export class RaftCore implements RaftNode {
     // The log before the snapshot is gone too: no queued ack may vouch for any of it.
     this.dropAcksFrom(0);
     this.uncommittedConf = [];
+    this.foldedAheadIndex = 0;
     this.membership = new Membership(meta.conf);
   }
 

@@ -112,6 +112,13 @@ export class Checker {
     if (key !== expected) this.fail(`node ${node}: ${what} at index ${index} has configuration ${key}, expected ${expected}`);
   }
 
+  /** expectSameConf: two views of one node's configuration must agree. */
+  expectSameConf(node: NodeId, actual: readonly Member[], expected: readonly Member[], what: string): void {
+    const got = confKey(actual);
+    const want = confKey(expected);
+    if (got !== want) this.fail(`node ${node}: ${what}: has ${got}, expected ${want}`);
+  }
+
   leaderOf(term: Term): NodeId | undefined {
     return this.leaders.get(term);
   }

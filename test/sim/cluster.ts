@@ -1,4 +1,5 @@
 import { bootstrapState } from "../../src/raft/bootstrap.ts";
+import { applyConfChange } from "../../src/raft/membership.ts";
 import type { ConfChange, Entry, Index, Message, NodeId, ProposeResult, Ready, ReadState, SnapshotMeta } from "../../src/raft/types.ts";
 import { Checker, entryIdentity, payloadOf } from "./checker.ts";
 import { SimNetwork, copyMessage, type NetworkOptions, type Packet } from "./network.ts";
@@ -103,9 +104,20 @@ export class SimCluster {
     const core = node.start(this.options.core, this.rng);
     const snap = node.disk.snapshotMeta();
     this.checker.onConfAt(node.id, snap.index, snap.conf.members, "the snapshot on disk");
-    // The core rebuilt its configuration from the snapshot plus the committed conf entries after it.
+    // The core rebuilt its configuration from the snapshot plus EVERY conf entry in its log (thesis §4.1: the
+    // stored commit may lag). Its committed part must be the true configuration at the commit index, and the whole
+    // must be exactly what the log on disk says.
     const status = core.status();
-    this.checker.onConfAt(node.id, status.commit, status.members, "the restarted core");
+    let committedConf = snap.conf;
+    let latestConf = snap.conf;
+    const last = node.disk.lastIndex();
+    for (const e of last >= node.disk.firstIndex() ? node.disk.entries(node.disk.firstIndex(), last + 1, Number.MAX_SAFE_INTEGER) : []) {
+      if (e.kind !== "conf") continue;
+      latestConf = applyConfChange(latestConf, e.change);
+      if (e.index <= status.commit) committedConf = latestConf;
+    }
+    this.checker.onConfAt(node.id, status.commit, committedConf.members, "the restarted core's committed log");
+    this.checker.expectSameConf(node.id, status.members, latestConf.members, "the restarted core vs. the latest configuration in its log");
     this.trace(`start n${node.id} (incarnation ${node.incarnation}, term ${node.disk.hardState.term}, last ${node.disk.lastIndex()})`);
     this.pump(node);
   }
