@@ -323,19 +323,22 @@ export class Cluster {
   }
 
   /** startFresh is the README's set-up: node 1 bootstraps, then nodes 2..N join through node 1. */
-  async startFresh(options: { deadlineMs?: number } = {}): Promise<LeaderView> {
+  /** startFresh forms a cluster of `ids` (default: all of them; node ids[0] bootstraps, the others join it). */
+  async startFresh(options: { deadlineMs?: number; ids?: number[] } = {}): Promise<LeaderView> {
     const deadlineMs = options.deadlineMs ?? 30_000;
-    await this.start(1, { bootstrap: true });
-    await this.waitHttp(1);
-    await waitFor(async () => (await this.status(1))?.is_leader || null, { deadlineMs, what: "bootstrapped node 1 to lead" });
-    for (const id of this.ids.slice(1)) {
-      await this.start(id, { join: 1 });
+    const ids = options.ids ?? this.ids;
+    const first = ids[0]!;
+    await this.start(first, { bootstrap: true });
+    await this.waitHttp(first);
+    await waitFor(async () => (await this.status(first))?.is_leader || null, { deadlineMs, what: `bootstrapped node ${first} to lead` });
+    for (const id of ids.slice(1)) {
+      await this.start(id, { join: first });
       // A person types the next command a moment later; waiting for the HTTP port is the same courtesy.
       await this.waitHttp(id);
     }
     // Every node, not just the leader, must have applied the last promotion before the cluster counts as formed.
-    for (const id of this.ids) await this.waitForVoters(id, this.ids, deadlineMs);
-    return this.waitForLeader({ among: this.ids, deadlineMs });
+    for (const id of ids) await this.waitForVoters(id, ids, deadlineMs);
+    return this.waitForLeader({ among: ids, deadlineMs });
   }
 
   /** leaderWrite sends a write to the current leader (found through /status) and returns its reply. */

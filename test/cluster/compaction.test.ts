@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, fastFlags } from "../../scenarios/harness.ts";
-import { checkSample, dirUsage, sampleIndexes, scaled, waitApplied, writeKeys, keepFiles } from "./support.ts";
+import { expect, test } from "bun:test";
+import { checkSample, dirUsage, sampleIndexes, scaled, waitApplied, writeKeys, useSnapshotCluster } from "./support.ts";
 
 // Issue 5: many writes with a snapshot every 1,000 entries. The log directory of every node stays bounded
 // while and after writing (compaction deletes covered segments, keeping a trailing window), a node restarted
@@ -27,18 +26,7 @@ const expected = (i: number) => (deleted(i) ? null : overwritten(i) ? `over-${i}
 const kv = { key, value: expected };
 const keys_left = writes - Math.ceil(mutated / 10);
 
-const cluster = new Cluster({
-  name: "e2e-compaction",
-  extraArgs: [...fastFlags, "--snapshot-entries", String(snapshot_entries), "--trailing-entries", String(trailing_entries), "--segment-bytes", String(segment_bytes)],
-});
-
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, 60_000);
-
-afterAll(async () => {
-  await cluster.destroy({ keepFiles: keepFiles() });
-});
+const cluster = useSnapshotCluster("e2e-compaction", { snapshot_entries, trailing_entries, segment_bytes });
 
 const peak = { walBytes: 0, walFiles: 0, snapFiles: 0, samples: 0 };
 

@@ -12,14 +12,7 @@ let writers: Writers | null = null;
 
 beforeAll(async () => {
   await cluster.explain(async () => {
-    await cluster.start(1, { bootstrap: true });
-    await cluster.waitHttp(1);
-    await waitFor(async () => (await cluster.status(1))?.is_leader || null, { deadlineMs: 20_000, what: "node 1 to lead after bootstrap" });
-    for (const id of [2, 3]) {
-      await cluster.start(id, { join: 1 });
-      await cluster.waitHttp(id);
-    }
-    await cluster.waitForVoters(1, [1, 2, 3], 30_000);
+    await cluster.startFresh({ ids: [1, 2, 3] });
   });
 }, 60_000);
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, fastFlags, waitFor } from "../../scenarios/harness.ts";
+import { Cluster, fastFlags } from "../../scenarios/harness.ts";
 import { checkSample, logFirstIndex, logSinceStart, sampleIndexes, scaled, waitApplied, waitCompactedPast, waitSameHash, writeKeys, keepFiles } from "./support.ts";
 
 // Issue 5: a follower that was down while the others wrote far past it and compacted their logs can only
@@ -26,15 +26,7 @@ const cluster = new Cluster({
 beforeAll(async () => {
   await cluster.explain(async () => {
     // Nodes 1..3 form the cluster; node 4 joins later.
-    await cluster.start(1, { bootstrap: true });
-    await cluster.waitHttp(1);
-    await waitFor(async () => (await cluster.status(1))?.is_leader || null, { deadlineMs: 20_000, what: "node 1 to lead after bootstrap" });
-    for (const id of [2, 3]) {
-      await cluster.start(id, { join: 1 });
-      await cluster.waitHttp(id);
-    }
-    await cluster.waitForVoters(1, [1, 2, 3], 30_000);
-    await cluster.waitForLeader({ among: [1, 2, 3] });
+    await cluster.startFresh({ ids: [1, 2, 3] });
   });
 }, 60_000);
 

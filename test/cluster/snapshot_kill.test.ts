@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, fastFlags, notYet, waitFor } from "../../scenarios/harness.ts";
-import { checkSample, infoLogging, logSinceStart, snapshotFileIndexes, sampleIndexes, scaled, waitApplied, waitCompactedPast, waitSameHash, writeKeys, keepFiles } from "./support.ts";
+import { expect, test } from "bun:test";
+import { notYet, waitFor } from "../../scenarios/harness.ts";
+import { checkSample, infoLogging, logSinceStart, snapshotFileIndexes, sampleIndexes, scaled, waitApplied, waitCompactedPast, waitSameHash, writeKeys, useSnapshotCluster } from "./support.ts";
 
 // Issue 5: kill -9 of the receiver in the middle of a snapshot transfer, then restart: it converges. The
 // snapshot is made large (~30 MB: 1,500 keys of 20 KB) so the transfer takes long enough to be cut: the test
@@ -22,18 +22,7 @@ const key = (i: number) => `big${String(i).padStart(5, "0")}`;
 const value = (i: number) => `${i}:${pattern.slice(i % 1024, (i % 1024) + value_bytes)}`;
 const kv = { key, value };
 
-const cluster = new Cluster({
-  name: "e2e-snapkill",
-  extraArgs: [...fastFlags, "--snapshot-entries", String(snapshot_entries), "--trailing-entries", String(trailing_entries), "--segment-bytes", String(segment_bytes)],
-});
-
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, 60_000);
-
-afterAll(async () => {
-  await cluster.destroy({ keepFiles: keepFiles() });
-});
+const cluster = useSnapshotCluster("e2e-snapkill", { snapshot_entries, trailing_entries, segment_bytes });
 
 const receiving = /receiving snapshot/;
 const received = /received snapshot \d+/;

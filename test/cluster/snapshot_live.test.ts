@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, errorCode, fastFlags, request, waitFor } from "../../scenarios/harness.ts";
-import { keepFiles, logFirstIndex, snapshotsTaken, scaled, waitApplied, waitCompactedPast, waitSameHash, writeKeys } from "./support.ts";
+import { expect, test } from "bun:test";
+import { errorCode, request, waitFor } from "../../scenarios/harness.ts";
+import { logFirstIndex, snapshotsTaken, scaled, waitApplied, waitCompactedPast, waitSameHash, writeKeys, useSnapshotCluster } from "./support.ts";
 
 // Issue 5: "a snapshot that takes longer to send than the trailing window covers must still converge (the
 // follower must not loop forever)". A follower far behind is restarted while writers keep writing 20 KB
@@ -19,18 +19,7 @@ const behind_keys = scaled(400);
 const pattern = "0123456789abcdefghijklmnopqrstuvwxyz".repeat(Math.ceil((value_bytes + 64) / 36));
 const value = (i: number) => `${i}:${pattern.slice(i % 36, (i % 36) + value_bytes)}`;
 
-const cluster = new Cluster({
-  name: "e2e-snaplive",
-  extraArgs: [...fastFlags, "--snapshot-entries", String(snapshot_entries), "--trailing-entries", String(trailing_entries), "--segment-bytes", String(segment_bytes)],
-});
-
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, 60_000);
-
-afterAll(async () => {
-  await cluster.destroy({ keepFiles: keepFiles() });
-});
+const cluster = useSnapshotCluster("e2e-snaplive", { snapshot_entries, trailing_entries, segment_bytes });
 
 test("a follower catches up through snapshots while writes continue and the leader keeps compacting", async () => {
   await cluster.explain(async () => {

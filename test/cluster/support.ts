@@ -1,7 +1,8 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { StatusJson } from "../../src/node/api.ts";
-import { check, CheckError, type Cluster, describeReply, errorCode, nodeCommand, notYet, request, show, waitFor } from "../../scenarios/harness.ts";
+import { afterAll, beforeAll } from "bun:test";
+import { check, CheckError, Cluster, fastFlags, describeReply, errorCode, nodeCommand, notYet, request, show, waitFor } from "../../scenarios/harness.ts";
 import { track } from "../../scenarios/harness/procs.ts";
 
 // support.ts: what the snapshot/membership end-to-end tests need on top of scenarios/harness.ts: bulk writes
@@ -338,4 +339,25 @@ export { errorCode };
 /** keepFiles: QKLZL_E2E_KEEP=1 keeps the cluster's temp dir (data dirs, node logs) for a post-mortem. */
 export function keepFiles(): boolean {
   return process.env.QKLZL_E2E_KEEP === "1";
+}
+
+/**
+ * useSnapshotCluster: a fresh 3-node cluster with the given snapshot spacing, trailing window and segment size, formed
+ * before the file's tests and destroyed after them (files kept with QKLZL_E2E_KEEP=1).
+ */
+export function useSnapshotCluster(
+  name: string,
+  sizes: { snapshot_entries: number; trailing_entries: number; segment_bytes: number },
+): Cluster {
+  const cluster = new Cluster({
+    name,
+    extraArgs: [...fastFlags, "--snapshot-entries", String(sizes.snapshot_entries), "--trailing-entries", String(sizes.trailing_entries), "--segment-bytes", String(sizes.segment_bytes)],
+  });
+  beforeAll(async () => {
+    await cluster.explain(() => cluster.startFresh());
+  }, 60_000);
+  afterAll(async () => {
+    await cluster.destroy({ keepFiles: keepFiles() });
+  });
+  return cluster;
 }
