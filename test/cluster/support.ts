@@ -1,9 +1,9 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { StatusJson } from "../../src/node/api.ts";
-import { afterAll, beforeAll } from "bun:test";
 import { check, CheckError, Cluster, fastFlags, describeReply, errorCode, nodeCommand, notYet, request, show, waitFor } from "../../scenarios/harness.ts";
 import { track } from "../../scenarios/harness/procs.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // support.ts: what the snapshot/membership end-to-end tests need on top of scenarios/harness.ts: bulk writes
 // at a bounded concurrency, the data dir's footprint, CLI runs of the binary, the `qklzl join ADDR` form of
@@ -353,11 +353,5 @@ export function useSnapshotCluster(
     name,
     extraArgs: [...fastFlags, "--snapshot-entries", String(sizes.snapshot_entries), "--trailing-entries", String(sizes.trailing_entries), "--segment-bytes", String(sizes.segment_bytes)],
   });
-  beforeAll(async () => {
-    await cluster.explain(() => cluster.startFresh());
-  }, 60_000);
-  afterAll(async () => {
-    await cluster.destroy({ keepFiles: keepFiles() });
-  });
-  return cluster;
+  return formedForThisFile(cluster, { timeoutMs: 60_000, keepFiles: keepFiles() });
 }

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, test } from "bun:test";
+import { test } from "bun:test";
 import { check, Cluster, describeReply, fastFlags } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // Values at the 1 MiB limit, written concurrently so the leader has several of them in flight at once
 // (AppendEntries batches are bounded in bytes, frames in size): they replicate, survive a follower's kill -9 and
@@ -16,13 +17,7 @@ function bigValue(i: number): string {
   return unit.repeat(Math.ceil(mib / unit.length)).slice(0, mib);
 }
 
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, { timeout });
-
-afterAll(async () => {
-  await cluster.destroy();
-});
+formedForThisFile(cluster, { timeoutMs: timeout });
 
 async function writeAll(from: number, to: number, leaderId: number): Promise<void> {
   const replies = await Promise.all(

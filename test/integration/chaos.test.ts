@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, test } from "bun:test";
+import { test } from "bun:test";
 import { check, Cluster, describeAnswers, fastFlags, findLostWrites, startWriters, waitFor } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // Rounds of faults under continuous writes, with snapshots and log compaction happening all along (small
 // --snapshot-entries and segments): kill -9 of the leader, kill -9 of a follower, the leader frozen (SIGSTOP)
@@ -14,13 +15,7 @@ const cluster = new Cluster({
 });
 const timeout = 120_000;
 
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, { timeout });
-
-afterAll(async () => {
-  await cluster.destroy();
-});
+formedForThisFile(cluster, { timeoutMs: timeout });
 
 test(`${rounds} rounds of kill -9 and SIGSTOP under writes, with compaction, lose no acknowledged write`, async () => {
   await cluster.explain(async () => {

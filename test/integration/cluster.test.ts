@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { check, Cluster, describeReply, errorCode, fastFlags, request, waitFor } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // A real three-process cluster on loopback: election, replication, a follower's 307 with the leader's address,
 // and re-election after kill -9 of the leader.
@@ -7,13 +8,7 @@ import { check, Cluster, describeReply, errorCode, fastFlags, request, waitFor }
 const cluster = new Cluster({ name: "it-cluster", extraArgs: fastFlags });
 const timeout = 60_000;
 
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, { timeout });
-
-afterAll(async () => {
-  await cluster.destroy();
-});
+formedForThisFile(cluster, { timeoutMs: timeout });
 
 // Which node leads after the bootstrap is scenario 01's business (with the documented timeouts); with the fast
 // timeouts used here a loaded CI machine may legitimately elect another, so only agreement is asserted.

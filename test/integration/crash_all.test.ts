@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { check, Cluster, describeAnswers, fastFlags, findLostWrites, startWriters, waitFor, type WriteLog } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // kill -9 of every node at once while clients write: after the documented restart (node 1 -bootstrap, 2 and 3
 // -join node 1) every write that was acknowledged reads back with its value. Two rounds, so the second crash
@@ -8,13 +9,7 @@ import { check, Cluster, describeAnswers, fastFlags, findLostWrites, startWriter
 const cluster = new Cluster({ name: "it-crash", extraArgs: fastFlags });
 const timeout = 90_000;
 
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, { timeout });
-
-afterAll(async () => {
-  await cluster.destroy();
-});
+formedForThisFile(cluster, { timeoutMs: timeout });
 
 async function writeThenCrash(prefix: string): Promise<WriteLog> {
   const writers = startWriters(cluster, { writers: 4, prefix });

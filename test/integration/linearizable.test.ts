@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, test } from "bun:test";
+import { test } from "bun:test";
 import { check, checkHistory, Cluster, fastFlags, recordHistory, waitFor } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // Reads are linearizable by default on every node (issue 4). Concurrent writers (through the leader) and readers
 // (on every node, followers included) run while the leader is frozen, then killed, then a follower is killed;
@@ -8,13 +9,7 @@ import { check, checkHistory, Cluster, fastFlags, recordHistory, waitFor } from 
 const cluster = new Cluster({ name: "it-linearizable", extraArgs: fastFlags });
 const timeout = 90_000;
 
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, { timeout });
-
-afterAll(async () => {
-  await cluster.destroy();
-});
+formedForThisFile(cluster, { timeoutMs: timeout });
 
 function countOf(ops: { kind: string }[], kind: string): number {
   return ops.filter((op) => op.kind === kind).length;

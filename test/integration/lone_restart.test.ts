@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, test } from "bun:test";
+import { test } from "bun:test";
 import { check, Cluster, describeReply, fastFlags, waitFor } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // Election safety across a crash of every node: a node restarted alone holds a log whose configuration has three
 // voters, so it must not lead (it cannot reach a majority), must not acknowledge a write, and once the others
@@ -10,13 +11,7 @@ import { check, Cluster, describeReply, fastFlags, waitFor } from "../../scenari
 const cluster = new Cluster({ name: "it-lone", extraArgs: fastFlags });
 const timeout = 60_000;
 
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, { timeout });
-
-afterAll(async () => {
-  await cluster.destroy();
-});
+formedForThisFile(cluster, { timeoutMs: timeout });
 
 /** watchLeaders polls every node for `durationMs` and returns every (term -> leader ids) it saw claimed. */
 async function watchLeaders(durationMs: number): Promise<Map<number, Set<number>>> {

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { check, Cluster, fastFlags, waitFor } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // Junk sent to the raft port (a length prefix over the frame limit, random bytes, a well-sized frame of garbage,
 // an HTTP request) must close that one connection and nothing else: the node keeps running and the cluster keeps
@@ -8,13 +9,7 @@ import { check, Cluster, fastFlags, waitFor } from "../../scenarios/harness.ts";
 const cluster = new Cluster({ name: "it-garbage", extraArgs: fastFlags });
 const timeout = 30_000;
 
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, { timeout });
-
-afterAll(async () => {
-  await cluster.destroy();
-});
+formedForThisFile(cluster, { timeoutMs: timeout });
 
 interface Outcome {
   closedByPeer: boolean;

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { check, Cluster, describeReply, fastFlags, waitFor } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // Restarts on existing data dirs: -join on old state restarts the node from disk as the same member (no new
 // member, no duplicate), whether it was stopped cleanly, killed, or was the leader; a changed HTTP address is
@@ -8,13 +9,7 @@ import { check, Cluster, describeReply, fastFlags, waitFor } from "../../scenari
 const cluster = new Cluster({ name: "it-restart", extraArgs: fastFlags });
 const timeout = 60_000;
 
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, { timeout });
-
-afterAll(async () => {
-  await cluster.destroy();
-});
+formedForThisFile(cluster, { timeoutMs: timeout });
 
 async function members(via: number): Promise<string[]> {
   const status = await cluster.status(via);

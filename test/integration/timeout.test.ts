@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { check, Cluster, describeReply, errorCode, request } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
 
 // Every waiting request has a deadline (issue 4): with both followers frozen, a write the leader appended cannot
 // commit, and after --request-timeout-ms it is answered 504 timeout saying the outcome is unknown. The election
@@ -11,13 +12,7 @@ const cluster = new Cluster({
 });
 const timeout = 60_000;
 
-beforeAll(async () => {
-  await cluster.explain(() => cluster.startFresh());
-}, { timeout });
-
-afterAll(async () => {
-  await cluster.destroy();
-});
+formedForThisFile(cluster, { timeoutMs: timeout });
 
 test("a write that cannot commit is answered 504 timeout (outcome unknown) by the deadline", async () => {
   await cluster.explain(async () => {
