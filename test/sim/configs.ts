@@ -76,6 +76,24 @@ function cluster(voters: number, net: NetworkOptions, core: Partial<CoreOptions>
 const allPartitions: PartitionKind[] = ["split", "isolate_leader", "one_way", "mute", "deafen"];
 
 /** configs: every named configuration; the sweep cycles through them. */
+/**
+ * figure8 (thesis §3.6.2): leaders crash often, one entry per append and no pipelining, so an old term's entry
+ * can reach a majority alone, without the new leader's own entry behind it.
+ */
+function figure8(name: string, voters: number, loss: number): SimConfig {
+  return {
+    ...base,
+    name,
+    cluster: cluster(voters, { ...calmNet, delayMax: 4, loss }, { maxEntriesPerMessage: 1, maxInflight: 1 }),
+    crashRate: 0.03,
+    leaderCrashBias: 0.8,
+    restartAfter: [1, 25],
+    proposeRate: 0.5,
+    // One entry per round trip: a leader far ahead needs long to bring followers up after healing.
+    livenessTicks: 1500,
+  };
+}
+
 export const configs: SimConfig[] = [
   { ...base, name: "three-nodes", cluster: cluster(3, calmNet) },
   { ...base, name: "five-nodes", cluster: cluster(5, lossyNet) },
@@ -108,30 +126,8 @@ export const configs: SimConfig[] = [
     crashRate: 0.005,
   },
   { ...base, name: "three-nodes-transfer", cluster: cluster(3, lossyNet), transferRate: 0.02, partitionRate: 0.01, partitionKinds: ["isolate_leader"] },
-  {
-    // Figure 8 (thesis §3.6.2): leaders crash often, one entry per append and no pipelining, so an old
-    // term's entry can reach a majority alone, without the new leader's own entry behind it.
-    ...base,
-    name: "figure-8",
-    cluster: cluster(3, { ...calmNet, delayMax: 4, loss: 0.1 }, { maxEntriesPerMessage: 1, maxInflight: 1 }),
-    crashRate: 0.03,
-    leaderCrashBias: 0.8,
-    restartAfter: [1, 25],
-    proposeRate: 0.5,
-    // One entry per round trip: a leader far ahead needs long to bring followers up after healing.
-    livenessTicks: 1500,
-  },
-  {
-    ...base,
-    name: "figure-8-five",
-    cluster: cluster(5, { ...calmNet, delayMax: 4, loss: 0.2 }, { maxEntriesPerMessage: 1, maxInflight: 1 }),
-    crashRate: 0.03,
-    leaderCrashBias: 0.8,
-    restartAfter: [1, 25],
-    proposeRate: 0.5,
-    // One entry per round trip: a leader far ahead needs long to bring followers up after healing.
-    livenessTicks: 1500,
-  },
+  figure8("figure-8", 3, 0.1),
+  figure8("figure-8-five", 5, 0.2),
   {
     ...base,
     name: "five-nodes-no-checkquorum",
