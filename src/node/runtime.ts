@@ -52,6 +52,8 @@ export class NodeRuntime {
   /** stopping: no new requests; closed: the loop exits. */
   stopping = false;
   private closed = false;
+  /** failed: fail() ran; the node is on its fatal path. */
+  private failed = false;
   private started = false;
   private wakeResolve: (() => void) | null = null;
   private wakePending = false;
@@ -122,7 +124,10 @@ export class NodeRuntime {
     });
   }
 
-  /** transportHandlers: inbound traffic goes straight into the core (dropped until it exists). */
+  /**
+   * transportHandlers: inbound traffic goes straight into the core (dropped until it exists). An exception in
+   * them is a broken invariant of this node, not a peer's fault: the transport reports it through onFatal.
+   */
   readonly transportHandlers: TransportHandlers = {
     onMessage: (m) => {
       if (!this.started || this.closed) return;
@@ -135,7 +140,13 @@ export class NodeRuntime {
     onSnapshot: async (m, data) => {
       if (!this.started || this.closed) throw new Error("node is not running");
       this.heardAt.set(m.from, performance.now());
-      this.snapshotter.receive(m, data);
+      try {
+        this.snapshotter.receive(m, data);
+      } catch (error) {
+        // The transfer fails (the transport rejects it), and the half-stepped core must not run on.
+        this.fail(error, `stepping snapshot ${m.snapshot.index} from node ${m.from} failed`);
+        throw error;
+      }
     },
     onUnreachable: (id) => {
       if (!this.started || this.closed) return;
@@ -143,6 +154,7 @@ export class NodeRuntime {
       this.core.reportUnreachable(id);
       this.wake();
     },
+    onFatal: (error) => this.fail(error, "handling peer traffic failed"),
   };
 
   /** isKnownPeer: a member, or anyone while we know no configuration (a joining node); see onUnknownPeer. */
@@ -181,11 +193,23 @@ export class NodeRuntime {
     this.syncPeers();
     this.tickTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
     // The loop starts on the next microtask, once startNode has wired onFatal/onRemoved.
-    this.loopDone = Promise.resolve().then(() => this.loop()).catch((error) => {
-      this.log.error(`raft loop failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      this.closed = true;
-      this.onFatal(error);
-    });
+    this.loopDone = Promise.resolve().then(() => this.loop()).catch((error) => this.fail(error, "raft loop failed"));
+  }
+
+  /**
+   * fail: the node cannot go on (a failed write, a broken invariant, perhaps half-way through a step): log it,
+   * stop the loop and hand it to onFatal (which stops the node; the process exits non-zero). Once only.
+   */
+  private fail(error: unknown, what: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    // The stack that matters is where it broke: the cause's, when the transport wrapped a handler's error.
+    const origin = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    const stack = origin instanceof Error ? (origin.stack ?? origin.message) : String(origin);
+    this.log.error(`${what}: ${origin === error ? stack : `${(error as Error).message}\n${stack}`}`);
+    this.closed = true;
+    this.wake();
+    this.onFatal(error);
   }
 
   wake(): void {
