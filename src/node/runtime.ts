@@ -59,6 +59,13 @@ export class NodeRuntime {
   private wakePending = false;
   /** applyWhileSaving: the loop awaits the outstanding Ready's write; committed entries may be applied meanwhile. */
   private applyWhileSaving = false;
+  /**
+   * savingFrom: the first index the outstanding Ready's write replaces (Infinity when no write of entries
+   * runs). Only the loop saves entries, one write at a time: the log's entries below it are on disk.
+   */
+  private savingFrom = Infinity;
+  /** saveWaiters: callers of nextSave(), settled when a write (or a snapshot install) completes. */
+  private saveWaiters: { resolve(): void; reject(error: unknown): void }[] = [];
   private loopDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
   /** heardAt: when each peer last sent us anything (the runtime's own view of "quorum reachable"). */
@@ -114,6 +121,8 @@ export class NodeRuntime {
       kv: this.kv,
       log: this.log,
       metrics: this.metrics,
+      isDurable: (index, term) => this.isDurable(index, term),
+      nextSave: () => this.nextSave(),
       snapshotEntries: this.options.snapshotEntries,
       trailingEntries: this.options.trailingEntries,
       appliedMeta: () => ({ index: this.kv.appliedIndex, term: this.appliedTerm, conf: this.appliedConf }),
@@ -268,9 +277,13 @@ export class NodeRuntime {
     // 1. Messages that do not depend on our durability (the leader's appends go out beside its own write).
     for (const m of rd.messages) this.send(m);
     // 2. Snapshot, entries and hard state, durable before anything that promises them.
-    if (rd.snapshot !== null) await this.snapshotter.install(rd.snapshot);
+    if (rd.snapshot !== null) {
+      await this.snapshotter.install(rd.snapshot);
+      this.settleSaveWaiters(null);
+    }
     const started = performance.now();
     const saving = rd.mustSync ? this.storage.log.save(rd.entries, rd.hardState) : null;
+    if (saving !== null) this.savingFrom = rd.entries[0]?.index ?? Infinity;
     // A commit-index-only change is not written: every save costs an fsync, and a stored commit index that
     // lags is safe (it only bounds what a restart replays before hearing from the leader; the snapshot index
     // counts as committed). The next batch with entries or a vote carries the current commit index.
@@ -289,11 +302,38 @@ export class NodeRuntime {
         await saving;
       } finally {
         this.applyWhileSaving = false;
+        this.savingFrom = Infinity;
       }
+      this.settleSaveWaiters(null);
       this.metrics.fsync.observe((performance.now() - started) / 1000);
     }
     // 4. Votes and append acks: they promise durability.
     for (const m of rd.messagesAfterPersist) this.send(m);
+  }
+
+  /**
+   * isDurable: this node's log holds entry (index, term) on disk. Not always so for an applied entry: a
+   * follower applies what the leader says is committed while its own write of it runs, or before that write
+   * has even started (the entry still in the core's unstable log, not in the WAL at all).
+   */
+  isDurable(index: number, term: number): boolean {
+    return index < this.savingFrom && this.storage.log.term(index) === term;
+  }
+
+  /** nextSave resolves once the running write (or, with none running, the next) completes; rejects once stopped. */
+  nextSave(): Promise<void> {
+    if (this.closed) return Promise.reject(new QklzlError("shutting_down", `node ${this.options.id} is shutting down`));
+    this.wake();
+    return new Promise((resolve, reject) => this.saveWaiters.push({ resolve, reject }));
+  }
+
+  private settleSaveWaiters(error: unknown): void {
+    const waiters = this.saveWaiters;
+    this.saveWaiters = [];
+    for (const w of waiters) {
+      if (error === null) w.resolve();
+      else w.reject(error);
+    }
   }
 
   /** applyTaken applies what became committed while the outstanding Ready's write runs (see handleReady). */
@@ -564,6 +604,7 @@ export class NodeRuntime {
     this.closed = true;
     this.wake();
     await this.loopDone;
+    this.settleSaveWaiters(error); // no write runs any more: a snapshot waiting for one gives up
     await this.snapshotter.idle();
     this.proposals.failAll(error);
     this.reads.failAll(error);
