@@ -327,12 +327,13 @@ export class NodeRuntime {
     return new Promise((resolve, reject) => this.saveWaiters.push({ resolve, reject }));
   }
 
-  private settleSaveWaiters(error: unknown): void {
+  /** settleSaveWaiters resolves the nextSave() callers, or rejects them with `failure` (the node stopped). */
+  private settleSaveWaiters(failure: Error | null): void {
     const waiters = this.saveWaiters;
     this.saveWaiters = [];
     for (const w of waiters) {
-      if (error === null) w.resolve();
-      else w.reject(error);
+      if (failure === null) w.resolve();
+      else w.reject(failure);
     }
   }
 

@@ -115,3 +115,33 @@ test("POST /snapshot on a follower whose save is in flight waits until its log h
   await waitFor("hashes agree", () => cluster.status(3).kv_hash === cluster.status(1).kv_hash && cluster.status(3).kv_hash_index === cluster.status(1).kv_hash_index);
   expect(await follower.read("held4", "stale")).toEqual({ value: "4" });
 }, 60_000);
+
+test("a snapshot waiting for a follower's write gives up (shutting_down) when the node stops meanwhile", async () => {
+  cluster = new TestCluster();
+  const disk = new SlowDisk();
+  const first = await cluster.start(1, { bootstrap: true });
+  await waitFor("node 1 leads", () => cluster.status(1).is_leader);
+  for (const id of [2, 3]) {
+    await cluster.start(id, { join: first.httpAddr, ...(id === 3 ? { wrapStorage: (s: Storage) => disk.wrap(s) } : {}) });
+    await waitFor(`node ${id} is a voter`, () => cluster.status(1).members.find((m) => m.id === id)?.role === "voter");
+  }
+  const leader = cluster.node(1).api;
+  await leader.write({ op: "put", key: "k", value: "v" });
+  await waitFor("node 3 caught up", () => cluster.status(3).applied_index >= cluster.status(1).commit_index);
+  disk.hold();
+  let last = 0;
+  for (let i = 0; i < 5; i++) last = (await leader.write({ op: "put", key: `held${i}`, value: `${i}` })).index;
+  await waitFor("node 3 applied entries its disk does not hold yet", () => cluster.status(3).applied_index >= last - 1);
+  const taking = cluster.node(3).api.snapshot();
+  const outcome = taking.then(
+    (result) => ({ result }),
+    (error: unknown) => ({ error }),
+  );
+  await Bun.sleep(100);
+  const stopping = cluster.stop(3);
+  disk.release(); // the write in flight completes; the loop ends without another
+  await stopping;
+  const settled = await outcome;
+  expect(settled).toMatchObject({ error: { code: "shutting_down" } });
+  for (const p of disk.published) expect(p.index).toBeLessThanOrEqual(p.durable);
+}, 60_000);
