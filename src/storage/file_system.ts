@@ -18,8 +18,8 @@ export interface StorageFs {
   readdir(dir: string): string[];
   readFile(file: string): Uint8Array;
   readFileAsync(file: string): Promise<Uint8Array>;
-  /** open: "a" appends (creating the file), "w" creates or truncates, "r+" opens an existing file for writing. */
-  open(file: string, flags: "a" | "w" | "r+"): number;
+  /** open: "a" appends (creating the file), "w" creates or truncates, "r+" opens an existing file for writing, "r" for reading. */
+  open(file: string, flags: "a" | "w" | "r+" | "r"): number;
   /** writeAll writes every byte of buf at the fd's position (writeSync may write less than asked). */
   writeAll(fd: number, buf: Uint8Array): void;
   fsync(fd: number): void;

@@ -99,7 +99,8 @@ export class FileSnapshotStore implements SnapshotStore {
   static open(options: SnapshotStoreOptions): FileSnapshotStore {
     assert(options.retained >= 1, "at least one snapshot is retained");
     const files = options.files ?? nodeFs;
-    files.mkdirp(options.snapDir);
+    // A new directory's own entry is durable only once its parent is fsynced.
+    if (files.mkdirp(options.snapDir) !== undefined) files.fsyncDir(path.dirname(options.snapDir));
     const names = files.readdir(options.snapDir).sort();
     const valid: StoredSnapshot[] = [];
     for (const name of names) {
@@ -118,6 +119,10 @@ export class FileSnapshotStore implements SnapshotStore {
       valid.push({ meta: decoded.meta, file });
     }
     valid.sort((a, b) => a.meta.index - b.meta.index);
+    // A snapshot renamed into place just before a process crash is visible but its name may not be durable yet
+    // (the directory fsync never ran); the log may note it at open, and then compact behind it. Make the names
+    // durable before anything relies on them. The files' data was fsynced before each rename made them visible.
+    files.fsyncDir(options.snapDir);
     return new FileSnapshotStore(options, valid);
   }
 

@@ -1,6 +1,7 @@
 // Wal is the segmented, CRC'd, fsync'd Raft log (LogStore). Every mutation is applied to the in-memory
 // image and written to the active segment at once (one write per call); durability comes from a shared
 // fdatasync: calls made while a sync runs are written and covered by the next one (group commit, no timer).
+import * as path from "node:path";
 import { consola } from "consola";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
@@ -71,11 +72,13 @@ export class Wal implements LogStore {
   static open(options: WalOptions): Wal {
     assert(options.segmentBytes > SEGMENT_HEADER_BYTES, "segmentBytes leaves room for records");
     const files = options.files ?? nodeFs;
-    files.mkdirp(options.walDir);
+    // A new directory's own entry is durable only once its parent is fsynced (else a power cut loses wal/ whole).
+    if (files.mkdirp(options.walDir) !== undefined) files.fsyncDir(path.dirname(options.walDir));
     const recovered = recoverWal({ files, walDir: options.walDir, dataDir: options.dataDir });
     if (recovered.segments.length === 0) {
       recovered.segments.push(createSegment(files, options.walDir, 1, recovered.mem));
     }
+    makeRecoveredDurable(files, options.walDir, recovered.segments);
     return new Wal(options, recovered.mem, recovered.segments);
   }
 
@@ -103,6 +106,9 @@ export class Wal implements LogStore {
     const unusable = this.unusable();
     if (unusable !== null) return Promise.reject(unusable);
     if (entries.length === 0 && hardState === null) return this.barrier();
+    // Roll before the image changes: the new segment's checkpoint must describe only what is already durable.
+    const rolled = this.rollIfFull();
+    if (rolled !== null) return Promise.reject(rolled);
     const problem = this.mem.append(entries, true);
     assert(problem === null, `save: ${problem}`);
     if (hardState !== null) this.mem.hs = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
@@ -195,6 +201,9 @@ export class Wal implements LogStore {
   }
 
   private writeSnapshotRecord(record: SnapshotRecord): Promise<void> {
+    // As in save(): roll first, so that the checkpoint never carries this snapshot ahead of its record.
+    const rolled = this.rollIfFull();
+    if (rolled !== null) return Promise.reject(rolled);
     this.mem.applySnapshot(record);
     return this.writeAndWait(encodeSnapshotRecord(record), 0, 0);
   }
@@ -203,8 +212,6 @@ export class Wal implements LogStore {
     const problem = this.mem.invariantProblem();
     assert(problem === null, `log invariant: ${problem}`);
     try {
-      const active = this.segments[this.segments.length - 1]!;
-      if (active.size >= this.options.segmentBytes) this.roll();
       this.files.writeAll(this.fd, buf);
       this.dirty = true;
       const current = this.segments[this.segments.length - 1]!;
@@ -288,6 +295,25 @@ export class Wal implements LogStore {
     for (const waiter of waiters) waiter.reject(this.failure);
   }
 
+  /**
+   * rollIfFull rolls when the active segment is full; returns the failure (the log is then unusable) or null.
+   * Called before a mutation touches the image: roll() first makes every earlier write durable, so the image
+   * it checkpoints is exactly the durable state. Rolling after the image changed would publish (fsync) the new
+   * commit index or snapshot in the checkpoint while the records it covers are written after it, unsynced: a
+   * power cut there leaves a hard state or snapshot beyond the log (issue 10, item 1).
+   */
+  private rollIfFull(): Error | null {
+    const active = this.segments[this.segments.length - 1]!;
+    if (active.size < this.options.segmentBytes) return null;
+    try {
+      this.roll();
+    } catch (error) {
+      this.fail(error);
+      return this.failure;
+    }
+    return null;
+  }
+
   /** roll seals the active segment (durably) and starts the next one with a checkpoint of the state. */
   private roll(): void {
     this.files.fdatasync(this.fd);
@@ -302,6 +328,25 @@ export class Wal implements LogStore {
     this.fd = fd;
     this.segments.push(info);
   }
+}
+
+/**
+ * makeRecoveredDurable fsyncs every segment recovery read, then the directory (removed tmp files, a cut tail).
+ * After a process crash the page cache still holds records that never reached the disk; recovery reads them like
+ * any other, and the node then serves them as durable (a new leader counts them toward commit). Without this, a
+ * later power cut could drop an entry the cluster already counted (issue 10, item 2). A clean file's fsync costs
+ * a syscall; only a crashed process's unsynced tail is written out.
+ */
+function makeRecoveredDurable(files: StorageFs, walDir: string, segments: SegmentInfo[]): void {
+  for (const info of segments) {
+    const fd = files.open(info.path, "r");
+    try {
+      files.fsync(fd);
+    } finally {
+      files.close(fd);
+    }
+  }
+  files.fsyncDir(walDir);
 }
 
 /**
