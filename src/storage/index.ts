@@ -28,6 +28,7 @@ import { Wal, type SyncMode } from "./wal.ts";
 import { corruptError } from "./recover.ts";
 import { emptySnapshotMeta } from "./mem_log.ts";
 import { lockDir, type DirLock } from "./dir_lock.ts";
+import { fsyncDir } from "./fs_util.ts";
 import type { StorageFs } from "./file_system.ts";
 
 export type { DirMeta, LogStore, Snapshot, SnapshotStore, Storage, StorageOptions } from "./types.ts";
@@ -57,7 +58,8 @@ export interface FileStorage extends Storage {
  */
 export async function openStorage(options: OpenStorageOptions): Promise<FileStorage> {
   const dir = options.dir;
-  fs.mkdirSync(dir, { recursive: true });
+  const created = fs.mkdirSync(dir, { recursive: true });
+  if (created !== undefined) fsyncNewDirs(created, dir);
   const lock = lockDir(dir);
   let log: Wal | null = null;
   try {
@@ -78,6 +80,19 @@ export async function openStorage(options: OpenStorageOptions): Promise<FileStor
     await log?.close().catch(() => {});
     lock.release();
     throw error;
+  }
+}
+
+/**
+ * fsyncNewDirs fsyncs the parent of every directory mkdir created, from `first` (the outermost) down to `dir`: a new
+ * directory's own entry is durable only then, and a data dir lost to a power cut would restart the node empty
+ * (a bootstrap node would found a new cluster).
+ */
+function fsyncNewDirs(first: string, dir: string): void {
+  const outermost = path.resolve(first);
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    fsyncDir(path.dirname(d));
+    if (d === outermost || d === path.dirname(d)) break;
   }
 }
 
