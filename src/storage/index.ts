@@ -28,16 +28,21 @@ import { Wal, type SyncMode } from "./wal.ts";
 import { corruptError } from "./recover.ts";
 import { emptySnapshotMeta } from "./mem_log.ts";
 import { lockDir, type DirLock } from "./dir_lock.ts";
+import { fsyncDir } from "./fs_util.ts";
+import type { StorageFs } from "./file_system.ts";
 
 export type { DirMeta, LogStore, Snapshot, SnapshotStore, Storage, StorageOptions } from "./types.ts";
 export { Wal, type SyncMode } from "./wal.ts";
 export { FileSnapshotStore } from "./snapshot_store.ts";
+export { nodeFs, type StorageFileHandle, type StorageFs } from "./file_system.ts";
 
 export interface OpenStorageOptions extends StorageOptions {
   /** syncMode: how fdatasync runs (default "async": on the thread pool, the event loop stays free). */
   syncMode?: SyncMode;
   /** syncFault: tests only, see WalOptions.syncFault. */
   syncFault?: () => Error | null;
+  /** files: the file layer under wal/ and snap/ (tests only: a power-loss model; default node:fs). */
+  files?: StorageFs;
 }
 
 /** FileStorage is the Storage returned by openStorage; `log` is a Wal (a LogStore with a few extras). */
@@ -53,18 +58,21 @@ export interface FileStorage extends Storage {
  */
 export async function openStorage(options: OpenStorageOptions): Promise<FileStorage> {
   const dir = options.dir;
-  fs.mkdirSync(dir, { recursive: true });
+  const created = fs.mkdirSync(dir, { recursive: true });
+  if (created !== undefined) fsyncNewDirs(created, dir);
   const lock = lockDir(dir);
   let log: Wal | null = null;
   try {
     const { meta } = loadOrCreateDirMeta(dir, options.nodeId);
-    const snapshots = FileSnapshotStore.open({ snapDir: path.join(dir, "snap"), retained: options.snapshotsRetained ?? 2 });
+    const files = options.files === undefined ? {} : { files: options.files };
+    const snapshots = FileSnapshotStore.open({ snapDir: path.join(dir, "snap"), retained: options.snapshotsRetained ?? 2, ...files });
     log = Wal.open({
       walDir: path.join(dir, "wal"),
       dataDir: dir,
       segmentBytes: options.segmentBytes ?? limits.segment_bytes_default,
       ...(options.syncMode === undefined ? {} : { syncMode: options.syncMode }),
       ...(options.syncFault === undefined ? {} : { syncFault: options.syncFault }),
+      ...files,
     });
     await reconcileSnapshotMeta(dir, log, snapshots);
     return assemble(dir, meta, log, snapshots, lock);
@@ -72,6 +80,19 @@ export async function openStorage(options: OpenStorageOptions): Promise<FileStor
     await log?.close().catch(() => {});
     lock.release();
     throw error;
+  }
+}
+
+/**
+ * fsyncNewDirs fsyncs the parent of every directory mkdir created, from `first` (the outermost) down to `dir`: a new
+ * directory's own entry is durable only then, and a data dir lost to a power cut would restart the node empty
+ * (a bootstrap node would found a new cluster).
+ */
+function fsyncNewDirs(first: string, dir: string): void {
+  const outermost = path.resolve(first);
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    fsyncDir(path.dirname(d));
+    if (d === outermost || d === path.dirname(d)) break;
   }
 }
 

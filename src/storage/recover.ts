@@ -1,10 +1,10 @@
 // recoverWal scans every segment at open, verifies every record and rebuilds the in-memory log.
 // A bad record at the very end of the last segment (nothing valid after it) is a torn write from a crash:
 // it is cut off with a warning. Anything else that fails verification is corruption: refuse to start.
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { consola } from "consola";
 import { QklzlError } from "../shared/errors.ts";
+import type { StorageFs } from "./file_system.ts";
 import { MemLog } from "./mem_log.ts";
 import { readRecord } from "./record.ts";
 import { SEGMENT_HEADER_BYTES, decodeSegmentHeader, parseSegmentName, segmentPath } from "./segment.ts";
@@ -42,11 +42,11 @@ export function noteEntry(info: SegmentInfo, index: number): void {
 }
 
 /** listSegments returns the sequence numbers of the segment files in walDir, ascending; stray tmp files are removed. */
-export function listSegments(walDir: string): number[] {
+export function listSegments(files: StorageFs, walDir: string): number[] {
   const seqs: number[] = [];
-  for (const name of fs.readdirSync(walDir)) {
+  for (const name of files.readdir(walDir)) {
     if (name.endsWith(".tmp")) {
-      fs.rmSync(path.join(walDir, name), { force: true });
+      files.rm(path.join(walDir, name));
       continue;
     }
     const seq = parseSegmentName(name);
@@ -55,8 +55,16 @@ export function listSegments(walDir: string): number[] {
   return seqs.sort((a, b) => a - b);
 }
 
-export function recoverWal(walDir: string, dataDir: string): RecoveredWal {
-  const seqs = listSegments(walDir);
+export interface RecoverWalOptions {
+  files: StorageFs;
+  walDir: string;
+  /** dataDir is named in corruption messages. */
+  dataDir: string;
+}
+
+export function recoverWal(options: RecoverWalOptions): RecoveredWal {
+  const { files, walDir, dataDir } = options;
+  const seqs = listSegments(files, walDir);
   const mem = new MemLog();
   const segments: SegmentInfo[] = [];
   let tornBytes = 0;
@@ -68,7 +76,7 @@ export function recoverWal(walDir: string, dataDir: string): RecoveredWal {
     }
     const last = i === seqs.length - 1;
     const info: SegmentInfo = { seq, path: file, size: 0, minEntry: 0, maxEntry: 0 };
-    const end = scanSegment(mem, info, last, dataDir);
+    const end = scanSegment(files, mem, info, { last, dataDir });
     tornBytes += end.torn;
     segments.push(info);
   }
@@ -78,8 +86,9 @@ export function recoverWal(walDir: string, dataDir: string): RecoveredWal {
   return { mem, segments, tornBytes };
 }
 
-function scanSegment(mem: MemLog, info: SegmentInfo, last: boolean, dataDir: string): { torn: number } {
-  const buf = fs.readFileSync(info.path);
+function scanSegment(files: StorageFs, mem: MemLog, info: SegmentInfo, where: { last: boolean; dataDir: string }): { torn: number } {
+  const { last, dataDir } = where;
+  const buf = files.readFile(info.path);
   const header = decodeSegmentHeader(buf);
   if (typeof header === "string") throw corruptError(dataDir, info.path, 0, header);
   if (header.seq !== info.seq) throw corruptError(dataDir, info.path, 16, `header names segment ${header.seq}`);
@@ -94,7 +103,7 @@ function scanSegment(mem: MemLog, info: SegmentInfo, last: boolean, dataDir: str
         throw corruptError(dataDir, info.path, offset, `${result.reason}, followed by a valid record at offset ${valid}`);
       }
       const torn = buf.byteLength - offset;
-      truncateFile(info.path, offset);
+      truncateFile(files, info.path, offset);
       consola.warn(`[storage] torn tail in ${info.path}: dropped ${torn} bytes at offset ${offset} (${result.reason})`);
       info.size = offset;
       return { torn };
@@ -123,12 +132,12 @@ function findValidRecordAfter(buf: Uint8Array, view: DataView, bad: number): num
   return null;
 }
 
-function truncateFile(file: string, size: number): void {
-  const fd = fs.openSync(file, "r+");
+function truncateFile(files: StorageFs, file: string, size: number): void {
+  const fd = files.open(file, "r+");
   try {
-    fs.ftruncateSync(fd, size);
-    fs.fsyncSync(fd);
+    files.ftruncate(fd, size);
+    files.fsync(fd);
   } finally {
-    fs.closeSync(fd);
+    files.close(fd);
   }
 }

@@ -2,14 +2,13 @@
 // (tmp + fsync + rename + dir fsync), each verified by CRC before use.
 // File: 40-byte header | meta (msgpack) | data.
 // Header: magic "QKLZLSNP" | version u32 | metaLen u32 | dataLen f64 | metaCrc u32 | dataCrc u32 | headerCrc u32 (of 0..32) | pad.
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { consola } from "consola";
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import type { SnapshotMeta } from "../raft/types.ts";
 import type { Snapshot, SnapshotStore, SnapshotWriter } from "./types.ts";
-import { fsyncDirAsync } from "./fs_util.ts";
+import { nodeFs, type StorageFs } from "./file_system.ts";
 
 const HEADER_BYTES = 40;
 const VERSION = 1;
@@ -79,6 +78,8 @@ export interface SnapshotStoreOptions {
   retained: number;
   /** published runs after a snapshot file is durable and before older ones are reaped (the log notes the meta). */
   published?: (meta: SnapshotMeta) => Promise<void>;
+  /** files: the file layer (default node:fs; tests inject a power-loss model). */
+  files?: StorageFs;
 }
 
 export class FileSnapshotStore implements SnapshotStore {
@@ -86,27 +87,31 @@ export class FileSnapshotStore implements SnapshotStore {
   private valid: StoredSnapshot[];
   published: ((meta: SnapshotMeta) => Promise<void>) | null;
   private tmpSeq = 0;
+  private readonly files: StorageFs;
 
   private constructor(private readonly options: SnapshotStoreOptions, valid: StoredSnapshot[]) {
     this.valid = valid;
     this.published = options.published ?? null;
+    this.files = options.files ?? nodeFs;
   }
 
   /** open verifies every snapshot file (CRC of meta and data); unusable ones are skipped with a warning. */
   static open(options: SnapshotStoreOptions): FileSnapshotStore {
     assert(options.retained >= 1, "at least one snapshot is retained");
-    fs.mkdirSync(options.snapDir, { recursive: true });
-    const names = fs.readdirSync(options.snapDir).sort();
+    const files = options.files ?? nodeFs;
+    // A new directory's own entry is durable only once its parent is fsynced.
+    if (files.mkdirp(options.snapDir) !== undefined) files.fsyncDir(path.dirname(options.snapDir));
+    const names = files.readdir(options.snapDir).sort();
     const valid: StoredSnapshot[] = [];
     for (const name of names) {
       const file = path.join(options.snapDir, name);
       if (name.endsWith(".tmp")) {
         // A snapshot whose publication was interrupted (crash before rename): never visible, so drop it.
-        fs.rmSync(file, { force: true });
+        files.rm(file);
         continue;
       }
       if (!name.endsWith(".snap")) continue;
-      const decoded = decodeSnapshotFile(fs.readFileSync(file));
+      const decoded = decodeSnapshotFile(files.readFile(file));
       if (typeof decoded === "string") {
         consola.warn(`[storage] snapshot ${file} is unusable (${decoded}); skipping it`);
         continue;
@@ -114,6 +119,10 @@ export class FileSnapshotStore implements SnapshotStore {
       valid.push({ meta: decoded.meta, file });
     }
     valid.sort((a, b) => a.meta.index - b.meta.index);
+    // A snapshot renamed into place just before a process crash is visible but its name may not be durable yet
+    // (the directory fsync never ran); the log may note it at open, and then compact behind it. Make the names
+    // durable before anything relies on them. The files' data was fsynced before each rename made them visible.
+    files.fsyncDir(options.snapDir);
     return new FileSnapshotStore(options, valid);
   }
 
@@ -140,7 +149,7 @@ export class FileSnapshotStore implements SnapshotStore {
     const tmp = `${file}.${++this.tmpSeq}.tmp`;
     const metaBytes = packr.pack(meta);
     // Async writes in bounded chunks: a large image must not block the event loop (heartbeats) while it is written.
-    const handle = await fs.promises.open(tmp, "w");
+    const handle = await this.files.openForWrite(tmp);
     let published = false;
     try {
       let position = HEADER_BYTES;
@@ -149,8 +158,7 @@ export class FileSnapshotStore implements SnapshotStore {
       const writeAt = async (buf: Uint8Array) => {
         for (let offset = 0; offset < buf.byteLength; offset += write_chunk_bytes) {
           const part = buf.subarray(offset, Math.min(buf.byteLength, offset + write_chunk_bytes));
-          let done = 0;
-          while (done < part.byteLength) done += (await handle.write(part, done, part.byteLength - done, position + done)).bytesWritten;
+          await handle.write(part, position);
           position += part.byteLength;
         }
       };
@@ -163,17 +171,16 @@ export class FileSnapshotStore implements SnapshotStore {
         },
       });
       const header = encodeSnapshotHeader(metaBytes, dataLen, dataCrc);
-      let done = 0;
-      while (done < header.byteLength) done += (await handle.write(header, done, header.byteLength - done, done)).bytesWritten;
+      await handle.write(header, 0);
       await handle.sync();
       published = true;
     } finally {
       await handle.close();
-      if (!published) fs.rmSync(tmp, { force: true });
+      if (!published) this.files.rm(tmp);
     }
     // Off the event loop: a rename and a directory fsync can each take milliseconds while the disk is busy.
-    await fs.promises.rename(tmp, file);
-    await fsyncDirAsync(this.options.snapDir);
+    await this.files.renameAsync(tmp, file);
+    await this.files.fsyncDirAsync(this.options.snapDir);
     this.valid = this.valid.filter((s) => s.file !== file);
     this.valid.push({ meta, file });
     this.valid.sort((a, b) => a.meta.index - b.meta.index);
@@ -186,7 +193,7 @@ export class FileSnapshotStore implements SnapshotStore {
       const newest = this.valid[this.valid.length - 1]!;
       let decoded: Snapshot | string;
       try {
-        decoded = decodeSnapshotFile(await fs.promises.readFile(newest.file));
+        decoded = decodeSnapshotFile(await this.files.readFileAsync(newest.file));
       } catch (error) {
         decoded = String(error);
       }
@@ -201,7 +208,7 @@ export class FileSnapshotStore implements SnapshotStore {
   private async reap(): Promise<void> {
     const excess = this.valid.length - this.options.retained;
     if (excess <= 0) return;
-    for (const old of this.valid.splice(0, excess)) await fs.promises.rm(old.file, { force: true });
-    await fsyncDirAsync(this.options.snapDir);
+    for (const old of this.valid.splice(0, excess)) await this.files.rmAsync(old.file);
+    await this.files.fsyncDirAsync(this.options.snapDir);
   }
 }

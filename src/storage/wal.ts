@@ -1,7 +1,7 @@
 // Wal is the segmented, CRC'd, fsync'd Raft log (LogStore). Every mutation is applied to the in-memory
 // image and written to the active segment at once (one write per call); durability comes from a shared
 // fdatasync: calls made while a sync runs are written and covered by the next one (group commit, no timer).
-import * as fs from "node:fs";
+import * as path from "node:path";
 import { consola } from "consola";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
@@ -10,7 +10,7 @@ import type { LogStore } from "./types.ts";
 import { MemLog } from "./mem_log.ts";
 import { encodeEntries, encodeSnapshotRecord, type SnapshotRecord } from "./record.ts";
 import { SEGMENT_HEADER_BYTES, encodeSegmentHeader, segmentPath } from "./segment.ts";
-import { fsyncDir, fsyncDirAsync, writeAll } from "./fs_util.ts";
+import { nodeFs, type StorageFs } from "./file_system.ts";
 import { noteEntry, recoverWal, type SegmentInfo } from "./recover.ts";
 
 /** SyncMode: "async" runs fdatasync on the thread pool (event loop stays free); "sync" blocks it for the sync. */
@@ -24,6 +24,8 @@ export interface WalOptions {
   syncMode?: SyncMode;
   /** syncFault (tests only) is asked before each fdatasync; an error it returns is taken as that sync's failure. */
   syncFault?: () => Error | null;
+  /** files: the file layer (default node:fs; tests inject a power-loss model). */
+  files?: StorageFs;
 }
 
 interface Waiter {
@@ -48,6 +50,7 @@ export class Wal implements LogStore {
   private failure: Error | null = null;
   private closed = false;
   private readonly syncMode: SyncMode;
+  private readonly files: StorageFs;
   /** syncs: fdatasyncs completed (group commit shows as saves > syncs). */
   syncs = 0;
 
@@ -59,19 +62,23 @@ export class Wal implements LogStore {
     this.mem = mem;
     this.segments = segments;
     this.syncMode = options.syncMode ?? "async";
+    this.files = options.files ?? nodeFs;
     const active = segments[segments.length - 1];
     assert(active !== undefined, "a wal has an active segment");
-    this.fd = fs.openSync(active.path, "a");
+    this.fd = this.files.open(active.path, "a");
   }
 
   /** open recovers the log from walDir (creating the first segment of a fresh log). Throws storage_corrupt. */
   static open(options: WalOptions): Wal {
     assert(options.segmentBytes > SEGMENT_HEADER_BYTES, "segmentBytes leaves room for records");
-    fs.mkdirSync(options.walDir, { recursive: true });
-    const recovered = recoverWal(options.walDir, options.dataDir);
+    const files = options.files ?? nodeFs;
+    // A new directory's own entry is durable only once its parent is fsynced (else a power cut loses wal/ whole).
+    if (files.mkdirp(options.walDir) !== undefined) files.fsyncDir(path.dirname(options.walDir));
+    const recovered = recoverWal({ files, walDir: options.walDir, dataDir: options.dataDir });
     if (recovered.segments.length === 0) {
-      recovered.segments.push(createSegment(options.walDir, 1, recovered.mem));
+      recovered.segments.push(createSegment(files, options.walDir, 1, recovered.mem));
     }
+    makeRecoveredDurable(files, options.walDir, recovered.segments);
     return new Wal(options, recovered.mem, recovered.segments);
   }
 
@@ -99,6 +106,9 @@ export class Wal implements LogStore {
     const unusable = this.unusable();
     if (unusable !== null) return Promise.reject(unusable);
     if (entries.length === 0 && hardState === null) return this.barrier();
+    // Roll before the image changes: the new segment's checkpoint must describe only what is already durable.
+    const rolled = this.rollIfFull();
+    if (rolled !== null) return Promise.reject(rolled);
     const problem = this.mem.append(entries, true);
     assert(problem === null, `save: ${problem}`);
     if (hardState !== null) this.mem.hs = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
@@ -146,8 +156,8 @@ export class Wal implements LogStore {
     if (count === 0) return;
     const removed = this.segments.splice(0, count);
     // Off the event loop: unlinking a 64 MiB segment and the directory fsync can take milliseconds.
-    for (const info of removed) await fs.promises.rm(info.path, { force: true });
-    await fsyncDirAsync(this.options.walDir);
+    for (const info of removed) await this.files.rmAsync(info.path);
+    await this.files.fsyncDirAsync(this.options.walDir);
     let minRemaining = Infinity;
     for (const info of this.segments) if (info.minEntry > 0) minRemaining = Math.min(minRemaining, info.minEntry);
     this.mem.dropBefore(minRemaining === Infinity ? this.mem.lastIndex() + 1 : minRemaining);
@@ -174,9 +184,9 @@ export class Wal implements LogStore {
     // Refuse new calls first, then wait for what was already written to become durable.
     this.closed = true;
     if (this.failure === null) await this.barrier().catch(() => {});
-    for (const fd of this.retired) fs.closeSync(fd);
+    for (const fd of this.retired) this.files.close(fd);
     this.retired = [];
-    fs.closeSync(this.fd);
+    this.files.close(this.fd);
   }
 
   /** segmentCount is for tests and status: how many segment files the log spans. */
@@ -191,6 +201,9 @@ export class Wal implements LogStore {
   }
 
   private writeSnapshotRecord(record: SnapshotRecord): Promise<void> {
+    // As in save(): roll first, so that the checkpoint never carries this snapshot ahead of its record.
+    const rolled = this.rollIfFull();
+    if (rolled !== null) return Promise.reject(rolled);
     this.mem.applySnapshot(record);
     return this.writeAndWait(encodeSnapshotRecord(record), 0, 0);
   }
@@ -199,9 +212,7 @@ export class Wal implements LogStore {
     const problem = this.mem.invariantProblem();
     assert(problem === null, `log invariant: ${problem}`);
     try {
-      const active = this.segments[this.segments.length - 1]!;
-      if (active.size >= this.options.segmentBytes) this.roll();
-      writeAll(this.fd, buf);
+      this.files.writeAll(this.fd, buf);
       this.dirty = true;
       const current = this.segments[this.segments.length - 1]!;
       current.size += buf.byteLength;
@@ -247,20 +258,20 @@ export class Wal implements LogStore {
     } else if (this.syncMode === "sync") {
       let error: unknown = null;
       try {
-        fs.fdatasyncSync(this.fd);
+        this.files.fdatasync(this.fd);
       } catch (caught) {
         error = caught;
       }
       this.synced(batch, error);
     } else {
-      fs.fdatasync(this.fd, (error) => this.synced(batch, error));
+      this.files.fdatasyncAsync(this.fd, (error) => this.synced(batch, error));
     }
   }
 
   private synced(batch: Waiter[], error: unknown): void {
     this.syncing = false;
     this.inflight = null;
-    for (const fd of this.retired) fs.closeSync(fd);
+    for (const fd of this.retired) this.files.close(fd);
     this.retired = [];
     if (error !== null && error !== undefined) {
       this.fail(error);
@@ -284,15 +295,34 @@ export class Wal implements LogStore {
     for (const waiter of waiters) waiter.reject(this.failure);
   }
 
+  /**
+   * rollIfFull rolls when the active segment is full; returns the failure (the log is then unusable) or null.
+   * Called before a mutation touches the image: roll() first makes every earlier write durable, so the image
+   * it checkpoints is exactly the durable state. Rolling after the image changed would publish (fsync) the new
+   * commit index or snapshot in the checkpoint while the records it covers are written after it, unsynced: a
+   * power cut there leaves a hard state or snapshot beyond the log (issue 10, item 1).
+   */
+  private rollIfFull(): Error | null {
+    const active = this.segments[this.segments.length - 1]!;
+    if (active.size < this.options.segmentBytes) return null;
+    try {
+      this.roll();
+    } catch (error) {
+      this.fail(error);
+      return this.failure;
+    }
+    return null;
+  }
+
   /** roll seals the active segment (durably) and starts the next one with a checkpoint of the state. */
   private roll(): void {
-    fs.fdatasyncSync(this.fd);
+    this.files.fdatasync(this.fd);
     const sealed = this.segments[this.segments.length - 1]!;
-    const info = createSegment(this.options.walDir, sealed.seq + 1, this.mem);
-    const fd = fs.openSync(info.path, "a");
+    const info = createSegment(this.files, this.options.walDir, sealed.seq + 1, this.mem);
+    const fd = this.files.open(info.path, "a");
     this.retired.push(this.fd);
     if (!this.syncing) {
-      for (const old of this.retired) fs.closeSync(old);
+      for (const old of this.retired) this.files.close(old);
       this.retired = [];
     }
     this.fd = fd;
@@ -301,26 +331,45 @@ export class Wal implements LogStore {
 }
 
 /**
+ * makeRecoveredDurable fsyncs every segment recovery read, then the directory (removed tmp files, a cut tail).
+ * After a process crash the page cache still holds records that never reached the disk; recovery reads them like
+ * any other, and the node then serves them as durable (a new leader counts them toward commit). Without this, a
+ * later power cut could drop an entry the cluster already counted (issue 10, item 2). A clean file's fsync costs
+ * a syscall; only a crashed process's unsynced tail is written out.
+ */
+function makeRecoveredDurable(files: StorageFs, walDir: string, segments: SegmentInfo[]): void {
+  for (const info of segments) {
+    const fd = files.open(info.path, "r");
+    try {
+      files.fsync(fd);
+    } finally {
+      files.close(fd);
+    }
+  }
+  files.fsyncDir(walDir);
+}
+
+/**
  * createSegment publishes a new segment atomically (tmp + fsync + rename + dir fsync). It starts with a
  * checkpoint (hard state and snapshot meta), so that older segments can be deleted without losing state.
  */
-function createSegment(walDir: string, seq: number, mem: MemLog): SegmentInfo {
+function createSegment(files: StorageFs, walDir: string, seq: number, mem: MemLog): SegmentInfo {
   const file = segmentPath(walDir, seq);
   const header = encodeSegmentHeader({ seq, firstIndex: mem.lastIndex() + 1 });
   const hardState = encodeEntries([], mem.hs);
   const snapshot = encodeSnapshotRecord({ meta: mem.snap, install: false, keep: true });
   const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, "w");
+  const fd = files.open(tmp, "w");
   try {
-    writeAll(fd, header);
-    writeAll(fd, hardState);
-    writeAll(fd, snapshot);
-    fs.fsyncSync(fd);
+    files.writeAll(fd, header);
+    files.writeAll(fd, hardState);
+    files.writeAll(fd, snapshot);
+    files.fsync(fd);
   } finally {
-    fs.closeSync(fd);
+    files.close(fd);
   }
-  fs.renameSync(tmp, file);
-  fsyncDir(walDir);
+  files.rename(tmp, file);
+  files.fsyncDir(walDir);
   const size = header.byteLength + hardState.byteLength + snapshot.byteLength;
   return { seq, path: file, size, minEntry: 0, maxEntry: 0 };
 }

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { consola } from "consola";
 import * as fs from "node:fs";
-import { openStorage, type FileStorage } from "../../src/storage/index.ts";
+import { nodeFs, openStorage, type FileStorage } from "../../src/storage/index.ts";
 import { isQklzlError } from "../../src/shared/errors.ts";
 import type { Entry, SnapshotMeta } from "../../src/raft/types.ts";
 import { entryOk, fileSize, normal, range, segments, tempDir } from "./helpers.ts";
@@ -393,6 +393,25 @@ describe("recovery from torn writes", () => {
 });
 
 describe("data directory", () => {
+  test("a data directory created by open is made durable in its parent (each new level)", async () => {
+    const parent = fresh();
+    const dir = `${parent}/a/b`;
+    const synced = spyOn(nodeFs, "fsyncDir");
+    try {
+      const s = await openDir(dir);
+      expect(synced.mock.calls.map((c) => c[0])).toEqual(expect.arrayContaining([parent, `${parent}/a`]));
+      await s.close();
+      synced.mockClear();
+      // An existing directory: nothing new to make durable above it.
+      const again = await openDir(dir);
+      expect(synced.mock.calls.map((c) => c[0])).not.toContain(parent);
+      expect(synced.mock.calls.map((c) => c[0])).not.toContain(`${parent}/a`);
+      await again.close();
+    } finally {
+      synced.mockRestore();
+    }
+  });
+
   test("a directory in use by a live process is refused; a stale LOCK (dead process) is taken over", async () => {
     const dir = fresh();
     const s = await openDir(dir);
