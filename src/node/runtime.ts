@@ -14,6 +14,7 @@ import { Peers } from "./peers.ts";
 import { Proposals } from "./proposals.ts";
 import { Reads } from "./reads.ts";
 import { Refusals } from "./refusals.ts";
+import { Requests } from "./requests.ts";
 import { Snapshotter } from "./snapshotter.ts";
 import { describeConf, metricsText, statusJson, type StatusSources } from "./status.ts";
 import type { NodeOptions } from "./types.ts";
@@ -63,6 +64,7 @@ export class NodeRuntime {
   private readonly peers: Peers;
   private readonly refusals: Refusals;
   private readonly leadership: Leadership;
+  private readonly requests: Requests;
   private core!: RaftCore;
   private transport!: Transport;
   private handlers!: RuntimeHandlers;
@@ -126,6 +128,17 @@ export class NodeRuntime {
         prefix: `r${this.options.id}-${Date.now().toString(36)}-`,
       },
     );
+    this.requests = new Requests({
+      core: () => this.core,
+      kv: this.kv,
+      proposals: this.proposals,
+      reads: this.reads,
+      peers: this.peers,
+      refusals: this.refusals,
+      metrics: this.metrics,
+      ensureRunning: () => this.ensureRunning(),
+      wake: () => this.wake(),
+    });
     this.snapshotter = new Snapshotter({
       storage: this.storage,
       kv: this.kv,
@@ -349,67 +362,24 @@ export class NodeRuntime {
 
   // ---- the surface the APIs and the membership tasks use ----
 
-  /**
-   * propose appends one application entry (a validated, encoded command) and resolves once it is applied
-   * here: fast refusals first (not leader, no quorum, too many pending), then the log, then the wait.
-   */
-  async propose(data: Uint8Array): Promise<{ index: number }> {
-    try {
-      this.ensureLeader();
-    } catch (error) {
-      this.metrics.proposalsRefused++;
-      throw error;
-    }
-    this.checkPending();
-    const result = this.core.propose(data);
-    if (!result.ok) {
-      this.metrics.proposalsRefused++;
-      throw this.refusals.refusal(result, "the write");
-    }
-    this.metrics.proposals++;
-    this.wake();
-    try {
-      return await this.proposals.wait(result.index, result.term);
-    } catch (error) {
-      this.metrics.proposalsFailed++;
-      throw error;
-    }
+  /** propose appends a validated, encoded command and resolves once it is applied here (see Requests). */
+  propose(data: Uint8Array): Promise<{ index: number }> {
+    return this.requests.propose(data);
   }
 
   /** proposeConf appends a configuration change and resolves once it is applied; `what` names it in errors. */
-  async proposeConf(change: ConfChange, what: string): Promise<void> {
-    this.ensureLeader();
-    this.checkPending();
-    const result = this.core.proposeConfChange(change);
-    if (!result.ok) throw this.refusals.refusal(result, what);
-    this.wake();
-    await this.proposals.wait(result.index, result.term);
+  proposeConf(change: ConfChange, what: string): Promise<void> {
+    return this.requests.proposeConf(change, what);
   }
 
-  /**
-   * offerConf: the membership tasks' change (promotion, own address update) as the leader, without waiting:
-   * true when it was appended; a refused one is offered again on the task's own clock.
-   */
+  /** offerConf: a membership task's change, appended now or refused; never waits (see Requests). */
   offerConf(change: ConfChange): boolean {
-    const result = this.core.proposeConfChange(change);
-    this.wake();
-    return result.ok;
+    return this.requests.offerConf(change);
   }
 
-  /** read: linearizable (ReadIndex, any node) or stale (the local map); the key is validated by the caller. */
-  async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
-    this.ensureRunning();
-    if (consistency === "stale") {
-      this.metrics.readsStale++;
-      const value = this.kv.get(key);
-      return value === undefined ? null : { value };
-    }
-    const soft = this.core.softState();
-    if (soft.leaderId === 0) throw this.refusals.noLeaderError();
-    if (soft.role === "leader" && !this.peers.quorumReachable(soft.membership.voters)) throw this.refusals.noQuorumError();
-    const answer = await this.reads.read(key);
-    this.metrics.readsLinearizable++;
-    return answer;
+  /** read: linearizable or stale; the key is validated by the caller. */
+  read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
+    return this.requests.read(key, consistency);
   }
 
   /** status: the body of GET /status (works while stopping too, not before the core exists). */
@@ -468,10 +438,7 @@ export class NodeRuntime {
 
   /** ensureLeader throws the fast refusal a request gets on a node that cannot serve it as leader. */
   ensureLeader(): void {
-    this.ensureRunning();
-    const soft = this.core.softState();
-    if (soft.role !== "leader") throw this.refusals.notLeaderError();
-    if (!this.peers.quorumReachable(soft.membership.voters)) throw this.refusals.noQuorumError();
+    this.requests.ensureLeader();
   }
 
   ensureRunning(): void {
@@ -481,13 +448,6 @@ export class NodeRuntime {
   /** ensureStarted: the core exists (status and metrics work while stopping too). */
   private ensureStarted(): void {
     if (!this.started) throw new QklzlError("shutting_down", `node ${this.options.id} is starting`);
-  }
-
-  private checkPending(): void {
-    if (this.proposals.size >= limits.pending_requests_max) {
-      this.metrics.proposalsRefused++;
-      throw new QklzlError("no_quorum", `too many requests pending (${this.proposals.size}); retry later`);
-    }
   }
 
   /** isReady: a leader is known and this node applied everything it knows committed. */
