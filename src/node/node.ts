@@ -6,7 +6,7 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
 import type { HttpServer } from "./api.ts";
-import { startHttpServer } from "./http.ts";
+import { startHttpServer } from "./http/server.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";

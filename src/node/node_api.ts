@@ -46,7 +46,7 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
     },
 
     async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
-      return rt.read(validateKey(key, bounds), consistency);
+      return rt.read(validateKey(key, bounds.maxKeyBytes), consistency);
     },
 
     async join(request: JoinRequest): Promise<JoinResponse> {
