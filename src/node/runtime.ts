@@ -1,30 +1,25 @@
 import type { ConsolaInstance } from "consola";
 import type { KvStateMachine } from "../kv/index.ts";
-import { RaftCore, applyConfChange, createRand } from "../raft/index.ts";
-import type { ConfChange, ConfState, Entry, Message, NodeId, RaftConfig, RaftStatus, Ready, SnapshotMeta, SoftState } from "../raft/types.ts";
+import { RaftCore, applyConfChange } from "../raft/index.ts";
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftStatus, Ready, SnapshotMeta, SoftState } from "../raft/types.ts";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
-import { limits } from "../shared/limits.ts";
 import type { Storage } from "../storage/types.ts";
 import type { Transport, TransportHandlers } from "../transport/types.ts";
 import type { Consistency, StatusJson } from "./api.ts";
-import { Leadership } from "./leadership.ts";
-import { NodeMetrics } from "./metrics.ts";
-import { Peers } from "./peers.ts";
-import { Proposals } from "./proposals.ts";
-import { Reads } from "./reads.ts";
-import { Refusals } from "./refusals.ts";
-import { Requests } from "./requests.ts";
-import { Snapshotter } from "./snapshotter.ts";
+import type { Leadership } from "./leadership.ts";
+import type { NodeMetrics } from "./metrics.ts";
+import { coreConfig, createParts, type RuntimeOptions } from "./parts.ts";
+import type { Peers } from "./peers.ts";
+import type { Proposals } from "./proposals.ts";
+import type { Reads } from "./reads.ts";
+import type { Refusals } from "./refusals.ts";
+import type { Requests } from "./requests.ts";
+import type { Snapshotter } from "./snapshotter.ts";
 import { describeConf, metricsText, statusJson, type StatusSources } from "./status.ts";
 import type { NodeOptions } from "./types.ts";
 
-export interface RuntimeOptions {
-  options: NodeOptions;
-  storage: Storage;
-  kv: KvStateMachine;
-  logger: ConsolaInstance;
-}
+export type { RuntimeOptions } from "./parts.ts";
 
 /** RuntimeHandlers: what the node does when the runtime reports an event; given to start(). */
 export interface RuntimeHandlers {
@@ -57,7 +52,7 @@ export class NodeRuntime {
   readonly storage: Storage;
   readonly logger: ConsolaInstance;
   private readonly kv: KvStateMachine;
-  private readonly metrics = new NodeMetrics();
+  private readonly metrics: NodeMetrics;
   private readonly proposals: Proposals;
   private readonly reads: Reads;
   private readonly snapshotter: Snapshotter;
@@ -87,71 +82,31 @@ export class NodeRuntime {
   /** replayedUpTo: the commit index at start; applying up to it replays our own history. */
   private replayedUpTo = 0;
 
-  constructor(parts: RuntimeOptions) {
-    this.options = parts.options;
-    this.storage = parts.storage;
-    this.kv = parts.kv;
-    this.logger = parts.logger;
+  constructor(init: RuntimeOptions) {
+    this.options = init.options;
+    this.storage = init.storage;
+    this.kv = init.kv;
+    this.logger = init.logger;
     const snap = this.storage.log.snapshotMeta();
     this.appliedConf = snap.conf;
     this.appliedTerm = snap.term;
     assert(this.kv.appliedIndex === snap.index, `runtime: map at ${this.kv.appliedIndex}, snapshot at ${snap.index}`);
-    this.proposals = new Proposals(this.options.requestTimeoutMs);
-    this.peers = new Peers(this.options.id, this.options.electionMs, () => this.transport);
-    this.refusals = new Refusals(this.options.id, () => this.core.softState());
-    this.leadership = new Leadership({
-      id: this.options.id,
-      electionMs: this.options.electionMs,
-      heartbeatMs: this.options.heartbeatMs,
-      core: () => this.core,
-      peers: this.peers,
-      proposals: this.proposals,
-      refusals: this.refusals,
-      metrics: this.metrics,
-      logger: this.logger,
-      wake: () => this.wake(),
-    });
-    this.reads = new Reads(
-      {
-        readIndex: (ctx) => {
-          const result = this.core.readIndex(ctx);
-          this.wake();
-          return result.ok ? null : this.refusals.noLeaderError();
-        },
-        applied: () => this.kv.appliedIndex,
-        get: (key) => this.kv.get(key),
-        roundFailed: () => this.refusals.notLeaderError("leadership changed during the read; retry"),
-      },
-      {
-        timeoutMs: this.options.requestTimeoutMs,
-        roundStaleMs: Math.max(this.options.electionMs, 3 * this.options.heartbeatMs),
-        prefix: `r${this.options.id}-${Date.now().toString(36)}-`,
-      },
-    );
-    this.requests = new Requests({
-      core: () => this.core,
-      kv: this.kv,
-      proposals: this.proposals,
-      reads: this.reads,
-      peers: this.peers,
-      refusals: this.refusals,
-      metrics: this.metrics,
-      ensureRunning: () => this.ensureRunning(),
-      wake: () => this.wake(),
-    });
-    this.snapshotter = new Snapshotter({
-      storage: this.storage,
-      kv: this.kv,
-      logger: this.logger,
-      metrics: this.metrics,
-      snapshotEntries: this.options.snapshotEntries,
-      trailingEntries: this.options.trailingEntries,
-      appliedMeta: () => ({ index: this.kv.appliedIndex, term: this.appliedTerm, conf: this.appliedConf }),
+    const parts = createParts(init, {
       core: () => this.core,
       transport: () => this.transport,
       wake: () => this.wake(),
+      ensureRunning: () => this.ensureRunning(),
+      appliedMeta: () => ({ index: this.kv.appliedIndex, term: this.appliedTerm, conf: this.appliedConf }),
       installed: (meta) => this.afterInstall(meta),
     });
+    this.metrics = parts.metrics;
+    this.proposals = parts.proposals;
+    this.reads = parts.reads;
+    this.peers = parts.peers;
+    this.refusals = parts.refusals;
+    this.leadership = parts.leadership;
+    this.requests = parts.requests;
+    this.snapshotter = parts.snapshotter;
   }
 
   /** transportHandlers: inbound traffic goes straight into the core (dropped until it exists). */
@@ -189,25 +144,7 @@ export class NodeRuntime {
     this.handlers = handlers;
     this.raftAddr = options.raftAddr;
     this.httpAddr = options.httpAddr;
-    const log = this.storage.log;
-    const hs = log.hardState();
-    const snapIndex = log.snapshotMeta().index;
-    const config: RaftConfig = {
-      id: this.options.id,
-      log,
-      // The loaded snapshot is committed whatever the stored commit says (commit-only updates are written lazily).
-      hardState: { ...hs, commit: Math.max(hs.commit, snapIndex) },
-      applied: this.kv.appliedIndex,
-      electionTicks: Math.max(2, Math.round(this.options.electionMs / this.options.heartbeatMs)),
-      heartbeatTicks: 1,
-      rand: createRand(crypto.getRandomValues(new Uint32Array(1))[0]!),
-      preVote: true,
-      checkQuorum: true,
-      maxInflight: limits.inflight_messages_max,
-      maxBytesPerMessage: limits.append_bytes_max,
-      maxEntriesPerMessage: limits.append_entries_max,
-      maxUncommittedEntries: limits.uncommitted_entries_max,
-    };
+    const config = coreConfig(this.options, this.storage, this.kv.appliedIndex);
     this.core = new RaftCore(config);
     this.replayedUpTo = config.hardState.commit;
     this.started = true;
@@ -432,16 +369,12 @@ export class NodeRuntime {
     this.peers.setPeer(id, raftAddr);
   }
 
-  notLeaderError(why?: string): QklzlError {
-    return this.refusals.notLeaderError(why);
-  }
-
   /** ensureLeader throws the fast refusal a request gets on a node that cannot serve it as leader. */
   ensureLeader(): void {
     this.requests.ensureLeader();
   }
 
-  ensureRunning(): void {
+  private ensureRunning(): void {
     if (this.stopping || this.closed || !this.started) throw this.refusals.shuttingDownError(this.started);
   }
 
