@@ -8,8 +8,8 @@ import type { KvCommand } from "./types.ts";
 const packr = new Packr({ useRecords: false });
 
 /** Wire tags of a command in a log entry: [tag, key] or [tag, key, value]. Never renumber (disk format). */
-const PUT = 1;
-const DELETE = 2;
+const put_tag = 1;
+const delete_tag = 2;
 
 export interface CommandLimits {
   maxKeyBytes: number;
@@ -20,7 +20,7 @@ const defaultLimits: CommandLimits = { maxKeyBytes: limits.key_bytes_max, maxVal
 
 /** encodeCommand turns a validated command into the bytes of a normal log entry. */
 export function encodeCommand(command: KvCommand): Uint8Array {
-  const body = command.op === "put" ? [PUT, command.key, command.value] : [DELETE, command.key];
+  const body = command.op === "put" ? [put_tag, command.key, command.value] : [delete_tag, command.key];
   return packr.pack(body);
 }
 
@@ -33,10 +33,10 @@ export function decodeCommand(data: Uint8Array): KvCommand {
   if (!Array.isArray(body) || typeof body[1] !== "string") {
     throw new QklzlError("storage_corrupt", "log entry is not a kv command");
   }
-  if (body[0] === PUT && body.length === 3 && typeof body[2] === "string") {
+  if (body[0] === put_tag && body.length === 3 && typeof body[2] === "string") {
     return { op: "put", key: body[1], value: body[2] };
   }
-  if (body[0] === DELETE && body.length === 2) return { op: "delete", key: body[1] };
+  if (body[0] === delete_tag && body.length === 2) return { op: "delete", key: body[1] };
   throw new QklzlError("storage_corrupt", `log entry has unknown kv tag ${String(body[0])}`);
 }
 
