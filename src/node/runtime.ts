@@ -380,7 +380,7 @@ export class NodeRuntime {
 
   /** ensureStarted: the core exists (status and metrics work while stopping too). */
   private ensureStarted(): void {
-    if (!this.started) throw new QklzlError("shutting_down", `node ${this.options.id} is starting`);
+    if (!this.started) throw this.refusals.shuttingDownError(false);
   }
 
   /** isReady: a leader is known and this node applied everything it knows committed. */
