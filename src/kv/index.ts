@@ -1,4 +1,4 @@
-export { decodeCommand, encodeCommand, validateCommand, validateKey } from "./command.ts";
+export { decodeCommand, encodeCommand, utf8ByteLength, validateCommand, validateKey, validateValue } from "./command.ts";
 export type { CommandLimits } from "./command.ts";
 export { hashHex, pairHash } from "./hash.ts";
 export { KvStateMachine } from "./state_machine.ts";

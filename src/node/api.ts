@@ -49,9 +49,10 @@ export interface JoinResponse {
 }
 
 /**
- * NodeApi is what the HTTP layer (src/node/http.ts) calls on the running node. Every rejection is a QklzlError
- * with a stable code: not_leader (details: leader_id, leader_http_addr), no_leader, no_quorum, timeout
- * (the outcome of a write is then unknown), shutting_down, change_in_progress, unknown_member, bad_request.
+ * NodeApi is what the HTTP layer (src/node/http/) calls on the running node, and what a gRPC endpoint
+ * (src/node/grpc/) would call too. Every rejection is a QklzlError with a stable code: not_leader (details:
+ * leader_id, leader_http_addr), no_leader, no_quorum, timeout (the outcome of a write is then unknown),
+ * shutting_down, change_in_progress, transfer_in_progress, unknown_member, bad_request, too_large.
  * Methods that only a leader can do throw not_leader on followers; the HTTP layer redirects or forwards.
  */
 export interface NodeApi {

@@ -6,11 +6,12 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
 import type { HttpServer } from "./api.ts";
-import { startHttpServer } from "./http.ts";
-import { nodeLog } from "./log.ts";
+import { startHttpServer } from "./http/server.ts";
+import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
-import { NodeRuntime, describeConf } from "./runtime.ts";
+import { NodeRuntime } from "./runtime.ts";
+import { describeConf } from "./status.ts";
 import type { NodeOptions, RunningNode } from "./types.ts";
 
 /**
@@ -23,7 +24,7 @@ import type { NodeOptions, RunningNode } from "./types.ts";
  */
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   validateOptions(options);
-  const log = nodeLog(options.id);
+  const logger = nodeLogger(options.id);
   const opened = await openStorage({ dir: options.dataDir, nodeId: options.id, segmentBytes: options.segmentBytes });
   const storage = options.wrapStorage?.(opened) ?? opened;
   let transport: Transport | null = null;
@@ -44,7 +45,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         `data directory ${options.dataDir} holds no cluster state: start with -bootstrap to create a cluster or -join ADDR to join one`,
       );
     }
-    const rt = new NodeRuntime({ options, storage, kv, log });
+    const rt = new NodeRuntime({ options, storage, kv, logger });
     const api = createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes });
     transport = await createTransport({
       nodeId: options.id,
@@ -66,21 +67,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       const state = bootstrapState({ id: options.id, role: "voter", ...addrs });
       await storage.log.save(state.entries, state.hardState);
       await storage.setClusterId(crypto.randomUUID());
-      log.success(`bootstrapped a new cluster ${storage.meta.clusterId} with this node as its only voter`);
-    }
-    rt.start(transport, addrs);
-    const describe = hasState
-      ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.core.status().members })})`
-      : bootstrapping
-        ? "leading the new cluster"
-        : `joining through ${options.join}`;
-    log.info(`node ${options.id} up: raft ${addrs.raftAddr}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
-    if (hasState && (options.bootstrap || options.join !== null)) {
-      log.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
+      logger.success(`bootstrapped a new cluster ${storage.meta.clusterId} with this node as its only voter`);
     }
     const tasks = new MembershipTasks(rt, { designatedLeader: hasState && options.bootstrap, joinAddr: options.join });
-    rt.onTick = () => tasks.tick();
-    rt.onUnknownPeer = (id) => tasks.discoverPeers(id);
 
     let stopping: Promise<void> | null = null;
     let resolveDone!: () => void;
@@ -97,27 +86,37 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
         await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
-        await openHttp.stop().catch((error) => log.warn(`closing http: ${String(error)}`));
-        await openTransport.close().catch((error) => log.warn(`closing transport: ${String(error)}`));
-        await storage.close().catch((error) => log.warn(`closing storage: ${String(error)}`));
-        if (reason === "removed") log.success(`node ${options.id} was removed from the cluster and stopped`);
-        else if (reason === "stop") log.info(`node ${options.id} stopped`);
+        await openHttp.stop().catch((error) => logger.warn(`closing http: ${String(error)}`));
+        await openTransport.close().catch((error) => logger.warn(`closing transport: ${String(error)}`));
+        await storage.close().catch((error) => logger.warn(`closing storage: ${String(error)}`));
+        if (reason === "removed") logger.success(`node ${options.id} was removed from the cluster and stopped`);
+        else if (reason === "stop") logger.info(`node ${options.id} stopped`);
         if (reason === "fatal") rejectDone(cause);
         else resolveDone();
       })();
       return stopping;
     };
-    rt.onRemoved = () => void stop("removed");
-    rt.onFatal = (error) => {
-      log.error(`fatal: ${error instanceof Error ? error.message : String(error)}; stopping`);
+    const fatal = (error: unknown): void => {
+      logger.error(`fatal: ${error instanceof Error ? error.message : String(error)}; stopping`);
       void stop("fatal", error);
     };
-    if (bootstrapping) {
-      rt.core.campaign();
-      rt.wake();
+    rt.start(transport, { ...addrs, campaign: bootstrapping }, {
+      onTick: () => tasks.tick(),
+      onUnknownPeer: (id) => tasks.discoverPeers(id),
+      onRemoved: () => void stop("removed"),
+      onFatal: fatal,
+    });
+    const describe = hasState
+      ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.raftStatus().members })})`
+      : bootstrapping
+        ? "leading the new cluster"
+        : `joining through ${options.join}`;
+    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
+    if (hasState && (options.bootstrap || options.join !== null)) {
+      logger.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }
     if (!hasLog && options.join !== null) {
-      tasks.joinCluster(options.join).catch((error) => rt.onFatal(error));
+      tasks.joinCluster(options.join).catch(fatal);
     }
     return {
       id: options.id,

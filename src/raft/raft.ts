@@ -25,6 +25,7 @@ import type {
   Ready,
   Role,
   SnapshotMeta,
+  SoftState,
   Term,
 } from "./types.ts";
 
@@ -622,6 +623,11 @@ export class RaftCore implements RaftNode {
       const self = this.progress.get(this.id);
       if (self && self.maybeUpdate(last.index)) maybeCommit(this);
     }
+  }
+
+  /** softState: role, leader, term and configuration, read-only (the driver must not write the fields). */
+  softState(): SoftState {
+    return { role: this.role, leaderId: this.leaderId, term: this.term, membership: this.membership };
   }
 
   status(): RaftStatus {

@@ -2,6 +2,8 @@
 // Shared by storage (which persists Entry, HardState, SnapshotMeta), transport (which carries Message)
 // and node (which drives the core). Changing a shape here changes the disk and wire formats.
 
+import type { Membership } from "./membership.ts";
+
 export type NodeId = number;
 export type Term = number;
 export type Index = number;
@@ -95,6 +97,9 @@ export type Message =
 export type MessageType = Message["type"];
 
 export type Role = "follower" | "pre_candidate" | "candidate" | "leader";
+
+/** SoftState is the core's volatile view the driver reads (etcd-io/raft's SoftState): not persisted. */
+export interface SoftState { readonly role: Role; readonly leaderId: NodeId; readonly term: Term; readonly membership: Membership }
 
 /** ReadState: the read identified by ctx may be served once the local state machine applied `index`. */
 export interface ReadState {

@@ -1,6 +1,6 @@
 import type { KvCommand } from "../../src/kv/types.ts";
 import type { Consistency, HttpServer, HttpServerOptions, JoinRequest, JoinResponse, NodeApi, StatusJson } from "../../src/node/api.ts";
-import { startHttpServer } from "../../src/node/http.ts";
+import { startHttpServer } from "../../src/node/http/server.ts";
 import { QklzlError } from "../../src/shared/errors.ts";
 import { limits } from "../../src/shared/limits.ts";
 
