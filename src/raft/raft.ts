@@ -572,15 +572,19 @@ export class RaftCore implements RaftNode {
     const committed = this.log.committedToApply(APPLY_ENTRIES_MAX, APPLY_BYTES_MAX);
     const last = committed[committed.length - 1];
     if (last) this.log.applying = last.index;
+    // A term or vote not yet durable: every message of this batch speaks for it (a sole voter that just elected
+    // itself appends to its learners in the new term), so all of them wait for the write (etcd's msgsAfterAppend).
+    // With an unchanged term only the leader's appends go out beside its own write (thesis §10.2.1).
+    const termOrVoteChanged = hs.term !== p.term || hs.vote !== p.vote;
     const rd: Ready = {
       hardState: hardChanged ? hs : null,
       entries,
       snapshot,
       committed,
-      messages: this.msgs,
-      messagesAfterPersist: this.msgsAfterPersist,
+      messages: termOrVoteChanged ? [] : this.msgs,
+      messagesAfterPersist: termOrVoteChanged ? [...this.msgs, ...this.msgsAfterPersist] : this.msgsAfterPersist,
       readStates: this.readStates,
-      mustSync: entries.length > 0 || snapshot !== null || hs.term !== p.term || hs.vote !== p.vote,
+      mustSync: entries.length > 0 || snapshot !== null || termOrVoteChanged,
     };
     this.msgs = [];
     this.msgsAfterPersist = [];
@@ -596,7 +600,9 @@ export class RaftCore implements RaftNode {
    * leader whose followers both acked need not wait for its own fsync). advance() counts them as applied.
    */
   takeCommitted(): Entry[] {
-    if (this.outstanding === null || this.outstanding.snapshot !== null) return [];
+    // A snapshot restored since (or handed out with) the outstanding Ready replaces the state machine first:
+    // entries after it may only be applied once the driver installed it, i.e. in a later Ready.
+    if (this.outstanding === null || this.log.unstableSnapshot !== null) return [];
     const entries = this.log.committedToApply(APPLY_ENTRIES_MAX, APPLY_BYTES_MAX);
     const conf = entries.findIndex((e) => e.kind === "conf");
     const taken = conf < 0 ? entries : entries.slice(0, conf);

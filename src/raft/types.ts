@@ -105,11 +105,13 @@ export interface ReadState {
 /**
  * Ready is one batch of work the core hands to its driver. Contract for the driver, in this order:
  * 1. send `messages` now (they do not depend on local durability; the leader's appends go out
- *    in parallel with its own disk write, thesis §10.2.1);
+ *    in parallel with its own disk write, thesis §10.2.1). When the batch changes the term or vote,
+ *    `messages` is empty: everything then waits in `messagesAfterPersist`;
  * 2. persist `snapshot` (if any, its data was staged when the snapshot message arrived), then `entries`
  *    (entries[0].index may be ≤ the last stored index: the stored suffix from there is replaced) and
  *    `hardState`, and fsync;
- * 3. only then send `messagesAfterPersist` (votes, append acks: they promise durability);
+ * 3. only then send `messagesAfterPersist` (votes, append acks: they promise durability; and every
+ *    message of a term or vote this batch makes durable);
  * 4. apply `committed` in order (they are never beyond what step 2 made durable), hand `readStates`
  *    to waiting readers (serve each once applied ≥ its index);
  * 5. call `advance(ready)`.
