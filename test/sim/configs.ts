@@ -148,6 +148,18 @@ export const configs: SimConfig[] = [
     partitionKinds: ["isolate_leader", "mute"],
   },
   {
+    // Slow disks meet snapshots: a follower's write often outlasts a round trip, so a snapshot (and the
+    // entries after it) arrives while a Ready is being written; the runtime driver then applies as it goes.
+    ...base,
+    name: "slow-disk-snapshots",
+    cluster: { ...cluster(3, chaosNet, { electionTicks: 40, heartbeatTicks: 2, maxInflight: 2, maxEntriesPerMessage: 2 }), persistTicksMax: 10 },
+    compactRate: 0.5,
+    crashRate: 0.01,
+    restartAfter: [5, 40],
+    partitionRate: 0.02,
+    partitionKinds: ["isolate_leader", "split"],
+  },
+  {
     ...base,
     name: "membership-chaos",
     cluster: { ...cluster(3, chaosNet, { maxInflight: 2 }), persistTicksMax: 3 },
