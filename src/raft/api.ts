@@ -1,4 +1,4 @@
-import type { ConfChange, Member, Message, NodeId, ProposeResult, RaftStatus, Ready } from "./types.ts";
+import type { ConfChange, Member, Message, NodeId, ProposeResult, RaftStatus, Ready, SoftState } from "./types.ts";
 
 /**
  * RaftNode is the contract of the pure core (implemented by RaftCore in raft.ts, constructed from a
@@ -33,6 +33,8 @@ export interface RaftNode {
   reportUnreachable(id: NodeId): void;
   /** reportSnapshot: the streamed snapshot to `id` finished (ok) or failed; failed transfers are retried. */
   reportSnapshot(id: NodeId, ok: boolean): void;
+  /** softState: role, leader, term and configuration in effect, as of now (read-only; changes with every step). */
+  softState(): SoftState;
   status(): RaftStatus;
 }
 

@@ -1,6 +1,7 @@
 // The data the Raft core exchanges with the outside world. Pure types: no I/O anywhere in src/raft.
 // Shared by storage (which persists Entry, HardState, SnapshotMeta), transport (which carries Message)
 // and node (which drives the core). Changing a shape here changes the disk and wire formats.
+import type { Membership } from "./membership.ts";
 
 export type NodeId = number;
 export type Term = number;
@@ -95,6 +96,17 @@ export type Message =
 export type MessageType = Message["type"];
 
 export type Role = "follower" | "pre_candidate" | "candidate" | "leader";
+
+/**
+ * SoftState is the volatile state a driver watches (etcd-io/raft's SoftState, plus the term and the
+ * configuration in effect): never persisted, read through RaftCore.softState(). leaderId 0: no leader known.
+ */
+export interface SoftState {
+  readonly role: Role;
+  readonly leaderId: NodeId;
+  readonly term: Term;
+  readonly membership: Membership;
+}
 
 /** ReadState: the read identified by ctx may be served once the local state machine applied `index`. */
 export interface ReadState {
