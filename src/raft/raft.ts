@@ -1,15 +1,15 @@
 import { assert } from "../shared/assert.ts";
 import type { RaftNode } from "./api.ts";
 import { appendLocal } from "./append.ts";
+import { applyCommittedConf } from "./conf_commit.ts";
 import type { CoreState } from "./core_state.ts";
 import { failReads, leaderRead, onLeaderCommit } from "./leader_read.ts";
 import { RaftLog } from "./log.ts";
 import { type UncommittedConf, confUpTo } from "./log_conf.ts";
-import { Membership, applyConfChange, validateConfChange } from "./membership.ts";
+import { Membership, validateConfChange } from "./membership.ts";
 import { Progress } from "./progress.ts";
-import { voteResult } from "./quorum.ts";
 import { type PendingRead, ReadIndexQueue } from "./read_index.ts";
-import { bcastAppend, bcastHeartbeat, maybeCommit, sendAppend, sendTimeoutNow } from "./replication.ts";
+import { bcastAppend, bcastHeartbeat, maybeCommit, quorumActive, sendAppend, sendTimeoutNow } from "./replication.ts";
 import { stepCandidate } from "./step_candidate.ts";
 import { stepFollower } from "./step_follower.ts";
 import { stepLeader } from "./step_leader.ts";
@@ -185,40 +185,9 @@ export class RaftCore implements RaftNode, CoreState {
     const old = this.log.committed;
     if (!this.log.commitTo(index)) return false;
     assert(this.log.committed > old, "raft: commit only moves forward");
-    let changed = false;
-    while (this.uncommittedConf.length > 0 && (this.uncommittedConf[0]?.index ?? Infinity) <= index) {
-      const c = this.uncommittedConf.shift();
-      assert(c !== undefined && this.log.term(c.index) === c.term, "raft: committed conf entry matches the log");
-      this.membership = new Membership(applyConfChange(this.membership.conf, c.change));
-      changed = true;
-    }
-    if (changed) this.onConfChanged();
+    applyCommittedConf(this, index);
     if (this.role === "leader") onLeaderCommit(this);
     return true;
-  }
-
-  private onConfChanged(): void {
-    if (this.role !== "leader") return;
-    const next = this.log.lastIndex() + 1;
-    for (const id of this.membership.ids()) {
-      if (!this.progress.has(id)) {
-        const pr = new Progress(next, this.cfg.maxInflight);
-        pr.recentActive = true;
-        this.progress.set(id, pr);
-      }
-    }
-    for (const id of [...this.progress.keys()]) {
-      if (!this.membership.has(id) && id !== this.id) this.progress.delete(id);
-    }
-    if (this.leadTransferee !== 0 && !this.membership.isVoter(this.leadTransferee)) this.leadTransferee = 0;
-    if (!this.membership.isVoter(this.id)) {
-      // A leader that removed (or demoted) itself tells the others about the commit, then steps down.
-      bcastAppend(this);
-      this.becomeFollower(this.term, 0);
-      return;
-    }
-    // A smaller quorum may commit more.
-    maybeCommit(this);
   }
 
   // ---- output ----
@@ -253,7 +222,7 @@ export class RaftCore implements RaftNode, CoreState {
     this.electionElapsed++;
     if (this.electionElapsed >= this.cfg.electionTicks) {
       this.electionElapsed = 0;
-      if (this.cfg.checkQuorum && !this.quorumActive()) {
+      if (this.cfg.checkQuorum && !quorumActive(this)) {
         this.becomeFollower(this.term, 0);
         return;
       }
@@ -265,13 +234,6 @@ export class RaftCore implements RaftNode, CoreState {
       // Pending reads ride on the periodic heartbeat too, so a lost round is retried.
       bcastHeartbeat(this, this.reads.lastCtx());
     }
-  }
-
-  quorumActive(): boolean {
-    if (this.role !== "leader") return false;
-    const active = new Set<NodeId>();
-    for (const [id, pr] of this.progress) if (pr.recentActive || id === this.id) active.add(id);
-    return voteResult(this.membership.voters, new Map([...active].map((id) => [id, true]))) === "won";
   }
 
   step(m: Message): void {
@@ -496,7 +458,7 @@ export class RaftCore implements RaftNode, CoreState {
       snapshotIndex: this.log.snapshotMeta().index,
       members: this.membership.conf.members.map((m) => ({ ...m, matchIndex: this.role === "leader" ? (this.progress.get(m.id)?.match ?? 0) : 0 })),
       leadTransferee: this.leadTransferee,
-      quorumActive: this.quorumActive(),
+      quorumActive: quorumActive(this),
     };
   }
 }

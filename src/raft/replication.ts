@@ -1,5 +1,5 @@
 import { assert } from "../shared/assert.ts";
-import { committedIndex } from "./quorum.ts";
+import { committedIndex, voteResult } from "./quorum.ts";
 import type { CoreState } from "./core_state.ts";
 import type { NodeId } from "./types.ts";
 
@@ -57,4 +57,12 @@ export function maybeCommit(r: CoreState): boolean {
   if (index <= r.log.committed) return false;
   if (r.log.term(index) !== r.term && !r.cfg.faults?.commitPreviousTermByCount) return false;
   return r.commitTo(index);
+}
+
+/** quorumActive: on a leader, a majority of voters (itself included) was heard from within this election timeout. */
+export function quorumActive(r: CoreState): boolean {
+  if (r.role !== "leader") return false;
+  const active = new Map<NodeId, boolean>();
+  for (const [id, pr] of r.progress) if (pr.recentActive || id === r.id) active.set(id, true);
+  return voteResult(r.membership.voters, active) === "won";
 }
