@@ -40,8 +40,8 @@ type Refusal = Extract<ProposeResult, { ok: false }>;
 
 /**
  * RaftCore is the pure Raft state machine (etcd-io/raft style): the role transitions, commit, tick, step
- * dispatch and the Ready cycle; the handlers live in step_*.ts, vote.ts, append.ts, replication.ts and
- * leader_read.ts, which work on its CoreState. Its fields are that CoreState: drivers use the RaftNode
+ * dispatch and the Ready cycle; the handlers live in step_*.ts, vote.ts, append.ts, replication.ts,
+ * conf_commit.ts and leader_read.ts, which work on its CoreState. Its fields are that CoreState: drivers use the RaftNode
  * methods and softState(), never the fields.
  */
 export class RaftCore implements RaftNode, CoreState {

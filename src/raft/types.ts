@@ -69,7 +69,7 @@ interface Envelope {
 /**
  * Message is everything Raft peers send each other. The snapshot *data* is not in the `snapshot`
  * message: the node streams it in chunks beside the message and steps the message into the receiving
- * core once the data is fully received and staged (see RaftCore.step on "snapshot").
+ * core once the data is fully received and staged (see handleSnapshot in append.ts).
  */
 export type Message =
   | (Envelope & { type: "pre_vote"; lastIndex: Index; lastTerm: Term })
@@ -125,7 +125,9 @@ export interface ReadState {
  * 3. only then send `messagesAfterPersist` (votes, append acks: they promise durability; and every
  *    message of a term or vote this batch makes durable);
  * 4. apply `committed` in order (they are never beyond what step 2 made durable), hand `readStates`
- *    to waiting readers (serve each once applied ≥ its index);
+ *    to waiting readers (serve each once applied ≥ its index). A driver may apply `committed` while the
+ *    write of step 2 runs, and what takeCommitted() hands out meanwhile: committed means durable on a
+ *    majority (a leader counts its own entries only once durable) — but a snapshot is installed first;
  * 5. call `advance(ready)`.
  * Only one Ready is outstanding at a time: call ready() again only after advance().
  */
