@@ -1,7 +1,7 @@
 // The simulator's command line: `bun run sim --seeds N --seed S [--config NAME] [--driver ready|runtime] [--fault NAME] [--trace]`.
 // With --seed alone it replays that one seed (with a trace on failure); with --seeds it sweeps N seeds
-// from S across the configurations (or the one named). Without --driver, odd seeds use the runtime driver
-// (driverForSeed, as the test sweep does). Exit code 1 when any seed fails.
+// from S across the configurations (or the one named). Without --driver a sweep alternates the drivers on each
+// pass through the configurations (a single seed runs the "ready" driver). Exit code 1 when any seed fails.
 import { parseArgs } from "node:util";
 import type { TestFaults } from "../../src/raft/types.ts";
 import { type SimDriver, driverForSeed } from "./cluster.ts";
@@ -40,7 +40,7 @@ let ran = 0;
 for (let i = 0; i < count; i++) {
   const seed = first + i;
   const config = chosen[i % chosen.length]!;
-  const driver = chosenDriver ?? driverForSeed(seed);
+  const driver = chosenDriver ?? driverForSeed(Math.floor(i / chosen.length));
   const result = runSeed(config, seed, { faults, ticks, trace: replaying || values.trace, driver });
   ran++;
   if (replaying) {
