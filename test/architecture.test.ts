@@ -115,18 +115,6 @@ export function importCircles(files: { path: string; text: string }[]): string[]
   return circles.sort((a, b) => a[0]!.localeCompare(b[0]!));
 }
 
-/**
- * known_circles: circles that exist on this branch and are being removed elsewhere. The src/raft helper
- * (issue 11) makes the step files depend on a CoreState interface instead of RaftCore; once that is merged,
- * delete these entries: the test then fails on any circle at all (and on an entry whose circle is gone).
- * - the step_*, vote and replication files import `type RaftCore` back from raft.ts;
- * - types.ts names `Membership` (membership.ts) in SoftState while membership.ts imports its types.
- */
-const known_circles: string[][] = [
-  ["raft/membership.ts", "raft/types.ts"],
-  ["raft/raft.ts", "raft/replication.ts", "raft/step_candidate.ts", "raft/step_follower.ts", "raft/step_leader.ts", "raft/vote.ts"],
-];
-
 describe("architecture", () => {
   const files = sourceFiles(root).map((path) => ({ path, text: readFileSync(path, "utf8") }));
 
@@ -143,14 +131,8 @@ describe("architecture", () => {
     expect(violations(planted)).toHaveLength(4);
   });
 
-  test("no import circles in src/ (beyond the known ones being removed)", () => {
-    const circles = importCircles(files);
-    const known = new Set(known_circles.map((c) => c.join(" ")));
-    for (const c of circles) if (known.has(c.join(" "))) console.warn(`known import circle (allow-listed until removed): ${c.join(" -> ")}`);
-    expect(circles.filter((c) => !known.has(c.join(" ")))).toEqual([]);
-    // An allow-list entry whose circle is gone must be deleted, so the list cannot hide a new circle later.
-    const found = new Set(circles.map((c) => c.join(" ")));
-    expect(known_circles.filter((c) => !found.has(c.join(" ")))).toEqual([]);
+  test("no import circles in src/", () => {
+    expect(importCircles(files)).toEqual([]);
   });
 
   test("the circle check catches a planted circle, a type-only one and a self-import", () => {

@@ -1,4 +1,5 @@
-import type { NodeId, ProposeResult, SoftState } from "../raft/types.ts";
+import type { SoftState } from "../raft/soft_state.ts";
+import type { NodeId, ProposeResult } from "../raft/types.ts";
 import { QklzlError } from "../shared/errors.ts";
 
 /**

@@ -1,7 +1,8 @@
 import type { ConsolaInstance } from "consola";
 import type { KvStateMachine } from "../kv/index.ts";
 import { RaftCore, applyConfChange } from "../raft/index.ts";
-import type { ConfChange, ConfState, Entry, Message, NodeId, RaftStatus, Ready, SnapshotMeta, SoftState } from "../raft/types.ts";
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftStatus, Ready, SnapshotMeta } from "../raft/types.ts";
+import type { SoftState } from "../raft/soft_state.ts";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
 import type { Storage } from "../storage/types.ts";
