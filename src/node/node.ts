@@ -10,6 +10,7 @@ import { startHttpServer } from "./http.ts";
 import { nodeLog } from "./log.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
+import { confirmRemoval } from "./removal_confirm.ts";
 import { NodeRuntime, describeConf } from "./runtime.ts";
 import type { NodeOptions, RunningNode } from "./types.ts";
 
@@ -50,6 +51,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       listen: options.raftAddr,
       clusterId: () => storage.meta.clusterId,
       isKnownPeer: (id) => rt.isKnownPeer(id),
+      incarnation: storage.meta.incarnation,
+      incarnationProblem: (id, incarnation) => rt.peerIncarnationProblem(id, incarnation),
       handlers: rt.transportHandlers,
     });
     http = startHttpServer(api, {
@@ -62,7 +65,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const addrs = { raftAddr: transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {
-      const state = bootstrapState({ id: options.id, role: "voter", ...addrs });
+      const state = bootstrapState({ id: options.id, role: "voter", ...addrs, incarnation: storage.meta.incarnation });
       await storage.log.save(state.entries, state.hardState);
       await storage.setClusterId(crypto.randomUUID());
       log.success(`bootstrapped a new cluster ${storage.meta.clusterId} with this node as its only voter`);
@@ -107,6 +110,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       return stopping;
     };
     rt.onRemoved = () => void stop("removed");
+    rt.onRemovalToConfirm = (index) => void confirmRemoval(rt, options.join, index);
     rt.onFatal = (error) => {
       log.error(`fatal: ${error instanceof Error ? error.message : String(error)}; stopping`);
       void stop("fatal", error);

@@ -4,6 +4,7 @@ import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import type { Consistency, JoinRequest, JoinResponse, NodeApi } from "./api.ts";
 import { describeReply, postJson } from "./cluster_client.ts";
+import { joinIncarnationRefusal } from "./incarnation.ts";
 import type { NodeRuntime } from "./runtime.ts";
 
 /** createNodeApi is the NodeApi the HTTP layer calls: fast refusals first, then the log, then the wait. */
@@ -120,9 +121,17 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       if (request.raftAddr === "" || request.httpAddr === "") throw new QklzlError("bad_request", "raft_addr and http_addr are required");
       const existing = rt.memberById(request.id);
       const addrs = { raftAddr: request.raftAddr, httpAddr: request.httpAddr };
+      const incarnation = request.incarnation ? { incarnation: request.incarnation } : {};
       if (existing !== undefined) {
-        if (existing.raftAddr === addrs.raftAddr && existing.httpAddr === addrs.httpAddr) return joinResponse();
-        await proposeChange({ type: "update_addr", id: request.id, ...addrs }, `the address update of node ${request.id}`);
+        const refusal = joinIncarnationRefusal(existing, request);
+        if (refusal !== null) {
+          rt.log.warn(`join of node ${request.id} refused: ${refusal.message}`);
+          throw refusal;
+        }
+        // A member recorded before incarnations existed gets the one its (same, not wiped) directory now has.
+        const recordIncarnation = existing.incarnation === undefined && incarnation.incarnation !== undefined;
+        if (existing.raftAddr === addrs.raftAddr && existing.httpAddr === addrs.httpAddr && !recordIncarnation) return joinResponse();
+        await proposeChange({ type: "update_addr", id: request.id, ...addrs, ...incarnation }, `the address update of node ${request.id}`);
         return joinResponse();
       }
       const clash = rt.core.status().members.find((m) => m.raftAddr === addrs.raftAddr || m.httpAddr === addrs.httpAddr);
@@ -132,7 +141,7 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       if (rt.core.status().members.length >= limits.members_max) {
         throw new QklzlError("bad_request", `the cluster already has ${limits.members_max} members (the maximum)`);
       }
-      await proposeChange({ type: "add_learner", id: request.id, ...addrs }, `the join of node ${request.id}`);
+      await proposeChange({ type: "add_learner", id: request.id, ...addrs, ...incarnation }, `the join of node ${request.id}`);
       rt.log.info(`join: node ${request.id} added as learner (raft ${addrs.raftAddr}, http ${addrs.httpAddr}); promoted once caught up`);
       return joinResponse();
     },
@@ -142,7 +151,9 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       const member = rt.memberById(id);
       if (member === undefined) throw new QklzlError("unknown_member", `node ${id} is not a member`);
       if (id === rt.options.id && (await leaveThroughSuccessor())) return;
-      await proposeChange({ type: "remove", id, raftAddr: member.raftAddr, httpAddr: member.httpAddr }, `the removal of node ${id}`);
+      // The removal names the incarnation it removes: a later incarnation replaying it knows it is history.
+      const incarnation = member.incarnation === undefined ? {} : { incarnation: member.incarnation };
+      await proposeChange({ type: "remove", id, raftAddr: member.raftAddr, httpAddr: member.httpAddr, ...incarnation }, `the removal of node ${id}`);
     },
 
     async transferLeader(id: number): Promise<void> {

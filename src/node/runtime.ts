@@ -8,6 +8,7 @@ import { limits } from "../shared/limits.ts";
 import type { Storage } from "../storage/types.ts";
 import type { Transport, TransportHandlers } from "../transport/types.ts";
 import type { MemberJson, StatusJson } from "./api.ts";
+import { handshakeIncarnationProblem, judgeOwnRemoval } from "./incarnation.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { Proposals } from "./proposals.ts";
 import { Reads } from "./reads.ts";
@@ -75,6 +76,8 @@ export class NodeRuntime {
   onTick: () => void = () => {};
   /** onRemoved: this node applied its own removal from the configuration. */
   onRemoved: () => void = () => {};
+  /** onRemovalToConfirm: a removal of this id that names no incarnation was applied; ask the leader (removal_confirm.ts). */
+  onRemovalToConfirm: (index: number) => void = () => {};
   /** onFatal: the loop failed (storage error, broken invariant); the node must stop. */
   onFatal: (error: unknown) => void = () => {};
   /** onUnknownPeer: a message came from a node we have no address for. */
@@ -148,6 +151,11 @@ export class NodeRuntime {
   /** isKnownPeer: a member, or anyone while we know no configuration (a joining node); see onUnknownPeer. */
   isKnownPeer(id: NodeId): boolean {
     return id !== this.options.id;
+  }
+
+  /** peerIncarnationProblem: why a peer connection claiming `incarnation` for member `id` is refused (incarnation.ts). */
+  peerIncarnationProblem(id: NodeId, incarnation: string): string | null {
+    return this.started ? handshakeIncarnationProblem(this.core.membership.member(id), id, incarnation) : null;
   }
 
   /** start builds the core from what storage holds and starts the clock and the loop. */
@@ -312,7 +320,18 @@ export class NodeRuntime {
     const line = `membership: node ${change.id} ${what}${where} at index ${index}; members now ${describeConf(this.appliedConf)}`;
     if (index <= this.replayedUpTo) this.log.debug(line);
     else this.log.info(line);
-    if (change.type === "remove" && change.id === this.options.id) this.removed = true;
+    if (change.type === "remove" && change.id === this.options.id) this.ownRemoval(change, index);
+  }
+
+  /**
+   * ownRemoval: a committed entry removes this node's id. The node acts on it only when it is the cluster's
+   * configuration now, never on the removal of an earlier incarnation it replays after rejoining (incarnation.ts).
+   */
+  private ownRemoval(change: ConfChange, index: number): void {
+    const verdict = judgeOwnRemoval(change.incarnation, this.storage.meta.incarnation, this.core.membership.member(this.options.id));
+    if (verdict === "removed") this.removed = true;
+    else if (verdict === "confirm") this.onRemovalToConfirm(index);
+    else this.log.debug(`the removal of node ${change.id} at index ${index} is history (an earlier incarnation, or re-added since)`);
   }
 
   private afterInstall(meta: SnapshotMeta): void {

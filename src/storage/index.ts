@@ -90,7 +90,7 @@ function assemble(dir: string, meta: DirMeta, log: Wal, snapshots: FileSnapshotS
       if (storage.meta.clusterId !== null) {
         throw new QklzlError("bad_request", `data directory ${dir} belongs to cluster ${storage.meta.clusterId}, not ${clusterId}`);
       }
-      const next: DirMeta = { nodeId: storage.meta.nodeId, clusterId };
+      const next: DirMeta = { ...storage.meta, clusterId };
       writeDirMeta(dir, next);
       storage.meta = next;
     },

@@ -76,6 +76,7 @@ export class TcpTransport implements QklzlTransport {
       tuning,
       log: this.log,
       clusterId: () => options.clusterId(),
+      incarnation: options.incarnation ?? "",
       onUnreachable: (id) => {
         if (this.closed) return;
         try {
@@ -91,6 +92,7 @@ export class TcpTransport implements QklzlTransport {
       log: this.log,
       clusterId: () => options.clusterId(),
       isKnownPeer: (id) => options.isKnownPeer(id),
+      incarnationProblem: (id, incarnation) => options.incarnationProblem?.(id, incarnation) ?? null,
       handlers: options.handlers,
       isClosed: () => this.closed,
       snapshotLinks: new Map(),
