@@ -30,6 +30,9 @@ export class MembershipTasks {
     private readonly options: MembershipOptions,
   ) {
     this.designatedDone = !options.designatedLeader;
+    // A node restarted from disk was a member even when its log ends with its own removal (committed or not):
+    // the removal check below must then ask the leader, or it waits forever for a leader that never comes.
+    this.wasMember = rt.storage.log.lastIndex() > 0;
   }
 
   private get timeoutMs(): number {
