@@ -8,6 +8,7 @@ import { consola } from "consola";
 import { QklzlError } from "../shared/errors.ts";
 import type { DirMeta } from "./types.ts";
 import { writeFileAtomic } from "./fs_util.ts";
+import { wipeRemedy } from "./recover.ts";
 
 const META_FILE = "meta.json";
 const META_FORMAT = 1;
@@ -36,12 +37,12 @@ export function loadOrCreateDirMeta(dir: string, nodeId: number): LoadedDirMeta 
   } catch (error) {
     throw new QklzlError(
       "storage_corrupt",
-      `storage corrupt: ${file} is not valid JSON (${String(error)}). Remedy: wipe the data directory ${dir} and let the node rejoin.`,
+      `storage corrupt: ${file} is not valid JSON (${String(error)}). ${wipeRemedy(dir)}`,
       { file },
     );
   }
   if (parsed.format !== META_FORMAT || typeof parsed.nodeId !== "number") {
-    throw new QklzlError("storage_corrupt", `storage corrupt: ${file} has an unknown format. Remedy: wipe the data directory ${dir}.`, { file });
+    throw new QklzlError("storage_corrupt", `storage corrupt: ${file} has an unknown format. ${wipeRemedy(dir)}`, { file });
   }
   if (parsed.nodeId !== nodeId) {
     throw new QklzlError(
