@@ -38,6 +38,9 @@ export function handshakeIncarnationProblem(member: Member | undefined, id: Node
 export function joinIncarnationRefusal(existing: Member, request: JoinRequest): QklzlError | null {
   const recorded = existing.incarnation ?? "";
   const claimed = request.incarnation ?? "";
+  // A request that names no incarnation and no empty log (an older client, or by hand) records none: it
+  // cannot make a node count as this member either, the handshake decides that.
+  if (claimed === "" && request.fresh !== true) return null;
   if (recorded === "" ? request.fresh !== true : claimed === recorded) return null;
   const why =
     recorded === ""
