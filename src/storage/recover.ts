@@ -33,7 +33,7 @@ export interface RecoveredWal {
  */
 export function wipeRemedy(dataDir: string): string {
   return (
-    `Remedy: stop this node; run \`qklzl leave N\` (N: this node's id) against a live member; delete the data directory ` +
+    `Remedy: stop this node; run \`qklzl leave N\` (N: this node's id) against a live member; wipe the data directory ` +
     `(${dataDir}); start the node again with -join ADDR (a live member): it joins as a new learner, receives a ` +
     `snapshot from the leader and becomes a voter once caught up.`
   );
