@@ -41,3 +41,17 @@ test("own removal: acted on only for this incarnation when no later configuratio
   expect(judgeOwnRemoval(undefined, "me", { ...member("me") })).toBe("history");
   expect(judgeOwnRemoval(undefined, "me", { ...member("someone else") })).toBe("confirm");
 });
+
+test("the configuration records incarnations: add_learner sets it, promote keeps it, update_addr only fills a missing one", async () => {
+  const { applyConfChange } = await import("../../src/raft/index.ts");
+  const addrs = { raftAddr: "127.0.0.1:1", httpAddr: "127.0.0.1:2" };
+  let conf = applyConfChange({ members: [] }, { type: "add_learner", id: 2, ...addrs, incarnation: "first" });
+  conf = applyConfChange(conf, { type: "promote", id: 2, ...addrs });
+  expect(conf.members).toEqual([{ id: 2, role: "voter", ...addrs, incarnation: "first" }]);
+  conf = applyConfChange(conf, { type: "update_addr", id: 2, raftAddr: "127.0.0.1:3", httpAddr: "127.0.0.1:4", incarnation: "wiped" });
+  expect(conf.members[0]!.incarnation).toBe("first");
+  let legacy = applyConfChange({ members: [] }, { type: "add_learner", id: 3, ...addrs });
+  expect(legacy.members[0]!.incarnation).toBeUndefined();
+  legacy = applyConfChange(legacy, { type: "update_addr", id: 3, ...addrs, incarnation: "upgraded" });
+  expect(legacy.members[0]!.incarnation).toBe("upgraded");
+});
