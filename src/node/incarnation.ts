@@ -22,10 +22,10 @@ export function describeIncarnation(incarnation: string | undefined): string {
 export function handshakeIncarnationProblem(member: Member | undefined, id: NodeId, incarnation: string): string | null {
   if (member === undefined || member.incarnation === undefined || member.incarnation === "") return null;
   if (member.incarnation === incarnation) return null;
+  // Short: the transport cuts refusal reasons at 200 characters, and the remedy must survive that.
   return (
-    `node ${id} connects as incarnation ${describeIncarnation(incarnation)}, but the configuration's member ${id} is ` +
-    `incarnation ${describeIncarnation(member.incarnation)} (its data directory was wiped or replaced?): its votes and acks ` +
-    `are not counted; run \`qklzl leave ${id}\`, then start it again with -join`
+    `node ${id} is incarnation ${describeIncarnation(incarnation)}, member ${id} is ${describeIncarnation(member.incarnation)} ` +
+    `(data dir wiped?): not counted; run \`qklzl leave ${id}\`, then -join`
   );
 }
 
