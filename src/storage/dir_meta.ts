@@ -1,6 +1,7 @@
 // meta.json pins a data directory to one node id (and, once known, one cluster id), and names the directory's
 // incarnation: a random id drawn when the directory is created, so that a node whose directory was wiped is
-// recognisably not the member that voted and acknowledged under that id before.
+// recognisably not the member that voted and acknowledged under that id before. (openStorage also draws a new
+// one when meta.json survived but no Raft state did: see renewIncarnation in index.ts.)
 import * as fs from "node:fs";
 import * as path from "node:path";
 import hyperid from "hyperid";
