@@ -89,3 +89,28 @@ test("the remedy: `qklzl leave 2`, then node 2 starts again with -join and ends 
     check(read.status === 200 && read.json?.value === "committed on 1 and 2", `W on the rejoined node 2: ${describeReply(read)}`);
   });
 }, timeout);
+
+test("deleting only wal/ and snap/ (meta.json kept) is a wipe too: the join is refused until `leave`", async () => {
+  await cluster.explain(async () => {
+    const { leaderId } = await cluster.waitForLeader({ among: [1, 2, 3], deadlineMs: 20_000 });
+    const victim = leaderId === 2 ? 3 : 2;
+    await cluster.kill9(victim);
+    for (const sub of ["wal", "snap"]) rmSync(`${cluster.node(victim).dataDir}/${sub}`, { recursive: true, force: true });
+    const via = leaderId === victim ? 1 : leaderId;
+    await cluster.start(victim, { join: via });
+    const proc = cluster.node(victim).proc!;
+    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(20_000).then(() => false)]);
+    check(exited, `node ${victim} with its log deleted exits once its join is refused`);
+    expect(proc.exitCode).toBe(1);
+    const log = readFileSync(cluster.node(victim).logPath, "utf8");
+    expect(log.slice(log.lastIndexOf("=== harness: start"))).toContain("incarnation_mismatch");
+
+    const leave = await request(cluster.node(via).httpAddr, "/leave", { json: { id: victim }, timeoutMs: 10_000 });
+    check(leave.status === 200, `POST /leave {id: ${victim}}: ${describeReply(leave)}`);
+    await cluster.start(victim, { join: via });
+    await cluster.waitHttp(victim);
+    await cluster.waitForVoters(via, [1, 2, 3], 30_000);
+    const read = await cluster.get(victim, "W");
+    check(read.status === 200 && read.json?.value === "committed on 1 and 2", `W on node ${victim}: ${describeReply(read)}`);
+  });
+}, timeout);
