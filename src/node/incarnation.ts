@@ -59,9 +59,9 @@ export function joinIncarnationRefusal(existing: Member, request: JoinRequest): 
 /**
  * OwnRemoval is what a node makes of a committed entry that removes its id:
  * - "removed": the removal names this incarnation and the latest configuration this node knows does not hold
- *   it again: the cluster removed this node; it stops. The leader cannot disagree later: an incarnation is
- *   never added twice (only a node without Raft state joins, and such a directory draws a new incarnation);
-
+ *   it again: the cluster removed this node; it stops. No leader can disagree later: an incarnation is never
+ *   added again (a node joins only from a directory without Raft state, and reopening such a directory draws
+ *   a new incarnation);
  * - "history": an earlier incarnation was removed (a wiped node replaying the log from the start), or a later
  *   configuration holds this node again: not an event for this node;
  * - "confirm": the removal names no incarnation (written before they existed): stop only once the leader
