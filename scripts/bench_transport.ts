@@ -30,6 +30,10 @@ async function receiver(total: number, report: (line: string) => void): Promise<
       },
       onSnapshot: async () => {},
       onUnreachable: () => {},
+      onFatal: (error) => {
+        console.error(`fatal: ${error.message}`);
+        process.exit(1);
+      },
     },
   });
   return { addr: t.addr, close: () => t.close() };
@@ -74,7 +78,15 @@ if (process.argv[2] === "--receiver") {
     listen: "127.0.0.1:0",
     clusterId: () => "bench",
     isKnownPeer: () => true,
-    handlers: { onMessage: () => {}, onSnapshot: async () => {}, onUnreachable: () => {} },
+    handlers: {
+      onMessage: () => {},
+      onSnapshot: async () => {},
+      onUnreachable: () => {},
+      onFatal: (error) => {
+        console.error(`fatal: ${error.message}`);
+        process.exit(1);
+      },
+    },
   });
   sender.setPeer(2, addr);
   const data = new Uint8Array(PAYLOAD).fill(97);

@@ -52,23 +52,39 @@ export async function forwardToLeader(options: ForwardOptions): Promise<Response
 }
 
 /**
- * forwardFailure: a timeout leaves the outcome unknown (the leader may have applied the write), so it is a 504
- * that says so; a refused connection means the leader we knew of is gone, so 503 no_leader invites a retry.
+ * not_sent_codes: fetch failures that happen before the request can have left this node (no connection was
+ * ever made), so the leader cannot have seen it. Any other failure, ECONNRESET included, may come after the
+ * request was written: the leader may have applied it.
+ */
+const not_sent_codes = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "FailedToOpenSocket"]);
+
+/**
+ * forwardFailure: a timeout, or a connection that broke once the request may have been sent (reset, closed
+ * before or during the answer), leaves the outcome of a write unknown (the leader may have applied it), so it
+ * is a 504 that says so. Only a connection that was never made (refused, unresolvable address) means the
+ * leader cannot have seen the request: 503 no_leader invites a retry.
  */
 function forwardFailure(error: unknown, options: ForwardOptions): QklzlError {
   const name = error instanceof Error ? error.name : "";
   const reason = error instanceof Error ? error.message : String(error);
+  const leader = `the leader (node ${options.leaderId} at ${options.leaderHttpAddr})`;
   if (name === "TimeoutError" || name === "AbortError") {
     return new QklzlError(
       "timeout",
-      `forwarding to the leader (node ${options.leaderId} at ${options.leaderHttpAddr}) timed out after ` +
-        `${options.timeoutMs} ms; the outcome of the request is unknown`,
+      `forwarding to ${leader} timed out after ${options.timeoutMs} ms; the outcome of the request is unknown`,
     );
   }
   log.warn(`forward to leader node ${options.leaderId} at ${options.leaderHttpAddr} failed: ${reason}`);
-  return new QklzlError(
-    "no_leader",
-    `the leader (node ${options.leaderId} at ${options.leaderHttpAddr}) could not be reached: ${reason}`,
-    { leader_id: options.leaderId, leader_http_addr: options.leaderHttpAddr },
-  );
+  const code = (error as { code?: unknown } | null)?.code;
+  const notSent = typeof code === "string" && not_sent_codes.has(code);
+  if (!notSent) {
+    return new QklzlError(
+      "timeout",
+      `the connection to ${leader} broke once the request may have reached it (${reason}); the outcome of the request is unknown`,
+    );
+  }
+  return new QklzlError("no_leader", `${leader} could not be reached: ${reason}`, {
+    leader_id: options.leaderId,
+    leader_http_addr: options.leaderHttpAddr,
+  });
 }

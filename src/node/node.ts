@@ -25,7 +25,8 @@ import type { NodeOptions, RunningNode } from "./types.ts";
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   validateOptions(options);
   const log = nodeLog(options.id);
-  const storage = await openStorage({ dir: options.dataDir, nodeId: options.id, segmentBytes: options.segmentBytes });
+  const opened = await openStorage({ dir: options.dataDir, nodeId: options.id, segmentBytes: options.segmentBytes });
+  const storage = options.wrapStorage?.(opened) ?? opened;
   let transport: Transport | null = null;
   let http: HttpServer | null = null;
   try {

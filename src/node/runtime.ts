@@ -53,11 +53,20 @@ export class NodeRuntime {
   /** stopping: no new requests; closed: the loop exits. */
   stopping = false;
   private closed = false;
+  /** failed: fail() ran; the node is on its fatal path. */
+  private failed = false;
   private started = false;
   private wakeResolve: (() => void) | null = null;
   private wakePending = false;
   /** applyWhileSaving: the loop awaits the outstanding Ready's write; committed entries may be applied meanwhile. */
   private applyWhileSaving = false;
+  /**
+   * savingFrom: the first index the outstanding Ready's write replaces (Infinity when no write of entries
+   * runs). Only the loop saves entries, one write at a time: the log's entries below it are on disk.
+   */
+  private savingFrom = Infinity;
+  /** saveWaiters: callers of nextSave(), settled when a write (or a snapshot install) completes. */
+  private saveWaiters: { resolve(): void; reject(error: unknown): void }[] = [];
   private loopDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
   /** heardAt: when each peer last sent us anything (the runtime's own view of "quorum reachable"). */
@@ -115,6 +124,8 @@ export class NodeRuntime {
       kv: this.kv,
       log: this.log,
       metrics: this.metrics,
+      isDurable: (index, term) => this.isDurable(index, term),
+      nextSave: () => this.nextSave(),
       snapshotEntries: this.options.snapshotEntries,
       trailingEntries: this.options.trailingEntries,
       appliedMeta: () => ({ index: this.kv.appliedIndex, term: this.appliedTerm, conf: this.appliedConf }),
@@ -125,7 +136,10 @@ export class NodeRuntime {
     });
   }
 
-  /** transportHandlers: inbound traffic goes straight into the core (dropped until it exists). */
+  /**
+   * transportHandlers: inbound traffic goes straight into the core (dropped until it exists). An exception in
+   * them is a broken invariant of this node, not a peer's fault: the transport reports it through onFatal.
+   */
   readonly transportHandlers: TransportHandlers = {
     onMessage: (m) => {
       if (!this.started || this.closed) return;
@@ -138,7 +152,13 @@ export class NodeRuntime {
     onSnapshot: async (m, data) => {
       if (!this.started || this.closed) throw new Error("node is not running");
       this.heardAt.set(m.from, performance.now());
-      this.snapshotter.receive(m, data);
+      try {
+        this.snapshotter.receive(m, data);
+      } catch (error) {
+        // The transfer fails (the transport rejects it), and the half-stepped core must not run on.
+        this.fail(error, `stepping snapshot ${m.snapshot.index} from node ${m.from} failed`);
+        throw error;
+      }
     },
     onUnreachable: (id) => {
       if (!this.started || this.closed) return;
@@ -146,6 +166,7 @@ export class NodeRuntime {
       this.core.reportUnreachable(id);
       this.wake();
     },
+    onFatal: (error) => this.fail(error, "handling peer traffic failed"),
   };
 
   /** isKnownPeer: a member, or anyone while we know no configuration (a joining node); see onUnknownPeer. */
@@ -189,11 +210,23 @@ export class NodeRuntime {
     this.syncPeers();
     this.tickTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
     // The loop starts on the next microtask, once startNode has wired onFatal/onRemoved.
-    this.loopDone = Promise.resolve().then(() => this.loop()).catch((error) => {
-      this.log.error(`raft loop failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      this.closed = true;
-      this.onFatal(error);
-    });
+    this.loopDone = Promise.resolve().then(() => this.loop()).catch((error) => this.fail(error, "raft loop failed"));
+  }
+
+  /**
+   * fail: the node cannot go on (a failed write, a broken invariant, perhaps half-way through a step): log it,
+   * stop the loop and hand it to onFatal (which stops the node; the process exits non-zero). Once only.
+   */
+  private fail(error: unknown, what: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    // The stack that matters is where it broke: the cause's, when the transport wrapped a handler's error.
+    const origin = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    const stack = origin instanceof Error ? (origin.stack ?? origin.message) : String(origin);
+    this.log.error(`${what}: ${origin === error ? stack : `${(error as Error).message}\n${stack}`}`);
+    this.closed = true;
+    this.wake();
+    this.onFatal(error);
   }
 
   wake(): void {
@@ -252,9 +285,13 @@ export class NodeRuntime {
     // 1. Messages that do not depend on our durability (the leader's appends go out beside its own write).
     for (const m of rd.messages) this.send(m);
     // 2. Snapshot, entries and hard state, durable before anything that promises them.
-    if (rd.snapshot !== null) await this.snapshotter.install(rd.snapshot);
+    if (rd.snapshot !== null) {
+      await this.snapshotter.install(rd.snapshot);
+      this.settleSaveWaiters(null);
+    }
     const started = performance.now();
     const saving = rd.mustSync ? this.storage.log.save(rd.entries, rd.hardState) : null;
+    if (saving !== null) this.savingFrom = rd.entries[0]?.index ?? Infinity;
     // A commit-index-only change is not written: every save costs an fsync, and a stored commit index that
     // lags is safe (it only bounds what a restart replays before hearing from the leader; the snapshot index
     // counts as committed). The next batch with entries or a vote carries the current commit index.
@@ -273,11 +310,39 @@ export class NodeRuntime {
         await saving;
       } finally {
         this.applyWhileSaving = false;
+        this.savingFrom = Infinity;
       }
+      this.settleSaveWaiters(null);
       this.metrics.fsync.observe((performance.now() - started) / 1000);
     }
     // 4. Votes and append acks: they promise durability.
     for (const m of rd.messagesAfterPersist) this.send(m);
+  }
+
+  /**
+   * isDurable: this node's log holds entry (index, term) on disk. Not always so for an applied entry: a
+   * follower applies what the leader says is committed while its own write of it runs, or before that write
+   * has even started (the entry still in the core's unstable log, not in the WAL at all).
+   */
+  isDurable(index: number, term: number): boolean {
+    return index < this.savingFrom && this.storage.log.term(index) === term;
+  }
+
+  /** nextSave resolves once the running write (or, with none running, the next) completes; rejects once stopped. */
+  nextSave(): Promise<void> {
+    if (this.closed) return Promise.reject(new QklzlError("shutting_down", `node ${this.options.id} is shutting down`));
+    this.wake();
+    return new Promise((resolve, reject) => this.saveWaiters.push({ resolve, reject }));
+  }
+
+  /** settleSaveWaiters resolves the nextSave() callers, or rejects them with `failure` (the node stopped). */
+  private settleSaveWaiters(failure: Error | null): void {
+    const waiters = this.saveWaiters;
+    this.saveWaiters = [];
+    for (const w of waiters) {
+      if (failure === null) w.resolve();
+      else w.reject(failure);
+    }
   }
 
   /** applyTaken applies what became committed while the outstanding Ready's write runs (see handleReady). */
@@ -559,6 +624,7 @@ export class NodeRuntime {
     this.closed = true;
     this.wake();
     await this.loopDone;
+    this.settleSaveWaiters(error); // no write runs any more: a snapshot waiting for one gives up
     await this.snapshotter.idle();
     this.proposals.failAll(error);
     this.reads.failAll(error);

@@ -30,6 +30,10 @@ export interface SnapshotContext {
   trailingEntries: number;
   /** appliedMeta: index, term and configuration of the last applied entry (what a snapshot now covers). */
   appliedMeta(): SnapshotMeta;
+  /** isDurable: this node's log holds entry (index, term) on disk (an applied entry may not be, on a follower). */
+  isDurable(index: number, term: number): boolean;
+  /** nextSave resolves once the running (or next) log write completes; rejects when the node stops. */
+  nextSave(): Promise<void>;
   core(): RaftNode;
   transport(): Transport;
   wake(): void;
@@ -95,6 +99,13 @@ export class Snapshotter {
     const stale = () => generation !== this.generation || meta.index <= this.lastIndex; // a received snapshot overtook this one
     let bytes = 0;
     try {
+      // A follower may have applied entries its log does not hold on disk yet (see isDurable). Publishing then
+      // would cover entries a crash could take from the log, and make the WAL restart its log after an index
+      // it has not even received into its image. The image stays fixed at meta.index (copy-on-write) meanwhile.
+      while (!this.context.isDurable(meta.index, meta.term)) {
+        if (stale()) return { index: this.lastIndex };
+        await this.context.nextSave();
+      }
       const store = this.context.storage.snapshots;
       if (store.saveFrom !== undefined) {
         // Streamed to the file in ~1 MiB pieces: a big map's image (120 MB at 1M keys) is never whole in memory.

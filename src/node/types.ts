@@ -1,3 +1,5 @@
+import type { Storage } from "../storage/types.ts";
+
 /** NodeOptions: everything `qklzl start` passes to the runtime. Durations in milliseconds. */
 export interface NodeOptions {
   id: number;
@@ -19,6 +21,8 @@ export interface NodeOptions {
   maxValueBytes: number;
   maxBodyBytes: number;
   segmentBytes: number;
+  /** wrapStorage (tests only): wraps the opened storage, e.g. in a double that delays saves. */
+  wrapStorage?: (storage: Storage) => Storage;
 }
 
 export interface RunningNode {

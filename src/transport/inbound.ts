@@ -24,8 +24,10 @@ export interface InboundContext {
   isKnownPeer(id: NodeId): boolean;
   incarnationProblem(id: NodeId, incarnation: string): string | null;
   handlers: TransportHandlers;
-  /** isClosed: the transport is closing; nothing is delivered any more. */
+  /** isClosed: the transport is closing (or a handler failed); nothing is delivered any more. */
   isClosed(): boolean;
+  /** handlerFailed: a handler threw; the transport stops delivering and reports it (TransportHandlers.onFatal). */
+  handlerFailed(what: string, error: unknown): void;
   /** snapshotLinks: the connection currently receiving a snapshot from each peer. */
   snapshotLinks: Map<NodeId, InboundConn>;
   /** counters for stats(). */
@@ -183,8 +185,10 @@ export class InboundConn {
     try {
       this.ctx.handlers.onMessage(message);
     } catch (error) {
-      // A throwing handler is a bug upstream; it must not tear down the link or the transport.
-      this.ctx.log.log.error(`onMessage threw on a ${message.type} from node ${message.from}:`, error);
+      // Not the peer's fault (its frame was well-formed): the node's own handler broke, possibly half-way
+      // through a step. Carrying on would run a core with a broken invariant; the node must stop.
+      this.ctx.handlerFailed(`onMessage threw on a ${message.type} from node ${message.from}`, error);
+      this.kill();
     }
   }
 

@@ -65,6 +65,8 @@ export class TcpTransport implements QklzlTransport {
   private readonly log: TransportLog;
   private readonly listener: TCPSocketListener<InboundConn | undefined>;
   private closed = false;
+  /** handlerError: a handler threw (see TransportHandlers.onFatal); nothing is delivered after it. */
+  private handlerError: Error | null = null;
   private droppedUnknownPeer = 0;
 
   constructor(private readonly options: CreateTransportOptions) {
@@ -78,11 +80,11 @@ export class TcpTransport implements QklzlTransport {
       clusterId: () => options.clusterId(),
       incarnation: options.incarnation ?? "",
       onUnreachable: (id) => {
-        if (this.closed) return;
+        if (this.closed || this.handlerError !== null) return;
         try {
           options.handlers.onUnreachable(id);
         } catch (error) {
-          this.log.log.error(`onUnreachable(${id}) threw:`, error);
+          this.handlerFailed(`onUnreachable(${id}) threw`, error);
         }
       },
     };
@@ -94,7 +96,8 @@ export class TcpTransport implements QklzlTransport {
       isKnownPeer: (id) => options.isKnownPeer(id),
       incarnationProblem: (id, incarnation) => options.incarnationProblem?.(id, incarnation) ?? null,
       handlers: options.handlers,
-      isClosed: () => this.closed,
+      isClosed: () => this.closed || this.handlerError !== null,
+      handlerFailed: (what, error) => this.handlerFailed(what, error),
       snapshotLinks: new Map(),
       counters,
     };
@@ -126,6 +129,19 @@ export class TcpTransport implements QklzlTransport {
     }
     this.addr = formatHostPort(this.listener.hostname, this.listener.port);
     this.log.log.debug(`listening on ${this.addr}`);
+  }
+
+  /** handlerFailed stops all delivery and hands the error to onFatal once (the node's fatal path). */
+  private handlerFailed(what: string, error: unknown): void {
+    if (this.handlerError !== null) return;
+    const reason = error instanceof Error ? error.message : String(error);
+    // No log line here: the node logs the error (with the handler's stack, the cause) on its fatal path.
+    this.handlerError = new Error(`${what}: ${reason}`, { cause: error });
+    try {
+      this.options.handlers.onFatal(this.handlerError);
+    } catch (fatalError) {
+      this.log.log.error("onFatal threw:", fatalError);
+    }
   }
 
   setPeer(id: NodeId, addr: string): void {

@@ -26,6 +26,12 @@ export interface TransportHandlers {
   onSnapshot(message: Message & { type: "snapshot" }, data: Uint8Array): Promise<void>;
   /** onUnreachable: a send to `id` failed (connection refused or lost). */
   onUnreachable(id: NodeId): void;
+  /**
+   * onFatal: onMessage or onUnreachable threw. That is no fault of the peer (a malformed frame only closes its
+   * connection): the node's own state may be half-updated (a broken invariant), so the transport delivers
+   * nothing more and hands the error here; the node must stop. Called at most once.
+   */
+  onFatal(error: Error): void;
 }
 
 export interface TransportOptions {

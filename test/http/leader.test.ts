@@ -118,6 +118,34 @@ describe("forward=true", () => {
     expect(body.error).toBe("no_leader");
     expect(String(body.message)).toContain(deadAddr);
   });
+
+  test("a leader whose connection breaks after it received the write: 504 timeout, outcome unknown (not a retryable 503)", async () => {
+    // A fake leader that reads the whole request (it may have applied it) and then drops the connection unanswered.
+    let received = "";
+    const breaking = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket, chunk) {
+          received += chunk.toString();
+          if (received.includes("\r\n\r\n") && received.includes('"broken"')) socket.terminate();
+        },
+      },
+    });
+    try {
+      const addr = `127.0.0.1:${breaking.port}`;
+      follower.api.role = { kind: "follower", leaderId: 7, leaderHttpAddr: addr };
+      const response = await postJson(`${follower.base}/kv?forward=true`, { op: "put", key: "broken", value: "x" });
+      expect(received).toContain("POST /kv");
+      expect(response.status).toBe(504);
+      const body = (await response.json()) as Record<string, unknown>;
+      expect(body.error).toBe("timeout");
+      expect(String(body.message)).toContain("outcome of the request is unknown");
+      expect(String(body.message)).toContain(addr);
+    } finally {
+      breaking.stop(true);
+    }
+  });
 });
 
 describe("membership calls reach the leader from any member", () => {

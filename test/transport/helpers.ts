@@ -6,6 +6,8 @@ export interface Recorder {
   messages: Message[];
   snapshots: { message: Message & { type: "snapshot" }; data: Uint8Array }[];
   unreachable: NodeId[];
+  /** fatal: what onFatal received (a handler threw). */
+  fatal: Error[];
   /** onSnapshot may be replaced by a test (to delay or fail it). */
   onSnapshot: (message: Message & { type: "snapshot" }, data: Uint8Array) => Promise<void>;
 }
@@ -28,6 +30,7 @@ export async function startNode(id: NodeId, opts: StartOptions = {}): Promise<Te
     messages: [],
     snapshots: [],
     unreachable: [],
+    fatal: [],
     onSnapshot: async (message, data) => {
       rec.snapshots.push({ message, data });
     },
@@ -43,6 +46,7 @@ export async function startNode(id: NodeId, opts: StartOptions = {}): Promise<Te
       onMessage: (m) => rec.messages.push(m),
       onSnapshot: (m, d) => rec.onSnapshot(m, d),
       onUnreachable: (peer) => rec.unreachable.push(peer),
+      onFatal: (error) => rec.fatal.push(error),
     },
   });
   return { id, transport, rec };

@@ -166,6 +166,21 @@ describe("reconnect", () => {
     expect(await a.transport.sendSnapshot({ type: "snapshot", from: 1, to: 2, term: 1, snapshot: { index: 1, term: 1, conf: { members: [] } } }, new Uint8Array(1))).toBe(false);
   });
 
+  test("a throwing onUnreachable is fatal too: onFatal gets it once", async () => {
+    const a = await startNode(1);
+    nodes.push(a);
+    a.rec.unreachable.push = () => {
+      throw new Error("handler bug");
+    };
+    a.transport.setPeer(2, "not an address");
+    a.transport.send(heartbeat(1, 2, 1));
+    await waitFor(() => a.rec.fatal.length === 1, "onFatal");
+    expect(a.rec.fatal[0]!.message).toBe("onUnreachable(2) threw: handler bug");
+    a.transport.send(heartbeat(1, 2, 2));
+    await Bun.sleep(200);
+    expect(a.rec.fatal.length).toBe(1);
+  });
+
   test("listening on a busy address rejects", async () => {
     const a = await startNode(1);
     nodes.push(a);
