@@ -25,7 +25,7 @@ async function node(id: NodeId, incarnation: string, expected?: Map<NodeId, stri
       return want === undefined || want === inc ? null : `node ${from} is incarnation ${inc}, expected ${want}`;
     },
     tuning: { backoffMinMs: 10, backoffMaxMs: 100, unreachableIntervalMs: 50 },
-    handlers: { onMessage: (m) => got.push(m), onSnapshot: async () => {}, onUnreachable: () => {} },
+    handlers: { onMessage: (m) => got.push(m), onSnapshot: async () => {}, onUnreachable: () => {}, onFatal: () => {} },
   });
   open.push(t);
   return { t, got };
