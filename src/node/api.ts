@@ -41,6 +41,10 @@ export interface JoinRequest {
   id: number;
   raftAddr: string;
   httpAddr: string;
+  /** incarnation: the joining node's data-directory incarnation (absent or "" from a client that sends none). */
+  incarnation?: string;
+  /** fresh: the joining node holds no log (a new or wiped data directory); absent means false. */
+  fresh?: boolean;
 }
 
 export interface JoinResponse {

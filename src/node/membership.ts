@@ -30,6 +30,9 @@ export class MembershipTasks {
     private readonly options: MembershipOptions,
   ) {
     this.designatedDone = !options.designatedLeader;
+    // A node restarted from disk was a member even when its log ends with its own removal (committed or not):
+    // the removal check below must then ask the leader, or it waits forever for a leader that never comes.
+    this.wasMember = rt.storage.log.lastIndex() > 0;
   }
 
   private get timeoutMs(): number {
@@ -64,7 +67,7 @@ export class MembershipTasks {
   async joinCluster(addr: string): Promise<void> {
     const rt = this.rt;
     let delayMs = 100;
-    const request = { id: rt.options.id, raft_addr: rt.raftAddr, http_addr: rt.httpAddr };
+    const request = { id: rt.options.id, raft_addr: rt.raftAddr, http_addr: rt.httpAddr, incarnation: rt.storage.meta.incarnation, fresh: true };
     rt.logger.info(`joining through ${addr} as node ${rt.options.id} (raft ${rt.raftAddr}, http ${rt.httpAddr})`);
     while (!rt.stopping) {
       try {
@@ -79,8 +82,9 @@ export class MembershipTasks {
           rt.logger.success(`joined cluster ${clusterId} through ${addr}; members ${members.map((m) => String(m.id)).join(",")}`);
           return;
         }
-        if (reply.status === 400 || reply.status === 413) {
-          throw new QklzlError("bad_request", `join through ${addr} refused: ${describeReply(reply)}`);
+        if (reply.status === 400 || reply.status === 413 || reply.body?.error === "incarnation_mismatch") {
+          const code = reply.body?.error === "incarnation_mismatch" ? "incarnation_mismatch" : "bad_request";
+          throw new QklzlError(code, `join through ${addr} refused: ${describeReply(reply)}`);
         }
         rt.logger.warn(`join through ${addr}: ${describeReply(reply)}; retrying in ${delayMs} ms`);
       } catch (error) {
@@ -135,19 +139,21 @@ export class MembershipTasks {
     const rt = this.rt;
     const soft = rt.softState();
     const self = soft.membership.member(rt.options.id);
-    if (self === undefined || (self.raftAddr === rt.raftAddr && self.httpAddr === rt.httpAddr)) return;
+    // Also a member recorded before incarnations existed: record this directory's (it is the same directory).
+    const incarnationKnown = self?.incarnation !== undefined;
+    if (self === undefined || (self.raftAddr === rt.raftAddr && self.httpAddr === rt.httpAddr && incarnationKnown)) return;
     if (soft.role === "leader") {
       const now = performance.now();
       if (now < (this.nextAt.get("address") ?? 0)) return;
       this.nextAt.set("address", now + rt.options.electionMs);
-      const appended = rt.offerConf({ type: "update_addr", id: rt.options.id, raftAddr: rt.raftAddr, httpAddr: rt.httpAddr });
+      const appended = rt.offerConf({ type: "update_addr", id: rt.options.id, raftAddr: rt.raftAddr, httpAddr: rt.httpAddr, incarnation: rt.storage.meta.incarnation });
       if (appended) rt.logger.info(`updating own address to raft ${rt.raftAddr}, http ${rt.httpAddr}`);
       return;
     }
     this.run("address update", async () => {
       const targets = this.contactAddresses();
       for (const addr of targets) {
-        const request = { id: rt.options.id, raft_addr: rt.raftAddr, http_addr: rt.httpAddr };
+        const request = { id: rt.options.id, raft_addr: rt.raftAddr, http_addr: rt.httpAddr, incarnation: rt.storage.meta.incarnation };
         try {
           const reply = await postJson(addr, "/join", request, this.timeoutMs);
           if (reply.status === 200) {

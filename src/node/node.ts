@@ -10,6 +10,7 @@ import { startHttpServer } from "./http/server.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
+import { confirmRemoval } from "./removal_confirm.ts";
 import { NodeRuntime } from "./runtime.ts";
 import { describeConf } from "./status.ts";
 import type { NodeOptions, RunningNode } from "./types.ts";
@@ -52,6 +53,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       listen: options.raftAddr,
       clusterId: () => storage.meta.clusterId,
       isKnownPeer: (id) => rt.isKnownPeer(id),
+      incarnation: storage.meta.incarnation,
+      incarnationProblem: (id, incarnation) => rt.peerIncarnationProblem(id, incarnation),
       handlers: rt.transportHandlers,
     });
     http = startHttpServer(api, {
@@ -64,7 +67,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const addrs = { raftAddr: transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {
-      const state = bootstrapState({ id: options.id, role: "voter", ...addrs });
+      const state = bootstrapState({ id: options.id, role: "voter", ...addrs, incarnation: storage.meta.incarnation });
       await storage.log.save(state.entries, state.hardState);
       await storage.setClusterId(crypto.randomUUID());
       logger.success(`bootstrapped a new cluster ${storage.meta.clusterId} with this node as its only voter`);
@@ -104,6 +107,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       onTick: () => tasks.tick(),
       onUnknownPeer: (id) => tasks.discoverPeers(id),
       onRemoved: () => void stop("removed"),
+      onRemovalToConfirm: (index) => void confirmRemoval(rt, options.join, index),
       onFatal: fatal,
     });
     const describe = hasState

@@ -3,6 +3,7 @@ import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import type { Consistency, JoinRequest, JoinResponse, NodeApi } from "./api.ts";
 import { describeReply, postJson } from "./cluster_client.ts";
+import { joinIncarnationRefusal } from "./incarnation.ts";
 import type { NodeRuntime } from "./runtime.ts";
 
 /**
@@ -55,9 +56,17 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       if (request.raftAddr === "" || request.httpAddr === "") throw new QklzlError("bad_request", "raft_addr and http_addr are required");
       const existing = rt.softState().membership.member(request.id);
       const addrs = { raftAddr: request.raftAddr, httpAddr: request.httpAddr };
+      const incarnation = request.incarnation ? { incarnation: request.incarnation } : {};
       if (existing !== undefined) {
-        if (existing.raftAddr === addrs.raftAddr && existing.httpAddr === addrs.httpAddr) return joinResponse();
-        await rt.proposeConf({ type: "update_addr", id: request.id, ...addrs }, `the address update of node ${request.id}`);
+        const refusal = joinIncarnationRefusal(existing, request);
+        if (refusal !== null) {
+          rt.logger.warn(`join of node ${request.id} refused: ${refusal.message}`);
+          throw refusal;
+        }
+        // A member recorded before incarnations existed gets the one its (same, not wiped) directory now has.
+        const recordIncarnation = existing.incarnation === undefined && incarnation.incarnation !== undefined;
+        if (existing.raftAddr === addrs.raftAddr && existing.httpAddr === addrs.httpAddr && !recordIncarnation) return joinResponse();
+        await rt.proposeConf({ type: "update_addr", id: request.id, ...addrs, ...incarnation }, `the address update of node ${request.id}`);
         return joinResponse();
       }
       const clash = rt.raftStatus().members.find((m) => m.raftAddr === addrs.raftAddr || m.httpAddr === addrs.httpAddr);
@@ -67,7 +76,7 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       if (rt.raftStatus().members.length >= limits.members_max) {
         throw new QklzlError("bad_request", `the cluster already has ${limits.members_max} members (the maximum)`);
       }
-      await rt.proposeConf({ type: "add_learner", id: request.id, ...addrs }, `the join of node ${request.id}`);
+      await rt.proposeConf({ type: "add_learner", id: request.id, ...addrs, ...incarnation }, `the join of node ${request.id}`);
       rt.logger.info(`join: node ${request.id} added as learner (raft ${addrs.raftAddr}, http ${addrs.httpAddr}); promoted once caught up`);
       return joinResponse();
     },
@@ -77,7 +86,9 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       const member = rt.softState().membership.member(id);
       if (member === undefined) throw new QklzlError("unknown_member", `node ${id} is not a member`);
       if (id === rt.options.id && (await leaveThroughSuccessor())) return;
-      await rt.proposeConf({ type: "remove", id, raftAddr: member.raftAddr, httpAddr: member.httpAddr }, `the removal of node ${id}`);
+      // The removal names the incarnation it removes: a later incarnation replaying it knows it is history.
+      const incarnation = member.incarnation === undefined ? {} : { incarnation: member.incarnation };
+      await rt.proposeConf({ type: "remove", id, raftAddr: member.raftAddr, httpAddr: member.httpAddr, ...incarnation }, `the removal of node ${id}`);
     },
 
     async transferLeader(id: number): Promise<void> {

@@ -8,6 +8,7 @@ import { QklzlError } from "../shared/errors.ts";
 import type { Storage } from "../storage/types.ts";
 import type { Transport, TransportHandlers } from "../transport/types.ts";
 import type { Consistency, StatusJson } from "./api.ts";
+import { handshakeIncarnationProblem, judgeOwnRemoval } from "./incarnation.ts";
 import type { Leadership } from "./leadership.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { coreConfig, createParts, type RuntimeOptions } from "./parts.ts";
@@ -28,6 +29,8 @@ export interface RuntimeHandlers {
   onTick(): void;
   /** onRemoved: this node applied its own removal from the configuration (or learned of it). */
   onRemoved(): void;
+  /** onRemovalToConfirm: a removal of this id that names no incarnation was applied; ask the leader (removal_confirm.ts). */
+  onRemovalToConfirm(index: number): void;
   /** onFatal: the loop failed (storage error, broken invariant); the node must stop. */
   onFatal(error: unknown): void;
   /** onUnknownPeer: a message came from a node we have no address for. */
@@ -157,6 +160,11 @@ export class NodeRuntime {
   /** isKnownPeer: see Peers.isKnownPeer (the transport asks before the core exists). */
   isKnownPeer(id: NodeId): boolean {
     return this.peers.isKnownPeer(id);
+  }
+
+  /** peerIncarnationProblem: why a peer connection claiming `incarnation` for member `id` is refused (incarnation.ts). */
+  peerIncarnationProblem(id: NodeId, incarnation: string): string | null {
+    return this.started ? handshakeIncarnationProblem(this.core.membership.member(id), id, incarnation) : null;
   }
 
   /** start builds the core from what storage holds and starts the clock and the loop. */
@@ -348,7 +356,18 @@ export class NodeRuntime {
     const line = `membership: node ${change.id} ${what}${where} at index ${index}; members now ${describeConf(this.appliedConf)}`;
     if (index <= this.replayedUpTo) this.logger.debug(line);
     else this.logger.info(line);
-    if (change.type === "remove" && change.id === this.options.id) this.removed = true;
+    if (change.type === "remove" && change.id === this.options.id) this.ownRemoval(change, index);
+  }
+
+  /**
+   * ownRemoval: a committed entry removes this node's id. The node acts on it only when it is the cluster's
+   * configuration now, never on the removal of an earlier incarnation it replays after rejoining (incarnation.ts).
+   */
+  private ownRemoval(change: ConfChange, index: number): void {
+    const verdict = judgeOwnRemoval(change.incarnation, this.storage.meta.incarnation, this.core.softState().membership.member(this.options.id));
+    if (verdict === "removed") this.removed = true;
+    else if (verdict === "confirm") this.handlers.onRemovalToConfirm(index);
+    else this.logger.debug(`the removal of node ${change.id} at index ${index} is history (an earlier incarnation, or re-added since)`);
   }
 
   private afterInstall(meta: SnapshotMeta): void {

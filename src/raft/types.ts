@@ -21,6 +21,11 @@ export interface Member {
   role: MemberRole;
   raftAddr: string;
   httpAddr: string;
+  /**
+   * incarnation: the data-directory incarnation of the server that joined under this id (absent in
+   * configurations written before incarnations existed). A server with another incarnation is not this member.
+   */
+  incarnation?: string;
 }
 
 /** ConfState is the cluster configuration: every member, voters and learners. */
@@ -34,12 +39,15 @@ export interface ConfState {
  * - promote: learner → voter;
  * - remove: the server leaves (a removed leader steps down);
  * - update_addr: the member keeps its role, its raft/http addresses change.
+ * `incarnation`: for add_learner, the joining server's; for remove, the one removed; for update_addr, when
+ * given, recorded for a member that has none yet.
  */
 export interface ConfChange {
   type: "add_learner" | "promote" | "remove" | "update_addr";
   id: NodeId;
   raftAddr: string;
   httpAddr: string;
+  incarnation?: string;
 }
 
 /**

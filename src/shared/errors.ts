@@ -11,6 +11,7 @@ export type ErrorCode =
   | "not_ready"
   | "timeout"
   | "change_in_progress"
+  | "incarnation_mismatch"
   | "transfer_in_progress"
   | "unknown_member"
   | "shutting_down"
@@ -30,6 +31,7 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   not_ready: 503,
   timeout: 504,
   change_in_progress: 409,
+  incarnation_mismatch: 409,
   transfer_in_progress: 503,
   unknown_member: 404,
   shutting_down: 503,

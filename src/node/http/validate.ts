@@ -31,12 +31,26 @@ export function checkHostPort(addr: string, field: string): string {
   return addr;
 }
 
-/** parseJoinRequest validates a POST /join body {"id","raft_addr","http_addr"}. */
+/** parseJoinRequest validates a POST /join body {"id","raft_addr","http_addr"[,"incarnation","fresh"]}. */
 export function parseJoinRequest(body: JsonObject): JoinRequest {
   const id = parseMemberId(body);
   const raftAddr = checkHostPort(requireString(body, "raft_addr"), "raft_addr");
   const httpAddr = checkHostPort(requireString(body, "http_addr"), "http_addr");
-  return { id, raftAddr, httpAddr };
+  const request: JoinRequest = { id, raftAddr, httpAddr };
+  // Optional (older clients send neither): the joining node's data-dir incarnation, and whether its log is empty.
+  const incarnation = body.incarnation;
+  if (incarnation !== undefined) {
+    if (typeof incarnation !== "string" || incarnation.length > 200) {
+      throw new QklzlError("bad_request", `field "incarnation" must be a string of at most 200 characters`);
+    }
+    request.incarnation = incarnation;
+  }
+  const fresh = body.fresh;
+  if (fresh !== undefined) {
+    if (typeof fresh !== "boolean") throw new QklzlError("bad_request", `field "fresh" must be true or false`);
+    request.fresh = fresh;
+  }
+  return request;
 }
 
 /** parseConsistency reads ?consistency=: linearizable (the default) or stale. */
