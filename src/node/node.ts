@@ -6,6 +6,7 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
 import type { HttpServer } from "./api.ts";
+import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http.ts";
 import { nodeLog } from "./log.ts";
 import { MembershipTasks } from "./membership.ts";
@@ -78,7 +79,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       log.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }
     const tasks = new MembershipTasks(rt, { designatedLeader: hasState && options.bootstrap, joinAddr: options.join });
-    rt.onTick = () => tasks.tick();
+    const health = new ClusterHealth(rt);
+    rt.extraStatus = () => health.status();
+    rt.extraMetricLines = () => health.metricLines();
+    rt.onTick = () => {
+      tasks.tick();
+      health.tick();
+    };
     rt.onUnknownPeer = (id) => tasks.discoverPeers(id);
 
     let stopping: Promise<void> | null = null;
@@ -92,6 +99,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const openHttp = http;
     const stop = (reason: "stop" | "removed" | "fatal", cause?: unknown): Promise<void> => {
       stopping ??= (async () => {
+        if (reason === "stop") health.warnIfStopCostsQuorum();
         rt.stopping = true;
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";

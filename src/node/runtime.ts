@@ -28,6 +28,9 @@ interface TransferWaiter {
   reject(error: QklzlError): void;
 }
 
+/** A voter within this many entries of the leader's last index may take over leadership on a stop. */
+const handover_lag_entries_max = 100;
+
 /**
  * NodeRuntime drives the Raft core with a real clock, the store and the transport (the Ready contract of
  * src/raft/types.ts), applies committed entries to the map and resolves the requests waiting on them.
@@ -79,6 +82,9 @@ export class NodeRuntime {
   onFatal: (error: unknown) => void = () => {};
   /** onUnknownPeer: a message came from a node we have no address for. */
   onUnknownPeer: (id: NodeId) => void = () => {};
+  /** extraStatus / extraMetricLines: what other parts (cluster_health.ts) add after the original fields. */
+  extraStatus: () => Partial<StatusJson> = () => ({});
+  extraMetricLines: () => string[] = () => [];
 
   constructor(parts: RuntimeOptions) {
     this.options = parts.options;
@@ -402,6 +408,11 @@ export class NodeRuntime {
     return performance.now() - (this.heardAt.get(id) ?? -Infinity) <= window;
   }
 
+  /** lastHeardAt: when `id` last sent us anything (performance.now()), or undefined (never, or since refused). */
+  lastHeardAt(id: NodeId): number | undefined {
+    return this.heardAt.get(id);
+  }
+
   /** quorumReachable: as leader, a majority of voters (us included) was heard from recently. */
   quorumReachable(): boolean {
     const voters = this.core.membership.voters;
@@ -491,13 +502,14 @@ export class NodeRuntime {
       kv_hash_index: kv.index,
       kv_keys: kv.keys,
       snapshots_installed: this.metrics.snapshotsInstalled,
+      ...this.extraStatus(),
     };
   }
 
   metricsText(): string {
     const s = this.core.status();
     this.metrics.readIndexRounds = this.reads.roundsStarted;
-    return this.metrics.text({
+    const text = this.metrics.text({
       term: s.term,
       commitIndex: s.commit,
       appliedIndex: this.kv.appliedIndex,
@@ -508,19 +520,30 @@ export class NodeRuntime {
       pendingProposals: this.proposals.size,
       pendingReads: this.reads.size,
     });
+    const extra = this.extraMetricLines();
+    return extra.length === 0 ? text : `${text}${extra.join("\n")}\n`;
   }
 
   // ---- shutdown ----
 
-  /** handOver: as leader, transfer leadership to the most caught-up voter and wait (bounded) for it. */
+  /**
+   * handOver: as leader, transfer leadership to the most caught-up voter and wait (bounded) for it. Only a
+   * voter heard from recently and caught up (within handover_lag_entries_max of our log) qualifies: a learner
+   * cannot lead, and a voter far behind would need the whole transfer window to catch up first.
+   */
   async handOver(timeoutMs: number, why: string): Promise<void> {
     if (!this.started || this.closed || this.core.role !== "leader") return;
-    const candidates = this.core
-      .status()
-      .members.filter((m) => m.role === "voter" && m.id !== this.options.id && this.recentlyHeard(m.id))
+    const s = this.core.status();
+    const candidates = s.members
+      .filter((m) => m.role === "voter" && m.id !== this.options.id && this.recentlyHeard(m.id))
+      .filter((m) => m.matchIndex + handover_lag_entries_max >= s.lastIndex)
       .sort((a, b) => b.matchIndex - a.matchIndex);
     const target = candidates[0];
-    if (target === undefined) return;
+    if (target === undefined) {
+      const others = s.members.filter((m) => m.role === "voter" && m.id !== this.options.id).length;
+      if (others > 0) this.log.warn(`no caught-up voter to hand leadership to ${why}: the others elect a leader after an election timeout`);
+      return;
+    }
     const result = this.core.transferLeadership(target.id);
     this.wake();
     if (!result.ok) return;
