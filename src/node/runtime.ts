@@ -28,7 +28,7 @@ interface TransferWaiter {
   reject(error: QklzlError): void;
 }
 
-/** A voter within this many entries of the leader's last index may take over leadership on a stop. */
+/** A voter within this many entries of the leader's commit index may take over leadership on a stop. */
 const handover_lag_entries_max = 100;
 
 /**
@@ -528,7 +528,7 @@ export class NodeRuntime {
 
   /**
    * handOver: as leader, transfer leadership to the most caught-up voter and wait (bounded) for it. Only a
-   * voter heard from recently and caught up (within handover_lag_entries_max of our log) qualifies: a learner
+   * voter heard from recently and caught up (within handover_lag_entries_max of the commit index) qualifies: a learner
    * cannot lead, and a voter far behind would need the whole transfer window to catch up first.
    */
   async handOver(timeoutMs: number, why: string): Promise<void> {
@@ -536,7 +536,7 @@ export class NodeRuntime {
     const s = this.core.status();
     const candidates = s.members
       .filter((m) => m.role === "voter" && m.id !== this.options.id && this.recentlyHeard(m.id))
-      .filter((m) => m.matchIndex + handover_lag_entries_max >= s.lastIndex)
+      .filter((m) => m.matchIndex + handover_lag_entries_max >= s.commit)
       .sort((a, b) => b.matchIndex - a.matchIndex);
     const target = candidates[0];
     if (target === undefined) {
