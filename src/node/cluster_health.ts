@@ -30,11 +30,18 @@ export class ClusterHealth {
   private relayBusy = false;
   private relayNextAt = 0;
   private leadingSince: number | null = null;
-  /** wasLearner: this process saw itself as a learner (a fresh join), so a promotion is news worth a line. */
-  private wasLearner = false;
+  /**
+   * wasLearner: this process joined on an empty data dir or saw itself as a learner, so becoming a voter is
+   * news worth a line (a snapshot may bring the promotion without the learner state ever being applied).
+   */
+  private wasLearner: boolean;
   private announcedVoter = false;
 
-  constructor(private readonly rt: NodeRuntime) {
+  constructor(
+    private readonly rt: NodeRuntime,
+    options: { joining: boolean },
+  ) {
+    this.wasLearner = options.joining;
     this.learners = new LearnerWatch(rt.options.learnerTimeoutMs ?? default_learner_timeout_ms, rt.log);
   }
 
@@ -147,6 +154,7 @@ export class ClusterHealth {
     if (self?.role === "learner") this.wasLearner = true;
     if (self?.role !== "voter") return;
     this.announcedVoter = true;
+    // A restarted voter (never a learner in this process) says nothing: it did not just join.
     if (this.wasLearner) rt.log.success(`joined as voter (members ${rt.appliedConf.members.map((m) => `${m.id}${m.role === "learner" ? "(learner)" : ""}`).join(",")})`);
   }
 }

@@ -79,7 +79,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       log.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }
     const tasks = new MembershipTasks(rt, { designatedLeader: hasState && options.bootstrap, joinAddr: options.join });
-    const health = new ClusterHealth(rt);
+    const health = new ClusterHealth(rt, { joining: !hasLog && options.join !== null });
     rt.extraStatus = () => health.status();
     rt.extraMetricLines = () => health.metricLines();
     rt.onTick = () => {
