@@ -68,7 +68,8 @@ export function renderStatus(view: ClusterView): string {
 export function healthWarnings(view: ClusterView): string[] {
   const source = view.source;
   const out: string[] = [];
-  if (source.leader_id !== 0 && source.fault_tolerance === 0) {
+  // "unknown": a follower without a fresh copy of the leader's figure says 0 without knowing; no warning then.
+  if (source.leader_id !== 0 && source.fault_tolerance === 0 && source.fault_tolerance_source !== "unknown") {
     const voters = view.members.filter((m) => m.member.role === "voter").length;
     const learners = view.members.filter((m) => m.member.role === "learner").map((m) => m.member.id);
     const why = learners.length > 0 ? `; learners ${learners.join(",")} do not count until promoted` : "";
