@@ -528,8 +528,8 @@ export class NodeRuntime {
 
   /**
    * handOver: as leader, transfer leadership to the most caught-up voter and wait (bounded) for it. Only a
-   * voter heard from recently and caught up (within handover_lag_entries_max of the commit index) qualifies: a learner
-   * cannot lead, and a voter far behind would need the whole transfer window to catch up first.
+   * voter heard from recently and caught up (within handover_lag_entries_max of the commit index) qualifies:
+   * a learner cannot lead, and a voter far behind would need the whole transfer window to catch up first.
    */
   async handOver(timeoutMs: number, why: string): Promise<void> {
     if (!this.started || this.closed || this.core.role !== "leader") return;
