@@ -3,7 +3,7 @@ import type { HealthStatusJson } from "./api.ts";
 import { fetchStatus } from "./cluster_client.ts";
 import { describeFigure, leaderFaultTolerance, stopCostsQuorum, type ToleranceFigure } from "./fault_tolerance.ts";
 import { LearnerWatch } from "./learner_watch.ts";
-import type { NodeRuntime } from "./runtime.ts";
+import { describeConf, type NodeRuntime } from "./runtime.ts";
 
 /** default_learner_timeout_ms: `--learner-timeout-ms` when not given. */
 export const default_learner_timeout_ms = 30_000;
@@ -155,6 +155,6 @@ export class ClusterHealth {
     if (self?.role !== "voter") return;
     this.announcedVoter = true;
     // A restarted voter (never a learner in this process) says nothing: it did not just join.
-    if (this.wasLearner) rt.log.success(`joined as voter (members ${rt.appliedConf.members.map((m) => `${m.id}${m.role === "learner" ? "(learner)" : ""}`).join(",")})`);
+    if (this.wasLearner) rt.log.success(`joined as voter (members ${describeConf(rt.appliedConf)})`);
   }
 }
