@@ -22,6 +22,7 @@ export const nodeArgs = {
   "snapshot-entries": { type: "string", description: "take a snapshot every this many applied entries", default: "10000", valueHint: "n" },
   "trailing-entries": { type: "string", description: "log entries kept behind a snapshot for slow followers", default: "5000", valueHint: "n" },
   "request-timeout-ms": { type: "string", description: "deadline of every client request inside the node", default: "5000", valueHint: "ms" },
+  "learner-timeout-ms": { type: "string", description: "report a learner the leader has not heard from this long", default: "30000", valueHint: "ms" },
   "max-key-bytes": { type: "string", description: "largest key accepted", default: "4096", valueHint: "bytes" },
   "max-value-bytes": { type: "string", description: "largest value accepted", default: "1048576", valueHint: "bytes" },
   "max-body-bytes": { type: "string", description: "largest HTTP request body accepted", default: "2097152", valueHint: "bytes" },

@@ -16,6 +16,7 @@ export interface StartFlags {
   "snapshot-entries"?: string;
   "trailing-entries"?: string;
   "request-timeout-ms"?: string;
+  "learner-timeout-ms"?: string;
   "max-key-bytes"?: string;
   "max-value-bytes"?: string;
   "max-body-bytes"?: string;
@@ -66,6 +67,7 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     snapshotEntries: parseInteger("snapshot-entries", flags["snapshot-entries"] ?? "10000", 1),
     trailingEntries: parseInteger("trailing-entries", flags["trailing-entries"] ?? "5000", 0),
     requestTimeoutMs: parseInteger("request-timeout-ms", flags["request-timeout-ms"] ?? "5000", 1),
+    learnerTimeoutMs: parseInteger("learner-timeout-ms", flags["learner-timeout-ms"] ?? "30000", 1),
     maxKeyBytes,
     maxValueBytes,
     maxBodyBytes,

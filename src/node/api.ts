@@ -35,6 +35,23 @@ export interface StatusJson {
   kv_keys: number;
   /** snapshots_installed counts snapshots received from a leader since start. */
   snapshots_installed: number;
+  // The fields below were added after the original ones (issue 10 item 6) and come after them in the body.
+  /** role: this node's place in the configuration it knows; "none" before a join took effect. */
+  role?: HealthStatusJson["role"];
+  /** fault_tolerance: voters that may still fail before writes stop; 0 = the next failure stops them. */
+  fault_tolerance?: number;
+  fault_tolerance_source?: HealthStatusJson["fault_tolerance_source"];
+  silent_learners?: HealthStatusJson["silent_learners"];
+}
+
+/** HealthStatusJson: what src/node/cluster_health.ts adds to GET /status (README, "Fault tolerance"). */
+export interface HealthStatusJson {
+  role: "voter" | "learner" | "none";
+  fault_tolerance: number;
+  /** leader: computed here (this node leads); relayed: the leader's own figure, fetched from it; unknown: 0 is a guess. */
+  fault_tolerance_source: "leader" | "relayed" | "unknown";
+  /** silent_learners: on the leader, learners not heard from for --learner-timeout-ms; empty elsewhere. */
+  silent_learners: Array<{ id: number; silent_ms: number }>;
 }
 
 export interface JoinRequest {

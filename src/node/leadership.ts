@@ -7,6 +7,9 @@ import type { Peers } from "./peers.ts";
 import type { Proposals } from "./proposals.ts";
 import type { Refusals } from "./refusals.ts";
 
+/** A voter within this many entries of the leader's commit index may take over leadership on a stop. */
+const handover_lag_entries_max = 100;
+
 interface TransferWaiter {
   target: NodeId;
   deadline: number;
@@ -100,16 +103,25 @@ export class Leadership {
     await this.waitForLeader(id, 2 * this.context.electionMs + this.context.heartbeatMs * 5);
   }
 
-  /** handOver: as leader, transfer leadership to the most caught-up voter and wait (bounded) for it. */
+  /**
+   * handOver: as leader, transfer leadership to the most caught-up voter and wait (bounded) for it. Only a
+   * voter heard from recently and caught up (within handover_lag_entries_max of the commit index) qualifies:
+   * a learner cannot lead, and a voter far behind would need the whole transfer window to catch up first.
+   */
   async handOver(timeoutMs: number, why: string): Promise<void> {
     const core = this.context.core();
     if (core.softState().role !== "leader") return;
-    const candidates = core
-      .status()
-      .members.filter((m) => m.role === "voter" && m.id !== this.context.id && this.context.peers.recentlyHeard(m.id))
+    const s = core.status();
+    const candidates = s.members
+      .filter((m) => m.role === "voter" && m.id !== this.context.id && this.context.peers.recentlyHeard(m.id))
+      .filter((m) => m.matchIndex + handover_lag_entries_max >= s.commit)
       .sort((a, b) => b.matchIndex - a.matchIndex);
     const target = candidates[0];
-    if (target === undefined) return;
+    if (target === undefined) {
+      const others = s.members.filter((m) => m.role === "voter" && m.id !== this.context.id).length;
+      if (others > 0) this.context.logger.warn(`no caught-up voter to hand leadership to ${why}: the others elect a leader after an election timeout`);
+      return;
+    }
     const result = core.transferLeadership(target.id);
     this.context.wake();
     if (!result.ok) return;

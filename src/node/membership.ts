@@ -79,7 +79,10 @@ export class MembershipTasks {
           for (const m of members) {
             if (typeof m.id === "number" && typeof m.raft_addr === "string") rt.setPeer(m.id, m.raft_addr);
           }
-          rt.logger.success(`joined cluster ${clusterId} through ${addr}; members ${members.map((m) => String(m.id)).join(",")}`);
+          // Still a learner: "joined as voter" is logged (cluster_health.ts) once the promotion is applied.
+          rt.logger.success(
+            `joined cluster ${clusterId} through ${addr} as a learner; members ${members.map((m) => String(m.id)).join(",")}; a voter once caught up`,
+          );
           return;
         }
         if (reply.status === 400 || reply.status === 413 || reply.body?.error === "incarnation_mismatch") {
@@ -96,16 +99,21 @@ export class MembershipTasks {
     }
   }
 
-  /** promoteCaughtUpLearners: leader side of join; one promotion at a time (the core refuses a second). */
+  /**
+   * promoteCaughtUpLearners: leader side of join. Learners are promoted back to back, every tick, so a cluster
+   * formed by starting its nodes together has all its voters (and its fault tolerance) within a few heartbeats.
+   * Safe because it is one change at a time: the core refuses a proposal while an earlier configuration
+   * change is uncommitted (change_in_progress), so the next promotion waits until the last one committed.
+   * Only a learner that answered recently and is within promote_lag_entries_max of the commit index is promoted.
+   */
   private promoteCaughtUpLearners(): void {
-    const status = this.rt.raftStatus();
-    const now = performance.now();
-    if (now < (this.nextAt.get("promote") ?? 0)) return;
+    const rt = this.rt;
+    const status = rt.raftStatus();
     for (const m of status.members) {
       if (m.role !== "learner" || m.matchIndex === 0 || m.matchIndex + promote_lag_entries_max < status.commit) continue;
-      const appended = this.rt.offerConf({ type: "promote", id: m.id, raftAddr: m.raftAddr, httpAddr: m.httpAddr });
-      this.nextAt.set("promote", now + this.rt.options.electionMs);
-      if (appended) this.rt.logger.info(`promoting learner ${m.id} to voter (match ${m.matchIndex}, commit ${status.commit})`);
+      if (!rt.recentlyHeard(m.id)) continue;
+      const appended = rt.offerConf({ type: "promote", id: m.id, raftAddr: m.raftAddr, httpAddr: m.httpAddr });
+      if (appended) rt.logger.info(`promoting learner ${m.id} to voter (match ${m.matchIndex}, commit ${status.commit})`);
       return;
     }
   }

@@ -6,6 +6,7 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
 import type { HttpServer } from "./api.ts";
+import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
@@ -73,6 +74,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       logger.success(`bootstrapped a new cluster ${storage.meta.clusterId} with this node as its only voter`);
     }
     const tasks = new MembershipTasks(rt, { designatedLeader: hasState && options.bootstrap, joinAddr: options.join });
+    const health = new ClusterHealth(rt, { joining: !hasLog && options.join !== null });
 
     let stopping: Promise<void> | null = null;
     let resolveDone!: () => void;
@@ -85,6 +87,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const openHttp = http;
     const stop = (reason: "stop" | "removed" | "fatal", cause?: unknown): Promise<void> => {
       stopping ??= (async () => {
+        if (reason === "stop") health.warnIfStopCostsQuorum();
         rt.stopping = true;
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
@@ -104,11 +107,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       void stop("fatal", error);
     };
     rt.start(transport, { ...addrs, campaign: bootstrapping }, {
-      onTick: () => tasks.tick(),
+      onTick: () => {
+        tasks.tick();
+        health.tick();
+      },
       onUnknownPeer: (id) => tasks.discoverPeers(id),
       onRemoved: () => void stop("removed"),
       onRemovalToConfirm: (index) => void confirmRemoval(rt, options.join, index),
       onFatal: fatal,
+      extraStatus: () => health.status(),
+      extraMetricLines: () => health.metricLines(),
     });
     const describe = hasState
       ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.raftStatus().members })})`

@@ -73,6 +73,10 @@ export class Peers {
    * recentlyHeard: the peer sent something within one election timeout (check-quorum's own window; shorter
    * windows refuse writes falsely after a GC pause or a busy loop).
    */
+  lastHeardAt(id: NodeId): number | undefined {
+    return this.heardAt.get(id);
+  }
+
   recentlyHeard(id: NodeId): boolean {
     return performance.now() - (this.heardAt.get(id) ?? -Infinity) <= this.recentMs;
   }

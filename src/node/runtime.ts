@@ -35,6 +35,9 @@ export interface RuntimeHandlers {
   onFatal(error: unknown): void;
   /** onUnknownPeer: a message came from a node we have no address for. */
   onUnknownPeer(id: NodeId): void;
+  /** extraStatus / extraMetricLines: what other parts (cluster_health.ts) add after the original fields. */
+  extraStatus?(): Partial<StatusJson>;
+  extraMetricLines?(): string[];
 }
 
 export interface StartOptions {
@@ -407,13 +410,15 @@ export class NodeRuntime {
   /** status: the body of GET /status (works while stopping too, not before the core exists). */
   status(): StatusJson {
     this.ensureStarted();
-    return statusJson(this.statusSources());
+    return { ...statusJson(this.statusSources()), ...this.handlers.extraStatus?.() };
   }
 
   /** metricsText: the runtime's Prometheus text. */
   metricsText(): string {
     this.ensureStarted();
-    return metricsText(this.statusSources());
+    const text = metricsText(this.statusSources());
+    const extra = this.handlers.extraMetricLines?.() ?? [];
+    return extra.length === 0 ? text : `${text}${extra.join("\n")}\n`;
   }
 
   private statusSources(): StatusSources {
@@ -447,6 +452,21 @@ export class NodeRuntime {
   /** lastLeaderAt: when a leader was last known to this node (performance.now() time). */
   get lastLeaderAt(): number {
     return this.leadership.lastLeaderAt;
+  }
+
+  /** appliedConfState: the configuration of the last applied entry. */
+  get appliedConfState(): ConfState {
+    return this.appliedConf;
+  }
+
+  /** recentlyHeard: see Peers.recentlyHeard. */
+  recentlyHeard(id: NodeId): boolean {
+    return this.peers.recentlyHeard(id);
+  }
+
+  /** lastHeardAt: when `id` last sent us anything (performance.now()), or undefined (never, or since refused). */
+  lastHeardAt(id: NodeId): number | undefined {
+    return this.peers.lastHeardAt(id);
   }
 
   /** setPeer: see Peers.setPeer. */

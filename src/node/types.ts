@@ -17,6 +17,8 @@ export interface NodeOptions {
   /** trailingEntries: log entries kept behind a snapshot for slow followers. */
   trailingEntries: number;
   requestTimeoutMs: number;
+  /** learnerTimeoutMs: a learner the leader has not heard from this long is reported (default 30 000). */
+  learnerTimeoutMs?: number;
   maxKeyBytes: number;
   maxValueBytes: number;
   maxBodyBytes: number;

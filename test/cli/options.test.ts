@@ -44,6 +44,7 @@ describe("nodeOptionsFromFlags", () => {
       snapshotEntries: 10000,
       trailingEntries: 5000,
       requestTimeoutMs: 5000,
+      learnerTimeoutMs: 30000,
       maxKeyBytes: 4096,
       maxValueBytes: 1048576,
       maxBodyBytes: 2097152,
