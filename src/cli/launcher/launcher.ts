@@ -1,5 +1,5 @@
 import type { Subprocess } from "bun";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { StatusJson } from "../../node/api.ts";
@@ -298,6 +298,14 @@ export class Launcher {
     if (which === "http") this.node(id).httpAddr = addr;
     else this.node(id).raftAddr = addr;
     return addr;
+  }
+
+  /** rssBytes reads the resident memory of node `id`'s process from /proc (Linux); 0 when it is not running. */
+  rssBytes(id: number): number {
+    const proc = this.node(id).proc;
+    if (proc === null || !this.isRunning(id)) return 0;
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"));
+    return match ? Number(match[1]) * 1024 : 0;
   }
 
   // ---- Status ----------------------------------------------------------------------------------------------
