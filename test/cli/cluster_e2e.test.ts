@@ -1,54 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import type { StatusJson } from "../../src/node/api.ts";
+import { Launcher, waitFor } from "../../src/cli/launcher/index.ts";
 
 // The CLI against real nodes: `bun src/cli/main.ts` runs both the nodes (Go-style flags, `start`, `join`) and
-// the client commands, on free loopback ports and temp dirs. Every node is killed by PID at the end.
+// the client commands, on free loopback ports and temp dirs, through the one launcher (each node's output in
+// its log file, shown when forming fails). Every node is killed by PID at the end.
 
 const entry = join(import.meta.dir, "..", "..", "src", "cli", "main.ts");
-const scratch = mkdtempSync(join(tmpdir(), "qklzl-cli-e2e-"));
 const fast = ["-heartbeat-ms", "50", "-election-ms", "300"];
-
-interface Node {
-  id: number;
-  http: string;
-  raft: string;
-  dir: string;
-  proc: Subprocess<"ignore", "pipe", "pipe"> | null;
-  log: string[];
-}
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
-const nodes: Node[] = [1, 2, 3].map((id) => ({
-  id,
-  http: `127.0.0.1:${freePort()}`,
-  raft: `127.0.0.1:${freePort()}`,
-  dir: join(scratch, `n${id}`),
-  proc: null,
-  log: [],
-}));
-const [n1, n2, n3] = nodes as [Node, Node, Node];
-
-async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) into.push(decoder.decode(chunk));
-}
-
-function spawnNode(node: Node, args: string[]): void {
-  const proc = Bun.spawn([process.execPath, entry, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  node.proc = proc;
-  void collect(proc.stdout, node.log);
-  void collect(proc.stderr, node.log);
-}
+const cluster = new Launcher({ name: "cli-e2e", command: [process.execPath, entry], env: { NO_COLOR: "1" } });
+const n1 = cluster.node(1);
+const n2 = cluster.node(2);
+const n3 = cluster.node(3);
 
 async function qklzl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn([process.execPath, entry, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
@@ -56,118 +20,96 @@ async function qklzl(...args: string[]): Promise<{ code: number; stdout: string;
   return { code, stdout, stderr };
 }
 
-async function status(node: Node): Promise<StatusJson | null> {
-  try {
-    const response = await fetch(`http://${node.http}/status`, { signal: AbortSignal.timeout(1000) });
-    return response.ok ? ((await response.json()) as StatusJson) : null;
-  } catch {
-    return null;
-  }
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      const logs = nodes.map((n) => `--- node ${n.id}\n${n.log.join("").split("\n").slice(-15).join("\n")}`).join("\n");
-      throw new Error(`timed out waiting for ${what}\n${logs}`);
-    }
-    await Bun.sleep(50);
-  }
-}
-
-async function voters(via: Node): Promise<number[]> {
-  const s = await status(via);
+async function voters(via: number): Promise<number[]> {
+  const s = await cluster.status(via);
   return (s?.members ?? []).filter((m) => m.role === "voter").map((m) => m.id).sort();
 }
 
-/** stop sends SIGTERM and returns the exit code (SIGKILL after 15 s, which fails the caller's expectation). */
-async function stop(node: Node): Promise<number | null> {
-  const proc = node.proc;
-  if (proc === null) return null;
-  proc.kill("SIGTERM");
-  const code = await Promise.race([proc.exited, Bun.sleep(15_000).then(() => null)]);
-  if (code === null) proc.kill("SIGKILL");
-  node.proc = null;
-  return code;
+/** until waits for `condition` (false: not yet) for up to `timeoutMs`. */
+function until(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<true> {
+  return waitFor(condition, { deadlineMs: timeoutMs, what });
+}
+
+/** stop sends SIGTERM and returns the exit code (SIGKILL after 15 s, which fails the test). */
+function stop(id: number): Promise<number | null> {
+  return cluster.stop(id, { expectExitCode: null });
 }
 
 beforeAll(async () => {
-  // The original design's Go-style line for node 1; node 2 through the `join` subcommand; node 3 with -join.
-  spawnNode(n1, ["-id", "1", "-data-dir", n1.dir, "-bootstrap", "-raft-addr", n1.raft, "-http-addr", n1.http, ...fast]);
-  await waitFor("node 1 to lead", async () => (await status(n1))?.is_leader === true);
-  spawnNode(n2, ["join", n1.http, "--id", "2", "--data-dir", n2.dir, "--raft-addr", n2.raft, "--http-addr", n2.http, ...fast]);
-  await waitFor("node 2 to be a voter", async () => (await voters(n1)).includes(2));
-  spawnNode(n3, ["-id=3", `-data-dir=${n3.dir}`, `-join=${n1.http}`, `--raft-addr=${n3.raft}`, `--http-addr=${n3.http}`, ...fast]);
-  await waitFor("node 3 to be a voter", async () => (await voters(n1)).join() === "1,2,3");
+  await cluster.explain(async () => {
+    // The original design's Go-style line for node 1; node 2 through the `join` subcommand; node 3 with -join.
+    await cluster.spawn(1, ["-id", "1", "-data-dir", n1.dataDir, "-bootstrap", "-raft-addr", n1.raftAddr, "-http-addr", n1.httpAddr, ...fast]);
+    await until("node 1 to lead", async () => (await cluster.status(1))?.is_leader === true);
+    await cluster.spawn(2, ["join", n1.httpAddr, "--id", "2", "--data-dir", n2.dataDir, "--raft-addr", n2.raftAddr, "--http-addr", n2.httpAddr, ...fast]);
+    await until("node 2 to be a voter", async () => (await voters(1)).includes(2));
+    await cluster.spawn(3, ["-id=3", `-data-dir=${n3.dataDir}`, `-join=${n1.httpAddr}`, `--raft-addr=${n3.raftAddr}`, `--http-addr=${n3.httpAddr}`, ...fast]);
+    await until("node 3 to be a voter", async () => (await voters(1)).join() === "1,2,3");
+  });
 }, 90_000);
 
 afterAll(async () => {
-  for (const node of nodes) node.proc?.kill("SIGKILL");
-  await Promise.all(nodes.map((node) => node.proc?.exited));
-  rmSync(scratch, { recursive: true, force: true });
+  await cluster.destroy();
 });
 
 describe("qklzl CLI on a 3-node cluster", () => {
   test("kv put/get/delete through a follower's address follow the leader", async () => {
-    const put = await qklzl("kv", "put", "greeting", "hello world", "--addr", n2.http);
+    const put = await qklzl("kv", "put", "greeting", "hello world", "--addr", n2.httpAddr);
     expect(put).toMatchObject({ code: 0, stderr: "" });
     expect(put.stdout).toMatch(/^OK \(index \d+\)\n$/);
-    expect(await qklzl("kv", "get", "greeting", "--addr", n3.http)).toMatchObject({ code: 0, stdout: "hello world\n" });
-    const json = await qklzl("kv", "get", "greeting", "--addr", n3.http, "--json");
+    expect(await qklzl("kv", "get", "greeting", "--addr", n3.httpAddr)).toMatchObject({ code: 0, stdout: "hello world\n" });
+    const json = await qklzl("kv", "get", "greeting", "--addr", n3.httpAddr, "--json");
     expect(JSON.parse(json.stdout)).toEqual({ key: "greeting", value: "hello world" });
     // A value that starts with "-" goes after --.
-    expect((await qklzl("kv", "put", "n", "--addr", n1.http, "--", "-5")).code).toBe(0);
-    expect((await qklzl("kv", "get", "n", "--addr", n1.http)).stdout).toBe("-5\n");
-    expect((await qklzl("kv", "delete", "greeting", "--addr", n3.http)).code).toBe(0);
-    const missing = await qklzl("kv", "get", "greeting", "--addr", n2.http);
+    expect((await qklzl("kv", "put", "n", "--addr", n1.httpAddr, "--", "-5")).code).toBe(0);
+    expect((await qklzl("kv", "get", "n", "--addr", n1.httpAddr)).stdout).toBe("-5\n");
+    expect((await qklzl("kv", "delete", "greeting", "--addr", n3.httpAddr)).code).toBe(0);
+    const missing = await qklzl("kv", "get", "greeting", "--addr", n2.httpAddr);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe("");
     expect(missing.stderr).toContain("key_not_found");
   }, 30_000);
 
   test("a stale read on a follower sees a write once it applied", async () => {
-    expect((await qklzl("kv", "put", "s", "1", "--addr", n1.http)).code).toBe(0);
-    await waitFor("node 3 to apply", async () => (await qklzl("kv", "get", "s", "--addr", n3.http, "--consistency", "stale")).stdout === "1\n", 10_000);
+    expect((await qklzl("kv", "put", "s", "1", "--addr", n1.httpAddr)).code).toBe(0);
+    await until("node 3 to apply", async () => (await qklzl("kv", "get", "s", "--addr", n3.httpAddr, "--consistency", "stale")).stdout === "1\n", 10_000);
   }, 20_000);
 
   test("status lists all three members and stars the leader; --json parses", async () => {
-    const table = await qklzl("status", "--addr", n3.http);
+    const table = await qklzl("status", "--addr", n3.httpAddr);
     expect(table.code).toBe(0);
     const rows = table.stdout.split("\n").filter((line) => /^\d/.test(line));
     expect(rows).toHaveLength(3);
     expect(rows.filter((row) => /^\d\*/.test(row))).toHaveLength(1);
     expect(rows.find((row) => row.startsWith("1*"))).toContain("leader");
-    expect(table.stdout).toContain(`leader: node 1 at ${n1.http}`);
-    const json = JSON.parse((await qklzl("status", "--addr", n2.http, "--json")).stdout) as { leader_id: number; members: { id: number; status: StatusJson | null }[] };
+    expect(table.stdout).toContain(`leader: node 1 at ${n1.httpAddr}`);
+    const json = JSON.parse((await qklzl("status", "--addr", n2.httpAddr, "--json")).stdout) as { leader_id: number; members: { id: number; status: StatusJson | null }[] };
     expect(json.leader_id).toBe(1);
     expect(json.members.map((m) => [m.id, m.status?.id])).toEqual([[1, 1], [2, 2], [3, 3]]);
   }, 20_000);
 
   test("check agrees on a quiet cluster; snapshot answers its index", async () => {
-    const check = await qklzl("check", "--addr", n2.http);
+    const check = await qklzl("check", "--addr", n2.httpAddr);
     expect(check.stderr).toBe("");
     expect(check.code).toBe(0);
     expect(check.stdout).toMatch(/^OK: 3 members agree at applied index \d+: hash \S+ \(\d+ keys\)\n$/);
-    const snapshot = await qklzl("snapshot", "--addr", n2.http);
+    const snapshot = await qklzl("snapshot", "--addr", n2.httpAddr);
     expect(snapshot.code).toBe(0);
     expect(snapshot.stdout).toMatch(/^OK: snapshot at index \d+\n$/);
   }, 30_000);
 
   test("transfer-leader moves leadership; leave removes node 3, which exits 0 by itself", async () => {
-    expect((await qklzl("transfer-leader", "--to", "2", "--addr", n3.http)).code).toBe(0);
-    await waitFor("node 2 to lead", async () => (await status(n1))?.leader_id === 2, 15_000);
-    const leave = await qklzl("leave", "3", "--addr", n1.http);
+    expect((await qklzl("transfer-leader", "--to", "2", "--addr", n3.httpAddr)).code).toBe(0);
+    await until("node 2 to lead", async () => (await cluster.status(1))?.leader_id === 2, 15_000);
+    const leave = await qklzl("leave", "3", "--addr", n1.httpAddr);
     expect(leave).toMatchObject({ code: 0, stdout: "OK: node 3 removed\n" });
     const exited = await Promise.race([n3.proc!.exited, Bun.sleep(15_000).then(() => "still running")]);
     expect(exited).toBe(0);
-    n3.proc = null;
-    const members = await qklzl("members", "--addr", n1.http);
+    const members = await qklzl("members", "--addr", n1.httpAddr);
     expect(members.stdout.split("\n").filter((line) => /^\d/.test(line)).map((line) => line.split(/\s+/)[0])).toEqual(["1", "2*"]);
   }, 60_000);
 
   test("SIGTERM stops a node with exit code 0", async () => {
-    expect(await stop(n1)).toBe(0);
-    expect(await stop(n2)).toBe(0);
+    expect(await stop(1)).toBe(0);
+    expect(await stop(2)).toBe(0);
   }, 40_000);
 });
