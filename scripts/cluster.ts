@@ -6,13 +6,13 @@
 // instead of the binary (no build); --data DIR, --http-port-base N, --raft-port-base N move the cluster
 // (node i listens on base+i), which lets a test run it beside anything else.
 
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { busyAddrs, Launcher, type NodeHandle, type StartMode } from "../src/cli/launcher/index.ts";
+import { binaryIsStale, binaryPath as binary, buildBinary } from "./build_binary.ts";
 
 const repo = join(import.meta.dir, "..");
-const binary = join(repo, "bin", "qklzl");
 const start_deadline_ms = 60_000;
 const stop_deadline_ms = 20_000;
 
@@ -73,25 +73,14 @@ function say(line: string): void {
   process.stdout.write(`[cluster] ${line}\n`);
 }
 
-/** newestSourceMtime: the binary is stale when anything it is built from changed after it. */
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    newest = Math.max(newest, stat.isDirectory() ? newestSourceMtime(path) : stat.mtimeMs);
-  }
-  return newest;
-}
-
 async function buildIfNeeded(): Promise<void> {
-  const sourcesMtime = Math.max(newestSourceMtime(join(repo, "src")), statSync(join(repo, "package.json")).mtimeMs);
-  if (existsSync(binary) && statSync(binary).mtimeMs >= sourcesMtime) return;
+  if (!binaryIsStale()) return;
   say(existsSync(binary) ? "sources changed since the last build: rebuilding bin/qklzl" : "building bin/qklzl (bun build --compile)");
   const started = performance.now();
-  const build = Bun.spawnSync([process.execPath, "build", "--compile", "src/cli/main.ts", "--outfile", "bin/qklzl"], { cwd: repo, stdout: "pipe", stderr: "pipe" });
-  if (build.exitCode !== 0) {
-    process.stderr.write(build.stdout.toString() + build.stderr.toString());
+  try {
+    await buildBinary();
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     say("build failed");
     process.exit(1);
   }
