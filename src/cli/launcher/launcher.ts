@@ -4,11 +4,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { StatusJson } from "../../node/api.ts";
 import { fetchStatus } from "../../node/cluster_client.ts";
-import { check, CheckError, show } from "./check.ts";
-import { closeLog, openLogForStart, type OutputMode, pipeLines, tailLines } from "./output.ts";
+import { check, CheckError } from "./check.ts";
+import { type LeaderView, waitConverged, waitForLeader, waitForVoters, waitHttp } from "./conditions.ts";
+import { closeLog, openLogForStart, type OutputMode, pipeLines } from "./output.ts";
+import { diagnostics } from "./report.ts";
 import { freePort } from "./ports.ts";
 import { track } from "./procs.ts";
-import { notYet, waitFor } from "./wait.ts";
+import { waitFor } from "./wait.ts";
 
 // launcher.ts: the one launcher of multi-process qklzl clusters on loopback, behind `npm start`
 // (scripts/cluster.ts), `qklzl bench`, the scenario harness and the tests. It owns each node's ports (fixed per
@@ -65,12 +67,6 @@ export interface NodeHandle {
   commandLine: string[];
   /** lastStatus: the last /status this node answered, for failure reports. */
   lastStatus: StatusJson | null;
-}
-
-export interface LeaderView {
-  leaderId: number;
-  term: number;
-  statuses: Map<number, StatusJson>;
 }
 
 export interface StopOptions {
@@ -325,75 +321,29 @@ export class Launcher {
     return map;
   }
 
-  // ---- Conditions --------------------------------------------------------------------------------------
+  // ---- Conditions (conditions.ts) --------------------------------------------------------------------------
 
   /** waitHttp waits until node `id` answers GET /status. */
-  async waitHttp(id: number, deadlineMs = 15_000): Promise<StatusJson> {
-    return waitFor(
-      async () => {
-        check(this.isRunning(id), `node ${id} exited (${this.describeExit(id)}) while starting`);
-        return this.status(id, 1000);
-      },
-      { deadlineMs, what: `node ${id} to answer GET /status` },
-    );
+  waitHttp(id: number, deadlineMs = 15_000): Promise<StatusJson> {
+    return waitHttp(this, id, deadlineMs);
   }
 
   /**
    * waitForLeader waits until every node of `among` (default: the running ones) answers, exactly one of them
    * says is_leader, and all report that leader's id and the same term. Returns that view.
    */
-  async waitForLeader(options: { among?: number[]; deadlineMs?: number; what?: string } = {}): Promise<LeaderView> {
-    const deadlineMs = options.deadlineMs ?? 20_000;
-    return waitFor(
-      async () => {
-        const among = options.among ?? this.running();
-        for (const id of among) check(this.isRunning(id), `node ${id} exited (${this.describeExit(id)})`);
-        const statuses = await this.statuses(among);
-        if (statuses.size !== among.length) return notYet({ not_answering: among.filter((id) => !statuses.has(id)), ...summarize(statuses) });
-        const leaders = [...statuses.values()].filter((s) => s.is_leader);
-        const leader = leaders[0];
-        if (leaders.length !== 1 || leader === undefined) return notYet(summarize(statuses));
-        for (const s of statuses.values()) {
-          if (s.leader_id !== leader.id || s.term !== leader.term) return notYet(summarize(statuses));
-        }
-        const view: LeaderView = { leaderId: leader.id, term: leader.term, statuses };
-        return view;
-      },
-      { deadlineMs, what: options.what ?? `one leader agreed on by nodes ${(options.among ?? this.running()).join(", ")}` },
-    );
+  waitForLeader(options: { among?: number[]; deadlineMs?: number; what?: string } = {}): Promise<LeaderView> {
+    return waitForLeader(this, options);
   }
 
   /** waitForVoters waits until node `via` lists exactly `voters` as voters (and no learners). */
-  async waitForVoters(via: number, voters: number[], deadlineMs = 20_000): Promise<StatusJson> {
-    const want = [...voters].sort((a, b) => a - b);
-    return waitFor(
-      async () => {
-        const status = await this.status(via);
-        if (status === null) return null;
-        const got = status.members.filter((m) => m.role === "voter").map((m) => m.id).sort((a, b) => a - b);
-        const learners = status.members.filter((m) => m.role !== "voter");
-        const done = JSON.stringify(got) === JSON.stringify(want) && learners.length === 0;
-        return done ? status : notYet({ voters: got, learners: learners.map((m) => m.id) });
-      },
-      { deadlineMs, what: `node ${via} to list voters ${want.join(", ")}` },
-    );
+  waitForVoters(via: number, voters: number[], deadlineMs = 20_000): Promise<StatusJson> {
+    return waitForVoters(this, via, voters, deadlineMs);
   }
 
   /** waitConverged waits until `ids` all applied the same index with the same kv_hash; returns that index. */
-  async waitConverged(ids: number[] = this.running(), deadlineMs = 20_000): Promise<number> {
-    return waitFor(
-      async () => {
-        const statuses = await this.statuses(ids);
-        if (statuses.size !== ids.length) return null;
-        const list = [...statuses.values()];
-        const first = list[0]!;
-        const same = list.every(
-          (s) => s.applied_index === first.applied_index && s.kv_hash === first.kv_hash && s.applied_index >= s.commit_index,
-        );
-        return same ? first.applied_index : notYet(list.map((s) => ({ id: s.id, applied: s.applied_index, commit: s.commit_index, hash: s.kv_hash })));
-      },
-      { deadlineMs, what: `nodes ${ids.join(", ")} to reach the same applied index and kv_hash` },
-    );
+  waitConverged(ids: number[] = this.running(), deadlineMs = 20_000): Promise<number> {
+    return waitConverged(this, ids, deadlineMs);
   }
 
   /**
@@ -430,18 +380,8 @@ export class Launcher {
   }
 
   /** diagnostics: per node, its process state, its last /status and the tail of its log. */
-  async diagnostics(logLines = 20): Promise<string> {
-    const out: string[] = [`cluster dir: ${this.root}`];
-    for (const node of this.nodes.values()) {
-      const live = this.isRunning(node.id) && !node.paused ? await this.status(node.id, 1000) : null;
-      const status = live ?? node.lastStatus;
-      out.push(`node ${node.id} (${this.describeExit(node.id)}), http ${node.httpAddr}, raft ${node.raftAddr}`);
-      out.push(`  last /status${live === null && status !== null ? " (earlier)" : ""}: ${status === null ? "none" : show(compactStatus(status), 600)}`);
-      const tail = tailLines(node.logPath, logLines);
-      out.push(`  log tail (${node.logPath}):`);
-      for (const line of tail) out.push(`    ${line}`);
-    }
-    return out.join("\n");
+  diagnostics(logLines = 20): Promise<string> {
+    return diagnostics(this, logLines);
   }
 
   /** explain runs `fn`; if it throws, the error message gets the cluster's diagnostics appended (for bun test). */
@@ -477,28 +417,4 @@ export class Launcher {
     const relative = path.relative(this.options.cwd ?? this.root, target);
     return relative.startsWith("..") || path.isAbsolute(relative) ? target : `./${relative}`;
   }
-}
-
-function summarize(statuses: Map<number, StatusJson>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [id, s] of statuses) out[`n${id}`] = { leader: s.leader_id, term: s.term, is_leader: s.is_leader };
-  return out;
-}
-
-/** compactStatus keeps the fields that explain a failure, and the members. */
-function compactStatus(s: StatusJson): Record<string, unknown> {
-  return {
-    id: s.id,
-    state: s.state,
-    is_leader: s.is_leader,
-    leader_id: s.leader_id,
-    term: s.term,
-    commit_index: s.commit_index,
-    applied_index: s.applied_index,
-    last_log_index: s.last_log_index,
-    snapshot_index: s.snapshot_index,
-    snapshots_installed: s.snapshots_installed,
-    kv_keys: s.kv_keys,
-    members: s.members?.map((m) => `${m.id}:${m.role}@${m.match_index}`),
-  };
 }
