@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeCommand, encodeCommand, validateCommand } from "../../src/kv/index.ts";
+import { decodeEntry, encodeCommand, requestOf, validateCommand } from "../../src/kv/index.ts";
 import { isQklzlError } from "../../src/shared/errors.ts";
 
 function codeOf(fn: () => unknown): string {
@@ -18,7 +18,7 @@ describe("kv command", () => {
       { op: "put", key: "ключ ✓", value: "" },
       { op: "delete", key: "k" },
     ] as const) {
-      expect(decodeCommand(encodeCommand(command))).toEqual(command);
+      expect(decodeEntry(encodeCommand(command))).toEqual({ request: requestOf(command), requestId: null, legacy: false });
     }
   });
 
@@ -36,7 +36,7 @@ describe("kv command", () => {
   });
 
   test("decoding garbage is storage corruption, not a crash of another kind", () => {
-    expect(codeOf(() => decodeCommand(encodeCommand({ op: "put", key: "a", value: "b" }).subarray(0, 3)))).not.toBe("no error");
-    expect(codeOf(() => decodeCommand(new Uint8Array([0x93, 0x07, 0xa1, 0x61, 0xa1, 0x62])))).toBe("storage_corrupt");
+    expect(codeOf(() => decodeEntry(encodeCommand({ op: "put", key: "a", value: "b" }).subarray(0, 3)))).not.toBe("no error");
+    expect(codeOf(() => decodeEntry(new Uint8Array([0x93, 0x07, 0xa1, 0x61, 0xa1, 0x62])))).toBe("storage_corrupt");
   });
 });

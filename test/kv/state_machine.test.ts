@@ -26,29 +26,33 @@ function applyAll(sm: KvStateMachine, commands: KvCommand[]): void {
 }
 
 describe("kv state machine", () => {
-  test("apply reports existed and the map follows puts and deletes", () => {
+  test("put and delete answer with the revision; a delete of nothing makes no revision", () => {
     const sm = new KvStateMachine();
-    expect(sm.apply(1, { op: "put", key: "a", value: "1" })).toEqual({ index: 1, existed: false });
-    expect(sm.apply(2, { op: "put", key: "a", value: "2" })).toEqual({ index: 2, existed: true });
+    expect(sm.apply(1, { op: "put", key: "a", value: "1" })).toEqual({ kind: "put", put: { revision: 2 } });
+    expect(sm.apply(2, { op: "put", key: "a", value: "2" })).toEqual({ kind: "put", put: { revision: 3 } });
     sm.skip(3);
-    expect(sm.apply(4, { op: "delete", key: "a" })).toEqual({ index: 4, existed: true });
-    expect(sm.apply(5, { op: "delete", key: "a" })).toEqual({ index: 5, existed: false });
+    expect(sm.apply(4, { op: "delete", key: "a" })).toEqual({ kind: "delete_range", delete_range: { revision: 4, deleted: 1 } });
+    expect(sm.apply(5, { op: "delete", key: "a" })).toEqual({ kind: "delete_range", delete_range: { revision: 4, deleted: 0 } });
     expect(sm.get("a")).toBeUndefined();
+    expect(sm.revision).toBe(4);
     expect(() => sm.apply(7, { op: "put", key: "b", value: "x" })).toThrow();
   });
 
-  test("the hash depends on the content only, not on the order of writes", () => {
+  test("the hash is a function of the applied entries, and covers history and revisions, not only the map", () => {
+    const writes: KvCommand[] = [{ op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }, { op: "put", key: "z", value: "3" }, { op: "delete", key: "z" }];
     const a = new KvStateMachine();
     const b = new KvStateMachine();
-    applyAll(a, [{ op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }, { op: "put", key: "z", value: "3" }, { op: "delete", key: "z" }]);
-    applyAll(b, [{ op: "put", key: "y", value: "0" }, { op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }]);
+    applyAll(a, writes);
+    applyAll(b, writes);
     expect(a.stats().hash).toBe(b.stats().hash);
-    expect(a.stats().keys).toBe(2);
+    // The same map reached through another history is another state.
+    const c = new KvStateMachine();
+    applyAll(c, [{ op: "put", key: "y", value: "0" }, { op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }]);
+    expect(c.get("y")).toBe(a.get("y"));
+    expect(c.stats().keys).toBe(a.stats().keys);
+    expect(c.stats().hash).not.toBe(a.stats().hash);
     b.apply(b.appliedIndex + 1, { op: "put", key: "y", value: "3" });
     expect(a.stats().hash).not.toBe(b.stats().hash);
-    const empty = new KvStateMachine();
-    applyAll(empty, [{ op: "put", key: "q", value: "1" }, { op: "delete", key: "q" }]);
-    expect(empty.stats().hash).toBe(new KvStateMachine().stats().hash);
   });
 
   test("snapshot + restore reproduces the map and its hash; restore discards previous state", async () => {
