@@ -18,7 +18,8 @@ export function imageFail(why: string): never {
  * whole in memory. A slice frame is one msgpack array32 whose items are written one by one.
  */
 export class ImageWriter {
-  private buf = Buffer.allocUnsafe(2 * flush_bytes);
+  // Starts small (many images are tiny) and doubles up to about 2 × flush_bytes for big ones.
+  private buf = Buffer.allocUnsafe(4096);
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private at = 0;
   private sliceAt = -1;

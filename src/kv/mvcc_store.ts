@@ -16,6 +16,14 @@ export interface StoreOptions {
   rangeBytesMax?: number;
 }
 
+export interface StoreMemory {
+  /** liveBytes: arena bytes of every kept record (heads and history). */
+  liveBytes: number;
+  historyBytes: number;
+  historyEvents: number;
+  arenaCompactions: number;
+}
+
 /** WriteTxn collects the changes of one revision (a put, a delete, a txn): they share `revision`. */
 export interface WriteTxn {
   revision: number;
@@ -215,6 +223,16 @@ export class MvccStore {
     if (this.historyBytes > this.historyBytesMax && this.rev > this.compactedRev) {
       this.compact(this.compactedRev + Math.ceil((this.rev - this.compactedRev) / 2));
     }
+  }
+
+  /** memory: what the store holds, for figures and tests. */
+  memory(): StoreMemory {
+    return {
+      liveBytes: this.arena.liveBytes,
+      historyBytes: this.historyBytes,
+      historyEvents: this.historyEvents,
+      arenaCompactions: this.arena.compactions,
+    };
   }
 
   /** historyBytes: arena bytes of kept old versions and tombstones. */

@@ -79,10 +79,14 @@ function oneOf<T extends string>(input: unknown, name: string, options: readonly
   return input as T;
 }
 
-/** compact drops undefined fields, so that an encoded request and its decoding compare equal. */
+/**
+ * compact copies the defined fields only, so that an encoded request and its decoding compare equal (a copy,
+ * not `delete`, which would turn the object into a slow dictionary).
+ */
 function compact<T extends object>(fields: T): T {
-  for (const name of Object.keys(fields)) if ((fields as Fields)[name] === undefined) delete (fields as Fields)[name];
-  return fields;
+  const out: Fields = {};
+  for (const name in fields) if ((fields as Fields)[name] !== undefined) out[name] = (fields as Fields)[name];
+  return out as T;
 }
 
 const range_fields = [

@@ -5,7 +5,7 @@ import { decodeEntry, requestOf } from "./command.ts";
 import { DedupTable } from "./dedup.ts";
 import { hashHex } from "./hash.ts";
 import type { Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
-import { MvccStore, type StoreOptions } from "./mvcc_store.ts";
+import { MvccStore, type StoreMemory, type StoreOptions } from "./mvcc_store.ts";
 import { readImage, writeImage } from "./snapshot_image.ts";
 import { applyTxn, stampRevision } from "./txn.ts";
 import type { KvCommand } from "./types.ts";
@@ -86,6 +86,10 @@ export class KvStateMachine {
   /** events: the kept changes with revision in [from, to] (see MvccStore.events). */
   events(from: number, to: number, max?: number): Event[] {
     return this.store.events(from, to, max);
+  }
+
+  memory(): StoreMemory {
+    return this.store.memory();
   }
 
   stats(): KvStats {

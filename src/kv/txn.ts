@@ -6,9 +6,9 @@ import type { Compare, KeyValue, RequestOp, ResponseOp, TxnRequest, TxnResponse 
 
 /**
  * checkTxnLimits: at most txn_ops_max operations (both lists, nested txns and their contents included) and
- * as many compares, at most txn_depth_max levels; then no key written twice on any path (etcd's
- * checkIntervals: a put twice, or a put inside a deleted range, is duplicate_key; deletes may overlap; the
- * two branches of a nested txn exclude each other).
+ * as many compares, at most txn_depth_max levels; then no key written twice on any path the txn can take:
+ * duplicate_key when one path puts a key twice, or puts a key inside a range it deletes (deletes may
+ * overlap). etcd's checkIntervals, without its dependence on the order of nested txns.
  */
 export function checkTxnLimits(txn: TxnRequest): void {
   const counts = { ops: 0, compares: 0 };
@@ -19,8 +19,8 @@ export function checkTxnLimits(txn: TxnRequest): void {
   if (counts.compares > limits.txn_ops_max) {
     throw new QklzlError("too_many_ops", `the txn has ${counts.compares} compares; the maximum is ${limits.txn_ops_max}`);
   }
-  checkIntervals(txn.success);
-  checkIntervals(txn.failure);
+  writesOf(txn.success);
+  writesOf(txn.failure);
 }
 
 function countOps(txn: TxnRequest, counts: { ops: number; compares: number }, depth: number): void {
@@ -34,8 +34,9 @@ function countOps(txn: TxnRequest, counts: { ops: number; compares: number }, de
   }
 }
 
-interface Intervals {
-  puts: Set<string>;
+/** Writes: the keys an operation may put and the ranges it may delete (over both branches of a txn). */
+interface Writes {
+  puts: string[];
   dels: { key: string; end: string | undefined }[];
 }
 
@@ -43,33 +44,36 @@ function duplicate(key: string): never {
   throw new QklzlError("duplicate_key", `key ${JSON.stringify(key)} is written more than once in the txn`, { key });
 }
 
-function checkIntervals(ops: RequestOp[]): Intervals {
-  const dels: Intervals["dels"] = [];
-  for (const op of ops) if ("delete_range" in op) dels.push({ key: op.delete_range.key, end: op.delete_range.range_end });
-  const deleted = (key: string) => dels.some((d) => inRange(key, d.key, d.end));
-  const puts = new Set<string>();
-  for (const op of ops) {
-    if (!("txn" in op)) continue;
-    const then = checkIntervals(op.txn.success);
-    const otherwise = checkIntervals(op.txn.failure);
-    for (const key of then.puts) {
-      if (puts.has(key) || deleted(key)) duplicate(key);
-      puts.add(key);
+/**
+ * writesOf checks one list of operations and returns what it may write. Two different operations of a list
+ * always run together, so neither may put a key the other puts or deletes; the two branches of a nested
+ * txn exclude each other, so only each branch is checked within (recursively), then both count for the
+ * txn as a whole (any branch of one op combines with any branch of another).
+ */
+function writesOf(ops: RequestOp[]): Writes {
+  const each: Writes[] = ops.map((op) => {
+    if ("put" in op) return { puts: [op.put.key], dels: [] };
+    if ("delete_range" in op) return { puts: [], dels: [{ key: op.delete_range.key, end: op.delete_range.range_end }] };
+    if ("txn" in op) {
+      const then = writesOf(op.txn.success);
+      const otherwise = writesOf(op.txn.failure);
+      return { puts: [...then.puts, ...otherwise.puts], dels: [...then.dels, ...otherwise.dels] };
     }
-    for (const key of otherwise.puts) {
-      if (puts.has(key) && !then.puts.has(key)) duplicate(key);
-      if (deleted(key)) duplicate(key);
-      puts.add(key);
+    return { puts: [], dels: [] };
+  });
+  const putBy = new Map<string, number>();
+  each.forEach((w, i) => {
+    for (const key of new Set(w.puts)) {
+      if (putBy.has(key)) duplicate(key);
+      putBy.set(key, i);
     }
-    dels.push(...then.dels, ...otherwise.dels);
-  }
-  for (const op of ops) {
-    if (!("put" in op)) continue;
-    const key = op.put.key;
-    if (puts.has(key) || deleted(key)) duplicate(key);
-    puts.add(key);
-  }
-  return { puts, dels };
+  });
+  each.forEach((w, i) => {
+    for (const d of w.dels) {
+      for (const [key, by] of putBy) if (by !== i && inRange(key, d.key, d.end)) duplicate(key);
+    }
+  });
+  return { puts: each.flatMap((w) => w.puts), dels: each.flatMap((w) => w.dels) };
 }
 
 /** Path: which branch each txn takes, decided on the state before the txn writes (as etcd's compareToPath). */

@@ -5,7 +5,7 @@ import { assert } from "../shared/assert.ts";
  * are at most this big, except one holding a single larger record.
  */
 const chunk_stride = 4 * 1024 * 1024;
-const chunk_bytes_min = 64 * 1024;
+const chunk_bytes_min = 16 * 1024;
 /** Dead bytes tolerated before a compaction is considered (small stores never compact). */
 const dead_bytes_min = 8 * 1024 * 1024;
 
@@ -120,6 +120,8 @@ export class ValueArena extends RecordReader {
   /** used: bytes taken by records and abandoned chunk tails; live: bytes of records still referenced. */
   private used = 0;
   private live = 0;
+  /** compactions: how many times compact() ran (for tests and figures). */
+  compactions = 0;
 
   constructor() {
     super([], []);
@@ -181,6 +183,7 @@ export class ValueArena extends RecordReader {
    */
   compact(heads: Map<string, number>, floor: number): void {
     const old = new RecordReader(this.chunks, this.views);
+    this.compactions++;
     this.chunks = [];
     this.views = [];
     this.offset = 0;
