@@ -1,4 +1,4 @@
-import { encodeCommand, validateCommand, validateKey, type CommandLimits, type KvCommand } from "../kv/index.ts";
+import { encodeCommand, validateCommand, validateKey, type CommandLimits, type KeyValue, type KvCommand } from "../kv/index.ts";
 import type { ConfChange, ProposeResult } from "../raft/types.ts";
 import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
@@ -67,6 +67,15 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
 
   const joinResponse = (): JoinResponse => ({ clusterId: rt.storage.meta.clusterId ?? "", members: rt.status().members });
 
+  /** linearizable: a ReadIndex read of `key` (the node confirms the leader's commit index, waits for its apply). */
+  const linearizable = async (key: string): Promise<{ value: string } | null> => {
+    if (rt.core.leaderId === 0) throw rt.noLeaderError();
+    if (rt.core.role === "leader" && !rt.quorumReachable()) {
+      throw new QklzlError("no_quorum", `node ${rt.options.id} leads but cannot reach a majority of the voters`);
+    }
+    return rt.reads.read(key);
+  };
+
   return {
     status: () => {
       rt.ensureStarted();
@@ -105,13 +114,23 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
         const value = rt.kv.get(key);
         return value === undefined ? null : { value };
       }
-      if (rt.core.leaderId === 0) throw rt.noLeaderError();
-      if (rt.core.role === "leader" && !rt.quorumReachable()) {
-        throw new QklzlError("no_quorum", `node ${rt.options.id} leads but cannot reach a majority of the voters`);
-      }
-      const answer = await rt.reads.read(key);
+      const answer = await linearizable(key);
       rt.metrics.readsLinearizable++;
       return answer;
+    },
+
+    async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+      rt.ensureRunning();
+      validateKey(key, bounds);
+      if (consistency === "stale") rt.metrics.readsStale++;
+      else {
+        // Once the read index is applied, any later state is as good (it is still committed): the kv and the
+        // revision are taken together, synchronously, when the read resolves.
+        await linearizable(key);
+        rt.metrics.readsLinearizable++;
+      }
+      const kv = rt.kv.getKv(key);
+      return kv === null ? null : { kv, revision: rt.kv.revision };
     },
 
     async join(request: JoinRequest): Promise<JoinResponse> {
