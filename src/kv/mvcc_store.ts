@@ -4,7 +4,7 @@ import { limits } from "../shared/limits.ts";
 import { compareKeys, inRange, isRange } from "./key_order.ts";
 import type { DeleteRangeResponse, Event, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { SortedKeys } from "./sorted_keys.ts";
-import { NONE, type RecordMeta, type RecordReader, ValueArena, record_header_bytes } from "./value_arena.ts";
+import { NONE, type RecordMeta, type RecordReader, ValueArena } from "./value_arena.ts";
 
 const SEED = 0x716b6c7an; // "qklz"
 
@@ -24,11 +24,14 @@ export interface StoreMemory {
   arenaCompactions: number;
 }
 
-/** WriteTxn collects the changes of one revision (a put, a delete, a txn): they share `revision`. */
+/**
+ * WriteTxn collects the changes of one revision (a put, a delete, a txn): they share `revision`. `events`
+ * is null when nobody listens (the feed can always be read back from history with MvccStore.events).
+ */
 export interface WriteTxn {
   revision: number;
   sub: number;
-  events: Event[];
+  events: Event[] | null;
 }
 
 /** StoreCounters: the two revisions a snapshot carries besides the records. */
@@ -207,8 +210,8 @@ export class MvccStore {
    * beginWrite starts the changes of the next revision; endWrite commits them (a no-op if none).
    * `atLeast` lets a v1 log entry write at its index (see KvStateMachine: revisions never go backwards).
    */
-  beginWrite(atLeast = 0): WriteTxn {
-    return { revision: Math.max(this.rev + 1, atLeast), sub: 0, events: [] };
+  beginWrite(atLeast = 0, withEvents = true): WriteTxn {
+    return { revision: Math.max(this.rev + 1, atLeast), sub: 0, events: withEvents ? [] : null };
   }
 
   endWrite(txn: WriteTxn): void {
@@ -260,7 +263,9 @@ export class MvccStore {
     const current = head !== undefined && !arena.isTombstone(head) ? head : NONE;
     const before = current === NONE ? null : arena.meta(current);
     assert(before !== null || (!request.ignore_value && !request.ignore_lease), "store: checkPut ran first");
-    const prev = before === null ? undefined : kvFrom(key, arena.value(current), before);
+    // The previous value is decoded only when someone wants it (prev_kv, an event, ignore_value).
+    const wanted = request.prev_kv === true || txn.events !== null || request.ignore_value === true;
+    const prev = before === null || !wanted ? undefined : kvFrom(key, arena.value(current), before);
     const value = request.ignore_value ? prev!.value : request.value;
     const meta = {
       create: before?.create ?? txn.revision,
@@ -274,8 +279,10 @@ export class MvccStore {
     const loc = arena.put(value, meta);
     this.recordWritten(txn, key, loc, head);
     if (current === NONE) this.liveKeys++;
-    const kv = kvFrom(key, value, meta);
-    txn.events.push(prev === undefined ? { type: "put", kv } : { type: "put", kv, prev_kv: prev });
+    if (txn.events !== null) {
+      const kv = kvFrom(key, value, meta);
+      txn.events.push(prev === undefined ? { type: "put", kv } : { type: "put", kv, prev_kv: prev });
+    }
     return request.prev_kv && prev !== undefined ? { revision: txn.revision, prev_kv: prev } : { revision: txn.revision };
   }
 
@@ -296,7 +303,7 @@ export class MvccStore {
       const loc = this.arena.put("", { create: 0, mod: txn.revision, sub: txn.sub, version: 0, lease: 0, tombstone: true, prev: head });
       this.recordWritten(txn, victim, loc, head);
       this.liveKeys--;
-      txn.events.push({ type: "delete", kv: tombstoneKv(victim, txn.revision), prev_kv: prev });
+      txn.events?.push({ type: "delete", kv: tombstoneKv(victim, txn.revision), prev_kv: prev });
       if (withPrev) prevs.push(prev);
     }
     const response: DeleteRangeResponse = { revision: txn.revision, deleted: keys.length };
@@ -305,8 +312,8 @@ export class MvccStore {
   }
 
   private recordWritten(txn: WriteTxn, key: string, loc: number, head: number | undefined): void {
-    this.headBytes += record_header_bytes + this.arena.valueBytes(loc);
-    if (head !== undefined) this.headBytes -= record_header_bytes + this.arena.valueBytes(head);
+    this.headBytes += this.arena.recordBytes(loc);
+    if (head !== undefined) this.headBytes -= this.arena.recordBytes(head);
     this.heads.set(key, loc);
     if (head === undefined) this.index.insert(key);
     this.hash ^= recordHash(this.arena, key, loc);
@@ -348,7 +355,7 @@ export class MvccStore {
       if (arena.isTombstone(kept)) {
         this.drop(key, kept);
         if (kept === head) {
-          this.headBytes -= record_header_bytes + arena.valueBytes(head);
+          this.headBytes -= arena.recordBytes(head);
           this.heads.delete(key);
           this.index.remove(key);
         }
@@ -422,7 +429,7 @@ export class MvccStore {
     this.compactedRev = builder.counters.compacted;
     this.hash = builder.hash;
     this.headBytes = 0;
-    for (const head of this.heads.values()) this.headBytes += record_header_bytes + this.arena.valueBytes(head);
+    for (const head of this.heads.values()) this.headBytes += this.arena.recordBytes(head);
     builder.events.sort((a, b) => a.rev - b.rev || a.sub - b.sub);
     this.eventKeys = builder.events.map((e) => e.key);
     this.eventRevs = builder.events.map((e) => e.rev);

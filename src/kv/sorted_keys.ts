@@ -46,7 +46,10 @@ export class SortedKeys {
     chunk.splice(at, 0, key);
     this.firsts[c] = chunk[0]!;
     if (chunk.length > chunk_keys_max) {
-      const upper = chunk.splice(chunk_keys_max / 2);
+      // Two fresh arrays: splice would leave the lower half with the grown capacity of the whole chunk.
+      const lower = chunk.slice(0, chunk_keys_max / 2);
+      const upper = chunk.slice(chunk_keys_max / 2);
+      this.chunks[c] = lower;
       this.chunks.splice(c + 1, 0, upper);
       this.firsts.splice(c + 1, 0, upper[0]!);
     }

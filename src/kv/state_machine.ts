@@ -138,7 +138,7 @@ export class KvStateMachine {
         return { kind: "compact", compact: { revision: store.revision, compact_revision: store.compacted } };
       }
       if (request.kind === "put") store.checkPut(request.put);
-      const write = store.beginWrite(atLeast);
+      const write = store.beginWrite(atLeast, this.onEvents !== null);
       let response: KvResponse;
       if (request.kind === "put") {
         response = { kind: "put", put: store.put(write, request.put) };
@@ -151,7 +151,7 @@ export class KvStateMachine {
       store.endWrite(write);
       if (response.kind === "txn") stampRevision(response.txn, store.revision);
       else if (response.kind === "delete_range") response.delete_range.revision = store.revision;
-      if (write.events.length > 0 && this.onEvents !== null) this.onEvents(write.revision, write.events);
+      if (write.events !== null && write.events.length > 0) this.onEvents?.(write.revision, write.events);
       return response;
     } catch (error) {
       if (!isQklzlError(error) || !apply_refusals.has(error.code)) throw error;

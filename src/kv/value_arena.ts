@@ -11,15 +11,25 @@ const dead_bytes_min = 8 * 1024 * 1024;
 
 /**
  * Record layout, little-endian: [f64 previous record's location, -1 for none][u32 value length]
- * [u32 sub revision | TOMBSTONE][f64 create_revision][f64 mod_revision][f64 version][f64 lease][value UTF-8].
+ * [u32 flags | sub revision][f64 mod_revision][u32 version], then [f64 create_revision] unless it equals
+ * mod_revision (a key's first version: most of a bulk load), [f64 lease] unless 0, then the value as UTF-8.
  * Everything after the chain pointer is the record's content, contiguous: contentBytes hashes it in one go.
+ * A record costs 28-44 bytes beyond its value (28 for a first version without lease).
  */
-const HEADER = 48;
+const BASE = 28;
 const TOMBSTONE = 0x8000_0000;
+const HAS_CREATE = 0x4000_0000;
+const HAS_LEASE = 0x2000_0000;
+const SUB_MASK = 0x0fff_ffff;
 /** NONE: no previous record. */
 export const NONE = -1;
-/** record_header_bytes: what a record costs beyond its value (for the memory figures). */
-export const record_header_bytes = HEADER;
+/** record_header_bytes: the smallest header (see the layout), for the memory figures. */
+export const record_header_bytes = BASE;
+
+/** headerBytes: the header size of a record with these fields. */
+export function headerBytes(create: number, mod: number, lease: number): number {
+  return BASE + (create !== mod ? 8 : 0) + (lease !== 0 ? 8 : 0);
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -56,19 +66,22 @@ export class RecordReader {
     const view = this.view(loc);
     const at = loc % chunk_stride;
     const word = view.getUint32(at + 12, true);
+    const mod = view.getFloat64(at + 16, true);
+    const create = (word & HAS_CREATE) !== 0 ? view.getFloat64(at + BASE, true) : mod;
+    const leaseAt = at + BASE + ((word & HAS_CREATE) !== 0 ? 8 : 0);
     return {
       prev: view.getFloat64(at, true),
-      sub: (word & ~TOMBSTONE) >>> 0,
+      sub: word & SUB_MASK,
       tombstone: (word & TOMBSTONE) !== 0,
-      create: view.getFloat64(at + 16, true),
-      mod: view.getFloat64(at + 24, true),
-      version: view.getFloat64(at + 32, true),
-      lease: view.getFloat64(at + 40, true),
+      create,
+      mod,
+      version: view.getUint32(at + 24, true),
+      lease: (word & HAS_LEASE) !== 0 ? view.getFloat64(leaseAt, true) : 0,
     };
   }
 
   mod(loc: number): number {
-    return this.view(loc).getFloat64((loc % chunk_stride) + 24, true);
+    return this.view(loc).getFloat64((loc % chunk_stride) + 16, true);
   }
 
   prev(loc: number): number {
@@ -79,18 +92,33 @@ export class RecordReader {
     return (this.view(loc).getUint32((loc % chunk_stride) + 12, true) & TOMBSTONE) !== 0;
   }
 
-  /** bytes returns a view of the record's value (valid as long as this reader). */
-  bytes(loc: number): Uint8Array {
-    const at = loc % chunk_stride;
-    const length = this.view(loc).getUint32(at + 8, true);
-    return this.chunks[Math.floor(loc / chunk_stride)]!.subarray(at + HEADER, at + HEADER + length);
+  /** header: the header size of the record at loc. */
+  private header(view: DataView, at: number): number {
+    const word = view.getUint32(at + 12, true);
+    return BASE + ((word & HAS_CREATE) !== 0 ? 8 : 0) + ((word & HAS_LEASE) !== 0 ? 8 : 0);
   }
 
-  /** contentBytes: the record without its chain pointer (length, sub, revisions, version, lease, value). */
-  contentBytes(loc: number): Uint8Array {
+  /** bytes returns a view of the record's value (valid as long as this reader). */
+  bytes(loc: number): Uint8Array {
+    const view = this.view(loc);
     const at = loc % chunk_stride;
-    const length = this.view(loc).getUint32(at + 8, true);
-    return this.chunks[Math.floor(loc / chunk_stride)]!.subarray(at + 8, at + HEADER + length);
+    const start = at + this.header(view, at);
+    return this.chunks[Math.floor(loc / chunk_stride)]!.subarray(start, start + view.getUint32(at + 8, true));
+  }
+
+  /** contentBytes: the record without its chain pointer (length, flags, revisions, version, lease, value). */
+  contentBytes(loc: number): Uint8Array {
+    const view = this.view(loc);
+    const at = loc % chunk_stride;
+    const end = at + this.header(view, at) + view.getUint32(at + 8, true);
+    return this.chunks[Math.floor(loc / chunk_stride)]!.subarray(at + 8, end);
+  }
+
+  /** recordBytes: the whole record's size in the arena. */
+  recordBytes(loc: number): number {
+    const view = this.view(loc);
+    const at = loc % chunk_stride;
+    return this.header(view, at) + view.getUint32(at + 8, true);
   }
 
   valueBytes(loc: number): number {
@@ -110,7 +138,7 @@ export class RecordReader {
 
 /**
  * ValueArena stores every version of every key (current and history) as records in large chunks, addressed
- * by a number, instead of JS objects and strings: a 100-byte value then costs HEADER + ~100 bytes instead of
+ * by a number, instead of JS objects and strings: a 100-byte value then costs 28-44 + 100 bytes instead of
  * ~230 for the string alone, which is most of the memory of a million-key node. Records are append-only; a
  * dropped one (overwritten past the retention, compacted) is dead space until compact() copies the live ones
  * (when dead > live: amortized O(1)).
@@ -139,25 +167,30 @@ export class ValueArena extends RecordReader {
 
   put(value: string | Uint8Array, meta: RecordMeta): number {
     const bytes = typeof value === "string" ? Buffer.byteLength(value, "utf8") : value.length;
-    const need = HEADER + bytes;
+    const header = headerBytes(meta.create, meta.mod, meta.lease);
+    const need = header + bytes;
     let chunk = this.chunks[this.chunks.length - 1];
     if (chunk === undefined || chunk.length - this.offset < need) chunk = this.grow(need);
     const at = this.offset;
     if (typeof value === "string") {
-      const written = encoder.encodeInto(value, chunk.subarray(at + HEADER, at + need)).written;
+      const written = encoder.encodeInto(value, chunk.subarray(at + header, at + need)).written;
       assert(written === bytes, "kv arena: value encoding length");
     } else {
-      chunk.set(value, at + HEADER);
+      chunk.set(value, at + header);
     }
     const view = this.views[this.views.length - 1]!;
-    assert(meta.sub >= 0 && meta.sub < TOMBSTONE, "kv arena: sub revision in range");
+    assert(meta.sub >= 0 && meta.sub <= SUB_MASK, "kv arena: sub revision in range");
+    assert(meta.version >= 0 && meta.version <= 0xffff_ffff, "kv arena: version in range");
+    const hasCreate = meta.create !== meta.mod;
+    const hasLease = meta.lease !== 0;
+    const flags = (meta.tombstone ? TOMBSTONE : 0) | (hasCreate ? HAS_CREATE : 0) | (hasLease ? HAS_LEASE : 0);
     view.setFloat64(at, meta.prev, true);
     view.setUint32(at + 8, bytes, true);
-    view.setUint32(at + 12, (meta.sub | (meta.tombstone ? TOMBSTONE : 0)) >>> 0, true);
-    view.setFloat64(at + 16, meta.create, true);
-    view.setFloat64(at + 24, meta.mod, true);
-    view.setFloat64(at + 32, meta.version, true);
-    view.setFloat64(at + 40, meta.lease, true);
+    view.setUint32(at + 12, (meta.sub | flags) >>> 0, true);
+    view.setFloat64(at + 16, meta.mod, true);
+    view.setUint32(at + 24, meta.version, true);
+    if (hasCreate) view.setFloat64(at + BASE, meta.create, true);
+    if (hasLease) view.setFloat64(at + BASE + (hasCreate ? 8 : 0), meta.lease, true);
     this.offset += need;
     this.used += need;
     this.live += need;
@@ -166,7 +199,7 @@ export class ValueArena extends RecordReader {
 
   /** free marks the record at loc dead (compacted away). */
   free(loc: number): void {
-    this.live -= HEADER + this.valueBytes(loc);
+    this.live -= this.recordBytes(loc);
     assert(this.live >= 0, "kv arena: live bytes never negative");
   }
 

@@ -36,7 +36,10 @@ export interface ModelOptions {
   txnOpsMax: number;
 }
 
-const RECORD_HEADER = 48;
+/** The arena's header: 28 bytes, +8 when create_revision differs from mod_revision, +8 with a lease. */
+function recordHeader(r: ModelRecord): number {
+  return 28 + (r.create !== r.mod ? 8 : 0) + (r.lease !== 0 ? 8 : 0);
+}
 
 /** UTF-8 byte order, the plain way (src/kv compares UTF-16 code units with a fix-up). */
 export function cmp(a: string, b: string): number {
@@ -309,7 +312,7 @@ export class Model {
     for (const key of this.keys()) {
       const mine = this.records.filter((r) => r.key === key);
       const newest = Math.max(...mine.map((r) => r.mod));
-      for (const r of mine) if (r.mod !== newest) bytes += RECORD_HEADER + utf8(r.value);
+      for (const r of mine) if (r.mod !== newest) bytes += recordHeader(r) + utf8(r.value);
     }
     return bytes;
   }

@@ -163,10 +163,17 @@ export async function runSeed(seed: number): Promise<void> {
     const id = g.chance(0.2) ? g.pick(ids) : null;
     trail.push(`apply ${JSON.stringify(request)} id ${id}`);
     index++;
+    const revisionBefore = model.revision;
+    const fed: unknown[] = [];
+    sm.onEvents = (revision, events) => fed.push({ revision, events });
     const actual = sm.applyRequest(index, request, id);
+    sm.onEvents = null;
     twin.applyRequest(index, request, id);
     const expected = model.apply(request, id);
     expectSame("response", comparable(actual), comparable(expected), trail);
+    // The live feed of this write: its revision's events, exactly what history gives back later.
+    const live = model.revision > revisionBefore ? [{ revision: model.revision, events: model.events(model.revision, model.revision) }] : [];
+    expectSame("events fed", fed, live, trail);
     expectSame("twin hash", sm.stats().hash, twin.stats().hash, trail);
   };
   for (let step = 0; step < steps; step++) {
