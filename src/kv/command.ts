@@ -12,10 +12,15 @@ const packr = new Packr({ useRecords: false });
  * Log entry formats (the disk format: never renumber).
  * - v1, written by qklzl before revisions: a msgpack array [1, key, value] (put) or [2, key] (delete).
  * - v2: a msgpack map {v: 2, id?: request id, req: KvRequest}. A later format is a map with a higher v.
+ * - v2, short forms of the original API's writes (most entries; an array decodes several times faster than
+ *   nested maps): [16, request id or nil, key, value] is a plain put, [17, request id or nil, key] a delete of
+ *   one key.
  */
 const V1_PUT = 1;
 const V1_DELETE = 2;
 const V2 = 2;
+const V2_PUT = 16;
+const V2_DELETE = 17;
 
 export interface CommandLimits {
   maxKeyBytes: number;
@@ -45,6 +50,11 @@ export function encodeCommand(command: KvCommand, requestId?: string): Uint8Arra
 
 /** encodeRequest: the bytes of a v2 log entry for a validated request. */
 export function encodeRequest(request: KvRequest, requestId?: string): Uint8Array {
+  const id = requestId ?? null;
+  if (request.kind === "put" && Object.keys(request.put).length === 2) return packr.pack([V2_PUT, id, request.put.key, request.put.value]);
+  if (request.kind === "delete_range" && Object.keys(request.delete_range).length === 1) {
+    return packr.pack([V2_DELETE, id, request.delete_range.key]);
+  }
   return packr.pack(requestId === undefined ? { v: V2, req: request } : { v: V2, id: requestId, req: request });
 }
 
@@ -55,7 +65,7 @@ export function encodeRequest(request: KvRequest, requestId?: string): Uint8Arra
  */
 export function decodeEntry(data: Uint8Array): DecodedEntry {
   const body: unknown = packr.unpack(data);
-  if (Array.isArray(body)) return decodeV1(body);
+  if (Array.isArray(body)) return decodeV1(body); // v1, or a v2 short form
   if (typeof body !== "object" || body === null) corrupt("log entry is not a kv command");
   const fields = body as Record<string, unknown>;
   if (fields.v !== V2) corrupt(`log entry has unknown format ${JSON.stringify(fields.v ?? null)}`);
@@ -70,6 +80,7 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
 }
 
 function decodeV1(body: unknown[]): DecodedEntry {
+  if (body[0] === V2_PUT || body[0] === V2_DELETE) return decodeShort(body);
   if (typeof body[1] !== "string") corrupt("log entry is not a kv command");
   if (body[0] === V1_PUT && body.length === 3 && typeof body[2] === "string") {
     return { request: { kind: "put", put: { key: body[1], value: body[2] } }, requestId: null, legacy: true };
@@ -78,6 +89,17 @@ function decodeV1(body: unknown[]): DecodedEntry {
     return { request: { kind: "delete_range", delete_range: { key: body[1] } }, requestId: null, legacy: true };
   }
   corrupt(`log entry has unknown kv tag ${String(body[0])}`);
+}
+
+function decodeShort(body: unknown[]): DecodedEntry {
+  const id = body[1];
+  const key = body[2];
+  if ((id !== null && typeof id !== "string") || typeof key !== "string" || key.length === 0) corrupt("log entry is not a kv command");
+  if (body[0] === V2_PUT && body.length === 4 && typeof body[3] === "string") {
+    return { request: { kind: "put", put: { key, value: body[3] } }, requestId: id, legacy: false };
+  }
+  if (body[0] === V2_DELETE && body.length === 3) return { request: { kind: "delete_range", delete_range: { key } }, requestId: id, legacy: false };
+  corrupt("log entry has a malformed short form");
 }
 
 function corrupt(message: string): never {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { decodeEntry, encodeCommand, requestOf, validateCommand } from "../../src/kv/index.ts";
+import { decodeEntry, encodeCommand, encodeRequest, requestOf, validateCommand } from "../../src/kv/index.ts";
+import type { KvRequest } from "../../src/kv/index.ts";
 import { isQklzlError } from "../../src/shared/errors.ts";
 
 function codeOf(fn: () => unknown): string {
@@ -20,6 +21,23 @@ describe("kv command", () => {
     ] as const) {
       expect(decodeEntry(encodeCommand(command))).toEqual({ request: requestOf(command), requestId: null, legacy: false });
     }
+  });
+
+  test("v2 entries round-trip in both forms (short arrays for plain put/delete, maps for the rest), with request ids", () => {
+    const requests: KvRequest[] = [
+      { kind: "put", put: { key: "k", value: "v" } },
+      { kind: "delete_range", delete_range: { key: "k" } },
+      { kind: "put", put: { key: "k", value: "v", prev_kv: true, lease: 3 } },
+      { kind: "delete_range", delete_range: { key: "a", range_end: "\0" } },
+      { kind: "txn", txn: { compare: [{ key: "a", target: "version", result: "=", value: 0 }], success: [{ put: { key: "a", value: "1" } }], failure: [] } },
+      { kind: "compact", compact: { revision: 5 } },
+    ];
+    for (const request of requests) {
+      expect(decodeEntry(encodeRequest(request))).toEqual({ request, requestId: null, legacy: false });
+      expect(decodeEntry(encodeRequest(request, "id-1"))).toEqual({ request, requestId: "id-1", legacy: false });
+    }
+    expect(encodeRequest(requests[0]!).length).toBeLessThan(encodeRequest(requests[2]!).length);
+    expect(codeOf(() => decodeEntry(new Uint8Array(Buffer.from("9410c0a0a0", "hex"))))).toBe("storage_corrupt"); // [16, nil, "", ""]: empty key
   });
 
   test("validation names the problem", () => {
