@@ -56,14 +56,13 @@ export interface RestoredImage {
 /** writeImage streams a v2 image of a fixed state. */
 export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, source: ImageSource): Promise<void> {
   const { store } = source;
-  const chains: number[][] = [];
   let versions = 0;
-  // Chains are walked up front (cheap: locations only) so the header can carry the version count.
+  // A first pass counts the versions for the header (chains are walked again below rather than kept: a
+  // million small arrays would cost tens of MB while the image streams).
   for (let i = 0; i < store.keys.length; i++) {
-    const chain = liveChain(store.reader, store.heads[i]!, store.compacted);
-    assert(chain.length > 0, "kv: every key of an image has a kept version");
-    chains.push(chain);
-    versions += chain.length;
+    const n = liveChain(store.reader, store.heads[i]!, store.compacted).length;
+    assert(n > 0, "kv: every key of an image has a kept version");
+    versions += n;
   }
   const header: HeaderV2 = {
     format: FORMAT,
@@ -78,6 +77,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
   const writer = new ImageWriter(write, MAGIC_V2);
   writer.frame(packr.pack(header));
   const reader = store.reader;
+  let written = 0;
   let burstStart = performance.now();
   let items = 0;
   let sliceVersions = 0;
@@ -95,7 +95,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
   writer.uint(TAG_KEYS);
   items = 1;
   for (let i = 0; i < store.keys.length; i++) {
-    const chain = chains[i]!;
+    const chain = liveChain(reader, store.heads[i]!, store.compacted);
     bytes += writer.string(store.keys[i]!);
     writer.uint(chain.length);
     items += 2;
@@ -112,6 +112,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
       items += ITEMS_PER_VERSION;
     }
     sliceVersions += chain.length;
+    written += chain.length;
     if (sliceVersions >= slice_versions_max || bytes >= slice_bytes_max) {
       writer.endSlice(items);
       await pace();
@@ -124,6 +125,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
   }
   if (items > 1) writer.endSlice(items);
   else writer.dropSlice();
+  assert(written === versions, "kv: the image holds the versions its header counts");
   for (let i = 0; i < source.dedup.length; i += slice_versions_max) {
     writer.beginSlice();
     writer.uint(TAG_DEDUP);

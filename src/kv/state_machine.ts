@@ -13,7 +13,7 @@ import type { KvCommand } from "./types.ts";
 const packr = new Packr({ useRecords: false });
 
 /** Codes a request can be refused with at apply time: the same on every replica, and nothing changes. */
-const apply_refusals = new Set(["compacted", "future_revision", "key_not_found", "duplicate_key", "too_many_ops", "bad_request"]);
+const apply_refusals = new Set(["compacted", "future_revision", "key_not_found", "duplicate_key", "too_many_ops"]);
 
 /** SnapshotImage is a snapshot fixed at `index`, streamed by writeTo; close abandons it. */
 export interface SnapshotImage {
