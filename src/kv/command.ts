@@ -1,15 +1,27 @@
 import { Packr } from "msgpackr";
-import { QklzlError } from "../shared/errors.ts";
+import { QklzlError, isQklzlError } from "../shared/errors.ts";
 import { describeJsonType, type JsonObject, requireString } from "../shared/json.ts";
 import { limits } from "../shared/limits.ts";
+import type { KvRequest } from "./mvcc_types.ts";
+import { unbounded, validateKvRequest } from "./request_validate.ts";
 import type { KvCommand } from "./types.ts";
 
 // Self-describing frames (no msgpackr records): an entry written today must decode after any restart.
 const packr = new Packr({ useRecords: false });
 
-/** Wire tags of a command in a log entry: [tag, key] or [tag, key, value]. Never renumber (disk format). */
-const put_tag = 1;
-const delete_tag = 2;
+/**
+ * Log entry formats (the disk format: never renumber).
+ * - v1, written by qklzl before revisions: a msgpack array [1, key, value] (put) or [2, key] (delete).
+ * - v2: a msgpack map {v: 2, id?: request id, req: KvRequest}. A later format is a map with a higher v.
+ * - v2, short forms of the original API's writes (most entries; an array decodes several times faster than
+ *   nested maps): [16, request id or nil, key, value] is a plain put, [17, request id or nil, key] a delete of
+ *   one key.
+ */
+const V1_PUT = 1;
+const V1_DELETE = 2;
+const V2 = 2;
+const V2_PUT = 16;
+const V2_DELETE = 17;
 
 export interface CommandLimits {
   maxKeyBytes: number;
@@ -18,26 +30,81 @@ export interface CommandLimits {
 
 const defaultLimits: CommandLimits = { maxKeyBytes: limits.key_bytes_max, maxValueBytes: limits.value_bytes_max };
 
-/** encodeCommand turns a validated command into the bytes of a normal log entry. */
-export function encodeCommand(command: KvCommand): Uint8Array {
-  const body = command.op === "put" ? [put_tag, command.key, command.value] : [delete_tag, command.key];
-  return packr.pack(body);
+/** DecodedEntry: what a normal entry asks; `legacy` marks a v1 entry (its revision follows the index). */
+export interface DecodedEntry {
+  request: KvRequest;
+  requestId: string | null;
+  legacy: boolean;
+}
+
+/** requestOf: the v2 request of a put/delete of the original API. */
+export function requestOf(command: KvCommand): KvRequest {
+  return command.op === "put"
+    ? { kind: "put", put: { key: command.key, value: command.value } }
+    : { kind: "delete_range", delete_range: { key: command.key } };
+}
+
+/** encodeCommand turns a validated put/delete of the original API into the bytes of a (v2) log entry. */
+export function encodeCommand(command: KvCommand, requestId?: string): Uint8Array {
+  return encodeRequest(requestOf(command), requestId);
+}
+
+/** encodeRequest: the bytes of a v2 log entry for a validated request. */
+export function encodeRequest(request: KvRequest, requestId?: string): Uint8Array {
+  const id = requestId ?? null;
+  if (request.kind === "put" && Object.keys(request.put).length === 2) return packr.pack([V2_PUT, id, request.put.key, request.put.value]);
+  if (request.kind === "delete_range" && Object.keys(request.delete_range).length === 1) {
+    return packr.pack([V2_DELETE, id, request.delete_range.key]);
+  }
+  return packr.pack(requestId === undefined ? { v: V2, req: request } : { v: V2, id: requestId, req: request });
 }
 
 /**
- * decodeCommand reads the bytes of a normal log entry. Entries were validated before they were proposed,
- * so a malformed one is corruption or a bug: it throws rather than guess.
+ * decodeEntry reads the bytes of a normal log entry, v1 or v2. Entries were validated before they were
+ * proposed, so a malformed one is corruption or a bug: it throws storage_corrupt rather than guess. Size
+ * bounds are not re-checked (flags may differ between nodes; apply must not).
  */
-export function decodeCommand(data: Uint8Array): KvCommand {
+export function decodeEntry(data: Uint8Array): DecodedEntry {
   const body: unknown = packr.unpack(data);
-  if (!Array.isArray(body) || typeof body[1] !== "string") {
-    throw new QklzlError("storage_corrupt", "log entry is not a kv command");
+  if (Array.isArray(body)) return decodeV1(body); // v1, or a v2 short form
+  if (typeof body !== "object" || body === null) corrupt("log entry is not a kv command");
+  const fields = body as Record<string, unknown>;
+  if (fields.v !== V2) corrupt(`log entry has unknown format ${JSON.stringify(fields.v ?? null)}`);
+  const id = fields.id;
+  if (id !== undefined && typeof id !== "string") corrupt("log entry has a non-string request id");
+  try {
+    return { request: validateKvRequest(fields.req, unbounded), requestId: id ?? null, legacy: false };
+  } catch (error) {
+    if (isQklzlError(error)) corrupt(`log entry is not a valid request: ${error.message}`);
+    throw error;
   }
-  if (body[0] === put_tag && body.length === 3 && typeof body[2] === "string") {
-    return { op: "put", key: body[1], value: body[2] };
+}
+
+function decodeV1(body: unknown[]): DecodedEntry {
+  if (body[0] === V2_PUT || body[0] === V2_DELETE) return decodeShort(body);
+  if (typeof body[1] !== "string") corrupt("log entry is not a kv command");
+  if (body[0] === V1_PUT && body.length === 3 && typeof body[2] === "string") {
+    return { request: { kind: "put", put: { key: body[1], value: body[2] } }, requestId: null, legacy: true };
   }
-  if (body[0] === delete_tag && body.length === 2) return { op: "delete", key: body[1] };
-  throw new QklzlError("storage_corrupt", `log entry has unknown kv tag ${String(body[0])}`);
+  if (body[0] === V1_DELETE && body.length === 2) {
+    return { request: { kind: "delete_range", delete_range: { key: body[1] } }, requestId: null, legacy: true };
+  }
+  corrupt(`log entry has unknown kv tag ${String(body[0])}`);
+}
+
+function decodeShort(body: unknown[]): DecodedEntry {
+  const id = body[1];
+  const key = body[2];
+  if ((id !== null && typeof id !== "string") || typeof key !== "string" || key.length === 0) corrupt("log entry is not a kv command");
+  if (body[0] === V2_PUT && body.length === 4 && typeof body[3] === "string") {
+    return { request: { kind: "put", put: { key, value: body[3] } }, requestId: id, legacy: false };
+  }
+  if (body[0] === V2_DELETE && body.length === 3) return { request: { kind: "delete_range", delete_range: { key } }, requestId: id, legacy: false };
+  corrupt("log entry has a malformed short form");
+}
+
+function corrupt(message: string): never {
+  throw new QklzlError("storage_corrupt", message);
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { KeyValue } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
 
 export type Consistency = "linearizable" | "stale";
@@ -82,6 +83,8 @@ export interface NodeApi {
   write(command: KvCommand): Promise<{ index: number }>;
   /** read: linearizable (ReadIndex, any node: a follower asks the leader, then waits for its own apply) or stale. */
   read(key: string, consistency: Consistency): Promise<{ value: string } | null>;
+  /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
+  readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null>;
   /** join adds a learner (promoted to voter once caught up) and answers once the learner entry applied. Idempotent. */
   join(request: JoinRequest): Promise<JoinResponse>;
   /** leave removes a member (if it is this leader, leadership is handed over first). */

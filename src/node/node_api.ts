@@ -1,4 +1,4 @@
-import { encodeCommand, validateCommand, validateKey, type CommandLimits, type KvCommand } from "../kv/index.ts";
+import { encodeCommand, validateCommand, validateKey, type CommandLimits, type KeyValue, type KvCommand } from "../kv/index.ts";
 import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import type { Consistency, JoinRequest, JoinResponse, NodeApi } from "./api.ts";
@@ -48,6 +48,10 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
 
     async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
       return rt.read(validateKey(key, bounds.maxKeyBytes), consistency);
+    },
+
+    async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+      return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
     },
 
     async join(request: JoinRequest): Promise<JoinResponse> {

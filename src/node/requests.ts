@@ -1,4 +1,4 @@
-import type { KvStateMachine } from "../kv/index.ts";
+import type { KeyValue, KvStateMachine } from "../kv/index.ts";
 import type { RaftCore } from "../raft/index.ts";
 import type { ConfChange } from "../raft/types.ts";
 import { QklzlError } from "../shared/errors.ts";
@@ -77,19 +77,40 @@ export class Requests {
 
   /** read: linearizable (ReadIndex, any node: a follower asks the leader) or stale (the local map). */
   async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
-    const { metrics, refusals } = this.context;
+    const { metrics } = this.context;
     this.context.ensureRunning();
     if (consistency === "stale") {
       metrics.readsStale++;
       const value = this.context.kv.get(key);
       return value === undefined ? null : { value };
     }
+    const answer = await this.linearizable(key);
+    metrics.readsLinearizable++;
+    return answer;
+  }
+
+  /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
+  async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+    const { metrics, kv } = this.context;
+    this.context.ensureRunning();
+    if (consistency === "stale") metrics.readsStale++;
+    else {
+      // Once the read index is applied, any later state is as good (it is still committed): the kv and the
+      // revision are taken together, synchronously, when the read resolves.
+      await this.linearizable(key);
+      metrics.readsLinearizable++;
+    }
+    const found = kv.getKv(key);
+    return found === null ? null : { kv: found, revision: kv.revision };
+  }
+
+  /** linearizable: a ReadIndex read of `key` (the node confirms the leader's commit index, waits for its apply). */
+  private linearizable(key: string): Promise<{ value: string } | null> {
+    const { refusals } = this.context;
     const soft = this.context.core().softState();
     if (soft.leaderId === 0) throw refusals.noLeaderError();
     if (soft.role === "leader" && !this.context.peers.quorumReachable(soft.membership.voters)) throw refusals.noQuorumError();
-    const answer = await this.context.reads.read(key);
-    metrics.readsLinearizable++;
-    return answer;
+    return this.context.reads.read(key);
   }
 
   /** ensureLeader throws the fast refusal a request gets on a node that cannot serve it as leader. */

@@ -1,5 +1,5 @@
 import type { ConsolaInstance } from "consola";
-import type { KvStateMachine } from "../kv/index.ts";
+import type { KeyValue, KvStateMachine } from "../kv/index.ts";
 import { RaftCore, applyConfChange } from "../raft/index.ts";
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftStatus, Ready, SnapshotMeta } from "../raft/types.ts";
 import type { SoftState } from "../raft/soft_state.ts";
@@ -405,6 +405,11 @@ export class NodeRuntime {
   /** read: linearizable or stale; the key is validated by the caller. */
   read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
     return this.requests.read(key, consistency);
+  }
+
+  /** readKv: as read, with the key's revisions and the store revision; the key is validated by the caller. */
+  readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+    return this.requests.readKv(key, consistency);
   }
 
   /** status: the body of GET /status (works while stopping too, not before the core exists). */

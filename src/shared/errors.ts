@@ -16,6 +16,11 @@ export type ErrorCode =
   | "unknown_member"
   | "shutting_down"
   | "storage_corrupt"
+  | "compacted"
+  | "future_revision"
+  | "duplicate_key"
+  | "too_many_ops"
+  | "compare_failed"
   | "internal";
 
 /** HTTP status for each code: one map, so every layer answers the same. */
@@ -36,6 +41,11 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   unknown_member: 404,
   shutting_down: 503,
   storage_corrupt: 500,
+  compacted: 410,
+  future_revision: 400,
+  duplicate_key: 400,
+  too_many_ops: 400,
+  compare_failed: 412,
   internal: 500,
 };
 

@@ -74,7 +74,14 @@ describe("qklzl CLI on a 3-node cluster", () => {
     expect(put.stdout).toMatch(/^OK \(index \d+\)\n$/);
     expect(await qklzl("kv", "get", "greeting", "--addr", n3.http)).toMatchObject({ code: 0, stdout: "hello world\n" });
     const json = await qklzl("kv", "get", "greeting", "--addr", n3.http, "--json");
-    expect(JSON.parse(json.stdout)).toEqual({ key: "greeting", value: "hello world" });
+    expect(JSON.parse(json.stdout)).toEqual({
+      key: "greeting",
+      value: "hello world",
+      create_revision: expect.any(Number),
+      mod_revision: expect.any(Number),
+      version: 1,
+      revision: expect.any(Number),
+    });
     // A value that starts with "-" goes after --.
     expect((await qklzl("kv", "put", "n", "--addr", n1.http, "--", "-5")).code).toBe(0);
     expect((await qklzl("kv", "get", "n", "--addr", n1.http)).stdout).toBe("-5\n");

@@ -84,11 +84,19 @@ async function getKv(ctx: RouteContext, req: Request, target: RequestTarget): Pr
     req,
     target,
     { wanted: forward, body: null },
-    () => ctx.api.read(key, consistency),
+    () => ctx.api.readKv(key, consistency),
+    // The original {"key","value"} first, in that order; the revisions are extra fields after them.
     (found) =>
       found === null
         ? errorResponse("key_not_found", `key ${JSON.stringify(key)} not found`, { key })
-        : Response.json({ key, value: found.value }),
+        : Response.json({
+            key,
+            value: found.kv.value,
+            create_revision: found.kv.create_revision,
+            mod_revision: found.kv.mod_revision,
+            version: found.kv.version,
+            revision: found.revision,
+          }),
   );
 }
 
