@@ -59,7 +59,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       maxBodyBytes: options.maxBodyBytes,
       requestTimeoutMs: options.requestTimeoutMs,
     });
-    const addrs = { raftAddr: transport.addr, httpAddr: http.addr };
+    const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {
       const state = bootstrapState({ id: options.id, role: "voter", ...addrs });
