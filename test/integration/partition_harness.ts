@@ -1,0 +1,204 @@
+import {
+  check,
+  checkHistory,
+  Cluster,
+  describeAnswers,
+  fastFlags,
+  findLostWrites,
+  recordHistory,
+  request,
+  startWriters,
+  waitFor,
+  type ClusterOptions,
+  type History,
+  type NodeHandle,
+  type StartMode,
+  type Writers,
+} from "../../scenarios/harness.ts";
+import { LinkProxy } from "./link_proxy.ts";
+
+// partition_harness.ts: what the partition tests (partition_*.test.ts) share on top of scenarios/harness.ts:
+// a cluster whose every Raft link runs through the LinkProxy, a watcher that records term → leader from every
+// node's /status, the load (unique-key writers and a read/write history) and the end-of-test checks.
+
+/** partitionFlags: fast elections, and requests that give up soon on a node that lost its quorum. */
+export const partitionFlags = [...fastFlags, "--request-timeout-ms", "2000"];
+
+/** PartitionCluster: a Cluster whose nodes advertise their proxy's address, so `links` can cut any direction. */
+export class PartitionCluster extends Cluster {
+  readonly links = new LinkProxy();
+  private readonly advertised = new Map<number, string>();
+
+  constructor(options: ClusterOptions) {
+    super(options);
+    for (const id of this.ids) this.advertised.set(id, this.links.listen(id, () => this.node(id).raftAddr));
+  }
+
+  /** proxyAddr: the Raft address node `id` advertises (its proxy). */
+  proxyAddr(id: number): string {
+    return this.advertised.get(id)!;
+  }
+
+  override start(id: number, mode: StartMode = {}): Promise<NodeHandle> {
+    return super.start(id, { ...mode, extraArgs: [...(mode.extraArgs ?? []), "--advertise-raft-addr", this.proxyAddr(id)] });
+  }
+
+  override async diagnostics(logLines = 20): Promise<string> {
+    return `${await super.diagnostics(logLines)}\nlink proxy: ${this.links.describe()}`;
+  }
+
+  override async destroy(options: { keepFiles?: boolean } = {}): Promise<void> {
+    await super.destroy(options);
+    this.links.close();
+  }
+
+  /** checkProxied: every member of node `via`'s configuration is reached through its proxy (else cuts would miss). */
+  /** checkCutBit: the proxy really dropped bytes on each link `from` → `to` (the cut was in the path). */
+  checkCutBit(from: number, to: number[]): void {
+    for (const t of to) check(this.links.stats(from, t).droppedBytes > 0, `the cut ${from}->${t} dropped bytes (${this.links.describe()})`);
+  }
+
+  async checkProxied(via: number): Promise<void> {
+    const status = await this.status(via);
+    check(status !== null, `node ${via} answers /status`);
+    for (const m of status.members) check(m.raft_addr === this.proxyAddr(m.id), `member ${m.id} advertises its proxy ${this.proxyAddr(m.id)}, not ${m.raft_addr}`);
+  }
+}
+
+/**
+ * TermWatcher polls /status of every running node and records, per term, which leader each node named (a node
+ * saying is_leader, or a follower's leader_id). Two different leaders named for one term break Election Safety.
+ */
+export class TermWatcher {
+  /** leaders: term → leader id → who said so ("n3 is_leader", "n2 leader_id"). */
+  readonly leaders = new Map<number, Map<number, string>>();
+  polls = 0;
+  private stopping = false;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly cluster: Cluster, intervalMs = 100) {
+    this.loop = (async () => {
+      while (!this.stopping && !cluster.isDestroyed) {
+        const statuses = await cluster.statuses(cluster.running().filter((id) => !cluster.node(id).paused));
+        for (const s of statuses.values()) {
+          if (s.is_leader) this.note(s.term, s.id, `n${s.id} is_leader`);
+          else if (s.leader_id !== 0) this.note(s.term, s.leader_id, `n${s.id} leader_id`);
+        }
+        this.polls++;
+        await Bun.sleep(intervalMs);
+      }
+    })();
+  }
+
+  private note(term: number, leader: number, who: string): void {
+    let byLeader = this.leaders.get(term);
+    if (byLeader === undefined) this.leaders.set(term, (byLeader = new Map()));
+    if (!byLeader.has(leader)) byLeader.set(leader, who);
+  }
+
+  /** leaderOf: the one leader seen in `term`, or null. */
+  leaderOf(term: number): number | null {
+    const byLeader = this.leaders.get(term);
+    return byLeader === undefined || byLeader.size !== 1 ? null : [...byLeader.keys()][0]!;
+  }
+
+  /** violations: one sentence per term in which two leaders were named. */
+  violations(): string[] {
+    const out: string[] = [];
+    for (const [term, byLeader] of this.leaders) {
+      if (byLeader.size > 1) out.push(`term ${term} had leaders ${[...byLeader].map(([id, who]) => `${id} (${who})`).join(" and ")}`);
+    }
+    return out;
+  }
+
+  describe(): string {
+    return [...this.leaders].sort((a, b) => a[0] - b[0]).map(([term, byLeader]) => `t${term}:${[...byLeader.keys()].join("/")}`).join(" ");
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+  }
+}
+
+/** Load: the three things a partition test runs through its fault, started together and stopped together. */
+export interface Load {
+  watcher: TermWatcher;
+  writers: Writers;
+  history: History;
+  stop(): Promise<void>;
+}
+
+/** startLoad starts the term watcher, unique-key writers (lost-write check) and a read/write history (stale-read check). */
+export function startLoad(cluster: Cluster, prefix: string): Load {
+  const watcher = new TermWatcher(cluster);
+  const writers = startWriters(cluster, { writers: 2, prefix, requestTimeoutMs: 2500 });
+  const history = recordHistory(cluster, { keys: 3, writers: 2, readers: 3, requestTimeoutMs: 1500 });
+  return {
+    watcher,
+    writers,
+    history,
+    async stop() {
+      await Promise.all([writers.stop(), history.stop(), watcher.stop()]);
+    },
+  };
+}
+
+/** waitAcked waits until the writers have `more` acknowledged writes beyond now, within `deadlineMs`. */
+export async function waitAcked(load: Load, more: number, what: string, deadlineMs = 10_000): Promise<void> {
+  const target = load.writers.log.acked.size + more;
+  await waitFor(() => load.writers.log.acked.size >= target, { deadlineMs, what: `${more} more acknowledged writes ${what} (answers: ${describeAnswers(load.writers.log)})` });
+}
+
+/**
+ * probeCutOff: node `id`, cut off from the majority, must neither acknowledge a write nor serve a linearizable
+ * read of `key` older than `fresh`, which the majority acknowledged after the cut (a redirect or an error is fine).
+ */
+export async function probeCutOff(cluster: Cluster, id: number, key: string, fresh: string): Promise<void> {
+  const write = await request(cluster.node(id).httpAddr, "/kv", { json: { op: "put", key: `cut-off-${id}-${Date.now()}`, value: "x" }, timeoutMs: 3000 });
+  check(!(write.status === 200 && write.json?.ok === true), `node ${id}, cut off from the majority, acknowledged a write: ${write.text}`);
+  const read = await cluster.get(id, key, { timeoutMs: 3000 });
+  if (read.status === 200 || read.status === 404) {
+    const value = read.status === 200 ? String(read.json?.value) : "(no value)";
+    check(value === fresh, `node ${id}, cut off from the majority, served a stale linearizable read of ${key}: ${value} (the majority acknowledged ${fresh})`);
+  }
+}
+
+/** writeOk puts key=value through whichever node leads, retrying until acknowledged within `deadlineMs`; returns when. */
+export async function writeOk(cluster: Cluster, key: string, value: string, among: number[], deadlineMs = 10_000): Promise<number> {
+  const started = performance.now();
+  await waitFor(
+    async () => {
+      const { leaderId } = await cluster.waitForLeader({ among, deadlineMs: deadlineMs });
+      const reply = await request(cluster.node(leaderId).httpAddr, "/kv", { json: { op: "put", key, value }, timeoutMs: 2500 });
+      return reply.status === 200 && reply.json?.ok === true;
+    },
+    { deadlineMs, what: `a write of ${key} acknowledged by the leader of ${among.join(", ")}` },
+  );
+  return performance.now() - started;
+}
+
+/**
+ * finalChecks, after healing and stopping the load: one leader per term, no stale read in the history, and every
+ * acknowledged write readable (linearizably) from every node of `members`.
+ */
+export async function finalChecks(cluster: Cluster, load: Load, members: number[]): Promise<void> {
+  const terms = load.watcher.violations();
+  check(terms.length === 0, `two leaders in one term: ${terms.join("; ")} (seen: ${load.watcher.describe()})`);
+  check(load.watcher.polls >= 10, `the term watcher polled enough to mean something: ${load.watcher.polls}`);
+  const stale = checkHistory(load.history.ops);
+  check(stale.length === 0, `${stale.length} stale reads in ${load.history.ops.length} operations, e.g.:\n${stale.slice(0, 5).join("\n")}`);
+  await cluster.waitConverged(members, 20_000);
+  for (const id of members) {
+    const result = await findLostWrites(cluster, load.writers.log, id);
+    check(
+      result.lost.length === 0,
+      `node ${id}: ${result.lost.length} of ${result.checked} acknowledged writes lost, e.g. ${JSON.stringify(result.lost.slice(0, 5))} (answers: ${describeAnswers(load.writers.log)})`,
+    );
+  }
+  const reads = load.history.ops.filter((op) => op.kind === "read").length;
+  if (process.env.QKLZL_PARTITION_VERBOSE === "1") {
+    console.log(`acked ${load.writers.log.acked.size} (${describeAnswers(load.writers.log)}), history ${load.history.ops.length} ops (${reads} reads), terms ${load.watcher.describe()}\n${(cluster as PartitionCluster).links.describe()}`);
+  }
+  check(load.writers.log.acked.size >= 50 && reads >= 50, `enough load to mean something: ${load.writers.log.acked.size} acked writes, ${reads} reads`);
+}

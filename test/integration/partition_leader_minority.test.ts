@@ -1,0 +1,47 @@
+import { test } from "bun:test";
+import { check } from "../../scenarios/harness.ts";
+import { formedForThisFile } from "../cluster_fixture.ts";
+import { finalChecks, PartitionCluster, partitionFlags, probeCutOff, startLoad, waitAcked, writeOk } from "./partition_harness.ts";
+
+// Five nodes; the leader and one follower are cut off (both directions) from the other three while writers and
+// readers run on every node. The three elect a new leader and keep taking writes; the old leader can neither
+// acknowledge a write nor serve a linearizable read that misses a write the majority acknowledged. After
+// healing, the cluster takes writes again and every acknowledged write is on every node.
+
+const cluster = new PartitionCluster({ name: "it-partition-minority", size: 5, extraArgs: partitionFlags });
+const timeout = 90_000;
+
+formedForThisFile(cluster, { timeoutMs: timeout });
+
+test("the leader cut off with a minority loses its leadership safely, and the cluster recovers when healed", async () => {
+  await cluster.explain(async () => {
+    const all = cluster.ids;
+    await cluster.checkProxied(1);
+    const before = await cluster.waitForLeader({ among: all });
+    const old = before.leaderId;
+    const buddy = all.find((id) => id !== old)!;
+    const majority = all.filter((id) => id !== old && id !== buddy);
+    await writeOk(cluster, "fence", "before-cut", all);
+    const load = startLoad(cluster, "minority-");
+    try {
+      await waitAcked(load, 30, "before the cut");
+      cluster.links.partition([old, buddy], majority);
+      const after = await cluster.waitForLeader({ among: majority, deadlineMs: 10_000, what: `a new leader among ${majority.join(", ")}` });
+      check(after.term > before.term, `the new leader ${after.leaderId} leads in a later term (${after.term}) than the old one (${before.term})`);
+      await writeOk(cluster, "fence", "after-cut", majority);
+      await probeCutOff(cluster, old, "fence", "after-cut");
+      await probeCutOff(cluster, buddy, "fence", "after-cut");
+      await waitAcked(load, 30, `on the majority side (${majority.join(", ")}) during the cut`);
+
+      cluster.checkCutBit(old, majority);
+      cluster.checkCutBit(after.leaderId, [old, buddy]);
+      cluster.links.healAll();
+      await cluster.waitForLeader({ among: all, deadlineMs: 10_000, what: "one leader agreed on by all five after healing" });
+      await writeOk(cluster, "healed", "yes", all, 10_000);
+      await waitAcked(load, 30, "after healing");
+    } finally {
+      await load.stop();
+    }
+    await finalChecks(cluster, load, all);
+  });
+}, timeout);
