@@ -164,18 +164,49 @@ export async function probeCutOff(cluster: Cluster, id: number, key: string, fre
   }
 }
 
-/** writeOk puts key=value through whichever node leads, retrying until acknowledged within `deadlineMs`; returns when. */
-export async function writeOk(cluster: Cluster, key: string, value: string, among: number[], deadlineMs = 10_000): Promise<number> {
-  const started = performance.now();
+/**
+ * writeOk puts key=value through whichever node of `among` leads, retrying until acknowledged within
+ * `deadlineMs`. With `history`, the write is recorded there (invoked at the first attempt, completed at the
+ * acknowledgement: one logical write of one unique value) so the stale-read checker knows it.
+ */
+export async function writeOk(cluster: Cluster, key: string, value: string, among: number[], options: { deadlineMs?: number; history?: History } = {}): Promise<void> {
+  const deadlineMs = options.deadlineMs ?? 10_000;
+  const invokeMs = performance.now();
+  let node = 0;
   await waitFor(
     async () => {
-      const { leaderId } = await cluster.waitForLeader({ among, deadlineMs: deadlineMs });
-      const reply = await request(cluster.node(leaderId).httpAddr, "/kv", { json: { op: "put", key, value }, timeoutMs: 2500 });
+      node = (await cluster.waitForLeader({ among, deadlineMs })).leaderId;
+      const reply = await request(cluster.node(node).httpAddr, "/kv", { json: { op: "put", key, value }, timeoutMs: 2500 });
       return reply.status === 200 && reply.json?.ok === true;
     },
     { deadlineMs, what: `a write of ${key} acknowledged by the leader of ${among.join(", ")}` },
   );
-  return performance.now() - started;
+  options.history?.ops.push({ kind: "write", client: "fence", key, value, invokeMs, completeMs: performance.now(), node });
+}
+
+/**
+ * startProbe reads `key` linearizably from each of `ids` in a loop (the nodes cut off from the majority) and
+ * records every answered read into the history, so a stale one is caught however briefly it is served.
+ */
+export function startProbe(cluster: Cluster, history: History, ids: number[], key: string): { stop(): Promise<void> } {
+  let stopping = false;
+  const loops = ids.map(async (id) => {
+    while (!stopping && !cluster.isDestroyed) {
+      const invokeMs = performance.now();
+      const read = await cluster.get(id, key, { timeoutMs: 1500 });
+      const completeMs = performance.now();
+      if (read.status === 200 || read.status === 404) {
+        history.ops.push({ kind: "read", client: `probe${id}`, key, value: read.status === 200 ? String(read.json?.value) : null, invokeMs, completeMs, node: id });
+      }
+      await Bun.sleep(10);
+    }
+  });
+  return {
+    async stop() {
+      stopping = true;
+      await Promise.all(loops);
+    },
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { test } from "bun:test";
 import { check } from "../../scenarios/harness.ts";
 import { formedForThisFile } from "../cluster_fixture.ts";
-import { finalChecks, PartitionCluster, partitionFlags, probeCutOff, startLoad, waitAcked, writeOk } from "./partition_harness.ts";
+import { finalChecks, PartitionCluster, partitionFlags, probeCutOff, startLoad, startProbe, waitAcked, writeOk } from "./partition_harness.ts";
 
 // Five nodes; the leader and one follower are cut off (both directions) from the other three while writers and
 // readers run on every node. The three elect a new leader and keep taking writes; the old leader can neither
@@ -21,14 +21,15 @@ test("the leader cut off with a minority loses its leadership safely, and the cl
     const old = before.leaderId;
     const buddy = all.find((id) => id !== old)!;
     const majority = all.filter((id) => id !== old && id !== buddy);
-    await writeOk(cluster, "fence", "before-cut", all);
     const load = startLoad(cluster, "minority-");
+    await writeOk(cluster, "fence", "before-cut", all, { history: load.history });
+    const probe = startProbe(cluster, load.history, [old, buddy], "fence");
     try {
       await waitAcked(load, 30, "before the cut");
       cluster.links.partition([old, buddy], majority);
       const after = await cluster.waitForLeader({ among: majority, deadlineMs: 10_000, what: `a new leader among ${majority.join(", ")}` });
       check(after.term > before.term, `the new leader ${after.leaderId} leads in a later term (${after.term}) than the old one (${before.term})`);
-      await writeOk(cluster, "fence", "after-cut", majority);
+      await writeOk(cluster, "fence", "after-cut", majority, { history: load.history });
       await probeCutOff(cluster, old, "fence", "after-cut");
       await probeCutOff(cluster, buddy, "fence", "after-cut");
       await waitAcked(load, 30, `on the majority side (${majority.join(", ")}) during the cut`);
@@ -37,10 +38,10 @@ test("the leader cut off with a minority loses its leadership safely, and the cl
       cluster.checkCutBit(after.leaderId, [old, buddy]);
       cluster.links.healAll();
       await cluster.waitForLeader({ among: all, deadlineMs: 10_000, what: "one leader agreed on by all five after healing" });
-      await writeOk(cluster, "healed", "yes", all, 10_000);
+      await writeOk(cluster, "healed", "yes", all);
       await waitAcked(load, 30, "after healing");
     } finally {
-      await load.stop();
+      await Promise.all([probe.stop(), load.stop()]);
     }
     await finalChecks(cluster, load, all);
   });
