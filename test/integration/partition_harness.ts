@@ -133,7 +133,7 @@ export interface Load {
 export function startLoad(cluster: Cluster, prefix: string): Load {
   const watcher = new TermWatcher(cluster);
   const writers = startWriters(cluster, { writers: 2, prefix, requestTimeoutMs: 2500 });
-  const history = recordHistory(cluster, { keys: 3, writers: 2, readers: 3, requestTimeoutMs: 1500 });
+  const history = recordHistory(cluster, { keys: 3, keyPrefix: `${prefix}reg`, writers: 2, readers: 3, requestTimeoutMs: 1500 });
   return {
     watcher,
     writers,
