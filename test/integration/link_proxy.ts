@@ -234,6 +234,7 @@ export class LinkProxy {
   private connectUpstream(conn: Conn): void {
     if (conn.connecting || conn.closed) return;
     conn.connecting = true;
+    conn.dialer.pause(); // until the upstream is open (flush resumes it), so `pending` stays one chunk or so
     const [hostname, port] = splitAddr(this.upstreams.get(conn.target)!());
     const ref: ConnRef = { conn };
     Bun.connect<ConnRef>({
