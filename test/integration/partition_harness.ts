@@ -1,5 +1,6 @@
 import {
   check,
+  CheckError,
   checkHistory,
   Cluster,
   describeAnswers,
@@ -23,6 +24,9 @@ import { LinkProxy } from "./link_proxy.ts";
 
 /** partitionFlags: fast elections, and requests that give up soon on a node that lost its quorum. */
 export const partitionFlags = [...fastFlags, "--request-timeout-ms", "2000"];
+
+/** loadMaxMs: the watcher and probe loops end by themselves after this long, whatever happens to the test. */
+const loadMaxMs = 60_000;
 
 /** PartitionCluster: a Cluster whose nodes advertise their proxy's address, so `links` can cut any direction. */
 export class PartitionCluster extends Cluster {
@@ -52,12 +56,12 @@ export class PartitionCluster extends Cluster {
     this.links.close();
   }
 
-  /** checkProxied: every member of node `via`'s configuration is reached through its proxy (else cuts would miss). */
   /** checkCutBit: the proxy really dropped bytes on each link `from` → `to` (the cut was in the path). */
   checkCutBit(from: number, to: number[]): void {
     for (const t of to) check(this.links.stats(from, t).droppedBytes > 0, `the cut ${from}->${t} dropped bytes (${this.links.describe()})`);
   }
 
+  /** checkProxied: every member of node `via`'s configuration is reached through its proxy (else cuts would miss). */
   async checkProxied(via: number): Promise<void> {
     const status = await this.status(via);
     check(status !== null, `node ${via} answers /status`);
@@ -65,41 +69,15 @@ export class PartitionCluster extends Cluster {
   }
 }
 
-/**
- * TermWatcher polls /status of every running node and records, per term, which leader each node named (a node
- * saying is_leader, or a follower's leader_id). Two different leaders named for one term break Election Safety.
- */
-export class TermWatcher {
-  /** leaders: term → leader id → who said so ("n3 is_leader", "n2 leader_id"). */
+/** TermLog: per term, which leader each node named; two different leaders named for one term break Election Safety. */
+export class TermLog {
+  /** leaders: term → leader id → who said so first ("n3 is_leader", "n2 leader_id"). */
   readonly leaders = new Map<number, Map<number, string>>();
-  polls = 0;
-  private stopping = false;
-  private readonly loop: Promise<void>;
 
-  constructor(private readonly cluster: Cluster, intervalMs = 100) {
-    this.loop = (async () => {
-      while (!this.stopping && !cluster.isDestroyed) {
-        const statuses = await cluster.statuses(cluster.running().filter((id) => !cluster.node(id).paused));
-        for (const s of statuses.values()) {
-          if (s.is_leader) this.note(s.term, s.id, `n${s.id} is_leader`);
-          else if (s.leader_id !== 0) this.note(s.term, s.leader_id, `n${s.id} leader_id`);
-        }
-        this.polls++;
-        await Bun.sleep(intervalMs);
-      }
-    })();
-  }
-
-  private note(term: number, leader: number, who: string): void {
+  record(term: number, leader: number, who: string): void {
     let byLeader = this.leaders.get(term);
     if (byLeader === undefined) this.leaders.set(term, (byLeader = new Map()));
     if (!byLeader.has(leader)) byLeader.set(leader, who);
-  }
-
-  /** leaderOf: the one leader seen in `term`, or null. */
-  leaderOf(term: number): number | null {
-    const byLeader = this.leaders.get(term);
-    return byLeader === undefined || byLeader.size !== 1 ? null : [...byLeader.keys()][0]!;
   }
 
   /** violations: one sentence per term in which two leaders were named. */
@@ -111,8 +89,35 @@ export class TermWatcher {
     return out;
   }
 
+  /** describe: "t2:1 t3:4", the leader(s) of every term seen. */
   describe(): string {
     return [...this.leaders].sort((a, b) => a[0] - b[0]).map(([term, byLeader]) => `t${term}:${[...byLeader.keys()].join("/")}`).join(" ");
+  }
+}
+
+/**
+ * TermWatcher polls /status of every running node into a TermLog: a node saying is_leader names itself for its
+ * term, a follower names its leader_id for its term.
+ */
+export class TermWatcher extends TermLog {
+  polls = 0;
+  private stopping = false;
+  private readonly loop: Promise<void>;
+
+  constructor(cluster: Cluster, intervalMs = 100) {
+    super();
+    const until = performance.now() + loadMaxMs;
+    this.loop = (async () => {
+      while (!this.stopping && !cluster.isDestroyed && performance.now() < until) {
+        const statuses = await cluster.statuses(cluster.running().filter((id) => !cluster.node(id).paused));
+        for (const s of statuses.values()) {
+          if (s.is_leader) this.record(s.term, s.id, `n${s.id} is_leader`);
+          else if (s.leader_id !== 0) this.record(s.term, s.leader_id, `n${s.id} leader_id`);
+        }
+        this.polls++;
+        await Bun.sleep(intervalMs);
+      }
+    })();
   }
 
   async stop(): Promise<void> {
@@ -172,16 +177,20 @@ export async function probeCutOff(cluster: Cluster, id: number, key: string, fre
 export async function writeOk(cluster: Cluster, key: string, value: string, among: number[], options: { deadlineMs?: number; history?: History } = {}): Promise<void> {
   const deadlineMs = options.deadlineMs ?? 10_000;
   const invokeMs = performance.now();
-  let node = 0;
-  await waitFor(
-    async () => {
-      node = (await cluster.waitForLeader({ among, deadlineMs })).leaderId;
-      const reply = await request(cluster.node(node).httpAddr, "/kv", { json: { op: "put", key, value }, timeoutMs: 2500 });
-      return reply.status === 200 && reply.json?.ok === true;
-    },
-    { deadlineMs, what: `a write of ${key} acknowledged by the leader of ${among.join(", ")}` },
-  );
-  options.history?.ops.push({ kind: "write", client: "fence", key, value, invokeMs, completeMs: performance.now(), node });
+  const deadline = invokeMs + deadlineMs;
+  let last = "";
+  while (performance.now() < deadline) {
+    const left = Math.max(1, deadline - performance.now());
+    const { leaderId } = await cluster.waitForLeader({ among, deadlineMs: left, what: `a leader among ${among.join(", ")} to write ${key} through` });
+    const reply = await request(cluster.node(leaderId).httpAddr, "/kv", { json: { op: "put", key, value }, timeoutMs: Math.min(2500, left) });
+    if (reply.status === 200 && reply.json?.ok === true) {
+      options.history?.ops.push({ kind: "write", client: "fence", key, value, invokeMs, completeMs: performance.now(), node: leaderId });
+      return;
+    }
+    last = `node ${leaderId}: HTTP ${reply.status} ${reply.text.slice(0, 200)}`;
+    await Bun.sleep(50);
+  }
+  throw new CheckError(`no write of ${key} was acknowledged by the leader of ${among.join(", ")} within ${deadlineMs / 1000} s (last: ${last})`);
 }
 
 /**
@@ -190,8 +199,9 @@ export async function writeOk(cluster: Cluster, key: string, value: string, amon
  */
 export function startProbe(cluster: Cluster, history: History, ids: number[], key: string): { stop(): Promise<void> } {
   let stopping = false;
+  const until = performance.now() + loadMaxMs;
   const loops = ids.map(async (id) => {
-    while (!stopping && !cluster.isDestroyed) {
+    while (!stopping && !cluster.isDestroyed && performance.now() < until) {
       const invokeMs = performance.now();
       const read = await cluster.get(id, key, { timeoutMs: 1500 });
       const completeMs = performance.now();
@@ -213,7 +223,7 @@ export function startProbe(cluster: Cluster, history: History, ids: number[], ke
  * finalChecks, after healing and stopping the load: one leader per term, no stale read in the history, and every
  * acknowledged write readable (linearizably) from every node of `members`.
  */
-export async function finalChecks(cluster: Cluster, load: Load, members: number[]): Promise<void> {
+export async function finalChecks(cluster: PartitionCluster, load: Load, members: number[]): Promise<void> {
   const terms = load.watcher.violations();
   check(terms.length === 0, `two leaders in one term: ${terms.join("; ")} (seen: ${load.watcher.describe()})`);
   check(load.watcher.polls >= 10, `the term watcher polled enough to mean something: ${load.watcher.polls}`);
@@ -228,8 +238,9 @@ export async function finalChecks(cluster: Cluster, load: Load, members: number[
     );
   }
   const reads = load.history.ops.filter((op) => op.kind === "read").length;
+  // QKLZL_PARTITION_VERBOSE=1 prints what a passing run did (load, terms seen, bytes per link).
   if (process.env.QKLZL_PARTITION_VERBOSE === "1") {
-    console.log(`acked ${load.writers.log.acked.size} (${describeAnswers(load.writers.log)}), history ${load.history.ops.length} ops (${reads} reads), terms ${load.watcher.describe()}\n${(cluster as PartitionCluster).links.describe()}`);
+    console.log(`acked ${load.writers.log.acked.size} (${describeAnswers(load.writers.log)}), history ${load.history.ops.length} ops (${reads} reads), terms ${load.watcher.describe()}\n${cluster.links.describe()}`);
   }
   check(load.writers.log.acked.size >= 50 && reads >= 50, `enough load to mean something: ${load.writers.log.acked.size} acked writes, ${reads} reads`);
 }
