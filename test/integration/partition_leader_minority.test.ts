@@ -1,14 +1,21 @@
 import { test } from "bun:test";
 import { check } from "../../scenarios/harness.ts";
 import { formedForThisFile } from "../cluster_fixture.ts";
+import { waitApplied, waitCompactedPast } from "../cluster/support.ts";
 import { finalChecks, PartitionCluster, partitionFlags, probeCutOff, startLoad, startProbe, waitAcked, writeOk } from "./partition_harness.ts";
 
 // Five nodes; the leader and one follower are cut off (both directions) from the other three while writers and
 // readers run on every node. The three elect a new leader and keep taking writes; the old leader can neither
 // acknowledge a write nor serve a linearizable read that misses a write the majority acknowledged. After
-// healing, the cluster takes writes again and every acknowledged write is on every node.
+// healing, the cluster takes writes again and every acknowledged write is on every node. Snapshots are small
+// and frequent, and the cut lasts until the new leader compacted its log past what the cut-off pair holds, so
+// the pair catches up through snapshots streamed over the proxied links.
 
-const cluster = new PartitionCluster({ name: "it-partition-minority", size: 5, extraArgs: partitionFlags });
+const cluster = new PartitionCluster({
+  name: "it-partition-minority",
+  size: 5,
+  extraArgs: [...partitionFlags, "--snapshot-entries", "100", "--trailing-entries", "20", "--segment-bytes", "8192"],
+});
 const timeout = 90_000;
 
 formedForThisFile(cluster, { timeoutMs: timeout });
@@ -33,6 +40,8 @@ test("the leader cut off with a minority loses its leadership safely, and the cl
       await probeCutOff(cluster, old, "fence", "after-cut");
       await probeCutOff(cluster, buddy, "fence", "after-cut");
       await waitAcked(load, 30, `on the majority side (${majority.join(", ")}) during the cut`);
+      const behind = Math.max(...(await Promise.all([old, buddy].map(async (id) => (await cluster.status(id))?.last_log_index ?? 0))));
+      await waitCompactedPast(cluster, after.leaderId, behind, 15_000);
 
       cluster.checkCutBit(old, majority);
       cluster.checkCutBit(after.leaderId, [old, buddy]);
@@ -40,6 +49,10 @@ test("the leader cut off with a minority loses its leadership safely, and the cl
       await cluster.waitForLeader({ among: all, deadlineMs: 10_000, what: "one leader agreed on by all five after healing" });
       await writeOk(cluster, "healed", "yes", all);
       await waitAcked(load, 30, "after healing");
+      for (const id of [old, buddy]) {
+        const s = await waitApplied(cluster, id, behind + 1, 15_000);
+        check(s.snapshots_installed >= 1, `node ${id} caught up through a snapshot: ${s.snapshots_installed} installed`);
+      }
     } finally {
       await Promise.all([probe.stop(), load.stop()]);
     }
