@@ -73,7 +73,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       : bootstrapping
         ? "leading the new cluster"
         : `joining through ${options.join}`;
-    log.info(`node ${options.id} up: raft ${addrs.raftAddr}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
+    const listening = addrs.raftAddr === transport.addr ? "" : ` (listening on ${transport.addr})`;
+    log.info(`node ${options.id} up: raft ${addrs.raftAddr}${listening}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
     if (hasState && (options.bootstrap || options.join !== null)) {
       log.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }
