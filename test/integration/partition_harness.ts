@@ -28,13 +28,20 @@ export const partitionFlags = [...fastFlags, "--request-timeout-ms", "2000"];
 /** loadMaxMs: the watcher and probe loops end by themselves after this long, whatever happens to the test. */
 const loadMaxMs = 60_000;
 
+export interface PartitionClusterOptions extends ClusterOptions {
+  /** nodeArgs: flags for one node only, after the common ones (the last of a repeated flag wins). */
+  nodeArgs?: Record<number, string[]>;
+}
+
 /** PartitionCluster: a Cluster whose nodes advertise their proxy's address, so `links` can cut any direction. */
 export class PartitionCluster extends Cluster {
   readonly links = new LinkProxy();
   private readonly advertised = new Map<number, string>();
+  private readonly nodeArgs: Record<number, string[]>;
 
-  constructor(options: ClusterOptions) {
+  constructor(options: PartitionClusterOptions) {
     super(options);
+    this.nodeArgs = options.nodeArgs ?? {};
     for (const id of this.ids) this.advertised.set(id, this.links.listen(id, () => this.node(id).raftAddr));
   }
 
@@ -44,7 +51,8 @@ export class PartitionCluster extends Cluster {
   }
 
   override start(id: number, mode: StartMode = {}): Promise<NodeHandle> {
-    return super.start(id, { ...mode, extraArgs: [...(mode.extraArgs ?? []), "--advertise-raft-addr", this.proxyAddr(id)] });
+    const extraArgs = [...(this.nodeArgs[id] ?? []), ...(mode.extraArgs ?? []), "--advertise-raft-addr", this.proxyAddr(id)];
+    return super.start(id, { ...mode, extraArgs });
   }
 
   override async diagnostics(logLines = 20): Promise<string> {
