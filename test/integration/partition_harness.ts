@@ -228,6 +228,22 @@ export function startProbe(cluster: Cluster, history: History, ids: number[], ke
 }
 
 /**
+ * checkTermsStayBelowLeader: for `periodMs`, the nodes `cutOff` (which hear no leader) never report a term above
+ * the term of the leader of `among`: with pre-vote they cannot win pre-votes, so they never raise their term.
+ */
+export async function checkTermsStayBelowLeader(cluster: Cluster, cutOff: number[], among: number[], periodMs: number): Promise<void> {
+  const until = performance.now() + periodMs;
+  while (performance.now() < until) {
+    const { term } = await cluster.waitForLeader({ among, deadlineMs: 10_000 });
+    for (const id of cutOff) {
+      const s = await cluster.status(id);
+      check(s === null || s.term <= term, `node ${id}, cut off from the leader, moved to term ${s?.term}, above the leader's term ${term}`);
+    }
+    await Bun.sleep(100);
+  }
+}
+
+/**
  * finalChecks, after healing and stopping the load: one leader per term, no stale read in the history, and every
  * acknowledged write readable (linearizably) from every node of `members`.
  */
