@@ -220,7 +220,7 @@
       ];
       if (leaderStatus && m.id !== state.leaderId) rows.push(["match (leader's view)", m.match]);
       let lag = "";
-      if (leaderStatus && s !== null) {
+      if (leaderStatus && s !== null && m.up) {
         const behind = Math.max(0, leaderStatus.commit_index - s.applied_index);
         const pct = leaderStatus.commit_index > 0 ? Math.max(2, Math.min(100, (100 * s.applied_index) / leaderStatus.commit_index)) : 100;
         lag = `<div class="lag${behind > 10 ? " behind" : ""}" title="applied ${s.applied_index} of the leader's commit ${leaderStatus.commit_index}"><div style="width:${pct}%"></div></div>
@@ -230,7 +230,8 @@
       return `<div class="card${m.up ? "" : " down"}" data-id="${m.id}" data-role="${role}" data-up="${m.up}">
         <div class="title"><span>node ${m.id}</span><span class="role">${esc(role)}</span></div>
         <div class="muted small">${esc(m.addr)} · ${esc(m.role)}</div>
-        <dl>${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>
+        ${m.up || s === null ? "" : `<div class="muted small">last known:</div>`}
+        <dl${m.up ? "" : ' class="stale"'}>${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>
         ${lag}<div class="foot">${esc(contact)}</div></div>`;
     });
     $("members").innerHTML = cards.join("");
@@ -287,11 +288,11 @@
     return sum;
   }
 
-  /** buckets: a histogram's cumulative counts by upper bound, summed over its label sets. */
-  function buckets(values, name) {
+  /** buckets: a histogram's cumulative counts by upper bound, summed over its label sets (those with `label`). */
+  function buckets(values, name, label = "") {
     const out = new Map();
     for (const [key, value] of values) {
-      if (!key.startsWith(`${name}_bucket{`)) continue;
+      if (!key.startsWith(`${name}_bucket{`) || !key.includes(label)) continue;
       const le = /le="([^"]+)"/.exec(key);
       if (!le) continue;
       const bound = le[1] === "+Inf" ? Infinity : Number(le[1]);
@@ -315,9 +316,9 @@
   const charts = [
     { id: "puts", title: "writes/s", unit: "/s", help: "qklzl_proposals_total, summed over members" },
     { id: "reads", title: "reads/s", unit: "/s", help: "qklzl_reads_total, summed over members" },
-    { id: "p99", title: "request p99", unit: " ms", help: "qklzl_http_request_duration_seconds buckets" },
+    { id: "p99", title: "/kv request p99", unit: " ms", help: "qklzl_http_request_duration_seconds{route=\"/kv\"} buckets, all members" },
     { id: "fsync", title: "fsync p99", unit: " ms", help: "qklzl_fsync_seconds buckets, all members" },
-    { id: "elections", title: "elections", unit: "", help: "qklzl_raft_elections_total increase per sample" },
+    { id: "elections", title: "elections", unit: "", help: "qklzl_raft_elections_total increase, summed over members; the figure: in the last 5 min", windowTotal: true },
   ];
   const series = new Map(charts.map((c) => [c.id, []]));
   const lastScrape = new Map(); // id -> { t, values }
@@ -352,9 +353,10 @@
         const value = rate(name, per);
         if (value !== null) sums[key] = (sums[key] ?? 0) + value;
       }
-      const requests = buckets(scrape.values, "qklzl_http_request_duration_seconds");
-      if (requests.size > 0) histogramMissing = false;
-      hist.p99.push([buckets(before.values, "qklzl_http_request_duration_seconds"), requests]);
+      const kvRoute = 'route="/kv"';
+      const requests = buckets(scrape.values, "qklzl_http_request_duration_seconds", kvRoute);
+      if (requests.size > 0 || total(scrape.values, "qklzl_http_request_duration_seconds_count") !== null) histogramMissing = false;
+      hist.p99.push([buckets(before.values, "qklzl_http_request_duration_seconds", kvRoute), requests]);
       hist.fsync.push([buckets(before.values, "qklzl_fsync_seconds"), buckets(scrape.values, "qklzl_fsync_seconds")]);
     }
     const worst = (pairs) => pairs.map(([a, b]) => quantileMs(a, b, 0.99)).filter((v) => v !== null).reduce((x, y) => Math.max(x, y), -1);
@@ -405,7 +407,7 @@
       g.font = "10px system-ui, sans-serif";
       g.fillText(`max ${format(values.length ? Math.max(...values) : 0)}${c.unit}`, 2, 10);
       g.fillText("5 min", width - 30, height - 4);
-      const last = list.length ? list[list.length - 1].v : null;
+      const last = c.windowTotal ? values.reduce((a, b) => a + b, 0) : list.length ? list[list.length - 1].v : null;
       $(`now-${c.id}`).textContent = last === null ? "–" : `${format(last)}${c.unit}`;
     }
   }
