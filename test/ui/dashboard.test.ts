@@ -164,6 +164,8 @@ describe.skipIf(chromium === null)("the dashboard in chromium", () => {
     expect(feed).toContain(`node ${old} (${cluster.node(old).httpAddr}) stopped answering`);
     expect(feed).toContain(`leader: node ${leader}`);
     console.log(`test/ui/dashboard.test.ts: the page showed node ${old} down and node ${leader} leading ${shownAfterMs} ms after the kill`);
+    // One more /metrics sample (every 2 s), so the picture's charts count the election just seen.
+    await Bun.sleep(2500);
     const saved = await screenshot(page, join(cluster.root, "dashboard.png"));
     console.log(`test/ui/dashboard.test.ts: screenshot written to ${saved}`);
   }, 30_000);
