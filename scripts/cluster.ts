@@ -151,6 +151,8 @@ function printWelcome(leader: number): void {
     `qklzl cluster is up: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
     ...nodes.map((n) => `  node ${n.id}: HTTP http://${n.httpAddr}  Raft ${n.raftAddr}  data ${shown(n.dataDir)}`),
     "",
+    `Dashboard: http://${a1}/ui  (every node serves it: http://${a2}/ui, http://${a3}/ui)`,
+    "",
     "Try, in another terminal:",
     `  bin/qklzl status --addr ${a1}`,
     `  bin/qklzl kv put greeting 'hello world' --addr ${a1}`,

@@ -204,6 +204,7 @@ function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"G
   return async (req) => {
     const method = req.method;
     const handler = method === "GET" || method === "HEAD" ? get : method === "POST" ? post : undefined;
+    const started = performance.now();
     let response: Response;
     if (handler === undefined) {
       response = methodNotAllowed(method, path, allow);
@@ -215,7 +216,7 @@ function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"G
         response = toErrorResponse(error, method, target.pathAndQuery);
       }
     }
-    ctx.metrics.count(routeIndex, response.status);
+    ctx.metrics.count(routeIndex, response.status, (performance.now() - started) / 1000);
     return response;
   };
 }
