@@ -11,6 +11,7 @@ export interface StartFlags {
   join?: string;
   "raft-addr"?: string;
   "http-addr"?: string;
+  "grpc-addr"?: string;
   "heartbeat-ms"?: string;
   "election-ms"?: string;
   "snapshot-entries"?: string;
@@ -36,6 +37,10 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
   const raftAddr = parseHostPort("raft-addr", flags["raft-addr"]);
   const httpAddr = parseHostPort("http-addr", flags["http-addr"]);
   if (raftAddr === httpAddr) throw new UsageError(`--raft-addr and --http-addr must differ, both are ${raftAddr}`);
+  const grpcAddr = flags["grpc-addr"] === undefined ? null : parseHostPort("grpc-addr", flags["grpc-addr"]);
+  if (grpcAddr !== null && (grpcAddr === raftAddr || grpcAddr === httpAddr)) {
+    throw new UsageError(`--grpc-addr ${grpcAddr} must differ from --raft-addr and --http-addr`);
+  }
   const bootstrap = flags.bootstrap === true;
   const join = flags.join === undefined ? null : parseHostPort("join", flags.join);
   if (bootstrap && join !== null) {
@@ -59,6 +64,7 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     dataDir,
     raftAddr,
     httpAddr,
+    grpcAddr,
     bootstrap,
     join,
     heartbeatMs,

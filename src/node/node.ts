@@ -7,6 +7,7 @@ import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
 import type { HttpServer } from "./api.ts";
 import { startHttpServer } from "./http.ts";
+import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
 import { nodeLog } from "./log.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
@@ -28,6 +29,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const storage = options.wrapStorage?.(opened) ?? opened;
   let transport: Transport | null = null;
   let http: HttpServer | null = null;
+  let grpc: GrpcServer | null = null;
   try {
     const kv = new KvStateMachine();
     const snapshot = await storage.snapshots.loadLatest();
@@ -60,6 +62,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       maxBodyBytes: options.maxBodyBytes,
       requestTimeoutMs: options.requestTimeoutMs,
     });
+    grpc = await startEtcdEndpoint(api, options);
     const addrs = { raftAddr: transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {
@@ -74,7 +77,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       : bootstrapping
         ? "leading the new cluster"
         : `joining through ${options.join}`;
-    log.info(`node ${options.id} up: raft ${addrs.raftAddr}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
+    log.info(`node ${options.id} up: raft ${addrs.raftAddr}, http ${addrs.httpAddr}${grpc === null ? "" : `, etcd grpc ${grpc.addr}`}, data ${options.dataDir}; ${describe}`);
     if (hasState && (options.bootstrap || options.join !== null)) {
       log.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }
@@ -91,12 +94,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     });
     const openTransport = transport;
     const openHttp = http;
+    const openGrpc = grpc;
     const stop = (reason: "stop" | "removed" | "fatal", cause?: unknown): Promise<void> => {
       stopping ??= (async () => {
         rt.stopping = true;
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
         await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
+        await openGrpc?.stop().catch((error) => log.warn(`closing grpc: ${String(error)}`));
         await openHttp.stop().catch((error) => log.warn(`closing http: ${String(error)}`));
         await openTransport.close().catch((error) => log.warn(`closing transport: ${String(error)}`));
         await storage.close().catch((error) => log.warn(`closing storage: ${String(error)}`));
@@ -123,11 +128,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       id: options.id,
       raftAddr: addrs.raftAddr,
       httpAddr: addrs.httpAddr,
+      grpcAddr: grpc?.addr ?? null,
       api,
       stop: () => stop("stop"),
       done,
     };
   } catch (error) {
+    await grpc?.stop().catch(() => undefined);
     await http?.stop().catch(() => undefined);
     await transport?.close().catch(() => undefined);
     await storage.close().catch(() => undefined);
