@@ -15,7 +15,9 @@ export function clusterService(backend: EtcdBackend) {
     ID: etcdMemberId(clusterId, m.node_id).toString(),
     name: `node${m.node_id}`,
     peerURLs: [`http://${m.raft_addr}`, `http://${m.http_addr}`],
-    clientURLs: m.grpc_addr === "" ? [] : [`http://${m.grpc_addr}`],
+    // Bare host:port, not http://host:port: etcdctl 3.4 dials a clientURL as given (`--cluster`) and sends it as
+    // the HTTP/2 :authority, which Bun 1.4.4's server refuses with PROTOCOL_ERROR when it carries a scheme.
+    clientURLs: m.grpc_addr === "" ? [] : [m.grpc_addr],
     isLearner: m.is_learner,
   });
   const allMembers = () => {

@@ -59,15 +59,18 @@ export function watchService(backend: EtcdBackend) {
           return;
         }
         let handle: WatchHandle;
+        // A store may replay history from inside watch(): what it sends before `created` went out waits here.
+        let early: Msg[] | null = [];
+        const watchId = id;
+        const deliver = (message: Msg) => (early === null ? send(message) : early.push(message));
         try {
           const request = decodeWatchCreate(m);
-          const watchId = id;
           handle = backend.watch(request, {
-            events: (events, revision) => send({ header: header(backend, revision), watch_id: watchId, events: events.map(encodeEvent) }),
-            progress: (revision) => send({ header: header(backend, revision), watch_id: watchId, events: [] }),
+            events: (events, revision) => deliver({ header: header(backend, revision), watch_id: watchId, events: events.map(encodeEvent) }),
+            progress: (revision) => deliver({ header: header(backend, revision), watch_id: watchId, events: [] }),
             compacted: (compactRevision) => {
               watches.delete(watchId);
-              send({ header: header(backend), watch_id: watchId, canceled: true, compact_revision: compactRevision, cancel_reason: "etcdserver: mvcc: required revision has been compacted" });
+              deliver({ header: header(backend), watch_id: watchId, canceled: true, compact_revision: compactRevision, cancel_reason: "etcdserver: mvcc: required revision has been compacted" });
             },
           });
         } catch (error) {
@@ -78,6 +81,9 @@ export function watchService(backend: EtcdBackend) {
         }
         watches.set(id, handle);
         send({ header: header(backend), watch_id: id, created: true, events: [] });
+        const queued = early;
+        early = null;
+        for (const message of queued) send(message);
       };
       const cancel = (m: Msg) => {
         const id = int64(m.watch_id, "watch_id");
