@@ -4,7 +4,8 @@
 // three cleanly. Run it again and the nodes restart from their data (the same commands are safe on restart).
 // Options (after `npm start --`): --clean wipes the data first; --from-source runs `bun src/cli/main.ts`
 // instead of the binary (no build); --data DIR, --http-port-base N, --raft-port-base N move the cluster
-// (node i listens on base+i), which lets a test run it beside anything else.
+// (node i listens on base+i), which lets a test run it beside anything else. Each node also serves etcd's v3
+// gRPC API (-grpc-addr) on etcd's usual local ports 127.0.0.1:2379, :22379, :32379, or base+i with --grpc-port-base N.
 
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
@@ -25,14 +26,16 @@ const { values: flags } = parseArgs({
     data: { type: "string", default: join(repo, ".qklzl") },
     "http-port-base": { type: "string", default: "8000" },
     "raft-port-base": { type: "string", default: "12000" },
+    "grpc-port-base": { type: "string" },
   },
   strict: true,
 });
 const dataRoot = resolve(flags.data);
 const httpBase = Number(flags["http-port-base"]);
 const raftBase = Number(flags["raft-port-base"]);
-if (![httpBase, raftBase].every((base) => Number.isInteger(base) && base > 0 && base + 3 <= 65535)) {
-  process.stderr.write("cluster: --http-port-base and --raft-port-base must be integers in 1..65532\n");
+const grpcBase = flags["grpc-port-base"] === undefined ? null : Number(flags["grpc-port-base"]);
+if (![httpBase, raftBase, grpcBase ?? 1].every((base) => Number.isInteger(base) && base > 0 && base + 3 <= 65535)) {
+  process.stderr.write("cluster: --http-port-base, --raft-port-base and --grpc-port-base must be integers in 1..65532\n");
   process.exit(2);
 }
 /** command: how a node is started; the binary unless --from-source. */
@@ -42,6 +45,7 @@ interface NodeSpec {
   id: number;
   raftAddr: string;
   httpAddr: string;
+  grpcAddr: string;
   dataDir: string;
 }
 
@@ -49,6 +53,7 @@ const nodes: NodeSpec[] = [1, 2, 3].map((id) => ({
   id,
   raftAddr: `127.0.0.1:${raftBase + id}`,
   httpAddr: `127.0.0.1:${httpBase + id}`,
+  grpcAddr: `127.0.0.1:${grpcBase === null ? [2379, 22379, 32379][id - 1] : grpcBase + id}`,
   dataDir: join(dataRoot, `n${id}`),
 }));
 
@@ -90,7 +95,7 @@ async function buildIfNeeded(): Promise<void> {
 /** busyPorts tries to bind each port; a running cluster (or anything else) on them is reported up front. */
 function busyPorts(): string[] {
   const busy: string[] = [];
-  for (const addr of nodes.flatMap((node) => [node.httpAddr, node.raftAddr])) {
+  for (const addr of nodes.flatMap((node) => [node.httpAddr, node.raftAddr, node.grpcAddr])) {
     const [hostname, port] = addr.split(":") as [string, string];
     try {
       Bun.listen({ hostname, port: Number(port), socket: { data() {} } }).stop(true);
@@ -102,7 +107,7 @@ function busyPorts(): string[] {
 }
 
 function nodeArgs(node: NodeSpec): string[] {
-  const common = ["-id", String(node.id), "-data-dir", shown(node.dataDir), "-raft-addr", node.raftAddr, "-http-addr", node.httpAddr];
+  const common = ["-id", String(node.id), "-data-dir", shown(node.dataDir), "-raft-addr", node.raftAddr, "-http-addr", node.httpAddr, "-grpc-addr", node.grpcAddr];
   // On existing data both flags are safe no-ops for the log; -bootstrap makes node 1 the designated leader.
   if (node.id === 1) return [...common, "-bootstrap"];
   return [...common, "-join", nodes[0]!.httpAddr];
@@ -232,7 +237,7 @@ function printWelcome(leader: number): void {
   const lines = [
     "",
     `qklzl cluster is up: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
-    ...nodes.map((n) => `  node ${n.id}: HTTP http://${n.httpAddr}  Raft ${n.raftAddr}  data ${shown(n.dataDir)}`),
+    ...nodes.map((n) => `  node ${n.id}: HTTP http://${n.httpAddr}  Raft ${n.raftAddr}  etcd gRPC ${n.grpcAddr}  data ${shown(n.dataDir)}`),
     "",
     "Try, in another terminal:",
     `  bin/qklzl status --addr ${a1}`,
@@ -242,6 +247,8 @@ function printWelcome(leader: number): void {
     `  curl -X POST -H "Content-Type: application/json" -d '{"op":"put","key":"test1","value":"hello world"}' http://${a1}/kv`,
     `  curl "http://${a3}/kv?key=test1"`,
     `  curl http://${a2}/status`,
+    `  etcdctl --endpoints=${nodes.map((n) => n.grpcAddr).join(",")} endpoint status    # etcd's own CLI (apt-get install etcd-client)`,
+    `  etcdctl --endpoints=${nodes[1]!.grpcAddr} put greeting hello && etcdctl --endpoints=${nodes[2]!.grpcAddr} get greeting`,
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

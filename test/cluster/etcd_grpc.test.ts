@@ -9,7 +9,8 @@ import { EtcdCluster } from "./etcd_support.ts";
 // the way etcd's clients drive etcd: any member serves every call, writes are forwarded inside the cluster,
 // headers name the cluster and the member by stable uint64 ids.
 
-const cluster = formedForThisFile(new EtcdCluster({ name: "etcd-grpc", extraArgs: [...fastFlags, "--max-value-bytes", "4096"] }), { timeoutMs: 60_000 });
+const cluster = new EtcdCluster({ name: "etcd-grpc", extraArgs: [...fastFlags, "--max-value-bytes", "4096"] });
+formedForThisFile(cluster, { timeoutMs: 60_000 });
 const clients = new Map<number, EtcdTestClient>();
 const b = (s: string) => Buffer.from(s);
 
