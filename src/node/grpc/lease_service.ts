@@ -1,4 +1,4 @@
-import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { type ServerDuplexStream, status as grpcStatus } from "@grpc/grpc-js";
 import type { EtcdBackend } from "./backend.ts";
 import { bytes, int64, type Msg } from "./codec.ts";
 import { failure, header, unary } from "./rpc.ts";
@@ -8,6 +8,9 @@ import { EtcdError } from "./errors.ts";
 function isLeaseNotFound(error: unknown): boolean {
   return (isQklzlError(error) || error instanceof EtcdError) && error.code === "lease_not_found";
 }
+
+/** renewals_queued_max: keep-alive requests one stream may have waiting; a client flooding past it is cut off. */
+export const renewals_queued_max = 64;
 
 /** Lease: Grant, Revoke, KeepAlive (a stream of renewals), TimeToLive, Leases. */
 export function leaseService(backend: EtcdBackend) {
@@ -38,6 +41,7 @@ export function leaseService(backend: EtcdBackend) {
      */
     LeaseKeepAlive: (call: ServerDuplexStream<Msg, Msg>) => {
       let chain: Promise<void> = Promise.resolve();
+      let queued = 0;
       let ended = false;
       const end = () => {
         ended = true;
@@ -45,7 +49,14 @@ export function leaseService(backend: EtcdBackend) {
       call.on("cancelled", end);
       call.on("error", end);
       call.on("data", (m: Msg) => {
+        if (ended) return;
+        if (++queued > renewals_queued_max) {
+          ended = true;
+          call.emit("error", { code: grpcStatus.RESOURCE_EXHAUSTED, details: `etcdserver: too many requests (more than ${renewals_queued_max} keep-alives waiting on one stream)` });
+          return;
+        }
         chain = chain.then(async () => {
+          queued--;
           if (ended) return;
           let id = 0;
           try {

@@ -6,6 +6,7 @@ import { QklzlError } from "../../../src/shared/errors.ts";
 import { NotSupportedError } from "../../../src/node/grpc/backend.ts";
 import { etcdClusterId, etcdMemberId } from "../../../src/node/grpc/ids.ts";
 import { type GrpcServer, startGrpcServer, streams_per_connection_max } from "../../../src/node/grpc/server.ts";
+import { renewals_queued_max } from "../../../src/node/grpc/lease_service.ts";
 import { FakeBackend } from "./fake_backend.ts";
 import { connectEtcd, type EtcdTestClient, grpcError, type Reply } from "./grpc_client.ts";
 
@@ -204,6 +205,21 @@ describe("Lease", () => {
     const gone = await grpcError(etcd.call("Lease", "LeaseRevoke", { ID: id }));
     expect([gone.code, gone.details]).toEqual([status.NOT_FOUND, "etcdserver: requested lease not found"]);
   });
+});
+
+test("a keep-alive stream flooding a slow store is cut off with RESOURCE_EXHAUSTED (the queue is bounded)", async () => {
+  const { id } = await backend.leaseGrant({ id: 0, ttl: 10 });
+  let open!: () => void;
+  backend.keepAliveGate = new Promise<void>((resolve) => (open = resolve));
+  const stream = etcd.stream("Lease", "LeaseKeepAlive");
+  const ended = new Promise<{ code: number; details: string }>((resolve) => stream.on("error", resolve));
+  stream.on("data", () => undefined);
+  for (let i = 0; i < renewals_queued_max + 10; i++) stream.write({ ID: id });
+  const error = await ended;
+  open();
+  backend.keepAliveGate = null;
+  expect(error.code).toBe(status.RESOURCE_EXHAUSTED);
+  expect(error.details).toContain("etcdserver: too many requests");
 });
 
 describe("Cluster, Maintenance, Auth", () => {

@@ -196,7 +196,11 @@ export class FakeBackend implements EtcdBackend {
     this.commit([...lease.keys].map((key) => ({ delete_range: { key } })));
   }
 
+  /** keepAliveGate: while set, renewals wait for it (a slow leader). */
+  keepAliveGate: Promise<void> | null = null;
+
   async leaseKeepAlive(id: number) {
+    if (this.keepAliveGate !== null) await this.keepAliveGate;
     return { id, ttl: this.lease(id).ttl };
   }
 
