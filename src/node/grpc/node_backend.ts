@@ -32,7 +32,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
   const unsupported = (what: string): never => {
     throw new NotSupportedError(`${what} ${needs_mvcc}`);
   };
-  const noLeases = (): never => {
+  const noLeases = async (): Promise<never> => {
     throw new NotSupportedError("leases need the lease store (issue 'Watch and leases'), which this node does not have yet");
   };
 
@@ -96,7 +96,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
     },
 
     async put(request) {
-      if ((request.lease ?? 0) !== 0 || request.ignore_lease === true) noLeases();
+      if ((request.lease ?? 0) !== 0 || request.ignore_lease === true) await noLeases();
       if (request.prev_kv === true) unsupported("prev_kv on a put");
       if (request.ignore_value === true) unsupported("ignore_value on a put");
       await write({ op: "put", key: request.key, value: request.value });
@@ -114,8 +114,8 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       return { revision: 0, deleted: 1 };
     },
 
-    txn: () => unsupported("a txn"),
-    compact: () => unsupported("compaction"),
+    txn: async () => unsupported("a txn"),
+    compact: async () => unsupported("compaction"),
     watch: () => unsupported("watch"),
     leaseGrant: noLeases,
     leaseRevoke: noLeases,
