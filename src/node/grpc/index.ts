@@ -5,6 +5,8 @@ import { createNodeBackend } from "./node_backend.ts";
 import { type GrpcServer, startGrpcServer } from "./server.ts";
 
 export type { GrpcServer } from "./server.ts";
+
+const stop_grace_ms = 1_000;
 export type { EtcdBackend } from "./backend.ts";
 
 /**
@@ -21,7 +23,9 @@ export async function startEtcdEndpoint(api: NodeApi, options: NodeOptions): Pro
     },
     requestTimeoutMs: options.requestTimeoutMs,
   });
-  const server = await startGrpcServer(backend, { listen, maxMessageBytes: options.maxBodyBytes, stopTimeoutMs: options.requestTimeoutMs });
+  // The node stops the endpoint after it failed every pending request (shutting_down); what is left then are
+  // long-lived streams (watch, keep-alive) that never end on their own, so the grace before closing them is short.
+  const server = await startGrpcServer(backend, { listen, maxMessageBytes: options.maxBodyBytes, stopTimeoutMs: Math.min(options.requestTimeoutMs, stop_grace_ms) });
   addr = server.addr;
   return server;
 }
