@@ -22,9 +22,11 @@ import type { Scenario, ScenarioContext } from "./scenario.ts";
 import { scenario as x1 } from "./x1_leader_paused.ts";
 import { scenario as x2 } from "./x2_leader_kill9_writes.ts";
 import { scenario as x3 } from "./x3_snapshot_catchup.ts";
+import { scenario as x4 } from "./x4_leave_wipe_rejoin.ts";
+import { scenario as x5 } from "./x5_back_to_back_start_failover.ts";
 
 /** The run order: the documented quick start and tests 1-10 on one cluster, then the ones with their own. */
-export const scenarios: Scenario[] = [s01, s02, s03, quickstartKv, s04, s05, s06, s07, s08, s09, s10, quickstartFailover, x1, x2, x3];
+export const scenarios: Scenario[] = [s01, s02, s03, quickstartKv, s04, s05, s06, s07, s08, s09, s10, quickstartFailover, x1, x2, x3, x4, x5];
 
 /** budgetMs bounds the whole run; scenarios left when it is spent fail as "not run". */
 const budgetMs = Number(process.env.QKLZL_SCENARIO_BUDGET_MS ?? 15 * 60_000);

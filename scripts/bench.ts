@@ -10,7 +10,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { measureFailover } from "../src/cli/bench/failover.ts";
 import { fillKeys, runLoad } from "../src/cli/bench/load.ts";
-import { LocalCluster } from "../src/cli/bench/local_cluster.ts";
+import { benchCluster } from "../src/cli/bench/cluster.ts";
 
 const root = join(import.meta.dir, "..");
 const binary = join(root, "bin", "qklzl");
@@ -76,10 +76,9 @@ async function compare(): Promise<void> {
 }
 
 async function clusterFigures(): Promise<void> {
-  const cluster = new LocalCluster({ command: [binary] });
+  const cluster = benchCluster({ command: [binary] });
   try {
-    await cluster.startCluster(3);
-    const leader = await cluster.leader();
+    const leader = cluster.node((await cluster.startFresh()).leaderId);
     const follower = [...cluster.nodes.values()].find((node) => node.id !== leader.id)!;
     if (step("latency")) {
       const load = loadNote();
@@ -143,7 +142,7 @@ async function clusterFigures(): Promise<void> {
       row(`RSS after ${keys} keys × 100 B (settled)`, rss.join(", "), "n/a", `peak during the fill ${peaks.join(", ")}; fill took ${(fillMs / 1000).toFixed(1)} s; target < 500 MB per node; ${loadNote()}`);
     }
   } finally {
-    await cluster.stop();
+    await cluster.destroy();
   }
 }
 

@@ -61,6 +61,60 @@ export function violations(files: { path: string; text: string }[]): string[] {
   return out;
 }
 
+/** importGraph: for every file, the files of `files` it imports (relative specifiers; `import type` counts too). */
+function importGraph(files: { path: string; text: string }[]): Map<string, string[]> {
+  const known = new Set(files.map((f) => f.path));
+  const graph = new Map<string, string[]>();
+  for (const { path, text } of files) {
+    const targets = importsOf(text)
+      .filter((spec) => spec.startsWith("."))
+      .map((spec) => join(path, "..", spec))
+      .filter((target) => known.has(target));
+    graph.set(path, [...new Set(targets)]);
+  }
+  return graph;
+}
+
+/**
+ * importCircles lists every import circle: the strongly connected components of the import graph with more
+ * than one file (or a file importing itself), each as its sorted paths relative to src/ (Tarjan's algorithm).
+ */
+export function importCircles(files: { path: string; text: string }[]): string[][] {
+  const graph = importGraph(files);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const circles: string[][] = [];
+  let next = 0;
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next);
+    next++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || (graph.get(v) ?? []).includes(v)) circles.push(component.map((p) => relative(root, p)).sort());
+  };
+  for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
+  return circles.sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
 describe("architecture", () => {
   const files = sourceFiles(root).map((path) => ({ path, text: readFileSync(path, "utf8") }));
 
@@ -75,5 +129,22 @@ describe("architecture", () => {
       { path: join(root, "raft", "planted2.ts"), text: 'import { readFileSync } from "node:fs";' },
     ];
     expect(violations(planted)).toHaveLength(4);
+  });
+
+  test("no import circles in src/", () => {
+    expect(importCircles(files)).toEqual([]);
+  });
+
+  test("the circle check catches a planted circle, a type-only one and a self-import", () => {
+    const at = (name: string) => join(root, "node", name);
+    const planted = [
+      { path: at("a.ts"), text: 'import { b } from "./b.ts";' },
+      { path: at("b.ts"), text: 'import { c } from "./c.ts";' },
+      { path: at("c.ts"), text: 'import type { A } from "./a.ts";\nimport { d } from "./d.ts";' },
+      { path: at("d.ts"), text: "export const d = 1;" },
+      { path: at("e.ts"), text: 'import { e } from "./e.ts";' },
+    ];
+    expect(importCircles(planted)).toEqual([["node/a.ts", "node/b.ts", "node/c.ts"], ["node/e.ts"]]);
+    expect(importCircles(planted.filter((f) => !f.path.endsWith("c.ts") && !f.path.endsWith("e.ts")))).toEqual([]);
   });
 });

@@ -1,18 +1,14 @@
-import type { Subprocess } from "bun";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import type { StatusJson } from "../../src/node/api.ts";
-import { check, CheckError, show } from "./check.ts";
+import { check, Launcher, type LauncherOptions } from "../../src/cli/launcher/index.ts";
 import { nodeCommand } from "./binary.ts";
 import { type HttpReply, request } from "./http.ts";
-import { freePort } from "./ports.ts";
-import { installCleanupHandlers, track } from "./procs.ts";
-import { notYet, waitFor } from "./wait.ts";
+import { installCleanupHandlers } from "./procs.ts";
 
-// cluster.ts runs a cluster of real qklzl processes on loopback: one temp dir holding data1..dataN and one log
-// file per node, fixed ports per node id (restarts reuse them, like the documented commands), and the
-// documented command line: `qklzl -id 1 -data-dir D -bootstrap -raft-addr 127.0.0.1:P -http-addr 127.0.0.1:Q`.
+// cluster.ts: the scenarios' and multi-process tests' cluster: the one launcher (src/cli/launcher/) with this
+// harness's defaults (one temp dir holding data1..dataN and one log file per node, the binary from binary.ts,
+// CI-style plain output, every PID killed on exit) plus the node API's kv calls through http.ts.
+
+export { tailLines } from "../../src/cli/launcher/index.ts";
+export type { LeaderView, NodeHandle, StartMode, StopOptions } from "../../src/cli/launcher/index.ts";
 
 export interface ClusterOptions {
   /** size: how many node ids (1..size) get ports and data dirs. Default 3. */
@@ -23,219 +19,21 @@ export interface ClusterOptions {
   name?: string;
 }
 
-export interface StartMode {
-  bootstrap?: boolean;
-  /** join: the node id (or "host:port" HTTP address) to pass to -join. */
-  join?: number | string;
-  extraArgs?: string[];
-}
-
-export interface NodeHandle {
-  readonly id: number;
-  readonly dataDir: string;
-  /** raftAddr, httpAddr: fixed per id so restarts reuse them; moveAddr() changes one on purpose. */
-  raftAddr: string;
-  httpAddr: string;
-  readonly logPath: string;
-  proc: Subprocess | null;
-  paused: boolean;
-  starts: number;
-  /** commandLine: the argv of the last start, as run. */
-  commandLine: string[];
-  /** lastStatus: the last /status this node answered, for failure reports. */
-  lastStatus: StatusJson | null;
-}
-
-export interface LeaderView {
-  leaderId: number;
-  term: number;
-  statuses: Map<number, StatusJson>;
-}
-
-export interface StopOptions {
-  deadlineMs?: number;
-  /** signal: SIGTERM (the documented `kill <pid>`, default) or SIGINT (Ctrl-C). */
-  signal?: "SIGTERM" | "SIGINT";
-  /** expectExitCode: the exit code SIGTERM must give (issue 4: 0); null accepts any. */
-  expectExitCode?: number | null;
-}
-
-const loopback = "127.0.0.1";
-
 /** Cluster owns its processes and its temp dir; destroy() kills the first and removes the second. */
-export class Cluster {
-  readonly root: string;
-  readonly nodes = new Map<number, NodeHandle>();
-  readonly extraArgs: string[];
-  private destroyed = false;
-  /** failed: an explain() block failed; destroy() then keeps the files unless told otherwise. */
-  private failed = false;
-
+export class Cluster extends Launcher {
   constructor(options: ClusterOptions = {}) {
     installCleanupHandlers();
     const size = options.size ?? 3;
     check(size >= 1 && size <= 9, `cluster size ${size} out of 1..9`);
-    this.extraArgs = options.extraArgs ?? [];
-    this.root = mkdtempSync(path.join(tmpdir(), `qklzl-${options.name ?? "cluster"}-`));
-    for (let id = 1; id <= size; id++) {
-      const dataDir = path.join(this.root, `data${id}`);
-      this.nodes.set(id, {
-        id,
-        dataDir,
-        raftAddr: `${loopback}:${freePort()}`,
-        httpAddr: `${loopback}:${freePort()}`,
-        logPath: path.join(this.root, `node${id}.log`),
-        proc: null,
-        paused: false,
-        starts: 0,
-        commandLine: [],
-        lastStatus: null,
-      });
-    }
-  }
-
-  /** isDestroyed: destroy() ran; background loops (writers) stop on it. */
-  get isDestroyed(): boolean {
-    return this.destroyed;
-  }
-
-  get ids(): number[] {
-    return [...this.nodes.keys()];
-  }
-
-  node(id: number): NodeHandle {
-    const node = this.nodes.get(id);
-    check(node !== undefined, `no node ${id} in this cluster (ids ${this.ids.join(", ")})`);
-    return node;
-  }
-
-  /** nodeByHttpAddr maps a leader_http_addr back to a node id, or null. */
-  nodeByHttpAddr(addr: string): number | null {
-    for (const node of this.nodes.values()) if (node.httpAddr === addr) return node.id;
-    return null;
-  }
-
-  isRunning(id: number): boolean {
-    const proc = this.node(id).proc;
-    return proc !== null && proc.exitCode === null && proc.signalCode === null;
-  }
-
-  /** running lists the ids whose process is alive (paused ones included). */
-  running(): number[] {
-    return this.ids.filter((id) => this.isRunning(id));
-  }
-
-  /** start launches node `id` with the documented command line; its output is appended to its log file. */
-  async start(id: number, mode: StartMode = {}): Promise<NodeHandle> {
-    check(!this.destroyed, "cluster already destroyed");
-    const node = this.node(id);
-    check(!this.isRunning(id), `node ${id} is already running (pid ${node.proc?.pid})`);
-    const command = await nodeCommand();
-    mkdirSync(node.dataDir, { recursive: true });
-    // Relative, as in the document (`-data-dir ./data1`); the process runs in the cluster's temp dir.
-    const argv = [...command, "-id", String(id), "-data-dir", `./${path.relative(this.root, node.dataDir)}`];
-    if (mode.bootstrap === true) argv.push("-bootstrap");
-    if (mode.join !== undefined) argv.push("-join", typeof mode.join === "number" ? this.node(mode.join).httpAddr : mode.join);
-    argv.push("-raft-addr", node.raftAddr, "-http-addr", node.httpAddr, ...this.extraArgs, ...(mode.extraArgs ?? []));
-    const fd = openSync(node.logPath, "a");
-    try {
-      writeSync(fd, `\n=== harness: start #${node.starts + 1} at ${new Date().toISOString()}: ${argv.join(" ")}\n`);
-      node.proc = Bun.spawn(argv, {
-        cwd: this.root,
-        stdio: ["ignore", fd, fd],
-        env: { ...process.env, CI: "true", NO_COLOR: "1" },
-      });
-    } finally {
-      closeSync(fd);
-    }
-    track(node.proc);
-    node.paused = false;
-    node.starts += 1;
-    node.commandLine = argv;
-    return node;
-  }
-
-  /** stop sends SIGTERM (the documented `kill <pid>`) or SIGINT and waits for the exit; returns the exit code. */
-  async stop(id: number, options: StopOptions = {}): Promise<number | null> {
-    const node = this.node(id);
-    const proc = node.proc;
-    check(proc !== null && this.isRunning(id), `node ${id} is not running`);
-    if (node.paused) this.resume(id);
-    const signal = options.signal ?? "SIGTERM";
-    proc.kill(signal);
-    const deadlineMs = options.deadlineMs ?? 15_000;
-    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(deadlineMs).then(() => false)]);
-    if (!exited) {
-      proc.kill("SIGKILL");
-      await proc.exited;
-      throw new CheckError(`node ${id} did not exit within ${deadlineMs / 1000} s of ${signal} (killed with SIGKILL)`);
-    }
-    const expected = options.expectExitCode === undefined ? 0 : options.expectExitCode;
-    if (expected !== null) {
-      check(
-        proc.exitCode === expected,
-        `node ${id} exited with ${proc.exitCode === null ? `signal ${proc.signalCode}` : `code ${proc.exitCode}`} after ${signal}, expected code ${expected}`,
-      );
-    }
-    return proc.exitCode;
-  }
-
-  /** restart stops node `id` with SIGTERM if it runs, then starts it again with `mode` on the same data dir. */
-  async restart(id: number, mode: StartMode = {}): Promise<NodeHandle> {
-    if (this.isRunning(id)) await this.stop(id);
-    return this.start(id, mode);
-  }
-
-  /** kill9 kills node `id` with SIGKILL (a crash: nothing is flushed) and waits until it is gone. */
-  async kill9(id: number): Promise<void> {
-    const proc = this.node(id).proc;
-    check(proc !== null && this.isRunning(id), `node ${id} is not running`);
-    proc.kill("SIGKILL");
-    await proc.exited;
-    this.node(id).paused = false;
-  }
-
-  /** pause freezes node `id` with SIGSTOP: its sockets stay open, it just stops answering. */
-  pause(id: number): void {
-    const node = this.node(id);
-    check(node.proc !== null && this.isRunning(id), `node ${id} is not running`);
-    node.proc.kill("SIGSTOP");
-    node.paused = true;
-  }
-
-  resume(id: number): void {
-    const node = this.node(id);
-    check(node.proc !== null && this.isRunning(id), `node ${id} is not running`);
-    node.proc.kill("SIGCONT");
-    node.paused = false;
-  }
-
-  /** moveAddr gives a stopped node a new HTTP or raft port, for "restart with a changed address". */
-  moveAddr(id: number, which: "http" | "raft"): string {
-    check(!this.isRunning(id), `node ${id} must be stopped before its address changes`);
-    const addr = `${loopback}:${freePort()}`;
-    if (which === "http") this.node(id).httpAddr = addr;
-    else this.node(id).raftAddr = addr;
-    return addr;
-  }
-
-  // ---- HTTP ------------------------------------------------------------------------------------------
-
-  /** status fetches GET /status of node `id`; null when it does not answer. */
-  async status(id: number, timeoutMs = 2000): Promise<StatusJson | null> {
-    const reply = await request(this.node(id).httpAddr, "/status", { timeoutMs });
-    if (reply.status !== 200 || reply.json === null) return null;
-    const status = reply.json as unknown as StatusJson;
-    this.node(id).lastStatus = status;
-    return status;
-  }
-
-  /** statuses fetches /status of each id in parallel; nodes that do not answer are left out. */
-  async statuses(ids: number[] = this.running()): Promise<Map<number, StatusJson>> {
-    const results = await Promise.all(ids.map(async (id) => [id, await this.status(id)] as const));
-    const map = new Map<number, StatusJson>();
-    for (const [id, status] of results) if (status !== null) map.set(id, status);
-    return map;
+    const launcherOptions: LauncherOptions = {
+      size,
+      name: options.name,
+      extraArgs: options.extraArgs,
+      command: nodeCommand,
+      output: "log",
+      env: { CI: "true", NO_COLOR: "1" },
+    };
+    super(launcherOptions);
   }
 
   put(id: number, key: string, value: string, timeoutMs?: number): Promise<HttpReply> {
@@ -251,195 +49,9 @@ export class Cluster {
     return request(this.node(id).httpAddr, `/kv?key=${encodeURIComponent(key)}${consistency}`, { timeoutMs: options.timeoutMs });
   }
 
-  // ---- Conditions --------------------------------------------------------------------------------------
-
-  /** waitHttp waits until node `id` answers GET /status. */
-  async waitHttp(id: number, deadlineMs = 15_000): Promise<StatusJson> {
-    return waitFor(
-      async () => {
-        check(this.isRunning(id), `node ${id} exited (${this.describeExit(id)}) while starting`);
-        return this.status(id, 1000);
-      },
-      { deadlineMs, what: `node ${id} to answer GET /status` },
-    );
-  }
-
-  /**
-   * waitForLeader waits until every node of `among` (default: the running ones) answers, exactly one of them
-   * says is_leader, and all report that leader's id and the same term. Returns that view.
-   */
-  async waitForLeader(options: { among?: number[]; deadlineMs?: number; what?: string } = {}): Promise<LeaderView> {
-    const deadlineMs = options.deadlineMs ?? 20_000;
-    return waitFor(
-      async () => {
-        const among = options.among ?? this.running();
-        for (const id of among) check(this.isRunning(id), `node ${id} exited (${this.describeExit(id)})`);
-        const statuses = await this.statuses(among);
-        if (statuses.size !== among.length) return notYet({ not_answering: among.filter((id) => !statuses.has(id)), ...summarize(statuses) });
-        const leaders = [...statuses.values()].filter((s) => s.is_leader);
-        const leader = leaders[0];
-        if (leaders.length !== 1 || leader === undefined) return notYet(summarize(statuses));
-        for (const s of statuses.values()) {
-          if (s.leader_id !== leader.id || s.term !== leader.term) return notYet(summarize(statuses));
-        }
-        const view: LeaderView = { leaderId: leader.id, term: leader.term, statuses };
-        return view;
-      },
-      { deadlineMs, what: options.what ?? `one leader agreed on by nodes ${(options.among ?? this.running()).join(", ")}` },
-    );
-  }
-
-  /** waitForVoters waits until node `via` lists exactly `voters` as voters (and no learners). */
-  async waitForVoters(via: number, voters: number[], deadlineMs = 20_000): Promise<StatusJson> {
-    const want = [...voters].sort((a, b) => a - b);
-    return waitFor(
-      async () => {
-        const status = await this.status(via);
-        if (status === null) return null;
-        const got = status.members.filter((m) => m.role === "voter").map((m) => m.id).sort((a, b) => a - b);
-        const learners = status.members.filter((m) => m.role !== "voter");
-        const done = JSON.stringify(got) === JSON.stringify(want) && learners.length === 0;
-        return done ? status : notYet({ voters: got, learners: learners.map((m) => m.id) });
-      },
-      { deadlineMs, what: `node ${via} to list voters ${want.join(", ")}` },
-    );
-  }
-
-  /** waitConverged waits until `ids` all applied the same index with the same kv_hash; returns that index. */
-  async waitConverged(ids: number[] = this.running(), deadlineMs = 20_000): Promise<number> {
-    return waitFor(
-      async () => {
-        const statuses = await this.statuses(ids);
-        if (statuses.size !== ids.length) return null;
-        const list = [...statuses.values()];
-        const first = list[0]!;
-        const same = list.every(
-          (s) => s.applied_index === first.applied_index && s.kv_hash === first.kv_hash && s.applied_index >= s.commit_index,
-        );
-        return same ? first.applied_index : notYet(list.map((s) => ({ id: s.id, applied: s.applied_index, commit: s.commit_index, hash: s.kv_hash })));
-      },
-      { deadlineMs, what: `nodes ${ids.join(", ")} to reach the same applied index and kv_hash` },
-    );
-  }
-
-  /** startFresh is the README's set-up: node 1 bootstraps, then nodes 2..N join through node 1. */
-  /** startFresh forms a cluster of `ids` (default: all of them; node ids[0] bootstraps, the others join it). */
-  async startFresh(options: { deadlineMs?: number; ids?: number[] } = {}): Promise<LeaderView> {
-    const deadlineMs = options.deadlineMs ?? 30_000;
-    const ids = options.ids ?? this.ids;
-    const first = ids[0]!;
-    await this.start(first, { bootstrap: true });
-    await this.waitHttp(first);
-    await waitFor(async () => (await this.status(first))?.is_leader || null, { deadlineMs, what: `bootstrapped node ${first} to lead` });
-    for (const id of ids.slice(1)) {
-      await this.start(id, { join: first });
-      // A person types the next command a moment later; waiting for the HTTP port is the same courtesy.
-      await this.waitHttp(id);
-    }
-    // Every node, not just the leader, must have applied the last promotion before the cluster counts as formed.
-    for (const id of ids) await this.waitForVoters(id, ids, deadlineMs);
-    return this.waitForLeader({ among: ids, deadlineMs });
-  }
-
   /** leaderWrite sends a write to the current leader (found through /status) and returns its reply. */
   async leaderWrite(body: { op: "put"; key: string; value: string } | { op: "delete"; key: string }): Promise<HttpReply> {
     const view = await this.waitForLeader({ deadlineMs: 15_000 });
     return request(this.node(view.leaderId).httpAddr, "/kv", { json: body });
   }
-
-  // ---- Reports and teardown ------------------------------------------------------------------------------
-
-  describeExit(id: number): string {
-    const proc = this.node(id).proc;
-    if (proc === null) return "never started";
-    if (proc.exitCode !== null) return `exit code ${proc.exitCode}`;
-    if (proc.signalCode !== null) return `signal ${proc.signalCode}`;
-    return this.node(id).paused ? `paused, pid ${proc.pid}` : `running, pid ${proc.pid}`;
-  }
-
-  /** diagnostics: per node, its process state, its last /status and the tail of its log. */
-  async diagnostics(logLines = 20): Promise<string> {
-    const out: string[] = [`cluster dir: ${this.root}`];
-    for (const node of this.nodes.values()) {
-      const live = this.isRunning(node.id) && !node.paused ? await this.status(node.id, 1000) : null;
-      const status = live ?? node.lastStatus;
-      out.push(`node ${node.id} (${this.describeExit(node.id)}), http ${node.httpAddr}, raft ${node.raftAddr}`);
-      out.push(`  last /status${live === null && status !== null ? " (earlier)" : ""}: ${status === null ? "none" : show(compactStatus(status), 600)}`);
-      const tail = tailLines(node.logPath, logLines);
-      out.push(`  log tail (${node.logPath}):`);
-      for (const line of tail) out.push(`    ${line}`);
-    }
-    return out.join("\n");
-  }
-
-  /** explain runs `fn`; if it throws, the error message gets the cluster's diagnostics appended (for bun test). */
-  async explain<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      this.failed = true;
-      if (error instanceof Error) error.message += `\n${await this.diagnostics(15)}`;
-      throw error;
-    }
-  }
-
-  /** destroy kills every node with SIGKILL and removes the temp dir (kept when `keepFiles`, by default after a failed explain()). */
-  async destroy(options: { keepFiles?: boolean } = {}): Promise<void> {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    for (const node of this.nodes.values()) {
-      if (node.proc !== null && this.isRunning(node.id)) {
-        node.proc.kill("SIGKILL");
-        await node.proc.exited;
-      }
-    }
-    if (options.keepFiles ?? this.failed) return;
-    rmSync(this.root, { recursive: true, force: true });
-  }
 }
-
-function summarize(statuses: Map<number, StatusJson>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [id, s] of statuses) out[`n${id}`] = { leader: s.leader_id, term: s.term, is_leader: s.is_leader };
-  return out;
-}
-
-/** compactStatus keeps the fields that explain a failure, and the members. */
-function compactStatus(s: StatusJson): Record<string, unknown> {
-  return {
-    id: s.id,
-    state: s.state,
-    is_leader: s.is_leader,
-    leader_id: s.leader_id,
-    term: s.term,
-    commit_index: s.commit_index,
-    applied_index: s.applied_index,
-    last_log_index: s.last_log_index,
-    snapshot_index: s.snapshot_index,
-    snapshots_installed: s.snapshots_installed,
-    kv_keys: s.kv_keys,
-    members: s.members?.map((m) => `${m.id}:${m.role}@${m.match_index}`),
-  };
-}
-
-/** tailLines reads the last lines of a file without loading all of it. */
-export function tailLines(file: string, count: number): string[] {
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch {
-    return ["(no log file)"];
-  }
-  try {
-    const size = statSync(file).size;
-    const length = Math.min(size, 64 * 1024);
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, size - length);
-    const lines = buffer.toString("utf8").split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    return lines.slice(-count);
-  } finally {
-    closeSync(fd);
-  }
-}
-

@@ -15,8 +15,12 @@ export interface ClusterView {
   members: MemberView[];
 }
 
-/** fetchStatus reads GET /status of one node, never following redirects. */
-export async function fetchStatus(addr: string, timeoutMs: number): Promise<StatusJson> {
+/**
+ * requestStatus reads GET /status of one node for a command, never following redirects. It throws the client's
+ * QklzlError (unreachable, timeout, the node's own error), which the command reports; a probe that polls wants
+ * src/node/cluster_client.ts `fetchStatus` instead, which answers null for all of these.
+ */
+export async function requestStatus(addr: string, timeoutMs: number): Promise<StatusJson> {
   return (await request(addr, "GET", "/status", undefined, { timeoutMs, followLeader: false })) as StatusJson;
 }
 
@@ -25,11 +29,11 @@ export async function fetchStatus(addr: string, timeoutMs: number): Promise<Stat
  * then reads every member's own /status in parallel. An unreachable member is reported, not fatal.
  */
 export async function clusterView(addr: string, timeoutMs: number): Promise<ClusterView> {
-  let source = await fetchStatus(addr, timeoutMs);
+  let source = await requestStatus(addr, timeoutMs);
   const known = new Map<string, StatusJson>([[source.http_addr, source]]);
   if (!source.is_leader && source.leader_id !== 0 && source.leader_http_addr !== "") {
     try {
-      source = await fetchStatus(source.leader_http_addr, timeoutMs);
+      source = await requestStatus(source.leader_http_addr, timeoutMs);
       known.set(source.http_addr, source);
     } catch {
       // The leader is unreachable from here: show the member list of the node we asked.
@@ -40,7 +44,7 @@ export async function clusterView(addr: string, timeoutMs: number): Promise<Clus
       const cached = known.get(member.http_addr);
       if (cached !== undefined) return { member, status: cached, error: null };
       try {
-        return { member, status: await fetchStatus(member.http_addr, timeoutMs), error: null };
+        return { member, status: await requestStatus(member.http_addr, timeoutMs), error: null };
       } catch (error) {
         return { member, status: null, error: shortReason(error) };
       }

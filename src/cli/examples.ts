@@ -20,7 +20,12 @@ const examples: Record<string, string[]> = {
   "kv put": ["qklzl kv put k 'some value'", "qklzl kv put k -- -5    # a value starting with '-'"],
   "kv delete": ["qklzl kv delete k"],
   members: ["qklzl members --addr 127.0.0.1:8002"],
-  leave: ["qklzl leave 3", "qklzl leave --id 3 --addr 127.0.0.1:8002"],
+  leave: [
+    "qklzl leave 3",
+    "qklzl leave --id 3 --addr 127.0.0.1:8002",
+    "# reset node 3 (a corrupt or lost data dir): remove it first, then wipe and join anew; it ends a voter",
+    "qklzl leave 3 && rm -rf ./data3 && qklzl -id 3 -data-dir ./data3 -join 127.0.0.1:8001 -raft-addr 127.0.0.1:12003 -http-addr 127.0.0.1:8003",
+  ],
   "transfer-leader": ["qklzl transfer-leader --to 2"],
   snapshot: ["qklzl snapshot --addr 127.0.0.1:8002"],
   check: ["qklzl check", "qklzl check --wait 30s"],

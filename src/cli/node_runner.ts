@@ -22,10 +22,10 @@ export async function runNode(options: NodeOptions): Promise<never> {
   // A node's info lines (elections, membership, snapshots) are its operator log: keep them even when the
   // environment says NODE_ENV=test (consola then defaults to warn), unless CONSOLA_LEVEL asks otherwise.
   if (process.env.CONSOLA_LEVEL === undefined) consola.level = 3;
-  const log = consola.withTag(`node${options.id}`);
+  const logger = consola.withTag(`node${options.id}`);
 
   function stopNow(running: RunningNode, signal: NodeJS.Signals): void {
-    log.info(`${signal} received, stopping`);
+    logger.info(`${signal} received, stopping`);
     setTimeout(() => {
       printError(`qklzl: node ${options.id} did not stop within ${stop_deadline_ms} ms: exiting`);
       process.exit(1);
@@ -61,7 +61,7 @@ export async function runNode(options: NodeOptions): Promise<never> {
   await node.done;
   // When a signal started the stop, stopNow exits once stop() resolves; otherwise the node left on its own.
   if (stopRequested === null) {
-    log.info("exiting: the node stopped on its own (removed from the cluster)");
+    logger.info("exiting: the node stopped on its own (removed from the cluster)");
     process.exit(0);
   }
   return await new Promise<never>(() => {});

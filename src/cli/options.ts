@@ -10,6 +10,7 @@ export interface StartFlags {
   bootstrap?: boolean;
   join?: string;
   "raft-addr"?: string;
+  "advertise-raft-addr"?: string;
   "http-addr"?: string;
   "grpc-addr"?: string;
   "heartbeat-ms"?: string;
@@ -17,6 +18,7 @@ export interface StartFlags {
   "snapshot-entries"?: string;
   "trailing-entries"?: string;
   "request-timeout-ms"?: string;
+  "learner-timeout-ms"?: string;
   "max-key-bytes"?: string;
   "max-value-bytes"?: string;
   "max-body-bytes"?: string;
@@ -41,6 +43,8 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
   if (grpcAddr !== null && (grpcAddr === raftAddr || grpcAddr === httpAddr)) {
     throw new UsageError(`--grpc-addr ${grpcAddr} must differ from --raft-addr and --http-addr`);
   }
+  const advertise = flags["advertise-raft-addr"];
+  const advertiseRaftAddr = advertise === undefined ? null : parseHostPort("advertise-raft-addr", advertise);
   const bootstrap = flags.bootstrap === true;
   const join = flags.join === undefined ? null : parseHostPort("join", flags.join);
   if (bootstrap && join !== null) {
@@ -63,6 +67,7 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     id,
     dataDir,
     raftAddr,
+    advertiseRaftAddr,
     httpAddr,
     grpcAddr,
     bootstrap,
@@ -72,6 +77,7 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     snapshotEntries: parseInteger("snapshot-entries", flags["snapshot-entries"] ?? "10000", 1),
     trailingEntries: parseInteger("trailing-entries", flags["trailing-entries"] ?? "5000", 0),
     requestTimeoutMs: parseInteger("request-timeout-ms", flags["request-timeout-ms"] ?? "5000", 1),
+    learnerTimeoutMs: parseInteger("learner-timeout-ms", flags["learner-timeout-ms"] ?? "30000", 1),
     maxKeyBytes,
     maxValueBytes,
     maxBodyBytes,

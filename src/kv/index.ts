@@ -1,6 +1,19 @@
-export { decodeCommand, encodeCommand, validateCommand, validateKey } from "./command.ts";
-export type { CommandLimits } from "./command.ts";
+export { decodeEntry, encodeCommand, encodeRequest, requestOf, utf8ByteLength, validateCommand, validateKey, validateValue } from "./command.ts";
+export type { CommandLimits, DecodedEntry } from "./command.ts";
 export { hashHex, pairHash } from "./hash.ts";
+export { FROM_KEY, compareKeys, prefixEnd } from "./key_order.ts";
+export { MvccStore } from "./mvcc_store.ts";
+export type { StoreOptions } from "./mvcc_store.ts";
+export {
+  validateCompact,
+  validateDeleteRange,
+  validateKvRequest,
+  validatePut,
+  validateRange,
+  validateTxn,
+} from "./request_validate.ts";
+export type { RequestBounds } from "./request_validate.ts";
 export { KvStateMachine } from "./state_machine.ts";
-export type { KvStats, SnapshotImage } from "./state_machine.ts";
-export type { KvCommand, KvResult } from "./types.ts";
+export type { EventListener, KvStats, SnapshotImage } from "./state_machine.ts";
+export type * from "./mvcc_types.ts";
+export type { KvCommand } from "./types.ts";

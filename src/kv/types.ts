@@ -1,8 +1,2 @@
-/** KvCommand is what a normal log entry carries (msgpackr-encoded by src/kv). Values are UTF-8 strings. */
+/** KvCommand is a put or delete of the original API (POST /kv); it is applied as a v2 request. */
 export type KvCommand = { op: "put"; key: string; value: string } | { op: "delete"; key: string };
-
-/** KvResult is what applying one command did; `existed` tells a delete whether the key was there. */
-export interface KvResult {
-  index: number;
-  existed: boolean;
-}

@@ -2,61 +2,205 @@ import { assert } from "../shared/assert.ts";
 
 /**
  * Chunks are addressed with this stride: a location is chunk × stride + offset, offsets stay below it. Chunks
- * are at most this big, except one holding a single larger value.
+ * are at most this big, except one holding a single larger record.
  */
 const chunk_stride = 4 * 1024 * 1024;
-const chunk_bytes_min = 64 * 1024;
-/** Dead bytes tolerated before a compaction is considered (small maps never compact). */
+const chunk_bytes_min = 16 * 1024;
+/** Dead bytes tolerated before a compaction is considered (small stores never compact). */
 const dead_bytes_min = 8 * 1024 * 1024;
-const PREFIX = 4;
+
+/**
+ * Record layout, little-endian: [f64 previous record's location, -1 for none][u32 value length]
+ * [u32 flags | sub revision][f64 mod_revision][u32 version], then [f64 create_revision] unless it equals
+ * mod_revision (a key's first version: most of a bulk load), [f64 lease] unless 0, then the value as UTF-8.
+ * Everything after the chain pointer is the record's content, contiguous: contentBytes hashes it in one go.
+ * A record costs 28-44 bytes beyond its value (28 for a first version without lease).
+ */
+const BASE = 28;
+const TOMBSTONE = 0x8000_0000;
+const HAS_CREATE = 0x4000_0000;
+const HAS_LEASE = 0x2000_0000;
+const SUB_MASK = 0x0fff_ffff;
+/** NONE: no previous record. */
+export const NONE = -1;
+/** record_header_bytes: the smallest header (see the layout), for the memory figures. */
+export const record_header_bytes = BASE;
+
+/** headerBytes: the header size of a record with these fields. */
+export function headerBytes(create: number, mod: number, lease: number): number {
+  return BASE + (create !== mod ? 8 : 0) + (lease !== 0 ? 8 : 0);
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** RecordMeta: the fixed fields of one version of a key. */
+export interface RecordMeta {
+  create: number;
+  mod: number;
+  sub: number;
+  version: number;
+  lease: number;
+  tombstone: boolean;
+  prev: number;
+}
+
 /**
- * ValueArena stores the map's values as UTF-8 bytes in large chunks, addressed by a number, instead of one
- * JS string each: a 100-byte value then costs ~104 bytes instead of ~230 (string cell, heap header, malloc
- * rounding), which is most of the memory of a million-key node. Each value is [u32 length][bytes].
- * Overwritten values are dead space until compact() rewrites the live ones (when dead > live: amortized O(1)).
+ * RecordReader reads records by location from a fixed list of chunks. Records are immutable once written, so
+ * a reader taken at some moment (arena.reader()) stays valid while the arena appends and even compacts (it
+ * keeps the old chunks alive): a snapshot streams from one without copy-on-write.
  */
-export class ValueArena {
-  private chunks: Uint8Array[] = [];
-  private views: DataView[] = [];
+export class RecordReader {
+  constructor(
+    protected chunks: Uint8Array[],
+    protected views: DataView[],
+  ) {}
+
+  private view(loc: number): DataView {
+    const view = this.views[Math.floor(loc / chunk_stride)];
+    if (view === undefined || loc < 0) assert(false, `kv arena: no record at ${loc}`);
+    return view;
+  }
+
+  meta(loc: number): RecordMeta {
+    const view = this.view(loc);
+    const at = loc % chunk_stride;
+    const word = view.getUint32(at + 12, true);
+    const mod = view.getFloat64(at + 16, true);
+    const create = (word & HAS_CREATE) !== 0 ? view.getFloat64(at + BASE, true) : mod;
+    const leaseAt = at + BASE + ((word & HAS_CREATE) !== 0 ? 8 : 0);
+    return {
+      prev: view.getFloat64(at, true),
+      sub: word & SUB_MASK,
+      tombstone: (word & TOMBSTONE) !== 0,
+      create,
+      mod,
+      version: view.getUint32(at + 24, true),
+      lease: (word & HAS_LEASE) !== 0 ? view.getFloat64(leaseAt, true) : 0,
+    };
+  }
+
+  mod(loc: number): number {
+    return this.view(loc).getFloat64((loc % chunk_stride) + 16, true);
+  }
+
+  prev(loc: number): number {
+    return this.view(loc).getFloat64(loc % chunk_stride, true);
+  }
+
+  isTombstone(loc: number): boolean {
+    return (this.view(loc).getUint32((loc % chunk_stride) + 12, true) & TOMBSTONE) !== 0;
+  }
+
+  /** header: the header size of the record at loc. */
+  private header(view: DataView, at: number): number {
+    const word = view.getUint32(at + 12, true);
+    return BASE + ((word & HAS_CREATE) !== 0 ? 8 : 0) + ((word & HAS_LEASE) !== 0 ? 8 : 0);
+  }
+
+  /** bytes returns a view of the record's value (valid as long as this reader). */
+  bytes(loc: number): Uint8Array {
+    const view = this.view(loc);
+    const at = loc % chunk_stride;
+    const start = at + this.header(view, at);
+    return this.chunks[Math.floor(loc / chunk_stride)]!.subarray(start, start + view.getUint32(at + 8, true));
+  }
+
+  /** contentBytes: the record without its chain pointer (length, flags, revisions, version, lease, value). */
+  contentBytes(loc: number): Uint8Array {
+    const view = this.view(loc);
+    const at = loc % chunk_stride;
+    const end = at + this.header(view, at) + view.getUint32(at + 8, true);
+    return this.chunks[Math.floor(loc / chunk_stride)]!.subarray(at + 8, end);
+  }
+
+  /** recordBytes: the whole record's size in the arena. */
+  recordBytes(loc: number): number {
+    const view = this.view(loc);
+    const at = loc % chunk_stride;
+    return this.header(view, at) + view.getUint32(at + 8, true);
+  }
+
+  valueBytes(loc: number): number {
+    return this.view(loc).getUint32((loc % chunk_stride) + 8, true);
+  }
+
+  value(loc: number): string {
+    return decoder.decode(this.bytes(loc));
+  }
+
+  /** at walks a key's chain from `loc` (its newest record) to its newest record with mod <= revision. */
+  at(loc: number, revision: number): number {
+    while (loc !== NONE && this.mod(loc) > revision) loc = this.prev(loc);
+    return loc;
+  }
+}
+
+/**
+ * ValueArena stores every version of every key (current and history) as records in large chunks, addressed
+ * by a number, instead of JS objects and strings: a 100-byte value then costs 28-44 + 100 bytes instead of
+ * ~230 for the string alone, which is most of the memory of a million-key node. Records are append-only; a
+ * dropped one (overwritten past the retention, compacted) is dead space until compact() copies the live ones
+ * (when dead > live: amortized O(1)).
+ */
+export class ValueArena extends RecordReader {
   private offset = 0;
   /** used: bytes taken by records and abandoned chunk tails; live: bytes of records still referenced. */
   private used = 0;
   private live = 0;
+  /** compactions: how many times compact() ran (for tests and figures). */
+  compactions = 0;
 
-  put(value: string): number {
-    const bytes = Buffer.byteLength(value, "utf8");
-    const need = PREFIX + bytes;
+  constructor() {
+    super([], []);
+  }
+
+  /** liveBytes: bytes of the records still referenced (for the memory figures). */
+  get liveBytes(): number {
+    return this.live;
+  }
+
+  /** reader: a fixed view of the records written so far, valid whatever the arena does next. */
+  reader(): RecordReader {
+    return new RecordReader(this.chunks.slice(), this.views.slice());
+  }
+
+  put(value: string | Uint8Array, meta: RecordMeta): number {
+    const bytes = typeof value === "string" ? Buffer.byteLength(value, "utf8") : value.length;
+    const header = headerBytes(meta.create, meta.mod, meta.lease);
+    const need = header + bytes;
     let chunk = this.chunks[this.chunks.length - 1];
     if (chunk === undefined || chunk.length - this.offset < need) chunk = this.grow(need);
     const at = this.offset;
-    const written = encoder.encodeInto(value, chunk.subarray(at + PREFIX, at + need)).written;
-    assert(written === bytes, "kv: value encoding length");
-    this.views[this.views.length - 1]!.setUint32(at, bytes, true);
+    if (typeof value === "string") {
+      const written = encoder.encodeInto(value, chunk.subarray(at + header, at + need)).written;
+      assert(written === bytes, "kv arena: value encoding length");
+    } else {
+      chunk.set(value, at + header);
+    }
+    const view = this.views[this.views.length - 1]!;
+    assert(meta.sub >= 0 && meta.sub <= SUB_MASK, "kv arena: sub revision in range");
+    assert(meta.version >= 0 && meta.version <= 0xffff_ffff, "kv arena: version in range");
+    const hasCreate = meta.create !== meta.mod;
+    const hasLease = meta.lease !== 0;
+    const flags = (meta.tombstone ? TOMBSTONE : 0) | (hasCreate ? HAS_CREATE : 0) | (hasLease ? HAS_LEASE : 0);
+    view.setFloat64(at, meta.prev, true);
+    view.setUint32(at + 8, bytes, true);
+    view.setUint32(at + 12, (meta.sub | flags) >>> 0, true);
+    view.setFloat64(at + 16, meta.mod, true);
+    view.setUint32(at + 24, meta.version, true);
+    if (hasCreate) view.setFloat64(at + BASE, meta.create, true);
+    if (hasLease) view.setFloat64(at + BASE + (hasCreate ? 8 : 0), meta.lease, true);
     this.offset += need;
     this.used += need;
     this.live += need;
     return (this.chunks.length - 1) * chunk_stride + at;
   }
 
-  /** bytes returns a view of the value at loc (valid until the next put or compact). */
-  bytes(loc: number): Uint8Array {
-    const index = Math.floor(loc / chunk_stride);
-    const at = loc - index * chunk_stride;
-    const length = this.views[index]!.getUint32(at, true);
-    return this.chunks[index]!.subarray(at + PREFIX, at + PREFIX + length);
-  }
-
-  get(loc: number): string {
-    return decoder.decode(this.bytes(loc));
-  }
-
-  /** free marks the value at loc dead (its key was overwritten or deleted). */
+  /** free marks the record at loc dead (compacted away). */
   free(loc: number): void {
-    this.live -= PREFIX + this.bytes(loc).length;
+    this.live -= this.recordBytes(loc);
+    assert(this.live >= 0, "kv arena: live bytes never negative");
   }
 
   /** wantsCompaction: more dead than live bytes, and enough of them to be worth a pass. */
@@ -65,36 +209,43 @@ export class ValueArena {
     return dead > dead_bytes_min && dead > this.live;
   }
 
-  /** compact rewrites the live values into fresh chunks and repoints every key of `locations` at its copy. */
-  compact(locations: Map<string, number>): void {
-    const old = new ValueArena();
-    old.chunks = this.chunks;
-    old.views = this.views;
+  /**
+   * compact copies the live records into fresh chunks and repoints every key of `heads` at its copy. A key's
+   * live records are those with mod > floor (the compacted revision) and the newest one at or below it
+   * unless that is a tombstone (what compaction keeps). Readers taken before keep the old chunks.
+   */
+  compact(heads: Map<string, number>, floor: number): void {
+    const old = new RecordReader(this.chunks, this.views);
+    this.compactions++;
     this.chunks = [];
     this.views = [];
     this.offset = 0;
     this.used = 0;
     this.live = 0;
-    for (const [key, loc] of locations) locations.set(key, this.putBytes(old.bytes(loc)));
-  }
-
-  private putBytes(value: Uint8Array): number {
-    const need = PREFIX + value.length;
-    let chunk = this.chunks[this.chunks.length - 1];
-    if (chunk === undefined || chunk.length - this.offset < need) chunk = this.grow(need);
-    const at = this.offset;
-    this.views[this.views.length - 1]!.setUint32(at, value.length, true);
-    chunk.set(value, at + PREFIX);
-    this.offset += need;
-    this.used += need;
-    this.live += need;
-    return (this.chunks.length - 1) * chunk_stride + at;
+    const chain: number[] = [];
+    for (const [key, head] of heads) {
+      chain.length = 0;
+      for (let loc = head; loc !== NONE; loc = old.prev(loc)) {
+        if (old.mod(loc) <= floor) {
+          if (!old.isTombstone(loc)) chain.push(loc);
+          break;
+        }
+        chain.push(loc);
+      }
+      if (!(chain.length > 0)) assert(false, `kv arena: key ${key} has no live record`);
+      let prev = NONE;
+      for (let i = chain.length - 1; i >= 0; i--) {
+        const meta = old.meta(chain[i]!);
+        prev = this.put(old.bytes(chain[i]!), { ...meta, prev });
+      }
+      heads.set(key, prev);
+    }
   }
 
   /**
-   * grow starts a new chunk (doubling from small, up to the stride) with room for `need` bytes. A value larger
+   * grow starts a new chunk (doubling from small, up to the stride) with room for `need` bytes. A record larger
    * than the stride (--max-value-bytes above 4 MiB) gets a chunk of its own, exactly its size: it starts at
-   * offset 0, and the next value starts a new chunk, so offsets always stay below the stride.
+   * offset 0, and the next record starts a new chunk, so offsets always stay below the stride.
    */
   private grow(need: number): Uint8Array {
     const last = this.chunks[this.chunks.length - 1];

@@ -1,3 +1,4 @@
+import type { KeyValue } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
 
 export type Consistency = "linearizable" | "stale";
@@ -35,12 +36,33 @@ export interface StatusJson {
   kv_keys: number;
   /** snapshots_installed counts snapshots received from a leader since start. */
   snapshots_installed: number;
+  // The fields below were added after the original ones (issue 10 item 6) and come after them in the body.
+  /** role: this node's place in the configuration it knows; "none" before a join took effect. */
+  role?: HealthStatusJson["role"];
+  /** fault_tolerance: voters that may still fail before writes stop; 0 = the next failure stops them. */
+  fault_tolerance?: number;
+  fault_tolerance_source?: HealthStatusJson["fault_tolerance_source"];
+  silent_learners?: HealthStatusJson["silent_learners"];
+}
+
+/** HealthStatusJson: what src/node/cluster_health.ts adds to GET /status (README, "Fault tolerance"). */
+export interface HealthStatusJson {
+  role: "voter" | "learner" | "none";
+  fault_tolerance: number;
+  /** leader: computed here (this node leads); relayed: the leader's own figure, fetched from it; unknown: 0 is a guess. */
+  fault_tolerance_source: "leader" | "relayed" | "unknown";
+  /** silent_learners: on the leader, learners not heard from for --learner-timeout-ms; empty elsewhere. */
+  silent_learners: Array<{ id: number; silent_ms: number }>;
 }
 
 export interface JoinRequest {
   id: number;
   raftAddr: string;
   httpAddr: string;
+  /** incarnation: the joining node's data-directory incarnation (absent or "" from a client that sends none). */
+  incarnation?: string;
+  /** fresh: the joining node holds no log (a new or wiped data directory); absent means false. */
+  fresh?: boolean;
 }
 
 export interface JoinResponse {
@@ -49,9 +71,10 @@ export interface JoinResponse {
 }
 
 /**
- * NodeApi is what the HTTP layer (src/node/http.ts) calls on the running node. Every rejection is a QklzlError
- * with a stable code: not_leader (details: leader_id, leader_http_addr), no_leader, no_quorum, timeout
- * (the outcome of a write is then unknown), shutting_down, change_in_progress, unknown_member, bad_request.
+ * NodeApi is what the HTTP layer (src/node/http/) calls on the running node, and what a gRPC endpoint
+ * (src/node/grpc/) would call too. Every rejection is a QklzlError with a stable code: not_leader (details:
+ * leader_id, leader_http_addr), no_leader, no_quorum, timeout (the outcome of a write is then unknown),
+ * shutting_down, change_in_progress, transfer_in_progress, unknown_member, bad_request, too_large.
  * Methods that only a leader can do throw not_leader on followers; the HTTP layer redirects or forwards.
  */
 export interface NodeApi {
@@ -60,6 +83,8 @@ export interface NodeApi {
   write(command: KvCommand): Promise<{ index: number }>;
   /** read: linearizable (ReadIndex, any node: a follower asks the leader, then waits for its own apply) or stale. */
   read(key: string, consistency: Consistency): Promise<{ value: string } | null>;
+  /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
+  readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null>;
   /** join adds a learner (promoted to voter once caught up) and answers once the learner entry applied. Idempotent. */
   join(request: JoinRequest): Promise<JoinResponse>;
   /** leave removes a member (if it is this leader, leadership is handed over first). */

@@ -6,12 +6,15 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
 import type { HttpServer } from "./api.ts";
-import { startHttpServer } from "./http.ts";
+import { ClusterHealth } from "./cluster_health.ts";
+import { startHttpServer } from "./http/server.ts";
 import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
-import { nodeLog } from "./log.ts";
+import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
-import { NodeRuntime, describeConf } from "./runtime.ts";
+import { confirmRemoval } from "./removal_confirm.ts";
+import { NodeRuntime } from "./runtime.ts";
+import { describeConf } from "./status.ts";
 import type { NodeOptions, RunningNode } from "./types.ts";
 
 /**
@@ -24,7 +27,7 @@ import type { NodeOptions, RunningNode } from "./types.ts";
  */
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   validateOptions(options);
-  const log = nodeLog(options.id);
+  const logger = nodeLogger(options.id);
   const opened = await openStorage({ dir: options.dataDir, nodeId: options.id, segmentBytes: options.segmentBytes });
   const storage = options.wrapStorage?.(opened) ?? opened;
   let transport: Transport | null = null;
@@ -46,13 +49,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         `data directory ${options.dataDir} holds no cluster state: start with -bootstrap to create a cluster or -join ADDR to join one`,
       );
     }
-    const rt = new NodeRuntime({ options, storage, kv, log });
+    const rt = new NodeRuntime({ options, storage, kv, logger });
     const api = createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes });
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
       clusterId: () => storage.meta.clusterId,
       isKnownPeer: (id) => rt.isKnownPeer(id),
+      incarnation: storage.meta.incarnation,
+      incarnationProblem: (id, incarnation) => rt.peerIncarnationProblem(id, incarnation),
       handlers: rt.transportHandlers,
     });
     http = startHttpServer(api, {
@@ -63,27 +68,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       requestTimeoutMs: options.requestTimeoutMs,
     });
     grpc = await startEtcdEndpoint(api, options);
-    const addrs = { raftAddr: transport.addr, httpAddr: http.addr };
+    const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {
-      const state = bootstrapState({ id: options.id, role: "voter", ...addrs });
+      const state = bootstrapState({ id: options.id, role: "voter", ...addrs, incarnation: storage.meta.incarnation });
       await storage.log.save(state.entries, state.hardState);
       await storage.setClusterId(crypto.randomUUID());
-      log.success(`bootstrapped a new cluster ${storage.meta.clusterId} with this node as its only voter`);
-    }
-    rt.start(transport, addrs);
-    const describe = hasState
-      ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.core.status().members })})`
-      : bootstrapping
-        ? "leading the new cluster"
-        : `joining through ${options.join}`;
-    log.info(`node ${options.id} up: raft ${addrs.raftAddr}, http ${addrs.httpAddr}${grpc === null ? "" : `, etcd grpc ${grpc.addr}`}, data ${options.dataDir}; ${describe}`);
-    if (hasState && (options.bootstrap || options.join !== null)) {
-      log.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
+      logger.success(`bootstrapped a new cluster ${storage.meta.clusterId} with this node as its only voter`);
     }
     const tasks = new MembershipTasks(rt, { designatedLeader: hasState && options.bootstrap, joinAddr: options.join });
-    rt.onTick = () => tasks.tick();
-    rt.onUnknownPeer = (id) => tasks.discoverPeers(id);
+    const health = new ClusterHealth(rt, { joining: !hasLog && options.join !== null });
 
     let stopping: Promise<void> | null = null;
     let resolveDone!: () => void;
@@ -97,32 +91,50 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const openGrpc = grpc;
     const stop = (reason: "stop" | "removed" | "fatal", cause?: unknown): Promise<void> => {
       stopping ??= (async () => {
+        if (reason === "stop") health.warnIfStopCostsQuorum();
         rt.stopping = true;
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
         await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
-        await openGrpc?.stop().catch((error) => log.warn(`closing grpc: ${String(error)}`));
-        await openHttp.stop().catch((error) => log.warn(`closing http: ${String(error)}`));
-        await openTransport.close().catch((error) => log.warn(`closing transport: ${String(error)}`));
-        await storage.close().catch((error) => log.warn(`closing storage: ${String(error)}`));
-        if (reason === "removed") log.success(`node ${options.id} was removed from the cluster and stopped`);
-        else if (reason === "stop") log.info(`node ${options.id} stopped`);
+        await openGrpc?.stop().catch((error) => logger.warn(`closing grpc: ${String(error)}`));
+        await openHttp.stop().catch((error) => logger.warn(`closing http: ${String(error)}`));
+        await openTransport.close().catch((error) => logger.warn(`closing transport: ${String(error)}`));
+        await storage.close().catch((error) => logger.warn(`closing storage: ${String(error)}`));
+        if (reason === "removed") logger.success(`node ${options.id} was removed from the cluster and stopped`);
+        else if (reason === "stop") logger.info(`node ${options.id} stopped`);
         if (reason === "fatal") rejectDone(cause);
         else resolveDone();
       })();
       return stopping;
     };
-    rt.onRemoved = () => void stop("removed");
-    rt.onFatal = (error) => {
-      log.error(`fatal: ${error instanceof Error ? error.message : String(error)}; stopping`);
+    const fatal = (error: unknown): void => {
+      logger.error(`fatal: ${error instanceof Error ? error.message : String(error)}; stopping`);
       void stop("fatal", error);
     };
-    if (bootstrapping) {
-      rt.core.campaign();
-      rt.wake();
+    rt.start(transport, { ...addrs, campaign: bootstrapping }, {
+      onTick: () => {
+        tasks.tick();
+        health.tick();
+      },
+      onUnknownPeer: (id) => tasks.discoverPeers(id),
+      onRemoved: () => void stop("removed"),
+      onRemovalToConfirm: (index) => void confirmRemoval(rt, options.join, index),
+      onFatal: fatal,
+      extraStatus: () => health.status(),
+      extraMetricLines: () => health.metricLines(),
+    });
+    const describe = hasState
+      ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.raftStatus().members })})`
+      : bootstrapping
+        ? "leading the new cluster"
+        : `joining through ${options.join}`;
+    const listening = addrs.raftAddr === transport.addr ? "" : ` (listening on ${transport.addr})`;
+    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}${listening}, http ${addrs.httpAddr}${grpc === null ? "" : `, etcd grpc ${grpc.addr}`}, data ${options.dataDir}; ${describe}`);
+    if (hasState && (options.bootstrap || options.join !== null)) {
+      logger.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }
     if (!hasLog && options.join !== null) {
-      tasks.joinCluster(options.join).catch((error) => rt.onFatal(error));
+      tasks.joinCluster(options.join).catch(fatal);
     }
     return {
       id: options.id,

@@ -1,45 +1,16 @@
-import { encodeCommand, validateCommand, validateKey, type CommandLimits, type KvCommand } from "../kv/index.ts";
-import type { ConfChange, ProposeResult } from "../raft/types.ts";
+import { encodeCommand, validateCommand, validateKey, type CommandLimits, type KeyValue, type KvCommand } from "../kv/index.ts";
 import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import type { Consistency, JoinRequest, JoinResponse, NodeApi } from "./api.ts";
 import { describeReply, postJson } from "./cluster_client.ts";
+import { joinIncarnationRefusal } from "./incarnation.ts";
 import type { NodeRuntime } from "./runtime.ts";
 
-/** createNodeApi is the NodeApi the HTTP layer calls: fast refusals first, then the log, then the wait. */
+/**
+ * createNodeApi is the NodeApi the HTTP layer calls. It validates what the runtime does not know about (the
+ * kv command, join requests) and asks the runtime the rest through its narrow surface.
+ */
 export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
-  const refusal = (result: Extract<ProposeResult, { ok: false }>, what: string): QklzlError => {
-    switch (result.error) {
-      case "not_leader":
-      case "no_leader":
-        return rt.notLeaderError();
-      case "change_in_progress":
-        return new QklzlError("change_in_progress", `another membership change is in progress; ${what} was not queued, retry once it completes`);
-      case "transfer_in_progress":
-        return new QklzlError("transfer_in_progress", `a leadership transfer is in progress; ${what} was refused, retry shortly`);
-      case "too_many_uncommitted":
-        return new QklzlError("no_quorum", `too many uncommitted entries (followers are not keeping up); ${what} was refused`);
-      case "bad_change":
-        return new QklzlError("bad_request", `${what} does not apply to the current configuration`);
-    }
-  };
-
-  const checkPending = () => {
-    if (rt.proposals.size >= limits.pending_requests_max) {
-      rt.metrics.proposalsRefused++;
-      throw new QklzlError("no_quorum", `too many requests pending (${rt.proposals.size}); retry later`);
-    }
-  };
-
-  const proposeChange = async (change: ConfChange, what: string): Promise<void> => {
-    rt.ensureLeader();
-    checkPending();
-    const result = rt.core.proposeConfChange(change);
-    if (!result.ok) throw refusal(result, what);
-    rt.wake();
-    await rt.proposals.wait(result.index, result.term);
-  };
-
   /**
    * leaveThroughSuccessor: a leader asked to remove itself hands leadership to a caught-up voter first, then
    * asks it for the removal (no election gap); once that is acknowledged this node stops. False when no
@@ -47,8 +18,9 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
    */
   const leaveThroughSuccessor = async (): Promise<boolean> => {
     await rt.handOver(2 * rt.options.electionMs, "before leaving the cluster");
-    const leader = rt.core.leaderId === 0 || rt.core.leaderId === rt.options.id ? undefined : rt.memberById(rt.core.leaderId);
-    if (rt.core.role === "leader" || leader === undefined) return false;
+    const soft = rt.softState();
+    const leader = soft.leaderId === 0 || soft.leaderId === rt.options.id ? undefined : soft.membership.member(soft.leaderId);
+    if (soft.role === "leader" || leader === undefined) return false;
     // A leader just elected refuses configuration changes (409 change_in_progress) until its first entry
     // commits, and there may be a moment with no leader (503): retry those within the request deadline.
     const deadline = performance.now() + rt.options.requestTimeoutMs;
@@ -60,116 +32,80 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
     if (reply.status !== 200) {
       throw new QklzlError("timeout", `leadership moved to node ${leader.id}, which did not confirm the removal: ${describeReply(reply)}`);
     }
-    rt.log.info(`left the cluster: node ${leader.id} leads and removed this node`);
-    setTimeout(() => rt.onRemoved(), 0);
+    rt.logger.info(`left the cluster: node ${leader.id} leads and removed this node`);
+    setTimeout(() => rt.reportRemoved(), 0);
     return true;
   };
 
   const joinResponse = (): JoinResponse => ({ clusterId: rt.storage.meta.clusterId ?? "", members: rt.status().members });
 
   return {
-    status: () => {
-      rt.ensureStarted();
-      return rt.status();
-    },
+    status: () => rt.status(),
 
     async write(input: KvCommand): Promise<{ index: number }> {
-      try {
-        rt.ensureLeader();
-      } catch (error) {
-        rt.metrics.proposalsRefused++;
-        throw error;
-      }
-      const command = validateCommand(input, bounds);
-      checkPending();
-      const result = rt.core.propose(encodeCommand(command));
-      if (!result.ok) {
-        rt.metrics.proposalsRefused++;
-        throw refusal(result, "the write");
-      }
-      rt.metrics.proposals++;
-      rt.wake();
-      try {
-        return await rt.proposals.wait(result.index, result.term);
-      } catch (error) {
-        rt.metrics.proposalsFailed++;
-        throw error;
-      }
+      return rt.propose(encodeCommand(validateCommand(input, bounds)));
     },
 
     async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
-      rt.ensureRunning();
-      validateKey(key, bounds);
-      if (consistency === "stale") {
-        rt.metrics.readsStale++;
-        const value = rt.kv.get(key);
-        return value === undefined ? null : { value };
-      }
-      if (rt.core.leaderId === 0) throw rt.noLeaderError();
-      if (rt.core.role === "leader" && !rt.quorumReachable()) {
-        throw new QklzlError("no_quorum", `node ${rt.options.id} leads but cannot reach a majority of the voters`);
-      }
-      const answer = await rt.reads.read(key);
-      rt.metrics.readsLinearizable++;
-      return answer;
+      return rt.read(validateKey(key, bounds.maxKeyBytes), consistency);
+    },
+
+    async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+      return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
     },
 
     async join(request: JoinRequest): Promise<JoinResponse> {
       rt.ensureLeader();
       if (!Number.isSafeInteger(request.id) || request.id <= 0) throw new QklzlError("bad_request", "id must be a positive integer");
       if (request.raftAddr === "" || request.httpAddr === "") throw new QklzlError("bad_request", "raft_addr and http_addr are required");
-      const existing = rt.memberById(request.id);
+      const existing = rt.softState().membership.member(request.id);
       const addrs = { raftAddr: request.raftAddr, httpAddr: request.httpAddr };
+      const incarnation = request.incarnation ? { incarnation: request.incarnation } : {};
       if (existing !== undefined) {
-        if (existing.raftAddr === addrs.raftAddr && existing.httpAddr === addrs.httpAddr) return joinResponse();
-        await proposeChange({ type: "update_addr", id: request.id, ...addrs }, `the address update of node ${request.id}`);
+        const refusal = joinIncarnationRefusal(existing, request);
+        if (refusal !== null) {
+          rt.logger.warn(`join of node ${request.id} refused: ${refusal.message}`);
+          throw refusal;
+        }
+        // A member recorded before incarnations existed gets the one its (same, not wiped) directory now has.
+        const recordIncarnation = existing.incarnation === undefined && incarnation.incarnation !== undefined;
+        if (existing.raftAddr === addrs.raftAddr && existing.httpAddr === addrs.httpAddr && !recordIncarnation) return joinResponse();
+        await rt.proposeConf({ type: "update_addr", id: request.id, ...addrs, ...incarnation }, `the address update of node ${request.id}`);
         return joinResponse();
       }
-      const clash = rt.core.status().members.find((m) => m.raftAddr === addrs.raftAddr || m.httpAddr === addrs.httpAddr);
+      const clash = rt.raftStatus().members.find((m) => m.raftAddr === addrs.raftAddr || m.httpAddr === addrs.httpAddr);
       if (clash !== undefined) {
         throw new QklzlError("bad_request", `node ${clash.id} already uses raft ${clash.raftAddr} / http ${clash.httpAddr}`);
       }
-      if (rt.core.status().members.length >= limits.members_max) {
+      if (rt.raftStatus().members.length >= limits.members_max) {
         throw new QklzlError("bad_request", `the cluster already has ${limits.members_max} members (the maximum)`);
       }
-      await proposeChange({ type: "add_learner", id: request.id, ...addrs }, `the join of node ${request.id}`);
-      rt.log.info(`join: node ${request.id} added as learner (raft ${addrs.raftAddr}, http ${addrs.httpAddr}); promoted once caught up`);
+      await rt.proposeConf({ type: "add_learner", id: request.id, ...addrs, ...incarnation }, `the join of node ${request.id}`);
+      rt.logger.info(`join: node ${request.id} added as learner (raft ${addrs.raftAddr}, http ${addrs.httpAddr}); promoted once caught up`);
       return joinResponse();
     },
 
     async leave(id: number): Promise<void> {
       rt.ensureLeader();
-      const member = rt.memberById(id);
+      const member = rt.softState().membership.member(id);
       if (member === undefined) throw new QklzlError("unknown_member", `node ${id} is not a member`);
       if (id === rt.options.id && (await leaveThroughSuccessor())) return;
-      await proposeChange({ type: "remove", id, raftAddr: member.raftAddr, httpAddr: member.httpAddr }, `the removal of node ${id}`);
+      // The removal names the incarnation it removes: a later incarnation replaying it knows it is history.
+      const incarnation = member.incarnation === undefined ? {} : { incarnation: member.incarnation };
+      await rt.proposeConf({ type: "remove", id, raftAddr: member.raftAddr, httpAddr: member.httpAddr, ...incarnation }, `the removal of node ${id}`);
     },
 
     async transferLeader(id: number): Promise<void> {
       rt.ensureLeader();
-      const member = rt.memberById(id);
+      const member = rt.softState().membership.member(id);
       if (member === undefined || member.role !== "voter") throw new QklzlError("unknown_member", `node ${id} is not a voting member`);
       if (id === rt.options.id) return;
-      const result = rt.core.transferLeadership(id);
-      if (!result.ok) {
-        if (result.error === "transfer_in_progress") throw new QklzlError("transfer_in_progress", "another leadership transfer is in progress");
-        if (result.error === "unknown_member") throw new QklzlError("unknown_member", `node ${id} is not a voting member`);
-        throw rt.notLeaderError();
-      }
-      rt.wake();
-      rt.log.info(`transferring leadership to node ${id}`);
-      await rt.waitForLeader(id, 2 * rt.options.electionMs + rt.options.heartbeatMs * 5);
+      await rt.transferLeader(id);
     },
 
-    snapshot: () => {
-      rt.ensureRunning();
-      return rt.snapshotter.take();
-    },
+    snapshot: () => rt.snapshot(),
 
-    metricsText: () => {
-      rt.ensureStarted();
-      return rt.metricsText();
-    },
+    metricsText: () => rt.metricsText(),
 
     isReady: () => rt.isReady(),
   };

@@ -41,7 +41,7 @@ export class Proposals {
     });
   }
 
-  /** applied: the entry (index, term) was applied; `leader` is the message for an overwritten proposal. */
+  /** applied: the entry (index, term) was applied; leaderHint gives the details (the leader) of an overwritten proposal's error. */
   applied(index: number, term: number, leaderHint: () => Record<string, unknown>): void {
     const waiter = this.waiters.get(index);
     if (waiter === undefined) return;

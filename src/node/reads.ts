@@ -16,11 +16,11 @@ interface Round {
 }
 
 export interface ReadsContext {
-  /** readIndex asks the core for a read point; false (with the error to answer) when it refused. */
+  /** readIndex asks the core for a read point: null when the round started, else the error its readers get. */
   readIndex(ctx: string): QklzlError | null;
   applied(): number;
   get(key: string): string | undefined;
-  /** leaderLost builds the error for readers whose round failed (leadership changed under them). */
+  /** roundFailed builds the error for readers whose round failed (leadership changed under them). */
   roundFailed(): QklzlError;
 }
 

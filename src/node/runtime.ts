@@ -1,54 +1,80 @@
 import type { ConsolaInstance } from "consola";
-import type { KvStateMachine } from "../kv/index.ts";
-import { RaftCore, applyConfChange, createRand } from "../raft/index.ts";
-import type { ConfChange, ConfState, Entry, Member, Message, NodeId, RaftConfig, Ready, Role, SnapshotMeta } from "../raft/types.ts";
+import type { KeyValue, KvStateMachine } from "../kv/index.ts";
+import { RaftCore, applyConfChange } from "../raft/index.ts";
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftStatus, Ready, SnapshotMeta } from "../raft/types.ts";
+import type { SoftState } from "../raft/soft_state.ts";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
-import { limits } from "../shared/limits.ts";
 import type { Storage } from "../storage/types.ts";
 import type { Transport, TransportHandlers } from "../transport/types.ts";
-import type { MemberJson, StatusJson } from "./api.ts";
-import { NodeMetrics } from "./metrics.ts";
-import { Proposals } from "./proposals.ts";
-import { Reads } from "./reads.ts";
-import { Snapshotter } from "./snapshotter.ts";
+import type { Consistency, StatusJson } from "./api.ts";
+import { handshakeIncarnationProblem, judgeOwnRemoval } from "./incarnation.ts";
+import type { Leadership } from "./leadership.ts";
+import type { NodeMetrics } from "./metrics.ts";
+import { coreConfig, createParts, type RuntimeOptions } from "./parts.ts";
+import type { Peers } from "./peers.ts";
+import type { Proposals } from "./proposals.ts";
+import type { Reads } from "./reads.ts";
+import type { Refusals } from "./refusals.ts";
+import type { Requests } from "./requests.ts";
+import type { Snapshotter } from "./snapshotter.ts";
+import { describeConf, metricsText, statusJson, type StatusSources } from "./status.ts";
 import type { NodeOptions } from "./types.ts";
 
-export interface RuntimeOptions {
-  options: NodeOptions;
-  storage: Storage;
-  kv: KvStateMachine;
-  log: ConsolaInstance;
+export type { RuntimeOptions } from "./parts.ts";
+
+/** RuntimeHandlers: what the node does when the runtime reports an event; given to start(). */
+export interface RuntimeHandlers {
+  /** onTick lets the membership tasks run on the heartbeat clock. */
+  onTick(): void;
+  /** onRemoved: this node applied its own removal from the configuration (or learned of it). */
+  onRemoved(): void;
+  /** onRemovalToConfirm: a removal of this id that names no incarnation was applied; ask the leader (removal_confirm.ts). */
+  onRemovalToConfirm(index: number): void;
+  /** onFatal: the loop failed (storage error, broken invariant); the node must stop. */
+  onFatal(error: unknown): void;
+  /** onUnknownPeer: a message came from a node we have no address for. */
+  onUnknownPeer(id: NodeId): void;
+  /** extraStatus / extraMetricLines: what other parts (cluster_health.ts) add after the original fields. */
+  extraStatus?(): Partial<StatusJson>;
+  extraMetricLines?(): string[];
 }
 
-interface TransferWaiter {
-  target: NodeId;
-  deadline: number;
-  resolve(): void;
-  reject(error: QklzlError): void;
+export interface StartOptions {
+  raftAddr: string;
+  httpAddr: string;
+  /** campaign: start an election at once (a bootstrapped one-node cluster leads without waiting a timeout). */
+  campaign: boolean;
 }
 
 /**
  * NodeRuntime drives the Raft core with a real clock, the store and the transport (the Ready contract of
  * src/raft/types.ts), applies committed entries to the map and resolves the requests waiting on them.
- * It is the only place where time, disk and sockets meet the core.
+ * It is the only place where time, disk and sockets meet the core. The APIs use its narrow surface
+ * (propose, proposeConf, read, status and a few questions); peers, leadership, refusals and status have
+ * files of their own.
  */
 export class NodeRuntime {
   readonly options: NodeOptions;
   readonly storage: Storage;
-  readonly kv: KvStateMachine;
-  readonly log: ConsolaInstance;
-  readonly metrics = new NodeMetrics();
-  readonly proposals: Proposals;
-  readonly reads: Reads;
-  readonly snapshotter: Snapshotter;
-  core!: RaftCore;
-  transport!: Transport;
+  readonly logger: ConsolaInstance;
+  private readonly kv: KvStateMachine;
+  private readonly metrics: NodeMetrics;
+  private readonly proposals: Proposals;
+  private readonly reads: Reads;
+  private readonly snapshotter: Snapshotter;
+  private readonly peers: Peers;
+  private readonly refusals: Refusals;
+  private readonly leadership: Leadership;
+  private readonly requests: Requests;
+  private core!: RaftCore;
+  private transport!: Transport;
+  private handlers!: RuntimeHandlers;
   raftAddr = "";
   httpAddr = "";
   /** appliedConf/appliedTerm describe the last applied entry: what a snapshot taken now covers. */
-  appliedConf: ConfState;
-  appliedTerm: number;
+  private appliedConf: ConfState;
+  private appliedTerm: number;
   /** stopping: no new requests; closed: the loop exits. */
   stopping = false;
   private closed = false;
@@ -68,69 +94,37 @@ export class NodeRuntime {
   private saveWaiters: { resolve(): void; reject(error: unknown): void }[] = [];
   private loopDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
-  /** heardAt: when each peer last sent us anything (the runtime's own view of "quorum reachable"). */
-  private readonly heardAt = new Map<NodeId, number>();
-  /** peers: the transport's address table as we set it. */
-  private readonly peers = new Map<NodeId, string>();
-  private membersKey = "";
-  private seenRole: Role = "follower";
-  private seenLeader: NodeId = 0;
-  private transferWaiters: TransferWaiter[] = [];
   private removed = false;
-  lastLeaderAt = 0;
   /** replayedUpTo: the commit index at start; applying up to it replays our own history. */
   private replayedUpTo = 0;
-  /** onTick lets the membership tasks run on the heartbeat clock. */
-  onTick: () => void = () => {};
-  /** onRemoved: this node applied its own removal from the configuration. */
-  onRemoved: () => void = () => {};
-  /** onFatal: the loop failed (storage error, broken invariant); the node must stop. */
-  onFatal: (error: unknown) => void = () => {};
-  /** onUnknownPeer: a message came from a node we have no address for. */
-  onUnknownPeer: (id: NodeId) => void = () => {};
 
-  constructor(parts: RuntimeOptions) {
-    this.options = parts.options;
-    this.storage = parts.storage;
-    this.kv = parts.kv;
-    this.log = parts.log;
+  constructor(init: RuntimeOptions) {
+    this.options = init.options;
+    this.storage = init.storage;
+    this.kv = init.kv;
+    this.logger = init.logger;
     const snap = this.storage.log.snapshotMeta();
     this.appliedConf = snap.conf;
     this.appliedTerm = snap.term;
     assert(this.kv.appliedIndex === snap.index, `runtime: map at ${this.kv.appliedIndex}, snapshot at ${snap.index}`);
-    this.proposals = new Proposals(this.options.requestTimeoutMs);
-    this.reads = new Reads(
-      {
-        readIndex: (ctx) => {
-          const result = this.core.readIndex(ctx);
-          this.wake();
-          return result.ok ? null : this.noLeaderError();
-        },
-        applied: () => this.kv.appliedIndex,
-        get: (key) => this.kv.get(key),
-        roundFailed: () => this.notLeaderError("leadership changed during the read; retry"),
-      },
-      {
-        timeoutMs: this.options.requestTimeoutMs,
-        roundStaleMs: Math.max(this.options.electionMs, 3 * this.options.heartbeatMs),
-        prefix: `r${this.options.id}-${Date.now().toString(36)}-`,
-      },
-    );
-    this.snapshotter = new Snapshotter({
-      storage: this.storage,
-      kv: this.kv,
-      log: this.log,
-      metrics: this.metrics,
-      isDurable: (index, term) => this.isDurable(index, term),
-      nextSave: () => this.nextSave(),
-      snapshotEntries: this.options.snapshotEntries,
-      trailingEntries: this.options.trailingEntries,
-      appliedMeta: () => ({ index: this.kv.appliedIndex, term: this.appliedTerm, conf: this.appliedConf }),
+    const parts = createParts(init, {
       core: () => this.core,
       transport: () => this.transport,
       wake: () => this.wake(),
+      ensureRunning: () => this.ensureRunning(),
+      appliedMeta: () => ({ index: this.kv.appliedIndex, term: this.appliedTerm, conf: this.appliedConf }),
       installed: (meta) => this.afterInstall(meta),
+      isDurable: (index, term) => this.isDurable(index, term),
+      nextSave: () => this.nextSave(),
     });
+    this.metrics = parts.metrics;
+    this.proposals = parts.proposals;
+    this.reads = parts.reads;
+    this.peers = parts.peers;
+    this.refusals = parts.refusals;
+    this.leadership = parts.leadership;
+    this.requests = parts.requests;
+    this.snapshotter = parts.snapshotter;
   }
 
   /**
@@ -140,15 +134,15 @@ export class NodeRuntime {
   readonly transportHandlers: TransportHandlers = {
     onMessage: (m) => {
       if (!this.started || this.closed) return;
-      this.heardAt.set(m.from, performance.now());
-      if (!this.peers.has(m.from)) this.onUnknownPeer(m.from);
+      this.peers.heard(m.from);
+      if (!this.peers.has(m.from)) this.handlers.onUnknownPeer(m.from);
       this.core.step(m);
       if (this.applyWhileSaving) this.applyTaken();
       this.wake();
     },
     onSnapshot: async (m, data) => {
       if (!this.started || this.closed) throw new Error("node is not running");
-      this.heardAt.set(m.from, performance.now());
+      this.peers.heard(m.from);
       try {
         this.snapshotter.receive(m, data);
       } catch (error) {
@@ -159,50 +153,38 @@ export class NodeRuntime {
     },
     onUnreachable: (id) => {
       if (!this.started || this.closed) return;
-      this.heardAt.delete(id); // a refused or lost connection: do not count this peer toward the quorum
+      this.peers.unreachable(id);
       this.core.reportUnreachable(id);
       this.wake();
     },
     onFatal: (error) => this.fail(error, "handling peer traffic failed"),
   };
 
-  /** isKnownPeer: a member, or anyone while we know no configuration (a joining node); see onUnknownPeer. */
+  /** isKnownPeer: see Peers.isKnownPeer (the transport asks before the core exists). */
   isKnownPeer(id: NodeId): boolean {
-    return id !== this.options.id;
+    return this.peers.isKnownPeer(id);
+  }
+
+  /** peerIncarnationProblem: why a peer connection claiming `incarnation` for member `id` is refused (incarnation.ts). */
+  peerIncarnationProblem(id: NodeId, incarnation: string): string | null {
+    return this.started ? handshakeIncarnationProblem(this.core.membership.member(id), id, incarnation) : null;
   }
 
   /** start builds the core from what storage holds and starts the clock and the loop. */
-  start(transport: Transport, addrs: { raftAddr: string; httpAddr: string }): void {
+  start(transport: Transport, options: StartOptions, handlers: RuntimeHandlers): void {
     assert(!this.started, "runtime: started twice");
     this.transport = transport;
-    this.raftAddr = addrs.raftAddr;
-    this.httpAddr = addrs.httpAddr;
-    const log = this.storage.log;
-    const hs = log.hardState();
-    const snapIndex = log.snapshotMeta().index;
-    const config: RaftConfig = {
-      id: this.options.id,
-      log,
-      // The loaded snapshot is committed whatever the stored commit says (commit-only updates are written lazily).
-      hardState: { ...hs, commit: Math.max(hs.commit, snapIndex) },
-      applied: this.kv.appliedIndex,
-      electionTicks: Math.max(2, Math.round(this.options.electionMs / this.options.heartbeatMs)),
-      heartbeatTicks: 1,
-      rand: createRand(crypto.getRandomValues(new Uint32Array(1))[0]!),
-      preVote: true,
-      checkQuorum: true,
-      maxInflight: limits.inflight_messages_max,
-      maxBytesPerMessage: limits.append_bytes_max,
-      maxEntriesPerMessage: limits.append_entries_max,
-      maxUncommittedEntries: limits.uncommitted_entries_max,
-    };
+    this.handlers = handlers;
+    this.raftAddr = options.raftAddr;
+    this.httpAddr = options.httpAddr;
+    const config = coreConfig(this.options, this.storage, this.kv.appliedIndex);
     this.core = new RaftCore(config);
     this.replayedUpTo = config.hardState.commit;
     this.started = true;
     this.syncPeers();
+    if (options.campaign) this.core.campaign();
     this.tickTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
-    // The loop starts on the next microtask, once startNode has wired onFatal/onRemoved.
-    this.loopDone = Promise.resolve().then(() => this.loop()).catch((error) => this.fail(error, "raft loop failed"));
+    this.loopDone = this.loop().catch((error) => this.fail(error, "raft loop failed"));
   }
 
   /**
@@ -215,13 +197,13 @@ export class NodeRuntime {
     // The stack that matters is where it broke: the cause's, when the transport wrapped a handler's error.
     const origin = error instanceof Error && error.cause instanceof Error ? error.cause : error;
     const stack = origin instanceof Error ? (origin.stack ?? origin.message) : String(origin);
-    this.log.error(`${what}: ${origin === error ? stack : `${(error as Error).message}\n${stack}`}`);
+    this.logger.error(`${what}: ${origin === error ? stack : `${(error as Error).message}\n${stack}`}`);
     this.closed = true;
     this.wake();
-    this.onFatal(error);
+    this.handlers.onFatal(error);
   }
 
-  wake(): void {
+  private wake(): void {
     const resolve = this.wakeResolve;
     if (resolve !== null) {
       this.wakeResolve = null;
@@ -247,8 +229,8 @@ export class NodeRuntime {
     const now = performance.now();
     this.proposals.sweep(now);
     this.reads.sweep(now);
-    this.observe();
-    this.onTick();
+    this.leadership.observe();
+    this.handlers.onTick();
     this.wake();
   }
 
@@ -263,9 +245,9 @@ export class NodeRuntime {
       await this.handleReady(rd);
       this.core.advance(rd);
       this.metrics.readies++;
-      this.observe();
+      this.leadership.observe();
       if (this.removed) {
-        this.onRemoved();
+        this.handlers.onRemoved();
         return;
       }
       this.snapshotter.maybeTake();
@@ -359,7 +341,7 @@ export class NodeRuntime {
         if (e.kind === "conf") this.applyConf(e.change, e.index);
       }
       this.appliedTerm = e.term;
-      this.proposals.applied(e.index, e.term, () => this.leaderDetails());
+      this.proposals.applied(e.index, e.term, () => this.refusals.leaderDetails());
     }
     this.metrics.entriesApplied += entries.length;
   }
@@ -368,16 +350,27 @@ export class NodeRuntime {
     const before = this.appliedConf;
     this.appliedConf = applyConfChange(before, change);
     if (this.appliedConf === before) {
-      this.log.warn(`conf change at ${index} ignored (${change.type} ${change.id}: not valid for the configuration)`);
+      this.logger.warn(`conf change at ${index} ignored (${change.type} ${change.id}: not valid for the configuration)`);
       return;
     }
     const where = change.type === "remove" ? "" : ` (raft ${change.raftAddr}, http ${change.httpAddr})`;
     const what = { add_learner: "added as learner", promote: "promoted to voter", remove: "removed", update_addr: "address updated" }[change.type];
     // Entries replayed from our own log at start are history, not events.
     const line = `membership: node ${change.id} ${what}${where} at index ${index}; members now ${describeConf(this.appliedConf)}`;
-    if (index <= this.replayedUpTo) this.log.debug(line);
-    else this.log.info(line);
-    if (change.type === "remove" && change.id === this.options.id) this.removed = true;
+    if (index <= this.replayedUpTo) this.logger.debug(line);
+    else this.logger.info(line);
+    if (change.type === "remove" && change.id === this.options.id) this.ownRemoval(change, index);
+  }
+
+  /**
+   * ownRemoval: a committed entry removes this node's id. The node acts on it only when it is the cluster's
+   * configuration now, never on the removal of an earlier incarnation it replays after rejoining (incarnation.ts).
+   */
+  private ownRemoval(change: ConfChange, index: number): void {
+    const verdict = judgeOwnRemoval(change.incarnation, this.storage.meta.incarnation, this.core.softState().membership.member(this.options.id));
+    if (verdict === "removed") this.removed = true;
+    else if (verdict === "confirm") this.handlers.onRemovalToConfirm(index);
+    else this.logger.debug(`the removal of node ${change.id} at index ${index} is history (an earlier incarnation, or re-added since)`);
   }
 
   private afterInstall(meta: SnapshotMeta): void {
@@ -388,213 +381,146 @@ export class NodeRuntime {
   }
 
   /** syncPeers makes the transport's address table follow the core's configuration. */
-  syncPeers(): void {
-    const members = this.core.status().members;
-    const key = members.map((m) => `${m.id}@${m.raftAddr}`).join(",");
-    if (key === this.membersKey) return;
-    const previous = new Set(this.membersKey === "" ? [] : this.membersKey.split(",").map((s) => Number(s.split("@")[0])));
-    this.membersKey = key;
-    for (const m of members) {
-      previous.delete(m.id);
-      if (m.id !== this.options.id) this.setPeer(m.id, m.raftAddr);
-    }
-    for (const id of previous) {
-      if (id === this.options.id || !this.peers.has(id)) continue;
-      this.peers.delete(id);
-      this.transport.removePeer(id);
-    }
+  private syncPeers(): void {
+    this.peers.syncPeers(this.core.status().members);
   }
 
-  /** setPeer records where a peer listens (from the configuration, a join answer or a member's status). */
-  setPeer(id: NodeId, raftAddr: string): void {
-    if (id === this.options.id || raftAddr === "" || this.peers.get(id) === raftAddr) return;
-    this.peers.set(id, raftAddr);
-    this.transport.setPeer(id, raftAddr);
+  // ---- the surface the APIs and the membership tasks use ----
+
+  /** propose appends a validated, encoded command and resolves once it is applied here (see Requests). */
+  propose(data: Uint8Array): Promise<{ index: number }> {
+    return this.requests.propose(data);
   }
 
-  /** observe logs and counts role and leader changes, and settles leadership transfers. */
-  private observe(): void {
-    const core = this.core;
-    const now = performance.now();
-    if (core.leaderId !== 0) this.lastLeaderAt = now;
-    if (core.role !== this.seenRole) {
-      if (core.role === "candidate") this.metrics.elections++;
-      if (core.role === "candidate") this.log.info(`election: campaigning in term ${core.term}`);
-      if (core.role === "leader") this.log.info(`became leader in term ${core.term}`);
-      if (this.seenRole === "leader") {
-        this.log.info(`stepped down in term ${core.term} (leader now ${core.leaderId || "unknown"})`);
-        this.proposals.leadershipLost(this.options.electionMs);
-      }
-      this.seenRole = core.role;
-    }
-    if (core.leaderId !== this.seenLeader) {
-      if (core.leaderId !== 0) {
-        this.metrics.leaderChanges++;
-        if (core.leaderId !== this.options.id) this.log.info(`leader is node ${core.leaderId} (term ${core.term})`);
-      }
-      this.seenLeader = core.leaderId;
-    }
-    if (this.transferWaiters.length > 0) this.settleTransfers(now);
+  /** proposeConf appends a configuration change and resolves once it is applied; `what` names it in errors. */
+  proposeConf(change: ConfChange, what: string): Promise<void> {
+    return this.requests.proposeConf(change, what);
   }
 
-  private settleTransfers(now: number): void {
-    const leader = this.core.leaderId;
-    const still: TransferWaiter[] = [];
-    for (const w of this.transferWaiters) {
-      if (leader === w.target) w.resolve();
-      else if (now >= w.deadline) w.reject(new QklzlError("timeout", `leadership did not move to node ${w.target} in time`));
-      else still.push(w);
-    }
-    this.transferWaiters = still;
+  /** offerConf: a membership task's change, appended now or refused; never waits (see Requests). */
+  offerConf(change: ConfChange): boolean {
+    return this.requests.offerConf(change);
   }
 
-  /** waitForLeader resolves once `target` is the leader (as this node sees it), or rejects at the deadline. */
-  waitForLeader(target: NodeId, timeoutMs: number): Promise<void> {
-    if (this.core.leaderId === target) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.transferWaiters.push({ target, deadline: performance.now() + timeoutMs, resolve, reject });
-    });
+  /** read: linearizable or stale; the key is validated by the caller. */
+  read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
+    return this.requests.read(key, consistency);
   }
 
-  // ---- request helpers ----
+  /** readKv: as read, with the key's revisions and the store revision; the key is validated by the caller. */
+  readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+    return this.requests.readKv(key, consistency);
+  }
 
-  /**
-   * recentlyHeard: the peer sent something within one election timeout (check-quorum's own window; shorter
-   * windows refuse writes falsely after a GC pause or a busy loop).
-   */
+  /** status: the body of GET /status (works while stopping too, not before the core exists). */
+  status(): StatusJson {
+    this.ensureStarted();
+    return { ...statusJson(this.statusSources()), ...this.handlers.extraStatus?.() };
+  }
+
+  /** metricsText: the runtime's Prometheus text. */
+  metricsText(): string {
+    this.ensureStarted();
+    const text = metricsText(this.statusSources());
+    const extra = this.handlers.extraMetricLines?.() ?? [];
+    return extra.length === 0 ? text : `${text}${extra.join("\n")}\n`;
+  }
+
+  private statusSources(): StatusSources {
+    return {
+      id: this.options.id,
+      core: this.core,
+      kv: this.kv,
+      storage: this.storage,
+      metrics: this.metrics,
+      proposals: this.proposals,
+      reads: this.reads,
+      raftAddr: this.raftAddr,
+      httpAddr: this.httpAddr,
+    };
+  }
+
+  /** softState: the core's role, leader, term and configuration, read-only. */
+  softState(): SoftState {
+    return this.core.softState();
+  }
+
+  /** raftStatus: the core's progress view (members with match index, commit and last index). */
+  raftStatus(): RaftStatus {
+    return this.core.status();
+  }
+
+  get appliedIndex(): number {
+    return this.kv.appliedIndex;
+  }
+
+  /** lastLeaderAt: when a leader was last known to this node (performance.now() time). */
+  get lastLeaderAt(): number {
+    return this.leadership.lastLeaderAt;
+  }
+
+  /** appliedConfState: the configuration of the last applied entry. */
+  get appliedConfState(): ConfState {
+    return this.appliedConf;
+  }
+
+  /** recentlyHeard: see Peers.recentlyHeard. */
   recentlyHeard(id: NodeId): boolean {
-    const window = this.options.electionMs;
-    return performance.now() - (this.heardAt.get(id) ?? -Infinity) <= window;
+    return this.peers.recentlyHeard(id);
   }
 
-  /** quorumReachable: as leader, a majority of voters (us included) was heard from recently. */
-  quorumReachable(): boolean {
-    const voters = this.core.membership.voters;
-    let heard = 0;
-    for (const id of voters) {
-      if (id === this.options.id || this.recentlyHeard(id)) heard++;
-    }
-    return heard * 2 > voters.length;
+  /** lastHeardAt: when `id` last sent us anything (performance.now()), or undefined (never, or since refused). */
+  lastHeardAt(id: NodeId): number | undefined {
+    return this.peers.lastHeardAt(id);
   }
 
-  memberById(id: NodeId): Member | undefined {
-    return this.core.membership.member(id);
-  }
-
-  leaderDetails(): Record<string, unknown> {
-    const leaderId = this.core.leaderId;
-    return { leader_id: leaderId, leader_http_addr: leaderId === 0 ? "" : (this.memberById(leaderId)?.httpAddr ?? "") };
-  }
-
-  notLeaderError(why?: string): QklzlError {
-    const leaderId = this.core.leaderId;
-    if (leaderId === 0) return this.noLeaderError();
-    const details = this.leaderDetails();
-    const at = details.leader_http_addr === "" ? "" : ` at ${String(details.leader_http_addr)}`;
-    const message = why ?? `node ${this.options.id} is not the leader; the leader is node ${leaderId}${at}`;
-    return new QklzlError("not_leader", message, details);
-  }
-
-  noLeaderError(): QklzlError {
-    return new QklzlError("no_leader", `node ${this.options.id} knows no leader (an election may be in progress); retry shortly`, {
-      leader_id: 0,
-      leader_http_addr: "",
-    });
+  /** setPeer: see Peers.setPeer. */
+  setPeer(id: NodeId, raftAddr: string): void {
+    this.peers.setPeer(id, raftAddr);
   }
 
   /** ensureLeader throws the fast refusal a request gets on a node that cannot serve it as leader. */
   ensureLeader(): void {
-    this.ensureRunning();
-    if (this.core.role !== "leader") throw this.notLeaderError();
-    if (!this.quorumReachable()) {
-      throw new QklzlError("no_quorum", `node ${this.options.id} leads but cannot reach a majority of the voters`);
-    }
+    this.requests.ensureLeader();
+  }
+
+  private ensureRunning(): void {
+    if (this.stopping || this.closed || !this.started) throw this.refusals.shuttingDownError(this.started);
   }
 
   /** ensureStarted: the core exists (status and metrics work while stopping too). */
-  ensureStarted(): void {
-    if (!this.started) throw new QklzlError("shutting_down", `node ${this.options.id} is starting`);
+  private ensureStarted(): void {
+    if (!this.started) throw this.refusals.shuttingDownError(false);
   }
 
   /** isReady: a leader is known and this node applied everything it knows committed. */
   isReady(): boolean {
-    if (!this.started || this.stopping || this.closed || this.core.leaderId === 0) return false;
+    if (!this.started || this.stopping || this.closed || this.core.softState().leaderId === 0) return false;
     return this.kv.appliedIndex >= this.core.status().commit;
   }
 
-  ensureRunning(): void {
-    if (this.stopping || this.closed || !this.started) {
-      throw new QklzlError("shutting_down", `node ${this.options.id} is ${this.started ? "shutting down" : "starting"}`);
-    }
+  /** transferLeader: as leader, hand leadership to voter `id` and resolve once it leads. */
+  transferLeader(id: NodeId): Promise<void> {
+    return this.leadership.transferLeader(id);
   }
 
-  // ---- status ----
-
-  status(): StatusJson {
-    const s = this.core.status();
-    const leader = s.members.find((m) => m.id === s.leaderId);
-    const kv = this.kv.stats();
-    return {
-      id: this.options.id,
-      state: s.role,
-      is_leader: s.role === "leader",
-      leader_id: s.leaderId,
-      leader_http_addr: leader?.httpAddr ?? "",
-      term: s.term,
-      commit_index: s.commit,
-      applied_index: kv.index,
-      last_log_index: s.lastIndex,
-      snapshot_index: this.storage.log.snapshotMeta().index,
-      first_index: this.storage.log.firstIndex(),
-      raft_addr: this.raftAddr,
-      http_addr: this.httpAddr,
-      members: s.members.map(
-        (m): MemberJson => ({ id: m.id, raft_addr: m.raftAddr, http_addr: m.httpAddr, role: m.role, match_index: m.id === this.options.id && s.role === "leader" ? s.lastIndex : m.matchIndex }),
-      ),
-      cluster_id: this.storage.meta.clusterId ?? "",
-      kv_hash: kv.hash,
-      kv_hash_index: kv.index,
-      kv_keys: kv.keys,
-      snapshots_installed: this.metrics.snapshotsInstalled,
-    };
+  /** snapshot takes a snapshot now and compacts the log behind it. */
+  snapshot(): Promise<{ index: number }> {
+    this.ensureRunning();
+    return this.snapshotter.take();
   }
 
-  metricsText(): string {
-    const s = this.core.status();
-    this.metrics.readIndexRounds = this.reads.roundsStarted;
-    return this.metrics.text({
-      term: s.term,
-      commitIndex: s.commit,
-      appliedIndex: this.kv.appliedIndex,
-      lastLogIndex: s.lastIndex,
-      snapshotIndex: s.snapshotIndex,
-      isLeader: s.role === "leader",
-      kvKeys: this.kv.size,
-      pendingProposals: this.proposals.size,
-      pendingReads: this.reads.size,
-    });
+  /** reportRemoved: this node learned it is no longer a member (see RuntimeHandlers.onRemoved). */
+  reportRemoved(): void {
+    this.handlers.onRemoved();
   }
 
   // ---- shutdown ----
 
   /** handOver: as leader, transfer leadership to the most caught-up voter and wait (bounded) for it. */
   async handOver(timeoutMs: number, why: string): Promise<void> {
-    if (!this.started || this.closed || this.core.role !== "leader") return;
-    const candidates = this.core
-      .status()
-      .members.filter((m) => m.role === "voter" && m.id !== this.options.id && this.recentlyHeard(m.id))
-      .sort((a, b) => b.matchIndex - a.matchIndex);
-    const target = candidates[0];
-    if (target === undefined) return;
-    const result = this.core.transferLeadership(target.id);
-    this.wake();
-    if (!result.ok) return;
-    this.log.info(`handing leadership to node ${target.id} ${why}`);
-    try {
-      await this.waitForLeader(target.id, timeoutMs);
-    } catch {
-      this.log.warn(`leadership transfer to node ${target.id} did not finish in ${timeoutMs} ms`);
-    }
+    if (!this.started || this.closed) return;
+    await this.leadership.handOver(timeoutMs, why);
   }
 
   /** shutdown stops the clock and the loop (the Ready in progress finishes its writes first). */
@@ -609,11 +535,6 @@ export class NodeRuntime {
     await this.snapshotter.idle();
     this.proposals.failAll(error);
     this.reads.failAll(error);
-    for (const w of this.transferWaiters) w.reject(error);
-    this.transferWaiters = [];
+    this.leadership.failAll(error);
   }
-}
-
-export function describeConf(conf: ConfState): string {
-  return conf.members.map((m) => `${m.id}${m.role === "learner" ? "(learner)" : ""}`).join(",") || "(none)";
 }

@@ -24,7 +24,7 @@ class StaleSnapshot extends Error {}
 export interface SnapshotContext {
   storage: Storage;
   kv: KvStateMachine;
-  log: ConsolaInstance;
+  logger: ConsolaInstance;
   metrics: NodeMetrics;
   snapshotEntries: number;
   trailingEntries: number;
@@ -75,7 +75,7 @@ export class Snapshotter {
     this.take().catch((error) => {
       // Retry later, not at every Ready (a full disk would otherwise flood the log).
       this.retryAt = performance.now() + snapshot_retry_ms;
-      this.context.log.error(`snapshot failed (retrying in ${snapshot_retry_ms / 1000} s): ${String(error)}`);
+      this.context.logger.error(`snapshot failed (retrying in ${snapshot_retry_ms / 1000} s): ${String(error)}`);
     });
   }
 
@@ -140,7 +140,7 @@ export class Snapshotter {
     // Whole-segment compaction keeps up to a segment of entries in memory; let go of them now.
     if (compactTo >= log.firstIndex()) log.release?.(compactTo);
     const ms = (performance.now() - started).toFixed(0);
-    this.context.log.info(
+    this.context.logger.info(
       `snapshot at index ${meta.index} (term ${meta.term}, ${this.context.kv.size} keys, ${bytes} bytes) in ${ms} ms; log now [${log.firstIndex()}, ${log.lastIndex()}]`,
     );
     return { index: meta.index };
@@ -161,17 +161,17 @@ export class Snapshotter {
     try {
       const snapshot = await this.newest();
       if (snapshot === null) {
-        this.context.log.warn(`node ${m.to} needs a snapshot but none is stored`);
+        this.context.logger.warn(`node ${m.to} needs a snapshot but none is stored`);
       } else {
         const started = performance.now();
-        this.context.log.info(`sending snapshot ${snapshot.meta.index} (${snapshot.data.length} bytes) to node ${m.to}`);
+        this.context.logger.info(`sending snapshot ${snapshot.meta.index} (${snapshot.data.length} bytes) to node ${m.to}`);
         ok = await this.context.transport().sendSnapshot({ ...m, snapshot: snapshot.meta }, snapshot.data);
         const ms = (performance.now() - started).toFixed(0);
-        if (ok) this.context.log.info(`snapshot ${snapshot.meta.index} sent to node ${m.to} in ${ms} ms`);
-        else this.context.log.warn(`snapshot ${snapshot.meta.index} to node ${m.to} failed after ${ms} ms; will retry`);
+        if (ok) this.context.logger.info(`snapshot ${snapshot.meta.index} sent to node ${m.to} in ${ms} ms`);
+        else this.context.logger.warn(`snapshot ${snapshot.meta.index} to node ${m.to} failed after ${ms} ms; will retry`);
       }
     } catch (error) {
-      this.context.log.warn(`snapshot to node ${m.to} failed: ${String(error)}`);
+      this.context.logger.warn(`snapshot to node ${m.to} failed: ${String(error)}`);
     }
     if (ok) this.context.metrics.snapshotsSent++;
     else this.context.metrics.snapshotsSendFailed++;
@@ -191,7 +191,7 @@ export class Snapshotter {
 
   /** receive stages a complete image from the leader, then steps its message into the core. */
   receive(m: Message & { type: "snapshot" }, data: Uint8Array): void {
-    this.context.log.info(`received snapshot ${m.snapshot.index} (term ${m.snapshot.term}, ${data.length} bytes) from node ${m.from}`);
+    this.context.logger.info(`received snapshot ${m.snapshot.index} (term ${m.snapshot.term}, ${data.length} bytes) from node ${m.from}`);
     this.staged.set(m.snapshot.index, { meta: m.snapshot, data });
     while (this.staged.size > 2) this.staged.delete(Math.min(...this.staged.keys()));
     this.context.core().step(m);
@@ -213,7 +213,7 @@ export class Snapshotter {
     this.context.metrics.snapshotsInstalled++;
     this.context.installed(meta);
     const ms = (performance.now() - started).toFixed(0);
-    this.context.log.info(`installed snapshot ${meta.index} (term ${meta.term}, ${this.context.kv.size} keys) in ${ms} ms`);
+    this.context.logger.info(`installed snapshot ${meta.index} (term ${meta.term}, ${this.context.kv.size} keys) in ${ms} ms`);
   }
 
   /** idle resolves once no snapshot is being written (stop waits for it before closing storage). */

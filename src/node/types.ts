@@ -5,6 +5,11 @@ export interface NodeOptions {
   id: number;
   dataDir: string;
   raftAddr: string;
+  /**
+   * advertiseRaftAddr: the Raft address this node records in the configuration (peers dial it) when it is not
+   * the listen address, e.g. a proxy or NAT in front of it; null or absent: the address actually bound.
+   */
+  advertiseRaftAddr?: string | null;
   httpAddr: string;
   /** grpcAddr: where the etcd v3 gRPC endpoint listens (src/node/grpc); off when absent or null. */
   grpcAddr?: string | null;
@@ -19,6 +24,8 @@ export interface NodeOptions {
   /** trailingEntries: log entries kept behind a snapshot for slow followers. */
   trailingEntries: number;
   requestTimeoutMs: number;
+  /** learnerTimeoutMs: a learner the leader has not heard from this long is reported (default 30 000). */
+  learnerTimeoutMs?: number;
   maxKeyBytes: number;
   maxValueBytes: number;
   maxBodyBytes: number;

@@ -1,4 +1,5 @@
-import type { ConfChange, Member, Message, NodeId, ProposeResult, RaftStatus, Ready } from "./types.ts";
+import type { ConfChange, Entry, Member, Message, NodeId, ProposeResult, RaftStatus, Ready } from "./types.ts";
+import type { SoftState } from "./soft_state.ts";
 
 /**
  * RaftNode is the contract of the pure core (implemented by RaftCore in raft.ts, constructed from a
@@ -29,10 +30,17 @@ export interface RaftNode {
   ready(): Ready;
   /** advance acknowledges that the batch was persisted, sent and applied. */
   advance(ready: Ready): void;
+  /**
+   * takeCommitted: while a Ready's write runs, the entries committed since it was taken (none while a snapshot
+   * waits to be installed); the driver may apply them at once, advance() counts them as applied.
+   */
+  takeCommitted(): Entry[];
   /** reportUnreachable: the transport could not deliver to `id`; replication to it falls back to probing. */
   reportUnreachable(id: NodeId): void;
   /** reportSnapshot: the streamed snapshot to `id` finished (ok) or failed; failed transfers are retried. */
   reportSnapshot(id: NodeId, ok: boolean): void;
+  /** softState: role, leader, term and configuration in effect, as of now (read-only; changes with every step). */
+  softState(): SoftState;
   status(): RaftStatus;
 }
 

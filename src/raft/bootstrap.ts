@@ -6,7 +6,7 @@ import type { Member } from "./types.ts";
  * then is promoted, both committed, so every node's config comes from the log the same way.
  */
 export function bootstrapState(self: Member): BootstrapState {
-  const change = { id: self.id, raftAddr: self.raftAddr, httpAddr: self.httpAddr };
+  const change = { id: self.id, raftAddr: self.raftAddr, httpAddr: self.httpAddr, ...(self.incarnation ? { incarnation: self.incarnation } : {}) };
   return {
     entries: [
       { kind: "conf", index: 1, term: 1, change: { type: "add_learner", ...change } },

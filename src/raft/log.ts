@@ -153,7 +153,7 @@ export class RaftLog {
     this.applying = meta.index;
   }
 
-  /** pendingEntries are the unstable entries not yet handed to a Ready; marks them in progress. */
+  /** takeUnstable returns the unstable entries not yet handed to a Ready and marks them in progress. */
   takeUnstable(): Entry[] {
     const entries = this.unstable.slice(this.inProgress - this.offset);
     this.inProgress = this.offset + this.unstable.length;

@@ -35,7 +35,13 @@ export function applyConfChange(conf: ConfState, change: ConfChange): ConfState 
   const members = conf.members.map((m) => ({ ...m }));
   switch (change.type) {
     case "add_learner":
-      members.push({ id: change.id, role: "learner", raftAddr: change.raftAddr, httpAddr: change.httpAddr });
+      members.push({
+        id: change.id,
+        role: "learner",
+        raftAddr: change.raftAddr,
+        httpAddr: change.httpAddr,
+        ...(change.incarnation ? { incarnation: change.incarnation } : {}),
+      });
       break;
     case "promote":
       for (const m of members) if (m.id === change.id) m.role = "voter";
@@ -47,6 +53,7 @@ export function applyConfChange(conf: ConfState, change: ConfChange): ConfState 
         if (m.id === change.id) {
           m.raftAddr = change.raftAddr;
           m.httpAddr = change.httpAddr;
+          if (change.incarnation && !m.incarnation) m.incarnation = change.incarnation;
         }
       }
       break;

@@ -1,15 +1,19 @@
 import { assert } from "../shared/assert.ts";
 import type { RaftNode } from "./api.ts";
+import { appendLocal } from "./append.ts";
+import { applyCommittedConf } from "./conf_commit.ts";
+import type { CoreState } from "./core_state.ts";
+import { failReads, leaderRead, onLeaderCommit } from "./leader_read.ts";
 import { RaftLog } from "./log.ts";
-import { Membership, applyConfChange, validateConfChange } from "./membership.ts";
+import { type UncommittedConf, confUpTo } from "./log_conf.ts";
+import { Membership, validateConfChange } from "./membership.ts";
 import { Progress } from "./progress.ts";
-import { voteResult } from "./quorum.ts";
-import { ReadIndexQueue, type PendingRead } from "./read_index.ts";
-import { bcastAppend, bcastHeartbeat, maybeCommit, sendAppend, sendTimeoutNow } from "./replication.ts";
+import { type PendingRead, ReadIndexQueue } from "./read_index.ts";
+import { bcastAppend, bcastHeartbeat, maybeCommit, quorumActive, sendAppend, sendTimeoutNow } from "./replication.ts";
 import { stepCandidate } from "./step_candidate.ts";
 import { stepFollower } from "./step_follower.ts";
 import { stepLeader } from "./step_leader.ts";
-import { handleVoteRequest } from "./vote.ts";
+import { handleVoteRequest, hup } from "./vote.ts";
 import type {
   ConfChange,
   ConfState,
@@ -27,6 +31,7 @@ import type {
   SnapshotMeta,
   Term,
 } from "./types.ts";
+import type { SoftState } from "./soft_state.ts";
 
 /** Cap on committed entries handed out in one Ready (the rest follow in the next one). */
 const APPLY_ENTRIES_MAX = 4096;
@@ -35,10 +40,13 @@ const APPLY_BYTES_MAX = 64 * 1024 * 1024;
 type Refusal = Extract<ProposeResult, { ok: false }>;
 
 /**
- * RaftCore is the pure Raft state machine (etcd-io/raft style). Fields are public for the step_*.ts
- * and replication.ts helpers only; the driver uses the RaftNode methods.
+ * RaftCore is the pure Raft state machine (etcd-io/raft style): the role transitions, commit, tick, step
+ * dispatch and the Ready cycle; the handlers live in step_*.ts, vote.ts, append.ts, replication.ts,
+ * conf_commit.ts and leader_read.ts, which work on its CoreState. Its fields are that CoreState: drivers use the RaftNode
+ * methods and softState(), never the fields.
  */
-export class RaftCore implements RaftNode {
+export class RaftCore implements RaftNode, CoreState {
+  // The CoreState fields (documented in core_state.ts).
   readonly id: NodeId;
   readonly cfg: RaftConfig;
   readonly log: RaftLog;
@@ -47,31 +55,26 @@ export class RaftCore implements RaftNode {
   leaderId: NodeId = 0;
   role: Role = "follower";
   membership: Membership;
-  /** Leader only: one Progress per member, including itself. */
-  progress = new Map<NodeId, Progress>();
-  votes = new Map<NodeId, boolean>();
+  readonly progress = new Map<NodeId, Progress>();
+  readonly votes = new Map<NodeId, boolean>();
   electionElapsed = 0;
-  heartbeatElapsed = 0;
-  randomizedElectionTimeout = 0;
   leadTransferee: NodeId = 0;
-  /** Index of the last conf entry appended; a new change waits until it is committed. */
   pendingConfIndex: Index = 0;
-  /** Conf entries in the log above commit, applied in order when they commit. */
-  uncommittedConf: Array<{ index: Index; term: Term; change: ConfChange }> = [];
-  /** foldedAheadIndex: the last uncommitted conf entry already in effect since start (0: none); see rebuildConf. */
-  private foldedAheadIndex: Index = 0;
+  uncommittedConf: UncommittedConf[] = [];
+  foldedAheadIndex: Index = 0;
   readonly reads = new ReadIndexQueue();
-  /** A read was queued: one heartbeat round, tagged with the newest read's ctx, goes out at ready(). */
   pendingReadRound = false;
-  /** Follower: reads forwarded to the leader, failed (-1) if the term or role changes before the answer. */
-  forwardedReads = new Set<string>();
-  /** Reads that arrived before the leader committed an entry of its term (§6.4 step 1). */
+  readonly forwardedReads = new Set<string>();
   readsAwaitingCommit: PendingRead[] = [];
-  msgs: Message[] = [];
+  /** msgs: messages that may leave before this batch's write (see Ready.messages). */
+  private msgs: Message[] = [];
   msgsAfterPersist: Message[] = [];
   readStates: ReadState[] = [];
-  /** A proposal was appended on the leader: appends go out at the next ready() (batching). */
   pendingBcast = false;
+  // RaftCore's own.
+  private heartbeatElapsed = 0;
+  /** randomizedElectionTimeout: ticks without a leader before campaigning, in [electionTicks, 2*electionTicks). */
+  private randomizedElectionTimeout = 0;
   /** takenTo: the last entry handed out by takeCommitted (applied once the outstanding Ready is advanced). */
   private takenTo = 0;
   private prevHardState: HardState;
@@ -101,27 +104,10 @@ export class RaftCore implements RaftNode {
    * (applyConfChange ignores changes that no longer validate), and a truncation of one re-folds (appendFromLeader).
    */
   private rebuildConf(): ConfState {
-    const { conf, uncommitted } = this.confUpTo(this.log.lastIndex());
+    const { conf, uncommitted } = confUpTo(this.log, this.log.lastIndex());
     this.uncommittedConf = uncommitted;
     this.foldedAheadIndex = uncommitted.at(-1)?.index ?? 0;
     return conf;
-  }
-
-  /** confUpTo folds the snapshot's conf and every conf entry up to `last`; lists those beyond the commit. */
-  private confUpTo(last: Index): { conf: ConfState; uncommitted: Array<{ index: Index; term: Term; change: ConfChange }> } {
-    let conf = this.log.snapshotMeta().conf;
-    const uncommitted: Array<{ index: Index; term: Term; change: ConfChange }> = [];
-    for (let lo = this.log.firstIndex(); lo <= last; ) {
-      const batch = this.log.slice(lo, last + 1, APPLY_BYTES_MAX);
-      assert(batch.length > 0, "raft: log slice makes progress");
-      for (const e of batch) {
-        if (e.kind !== "conf") continue;
-        conf = applyConfChange(conf, e.change);
-        if (e.index > this.log.committed) uncommitted.push({ index: e.index, term: e.term, change: e.change });
-      }
-      lo += batch.length;
-    }
-    return { conf, uncommitted };
   }
 
   // ---- role transitions ----
@@ -136,7 +122,7 @@ export class RaftCore implements RaftNode {
     this.reset();
     this.role = "follower";
     this.leaderId = leaderId;
-    if (wasLeader) this.failReads();
+    if (wasLeader) failReads(this);
   }
 
   becomePreCandidate(): void {
@@ -170,7 +156,7 @@ export class RaftCore implements RaftNode {
     }
     // An uncommitted conf entry from an earlier term may sit in the log: wait for the noop to commit.
     this.pendingConfIndex = this.log.lastIndex();
-    this.appendLocal([{ kind: "noop", index: next, term: this.term }]);
+    appendLocal(this, [{ kind: "noop", index: next, term: this.term }]);
     bcastAppend(this);
     this.pendingBcast = false;
   }
@@ -193,184 +179,16 @@ export class RaftCore implements RaftNode {
     return this.membership.isVoter(this.id);
   }
 
-  // ---- elections ----
-
-  /** hup starts an election (pre-vote first unless transfer forces a real one). */
-  hup(transfer: boolean): void {
-    if (this.role === "leader" || !this.promotable()) return;
-    if (this.cfg.preVote && !transfer) this.campaign_("pre_vote", false);
-    else this.campaign_("vote", transfer);
-  }
-
-  private campaign_(kind: "pre_vote" | "vote", transfer: boolean): void {
-    if (kind === "pre_vote") this.becomePreCandidate();
-    else this.becomeCandidate();
-    const voteTerm = kind === "pre_vote" ? this.term + 1 : this.term;
-    this.votes.set(this.id, true);
-    if (this.poll()) return;
-    const lastIndex = this.log.lastIndex();
-    const lastTerm = this.log.lastTerm();
-    for (const id of this.membership.voters) {
-      if (id === this.id) continue;
-      if (kind === "pre_vote") {
-        this.send({ type: "pre_vote", from: this.id, to: id, term: voteTerm, lastIndex, lastTerm });
-      } else {
-        // Vote requests wait for our own term/vote to be durable: we count our own vote at once.
-        this.msgsAfterPersist.push({ type: "vote", from: this.id, to: id, term: voteTerm, lastIndex, lastTerm, transfer });
-      }
-    }
-  }
-
-  /** poll evaluates the votes; true when the election ended (won or lost). */
-  poll(): boolean {
-    const result = voteResult(this.membership.voters, this.votes);
-    if (result === "won") {
-      if (this.role === "pre_candidate") this.campaign_("vote", false);
-      else this.becomeLeader();
-      return true;
-    }
-    if (result === "lost") {
-      this.becomeFollower(this.term, 0);
-      return true;
-    }
-    return false;
-  }
-
   // ---- log and commit ----
-
-  /** appendLocal appends leader-created entries (they become durable, and count for us, on advance). */
-  appendLocal(entries: Entry[]): void {
-    for (const e of entries) {
-      assert(e.term === this.term, "raft: leader appends entries of its own term");
-      if (e.kind === "conf") {
-        this.uncommittedConf.push({ index: e.index, term: e.term, change: e.change });
-        this.pendingConfIndex = e.index;
-      }
-    }
-    this.log.append(entries);
-    this.pendingBcast = true;
-  }
-
-  /** appendFromLeader appends entries received from the leader, tracking conf entries. */
-  appendFromLeader(entries: Entry[]): void {
-    const first = entries[0];
-    if (first === undefined) return;
-    // Acks still waiting for persistence that cover the replaced suffix would promise entries that will
-    // never be durable here (they were replaced before any Ready took them): drop them. Found by the
-    // simulator (seed 52819, five-nodes-chaos): an old leader could count a copy that does not exist.
-    if (first.index <= this.log.lastIndex()) this.dropAcksFrom(first.index);
-    this.uncommittedConf = this.uncommittedConf.filter((c) => c.index < first.index);
-    if (this.foldedAheadIndex >= first.index) {
-      // A conf entry that took effect at start is being replaced: the configuration is the log's up to the cut.
-      const { conf, uncommitted } = this.confUpTo(first.index - 1);
-      this.membership = new Membership(conf);
-      this.uncommittedConf = uncommitted;
-      this.foldedAheadIndex = uncommitted.at(-1)?.index ?? 0;
-    }
-    for (const e of entries) {
-      if (e.kind === "conf") this.uncommittedConf.push({ index: e.index, term: e.term, change: e.change });
-    }
-    this.log.append(entries);
-  }
-
-  /** dropAcksFrom removes queued (not yet handed out) append acks for index `from` or beyond. */
-  private dropAcksFrom(from: Index): void {
-    this.msgsAfterPersist = this.msgsAfterPersist.filter((m) => m.type !== "append_resp" || m.reject || m.index < from);
-  }
 
   /** commitTo advances commit and applies conf entries that just committed (etcd: effect on commit). */
   commitTo(index: Index): boolean {
     const old = this.log.committed;
     if (!this.log.commitTo(index)) return false;
     assert(this.log.committed > old, "raft: commit only moves forward");
-    let changed = false;
-    while (this.uncommittedConf.length > 0 && (this.uncommittedConf[0]?.index ?? Infinity) <= index) {
-      const c = this.uncommittedConf.shift();
-      assert(c !== undefined && this.log.term(c.index) === c.term, "raft: committed conf entry matches the log");
-      this.membership = new Membership(applyConfChange(this.membership.conf, c.change));
-      changed = true;
-    }
-    if (changed) this.onConfChanged();
-    if (this.role === "leader") this.onLeaderCommit();
+    applyCommittedConf(this, index);
+    if (this.role === "leader") onLeaderCommit(this);
     return true;
-  }
-
-  /** restoreSnapshot replaces log and configuration with a received snapshot (follower only). */
-  restoreSnapshot(meta: SnapshotMeta): void {
-    assert(this.role === "follower", "raft: only followers restore snapshots");
-    this.log.restore(meta);
-    // The log before the snapshot is gone too: no queued ack may vouch for any of it.
-    this.dropAcksFrom(0);
-    this.uncommittedConf = [];
-    this.foldedAheadIndex = 0;
-    this.membership = new Membership(meta.conf);
-  }
-
-  private onConfChanged(): void {
-    if (this.role !== "leader") return;
-    const next = this.log.lastIndex() + 1;
-    for (const id of this.membership.ids()) {
-      if (!this.progress.has(id)) {
-        const pr = new Progress(next, this.cfg.maxInflight);
-        pr.recentActive = true;
-        this.progress.set(id, pr);
-      }
-    }
-    for (const id of [...this.progress.keys()]) {
-      if (!this.membership.has(id) && id !== this.id) this.progress.delete(id);
-    }
-    if (this.leadTransferee !== 0 && !this.membership.isVoter(this.leadTransferee)) this.leadTransferee = 0;
-    if (!this.membership.isVoter(this.id)) {
-      // A leader that removed (or demoted) itself tells the others about the commit, then steps down.
-      bcastAppend(this);
-      this.becomeFollower(this.term, 0);
-      return;
-    }
-    // A smaller quorum may commit more.
-    maybeCommit(this);
-  }
-
-  /** onLeaderCommit: reads queued until the leader committed in its term may proceed now. */
-  private onLeaderCommit(): void {
-    if (this.readsAwaitingCommit.length === 0 || !this.committedInTerm()) return;
-    const waiting = this.readsAwaitingCommit;
-    this.readsAwaitingCommit = [];
-    for (const r of waiting) this.leaderRead(r.ctx, r.from);
-  }
-
-  committedInTerm(): boolean {
-    return this.log.term(this.log.committed) === this.term;
-  }
-
-  // ---- reads ----
-
-  /** leaderRead serves a ReadIndex request on the leader (thesis §6.4). from 0 = local. */
-  leaderRead(ctx: string, from: NodeId): void {
-    assert(this.role === "leader", "raft: leaderRead on a non-leader");
-    if (!this.committedInTerm()) {
-      this.readsAwaitingCommit.push({ ctx, from, index: 0, acks: new Set() });
-      return;
-    }
-    const read: PendingRead = { ctx, from, index: this.log.committed, acks: new Set([this.id]) };
-    if (this.membership.voters.length === 1 || this.cfg.faults?.readIndexWithoutQuorum) {
-      this.answerRead(read, read.index);
-      return;
-    }
-    // Reads batch: every read queued before the round's heartbeats go out (at ready()) shares the round.
-    this.reads.add(read);
-    this.pendingReadRound = true;
-  }
-
-  answerRead(read: PendingRead, index: Index): void {
-    if (read.from === 0 || read.from === this.id) this.readStates.push({ ctx: read.ctx, index });
-    else this.send({ type: "read_index_resp", from: this.id, to: read.from, term: this.term, ctx: read.ctx, index });
-  }
-
-  /** failReads answers every pending read with -1 (leadership lost). */
-  failReads(): void {
-    for (const r of this.reads.drain()) this.answerRead(r, -1);
-    for (const r of this.readsAwaitingCommit) this.answerRead(r, -1);
-    this.readsAwaitingCommit = [];
   }
 
   // ---- output ----
@@ -396,7 +214,7 @@ export class RaftCore implements RaftNode {
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
-      this.hup(false);
+      hup(this, false);
     }
   }
 
@@ -405,7 +223,7 @@ export class RaftCore implements RaftNode {
     this.electionElapsed++;
     if (this.electionElapsed >= this.cfg.electionTicks) {
       this.electionElapsed = 0;
-      if (this.cfg.checkQuorum && !this.quorumActive()) {
+      if (this.cfg.checkQuorum && !quorumActive(this)) {
         this.becomeFollower(this.term, 0);
         return;
       }
@@ -417,13 +235,6 @@ export class RaftCore implements RaftNode {
       // Pending reads ride on the periodic heartbeat too, so a lost round is retried.
       bcastHeartbeat(this, this.reads.lastCtx());
     }
-  }
-
-  quorumActive(): boolean {
-    if (this.role !== "leader") return false;
-    const active = new Set<NodeId>();
-    for (const [id, pr] of this.progress) if (pr.recentActive || id === this.id) active.add(id);
-    return voteResult(this.membership.voters, new Map([...active].map((id) => [id, true]))) === "won";
   }
 
   step(m: Message): void {
@@ -477,7 +288,7 @@ export class RaftCore implements RaftNode {
     const refusal = this.checkPropose();
     if (refusal) return refusal;
     const index = this.log.lastIndex() + 1;
-    this.appendLocal([{ kind: "normal", index, term: this.term, data }]);
+    appendLocal(this, [{ kind: "normal", index, term: this.term, data }]);
     return { ok: true, index, term: this.term };
   }
 
@@ -487,14 +298,14 @@ export class RaftCore implements RaftNode {
     if (this.pendingConfIndex > this.log.committed) return this.refuse("change_in_progress");
     if (validateConfChange(this.membership.conf, change) !== null) return this.refuse("bad_change");
     const index = this.log.lastIndex() + 1;
-    this.appendLocal([{ kind: "conf", index, term: this.term, change: { ...change } }]);
+    appendLocal(this, [{ kind: "conf", index, term: this.term, change: { ...change } }]);
     return { ok: true, index, term: this.term };
   }
 
   readIndex(ctx: string): { ok: true } | { ok: false; error: "no_leader"; leaderId: NodeId } {
     assert(ctx !== "", "raft: readIndex ctx must be non-empty");
     if (this.role === "leader") {
-      this.leaderRead(ctx, 0);
+      leaderRead(this, ctx, 0);
       return { ok: true };
     }
     if (this.leaderId === 0) return { ok: false, error: "no_leader", leaderId: 0 };
@@ -521,7 +332,7 @@ export class RaftCore implements RaftNode {
   }
 
   campaign(): void {
-    this.hup(false);
+    hup(this, false);
   }
 
   reportUnreachable(id: NodeId): void {
@@ -572,15 +383,19 @@ export class RaftCore implements RaftNode {
     const committed = this.log.committedToApply(APPLY_ENTRIES_MAX, APPLY_BYTES_MAX);
     const last = committed[committed.length - 1];
     if (last) this.log.applying = last.index;
+    // A term or vote not yet durable: every message of this batch speaks for it (a sole voter that just elected
+    // itself appends to its learners in the new term), so all of them wait for the write (etcd's msgsAfterAppend).
+    // With an unchanged term only the leader's appends go out beside its own write (thesis §10.2.1).
+    const termOrVoteChanged = hs.term !== p.term || hs.vote !== p.vote;
     const rd: Ready = {
       hardState: hardChanged ? hs : null,
       entries,
       snapshot,
       committed,
-      messages: this.msgs,
-      messagesAfterPersist: this.msgsAfterPersist,
+      messages: termOrVoteChanged ? [] : this.msgs,
+      messagesAfterPersist: termOrVoteChanged ? [...this.msgs, ...this.msgsAfterPersist] : this.msgsAfterPersist,
       readStates: this.readStates,
-      mustSync: entries.length > 0 || snapshot !== null || hs.term !== p.term || hs.vote !== p.vote,
+      mustSync: entries.length > 0 || snapshot !== null || termOrVoteChanged,
     };
     this.msgs = [];
     this.msgsAfterPersist = [];
@@ -591,12 +406,14 @@ export class RaftCore implements RaftNode {
   }
 
   /**
-   * takeCommitted hands out, while a Ready without a snapshot is outstanding, entries committed since it was
-   * taken (up to the first conf entry): the driver applies them at once instead of after its own write (a
+   * takeCommitted hands out, while a Ready is outstanding and no snapshot waits to be installed, entries committed
+   * since the Ready was taken (up to the first conf entry): the driver applies them at once instead of after its own write (a
    * leader whose followers both acked need not wait for its own fsync). advance() counts them as applied.
    */
   takeCommitted(): Entry[] {
-    if (this.outstanding === null || this.outstanding.snapshot !== null) return [];
+    // A snapshot restored since (or handed out with) the outstanding Ready replaces the state machine first:
+    // entries after it may only be applied once the driver installed it, i.e. in a later Ready.
+    if (this.outstanding === null || this.log.unstableSnapshot !== null) return [];
     const entries = this.log.committedToApply(APPLY_ENTRIES_MAX, APPLY_BYTES_MAX);
     const conf = entries.findIndex((e) => e.kind === "conf");
     const taken = conf < 0 ? entries : entries.slice(0, conf);
@@ -624,6 +441,11 @@ export class RaftCore implements RaftNode {
     }
   }
 
+  /** softState: role, leader, term and configuration, read-only (the driver must not write the fields). */
+  softState(): SoftState {
+    return { role: this.role, leaderId: this.leaderId, term: this.term, membership: this.membership };
+  }
+
   status(): RaftStatus {
     return {
       id: this.id,
@@ -638,7 +460,7 @@ export class RaftCore implements RaftNode {
       snapshotIndex: this.log.snapshotMeta().index,
       members: this.membership.conf.members.map((m) => ({ ...m, matchIndex: this.role === "leader" ? (this.progress.get(m.id)?.match ?? 0) : 0 })),
       leadTransferee: this.leadTransferee,
-      quorumActive: this.quorumActive(),
+      quorumActive: quorumActive(this),
     };
   }
 }

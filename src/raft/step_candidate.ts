@@ -1,9 +1,10 @@
-import type { RaftCore } from "./raft.ts";
-import { handleAppend, handleHeartbeat, handleSnapshot } from "./step_follower.ts";
+import { handleAppend, handleHeartbeat, handleSnapshot } from "./append.ts";
+import type { CoreState } from "./core_state.ts";
 import type { Message } from "./types.ts";
+import { poll } from "./vote.ts";
 
 /** stepCandidate handles a message of the (pre-)candidate's term. */
-export function stepCandidate(r: RaftCore, m: Message): void {
+export function stepCandidate(r: CoreState, m: Message): void {
   switch (m.type) {
     case "append":
       r.becomeFollower(m.term, m.from);
@@ -20,12 +21,12 @@ export function stepCandidate(r: RaftCore, m: Message): void {
     case "pre_vote_resp":
       if (r.role !== "pre_candidate") return;
       r.votes.set(m.from, !m.reject);
-      r.poll();
+      poll(r);
       return;
     case "vote_resp":
       if (r.role !== "candidate") return;
       r.votes.set(m.from, !m.reject);
-      r.poll();
+      poll(r);
       return;
     case "read_index":
       r.send({ type: "read_index_resp", from: r.id, to: m.from, term: r.term, ctx: m.ctx, index: -1 });

@@ -1,11 +1,12 @@
-import type { RaftCore } from "./raft.ts";
+import type { CoreState } from "./core_state.ts";
+import { answerRead, leaderRead } from "./leader_read.ts";
 import { maybeCommit, sendAppend, sendTimeoutNow } from "./replication.ts";
 import type { Message } from "./types.ts";
 
 type AppendResp = Extract<Message, { type: "append_resp" }>;
 
 /** stepLeader handles a message of the leader's own term. */
-export function stepLeader(r: RaftCore, m: Message): void {
+export function stepLeader(r: CoreState, m: Message): void {
   switch (m.type) {
     case "append_resp":
       handleAppendResp(r, m);
@@ -18,13 +19,13 @@ export function stepLeader(r: RaftCore, m: Message): void {
       if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
       if (pr.match < r.log.lastIndex()) sendAppend(r, m.from, true);
       if (m.ctx !== "") {
-        for (const read of r.reads.ack(m.ctx, m.from, r.membership.voters)) r.answerRead(read, read.index);
+        for (const read of r.reads.ack(m.ctx, m.from, r.membership.voters)) answerRead(r, read, read.index);
       }
       return;
     }
     case "read_index":
       if (!r.membership.has(m.from)) return;
-      r.leaderRead(m.ctx, m.from);
+      leaderRead(r, m.ctx, m.from);
       return;
     case "append":
     case "heartbeat":
@@ -36,7 +37,7 @@ export function stepLeader(r: RaftCore, m: Message): void {
   }
 }
 
-function handleAppendResp(r: RaftCore, m: AppendResp): void {
+function handleAppendResp(r: CoreState, m: AppendResp): void {
   const pr = r.progress.get(m.from);
   if (!pr) return;
   pr.recentActive = true;

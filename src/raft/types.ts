@@ -1,7 +1,6 @@
 // The data the Raft core exchanges with the outside world. Pure types: no I/O anywhere in src/raft.
 // Shared by storage (which persists Entry, HardState, SnapshotMeta), transport (which carries Message)
 // and node (which drives the core). Changing a shape here changes the disk and wire formats.
-
 export type NodeId = number;
 export type Term = number;
 export type Index = number;
@@ -22,6 +21,11 @@ export interface Member {
   role: MemberRole;
   raftAddr: string;
   httpAddr: string;
+  /**
+   * incarnation: the data-directory incarnation of the server that joined under this id (absent in
+   * configurations written before incarnations existed). A server with another incarnation is not this member.
+   */
+  incarnation?: string;
 }
 
 /** ConfState is the cluster configuration: every member, voters and learners. */
@@ -35,12 +39,15 @@ export interface ConfState {
  * - promote: learner → voter;
  * - remove: the server leaves (a removed leader steps down);
  * - update_addr: the member keeps its role, its raft/http addresses change.
+ * `incarnation`: for add_learner, the joining server's; for remove, the one removed; for update_addr, when
+ * given, recorded for a member that has none yet.
  */
 export interface ConfChange {
   type: "add_learner" | "promote" | "remove" | "update_addr";
   id: NodeId;
   raftAddr: string;
   httpAddr: string;
+  incarnation?: string;
 }
 
 /**
@@ -68,7 +75,7 @@ interface Envelope {
 /**
  * Message is everything Raft peers send each other. The snapshot *data* is not in the `snapshot`
  * message: the node streams it in chunks beside the message and steps the message into the receiving
- * core once the data is fully received and staged (see RaftCore.step on "snapshot").
+ * core once the data is fully received and staged (see handleSnapshot in append.ts).
  */
 export type Message =
   | (Envelope & { type: "pre_vote"; lastIndex: Index; lastTerm: Term })
@@ -105,13 +112,17 @@ export interface ReadState {
 /**
  * Ready is one batch of work the core hands to its driver. Contract for the driver, in this order:
  * 1. send `messages` now (they do not depend on local durability; the leader's appends go out
- *    in parallel with its own disk write, thesis §10.2.1);
+ *    in parallel with its own disk write, thesis §10.2.1). When the batch changes the term or vote,
+ *    `messages` is empty: everything then waits in `messagesAfterPersist`;
  * 2. persist `snapshot` (if any, its data was staged when the snapshot message arrived), then `entries`
  *    (entries[0].index may be ≤ the last stored index: the stored suffix from there is replaced) and
  *    `hardState`, and fsync;
- * 3. only then send `messagesAfterPersist` (votes, append acks: they promise durability);
+ * 3. only then send `messagesAfterPersist` (votes, append acks: they promise durability; and every
+ *    message of a term or vote this batch makes durable);
  * 4. apply `committed` in order (they are never beyond what step 2 made durable), hand `readStates`
- *    to waiting readers (serve each once applied ≥ its index);
+ *    to waiting readers (serve each once applied ≥ its index). A driver may apply `committed` while the
+ *    write of step 2 runs, and what takeCommitted() hands out meanwhile: committed means durable on a
+ *    majority (a leader counts its own entries only once durable) — but a snapshot is installed first;
  * 5. call `advance(ready)`.
  * Only one Ready is outstanding at a time: call ready() again only after advance().
  */

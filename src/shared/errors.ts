@@ -11,10 +11,16 @@ export type ErrorCode =
   | "not_ready"
   | "timeout"
   | "change_in_progress"
+  | "incarnation_mismatch"
   | "transfer_in_progress"
   | "unknown_member"
   | "shutting_down"
   | "storage_corrupt"
+  | "compacted"
+  | "future_revision"
+  | "duplicate_key"
+  | "too_many_ops"
+  | "compare_failed"
   | "internal";
 
 /** HTTP status for each code: one map, so every layer answers the same. */
@@ -30,10 +36,16 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   not_ready: 503,
   timeout: 504,
   change_in_progress: 409,
+  incarnation_mismatch: 409,
   transfer_in_progress: 503,
   unknown_member: 404,
   shutting_down: 503,
   storage_corrupt: 500,
+  compacted: 410,
+  future_revision: 400,
+  duplicate_key: 400,
+  too_many_ops: 400,
+  compare_failed: 412,
   internal: 500,
 };
 

@@ -21,9 +21,29 @@ export const limits = {
   pending_reads_max: 100_000,
   segment_bytes_default: 64 * 1024 * 1024,
   members_max: 9,
+  /** Operations in one txn (success + failure lists, nested ones included), and compares in one txn. */
+  txn_ops_max: 128,
+  /** Nesting depth of txns inside a txn. */
+  txn_depth_max: 8,
+  /** A range answer stops (with more: true) before its keys and values exceed this (etcd-io/etcd#12342). */
+  range_response_bytes_max: 4 * 1024 * 1024,
+  /**
+   * Revisions of history kept by default (revision-count retention, applied inside apply so every replica
+   * compacts at the same revision). At ~160 bytes per history entry with 100-byte values: ~16 MB.
+   */
+  history_revisions_default: 100_000,
+  /**
+   * Bytes of history (old versions and tombstones, in the arena) past which the older half of the window is
+   * compacted, whatever the revision count: big values must not multiply memory by the retention.
+   */
+  history_bytes_max: 32 * 1024 * 1024,
+  /** Idempotent writes: results remembered per request id (oldest forgotten first), in entries and bytes. */
+  dedup_entries_max: 10_000,
+  dedup_bytes_max: 8 * 1024 * 1024,
 } as const;
 
 assert(limits.value_bytes_max + limits.key_bytes_max < limits.request_body_bytes_max, "a max entry fits a request");
 assert(limits.request_body_bytes_max < limits.append_bytes_max, "a max entry fits one append message");
 assert(limits.append_bytes_max < limits.frame_bytes_max, "one append message fits one frame");
 assert(limits.snapshot_chunk_bytes < limits.frame_bytes_max, "a snapshot chunk fits one frame");
+assert(limits.range_response_bytes_max < limits.frame_bytes_max, "a range answer fits one frame");

@@ -1,9 +1,15 @@
-// meta.json pins a data directory to one node id (and, once known, one cluster id).
+// meta.json pins a data directory to one node id (and, once known, one cluster id), and names the directory's
+// incarnation: a random id drawn when the directory is created, so that a node whose directory was wiped is
+// recognisably not the member that voted and acknowledged under that id before. (openStorage also draws a new
+// one when meta.json survived but no Raft state did: see renewIncarnation in index.ts.)
 import * as fs from "node:fs";
 import * as path from "node:path";
+import hyperid from "hyperid";
+import { consola } from "consola";
 import { QklzlError } from "../shared/errors.ts";
 import type { DirMeta } from "./types.ts";
 import { writeFileAtomic } from "./fs_util.ts";
+import { wipeRemedy } from "./recover.ts";
 
 const META_FILE = "meta.json";
 const META_FORMAT = 1;
@@ -13,26 +19,31 @@ export interface LoadedDirMeta {
   fresh: boolean;
 }
 
+/** newIncarnation draws a random id for a data directory (hyperid: a random UUID base plus a counter). */
+export function newIncarnation(): string {
+  return hyperid({ urlSafe: true })();
+}
+
 /** loadOrCreateDirMeta reads meta.json, refusing a directory that belongs to another node; creates it when absent. */
 export function loadOrCreateDirMeta(dir: string, nodeId: number): LoadedDirMeta {
   const file = path.join(dir, META_FILE);
   if (!fs.existsSync(file)) {
-    const meta: DirMeta = { nodeId, clusterId: null };
+    const meta: DirMeta = { nodeId, clusterId: null, incarnation: newIncarnation() };
     writeDirMeta(dir, meta);
     return { meta, fresh: true };
   }
-  let parsed: { format?: unknown; nodeId?: unknown; clusterId?: unknown };
+  let parsed: { format?: unknown; nodeId?: unknown; clusterId?: unknown; incarnation?: unknown };
   try {
     parsed = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (error) {
     throw new QklzlError(
       "storage_corrupt",
-      `storage corrupt: ${file} is not valid JSON (${String(error)}). Remedy: wipe the data directory ${dir} and let the node rejoin.`,
+      `storage corrupt: ${file} is not valid JSON (${String(error)}). ${wipeRemedy(dir)}`,
       { file },
     );
   }
   if (parsed.format !== META_FORMAT || typeof parsed.nodeId !== "number") {
-    throw new QklzlError("storage_corrupt", `storage corrupt: ${file} has an unknown format. Remedy: wipe the data directory ${dir}.`, { file });
+    throw new QklzlError("storage_corrupt", `storage corrupt: ${file} has an unknown format. ${wipeRemedy(dir)}`, { file });
   }
   if (parsed.nodeId !== nodeId) {
     throw new QklzlError(
@@ -43,10 +54,18 @@ export function loadOrCreateDirMeta(dir: string, nodeId: number): LoadedDirMeta 
     );
   }
   const clusterId = typeof parsed.clusterId === "string" ? parsed.clusterId : null;
-  return { meta: { nodeId, clusterId }, fresh: false };
+  if (typeof parsed.incarnation === "string" && parsed.incarnation !== "") {
+    return { meta: { nodeId, clusterId, incarnation: parsed.incarnation }, fresh: false };
+  }
+  // A directory written before incarnations existed: it is the same directory (nothing was wiped), so it gets
+  // its incarnation now, once, and keeps it from then on.
+  const meta: DirMeta = { nodeId, clusterId, incarnation: newIncarnation() };
+  writeDirMeta(dir, meta);
+  consola.info(`[storage] ${file} had no incarnation id: recorded ${meta.incarnation}`);
+  return { meta, fresh: false };
 }
 
 export function writeDirMeta(dir: string, meta: DirMeta): void {
-  const text = JSON.stringify({ format: META_FORMAT, nodeId: meta.nodeId, clusterId: meta.clusterId }, null, 2) + "\n";
+  const text = JSON.stringify({ format: META_FORMAT, nodeId: meta.nodeId, clusterId: meta.clusterId, incarnation: meta.incarnation }, null, 2) + "\n";
   writeFileAtomic(path.join(dir, META_FILE), [new TextEncoder().encode(text)]);
 }

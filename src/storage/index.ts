@@ -22,7 +22,7 @@ import { consola } from "consola";
 import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import type { DirMeta, Storage, StorageOptions } from "./types.ts";
-import { loadOrCreateDirMeta, writeDirMeta } from "./dir_meta.ts";
+import { loadOrCreateDirMeta, newIncarnation, writeDirMeta } from "./dir_meta.ts";
 import { FileSnapshotStore } from "./snapshot_store.ts";
 import { Wal, type SyncMode } from "./wal.ts";
 import { corruptError } from "./recover.ts";
@@ -63,7 +63,7 @@ export async function openStorage(options: OpenStorageOptions): Promise<FileStor
   const lock = lockDir(dir);
   let log: Wal | null = null;
   try {
-    const { meta } = loadOrCreateDirMeta(dir, options.nodeId);
+    const loaded = loadOrCreateDirMeta(dir, options.nodeId);
     const files = options.files === undefined ? {} : { files: options.files };
     const snapshots = FileSnapshotStore.open({ snapDir: path.join(dir, "snap"), retained: options.snapshotsRetained ?? 2, ...files });
     log = Wal.open({
@@ -75,6 +75,7 @@ export async function openStorage(options: OpenStorageOptions): Promise<FileStor
       ...files,
     });
     await reconcileSnapshotMeta(dir, log, snapshots);
+    const meta = holdsRaftState(log, snapshots) || loaded.fresh ? loaded.meta : renewIncarnation(dir, loaded.meta);
     return assemble(dir, meta, log, snapshots, lock);
   } catch (error) {
     await log?.close().catch(() => {});
@@ -99,7 +100,7 @@ function fsyncNewDirs(first: string, dir: string): void {
 function assemble(dir: string, meta: DirMeta, log: Wal, snapshots: FileSnapshotStore, lock: DirLock): FileStorage {
   snapshots.published = (snapshotMeta) => log.noteSnapshot(snapshotMeta);
   // fresh: no Raft state survived (a crash right after meta.json was created counts as fresh too).
-  const fresh = log.lastIndex() === 0 && log.hardState().term === 0 && snapshots.latestMeta() === null;
+  const fresh = !holdsRaftState(log, snapshots);
   const storage: FileStorage = {
     dir,
     meta,
@@ -111,7 +112,7 @@ function assemble(dir: string, meta: DirMeta, log: Wal, snapshots: FileSnapshotS
       if (storage.meta.clusterId !== null) {
         throw new QklzlError("bad_request", `data directory ${dir} belongs to cluster ${storage.meta.clusterId}, not ${clusterId}`);
       }
-      const next: DirMeta = { nodeId: storage.meta.nodeId, clusterId };
+      const next: DirMeta = { ...storage.meta, clusterId };
       writeDirMeta(dir, next);
       storage.meta = next;
     },
@@ -125,6 +126,22 @@ function assemble(dir: string, meta: DirMeta, log: Wal, snapshots: FileSnapshotS
   };
   consola.debug(`[storage] opened ${dir}: log [${log.firstIndex()}, ${log.lastIndex()}], snapshot ${log.snapshotMeta().index}`);
   return storage;
+}
+
+function holdsRaftState(log: Wal, snapshots: FileSnapshotStore): boolean {
+  return log.lastIndex() > 0 || log.hardState().term > 0 || snapshots.latestMeta() !== null;
+}
+
+/**
+ * renewIncarnation: a directory whose meta.json survived but whose log and snapshots did not (deleted by hand,
+ * or never written) remembers nothing it may have voted or acknowledged: it is a new life, not the member
+ * meta.json names, so it gets a new incarnation.
+ */
+function renewIncarnation(dir: string, meta: DirMeta): DirMeta {
+  const next: DirMeta = { ...meta, incarnation: newIncarnation() };
+  writeDirMeta(dir, next);
+  consola.info(`[storage] ${dir} holds no Raft state: new incarnation ${next.incarnation} (was ${meta.incarnation})`);
+  return next;
 }
 
 /**

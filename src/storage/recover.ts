@@ -26,12 +26,24 @@ export interface RecoveredWal {
   tornBytes: number;
 }
 
+/**
+ * wipeRemedy: what an operator does with a data directory qklzl cannot use. The wiped node comes back as a new
+ * incarnation, which the cluster refuses as the member it was (it lost that member's votes and entries): the
+ * member is removed first, then the node joins anew and is promoted once caught up.
+ */
+export function wipeRemedy(dataDir: string): string {
+  return (
+    `Remedy: stop this node; run \`qklzl leave N\` (N: this node's id) against a live member; wipe the data directory ` +
+    `(${dataDir}); start the node again with -join ADDR (a live member): it joins as a new learner, receives a ` +
+    `snapshot from the leader and becomes a voter once caught up.`
+  );
+}
+
 export function corruptError(dataDir: string, file: string, offset: number, reason: string): QklzlError {
   return new QklzlError(
     "storage_corrupt",
     `storage corrupt: ${file} at offset ${offset}: ${reason}. qklzl refuses to serve data from a corrupted log. ` +
-      `Remedy: stop this node, wipe its data directory (${dataDir}) and start it again so that it rejoins the cluster ` +
-      `and receives a snapshot from the leader.`,
+      wipeRemedy(dataDir),
     { file, offset },
   );
 }

@@ -58,6 +58,11 @@ export interface DirMeta {
   nodeId: number;
   /** clusterId is null until the node bootstraps or joins a cluster. */
   clusterId: string | null;
+  /**
+   * incarnation: random id of this directory's life (meta.json), drawn when it is created. A wiped and
+   * recreated directory has another one, so the cluster can tell the new node from the member it replaces.
+   */
+  incarnation: string;
 }
 
 export interface Storage {

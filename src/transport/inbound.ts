@@ -22,6 +22,7 @@ export interface InboundContext {
   log: TransportLog;
   clusterId(): string | null;
   isKnownPeer(id: NodeId): boolean;
+  incarnationProblem(id: NodeId, incarnation: string): string | null;
   handlers: TransportHandlers;
   /** isClosed: the transport is closing (or a handler failed); nothing is delivered any more. */
   isClosed(): boolean;
@@ -37,6 +38,8 @@ export class InboundConn {
   private readonly decoder = new FrameDecoder(HELLO_BYTES_MAX);
   private peer: NodeId | null = null;
   private kind: LinkKind | null = null;
+  /** incarnation: the peer's data-directory incarnation from its hello ("" when it sent none). */
+  private incarnation = "";
   private snapshot: SnapshotReceiver | null = null;
   private out: OutQueue | null = null;
   private dead = false;
@@ -140,7 +143,10 @@ export class InboundConn {
       return this.refuse(`cluster ${frame.cluster}, this node belongs to cluster ${local}`, frame.from);
     }
     if (!this.ctx.isKnownPeer(frame.from)) return this.refuse(`node ${frame.from} is not a known member`, frame.from);
+    const wrongIncarnation = this.ctx.incarnationProblem(frame.from, frame.inc ?? "");
+    if (wrongIncarnation !== null) return this.refuse(wrongIncarnation, frame.from);
     this.peer = frame.from;
+    this.incarnation = frame.inc ?? "";
     this.kind = frame.kind;
     this.decoder.bytesMax = limits.frame_bytes_max;
     if (frame.kind === "raft") {
@@ -172,6 +178,9 @@ export class InboundConn {
       return;
     }
     if (!this.ctx.isKnownPeer(message.from)) return this.refuse(`node ${message.from} is no longer a known member`, message.from);
+    // Checked per message too: the configuration may record another incarnation since the handshake.
+    const wrongIncarnation = this.ctx.incarnationProblem(message.from, this.incarnation);
+    if (wrongIncarnation !== null) return this.refuse(wrongIncarnation, message.from);
     this.ctx.counters.delivered++;
     try {
       this.ctx.handlers.onMessage(message);

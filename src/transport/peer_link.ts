@@ -21,6 +21,8 @@ export interface LinkContext {
   tuning: TransportTuning;
   log: TransportLog;
   clusterId(): string | null;
+  /** incarnation: this node's data-directory incarnation, sent in every hello. */
+  incarnation: string;
   onUnreachable(id: NodeId): void;
 }
 
@@ -28,7 +30,7 @@ type LinkState = "idle" | "connecting" | "open" | "backoff" | "closed";
 
 /** helloFrame is the first frame of every connection we open. */
 export function helloFrame(ctx: LinkContext, to: NodeId, kind: LinkKind): Uint8Array {
-  return encodeFrame({ t: "hello", v: PROTOCOL_VERSION, cluster: ctx.clusterId(), from: ctx.nodeId, to, kind }, HELLO_BYTES_MAX);
+  return encodeFrame({ t: "hello", v: PROTOCOL_VERSION, cluster: ctx.clusterId(), from: ctx.nodeId, to, kind, inc: ctx.incarnation }, HELLO_BYTES_MAX);
 }
 
 export class PeerLink {

@@ -78,6 +78,7 @@ export class TcpTransport implements QklzlTransport {
       tuning,
       log: this.log,
       clusterId: () => options.clusterId(),
+      incarnation: options.incarnation ?? "",
       onUnreachable: (id) => {
         if (this.closed || this.handlerError !== null) return;
         try {
@@ -93,6 +94,7 @@ export class TcpTransport implements QklzlTransport {
       log: this.log,
       clusterId: () => options.clusterId(),
       isKnownPeer: (id) => options.isKnownPeer(id),
+      incarnationProblem: (id, incarnation) => options.incarnationProblem?.(id, incarnation) ?? null,
       handlers: options.handlers,
       isClosed: () => this.closed || this.handlerError !== null,
       handlerFailed: (what, error) => this.handlerFailed(what, error),

@@ -42,5 +42,12 @@ export interface TransportOptions {
   clusterId(): string | null;
   /** isKnownPeer decides whether inbound frames from `id` are accepted (the handshake refuses others). */
   isKnownPeer(id: NodeId): boolean;
+  /** incarnation: this node's data-directory incarnation, sent in every hello ("" when the caller has none). */
+  incarnation?: string;
+  /**
+   * incarnationProblem (optional) says why a hello from `id` with `incarnation` must be refused (the
+   * configuration records another incarnation for that member: a wiped node must not vote or ack as it), or null.
+   */
+  incarnationProblem?(id: NodeId, incarnation: string): string | null;
   handlers: TransportHandlers;
 }

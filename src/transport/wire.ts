@@ -1,7 +1,7 @@
 // The frames peers exchange, and the checks that turn an untrusted decoded value into one of them.
 // A connection starts with one `hello`; then either Raft messages (a "raft" link) or one snapshot transfer
 // (a "snap" link: begin, chunks, acks, done). Anything malformed is a FrameError: the connection closes.
-import type { ConfChange, Entry, MemberRole, Message, MessageType, SnapshotMeta } from "../raft/types.ts";
+import type { ConfChange, Entry, Member, MemberRole, Message, MessageType, SnapshotMeta } from "../raft/types.ts";
 import { FrameError } from "./frame.ts";
 
 export const PROTOCOL_VERSION = 1;
@@ -12,7 +12,8 @@ export type LinkKind = "raft" | "snap";
 export type SnapshotMessage = Message & { type: "snapshot" };
 
 export type Frame =
-  | { t: "hello"; v: number; cluster: string | null; from: number; to: number; kind: LinkKind }
+  /** hello.inc: the dialer's data-directory incarnation (absent from a peer that sends none). */
+  | { t: "hello"; v: number; cluster: string | null; from: number; to: number; kind: LinkKind; inc?: string }
   /** refuse: the acceptor's reason for closing a handshake, logged by the connecting side. */
   | { t: "refuse"; reason: string }
   | { t: "m"; m: Message }
@@ -45,7 +46,15 @@ export function parseFrame(value: unknown): Frame {
     case "hello":
       if (o.cluster !== null && typeof o.cluster !== "string") bad("hello.cluster");
       if (o.kind !== "raft" && o.kind !== "snap") bad("hello.kind");
-      return { t: "hello", v: int(o.v, "hello.v"), cluster: o.cluster as string | null, from: int(o.from, "hello.from"), to: int(o.to, "hello.to"), kind: o.kind };
+      return {
+        t: "hello",
+        v: int(o.v, "hello.v"),
+        cluster: o.cluster as string | null,
+        from: int(o.from, "hello.from"),
+        to: int(o.to, "hello.to"),
+        kind: o.kind,
+        ...(o.inc === undefined ? {} : { inc: str(o.inc, "hello.inc") }),
+      };
     case "refuse":
       return { t: "refuse", reason: str(o.reason, "refuse.reason") };
     case "m":
@@ -108,6 +117,7 @@ function parseEntry(value: unknown): Entry {
       const type = c.type;
       if (type !== "add_learner" && type !== "promote" && type !== "remove" && type !== "update_addr") bad("change.type");
       const change: ConfChange = { type: type as ConfChange["type"], id: int(c.id, "change.id"), raftAddr: str(c.raftAddr, "change.raftAddr"), httpAddr: str(c.httpAddr, "change.httpAddr") };
+      if (c.incarnation !== undefined) change.incarnation = str(c.incarnation, "change.incarnation");
       return { kind: "conf", index, term, change };
     }
     default:
@@ -122,7 +132,9 @@ function parseSnapshotMeta(value: unknown): SnapshotMeta {
   const members = (conf.members as unknown[]).map((mv) => {
     const m = record(mv, "member");
     if (m.role !== "voter" && m.role !== "learner") bad("member.role");
-    return { id: int(m.id, "member.id"), role: m.role as MemberRole, raftAddr: str(m.raftAddr, "member.raftAddr"), httpAddr: str(m.httpAddr, "member.httpAddr") };
+    const member: Member = { id: int(m.id, "member.id"), role: m.role as MemberRole, raftAddr: str(m.raftAddr, "member.raftAddr"), httpAddr: str(m.httpAddr, "member.httpAddr") };
+    if (m.incarnation !== undefined) member.incarnation = str(m.incarnation, "member.incarnation");
+    return member;
   });
   return { index: int(o.index, "snapshot.index"), term: int(o.term, "snapshot.term"), conf: { members } };
 }

@@ -1,54 +1,30 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { StatusJson } from "../../src/node/api.ts";
+import { Launcher, waitFor as launcherWaitFor } from "../../src/cli/launcher/index.ts";
 
 // The CLI against real nodes: `bun src/cli/main.ts` runs both the nodes (Go-style flags, `start`, `join`) and
-// the client commands, on free loopback ports and temp dirs. Every node is killed by PID at the end.
+// the client commands, on free loopback ports and temp dirs, through the one launcher (each node's output in
+// its log file, shown when forming fails). Every node is killed by PID at the end.
 
 const entry = join(import.meta.dir, "..", "..", "src", "cli", "main.ts");
-const scratch = mkdtempSync(join(tmpdir(), "qklzl-cli-e2e-"));
 const fast = ["-heartbeat-ms", "50", "-election-ms", "300"];
-
+const cluster = new Launcher({ name: "cli-e2e", command: [process.execPath, entry], env: { NO_COLOR: "1" } });
+/** Node: how the tests below name a node (its launcher slot under the names they were written with). */
 interface Node {
   id: number;
   http: string;
   raft: string;
   dir: string;
-  proc: Subprocess<"ignore", "pipe", "pipe"> | null;
-  log: string[];
+  readonly proc: Subprocess | null;
 }
 
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
+function nodeOf(id: number): Node {
+  const slot = cluster.node(id);
+  return { id, http: slot.httpAddr, raft: slot.raftAddr, dir: slot.dataDir, get proc() { return slot.proc; } };
 }
-
-const nodes: Node[] = [1, 2, 3].map((id) => ({
-  id,
-  http: `127.0.0.1:${freePort()}`,
-  raft: `127.0.0.1:${freePort()}`,
-  dir: join(scratch, `n${id}`),
-  proc: null,
-  log: [],
-}));
-const [n1, n2, n3] = nodes as [Node, Node, Node];
-
-async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) into.push(decoder.decode(chunk));
-}
-
-function spawnNode(node: Node, args: string[]): void {
-  const proc = Bun.spawn([process.execPath, entry, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  node.proc = proc;
-  void collect(proc.stdout, node.log);
-  void collect(proc.stderr, node.log);
-}
+const [n1, n2, n3] = [nodeOf(1), nodeOf(2), nodeOf(3)];
 
 async function qklzl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn([process.execPath, entry, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
@@ -56,24 +32,8 @@ async function qklzl(...args: string[]): Promise<{ code: number; stdout: string;
   return { code, stdout, stderr };
 }
 
-async function status(node: Node): Promise<StatusJson | null> {
-  try {
-    const response = await fetch(`http://${node.http}/status`, { signal: AbortSignal.timeout(1000) });
-    return response.ok ? ((await response.json()) as StatusJson) : null;
-  } catch {
-    return null;
-  }
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      const logs = nodes.map((n) => `--- node ${n.id}\n${n.log.join("").split("\n").slice(-15).join("\n")}`).join("\n");
-      throw new Error(`timed out waiting for ${what}\n${logs}`);
-    }
-    await Bun.sleep(50);
-  }
+function status(node: Node): Promise<StatusJson | null> {
+  return cluster.status(node.id, 1000);
 }
 
 async function voters(via: Node): Promise<number[]> {
@@ -81,31 +41,30 @@ async function voters(via: Node): Promise<number[]> {
   return (s?.members ?? []).filter((m) => m.role === "voter").map((m) => m.id).sort();
 }
 
-/** stop sends SIGTERM and returns the exit code (SIGKILL after 15 s, which fails the caller's expectation). */
-async function stop(node: Node): Promise<number | null> {
-  const proc = node.proc;
-  if (proc === null) return null;
-  proc.kill("SIGTERM");
-  const code = await Promise.race([proc.exited, Bun.sleep(15_000).then(() => null)]);
-  if (code === null) proc.kill("SIGKILL");
-  node.proc = null;
-  return code;
+/** waitFor: the one waitFor, in the argument order these tests were written with. */
+function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<true> {
+  return launcherWaitFor(condition, { deadlineMs: timeoutMs, what });
+}
+
+/** stop sends SIGTERM and returns the exit code (SIGKILL after 15 s, which fails the test). */
+function stop(node: Node): Promise<number | null> {
+  return cluster.stop(node.id, { expectExitCode: null });
 }
 
 beforeAll(async () => {
-  // The original design's Go-style line for node 1; node 2 through the `join` subcommand; node 3 with -join.
-  spawnNode(n1, ["-id", "1", "-data-dir", n1.dir, "-bootstrap", "-raft-addr", n1.raft, "-http-addr", n1.http, ...fast]);
-  await waitFor("node 1 to lead", async () => (await status(n1))?.is_leader === true);
-  spawnNode(n2, ["join", n1.http, "--id", "2", "--data-dir", n2.dir, "--raft-addr", n2.raft, "--http-addr", n2.http, ...fast]);
-  await waitFor("node 2 to be a voter", async () => (await voters(n1)).includes(2));
-  spawnNode(n3, ["-id=3", `-data-dir=${n3.dir}`, `-join=${n1.http}`, `--raft-addr=${n3.raft}`, `--http-addr=${n3.http}`, ...fast]);
-  await waitFor("node 3 to be a voter", async () => (await voters(n1)).join() === "1,2,3");
+  await cluster.explain(async () => {
+    // The original design's Go-style line for node 1; node 2 through the `join` subcommand; node 3 with -join.
+    await cluster.spawn(1, ["-id", "1", "-data-dir", n1.dir, "-bootstrap", "-raft-addr", n1.raft, "-http-addr", n1.http, ...fast]);
+    await waitFor("node 1 to lead", async () => (await status(n1))?.is_leader === true);
+    await cluster.spawn(2, ["join", n1.http, "--id", "2", "--data-dir", n2.dir, "--raft-addr", n2.raft, "--http-addr", n2.http, ...fast]);
+    await waitFor("node 2 to be a voter", async () => (await voters(n1)).includes(2));
+    await cluster.spawn(3, ["-id=3", `-data-dir=${n3.dir}`, `-join=${n1.http}`, `--raft-addr=${n3.raft}`, `--http-addr=${n3.http}`, ...fast]);
+    await waitFor("node 3 to be a voter", async () => (await voters(n1)).join() === "1,2,3");
+  });
 }, 90_000);
 
 afterAll(async () => {
-  for (const node of nodes) node.proc?.kill("SIGKILL");
-  await Promise.all(nodes.map((node) => node.proc?.exited));
-  rmSync(scratch, { recursive: true, force: true });
+  await cluster.destroy();
 });
 
 describe("qklzl CLI on a 3-node cluster", () => {
@@ -115,7 +74,14 @@ describe("qklzl CLI on a 3-node cluster", () => {
     expect(put.stdout).toMatch(/^OK \(index \d+\)\n$/);
     expect(await qklzl("kv", "get", "greeting", "--addr", n3.http)).toMatchObject({ code: 0, stdout: "hello world\n" });
     const json = await qklzl("kv", "get", "greeting", "--addr", n3.http, "--json");
-    expect(JSON.parse(json.stdout)).toEqual({ key: "greeting", value: "hello world" });
+    expect(JSON.parse(json.stdout)).toEqual({
+      key: "greeting",
+      value: "hello world",
+      create_revision: expect.any(Number),
+      mod_revision: expect.any(Number),
+      version: 1,
+      revision: expect.any(Number),
+    });
     // A value that starts with "-" goes after --.
     expect((await qklzl("kv", "put", "n", "--addr", n1.http, "--", "-5")).code).toBe(0);
     expect((await qklzl("kv", "get", "n", "--addr", n1.http)).stdout).toBe("-5\n");
@@ -161,7 +127,6 @@ describe("qklzl CLI on a 3-node cluster", () => {
     expect(leave).toMatchObject({ code: 0, stdout: "OK: node 3 removed\n" });
     const exited = await Promise.race([n3.proc!.exited, Bun.sleep(15_000).then(() => "still running")]);
     expect(exited).toBe(0);
-    n3.proc = null;
     const members = await qklzl("members", "--addr", n1.http);
     expect(members.stdout.split("\n").filter((line) => /^\d/.test(line)).map((line) => line.split(/\s+/)[0])).toEqual(["1", "2*"]);
   }, 60_000);

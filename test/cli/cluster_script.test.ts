@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StatusJson } from "../../src/node/api.ts";
+import { canListen, CheckError, waitFor } from "../../src/cli/launcher/index.ts";
 
 // `npm start` (scripts/cluster.ts) run from source on free ports: it brings up three voters, says so, and a
 // SIGINT (Ctrl-C) stops all three and exits 0. A second run restarts the same cluster from its data.
@@ -15,15 +16,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function freeBase(): number {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const held: { stop(closeActive?: boolean): void }[] = [];
-    try {
-      for (let i = 1; i <= 3; i++) held.push(Bun.listen({ hostname: "127.0.0.1", port: base + i, socket: { data() {} } }));
-      return base;
-    } catch {
-      // busy: try another base
-    } finally {
-      for (const listener of held) listener.stop(true);
-    }
+    if ([1, 2, 3].every((i) => canListen(base + i))) return base;
   }
   throw new Error("no free port range found");
 }
@@ -41,11 +34,15 @@ async function runUntilUp(httpBase: number, raftBase: number): Promise<{ output:
   })();
   const errors = new Response(proc.stderr).text();
   try {
-    const deadline = Date.now() + 60_000;
-    while (!output.includes("qklzl cluster is up")) {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`cluster did not come up:\n${output}\n${await errors}`);
-      await Bun.sleep(100);
-    }
+    await waitFor(
+      () => {
+        if (proc.exitCode !== null) throw new CheckError(`cluster.ts exited with code ${proc.exitCode}`);
+        return output.includes("qklzl cluster is up");
+      },
+      { deadlineMs: 60_000, what: "qklzl cluster is up", intervalMs: 100 },
+    ).catch(async (error: Error) => {
+      throw new Error(`cluster did not come up (${error.message}):\n${output}\n${await errors}`);
+    });
     const leader = (await (await fetch(`http://127.0.0.1:${httpBase + 1}/status`)).json()) as StatusJson;
     proc.kill("SIGINT");
     const code = await Promise.race([proc.exited, Bun.sleep(30_000).then(() => -1)]);

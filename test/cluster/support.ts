@@ -1,8 +1,8 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { StatusJson } from "../../src/node/api.ts";
 import { check, CheckError, Cluster, fastFlags, describeReply, errorCode, nodeCommand, notYet, request, show, waitFor } from "../../scenarios/harness.ts";
-import { track } from "../../scenarios/harness/procs.ts";
+import { start_marker, track } from "../../src/cli/launcher/index.ts";
 import { formedForThisFile } from "../cluster_fixture.ts";
 
 // support.ts: what the snapshot/membership end-to-end tests need on top of scenarios/harness.ts: bulk writes
@@ -208,14 +208,12 @@ export function describeCli(args: string[], result: CliResult): string {
 
 /**
  * startWithJoinCommand starts node `id` with the `qklzl join ADDR --id N ...` form (the harness's start() uses
- * the Go-style `-join` flag), output appended to the node's log, the process tracked like the harness's own.
+ * the Go-style `-join` flag), through the launcher like every other start: output appended to the node's log,
+ * the process tracked.
  */
 export async function startWithJoinCommand(cluster: Cluster, id: number, via: number): Promise<void> {
   const node = cluster.node(id);
-  check(!cluster.isRunning(id), `node ${id} is already running`);
-  const command = await nodeCommand();
-  const argv = [
-    ...command,
+  await cluster.spawn(id, [
     "join",
     cluster.node(via).httpAddr,
     "--id",
@@ -227,18 +225,7 @@ export async function startWithJoinCommand(cluster: Cluster, id: number, via: nu
     "--http-addr",
     node.httpAddr,
     ...cluster.extraArgs,
-  ];
-  const fd = openSync(node.logPath, "a");
-  try {
-    writeSync(fd, `\n=== harness: start #${node.starts + 1} at ${new Date().toISOString()}: ${argv.join(" ")}\n`);
-    node.proc = Bun.spawn(argv, { cwd: cluster.root, stdio: ["ignore", fd, fd], env: { ...process.env, CI: "true", NO_COLOR: "1" } });
-  } finally {
-    closeSync(fd);
-  }
-  track(node.proc);
-  node.paused = false;
-  node.starts += 1;
-  node.commandLine = argv;
+  ]);
 }
 
 /** logSinceStart: node `id`'s log text since its last start (the harness writes a marker line per start). */
@@ -249,7 +236,7 @@ export function logSinceStart(cluster: Cluster, id: number): string {
   } catch {
     return "";
   }
-  const at = text.lastIndexOf("=== harness: start #");
+  const at = text.lastIndexOf(start_marker);
   return at < 0 ? text : text.slice(at);
 }
 

@@ -1,6 +1,7 @@
+import type { KeyValue } from "../../src/kv/mvcc_types.ts";
 import type { KvCommand } from "../../src/kv/types.ts";
 import type { Consistency, HttpServer, HttpServerOptions, JoinRequest, JoinResponse, NodeApi, StatusJson } from "../../src/node/api.ts";
-import { startHttpServer } from "../../src/node/http.ts";
+import { startHttpServer } from "../../src/node/http/server.ts";
 import { QklzlError } from "../../src/shared/errors.ts";
 import { limits } from "../../src/shared/limits.ts";
 
@@ -11,7 +12,7 @@ export type FakeRole =
   | { kind: "no_leader" };
 
 export interface Call {
-  method: "status" | "write" | "read" | "join" | "leave" | "transferLeader" | "snapshot" | "metricsText" | "isReady";
+  method: "status" | "write" | "read" | "readKv" | "join" | "leave" | "transferLeader" | "snapshot" | "metricsText" | "isReady";
   args: unknown[];
 }
 
@@ -24,6 +25,7 @@ const mutating = new Set<Call["method"]>(["write", "join", "leave", "transferLea
 export class FakeNodeApi implements NodeApi {
   readonly calls: Call[] = [];
   readonly data = new Map<string, string>();
+  readonly meta = new Map<string, { create: number; mod: number; version: number }>();
   role: FakeRole = { kind: "leader" };
   index = 0;
   ready = true;
@@ -91,8 +93,14 @@ export class FakeNodeApi implements NodeApi {
     this.#enter("write", [command]);
     await this.#leaderOnly();
     this.index += 1;
-    if (command.op === "put") this.data.set(command.key, command.value);
-    else this.data.delete(command.key);
+    if (command.op === "put") {
+      const meta = this.meta.get(command.key);
+      this.meta.set(command.key, { create: meta?.create ?? this.index, mod: this.index, version: (meta?.version ?? 0) + 1 });
+      this.data.set(command.key, command.value);
+    } else {
+      this.data.delete(command.key);
+      this.meta.delete(command.key);
+    }
     return { index: this.index };
   }
 
@@ -100,6 +108,15 @@ export class FakeNodeApi implements NodeApi {
     this.#enter("read", [key, consistency]);
     const value = this.data.get(key);
     return value === undefined ? null : { value };
+  }
+
+  /** readKv: revisions as a store would give them if every write were one revision (the index). */
+  async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+    this.#enter("readKv", [key, consistency]);
+    const value = this.data.get(key);
+    const meta = this.meta.get(key);
+    if (value === undefined || meta === undefined) return null;
+    return { kv: { key, value, create_revision: meta.create, mod_revision: meta.mod, version: meta.version, lease: 0 }, revision: this.index };
   }
 
   async join(request: JoinRequest): Promise<JoinResponse> {

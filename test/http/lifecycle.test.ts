@@ -1,7 +1,7 @@
 // Starting and stopping the server: a busy port is a clear error, stop() lets in-flight requests finish within
 // the request deadline and then refuses new connections.
 import { describe, expect, test } from "bun:test";
-import { startHttpServer } from "../../src/node/http.ts";
+import { startHttpServer } from "../../src/node/http/server.ts";
 import { FakeNodeApi, postJson, startTestNode, test_options } from "./fake_api.ts";
 
 describe("lifecycle", () => {

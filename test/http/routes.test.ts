@@ -20,7 +20,10 @@ describe("kv", () => {
 
     const got = await fetch(`${node.base}/kv?key=greeting`);
     expect(got.status).toBe(200);
-    expect(await got.json()).toEqual({ key: "greeting", value: "hello wörld" });
+    // Byte-compatible: the original fields first, in their order, then the revisions.
+    expect(await got.text()).toBe(
+      `{"key":"greeting","value":"hello wörld","create_revision":${put.index},"mod_revision":${put.index},"version":1,"revision":${put.index}}`,
+    );
 
     const deleted = await postJson(`${node.base}/kv`, { op: "delete", key: "greeting" });
     expect(await deleted.json()).toEqual({ ok: true, index: put.index + 1 });
@@ -37,10 +40,11 @@ describe("kv", () => {
     await postJson(`${node.base}/kv`, { op: "put", key, value: "" });
     expect(node.api.data.get(key)).toBe("");
     const response = await fetch(`${node.base}/kv?key=${encodeURIComponent(key)}`);
-    expect(await response.json()).toEqual({ key, value: "" });
-    expect(node.api.calls.at(-1)).toEqual({ method: "read", args: [key, "linearizable"] });
+    const index = node.api.index;
+    expect(await response.json()).toEqual({ key, value: "", create_revision: index, mod_revision: index, version: 1, revision: index });
+    expect(node.api.calls.at(-1)).toEqual({ method: "readKv", args: [key, "linearizable"] });
     await fetch(`${node.base}/kv?key=${encodeURIComponent(key)}&consistency=stale`);
-    expect(node.api.calls.at(-1)).toEqual({ method: "read", args: [key, "stale"] });
+    expect(node.api.calls.at(-1)).toEqual({ method: "readKv", args: [key, "stale"] });
   });
 
   test("a value of exactly the limit is accepted", async () => {

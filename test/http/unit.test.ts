@@ -1,8 +1,9 @@
 // Pure helpers of the HTTP layer: URL splitting, UTF-8 sizing, address and flag parsing.
 import { describe, expect, test } from "bun:test";
-import { parseListen } from "../../src/node/http.ts";
-import { requestTarget, withoutParam } from "../../src/node/http_url.ts";
-import { checkHostPort, checkKey, parseFlag, utf8ByteLength } from "../../src/node/http_validate.ts";
+import { utf8ByteLength, validateKey as checkKey } from "../../src/kv/command.ts";
+import { parseListen } from "../../src/node/http/server.ts";
+import { requestTarget, withoutParam } from "../../src/node/http/url.ts";
+import { checkHostPort, parseFlag } from "../../src/node/http/validate.ts";
 import { isQklzlError } from "../../src/shared/errors.ts";
 
 function codeOf(run: () => unknown): string {

@@ -95,7 +95,10 @@ test("after the whole table the data is untouched and the node still serves", as
     expect(after.kv_keys).toBe(before.kv_keys);
     expect(after.kv_hash).toBe(before.kv_hash);
     const keep = await cluster.get(1, "keep");
-    expect({ status: keep.status, body: keep.json }).toEqual({ status: 200, body: { key: "keep", value: "original" } });
+    expect({ status: keep.status, body: keep.json }).toEqual({
+      status: 200,
+      body: { key: "keep", value: "original", create_revision: expect.any(Number), mod_revision: expect.any(Number), version: 1, revision: expect.any(Number) },
+    });
     for (const key of ["k", "big"]) expect((await cluster.get(1, key)).status).toBe(404);
   });
 }, timeout);

@@ -44,11 +44,17 @@ test("replication: writes through the leader read back on every node, replicas c
       expect(reply.json).toMatchObject({ ok: true });
       expect(typeof reply.json?.index).toBe("number");
     }
-    for (const id of [1, 2, 3]) {
-      for (const i of [0, 7, 19]) {
+    for (const i of [0, 7, 19]) {
+      const bodies: unknown[] = [];
+      for (const id of [1, 2, 3]) {
         const reply = await cluster.get(id, `rep${i}`);
-        expect({ status: reply.status, body: reply.json }).toEqual({ status: 200, body: { key: `rep${i}`, value: `value${i}` } });
+        const revisions = { create_revision: expect.any(Number), mod_revision: expect.any(Number), version: expect.any(Number), revision: expect.any(Number) };
+        expect({ status: reply.status, body: reply.json }).toEqual({ status: 200, body: { key: `rep${i}`, value: `value${i}`, ...revisions } });
+        bodies.push(reply.json);
       }
+      // Linearizable reads after the writes: every node names the same revisions.
+      expect(bodies[1]).toEqual(bodies[0]);
+      expect(bodies[2]).toEqual(bodies[0]);
     }
     await cluster.waitConverged([1, 2, 3]);
     const del = await cluster.del(leaderId, "rep0");

@@ -26,29 +26,33 @@ function applyAll(sm: KvStateMachine, commands: KvCommand[]): void {
 }
 
 describe("kv state machine", () => {
-  test("apply reports existed and the map follows puts and deletes", () => {
+  test("put and delete answer with the revision; a delete of nothing makes no revision", () => {
     const sm = new KvStateMachine();
-    expect(sm.apply(1, { op: "put", key: "a", value: "1" })).toEqual({ index: 1, existed: false });
-    expect(sm.apply(2, { op: "put", key: "a", value: "2" })).toEqual({ index: 2, existed: true });
+    expect(sm.apply(1, { op: "put", key: "a", value: "1" })).toEqual({ kind: "put", put: { revision: 2 } });
+    expect(sm.apply(2, { op: "put", key: "a", value: "2" })).toEqual({ kind: "put", put: { revision: 3 } });
     sm.skip(3);
-    expect(sm.apply(4, { op: "delete", key: "a" })).toEqual({ index: 4, existed: true });
-    expect(sm.apply(5, { op: "delete", key: "a" })).toEqual({ index: 5, existed: false });
+    expect(sm.apply(4, { op: "delete", key: "a" })).toEqual({ kind: "delete_range", delete_range: { revision: 4, deleted: 1 } });
+    expect(sm.apply(5, { op: "delete", key: "a" })).toEqual({ kind: "delete_range", delete_range: { revision: 4, deleted: 0 } });
     expect(sm.get("a")).toBeUndefined();
+    expect(sm.revision).toBe(4);
     expect(() => sm.apply(7, { op: "put", key: "b", value: "x" })).toThrow();
   });
 
-  test("the hash depends on the content only, not on the order of writes", () => {
+  test("the hash is a function of the applied entries, and covers history and revisions, not only the map", () => {
+    const writes: KvCommand[] = [{ op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }, { op: "put", key: "z", value: "3" }, { op: "delete", key: "z" }];
     const a = new KvStateMachine();
     const b = new KvStateMachine();
-    applyAll(a, [{ op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }, { op: "put", key: "z", value: "3" }, { op: "delete", key: "z" }]);
-    applyAll(b, [{ op: "put", key: "y", value: "0" }, { op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }]);
+    applyAll(a, writes);
+    applyAll(b, writes);
     expect(a.stats().hash).toBe(b.stats().hash);
-    expect(a.stats().keys).toBe(2);
+    // The same map reached through another history is another state.
+    const c = new KvStateMachine();
+    applyAll(c, [{ op: "put", key: "y", value: "0" }, { op: "put", key: "x", value: "1" }, { op: "put", key: "y", value: "2" }]);
+    expect(c.get("y")).toBe(a.get("y"));
+    expect(c.stats().keys).toBe(a.stats().keys);
+    expect(c.stats().hash).not.toBe(a.stats().hash);
     b.apply(b.appliedIndex + 1, { op: "put", key: "y", value: "3" });
     expect(a.stats().hash).not.toBe(b.stats().hash);
-    const empty = new KvStateMachine();
-    applyAll(empty, [{ op: "put", key: "q", value: "1" }, { op: "delete", key: "q" }]);
-    expect(empty.stats().hash).toBe(new KvStateMachine().stats().hash);
   });
 
   test("snapshot + restore reproduces the map and its hash; restore discards previous state", async () => {
@@ -111,8 +115,8 @@ describe("kv state machine", () => {
     expect(target.appliedIndex).toBe(1);
   });
 
-  test("values survive arena compaction (overwrites past the dead-space threshold), also under a running snapshot", async () => {
-    const sm = new KvStateMachine();
+  test("values and retained history survive arena compaction (compacted history past the dead-space threshold), also under a running snapshot", async () => {
+    const sm = new KvStateMachine({ retentionRevisions: 10 });
     const expected = new Map<string, string>();
     const r = rng(5);
     const put = (key: string, value: string) => {
@@ -122,6 +126,16 @@ describe("kv state machine", () => {
     // 500 keys, ~2 KB values (some multi-byte), 12k overwrites: ~24 MB written, so several compactions run.
     for (let i = 0; i < 12_000; i++) put(`k${i % 500}`, `${i}:${"é".repeat(Math.floor(r() * 10))}${"v".repeat(2000)}`);
     for (const [key, value] of expected) expect(sm.get(key)).toBe(value);
+    expect(sm.memory().arenaCompactions).toBeGreaterThan(0);
+    // Put i is revision i + 2; k495 was last written by put 11995 (revision 11997), before that by put 11495.
+    // Reads inside the retained window still see the older version; reads before it are refused.
+    const rev = sm.revision;
+    expect(rev).toBe(12_001);
+    expect(sm.compactedRevision).toBeGreaterThan(rev - 20);
+    const older = sm.range({ key: "k495", revision: rev - 5 }).kvs[0]!;
+    expect([older.mod_revision, older.version, older.value.split(":")[0]]).toEqual([11_497, 23, "11495"]);
+    expect(sm.range({ key: "k495", revision: rev - 3 }).kvs[0]!.mod_revision).toBe(11_997);
+    expect(() => sm.range({ key: "k495", revision: rev - 100 })).toThrow("compacted");
     const statsBefore = sm.stats();
     const before = new Map(expected);
     const running = sm.snapshot();
@@ -135,19 +149,22 @@ describe("kv state machine", () => {
   });
 
   test("values larger than an arena chunk (a raised --max-value-bytes) are stored, overwritten and compacted", async () => {
-    const sm = new KvStateMachine();
+    const sm = new KvStateMachine({ retentionRevisions: 1 });
     const big = (tag: string) => `${tag}${"é".repeat(3 * 1024 * 1024)}`; // 6 MiB of UTF-8
     sm.apply(1, { op: "put", key: "small-1", value: "a" });
     sm.apply(2, { op: "put", key: "big", value: big("x") });
     sm.apply(3, { op: "put", key: "small-2", value: "b" });
     sm.apply(4, { op: "put", key: "big", value: big("y") }); // 6 MiB dead
-    sm.apply(5, { op: "put", key: "big", value: big("z") }); // 12 MiB dead > live: compaction
-    expect(sm.get("big")).toBe(big("z"));
+    sm.apply(5, { op: "put", key: "big", value: big("z") });
+    sm.apply(6, { op: "put", key: "big", value: big("w") });
+    sm.apply(7, { op: "put", key: "big", value: big("v") }); // x, y, z compacted: 18 MiB dead > live: compaction
+    expect(sm.get("big")).toBe(big("v"));
     expect([sm.get("small-1"), sm.get("small-2")]).toEqual(["a", "b"]);
+    expect(sm.memory().arenaCompactions).toBeGreaterThan(0);
     const { data } = await sm.snapshot();
     const restored = new KvStateMachine();
     await restored.restore(data);
     expect(restored.stats()).toEqual(sm.stats());
-    expect(restored.get("big")).toBe(big("z"));
+    expect(restored.get("big")).toBe(big("v"));
   });
 });

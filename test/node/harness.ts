@@ -1,10 +1,13 @@
-// In-process clusters for node tests: real storage, TCP transport and HTTP on loopback port 0, temp dirs.
+// In-process clusters for node tests: real storage, TCP transport and HTTP on loopback port 0, temp dirs. Not a
+// launcher: the nodes are startNode() calls inside the test process (no spawn, no signals); clusters of real
+// processes come from src/cli/launcher/.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startNode } from "../../src/node/index.ts";
 import type { NodeOptions, RunningNode } from "../../src/node/index.ts";
 import type { StatusJson } from "../../src/node/api.ts";
+import { waitFor as launcherWaitFor } from "../../src/cli/launcher/index.ts";
 
 export const fast = { heartbeatMs: 40, electionMs: 400 };
 
@@ -29,20 +32,12 @@ export function nodeOptions(id: number, dataDir: string, overrides: Partial<Node
   };
 }
 
-/** waitFor polls `probe` until it returns a value that is not undefined/false, or fails after timeoutMs. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown;
-  while (performance.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await Bun.sleep(20);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+/**
+ * waitFor polls `probe` every 20 ms until it returns a value that is not undefined/false, or fails after timeoutMs:
+ * the one waitFor (src/cli/launcher/wait.ts) in the argument order these tests were written with.
+ */
+export function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  return launcherWaitFor(probe, { deadlineMs: timeoutMs, what, intervalMs: 20 }) as Promise<T>;
 }
 
 export class TestCluster {

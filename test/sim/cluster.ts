@@ -3,11 +3,26 @@ import { applyConfChange } from "../../src/raft/membership.ts";
 import type { ConfChange, Entry, Index, Message, NodeId, ProposeResult, Ready, ReadState, SnapshotMeta } from "../../src/raft/types.ts";
 import { Checker, entryIdentity, payloadOf } from "./checker.ts";
 import { SimNetwork, copyMessage, type NetworkOptions, type Packet } from "./network.ts";
-import { type CoreOptions, SimNode, memberOf } from "./node.ts";
+import { type CoreOptions, type Persisting, SimNode, memberOf } from "./node.ts";
 import { SimRng } from "./rng.ts";
+
+/**
+ * SimDriver is how a node's Ready is handled:
+ * - "ready": the Ready contract of src/raft/types.ts as written (persist, send messagesAfterPersist, apply, advance);
+ * - "runtime": what src/node/runtime.ts's handleReady does: install a snapshot at once, start the write, apply
+ *   `committed` while it runs, and apply what `takeCommitted()` hands out as messages arrive during the write.
+ */
+export type SimDriver = "ready" | "runtime";
+
+/** driverForSeed: sweeps split their seeds between the drivers (odd seeds drive the core like the runtime). */
+export function driverForSeed(seed: number): SimDriver {
+  return seed % 2 === 0 ? "ready" : "runtime";
+}
 
 export interface ClusterOptions {
   seed: number;
+  /** driver: how Readys are handled ("ready" when omitted). */
+  driver?: SimDriver;
   /** voters: the initial voters, ids 1..voters, all starting from a snapshot of that configuration. */
   voters: number;
   /** bootstrap: node 1 starts alone from bootstrapState() instead (the cluster then grows by conf changes). */
@@ -53,6 +68,7 @@ export class SimCluster {
   stats: ClusterStats = { proposed: 0, acked: 0, readsIssued: 0, readsServed: 0, readsFailed: 0, crashes: 0, snapshotsSent: 0, snapshotsInstalled: 0, compactions: 0 };
   /** onApplied is called for every entry a node applies (the membership driver watches conf entries). */
   onApplied: ((node: SimNode, entry: Entry) => void) | null = null;
+  readonly driver: SimDriver;
   private deferred: Array<() => void> = [];
   private readonly reads = new Map<string, { node: NodeId; minIndex: Index }>();
   /** readsDone: how each finished read ended (kept only for reads issued with track = true). */
@@ -65,6 +81,7 @@ export class SimCluster {
 
   constructor(readonly options: ClusterOptions) {
     this.persistTicksMax = options.persistTicksMax;
+    this.driver = options.driver ?? "ready";
     this.rng = new SimRng(options.seed);
     this.net = new SimNetwork(this.rng, options.net);
     if (options.bootstrap) {
@@ -209,11 +226,41 @@ export class SimCluster {
       const rd = node.core.ready();
       this.checkReady(node, rd);
       for (const m of rd.messages) this.send(node, m);
+      if (this.driver === "runtime") {
+        this.startRuntimeReady(node, rd);
+        continue;
+      }
       const delay = this.rng.int(this.persistTicksMax + 1);
-      node.persisting = { ready: rd, doneAt: this.now + delay };
+      node.persisting = { ready: rd, doneAt: this.now + delay, snapshotWritten: false, applyWhileSaving: false };
       if (delay === 0) this.finishPersist(node);
     }
     this.observe(node);
+  }
+
+  /**
+   * startRuntimeReady handles a Ready as runtime.ts does: the snapshot is installed (disk and state machine)
+   * before the write starts; `committed` is applied and the reads handed out while the write runs; a batch
+   * with nothing to sync finishes at once. Entries committed during the write come from takeCommitted (deliver).
+   */
+  private startRuntimeReady(node: SimNode, rd: Ready): void {
+    if (rd.snapshot) {
+      this.installSnapshotOnDisk(node, rd.snapshot);
+      this.restore(node, rd.snapshot);
+    }
+    for (const e of rd.committed) this.apply(node, e);
+    for (const rs of rd.readStates) this.readState(node, rs);
+    this.serveReads(node);
+    const delay = rd.mustSync ? this.rng.int(this.persistTicksMax + 1) : 0;
+    node.persisting = { ready: rd, doneAt: this.now + delay, snapshotWritten: rd.snapshot !== null, applyWhileSaving: rd.mustSync && rd.snapshot === null };
+    if (delay === 0) this.finishPersist(node);
+  }
+
+  /** applyTaken applies what takeCommitted hands out while a Ready's write runs (runtime.ts's applyTaken). */
+  private applyTaken(node: SimNode): void {
+    if (!node.core || !node.persisting?.applyWhileSaving) return;
+    const entries = node.core.takeCommitted();
+    for (const e of entries) this.apply(node, e);
+    if (entries.length > 0) this.serveReads(node);
   }
 
   /** checkReady: hard state moves forward; what `messages` promise must already be durable. */
@@ -248,13 +295,19 @@ export class SimCluster {
   /** finishPersist: the Ready is durable; send what waited for it, apply, hand out reads, advance. */
   private finishPersist(node: SimNode): void {
     const core = node.core;
-    const rd = node.persisting?.ready;
-    if (!core || !rd) return;
+    const persisting = node.persisting;
+    if (!core || !persisting) return;
+    const rd = persisting.ready;
     node.persisting = null;
-    this.writeReady(node, rd, Number.MAX_SAFE_INTEGER);
+    this.writeReady(node, persisting, Number.MAX_SAFE_INTEGER);
     for (const m of rd.messagesAfterPersist) {
       this.checkPromise(node, m, "messagesAfterPersist");
       this.send(node, m);
+    }
+    if (this.driver === "runtime") {
+      // Applied and handed out while the write ran (startRuntimeReady, applyTaken).
+      core.advance(rd);
+      return;
     }
     if (rd.snapshot) this.restore(node, rd.snapshot);
     for (const e of rd.committed) this.apply(node, e);
@@ -267,10 +320,11 @@ export class SimCluster {
    * writeReady makes the first `parts` writes of a Ready durable, in the order a disk does them:
    * snapshot, then each entry, then the hard state. A crash mid-persist passes fewer parts (a torn write).
    */
-  private writeReady(node: SimNode, rd: Ready, parts: number): void {
+  private writeReady(node: SimNode, persisting: Persisting, parts: number): void {
+    const rd = persisting.ready;
     let budget = parts;
     const disk = node.disk;
-    if (rd.snapshot) {
+    if (rd.snapshot && !persisting.snapshotWritten) {
       if (budget-- <= 0) return;
       this.installSnapshotOnDisk(node, rd.snapshot);
     }
@@ -324,8 +378,17 @@ export class SimCluster {
   /** apply feeds one committed entry to the state machine: in order, durable, and the same everywhere. */
   private apply(node: SimNode, e: Entry): void {
     if (e.index !== node.applied + 1) this.checker.fail(`node ${node.id} applies index ${e.index} after ${node.applied}`);
-    if (e.index > node.lastHardState.commit) this.checker.fail(`node ${node.id} applies index ${e.index} beyond its commit ${node.lastHardState.commit}`);
-    if (node.disk.term(e.index) !== e.term) this.checker.fail(`node ${node.id} applies index ${e.index} (term ${e.term}) that is not durable`);
+    if (this.driver === "ready") {
+      if (e.index > node.lastHardState.commit) this.checker.fail(`node ${node.id} applies index ${e.index} beyond its commit ${node.lastHardState.commit}`);
+      if (node.disk.term(e.index) !== e.term) this.checker.fail(`node ${node.id} applies index ${e.index} (term ${e.term}) that is not durable`);
+    } else {
+      // The runtime applies committed entries before its own write finishes: committed means durable on a
+      // majority (a leader counts itself only once durable). The entry must still be the core's, and committed.
+      const core = node.core;
+      if (!core) return this.checker.fail(`node ${node.id} applies index ${e.index} while down`);
+      if (e.index > core.log.committed) this.checker.fail(`node ${node.id} applies index ${e.index} beyond its commit ${core.log.committed}`);
+      if (core.log.term(e.index) !== e.term) this.checker.fail(`node ${node.id} applies index ${e.index} (term ${e.term}) that its log does not hold`);
+    }
     const identity = entryIdentity(e);
     this.checker.onApply(node.id, e.index, identity);
     node.sm.push(identity);
@@ -400,6 +463,11 @@ export class SimCluster {
   // ---- the wire ----
 
   private send(node: SimNode, m: Message): void {
+    // A message speaks for its term: it leaves only once that term is durable here (a restart could otherwise
+    // lead or vote in the same term again). Pre-votes carry the future term they ask about, and grants echo it.
+    if (m.type !== "pre_vote" && m.type !== "pre_vote_resp" && m.term > node.disk.hardState.term) {
+      this.checker.fail(`node ${node.id} sends ${m.type} of term ${m.term} to ${m.to} before persisting the term (disk: term ${node.disk.hardState.term})`);
+    }
     let image = null;
     if (m.type === "snapshot") {
       image = node.retainedImage(m.snapshot.index, m.snapshot.term);
@@ -426,6 +494,7 @@ export class SimCluster {
     if (!to?.core) return this.dropped(p);
     if (p.msg.type === "snapshot" && p.image) to.staged.set(`${p.msg.snapshot.index}:${p.msg.snapshot.term}`, p.image);
     to.core.step(p.msg);
+    if (this.driver === "runtime") this.applyTaken(to);
     this.pump(to);
     if (p.msg.type === "snapshot") this.reportSnapshot(p.msg.from, p.msg.to, true, p.incarnation);
   }
@@ -454,10 +523,11 @@ export class SimCluster {
   crash(id: NodeId): void {
     const node = this.node(id);
     if (!node.up) return;
-    const rd = node.persisting?.ready;
-    if (rd) {
-      const parts = (rd.snapshot ? 1 : 0) + rd.entries.length + (rd.hardState ? 1 : 0);
-      this.writeReady(node, rd, this.rng.int(parts + 1));
+    const persisting = node.persisting;
+    if (persisting) {
+      const rd = persisting.ready;
+      const parts = (rd.snapshot && !persisting.snapshotWritten ? 1 : 0) + rd.entries.length + (rd.hardState ? 1 : 0);
+      this.writeReady(node, persisting, this.rng.int(parts + 1));
     }
     if (this.options.plantForgetVote) node.disk.hardState = { ...node.disk.hardState, vote: 0 };
     node.stop();

@@ -25,6 +25,10 @@ export function changeOf(type: ConfChange["type"], id: NodeId): ConfChange {
 export interface Persisting {
   ready: Ready;
   doneAt: number;
+  /** snapshotWritten: the Ready's snapshot is already on disk (the runtime driver installs it before the write). */
+  snapshotWritten: boolean;
+  /** applyWhileSaving: entries committed during the write are applied as messages arrive (the runtime driver). */
+  applyWhileSaving: boolean;
 }
 
 /**
@@ -112,7 +116,10 @@ export class SimNode {
   compact(): boolean {
     const index = this.applied;
     if (index <= this.disk.snapshotMeta().index) return false;
-    if (this.disk.term(index) === undefined) return false;
+    // The disk must hold the applied entry itself: a driver that applies before its own write finished (the
+    // runtime driver) may have applied an entry that is not on disk yet, where a stale one may still sit.
+    const term = this.disk.term(index);
+    if (term === undefined || !this.sm[index]?.startsWith(`${term}:`)) return false;
     this.disk.compact(index, this.conf);
     this.setDiskImage(this.sm.slice(0, index + 1));
     return true;

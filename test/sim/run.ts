@@ -1,6 +1,6 @@
 import type { NodeId, TestFaults } from "../../src/raft/types.ts";
 import { SimViolation } from "./checker.ts";
-import { type ClusterStats, SimCluster } from "./cluster.ts";
+import { type ClusterStats, SimCluster, type SimDriver } from "./cluster.ts";
 import { type PartitionKind, type SimConfig, mixedConfig } from "./configs.ts";
 import { MembershipDriver } from "./membership_driver.ts";
 
@@ -12,6 +12,8 @@ export interface RunOptions {
   ticks?: number;
   /** plantForgetVote: the harness's own planted bug (see ClusterOptions). */
   plantForgetVote?: boolean;
+  /** driver: how the cores' Readys are handled (see SimDriver; "ready" when omitted). */
+  driver?: SimDriver;
 }
 
 export interface SeedResult {
@@ -30,12 +32,12 @@ export interface SeedResult {
 }
 
 /** replayCommand is the one line that reproduces a run. */
-export function replayCommand(config: string, seed: number, faults?: TestFaults, ticks?: number): string {
+export function replayCommand(config: string, seed: number, faults?: TestFaults, ticks?: number, driver: SimDriver = "ready"): string {
   const planted = Object.entries(faults ?? {})
     .filter(([, on]) => on)
     .map(([name]) => ` --fault ${name}`)
     .join("");
-  return `bun run sim --seed ${seed} --config ${config}${planted}${ticks === undefined ? "" : ` --ticks ${ticks}`}`;
+  return `bun run sim --seed ${seed} --config ${config} --driver ${driver}${planted}${ticks === undefined ? "" : ` --ticks ${ticks}`}`;
 }
 
 /**
@@ -45,7 +47,7 @@ export function replayCommand(config: string, seed: number, faults?: TestFaults,
 export function runSeed(given: SimConfig, seed: number, options: RunOptions = {}): SeedResult {
   const config = given.mix ? mixedConfig(seed) : given;
   const core = { ...config.cluster.core, faults: options.faults };
-  const cluster = new SimCluster({ ...config.cluster, core, seed, trace: options.trace, plantForgetVote: options.plantForgetVote });
+  const cluster = new SimCluster({ ...config.cluster, core, seed, trace: options.trace, plantForgetVote: options.plantForgetVote, driver: options.driver });
   let failure: string | null = null;
   let kind: SeedResult["kind"] = null;
   try {

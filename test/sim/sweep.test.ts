@@ -1,7 +1,9 @@
-// The random-seed sweep: at least 2,000 seeds across every configuration on each `npm test`. The base
-// seed is random unless SIM_SEED is set (it is printed); each failure names the command replaying it.
+// The random-seed sweep: at least 2,000 seeds across every configuration on each `npm test`, split between the
+// two drivers (even seeds follow the Ready contract as written, odd ones drive the core like src/node/runtime.ts).
+// The base seed is random unless SIM_SEED is set (it is printed); each failure names the command replaying it.
 import { describe, expect, test } from "bun:test";
 import { configs } from "./configs.ts";
+import { driverForSeed } from "./cluster.ts";
 import { replayCommand, runSeed } from "./run.ts";
 
 const SEEDS_TOTAL = Number(process.env.SIM_SEEDS ?? 2000);
@@ -16,10 +18,11 @@ describe(`sim sweep: ${perConfig * configs.length} seeds from ${BASE_SEED} (SIM_
       let leaderTerms = 0;
       for (let i = 0; i < perConfig; i++) {
         const seed = BASE_SEED + k * perConfig + i;
-        const result = runSeed(config, seed);
+        const driver = driverForSeed(seed);
+        const result = runSeed(config, seed, { driver });
         committed += result.committedIndex;
         leaderTerms += result.leaderTerms;
-        if (!result.ok) failures.push(`FAIL ${result.kind}: ${result.failure} — reproduce: ${replayCommand(config.name, seed)}`);
+        if (!result.ok) failures.push(`FAIL ${result.kind}: ${result.failure} — reproduce: ${replayCommand(config.name, seed, undefined, undefined, driver)}`);
       }
       if (failures.length > 0) console.log(failures.join("\n"));
       expect(failures).toEqual([]);

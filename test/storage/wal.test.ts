@@ -434,12 +434,12 @@ describe("data directory", () => {
   test("another node id is refused; the cluster id is pinned once set", async () => {
     const dir = fresh();
     const s = await openDir(dir);
-    expect(s.meta).toEqual({ nodeId: 1, clusterId: null });
+    expect(s.meta).toMatchObject({ nodeId: 1, clusterId: null });
     await s.setClusterId("c-1");
     await expect(s.setClusterId("c-2")).rejects.toThrow(/cluster c-1/);
     await s.close();
     await expect(openStorage({ dir, nodeId: 2 })).rejects.toThrow(/belongs to node 1, not node 2/);
     const again = await openDir(dir);
-    expect(again.meta).toEqual({ nodeId: 1, clusterId: "c-1" });
+    expect(again.meta).toMatchObject({ nodeId: 1, clusterId: "c-1" });
   });
 });

@@ -1,5 +1,6 @@
 // Test helpers: transports on loopback port 0 that record what they receive.
 import type { Message, NodeId } from "../../src/raft/types.ts";
+import { waitFor as launcherWaitFor } from "../../src/cli/launcher/index.ts";
 import { createTransport, type QklzlTransport, type TransportTuning } from "../../src/transport/index.ts";
 
 export interface Recorder {
@@ -57,13 +58,12 @@ export function mesh(nodes: TestNode[]): void {
   for (const a of nodes) for (const b of nodes) if (a !== b) a.transport.setPeer(b.id, b.transport.addr);
 }
 
-/** waitFor polls `cond` every 5 ms until it holds or `ms` passes (then throws with `what`). */
+/**
+ * waitFor polls `cond` every 5 ms until it holds or `ms` passes (then throws with `what`): the one waitFor
+ * (src/cli/launcher/wait.ts) in the argument order these tests were written with.
+ */
 export async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(5);
-  }
+  await launcherWaitFor(cond, { deadlineMs: ms, what, intervalMs: 5 });
 }
 
 export function heartbeat(from: NodeId, to: NodeId, commit: number): Message {

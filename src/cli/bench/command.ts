@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
 import { measureFailover } from "./failover.ts";
 import { runLoad, type LoadResult } from "./load.ts";
-import { LocalCluster, status } from "./local_cluster.ts";
+import { fetchStatus } from "../../node/cluster_client.ts";
+import { benchCluster } from "./cluster.ts";
 import { parseMix } from "./workload.ts";
 
 function numberArg(value: unknown, name: string, min: number): number {
@@ -26,14 +27,14 @@ function formatTable(result: LoadResult): string {
 }
 
 async function findFollower(leaderAddr: string): Promise<string> {
-  const body = await status(leaderAddr);
+  const body = await fetchStatus(leaderAddr, 1000);
   const follower = body?.members?.find((member) => member.http_addr !== leaderAddr && member.role === "voter");
   if (!follower) throw new Error("no follower to read from");
   return follower.http_addr;
 }
 
 async function findLeader(addr: string): Promise<string> {
-  const body = await status(addr);
+  const body = await fetchStatus(addr, 1000);
   if (!body) throw new Error(`no /status answer from ${addr}`);
   return body.is_leader ? addr : body.leader_http_addr || addr;
 }
@@ -84,13 +85,10 @@ export const benchCommand = defineCommand({
     const durationMs = numberArg(args.duration, "duration", 1) * 1000;
     const keys = numberArg(args.keys, "keys", 1);
     const valueSize = numberArg(args["value-size"], "value-size", 0);
-    const cluster = args.addr ? null : new LocalCluster();
+    const cluster = args.addr ? null : benchCluster();
     try {
-      if (cluster) {
-        process.stderr.write("starting a local 3-node cluster…\n");
-        await cluster.startCluster(3);
-      }
-      const entry = args.addr ?? (await cluster!.leader()).httpAddr;
+      if (cluster) process.stderr.write("starting a local 3-node cluster…\n");
+      const entry = cluster === null ? String(args.addr) : cluster.node((await cluster.startFresh()).leaderId).httpAddr;
       const writeAddr = await findLeader(entry);
       const readAddr = args["read-addr"] ?? (args["read-from"] === "follower" ? await findFollower(writeAddr) : writeAddr);
       const result = await runLoad({
@@ -112,7 +110,7 @@ export const benchCommand = defineCommand({
         if (result.firstError) console.log(`first error: ${result.firstError}`);
       }
     } finally {
-      await cluster?.stop();
+      await cluster?.destroy();
     }
   },
 });

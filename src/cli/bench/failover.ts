@@ -1,4 +1,5 @@
-import { LocalCluster, waitFor } from "./local_cluster.ts";
+import { waitFor } from "../launcher/index.ts";
+import { benchCluster } from "./cluster.ts";
 
 export interface FailoverResult {
   /** samplesMs: time from kill -9 of the leader to the first acknowledged write on the new leader. */
@@ -15,16 +16,15 @@ export async function measureFailover(
   rounds: number,
   options: { command?: string[]; onRound?: (round: number, ms: number) => void } = {},
 ): Promise<FailoverResult> {
-  const cluster = new LocalCluster({ command: options.command });
+  const cluster = benchCluster({ command: options.command });
   const samplesMs: number[] = [];
   try {
-    await cluster.startCluster(3);
+    await cluster.startFresh();
     for (let round = 1; round <= rounds; round++) {
-      const leader = await cluster.leader();
+      const leader = cluster.node((await cluster.waitForLeader({ deadlineMs: 15_000 })).leaderId);
       const survivors = [...cluster.nodes.values()].filter((node) => node.id !== leader.id);
       const killedAt = performance.now();
-      leader.process.kill("SIGKILL");
-      await leader.process.exited;
+      await cluster.kill9(leader.id);
       let acknowledged = false;
       while (!acknowledged) {
         if (performance.now() - killedAt > 30_000) throw new Error("no write acknowledged within 30 s of the leader's kill");
@@ -39,11 +39,11 @@ export async function measureFailover(
       const elapsed = performance.now() - killedAt;
       samplesMs.push(elapsed);
       options.onRound?.(round, elapsed);
-      const restarted = cluster.start(leader.id, survivors[0]!.httpAddr, leader);
-      await waitFor(async () => (await fetchOk(`http://${restarted.httpAddr}/readyz`)), 30_000, `node ${leader.id} to rejoin`);
+      const restarted = await cluster.start(leader.id, { join: survivors[0]!.id });
+      await waitFor(() => fetchOk(`http://${restarted.httpAddr}/readyz`), { deadlineMs: 30_000, what: `node ${leader.id} to rejoin` });
     }
   } finally {
-    await cluster.stop();
+    await cluster.destroy();
   }
   const sorted = [...samplesMs].sort((a, b) => a - b);
   return { samplesMs, medianMs: sorted[Math.floor(sorted.length / 2)] ?? 0 };

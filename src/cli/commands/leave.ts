@@ -6,7 +6,10 @@ import { UsageError } from "../usage_error.ts";
 
 /** leaveCommand: `qklzl leave N` (or --id N) removes a member; the removed node shuts itself down. */
 export const leaveCommand = defineCommand({
-  meta: { name: "leave", description: "Remove a member from the cluster (it then shuts itself down)" },
+  meta: {
+    name: "leave",
+    description: "Remove a member from the cluster (it then shuts itself down). Before a wiped node of that id joins again, leave it first",
+  },
   args: leaveArgs,
   async run({ args }) {
     if (args.node !== undefined && args.id !== undefined && args.node !== args.id) {

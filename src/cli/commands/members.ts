@@ -9,10 +9,10 @@ export const membersCommand = defineCommand({
   args: membersArgs,
   async run({ args }) {
     const timeoutMs = parseDuration("timeout", args.timeout);
-    const { fetchStatus } = await import("../cluster_view.ts");
-    let status = await fetchStatus(args.addr, timeoutMs);
+    const { requestStatus } = await import("../cluster_view.ts");
+    let status = await requestStatus(args.addr, timeoutMs);
     if (!status.is_leader && status.leader_http_addr !== "") {
-      status = await fetchStatus(status.leader_http_addr, timeoutMs).catch(() => status);
+      status = await requestStatus(status.leader_http_addr, timeoutMs).catch(() => status);
     }
     const members = [...status.members].sort((a, b) => a.id - b.id);
     if (args.json) {

@@ -24,6 +24,7 @@ function viewJson(view: ClusterView) {
   return {
     leader_id: view.source.leader_id,
     term: view.source.term,
+    fault_tolerance: view.source.fault_tolerance ?? null,
     members: view.members.map(({ member, status, error }) => ({ ...member, status, error })),
   };
 }
@@ -56,5 +57,26 @@ export function renderStatus(view: ClusterView): string {
   const headers = ["ID", "ROLE", "STATE", "TERM", "COMMIT", "APPLIED", "LAST", "MATCH", "HTTP", "RAFT", "ERROR"];
   // The ERROR column appears only when some member could not be read.
   const shown = rows.some((row) => row[10] !== "") ? headers : headers.slice(0, -1);
-  return `${table(shown, rows.map((row) => row.slice(0, shown.length)))}\n${summary}`;
+  const warnings = healthWarnings(view);
+  return [table(shown, rows.map((row) => row.slice(0, shown.length))), summary, ...warnings].join("\n");
+}
+
+/**
+ * healthWarnings: the lines an operator must not miss, from the leader's view when one answered (a node of an
+ * older version reports no fault_tolerance and gets no warning).
+ */
+export function healthWarnings(view: ClusterView): string[] {
+  const source = view.source;
+  const out: string[] = [];
+  // "unknown": a follower without a fresh copy of the leader's figure says 0 without knowing; no warning then.
+  if (source.leader_id !== 0 && source.fault_tolerance === 0 && source.fault_tolerance_source !== "unknown") {
+    const voters = view.members.filter((m) => m.member.role === "voter").length;
+    const learners = view.members.filter((m) => m.member.role === "learner").map((m) => m.member.id);
+    const why = learners.length > 0 ? `; learners ${learners.join(",")} do not count until promoted` : "";
+    out.push(`warning: fault tolerance 0: losing one more voter stops writes (${voters} voters${why})`);
+  }
+  for (const l of source.silent_learners ?? []) {
+    out.push(`warning: learner ${l.id} not heard from for ${(l.silent_ms / 1000).toFixed(0)} s (restart it, or \`qklzl leave ${l.id}\`)`);
+  }
+  return out;
 }

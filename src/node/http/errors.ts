@@ -1,7 +1,7 @@
 import { consola } from "consola";
-import { type ErrorCode, errorHttpStatus, isQklzlError, type QklzlError } from "../shared/errors.ts";
+import { type ErrorCode, errorHttpStatus, isQklzlError, type QklzlError } from "../../shared/errors.ts";
 
-const log = consola.withTag("http");
+const logger = consola.withTag("http");
 
 /** errorResponse builds the one error shape every route answers with: {"error":CODE,"message":TEXT,...details}. */
 export function errorResponse(code: ErrorCode, message: string, details?: Record<string, unknown>, headers?: Record<string, string>): Response {
@@ -36,7 +36,7 @@ export function qklzlErrorResponse(error: QklzlError, pathAndQuery: string): Res
 
 /** unexpectedErrorResponse answers a bug or an unforeseen failure: logged here, once, and a 500 without internals. */
 export function unexpectedErrorResponse(error: unknown, what: string): Response {
-  log.error(`unexpected error on ${what}:`, error);
+  logger.error(`unexpected error on ${what}:`, error);
   return errorResponse("internal", "internal error; see the node's log");
 }
 

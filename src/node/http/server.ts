@@ -1,10 +1,7 @@
-import { consola } from "consola";
-import { assert } from "../shared/assert.ts";
-import { errorResponse } from "./http_errors.ts";
-import type { HttpServer, HttpServerOptions, NodeApi } from "./api.ts";
-import { buildRoutes } from "./http_routes.ts";
-
-const log = consola.withTag("http");
+import { assert } from "../../shared/assert.ts";
+import { unexpectedErrorResponse } from "./errors.ts";
+import type { HttpServer, HttpServerOptions, NodeApi } from "../api.ts";
+import { buildRoutes } from "./routes.ts";
 
 /**
  * bun_body_bytes_max switches Bun's own body limit off. Bun answers a declared Content-Length over its limit with
@@ -49,8 +46,7 @@ export function startHttpServer(api: NodeApi, options: HttpServerOptions): HttpS
       fetch: notFound,
       // Handlers catch everything they throw; this only runs if Bun itself fails around one.
       error(error) {
-        log.error("unexpected error outside a route handler:", error);
-        return errorResponse("internal", "internal error; see the node's log");
+        return unexpectedErrorResponse(error, "a request, outside a route handler");
       },
     });
   } catch (error) {

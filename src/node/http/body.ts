@@ -1,8 +1,6 @@
-import { assert } from "../shared/assert.ts";
-import { isQklzlError, QklzlError } from "../shared/errors.ts";
-
-/** JsonObject is a parsed request body: always a plain object, never an array or null. */
-export type JsonObject = Record<string, unknown>;
+import { assert } from "../../shared/assert.ts";
+import { isQklzlError, QklzlError } from "../../shared/errors.ts";
+import { describeJsonType, type JsonObject } from "../../shared/json.ts";
 
 /** utf8Strict refuses invalid UTF-8 instead of silently storing U+FFFD in place of the bytes a client sent. */
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
@@ -93,15 +91,4 @@ export function parseJsonObject(text: string): JsonObject {
     throw new QklzlError("bad_request", `request body must be a JSON object, got ${describeJsonType(value)}`);
   }
   return value as JsonObject;
-}
-
-/** describeJsonType names a JSON value's type the way a client would read it in an error message. */
-export function describeJsonType(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return "an object";
-  if (typeof value === "string") return "a string";
-  if (typeof value === "number") return "a number";
-  if (typeof value === "boolean") return "a boolean";
-  return typeof value;
 }

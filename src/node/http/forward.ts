@@ -1,8 +1,8 @@
 import { consola } from "consola";
-import { assert } from "../shared/assert.ts";
-import { QklzlError } from "../shared/errors.ts";
+import { assert } from "../../shared/assert.ts";
+import { QklzlError } from "../../shared/errors.ts";
 
-const log = consola.withTag("http");
+const logger = consola.withTag("http");
 
 /**
  * forwarded_header marks a request one node passed to the leader. A node never forwards a request carrying it
@@ -74,7 +74,7 @@ function forwardFailure(error: unknown, options: ForwardOptions): QklzlError {
       `forwarding to ${leader} timed out after ${options.timeoutMs} ms; the outcome of the request is unknown`,
     );
   }
-  log.warn(`forward to leader node ${options.leaderId} at ${options.leaderHttpAddr} failed: ${reason}`);
+  logger.warn(`forward to leader node ${options.leaderId} at ${options.leaderHttpAddr} failed: ${reason}`);
   const code = (error as { code?: unknown } | null)?.code;
   const notSent = typeof code === "string" && not_sent_codes.has(code);
   if (!notSent) {

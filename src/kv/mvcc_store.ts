@@ -1,0 +1,568 @@
+import { assert } from "../shared/assert.ts";
+import { QklzlError } from "../shared/errors.ts";
+import { limits } from "../shared/limits.ts";
+import { compareKeys, inRange, isRange } from "./key_order.ts";
+import type { DeleteRangeResponse, Event, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
+import { SortedKeys } from "./sorted_keys.ts";
+import { NONE, type RecordMeta, type RecordReader, ValueArena } from "./value_arena.ts";
+
+const SEED = 0x716b6c7an; // "qklz"
+
+/** StoreOptions: retention is the revision-count auto-compaction window (0 = keep everything). */
+export interface StoreOptions {
+  retentionRevisions?: number;
+  /** historyBytesMax: bytes of old versions past which the older half of the window is compacted. */
+  historyBytesMax?: number;
+  rangeBytesMax?: number;
+}
+
+export interface StoreMemory {
+  /** liveBytes: arena bytes of every kept record (heads and history). */
+  liveBytes: number;
+  historyBytes: number;
+  historyEvents: number;
+  arenaCompactions: number;
+}
+
+/**
+ * WriteTxn collects the changes of one revision (a put, a delete, a txn): they share `revision`. `events`
+ * is null when nobody listens (the feed can always be read back from history with MvccStore.events).
+ */
+export interface WriteTxn {
+  revision: number;
+  sub: number;
+  events: Event[] | null;
+}
+
+/** StoreCounters: the two revisions a snapshot carries besides the records. */
+export interface StoreCounters {
+  revision: number;
+  compacted: number;
+}
+
+/**
+ * MvccStore is etcd's mvcc key space: a store revision (1 at creation, +1 per write transaction), every
+ * version of every key with create/mod revision, version and lease, tombstones, reads at any revision since
+ * the compacted one, and compaction. Deterministic: the same calls give the same state and hash.
+ *
+ * Layout: `heads` maps each key (live or tombstoned) to its newest record; records chain to older ones
+ * (value_arena.ts); `index` orders the keys; the event log lists (revision, key) of every change after the
+ * compacted revision, in order: compaction visits only the keys changed in the window it drops, and watch
+ * reads its feed from it.
+ *
+ * Invariants: compacted <= revision; every key in heads is in index and vice versa; every event's revision
+ * is in (compacted, revision] and the log is in (revision, sub) order.
+ */
+export class MvccStore {
+  private heads = new Map<string, number>();
+  private arena = new ValueArena();
+  private index = new SortedKeys();
+  private liveKeys = 0;
+  private rev = 1;
+  private compactedRev = 0;
+  private eventKeys: string[] = [];
+  private eventRevs: number[] = [];
+  private eventStart = 0;
+  private hash = 0n;
+  /** headBytes: arena bytes of the heads (the newest record of each key); the rest of the live bytes is history. */
+  private headBytes = 0;
+  readonly retention: number;
+  readonly historyBytesMax: number;
+  readonly rangeBytesMax: number;
+
+  constructor(options: StoreOptions = {}) {
+    this.retention = options.retentionRevisions ?? limits.history_revisions_default;
+    this.rangeBytesMax = options.rangeBytesMax ?? limits.range_response_bytes_max;
+    this.historyBytesMax = options.historyBytesMax ?? limits.history_bytes_max;
+    assert(Number.isSafeInteger(this.retention) && this.retention >= 0, "store: retention is a count");
+  }
+
+  get revision(): number {
+    return this.rev;
+  }
+
+  get compacted(): number {
+    return this.compactedRev;
+  }
+
+  /** size: live keys (tombstoned ones excluded). */
+  get size(): number {
+    return this.liveKeys;
+  }
+
+  /** historyEvents: changes kept after the compacted revision (the event feed's length). */
+  get historyEvents(): number {
+    return this.eventKeys.length - this.eventStart;
+  }
+
+  /** contentHash covers every kept record (keys, values, revisions, versions, leases) and both revisions. */
+  contentHash(): bigint {
+    return this.hash ^ Bun.hash.wyhash(`rev:${this.rev}:${this.compactedRev}`, SEED);
+  }
+
+  /** get: the current value of a key (undefined when absent or deleted). */
+  get(key: string): string | undefined {
+    const head = this.heads.get(key);
+    if (head === undefined || this.arena.isTombstone(head)) return undefined;
+    return this.arena.value(head);
+  }
+
+  /** getKv: a key's current KeyValue, or null. */
+  getKv(key: string): KeyValue | null {
+    const head = this.heads.get(key);
+    if (head === undefined || this.arena.isTombstone(head)) return null;
+    return kvOf(this.arena, key, head, false);
+  }
+
+  /** liveKvs: every live key in [key, rangeEnd) (or the one key) now, uncapped (for txn compares). */
+  liveKvs(key: string, rangeEnd: string | undefined): KeyValue[] {
+    if (!isRange(rangeEnd)) {
+      const kv = this.getKv(key);
+      return kv === null ? [] : [kv];
+    }
+    const out: KeyValue[] = [];
+    for (const candidate of this.index.keysFrom(key)) {
+      if (!inRange(candidate, key, rangeEnd)) break;
+      const head = this.heads.get(candidate)!;
+      if (!this.arena.isTombstone(head)) out.push(kvOf(this.arena, candidate, head, false));
+    }
+    return out;
+  }
+
+  /** checkRevision: a read at `revision` (0 = current) is possible; else compacted / future_revision. */
+  checkRevision(revision: number): void {
+    if (revision > this.rev) {
+      throw new QklzlError("future_revision", `revision ${revision} is ahead of the current revision ${this.rev}`, {
+        revision,
+        current_revision: this.rev,
+      });
+    }
+    if (revision > 0 && revision < this.compactedRev) {
+      throw new QklzlError("compacted", `revision ${revision} has been compacted; the oldest readable is ${this.compactedRev}`, {
+        revision,
+        compact_revision: this.compactedRev,
+      });
+    }
+  }
+
+  /**
+   * range reads keys at a revision (see RangeRequest). Sorts are stable with key order between equals;
+   * the answer stops before rangeBytesMax of keys and values (at least one kv), saying more: true.
+   */
+  range(request: RangeRequest): RangeResponse {
+    const revision = request.revision ?? 0;
+    this.checkRevision(revision);
+    const at = revision === 0 ? Number.POSITIVE_INFINITY : revision;
+    const limit = request.limit ?? 0;
+    const target = request.sort_target ?? "key";
+    let order = request.sort_order ?? "none";
+    if (order === "none" && target !== "key") order = "asc";
+    const minMod = request.min_mod_revision ?? 0;
+    const maxMod = request.max_mod_revision ?? 0;
+    const minCreate = request.min_create_revision ?? 0;
+    const maxCreate = request.max_create_revision ?? 0;
+    const filtered = minMod > 0 || maxMod > 0 || minCreate > 0 || maxCreate > 0;
+    const keyOrder = target === "key" && order !== "desc";
+    // In key order without filters only limit + 1 matches are needed (count still walks the whole range).
+    const want = request.count_only ? 0 : keyOrder && !filtered && limit > 0 ? limit + 1 : Number.POSITIVE_INFINITY;
+    const arena = this.arena;
+    const found: { key: string; loc: number }[] = [];
+    let count = 0;
+    const visit = (key: string, head: number) => {
+      const loc = at === Number.POSITIVE_INFINITY ? head : arena.at(head, at);
+      if (loc === NONE || arena.isTombstone(loc)) return;
+      count++;
+      if (found.length >= want) return;
+      if (filtered) {
+        const meta = arena.meta(loc);
+        if (minMod > 0 && meta.mod < minMod) return;
+        if (maxMod > 0 && meta.mod > maxMod) return;
+        if (minCreate > 0 && meta.create < minCreate) return;
+        if (maxCreate > 0 && meta.create > maxCreate) return;
+      }
+      found.push({ key, loc });
+    };
+    if (!isRange(request.range_end)) {
+      const head = this.heads.get(request.key);
+      if (head !== undefined) visit(request.key, head);
+    } else {
+      for (const key of this.index.keysFrom(request.key)) {
+        if (!inRange(key, request.key, request.range_end)) break;
+        visit(key, this.heads.get(key)!);
+      }
+    }
+    if (request.count_only) return { kvs: [], count, more: false, revision: this.rev };
+    if (!keyOrder) sortFound(arena, found, target, order === "desc");
+    const kvs: KeyValue[] = [];
+    let bytes = 0;
+    const take = limit > 0 ? Math.min(limit, found.length) : found.length;
+    for (let i = 0; i < take; i++) {
+      const { key, loc } = found[i]!;
+      const size = Buffer.byteLength(key, "utf8") + (request.keys_only ? 0 : arena.valueBytes(loc));
+      if (kvs.length > 0 && bytes + size > this.rangeBytesMax) break;
+      bytes += size;
+      kvs.push(kvOf(arena, key, loc, request.keys_only === true));
+    }
+    return { kvs, count, more: found.length > kvs.length, revision: this.rev };
+  }
+
+  /**
+   * beginWrite starts the changes of the next revision; endWrite commits them (a no-op if none).
+   * `atLeast` lets a v1 log entry write at its index (see KvStateMachine: revisions never go backwards).
+   */
+  beginWrite(atLeast = 0, withEvents = true): WriteTxn {
+    return { revision: Math.max(this.rev + 1, atLeast), sub: 0, events: withEvents ? [] : null };
+  }
+
+  endWrite(txn: WriteTxn): void {
+    if (!(txn.revision > this.rev)) assert(false, `store: write at ${txn.revision} after ${this.rev}`);
+    if (txn.sub === 0) return;
+    this.rev = txn.revision;
+    if (this.retention > 0) {
+      // Compact in batches of a tenth of the window, so the cost per write stays O(1) amortized.
+      const slack = Math.max(1, Math.floor(this.retention / 10));
+      if (this.rev - this.compactedRev >= this.retention + slack) this.compact(this.rev - this.retention);
+    }
+    if (this.historyBytes > this.historyBytesMax && this.rev > this.compactedRev) {
+      this.compact(this.compactedRev + Math.ceil((this.rev - this.compactedRev) / 2));
+    }
+  }
+
+  /** memory: what the store holds, for figures and tests. */
+  memory(): StoreMemory {
+    return {
+      liveBytes: this.arena.liveBytes,
+      historyBytes: this.historyBytes,
+      historyEvents: this.historyEvents,
+      arenaCompactions: this.arena.compactions,
+    };
+  }
+
+  /** historyBytes: arena bytes of kept old versions and tombstones. */
+  get historyBytes(): number {
+    return this.arena.liveBytes - this.headBytes;
+  }
+
+  /**
+   * checkPut: what would make a put fail at apply (ignore_value / ignore_lease on a missing key); thrown
+   * before a txn writes anything so that it stays atomic.
+   */
+  checkPut(request: PutRequest): void {
+    if (!request.ignore_value && !request.ignore_lease) return;
+    if (this.getKv(request.key) === null) {
+      throw new QklzlError("key_not_found", `key ${JSON.stringify(request.key)} not found (ignore_value / ignore_lease need it)`, {
+        key: request.key,
+      });
+    }
+  }
+
+  put(txn: WriteTxn, request: PutRequest): PutResponse {
+    const key = request.key;
+    const arena = this.arena;
+    const head = this.heads.get(key);
+    const current = head !== undefined && !arena.isTombstone(head) ? head : NONE;
+    const before = current === NONE ? null : arena.meta(current);
+    assert(before !== null || (!request.ignore_value && !request.ignore_lease), "store: checkPut ran first");
+    // The previous value is decoded only when someone wants it (prev_kv, an event, ignore_value).
+    const wanted = request.prev_kv === true || txn.events !== null || request.ignore_value === true;
+    const prev = before === null || !wanted ? undefined : kvFrom(key, arena.value(current), before);
+    const value = request.ignore_value ? prev!.value : request.value;
+    const meta = {
+      create: before?.create ?? txn.revision,
+      mod: txn.revision,
+      sub: txn.sub,
+      version: (before?.version ?? 0) + 1,
+      lease: request.ignore_lease ? before!.lease : request.lease ?? 0,
+      tombstone: false,
+      prev: head ?? NONE,
+    };
+    const loc = arena.put(value, meta);
+    this.recordWritten(txn, key, loc, head);
+    if (current === NONE) this.liveKeys++;
+    if (txn.events !== null) {
+      const kv = kvFrom(key, value, meta);
+      txn.events.push(prev === undefined ? { type: "put", kv } : { type: "put", kv, prev_kv: prev });
+    }
+    return request.prev_kv && prev !== undefined ? { revision: txn.revision, prev_kv: prev } : { revision: txn.revision };
+  }
+
+  deleteRange(txn: WriteTxn, key: string, rangeEnd: string | undefined, withPrev: boolean): DeleteRangeResponse {
+    const keys: string[] = [];
+    if (!isRange(rangeEnd)) {
+      if (this.getKv(key) !== null) keys.push(key);
+    } else {
+      for (const candidate of this.index.keysFrom(key)) {
+        if (!inRange(candidate, key, rangeEnd)) break;
+        if (!this.arena.isTombstone(this.heads.get(candidate)!)) keys.push(candidate);
+      }
+    }
+    const prevs: KeyValue[] = [];
+    for (const victim of keys) {
+      const head = this.heads.get(victim)!;
+      const prev = kvOf(this.arena, victim, head, false);
+      const loc = this.arena.put("", { create: 0, mod: txn.revision, sub: txn.sub, version: 0, lease: 0, tombstone: true, prev: head });
+      this.recordWritten(txn, victim, loc, head);
+      this.liveKeys--;
+      txn.events?.push({ type: "delete", kv: tombstoneKv(victim, txn.revision), prev_kv: prev });
+      if (withPrev) prevs.push(prev);
+    }
+    const response: DeleteRangeResponse = { revision: txn.revision, deleted: keys.length };
+    if (withPrev) response.prev_kvs = prevs;
+    return response;
+  }
+
+  private recordWritten(txn: WriteTxn, key: string, loc: number, head: number | undefined): void {
+    this.headBytes += this.arena.recordBytes(loc);
+    if (head !== undefined) this.headBytes -= this.arena.recordBytes(head);
+    this.heads.set(key, loc);
+    if (head === undefined) this.index.insert(key);
+    this.hash ^= recordHash(this.arena, key, loc);
+    this.eventKeys.push(key);
+    this.eventRevs.push(txn.revision);
+    txn.sub++;
+  }
+
+  /**
+   * compact drops the history at and below `revision` (reads at `revision` still work; below it fail with
+   * `compacted`): for each key changed since the last compaction, the versions older than its newest one
+   * at or below `revision`, and that one too if it is a tombstone. Does not change the revision.
+   */
+  compact(revision: number): void {
+    if (revision <= this.compactedRev) {
+      throw new QklzlError("compacted", `revision ${revision} is already compacted (compacted revision ${this.compactedRev})`, {
+        revision,
+        compact_revision: this.compactedRev,
+      });
+    }
+    this.checkRevision(revision);
+    const floor = this.compactedRev;
+    const arena = this.arena;
+    const touched = new Set<string>();
+    let end = this.eventStart;
+    while (end < this.eventKeys.length && this.eventRevs[end]! <= revision) touched.add(this.eventKeys[end++]!);
+    for (const key of touched) {
+      const head = this.heads.get(key)!;
+      const kept = arena.at(head, revision);
+      if (!(kept !== NONE)) assert(false, `store: ${key} changed in the window has a version in it`);
+      for (let loc = arena.prev(kept); loc !== NONE; loc = arena.prev(loc)) {
+        if (arena.mod(loc) <= floor) {
+          // The previous floor version: still live unless it was a tombstone (freed back then).
+          if (!arena.isTombstone(loc)) this.drop(key, loc);
+          break;
+        }
+        this.drop(key, loc);
+      }
+      if (arena.isTombstone(kept)) {
+        this.drop(key, kept);
+        if (kept === head) {
+          this.headBytes -= arena.recordBytes(head);
+          this.heads.delete(key);
+          this.index.remove(key);
+        }
+      }
+    }
+    this.eventStart = end;
+    this.compactedRev = revision;
+    if (this.eventStart > 4096 && this.eventStart * 2 > this.eventKeys.length) {
+      this.eventKeys = this.eventKeys.slice(this.eventStart);
+      this.eventRevs = this.eventRevs.slice(this.eventStart);
+      this.eventStart = 0;
+    }
+    if (arena.wantsCompaction()) arena.compact(this.heads, this.compactedRev);
+  }
+
+  private drop(key: string, loc: number): void {
+    this.hash ^= recordHash(this.arena, key, loc);
+    this.arena.free(loc);
+  }
+
+  /**
+   * events returns the changes with revision in [from, to] (from > compacted), in order, with prev_kv; the
+   * feed of the watch issue. At most `max` events (whole revisions are not split beyond that bound).
+   */
+  events(from: number, to: number, max = Number.POSITIVE_INFINITY): Event[] {
+    assert(from > this.compactedRev, "store: events after the compacted revision");
+    const out: Event[] = [];
+    let i = this.eventStart + lowerBoundNumber(this.eventRevs, from, this.eventStart);
+    for (; i < this.eventKeys.length && this.eventRevs[i]! <= to && out.length < max; i++) {
+      const key = this.eventKeys[i]!;
+      const rev = this.eventRevs[i]!;
+      const loc = this.arena.at(this.heads.get(key)!, rev);
+      assert(loc !== NONE && this.arena.mod(loc) === rev, "store: an event's record is kept");
+      const before = this.arena.prev(loc);
+      // The previous version is kept: it is newer than the compacted revision or the floor version there.
+      const prev = before !== NONE && !this.arena.isTombstone(before) ? kvOf(this.arena, key, before, false) : undefined;
+      const kv = this.arena.isTombstone(loc) ? tombstoneKv(key, rev) : kvOf(this.arena, key, loc, false);
+      const event: Event = { type: this.arena.isTombstone(loc) ? "delete" : "put", kv };
+      if (prev !== undefined) event.prev_kv = prev;
+      out.push(event);
+    }
+    return out;
+  }
+
+  /**
+   * image fixes the state to serialize now: keys in order with their newest record, read through a reader
+   * that stays valid while the store goes on (records are immutable; see RecordReader).
+   */
+  image(): StoreImage {
+    const keys = this.index.all();
+    const heads = new Float64Array(keys.length);
+    for (let i = 0; i < keys.length; i++) heads[i] = this.heads.get(keys[i]!)!;
+    return { keys, heads, reader: this.arena.reader(), revision: this.rev, compacted: this.compactedRev, hash: this.contentHash() };
+  }
+
+  /**
+   * StoreBuilder support: load replaces the whole state from records given key by key in increasing key
+   * order, each key's versions oldest first.
+   */
+  static builder(options: StoreOptions, counters: StoreCounters): StoreBuilder {
+    return new StoreBuilder(new MvccStore(options), counters);
+  }
+
+  /** @internal used by StoreBuilder */
+  _load(builder: { heads: Map<string, number>; arena: ValueArena; keys: string[]; live: number; hash: bigint; counters: StoreCounters; events: { key: string; rev: number; sub: number }[] }): void {
+    this.heads = builder.heads;
+    this.arena = builder.arena;
+    this.index = SortedKeys.fromSorted(builder.keys);
+    this.liveKeys = builder.live;
+    this.rev = builder.counters.revision;
+    this.compactedRev = builder.counters.compacted;
+    this.hash = builder.hash;
+    this.headBytes = 0;
+    for (const head of this.heads.values()) this.headBytes += this.arena.recordBytes(head);
+    builder.events.sort((a, b) => a.rev - b.rev || a.sub - b.sub);
+    this.eventKeys = builder.events.map((e) => e.key);
+    this.eventRevs = builder.events.map((e) => e.rev);
+    this.eventStart = 0;
+  }
+}
+
+/** StoreImage: a fixed state for a snapshot (see MvccStore.image). */
+export interface StoreImage {
+  keys: string[];
+  heads: Float64Array;
+  reader: RecordReader;
+  revision: number;
+  compacted: number;
+  hash: bigint;
+}
+
+/** VersionRecord: one kept version of a key, as a snapshot carries it. */
+export interface VersionRecord {
+  create: number;
+  mod: number;
+  sub: number;
+  version: number;
+  lease: number;
+  tombstone: boolean;
+  value: string | Uint8Array;
+}
+
+/**
+ * liveChain lists a key's kept records, newest first: those after the compacted revision and the newest at
+ * or below it unless that is a tombstone (the same rule as ValueArena.compact).
+ */
+export function liveChain(reader: RecordReader, head: number, compacted: number): number[] {
+  const chain: number[] = [];
+  for (let loc = head; loc !== NONE; loc = reader.prev(loc)) {
+    if (reader.mod(loc) <= compacted) {
+      if (!reader.isTombstone(loc)) chain.push(loc);
+      break;
+    }
+    chain.push(loc);
+  }
+  return chain;
+}
+
+/** StoreBuilder rebuilds a store from a snapshot's records, checking their order and revisions. */
+export class StoreBuilder {
+  private heads = new Map<string, number>();
+  private arena = new ValueArena();
+  private keys: string[] = [];
+  private live = 0;
+  private hash = 0n;
+  private events: { key: string; rev: number; sub: number }[] = [];
+
+  constructor(
+    private readonly store: MvccStore,
+    private readonly counters: StoreCounters,
+  ) {
+    assert(counters.compacted <= counters.revision, "store: compacted <= revision");
+  }
+
+  /** add takes one key's kept versions, oldest first; throws on anything out of order. */
+  add(key: string, versions: VersionRecord[]): void {
+    const last = this.keys[this.keys.length - 1];
+    if (last !== undefined && compareKeys(last, key) >= 0) throw new Error(`keys out of order at ${JSON.stringify(key)}`);
+    if (versions.length === 0) throw new Error(`key ${JSON.stringify(key)} has no versions`);
+    let prev = NONE;
+    let prevMod = 0;
+    for (const v of versions) {
+      if (!(v.mod > prevMod) || v.mod > this.counters.revision) throw new Error(`key ${JSON.stringify(key)}: bad mod revision ${v.mod}`);
+      prevMod = v.mod;
+      prev = this.arena.put(v.value, { ...v, prev });
+      this.hash ^= recordHash(this.arena, key, prev);
+      if (v.mod > this.counters.compacted) this.events.push({ key, rev: v.mod, sub: v.sub });
+    }
+    if (versions[0]!.mod <= this.counters.compacted && versions[0]!.tombstone) throw new Error(`key ${JSON.stringify(key)}: a compacted tombstone`);
+    this.heads.set(key, prev);
+    this.keys.push(key);
+    if (!versions[versions.length - 1]!.tombstone) this.live++;
+  }
+
+  finish(): MvccStore {
+    this.store._load({ heads: this.heads, arena: this.arena, keys: this.keys, live: this.live, hash: this.hash, counters: this.counters, events: this.events });
+    return this.store;
+  }
+}
+
+function kvOf(reader: RecordReader, key: string, loc: number, keysOnly: boolean): KeyValue {
+  return kvFrom(key, keysOnly ? "" : reader.value(loc), reader.meta(loc));
+}
+
+function kvFrom(key: string, value: string, meta: RecordMeta): KeyValue {
+  return {
+    key,
+    value,
+    create_revision: meta.create,
+    mod_revision: meta.mod,
+    version: meta.version,
+    lease: meta.lease,
+  };
+}
+
+function tombstoneKv(key: string, revision: number): KeyValue {
+  return { key, value: "", create_revision: 0, mod_revision: revision, version: 0, lease: 0 };
+}
+
+/** recordHash: one record's contribution to the XOR hash (the chain pointer is layout, not content). */
+function recordHash(reader: RecordReader, key: string, loc: number): bigint {
+  return Bun.hash.wyhash(reader.contentBytes(loc), Bun.hash.wyhash(key, SEED));
+}
+
+function sortFound(reader: RecordReader, found: { key: string; loc: number }[], target: string, desc: boolean): void {
+  const sign = desc ? -1 : 1;
+  if (target === "key") {
+    found.reverse(); // collected in key order
+    return;
+  }
+  if (target === "value") {
+    const values = new Map(found.map((f) => [f.loc, reader.value(f.loc)]));
+    found.sort((a, b) => sign * compareKeys(values.get(a.loc)!, values.get(b.loc)!));
+    return;
+  }
+  const field = target === "create" ? "create" : target === "mod" ? "mod" : "version";
+  const metas = new Map(found.map((f) => [f.loc, reader.meta(f.loc)[field]]));
+  found.sort((a, b) => sign * (metas.get(a.loc)! - metas.get(b.loc)!));
+}
+
+function lowerBoundNumber(values: number[], x: number, start: number): number {
+  let lo = start;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - start;
+}

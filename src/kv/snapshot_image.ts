@@ -1,0 +1,257 @@
+import { Packr } from "msgpackr";
+import { assert } from "../shared/assert.ts";
+import { DedupTable } from "./dedup.ts";
+import { hashHex, pairHash } from "./hash.ts";
+import { ImageReader, ImageWriter, MAGIC_V2, imageFail, imageVersion } from "./image_codec.ts";
+import { compareKeys } from "./key_order.ts";
+import { MvccStore, type StoreImage, type StoreOptions, type VersionRecord, liveChain } from "./mvcc_store.ts";
+
+const packr = new Packr({ useRecords: false });
+
+/**
+ * Image format v2: "QKV2", then frames [u32 BE length][msgpack]. Frame 0 is the header (a map); every other
+ * frame is an array whose first item is a tag:
+ * - KEYS: then per key (in key order) key, n, and n versions oldest first, each 7 items: create, mod, sub,
+ *   version, lease, tombstone, value.
+ * - DEDUP: then per entry request id, result (bin), oldest first.
+ * (v1, "QKV1": header {index, count, hash}, then frames [k, v, k, v…] of a plain map.)
+ */
+const TAG_KEYS = 1;
+const TAG_DEDUP = 2;
+const FORMAT = 2;
+const ITEMS_PER_VERSION = 7;
+
+/** A slice ends after this many versions or bytes, so one frame stays far below the transport frame bound. */
+const slice_versions_max = 4096;
+const slice_bytes_max = 1024 * 1024;
+/** Work done between two yields to the event loop while writing or reading an image. */
+const burst_ms_max = 4;
+
+interface HeaderV2 {
+  format: number;
+  index: number;
+  revision: number;
+  compacted: number;
+  keys: number;
+  versions: number;
+  dedup: number;
+  hash: string;
+}
+
+export interface ImageSource {
+  index: number;
+  store: StoreImage;
+  dedup: [string, Uint8Array][];
+  hash: string;
+}
+
+export interface RestoredImage {
+  index: number;
+  store: MvccStore;
+  dedup: DedupTable;
+  /** hash the header promises for store + dedup (null for v1: its own hash was checked already). */
+  hash: string | null;
+}
+
+/** writeImage streams a v2 image of a fixed state. */
+export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, source: ImageSource): Promise<void> {
+  const { store } = source;
+  let versions = 0;
+  // A first pass counts the versions for the header (chains are walked again below rather than kept: a
+  // million small arrays would cost tens of MB while the image streams).
+  for (let i = 0; i < store.keys.length; i++) {
+    const n = liveChain(store.reader, store.heads[i]!, store.compacted).length;
+    assert(n > 0, "kv: every key of an image has a kept version");
+    versions += n;
+  }
+  const header: HeaderV2 = {
+    format: FORMAT,
+    index: source.index,
+    revision: store.revision,
+    compacted: store.compacted,
+    keys: store.keys.length,
+    versions,
+    dedup: source.dedup.length,
+    hash: source.hash,
+  };
+  const writer = new ImageWriter(write, MAGIC_V2);
+  writer.frame(packr.pack(header));
+  const reader = store.reader;
+  let written = 0;
+  let burstStart = performance.now();
+  let items = 0;
+  let sliceVersions = 0;
+  let bytes = 0;
+  const pace = async () => {
+    if (writer.full()) {
+      await writer.flush();
+      burstStart = performance.now();
+    } else if (performance.now() - burstStart > burst_ms_max) {
+      await yieldToLoop();
+      burstStart = performance.now();
+    }
+  };
+  writer.beginSlice();
+  writer.uint(TAG_KEYS);
+  items = 1;
+  for (let i = 0; i < store.keys.length; i++) {
+    const chain = liveChain(reader, store.heads[i]!, store.compacted);
+    bytes += writer.string(store.keys[i]!);
+    writer.uint(chain.length);
+    items += 2;
+    for (let j = chain.length - 1; j >= 0; j--) {
+      const loc = chain[j]!;
+      const meta = reader.meta(loc);
+      writer.uint(meta.create);
+      writer.uint(meta.mod);
+      writer.uint(meta.sub);
+      writer.uint(meta.version);
+      writer.uint(meta.lease);
+      writer.bool(meta.tombstone);
+      bytes += writer.bytes(reader.bytes(loc));
+      items += ITEMS_PER_VERSION;
+    }
+    sliceVersions += chain.length;
+    written += chain.length;
+    if (sliceVersions >= slice_versions_max || bytes >= slice_bytes_max) {
+      writer.endSlice(items);
+      await pace();
+      writer.beginSlice();
+      writer.uint(TAG_KEYS);
+      items = 1;
+      sliceVersions = 0;
+      bytes = 0;
+    }
+  }
+  if (items > 1) writer.endSlice(items);
+  else writer.dropSlice();
+  assert(written === versions, "kv: the image holds the versions its header counts");
+  for (let i = 0; i < source.dedup.length; i += slice_versions_max) {
+    writer.beginSlice();
+    writer.uint(TAG_DEDUP);
+    const part = source.dedup.slice(i, i + slice_versions_max);
+    for (const [id, result] of part) {
+      writer.string(id);
+      writer.bin(result);
+    }
+    writer.endSlice(1 + 2 * part.length);
+    await pace();
+  }
+  await writer.flush();
+}
+
+/** readImage parses a v1 or v2 image into a fresh store and dedup table, checking every count. */
+export async function readImage(image: Uint8Array, options: StoreOptions): Promise<RestoredImage> {
+  return imageVersion(image) === 1 ? readV1(image, options) : readV2(image, options);
+}
+
+async function readV2(image: Uint8Array, options: StoreOptions): Promise<RestoredImage> {
+  const reader = new ImageReader(image);
+  const header = packr.unpack(reader.next() ?? imageFail("missing header")) as HeaderV2;
+  for (const field of ["index", "revision", "compacted", "keys", "versions", "dedup"] as const) {
+    if (!Number.isSafeInteger(header?.[field]) || header[field] < 0) imageFail(`bad header field ${field}`);
+  }
+  if (header.format !== FORMAT || typeof header.hash !== "string") imageFail("bad header");
+  if (header.compacted > header.revision || header.revision < 1) imageFail("bad header revisions");
+  const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted });
+  const dedup = new DedupTable();
+  let keys = 0;
+  let versions = 0;
+  let dedupEntries = 0;
+  let burstStart = performance.now();
+  for (let frame = reader.next(); frame !== null; frame = reader.next()) {
+    const items = packr.unpack(frame) as unknown;
+    if (!Array.isArray(items) || items.length === 0) imageFail("bad slice");
+    if (items[0] === TAG_KEYS) {
+      let i = 1;
+      while (i < items.length) {
+        const key = items[i];
+        const n = items[i + 1];
+        i += 2;
+        if (typeof key !== "string" || !Number.isSafeInteger(n) || n <= 0) imageFail("bad key entry");
+        if (i + n * ITEMS_PER_VERSION > items.length) imageFail(`key ${JSON.stringify(key)} runs past its slice`);
+        const list: VersionRecord[] = [];
+        for (let v = 0; v < n; v++, i += ITEMS_PER_VERSION) {
+          const [create, mod, sub, version, lease, tombstone, value] = items.slice(i, i + ITEMS_PER_VERSION);
+          if (![create, mod, sub, version, lease].every((x) => Number.isSafeInteger(x) && x >= 0)) imageFail("bad version numbers");
+          if (typeof tombstone !== "boolean" || typeof value !== "string") imageFail("bad version fields");
+          list.push({ create, mod, sub, version, lease, tombstone, value });
+        }
+        try {
+          builder.add(key, list);
+        } catch (error) {
+          imageFail(error instanceof Error ? error.message : String(error));
+        }
+        keys++;
+        versions += n;
+      }
+    } else if (items[0] === TAG_DEDUP) {
+      if (items.length % 2 !== 1) imageFail("bad dedup slice");
+      for (let i = 1; i < items.length; i += 2) {
+        const id = items[i];
+        const result = items[i + 1];
+        if (typeof id !== "string" || !(result instanceof Uint8Array)) imageFail("bad dedup entry");
+        dedup.remember(id, new Uint8Array(result));
+        dedupEntries++;
+      }
+    } else {
+      imageFail(`unknown slice tag ${String(items[0])}`);
+    }
+    if (performance.now() - burstStart > burst_ms_max) {
+      await yieldToLoop();
+      burstStart = performance.now();
+    }
+  }
+  if (keys !== header.keys) imageFail(`${keys} keys, header says ${header.keys}`);
+  if (versions !== header.versions) imageFail(`${versions} versions, header says ${header.versions}`);
+  if (dedupEntries !== header.dedup) imageFail(`${dedupEntries} dedup entries, header says ${header.dedup}`);
+  return { index: header.index, store: builder.finish(), dedup, hash: header.hash };
+}
+
+interface HeaderV1 {
+  index: number;
+  count: number;
+  hash: string;
+}
+
+/**
+ * readV1 migrates a plain map from before revisions: every key gets create = mod = the revision, version 1,
+ * and that revision (the snapshot's index, at least 1) is also the compacted one, so no history is invented.
+ */
+async function readV1(image: Uint8Array, options: StoreOptions): Promise<RestoredImage> {
+  const reader = new ImageReader(image);
+  const header = packr.unpack(reader.next() ?? imageFail("missing header")) as HeaderV1;
+  if (typeof header?.count !== "number" || typeof header.index !== "number" || typeof header.hash !== "string") imageFail("bad header");
+  const values = new Map<string, string>();
+  let hash = 0n;
+  let burstStart = performance.now();
+  for (let frame = reader.next(); frame !== null; frame = reader.next()) {
+    const pairs = packr.unpack(frame) as unknown;
+    if (!Array.isArray(pairs) || pairs.length % 2 !== 0) imageFail("bad slice");
+    for (let i = 0; i < pairs.length; i += 2) {
+      const key = pairs[i] as unknown;
+      const value = pairs[i + 1] as unknown;
+      if (typeof key !== "string" || typeof value !== "string") imageFail("non-string pair");
+      if (values.has(key)) imageFail("duplicate key");
+      values.set(key, value);
+      hash ^= pairHash(key, value);
+    }
+    if (performance.now() - burstStart > burst_ms_max) {
+      await yieldToLoop();
+      burstStart = performance.now();
+    }
+  }
+  if (values.size !== header.count) imageFail(`${values.size} keys, header says ${header.count}`);
+  if (hashHex(hash) !== header.hash) imageFail(`hash ${hashHex(hash)}, header says ${header.hash}`);
+  const revision = Math.max(1, header.index);
+  const builder = MvccStore.builder(options, { revision, compacted: revision });
+  const keys = Array.from(values.keys()).sort(compareKeys);
+  for (const key of keys) {
+    builder.add(key, [{ create: revision, mod: revision, sub: 0, version: 1, lease: 0, tombstone: false, value: values.get(key)! }]);
+  }
+  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), hash: null };
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,240 @@
+import { type CommandLimits, validateCommand, validateKey } from "../../kv/index.ts";
+import { assert } from "../../shared/assert.ts";
+import { isQklzlError, QklzlError } from "../../shared/errors.ts";
+import type { JsonObject } from "../../shared/json.ts";
+import type { HttpServerOptions, NodeApi } from "../api.ts";
+import { parseJsonObject, readBodyText } from "./body.ts";
+import { errorResponse, leaderHint, methodNotAllowed, toErrorResponse } from "./errors.ts";
+import { forwardToLeader, forwarded_header } from "./forward.ts";
+import { HttpMetrics } from "./metrics.ts";
+import { type RequestTarget, requestTarget, withoutParam } from "./url.ts";
+import { parseConsistency, parseFlag, parseJoinRequest, parseMemberId } from "./validate.ts";
+
+/** RouteContext holds what every handler needs; one per server, so handlers allocate nothing of their own. */
+interface RouteContext {
+  readonly api: NodeApi;
+  readonly options: HttpServerOptions;
+  readonly commandLimits: CommandLimits;
+  readonly metrics: HttpMetrics;
+}
+
+/** Handler answers one method on one route; it may throw, and dispatch maps what it throws (toErrorResponse). */
+type Handler = (ctx: RouteContext, req: Request, target: RequestTarget) => Promise<Response> | Response;
+
+type RouteHandler = (req: Request) => Promise<Response>;
+
+const metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+async function readObject(ctx: RouteContext, req: Request): Promise<{ text: string; body: JsonObject }> {
+  const text = await readBodyText(req, ctx.options.maxBodyBytes);
+  return { text, body: parseJsonObject(text) };
+}
+
+/**
+ * leaderOnly runs an operation only the leader can do. On not_leader it forwards to the leader when asked to
+ * (and the request was not itself forwarded: one hop at most); otherwise the error maps to 307 or 503.
+ */
+async function leaderOnly<T>(
+  ctx: RouteContext,
+  req: Request,
+  target: RequestTarget,
+  forward: { wanted: boolean; body: string | null },
+  operation: () => Promise<T>,
+  answer: (result: T) => Response,
+): Promise<Response> {
+  let result: T;
+  try {
+    result = await operation();
+  } catch (error) {
+    if (!forward.wanted || !isQklzlError(error) || error.code !== "not_leader") throw error;
+    if (req.headers.get(forwarded_header) !== null) throw error;
+    const hint = leaderHint(error);
+    if (hint === null) throw error; // answered as no_leader by qklzlErrorResponse
+    try {
+      const response = await forwardToLeader({
+        ...hint,
+        method: req.method,
+        pathAndQuery: withoutParam(target, "forward"),
+        body: forward.body,
+        timeoutMs: ctx.options.requestTimeoutMs,
+      });
+      ctx.metrics.forwarded(true);
+      return response;
+    } catch (forwardError) {
+      ctx.metrics.forwarded(false);
+      throw forwardError;
+    }
+  }
+  return answer(result);
+}
+
+function getStatus(ctx: RouteContext): Response {
+  return Response.json(ctx.api.status());
+}
+
+async function getKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+  const params = new URLSearchParams(target.query);
+  const key = params.get("key");
+  if (key === null) throw new QklzlError("bad_request", 'missing query parameter "key"');
+  validateKey(key, ctx.options.maxKeyBytes);
+  const consistency = parseConsistency(params.get("consistency"));
+  const forward = parseFlag("forward", params.get("forward"));
+  return leaderOnly(
+    ctx,
+    req,
+    target,
+    { wanted: forward, body: null },
+    () => ctx.api.readKv(key, consistency),
+    // The original {"key","value"} first, in that order; the revisions are extra fields after them.
+    (found) =>
+      found === null
+        ? errorResponse("key_not_found", `key ${JSON.stringify(key)} not found`, { key })
+        : Response.json({
+            key,
+            value: found.kv.value,
+            create_revision: found.kv.create_revision,
+            mod_revision: found.kv.mod_revision,
+            version: found.kv.version,
+            revision: found.revision,
+          }),
+  );
+}
+
+async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+  const forward = target.query.length === 0 ? false : parseFlag("forward", new URLSearchParams(target.query).get("forward"));
+  const { text, body } = await readObject(ctx, req);
+  const command = validateCommand(body, ctx.commandLimits);
+  return leaderOnly(
+    ctx,
+    req,
+    target,
+    { wanted: forward, body: text },
+    () => ctx.api.write(command),
+    (written) => Response.json({ ok: true, index: written.index }),
+  );
+}
+
+async function postJoin(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+  const { text, body } = await readObject(ctx, req);
+  const join = parseJoinRequest(body);
+  return leaderOnly(
+    ctx,
+    req,
+    target,
+    { wanted: true, body: text },
+    () => ctx.api.join(join),
+    (joined) => Response.json({ ok: true, cluster_id: joined.clusterId, members: joined.members }),
+  );
+}
+
+async function postLeave(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+  const { text, body } = await readObject(ctx, req);
+  const id = parseMemberId(body);
+  return leaderOnly(ctx, req, target, { wanted: true, body: text }, () => ctx.api.leave(id), okResponse);
+}
+
+async function postTransferLeader(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+  const { text, body } = await readObject(ctx, req);
+  const id = parseMemberId(body);
+  return leaderOnly(ctx, req, target, { wanted: true, body: text }, () => ctx.api.transferLeader(id), okResponse);
+}
+
+/** postSnapshot is local: every node compacts its own log, so it is never forwarded. */
+async function postSnapshot(ctx: RouteContext): Promise<Response> {
+  const { index } = await ctx.api.snapshot();
+  return Response.json({ ok: true, index });
+}
+
+function getLivez(): Response {
+  return Response.json({ ok: true });
+}
+
+/** getReadyz: readiness is a probe answer (503 no_leader or not_ready), in the one error shape. */
+function getReadyz(ctx: RouteContext): Response {
+  if (ctx.api.isReady()) return Response.json({ ready: true });
+  const status = ctx.api.status();
+  if (status.leader_id === 0) {
+    return errorResponse("no_leader", `node ${status.id} is not ready: no leader is known`, { ready: false });
+  }
+  return errorResponse("not_ready", `node ${status.id} is not ready: applied ${status.applied_index} of commit index ${status.commit_index}`, {
+    ready: false,
+  });
+}
+
+function getMetrics(ctx: RouteContext): Response {
+  return new Response(ctx.api.metricsText() + ctx.metrics.text(), { headers: { "content-type": metrics_content_type } });
+}
+
+function okResponse(): Response {
+  return Response.json({ ok: true });
+}
+
+/** route_paths: every path served; metrics are counted per path, plus "other" for the 404 fallback. */
+const route_paths = ["/status", "/kv", "/join", "/leave", "/transfer-leader", "/snapshot", "/livez", "/readyz", "/metrics"] as const;
+
+type RoutePath = (typeof route_paths)[number];
+
+/** route_table maps each path to its methods; HEAD is answered by the GET handler (Bun drops the body). */
+const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> = {
+  "/status": { GET: getStatus },
+  "/kv": { GET: getKv, POST: postKv },
+  "/join": { POST: postJoin },
+  "/leave": { POST: postLeave },
+  "/transfer-leader": { POST: postTransferLeader },
+  "/snapshot": { POST: postSnapshot },
+  "/livez": { GET: getLivez },
+  "/readyz": { GET: getReadyz },
+  "/metrics": { GET: getMetrics },
+};
+
+export interface BuiltRoutes {
+  /** routes: for Bun.serve's `routes`, one function per path (methods are dispatched here, for a JSON 405). */
+  routes: Record<string, RouteHandler>;
+  /** notFound: the `fetch` fallback for paths outside the table. */
+  notFound: RouteHandler;
+}
+
+/** dispatch wraps one path's handlers with method dispatch, error mapping and counting. */
+function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"GET" | "POST", Handler>>): RouteHandler {
+  const get = methods.GET;
+  const post = methods.POST;
+  assert(get !== undefined || post !== undefined, "a route has a method");
+  const allow = [get ? "GET, HEAD" : "", post ? "POST" : ""].filter((m) => m.length > 0).join(", ");
+  const routeIndex = ctx.metrics.routeIndex(path);
+  return async (req) => {
+    const method = req.method;
+    const handler = method === "GET" || method === "HEAD" ? get : method === "POST" ? post : undefined;
+    let response: Response;
+    if (handler === undefined) {
+      response = methodNotAllowed(method, path, allow);
+    } else {
+      const target = requestTarget(req.url);
+      try {
+        response = await handler(ctx, req, target);
+      } catch (error) {
+        response = toErrorResponse(error, method, target.pathAndQuery);
+      }
+    }
+    ctx.metrics.count(routeIndex, response.status);
+    return response;
+  };
+}
+
+/** buildRoutes wires the handlers to a NodeApi: one RouteContext shared by every request. */
+export function buildRoutes(api: NodeApi, options: HttpServerOptions): BuiltRoutes {
+  const ctx: RouteContext = {
+    api,
+    options,
+    commandLimits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
+    metrics: new HttpMetrics([...route_paths, "other"]),
+  };
+  const out: Record<string, RouteHandler> = {};
+  for (const path of route_paths) out[path] = dispatch(ctx, path, route_table[path]);
+  const otherIndex = ctx.metrics.routeIndex("other");
+  const notFound: RouteHandler = async (req) => {
+    const target = requestTarget(req.url);
+    ctx.metrics.count(otherIndex, 404);
+    return errorResponse("not_found", `no route ${req.method} ${target.path}; see the README for the API`);
+  };
+  return { routes: out, notFound };
+}

@@ -1,0 +1,130 @@
+import type { ConsolaInstance } from "consola";
+import type { KvStateMachine } from "../kv/index.ts";
+import { createRand, type RaftCore } from "../raft/index.ts";
+import type { RaftConfig, SnapshotMeta } from "../raft/types.ts";
+import { limits } from "../shared/limits.ts";
+import type { Storage } from "../storage/types.ts";
+import type { Transport } from "../transport/types.ts";
+import { Leadership } from "./leadership.ts";
+import { NodeMetrics } from "./metrics.ts";
+import { Peers } from "./peers.ts";
+import { Proposals } from "./proposals.ts";
+import { Reads } from "./reads.ts";
+import { Refusals } from "./refusals.ts";
+import { Requests } from "./requests.ts";
+import { Snapshotter } from "./snapshotter.ts";
+import type { NodeOptions } from "./types.ts";
+
+export interface RuntimeOptions {
+  options: NodeOptions;
+  storage: Storage;
+  kv: KvStateMachine;
+  logger: ConsolaInstance;
+}
+
+/** PartsHooks: what the parts ask of the runtime that owns them (the core and transport exist from start()). */
+export interface PartsHooks {
+  core(): RaftCore;
+  transport(): Transport;
+  wake(): void;
+  ensureRunning(): void;
+  /** appliedMeta: index, term and configuration of the last applied entry (what a snapshot now covers). */
+  appliedMeta(): SnapshotMeta;
+  /** installed: a received snapshot replaced the state. */
+  installed(meta: SnapshotMeta): void;
+  /** isDurable: this node's log holds entry (index, term) on disk (see NodeRuntime.isDurable). */
+  isDurable(index: number, term: number): boolean;
+  /** nextSave resolves once the running write (or the next) completes; rejects once stopped. */
+  nextSave(): Promise<void>;
+}
+
+/** RuntimeParts: the runtime's helpers, one job each. */
+export interface RuntimeParts {
+  metrics: NodeMetrics;
+  proposals: Proposals;
+  reads: Reads;
+  peers: Peers;
+  refusals: Refusals;
+  leadership: Leadership;
+  requests: Requests;
+  snapshotter: Snapshotter;
+}
+
+/** createParts builds the runtime's parts and wires them to each other and to the runtime's hooks. */
+export function createParts(init: RuntimeOptions, hooks: PartsHooks): RuntimeParts {
+  const { options, kv, logger } = init;
+  const metrics = new NodeMetrics();
+  const proposals = new Proposals(options.requestTimeoutMs);
+  const peers = new Peers(options.id, options.electionMs, hooks.transport);
+  const refusals = new Refusals(options.id, () => hooks.core().softState());
+  const wake = hooks.wake;
+  const leadership = new Leadership({
+    id: options.id,
+    electionMs: options.electionMs,
+    heartbeatMs: options.heartbeatMs,
+    core: hooks.core,
+    peers,
+    proposals,
+    refusals,
+    metrics,
+    logger,
+    wake,
+  });
+  const reads = new Reads(
+    {
+      readIndex: (ctx) => {
+        const result = hooks.core().readIndex(ctx);
+        wake();
+        return result.ok ? null : refusals.noLeaderError();
+      },
+      applied: () => kv.appliedIndex,
+      get: (key) => kv.get(key),
+      roundFailed: () => refusals.notLeaderError("leadership changed during the read; retry"),
+    },
+    {
+      timeoutMs: options.requestTimeoutMs,
+      roundStaleMs: Math.max(options.electionMs, 3 * options.heartbeatMs),
+      prefix: `r${options.id}-${Date.now().toString(36)}-`,
+    },
+  );
+  const requests = new Requests({ core: hooks.core, kv, proposals, reads, peers, refusals, metrics, ensureRunning: hooks.ensureRunning, wake });
+  const snapshotter = new Snapshotter({
+    storage: init.storage,
+    kv,
+    logger,
+    metrics,
+    isDurable: hooks.isDurable,
+    nextSave: hooks.nextSave,
+    snapshotEntries: options.snapshotEntries,
+    trailingEntries: options.trailingEntries,
+    appliedMeta: hooks.appliedMeta,
+    core: hooks.core,
+    transport: hooks.transport,
+    wake,
+    installed: hooks.installed,
+  });
+  return { metrics, proposals, reads, peers, refusals, leadership, requests, snapshotter };
+}
+
+/** coreConfig: the core's configuration from the node's options and what storage holds. */
+export function coreConfig(options: NodeOptions, storage: Storage, appliedIndex: number): RaftConfig {
+  const log = storage.log;
+  const hs = log.hardState();
+  const snapIndex = log.snapshotMeta().index;
+  return {
+    id: options.id,
+    log,
+    // The loaded snapshot is committed whatever the stored commit says (commit-only updates are written lazily).
+    hardState: { ...hs, commit: Math.max(hs.commit, snapIndex) },
+    applied: appliedIndex,
+    electionTicks: Math.max(2, Math.round(options.electionMs / options.heartbeatMs)),
+    heartbeatTicks: 1,
+    rand: createRand(crypto.getRandomValues(new Uint32Array(1))[0]!),
+    preVote: true,
+    checkQuorum: true,
+    maxInflight: limits.inflight_messages_max,
+    maxBytesPerMessage: limits.append_bytes_max,
+    maxEntriesPerMessage: limits.append_entries_max,
+    maxUncommittedEntries: limits.uncommitted_entries_max,
+  };
+}

@@ -1,0 +1,131 @@
+import type { KeyValue, KvStateMachine } from "../kv/index.ts";
+import type { RaftCore } from "../raft/index.ts";
+import type { ConfChange } from "../raft/types.ts";
+import { QklzlError } from "../shared/errors.ts";
+import { limits } from "../shared/limits.ts";
+import type { Consistency } from "./api.ts";
+import type { NodeMetrics } from "./metrics.ts";
+import type { Peers } from "./peers.ts";
+import type { Proposals } from "./proposals.ts";
+import type { Reads } from "./reads.ts";
+import type { Refusals } from "./refusals.ts";
+
+export interface RequestsContext {
+  core(): RaftCore;
+  kv: KvStateMachine;
+  proposals: Proposals;
+  reads: Reads;
+  peers: Peers;
+  refusals: Refusals;
+  metrics: NodeMetrics;
+  /** ensureRunning throws shutting_down while the node starts or stops. */
+  ensureRunning(): void;
+  wake(): void;
+}
+
+/**
+ * Requests is the runtime's request side: fast refusals first (not running, not leader, no quorum, too many
+ * pending), then the core, then the wait for apply (Proposals) or for the read index (Reads).
+ */
+export class Requests {
+  constructor(private readonly context: RequestsContext) {}
+
+  /** propose appends one application entry (a validated, encoded command) and resolves once it is applied here. */
+  async propose(data: Uint8Array): Promise<{ index: number }> {
+    const { metrics } = this.context;
+    try {
+      this.ensureLeader();
+    } catch (error) {
+      metrics.proposalsRefused++;
+      throw error;
+    }
+    this.checkPending();
+    const result = this.context.core().propose(data);
+    if (!result.ok) {
+      metrics.proposalsRefused++;
+      throw this.context.refusals.refusal(result, "the write");
+    }
+    metrics.proposals++;
+    this.context.wake();
+    try {
+      return await this.context.proposals.wait(result.index, result.term);
+    } catch (error) {
+      metrics.proposalsFailed++;
+      throw error;
+    }
+  }
+
+  /** proposeConf appends a configuration change and resolves once it is applied; `what` names it in errors. */
+  async proposeConf(change: ConfChange, what: string): Promise<void> {
+    this.ensureLeader();
+    this.checkPending();
+    const result = this.context.core().proposeConfChange(change);
+    if (!result.ok) throw this.context.refusals.refusal(result, what);
+    this.context.wake();
+    await this.context.proposals.wait(result.index, result.term);
+  }
+
+  /**
+   * offerConf: a membership task's change (promotion, own address update) as the leader, without waiting:
+   * true when it was appended; a refused one is offered again on the task's own clock.
+   */
+  offerConf(change: ConfChange): boolean {
+    const result = this.context.core().proposeConfChange(change);
+    this.context.wake();
+    return result.ok;
+  }
+
+  /** read: linearizable (ReadIndex, any node: a follower asks the leader) or stale (the local map). */
+  async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
+    const { metrics } = this.context;
+    this.context.ensureRunning();
+    if (consistency === "stale") {
+      metrics.readsStale++;
+      const value = this.context.kv.get(key);
+      return value === undefined ? null : { value };
+    }
+    const answer = await this.linearizable(key);
+    metrics.readsLinearizable++;
+    return answer;
+  }
+
+  /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
+  async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+    const { metrics, kv } = this.context;
+    this.context.ensureRunning();
+    if (consistency === "stale") metrics.readsStale++;
+    else {
+      // Once the read index is applied, any later state is as good (it is still committed): the kv and the
+      // revision are taken together, synchronously, when the read resolves.
+      await this.linearizable(key);
+      metrics.readsLinearizable++;
+    }
+    const found = kv.getKv(key);
+    return found === null ? null : { kv: found, revision: kv.revision };
+  }
+
+  /** linearizable: a ReadIndex read of `key` (the node confirms the leader's commit index, waits for its apply). */
+  private linearizable(key: string): Promise<{ value: string } | null> {
+    const { refusals } = this.context;
+    const soft = this.context.core().softState();
+    if (soft.leaderId === 0) throw refusals.noLeaderError();
+    if (soft.role === "leader" && !this.context.peers.quorumReachable(soft.membership.voters)) throw refusals.noQuorumError();
+    return this.context.reads.read(key);
+  }
+
+  /** ensureLeader throws the fast refusal a request gets on a node that cannot serve it as leader. */
+  ensureLeader(): void {
+    this.context.ensureRunning();
+    const soft = this.context.core().softState();
+    if (soft.role !== "leader") throw this.context.refusals.notLeaderError();
+    if (!this.context.peers.quorumReachable(soft.membership.voters)) throw this.context.refusals.noQuorumError();
+  }
+
+  private checkPending(): void {
+    const { proposals, metrics } = this.context;
+    if (proposals.size >= limits.pending_requests_max) {
+      metrics.proposalsRefused++;
+      throw new QklzlError("no_quorum", `too many requests pending (${proposals.size}); retry later`);
+    }
+  }
+}
