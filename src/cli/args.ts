@@ -18,6 +18,7 @@ export const nodeArgs = {
   "raft-addr": { type: "string", description: "address for peer (Raft) traffic", valueHint: "host:port" },
   "advertise-raft-addr": { type: "string", description: "Raft address peers are told to dial (a proxy or NAT in front of --raft-addr); default --raft-addr", valueHint: "host:port" },
   "http-addr": { type: "string", description: "address for the HTTP API", valueHint: "host:port" },
+  "grpc-addr": { type: "string", description: "address for the etcd v3 gRPC API (etcdctl, etcd clients); off unless given", valueHint: "host:port" },
   "heartbeat-ms": { type: "string", description: "leader heartbeat interval", default: "100", valueHint: "ms" },
   "election-ms": { type: "string", description: "minimum election timeout (the real one is random in [t, 2t))", default: "1000", valueHint: "ms" },
   "snapshot-entries": { type: "string", description: "take a snapshot every this many applied entries", default: "10000", valueHint: "n" },

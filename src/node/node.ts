@@ -8,6 +8,7 @@ import type { Transport } from "../transport/types.ts";
 import type { HttpServer } from "./api.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
+import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
@@ -31,6 +32,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const storage = options.wrapStorage?.(opened) ?? opened;
   let transport: Transport | null = null;
   let http: HttpServer | null = null;
+  let grpc: GrpcServer | null = null;
   try {
     const kv = new KvStateMachine();
     const snapshot = await storage.snapshots.loadLatest();
@@ -65,6 +67,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       maxBodyBytes: options.maxBodyBytes,
       requestTimeoutMs: options.requestTimeoutMs,
     });
+    grpc = await startEtcdEndpoint(api, options);
     const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {
@@ -85,6 +88,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     });
     const openTransport = transport;
     const openHttp = http;
+    const openGrpc = grpc;
     const stop = (reason: "stop" | "removed" | "fatal", cause?: unknown): Promise<void> => {
       stopping ??= (async () => {
         if (reason === "stop") health.warnIfStopCostsQuorum();
@@ -92,6 +96,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
         await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
+        await openGrpc?.stop().catch((error) => logger.warn(`closing grpc: ${String(error)}`));
         await openHttp.stop().catch((error) => logger.warn(`closing http: ${String(error)}`));
         await openTransport.close().catch((error) => logger.warn(`closing transport: ${String(error)}`));
         await storage.close().catch((error) => logger.warn(`closing storage: ${String(error)}`));
@@ -124,7 +129,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         ? "leading the new cluster"
         : `joining through ${options.join}`;
     const listening = addrs.raftAddr === transport.addr ? "" : ` (listening on ${transport.addr})`;
-    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}${listening}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
+    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}${listening}, http ${addrs.httpAddr}${grpc === null ? "" : `, etcd grpc ${grpc.addr}`}, data ${options.dataDir}; ${describe}`);
     if (hasState && (options.bootstrap || options.join !== null)) {
       logger.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }
@@ -135,11 +140,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       id: options.id,
       raftAddr: addrs.raftAddr,
       httpAddr: addrs.httpAddr,
+      grpcAddr: grpc?.addr ?? null,
       api,
       stop: () => stop("stop"),
       done,
     };
   } catch (error) {
+    await grpc?.stop().catch(() => undefined);
     await http?.stop().catch(() => undefined);
     await transport?.close().catch(() => undefined);
     await storage.close().catch(() => undefined);
