@@ -1,7 +1,9 @@
 import { KvStateMachine } from "../kv/index.ts";
+import { WatchHub } from "../kv/watch_hub.ts";
 import { bootstrapState } from "../raft/index.ts";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
+import { limits } from "../shared/limits.ts";
 import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
@@ -15,6 +17,7 @@ import { confirmRemoval } from "./removal_confirm.ts";
 import { NodeRuntime } from "./runtime.ts";
 import { describeConf } from "./status.ts";
 import type { NodeOptions, RunningNode } from "./types.ts";
+import { WatchService } from "./watch/watch_service.ts";
 
 /**
  * startNode opens the data dir and runs one qklzl node until stop() (or its removal from the cluster).
@@ -48,7 +51,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       );
     }
     const rt = new NodeRuntime({ options, storage, kv, logger });
-    const api = createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes });
+    const watches = new WatchService(new WatchHub(kv), {
+      streamsMax: limits.watch_streams_max,
+      barrier: async (key) => void (await rt.readKv(key, "linearizable")),
+      logger,
+    });
+    const api = { ...createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes }), watches };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
@@ -92,6 +100,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
         await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
+        watches.closeAll("shutting_down", `node ${options.id} ${why}; resume on another member from the last revision + 1`);
         await openHttp.stop().catch((error) => logger.warn(`closing http: ${String(error)}`));
         await openTransport.close().catch((error) => logger.warn(`closing transport: ${String(error)}`));
         await storage.close().catch((error) => logger.warn(`closing storage: ${String(error)}`));

@@ -50,6 +50,10 @@ export const limits = {
   watch_buffer_bytes_max: 1024 * 1024,
   /** History events one watch reads per step while catching up (then yields to the event loop). */
   watch_scan_events_max: 10_000,
+  /** A watch stream sends a heartbeat comment after this long without data; clients call it dead after ~3. */
+  watch_heartbeat_ms: 2_000,
+  /** With progress_notify, a progress header after this long without a message. */
+  watch_progress_ms: 5_000,
 } as const;
 
 assert(limits.value_bytes_max + limits.key_bytes_max < limits.request_body_bytes_max, "a max entry fits a request");
