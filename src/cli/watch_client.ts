@@ -131,6 +131,7 @@ async function watchOnce(
         const body = JSON.parse(message.data) as Record<string, unknown>;
         if (message.event === "created") {
           if (next === 0) seen(body.revision as number);
+          options.onNote(`watching ${addr} from revision ${Number(body.start_revision)}`);
         } else if (message.event === "cancel") {
           const code = body.error as string;
           if (code === "shutting_down") return "the member is shutting down";
