@@ -133,6 +133,15 @@ describe("GET /watch", () => {
     await waitFor(() => service.size === 0, { deadlineMs: 5_000, what: "every watch released" });
   });
 
+  test("progress_notify: an idle watch gets a progress header with the current revision", async () => {
+    const stream = await open("key=quiet&progress_notify=true");
+    put("loud", "1"); // another key: nothing for this watch, but the revision moves
+    await waitFor(() => stream.messages.some((m) => m.event === "progress"), { deadlineMs: 10_000, what: "a periodic progress message" });
+    expect(stream.messages.find((m) => m.event === "progress")!.id).toBe(`${sm.revision}`);
+    stream.close();
+    await waitFor(() => service.size === 0, { deadlineMs: 5_000, what: "the watch released" });
+  }, 15_000);
+
   test("an idle stream sends heartbeat comments; closing the node cancels its watches with shutting_down", async () => {
     const stream = await open("key=idle");
     await waitFor(() => stream.raw.includes(": heartbeat"), { deadlineMs: 6_000, what: "a heartbeat" });
