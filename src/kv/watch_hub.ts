@@ -186,6 +186,9 @@ export class WatchHub {
   private readonly feed = (revision: number, events: Event[]) => this.onEvents(revision, events);
   /** resyncs: how often the store moved without the feed (a snapshot installed): live watches caught up. */
   resyncs = 0;
+  /** fellBehind: live watches whose buffer was full, sent back to history; compactedCancels: those it failed. */
+  fellBehind = 0;
+  compactedCancels = 0;
 
   constructor(
     private readonly source: WatchSource,
@@ -318,6 +321,7 @@ export class WatchHub {
     if (!this.queueRevision(w, revision, events)) {
       // Too slow for the live feed: stop here and read from history from this revision once the buffer drains.
       w.mode = "catchup";
+      this.fellBehind++;
       return;
     }
   }
@@ -385,6 +389,7 @@ export class WatchHub {
       }
       const compacted = this.source.compactedRevision;
       if (w.next <= compacted) {
+        this.compactedCancels++;
         this.cancelWith(w, "compacted", `the history from revision ${w.next} is compacted (compacted revision ${compacted}); re-read and watch from ${compacted + 1} or later`, {
           compact_revision: compacted,
         });

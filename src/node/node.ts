@@ -125,7 +125,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       onRemovalToConfirm: (index) => void confirmRemoval(rt, options.join, index),
       onFatal: fatal,
       extraStatus: () => health.status(),
-      extraMetricLines: () => health.metricLines(),
+      extraMetricLines: () => [...health.metricLines(), ...watches.metricLines()],
     });
     const describe = hasState
       ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.raftStatus().members })})`

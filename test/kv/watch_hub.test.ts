@@ -194,6 +194,8 @@ describe("watch hub against a model", () => {
       expect.objectContaining({ type: "cancel", reason: "compacted", compact_revision: sm.revision - 2, revision: seen[4]!.revision }),
     );
     expect(gone.closed).toBe(true);
+    expect(hub.fellBehind).toBe(3); // slow twice (it is live again and on "k" too), gone once
+    expect(hub.compactedCancels).toBe(1);
   });
 
   test("a watch below the compacted revision is cancelled with compact_revision", () => {

@@ -70,6 +70,21 @@ export class WatchService {
     return true;
   }
 
+  /** metricLines: Prometheus gauges and counters of the watches on this node. */
+  metricLines(): string[] {
+    return [
+      "# HELP qklzl_watches Watch streams open on this node.",
+      "# TYPE qklzl_watches gauge",
+      `qklzl_watches ${this.open.size}`,
+      "# HELP qklzl_watch_fell_behind_total Watches whose buffer filled up, sent back to catching up from history.",
+      "# TYPE qklzl_watch_fell_behind_total counter",
+      `qklzl_watch_fell_behind_total ${this.hub.fellBehind}`,
+      "# HELP qklzl_watch_compacted_total Watches cancelled because the history they needed was compacted.",
+      "# TYPE qklzl_watch_compacted_total counter",
+      `qklzl_watch_compacted_total ${this.hub.compactedCancels}`,
+    ];
+  }
+
   /** closeAll ends every watch with a cancel message (the node is stopping: clients move to another member). */
   closeAll(reason: WatchCancelReason, message: string): void {
     this.closing = true;
