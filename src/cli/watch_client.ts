@@ -15,7 +15,8 @@ export class SseParser {
   private readonly decoder = new TextDecoder();
 
   push(chunk: Uint8Array): SseMessage[] {
-    this.buffer += this.decoder.decode(chunk, { stream: true }).replaceAll("\r\n", "\n");
+    // Normalized over the buffer, not the chunk: a "\r\n" may be split between two chunks.
+    this.buffer = (this.buffer + this.decoder.decode(chunk, { stream: true })).replaceAll("\r\n", "\n");
     const out: SseMessage[] = [];
     for (let end = this.buffer.indexOf("\n\n"); end >= 0; end = this.buffer.indexOf("\n\n")) {
       const block = this.buffer.slice(0, end);
