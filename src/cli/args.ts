@@ -66,6 +66,17 @@ export const kvDeleteArgs = {
   ...clientArgs,
 } as const satisfies ArgsDef;
 
+export const watchArgs = {
+  key: { type: "positional", description: "the key (or --prefix)", required: false },
+  prefix: { type: "string", description: "watch every key starting with this", valueHint: "prefix" },
+  "range-end": { type: "string", description: "with KEY: watch [KEY, END)", valueHint: "key" },
+  "start-revision": { type: "string", description: "replay history from this revision first", valueHint: "rev" },
+  "prev-kv": { type: "boolean", description: "show each event's previous value" },
+  filter: { type: "enum", options: ["noput", "nodelete"], description: "leave out puts or deletes" },
+  addr: { type: "string", description: "HTTP addresses of members, comma-separated (more are learned from /status)", default: "127.0.0.1:8001", valueHint: "host:port,..." },
+  json: { type: "boolean", description: "print each event as JSON" },
+} as const satisfies ArgsDef;
+
 export const membersArgs = { ...clientArgs, json: statusArgs.json } as const satisfies ArgsDef;
 
 export const leaveArgs = {
@@ -90,5 +101,5 @@ export const checkArgs = {
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
   clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs,
-  membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs,
+  membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs, watchArgs,
 ];

@@ -26,6 +26,7 @@ const root: AnyCommand = {
     "transfer-leader": () => import("./commands/transfer_leader.ts").then((m) => m.transferLeaderCommand as AnyCommand),
     snapshot: () => import("./commands/snapshot.ts").then((m) => m.snapshotCommand as AnyCommand),
     check: () => import("./commands/check.ts").then((m) => m.checkCommand as AnyCommand),
+    watch: () => import("./commands/watch.ts").then((m) => m.watchCommand as AnyCommand),
     bench: () => import("./bench/command.ts").then((m) => m.benchCommand as AnyCommand),
   },
 };

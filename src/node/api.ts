@@ -1,5 +1,6 @@
 import type { KeyValue } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
+import type { Watch, WatchSpec } from "../kv/watch_hub.ts";
 
 export type Consistency = "linearizable" | "stale";
 
@@ -96,6 +97,16 @@ export interface NodeApi {
   metricsText(): string;
   /** isReady: a leader is known and this node applied up to the commit index it knew of (GET /readyz). */
   isReady(): boolean;
+  /** watches: GET /watch (src/node/watch/); absent on an API without a store to watch (404 not_found). */
+  watches?: WatchApi;
+}
+
+/** WatchApi: start a watch (after a read barrier; too_many_watches past the limit), end it, ask it for progress. */
+export interface WatchApi {
+  start(spec: WatchSpec): Promise<Watch>;
+  release(watch: Watch): void;
+  /** progress: false when no watch has that id on this node. */
+  progress(id: number): boolean;
 }
 
 export interface HttpServerOptions {

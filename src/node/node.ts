@@ -1,7 +1,9 @@
 import { KvStateMachine } from "../kv/index.ts";
+import { WatchHub } from "../kv/watch_hub.ts";
 import { bootstrapState } from "../raft/index.ts";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
+import { limits } from "../shared/limits.ts";
 import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
@@ -16,6 +18,7 @@ import { confirmRemoval } from "./removal_confirm.ts";
 import { NodeRuntime } from "./runtime.ts";
 import { describeConf } from "./status.ts";
 import type { NodeOptions, RunningNode } from "./types.ts";
+import { WatchService } from "./watch/watch_service.ts";
 
 /**
  * startNode opens the data dir and runs one qklzl node until stop() (or its removal from the cluster).
@@ -50,7 +53,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       );
     }
     const rt = new NodeRuntime({ options, storage, kv, logger });
-    const api = createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes });
+    const watches = new WatchService(new WatchHub(kv), {
+      streamsMax: limits.watch_streams_max,
+      barrier: async (key) => void (await rt.readKv(key, "linearizable")),
+      logger,
+    });
+    const api = { ...createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes }), watches };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
@@ -96,6 +104,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
         await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
+        watches.closeAll("shutting_down", `node ${options.id} ${why}; resume on another member from the last revision + 1`);
         await openGrpc?.stop().catch((error) => logger.warn(`closing grpc: ${String(error)}`));
         await openHttp.stop().catch((error) => logger.warn(`closing http: ${String(error)}`));
         await openTransport.close().catch((error) => logger.warn(`closing transport: ${String(error)}`));
@@ -121,7 +130,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       onRemovalToConfirm: (index) => void confirmRemoval(rt, options.join, index),
       onFatal: fatal,
       extraStatus: () => health.status(),
-      extraMetricLines: () => health.metricLines(),
+      extraMetricLines: () => [...health.metricLines(), ...watches.metricLines()],
     });
     const describe = hasState
       ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.raftStatus().members })})`

@@ -9,6 +9,7 @@ import { forwardToLeader, forwarded_header } from "./forward.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { type RequestTarget, requestTarget, withoutParam } from "./url.ts";
 import { parseConsistency, parseFlag, parseJoinRequest, parseMemberId } from "./validate.ts";
+import { getWatch, postWatchProgress, watch_defaults } from "./watch_route.ts";
 
 /** RouteContext holds what every handler needs; one per server, so handlers allocate nothing of their own. */
 interface RouteContext {
@@ -165,12 +166,33 @@ function getMetrics(ctx: RouteContext): Response {
   return new Response(ctx.api.metricsText() + ctx.metrics.text(), { headers: { "content-type": metrics_content_type } });
 }
 
+function getWatchRoute(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+  return getWatch(ctx.api, req, target, { maxKeyBytes: ctx.options.maxKeyBytes, ...watch_defaults });
+}
+
+async function postWatchProgressRoute(ctx: RouteContext, req: Request): Promise<Response> {
+  const { body } = await readObject(ctx, req);
+  return postWatchProgress(ctx.api, body);
+}
+
 function okResponse(): Response {
   return Response.json({ ok: true });
 }
 
 /** route_paths: every path served; metrics are counted per path, plus "other" for the 404 fallback. */
-const route_paths = ["/status", "/kv", "/join", "/leave", "/transfer-leader", "/snapshot", "/livez", "/readyz", "/metrics"] as const;
+const route_paths = [
+  "/status",
+  "/kv",
+  "/join",
+  "/leave",
+  "/transfer-leader",
+  "/snapshot",
+  "/livez",
+  "/readyz",
+  "/metrics",
+  "/watch",
+  "/watch/progress",
+] as const;
 
 type RoutePath = (typeof route_paths)[number];
 
@@ -185,6 +207,8 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/livez": { GET: getLivez },
   "/readyz": { GET: getReadyz },
   "/metrics": { GET: getMetrics },
+  "/watch": { GET: getWatchRoute },
+  "/watch/progress": { POST: postWatchProgressRoute },
 };
 
 export interface BuiltRoutes {
