@@ -113,7 +113,8 @@ export function parseExtendedWrite(body: JsonObject, bounds: CommandLimits): Ext
       if (!txn.succeeded) {
         const current = first !== undefined && "range" in first ? first.range.kvs[0] : undefined;
         const details = { key: encodeKey(key, encoding), kv: current === undefined ? null : kvJson(current, encoding), revision: txn.revision, index: applied.index };
-        throw new QklzlError("compare_failed", `the compare of ${JSON.stringify(key)} failed; nothing was written`, details);
+        const now = current === undefined ? "it does not exist" : `it is at mod_revision ${current.mod_revision}, version ${current.version}`;
+        throw new QklzlError("compare_failed", `the compare of ${JSON.stringify(key)} failed (${now}); nothing was written`, details);
       }
       if (first === undefined) throw new QklzlError("internal", "a conditional write answered no response");
       const inner = "put" in first ? ({ kind: "put", put: first.put } as const) : "delete_range" in first ? ({ kind: "delete_range", delete_range: first.delete_range } as const) : null;
