@@ -79,7 +79,7 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       }
       const applied = await rt.proposeRequest(validateKvRequest(request, bounds), requestId);
       const response = applied.response;
-      if (response === null) throw new QklzlError("internal", `the entry at index ${applied.index} applied without a kv answer`);
+      if (response === undefined) throw new QklzlError("internal", `the entry at index ${applied.index} applied without a kv answer`);
       if (response.kind === "error") {
         // Refusals decided at apply time (the same on every replica; nothing changed) keep their code.
         throw new QklzlError(response.error.error as ErrorCode, response.error.message, response.error.details ?? {});

@@ -2,10 +2,10 @@ import type { KvResponse } from "../kv/mvcc_types.ts";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
 
-/** Applied: the index a proposal applied at and what the state machine answered (null for a conf change). */
+/** Applied: the index a proposal applied at and what the state machine answered (absent for a conf change). */
 export interface Applied {
   index: number;
-  response: KvResponse | null;
+  response?: KvResponse;
 }
 
 interface Waiter {
@@ -57,7 +57,7 @@ export class Proposals {
     if (waiter === undefined) return;
     this.waiters.delete(index);
     if (waiter.term === term) {
-      waiter.resolve({ index, response });
+      waiter.resolve(response === null ? { index } : { index, response });
       return;
     }
     waiter.reject(
