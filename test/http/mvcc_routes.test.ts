@@ -93,6 +93,18 @@ describe("GET /kv ranges", () => {
     }
   });
 
+  test("a range answer is capped in bytes: more is true and count names them all", async () => {
+    const big = "v".repeat(1_000_000);
+    for (let i = 0; i < 5; i++) expect((await put(`big/${i}`, big)).status).toBe(200);
+    const body = await json(await fetch(`${node.base}/kv?prefix=big/`));
+    // 4 MiB of keys and values at most: four of the five 1 MB values.
+    expect(body.kvs.length).toBe(4);
+    expect(body.more).toBe(true);
+    expect(body.count).toBe(5);
+    const rest = await json(await fetch(`${node.base}/kv?key=big/4&range_end=big0`));
+    expect(rest.kvs.map((kv: { key: string }) => kv.key)).toEqual(["big/4"]);
+  });
+
   test("GET /kv?key=K alone keeps the single-key answer", async () => {
     node.api.data.set("legacy", "v");
     node.api.meta.set("legacy", { create: 1, mod: 1, version: 1 });
