@@ -38,9 +38,9 @@ test("a timeout is retried with the same request id; the write applies once", as
 test("no_quorum and compare_failed are not retried", async () => {
   const calls = kvRequestIds().length;
   node.api.nextError = new QklzlError("no_quorum", "the leader cannot reach a majority");
-  const refused = await retryWrite(node.server.addr, "/kv", { op: "put", key: "r", value: "2", request_id: newRequestId() } as never, 5000).catch((e) => e);
-  expect(refused.code).toBe("no_quorum");
-  const failed = await retryWrite(node.server.addr, "/kv", { op: "put", key: "r", value: "2", if: { version: 0 }, request_id: newRequestId() } as never, 5000).catch((e) => e);
-  expect(failed.code).toBe("compare_failed");
+  const refused = await retryWrite(node.server.addr, "/kv", { op: "put", key: "r", value: "2", request_id: newRequestId() } as never, 5000).catch((e: QklzlError) => e);
+  expect((refused as QklzlError).code).toBe("no_quorum");
+  const failed = await retryWrite(node.server.addr, "/kv", { op: "put", key: "r", value: "2", if: { version: 0 }, request_id: newRequestId() } as never, 5000).catch((e: QklzlError) => e);
+  expect((failed as QklzlError).code).toBe("compare_failed");
   expect(kvRequestIds().length - calls).toBe(2);
 });
