@@ -52,6 +52,8 @@ describe("GET /kv ranges", () => {
     expect(keysOnly.kvs[0].value).toBe("");
     const countOnly = await json(await fetch(`${node.base}/kv?prefix=&count_only=true`));
     expect(countOnly).toEqual({ kvs: [], count: 4, more: false, revision: node.api.store.revision });
+    const recent = await json(await fetch(`${node.base}/kv?prefix=app/&min_mod_revision=3&max_mod_revision=3`));
+    expect(recent.kvs.map((kv: { key: string }) => kv.key)).toEqual(["app/b"]);
     const sorted = await json(await fetch(`${node.base}/kv?prefix=app/&sort=value&order=desc`));
     expect(sorted.kvs.map((kv: { value: string }) => kv.value)).toEqual(["3", "22", "1"]);
   });
