@@ -26,6 +26,8 @@ export interface Op {
 
 export interface HistoryOptions {
   keys?: number;
+  /** keyPrefix: the registers are `${keyPrefix}0`.. (default "reg"); a second history on one cluster needs its own. */
+  keyPrefix?: string;
   writers?: number;
   readers?: number;
   requestTimeoutMs?: number;
@@ -39,7 +41,7 @@ export interface History {
 /** recordHistory starts writers (through the leader, following 307 hints) and readers (random nodes, linearizable). */
 export function recordHistory(cluster: Cluster, options: HistoryOptions = {}): History {
   const ops: Op[] = [];
-  const keys = Array.from({ length: options.keys ?? 3 }, (_, i) => `reg${i}`);
+  const keys = Array.from({ length: options.keys ?? 3 }, (_, i) => `${options.keyPrefix ?? "reg"}${i}`);
   const timeoutMs = options.requestTimeoutMs ?? 2000;
   let stopping = false;
   let leader = cluster.ids[0]!;

@@ -16,6 +16,7 @@ export const nodeArgs = {
   bootstrap: { type: "boolean", description: "on an empty data dir: create a new one-node cluster; on existing state: become the designated leader" },
   join: { type: "string", description: "on an empty data dir: join the cluster through this member's HTTP address", valueHint: "host:port" },
   "raft-addr": { type: "string", description: "address for peer (Raft) traffic", valueHint: "host:port" },
+  "advertise-raft-addr": { type: "string", description: "Raft address peers are told to dial (a proxy or NAT in front of --raft-addr); default --raft-addr", valueHint: "host:port" },
   "http-addr": { type: "string", description: "address for the HTTP API", valueHint: "host:port" },
   "heartbeat-ms": { type: "string", description: "leader heartbeat interval", default: "100", valueHint: "ms" },
   "election-ms": { type: "string", description: "minimum election timeout (the real one is random in [t, 2t))", default: "1000", valueHint: "ms" },

@@ -10,6 +10,7 @@ export interface StartFlags {
   bootstrap?: boolean;
   join?: string;
   "raft-addr"?: string;
+  "advertise-raft-addr"?: string;
   "http-addr"?: string;
   "heartbeat-ms"?: string;
   "election-ms"?: string;
@@ -37,6 +38,8 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
   const raftAddr = parseHostPort("raft-addr", flags["raft-addr"]);
   const httpAddr = parseHostPort("http-addr", flags["http-addr"]);
   if (raftAddr === httpAddr) throw new UsageError(`--raft-addr and --http-addr must differ, both are ${raftAddr}`);
+  const advertise = flags["advertise-raft-addr"];
+  const advertiseRaftAddr = advertise === undefined ? null : parseHostPort("advertise-raft-addr", advertise);
   const bootstrap = flags.bootstrap === true;
   const join = flags.join === undefined ? null : parseHostPort("join", flags.join);
   if (bootstrap && join !== null) {
@@ -59,6 +62,7 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     id,
     dataDir,
     raftAddr,
+    advertiseRaftAddr,
     httpAddr,
     bootstrap,
     join,

@@ -65,7 +65,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       maxBodyBytes: options.maxBodyBytes,
       requestTimeoutMs: options.requestTimeoutMs,
     });
-    const addrs = { raftAddr: transport.addr, httpAddr: http.addr };
+    const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {
       const state = bootstrapState({ id: options.id, role: "voter", ...addrs, incarnation: storage.meta.incarnation });
@@ -123,7 +123,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       : bootstrapping
         ? "leading the new cluster"
         : `joining through ${options.join}`;
-    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
+    const listening = addrs.raftAddr === transport.addr ? "" : ` (listening on ${transport.addr})`;
+    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}${listening}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
     if (hasState && (options.bootstrap || options.join !== null)) {
       logger.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }

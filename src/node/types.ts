@@ -5,6 +5,11 @@ export interface NodeOptions {
   id: number;
   dataDir: string;
   raftAddr: string;
+  /**
+   * advertiseRaftAddr: the Raft address this node records in the configuration (peers dial it) when it is not
+   * the listen address, e.g. a proxy or NAT in front of it; null or absent: the address actually bound.
+   */
+  advertiseRaftAddr?: string | null;
   httpAddr: string;
   bootstrap: boolean;
   /** join is the HTTP address of any live member, or null. */

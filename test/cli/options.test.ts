@@ -36,6 +36,7 @@ describe("nodeOptionsFromFlags", () => {
       id: 1,
       dataDir: fresh,
       raftAddr: "127.0.0.1:12001",
+      advertiseRaftAddr: null,
       httpAddr: "127.0.0.1:8001",
       bootstrap: true,
       join: null,
@@ -66,6 +67,11 @@ describe("nodeOptionsFromFlags", () => {
     expect(options.join).toBe("127.0.0.1:8001");
     expect(options.bootstrap).toBe(false);
     expect([options.heartbeatMs, options.electionMs, options.snapshotEntries, options.segmentBytes]).toEqual([50, 300, 1000, 1048576]);
+  });
+
+  test("--advertise-raft-addr is read and checked like the other addresses", () => {
+    expect(nodeOptionsFromFlags({ ...base, "advertise-raft-addr": "127.0.0.1:13001" }).advertiseRaftAddr).toBe("127.0.0.1:13001");
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "advertise-raft-addr": "nope" }))).toContain("--advertise-raft-addr must be host:port");
   });
 
   test("restart on existing state needs neither --bootstrap nor --join", () => {
