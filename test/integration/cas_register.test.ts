@@ -7,8 +7,7 @@ import { runCasWorkload, type Workload } from "./cas_workload.ts";
 // Jepsen-style: a compare-and-set register workload (POST /kv with "if", linearizable reads on every node)
 // while the leader is frozen (SIGSTOP), then killed (kill -9) and restarted; the recorded history must be
 // linearizable (cas_checker.ts, a WGL search per key). Then the same workload with a planted bug (the compare
-// served from a stale local read) must be caught by the checker. (Partitions: the link proxy of branch
-// h4-partitions is not merged yet.)
+// served from a stale local read) must be caught by the checker. Partitions: cas_register_partition.test.ts.
 
 const cluster = formedForThisFile(new Cluster({ name: "it-cas-register", extraArgs: fastFlags }), { timeoutMs: 90_000 });
 
