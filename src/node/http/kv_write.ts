@@ -2,7 +2,7 @@ import { type CommandLimits, type Compare, type KvRequest, type RequestOp, valid
 import { QklzlError } from "../../shared/errors.ts";
 import { describeJsonType, type JsonObject } from "../../shared/json.ts";
 import type { AppliedRequest } from "../api.ts";
-import { decodeText, type Encoding, kvJson, parseEncoding } from "./kv_json.ts";
+import { decodeText, type Encoding, encodeText, kvJson, parseEncoding } from "./kv_json.ts";
 
 /**
  * The extended POST /kv: a put or delete with any of these fields goes through the MVCC request path and
@@ -112,7 +112,7 @@ export function parseExtendedWrite(body: JsonObject, bounds: CommandLimits): Ext
       const first = txn.responses[0];
       if (!txn.succeeded) {
         const current = first !== undefined && "range" in first ? first.range.kvs[0] : undefined;
-        const details = { key: encodeKey(key, encoding), kv: current === undefined ? null : kvJson(current, encoding), revision: txn.revision, index: applied.index };
+        const details = { key: encodeText(key, encoding), kv: current === undefined ? null : kvJson(current, encoding), revision: txn.revision, index: applied.index };
         const now = current === undefined ? "it does not exist" : `it is at mod_revision ${current.mod_revision}, version ${current.version}`;
         throw new QklzlError("compare_failed", `the compare of ${JSON.stringify(key)} failed (${now}); nothing was written`, details);
       }
@@ -122,10 +122,6 @@ export function parseExtendedWrite(body: JsonObject, bounds: CommandLimits): Ext
       return Response.json(writeAnswer(applied.index, inner, encoding));
     },
   };
-}
-
-function encodeKey(key: string, encoding: Encoding): string {
-  return encoding === "utf8" ? key : Buffer.from(key, "utf8").toString("base64");
 }
 
 function writeAnswer(index: number, response: AppliedRequest["response"], encoding: Encoding): Record<string, unknown> {
