@@ -48,22 +48,64 @@ export const consistencyArg = {
   consistency: { type: "enum", options: ["linearizable", "stale"], description: "read consistency", default: "linearizable" },
 } as const satisfies ArgsDef;
 
+export const revisionArg = {
+  revision: { type: "string", description: "read at this past revision (from history; 0 = current)", valueHint: "rev" },
+} as const satisfies ArgsDef;
+
 export const kvGetArgs = {
   key: { type: "positional", description: "the key", required: false },
   ...clientArgs,
   ...consistencyArg,
+  ...revisionArg,
   json: { type: "boolean", description: "print the JSON body instead of the bare value" },
+} as const satisfies ArgsDef;
+
+/** writeArgs: what every write shares: an idempotency id (a retry with it never applies twice) and --json. */
+export const writeArgs = {
+  "request-id": { type: "string", description: "idempotency id (default: a new hyperid; the CLI's own retries reuse it)", valueHint: "id" },
+  json: { type: "boolean", description: "print the JSON answer" },
 } as const satisfies ArgsDef;
 
 export const kvPutArgs = {
   key: { type: "positional", description: "the key", required: false },
   value: { type: "positional", description: "the value (one starting with '-' goes after --)", required: false },
   ...clientArgs,
+  ...writeArgs,
+  "if-mod-revision": { type: "string", description: "write only if the key's mod_revision is N (compare-and-set)", valueHint: "n" },
+  "if-absent": { type: "boolean", description: "write only if the key does not exist (create only)" },
+  "if-value": { type: "string", description: "write only if the key's value is X", valueHint: "x" },
+  "prev-kv": { type: "boolean", description: "print the previous kv too" },
 } as const satisfies ArgsDef;
 
 export const kvDeleteArgs = {
   key: { type: "positional", description: "the key", required: false },
   ...clientArgs,
+  ...writeArgs,
+  "if-mod-revision": kvPutArgs["if-mod-revision"],
+  "if-value": kvPutArgs["if-value"],
+} as const satisfies ArgsDef;
+
+export const kvListArgs = {
+  prefix: { type: "positional", description: "list the keys starting with this (\"\" = every key)", required: false },
+  ...clientArgs,
+  ...consistencyArg,
+  ...revisionArg,
+  limit: { type: "string", description: "at most this many keys (the answer says when there are more)", valueHint: "n" },
+  "keys-only": { type: "boolean", description: "keys without values" },
+  w: { type: "string", description: "output format: table (default), simple (key, then value, per key) or json", valueHint: "format" },
+  json: { type: "boolean", description: "print the JSON answer (= -w json)" },
+} as const satisfies ArgsDef;
+
+export const txnArgs = {
+  file: { type: "positional", description: "JSON file with {compare, success, failure} (- or none: stdin)", required: false },
+  ...clientArgs,
+  ...writeArgs,
+} as const satisfies ArgsDef;
+
+export const compactArgs = {
+  rev: { type: "positional", description: "compact history below this revision", required: false },
+  ...clientArgs,
+  json: writeArgs.json,
 } as const satisfies ArgsDef;
 
 export const watchArgs = {
@@ -100,6 +142,6 @@ export const checkArgs = {
 
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
-  clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs,
+  clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs, kvListArgs, txnArgs, compactArgs,
   membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs, watchArgs,
 ];
