@@ -13,6 +13,33 @@ export const watches_per_stream_max = 1_000;
  */
 export const unsent_bytes_max = 16 * 1024 * 1024;
 
+/** fragment_bytes: with fragment, a revision's events are split into answers of about this size (etcd: its request limit). */
+export const fragment_bytes = 1024 * 1024;
+
+function encodedBytes(event: Msg): number {
+  const kv = event.kv as Msg;
+  const prev = event.prev_kv as Msg | undefined;
+  const size = (m: Msg | undefined) => (m === undefined ? 0 : 32 + (m.key as Buffer).length + (m.value as Buffer).length);
+  return size(kv) + size(prev);
+}
+
+/** fragments: the events of one answer, split for a watch that asked for fragments (never splitting one event). */
+function fragments(events: Msg[], fragment: boolean): Msg[][] {
+  if (!fragment || events.length <= 1) return [events];
+  const parts: Msg[][] = [[]];
+  let bytes = 0;
+  for (const event of events) {
+    const size = encodedBytes(event);
+    if (bytes + size > fragment_bytes && parts.at(-1)!.length > 0) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts.at(-1)!.push(event);
+    bytes += size;
+  }
+  return parts;
+}
+
 /**
  * Watch: etcd's bidirectional stream. Each create_request starts a watch (watch_id chosen by the client, or the
  * next free one), answered `created`; events follow in revision order; cancel_request ends one watch;
@@ -24,6 +51,8 @@ export function watchService(backend: EtcdBackend) {
   return {
     Watch: (call: ServerDuplexStream<Msg, Msg>) => {
       const watches = new Map<number, WatchHandle>();
+      /** pending: watch ids created by the client whose watch waits for the node's read barrier. */
+      const pending = new Set<number>();
       let nextId = 0;
       let ended = false;
       const stop = () => {
@@ -48,45 +77,66 @@ export function watchService(backend: EtcdBackend) {
       const create = (m: Msg) => {
         let id = int64(m.watch_id, "watch_id");
         if (id === 0 || id === -1) {
-          while (watches.has(nextId)) nextId++;
+          while (watches.has(nextId) || pending.has(nextId)) nextId++;
           id = nextId++;
-        } else if (watches.has(id)) {
+        } else if (watches.has(id) || pending.has(id)) {
           send({ header: header(backend), watch_id: id, created: true, canceled: true, cancel_reason: "etcdserver: duplicate watch ID" });
           return;
         }
-        if (watches.size >= watches_per_stream_max) {
+        if (watches.size + pending.size >= watches_per_stream_max) {
           send({ header: header(backend), watch_id: id, created: true, canceled: true, cancel_reason: `qklzl: at most ${watches_per_stream_max} watches per stream` });
           return;
         }
-        let handle: WatchHandle;
-        // A store may replay history from inside watch(): what it sends before `created` went out waits here.
-        let early: Msg[] | null = [];
         const watchId = id;
+        const request = decodeWatchCreate(m);
+        const fragment = request.fragment === true;
+        // The store may deliver (history replay) before `created` went out: those messages wait here.
+        let early: Msg[] | null = [];
         const deliver = (message: Msg) => (early === null ? send(message) : early.push(message));
-        try {
-          const request = decodeWatchCreate(m);
-          handle = backend.watch(request, {
-            events: (events, revision) => deliver({ header: header(backend, revision), watch_id: watchId, events: events.map(encodeEvent) }),
-            progress: (revision) => deliver({ header: header(backend, revision), watch_id: watchId, events: [] }),
-            compacted: (compactRevision) => {
-              watches.delete(watchId);
-              deliver({ header: header(backend), watch_id: watchId, canceled: true, compact_revision: compactRevision, cancel_reason: "etcdserver: mvcc: required revision has been compacted" });
+        const end = (message: Msg) => {
+          watches.delete(watchId);
+          deliver(message);
+        };
+        pending.add(watchId);
+        backend
+          .watch(request, {
+            events: (events, revision) => {
+              const encoded = events.map(encodeEvent);
+              const parts = fragments(encoded, fragment);
+              parts.forEach((part, i) =>
+                deliver({ header: header(backend, revision), watch_id: watchId, events: part, ...(i < parts.length - 1 ? { fragment: true } : {}) }),
+              );
             },
-          });
-        } catch (error) {
-          if (error instanceof NotSupportedError) return fail(error);
-          const reason = failure(error, "Watch/Watch").details;
-          send({ header: header(backend), watch_id: id, created: true, canceled: true, cancel_reason: reason });
-          return;
-        }
-        watches.set(id, handle);
-        send({ header: header(backend), watch_id: id, created: true, events: [] });
-        const queued = early;
-        early = null;
-        for (const message of queued) send(message);
+            progress: (revision) => deliver({ header: header(backend, revision), watch_id: watchId, events: [] }),
+            compacted: (compactRevision) =>
+              end({ header: header(backend), watch_id: watchId, canceled: true, compact_revision: compactRevision, cancel_reason: "etcdserver: mvcc: required revision has been compacted" }),
+            closed: (message) => end({ header: header(backend), watch_id: watchId, canceled: true, cancel_reason: `etcdserver: server stopped (${message})` }),
+          })
+          .then(
+            (handle) => {
+              const wasPending = pending.delete(watchId);
+              if (ended || !wasPending) {
+                handle.cancel();
+                if (!ended) send({ header: header(backend), watch_id: watchId, canceled: true });
+                return;
+              }
+              watches.set(watchId, handle);
+              send({ header: header(backend, handle.revision), watch_id: watchId, created: true, events: [] });
+              const queued = early ?? [];
+              early = null;
+              for (const message of queued) send(message);
+            },
+            (error) => {
+              pending.delete(watchId);
+              if (error instanceof NotSupportedError) return fail(error);
+              const reason = failure(error, "Watch/Watch").details;
+              send({ header: header(backend), watch_id: watchId, created: true, canceled: true, cancel_reason: reason });
+            },
+          );
       };
       const cancel = (m: Msg) => {
         const id = int64(m.watch_id, "watch_id");
+        if (pending.delete(id)) return; // still behind its read barrier: cancelled (and answered) once created
         const handle = watches.get(id);
         if (handle === undefined) return;
         handle.cancel();
