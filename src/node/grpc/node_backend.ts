@@ -164,7 +164,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
         ...(request.prev_kv === true ? { prev_kv: true } : {}),
         ...(request.filters !== undefined ? { filters: request.filters } : {}),
       };
-      const watch = await watches.start(spec);
+      const watch = await startAfterBarrier(() => watches.start(spec), options.requestTimeoutMs);
       return pumpWatch(watch, listener, {
         release: () => watches.release(watch),
         progressMs: request.progress_notify === true ? (options.progressMs ?? limits.watch_progress_ms) : 0,
@@ -210,6 +210,30 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       return { hash: store.hash, hash_revision: store.revision, compact_revision: store.compact_revision };
     },
   };
+}
+
+/** barrier_retry_codes: a read barrier that failed because the cluster has no leader right now (an election). */
+const barrier_retry_codes = new Set(["no_leader", "no_quorum", "timeout", "not_leader", "leader_changed", "transfer_in_progress"]);
+
+/**
+ * startAfterBarrier retries a watch start whose read barrier failed for want of a leader, until `timeoutMs`.
+ * etcd's clients treat "etcdserver: no leader" on a watch as final (clientv3 closes the watch), while a
+ * client reconnecting after its member died arrives here mid-election: it waits for the election instead,
+ * and past the deadline gets "request timed out" (UNAVAILABLE: it reconnects again and resumes).
+ */
+async function startAfterBarrier(start: () => Promise<Watch>, timeoutMs: number): Promise<Watch> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!isQklzlError(error) || !barrier_retry_codes.has(error.code)) throw error;
+      if (performance.now() + 100 > deadline) {
+        throw new QklzlError("timeout", `the watch's read barrier found no leader within ${timeoutMs} ms: ${error.message}`);
+      }
+      await Bun.sleep(100);
+    }
+  }
 }
 
 interface PumpOptions {

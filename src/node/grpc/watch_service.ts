@@ -110,7 +110,8 @@ export function watchService(backend: EtcdBackend) {
             progress: (revision) => deliver({ header: header(backend, revision), watch_id: watchId, events: [] }),
             compacted: (compactRevision) =>
               end({ header: header(backend), watch_id: watchId, canceled: true, compact_revision: compactRevision, cancel_reason: "etcdserver: mvcc: required revision has been compacted" }),
-            closed: (message) => end({ header: header(backend), watch_id: watchId, canceled: true, cancel_reason: `etcdserver: server stopped (${message})` }),
+            // The node is stopping: the stream ends UNAVAILABLE so the client resumes on another member.
+            closed: (message) => fail({ code: grpcStatus.UNAVAILABLE, details: `etcdserver: server stopped (${message})` }),
           })
           .then(
             (handle) => {
@@ -129,7 +130,12 @@ export function watchService(backend: EtcdBackend) {
             (error) => {
               pending.delete(watchId);
               if (error instanceof NotSupportedError) return fail(error);
-              const reason = failure(error, "Watch/Watch").details;
+              const status = failure(error, "Watch/Watch");
+              // A member that cannot know it is current (no leader, no quorum, a timeout, stopping) ends the
+              // stream UNAVAILABLE, as etcd does for a require-leader watch: clients reconnect (maybe elsewhere)
+              // and resume every watch of the stream; a cancel would be final for them.
+              if (status.code === grpcStatus.UNAVAILABLE) return fail(status);
+              const reason = status.details;
               send({ header: header(backend), watch_id: watchId, created: true, canceled: true, cancel_reason: reason });
             },
           );
