@@ -127,6 +127,17 @@ describe("node backend over the MVCC store", () => {
     expect(seen.at(-1)).toBe("compacted:4");
   });
 
+  test("hashKV: the store's current hash and the revision it covers; a future or compacted revision is refused", async () => {
+    const { backend, kv } = fakeApi();
+    await backend.put({ key: "h", value: "1" });
+    await backend.put({ key: "h", value: "2" });
+    await backend.compact({ revision: 2 });
+    expect(await backend.hashKV(0)).toEqual({ hash: kv.stats().hash, hash_revision: 3, compact_revision: 2 });
+    expect((await backend.hashKV(3)).hash_revision).toBe(3);
+    await expect(backend.hashKV(4)).rejects.toMatchObject({ code: "future_revision" });
+    await expect(backend.hashKV(1)).rejects.toMatchObject({ code: "compacted" });
+  });
+
   test("a follower with no leader address refuses a write as no_leader (forwarding needs one)", async () => {
     const { backend } = fakeApi("follower");
     await expect(backend.put({ key: "a", value: "1" })).rejects.toMatchObject({ code: "no_leader" });
