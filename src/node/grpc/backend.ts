@@ -141,6 +141,8 @@ export interface WatchCreateRequest {
 
 /** WatchListener receives a watch's events in revision order; `compacted` ends it (etcd: compact_revision). */
 export interface WatchListener {
+  /** writable: false while the client's stream is full; the store then holds events until handle.resume(). */
+  writable(): boolean;
   events(events: Event[], revision: number): void;
   progress(revision: number): void;
   compacted(compactRevision: number): void;
@@ -152,6 +154,8 @@ export interface WatchHandle {
   /** revision: the store revision when the watch was created (the header of etcd's `created` answer). */
   readonly revision: number;
   cancel(): void;
+  /** resume: the listener became writable again; deliver what the store held meanwhile. */
+  resume(): void;
   /** requestProgress: the listener's progress(rev) once every event up to the current revision was delivered. */
   requestProgress(): void;
 }

@@ -244,7 +244,8 @@ interface PumpOptions {
 
 /**
  * pumpWatch moves a hub Watch's messages to the listener: it takes when the hub wakes it (the wake comes from
- * apply, so it only schedules), again at once while history is still to be read (yielding between takes), and
+ * apply, so it only schedules), again at once while history is still to be read (yielding between takes), only
+ * while the listener is writable (else the hub keeps the events, bounded, until resume()), and
  * asks for a progress message when progress_notify is on and nothing was delivered for progressMs.
  */
 function pumpWatch(watch: Watch, listener: WatchListener, options: PumpOptions): WatchHandle {
@@ -274,7 +275,7 @@ function pumpWatch(watch: Watch, listener: WatchListener, options: PumpOptions):
   };
   const pump = () => {
     scheduled = false;
-    if (done) return;
+    if (done || !listener.writable()) return; // resume() schedules again once the stream drained
     const { messages, more } = watch.take();
     for (const message of messages) {
       if (done) return;
@@ -298,6 +299,7 @@ function pumpWatch(watch: Watch, listener: WatchListener, options: PumpOptions):
   return {
     revision: watch.createdRevision,
     cancel: finish,
+    resume: schedule,
     requestProgress: () => {
       if (!done) watch.requestProgress();
     },

@@ -8,10 +8,12 @@ import { failure, header, log } from "./rpc.ts";
 export const watches_per_stream_max = 1_000;
 
 /**
- * unsent_bytes_max: a client that stops reading while events keep coming is dropped once this much is queued
- * for it, so a slow watcher cannot exhaust the node's memory.
+ * unsent_messages_max: a safety net behind the backpressure below. While the stream's send buffer is full the
+ * watches stop taking from the hub (which holds their events, bounded, and falls back to history), so the
+ * buffer grows by at most one take per watch; a stream past this many unsent answers is dropped anyway.
+ * (grpc-js streams are in object mode: writableLength counts answers, not bytes.)
  */
-export const unsent_bytes_max = 16 * 1024 * 1024;
+export const unsent_messages_max = 4_096;
 
 /** fragment_bytes: with fragment, a revision's events are split into answers of about this size (etcd: its request limit). */
 export const fragment_bytes = 1024 * 1024;
@@ -69,11 +71,16 @@ export function watchService(backend: EtcdBackend) {
       const send = (message: Msg) => {
         if (ended) return;
         call.write(message);
-        if (call.writableLength > unsent_bytes_max) {
-          log.warn(`watch stream dropped: the client left more than ${unsent_bytes_max} bytes unread`);
+        if (call.writableLength > unsent_messages_max) {
+          log.warn(`watch stream dropped: the client left more than ${unsent_messages_max} answers unread`);
           fail({ code: grpcStatus.RESOURCE_EXHAUSTED, details: "etcdserver: the watch stream fell too far behind (the client is not reading)" });
         }
       };
+      /** writable: the stream's send buffer has room; when it drains, every watch takes again. */
+      const writable = () => !ended && !call.writableNeedDrain;
+      call.on("drain", () => {
+        for (const handle of watches.values()) handle.resume();
+      });
       const create = (m: Msg) => {
         let id = int64(m.watch_id, "watch_id");
         if (id === 0 || id === -1) {
@@ -100,6 +107,7 @@ export function watchService(backend: EtcdBackend) {
         pending.add(watchId);
         backend
           .watch(request, {
+            writable,
             events: (events, revision) => {
               const encoded = events.map(encodeEvent);
               const parts = fragments(encoded, fragment);

@@ -172,6 +172,7 @@ export class FakeBackend implements EtcdBackend {
     this.watchers.add(entry);
     return {
       revision: this.revision,
+      resume: () => {},
       cancel: () => {
         if (this.watchers.delete(entry)) this.cancelledKeys.push(request.key);
       },

@@ -102,6 +102,7 @@ describe("node backend over the MVCC store", () => {
     await backend.put({ key: "w", value: "1" });
     const seen: string[] = [];
     const listener = {
+      writable: () => true,
       events: (events: Array<{ type: string; kv: { value: string }; prev_kv?: { value: string } }>, revision: number) =>
         seen.push(...events.map((e) => `${revision}:${e.type}:${e.kv.value}:${e.prev_kv?.value ?? "-"}`)),
       progress: (revision: number) => seen.push(`progress:${revision}`),
@@ -125,6 +126,23 @@ describe("node backend over the MVCC store", () => {
     await backend.watch({ key: "w", start_revision: 2 }, listener as never);
     await Bun.sleep(20);
     expect(seen.at(-1)).toBe("compacted:4");
+  });
+
+  test("watch backpressure: nothing is taken while the listener is not writable; resume delivers what was held", async () => {
+    const { backend } = fakeApi();
+    let writable = false;
+    const seen: number[] = [];
+    const listener = { writable: () => writable, events: (_e: unknown[], revision: number) => seen.push(revision), progress() {}, compacted() {}, closed() {} };
+    const handle = await backend.watch({ key: "bp" }, listener as never);
+    await backend.put({ key: "bp", value: "1" });
+    await backend.put({ key: "bp", value: "2" });
+    await Bun.sleep(20);
+    expect(seen).toEqual([]);
+    writable = true;
+    handle.resume();
+    await Bun.sleep(20);
+    expect(seen).toEqual([2, 3]);
+    handle.cancel();
   });
 
   test("hashKV: the store's current hash and the revision it covers; a future or compacted revision is refused", async () => {
