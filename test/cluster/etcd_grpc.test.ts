@@ -98,6 +98,44 @@ describe("etcd KV on qklzl", () => {
   });
 });
 
+describe("etcd watch streams on qklzl", () => {
+  test("two watches on one stream, a progress request, and a compacted start cancelled with compact_revision", async () => {
+    const { followers: [f1, f2] } = await followers();
+    const first = await etcd(f1!).call("KV", "Put", { key: b("s/a"), value: b("0") });
+    await etcd(f1!).call("KV", "Put", { key: b("s/a"), value: b("1") });
+    const watch = etcd(f2!).stream("Watch", "Watch");
+    const answers: Reply[] = [];
+    watch.on("data", (m: Reply) => answers.push(m));
+    watch.write({ create_request: { key: b("s/a"), watch_id: 7 } });
+    watch.write({ create_request: { key: b("s/"), range_end: b("s0"), watch_id: 8, filters: ["NODELETE"] } });
+    await waitFor(async () => (answers.filter((a) => a.created).length >= 2 ? true : null), { deadlineMs: 10_000, what: "both watches created" });
+    const put = await etcd(f1!).call("KV", "Put", { key: b("s/a"), value: b("2") });
+    await etcd(f1!).call("KV", "DeleteRange", { key: b("s/a") });
+    await waitFor(async () => (answers.filter((a) => a.watch_id === "7" && a.events?.length > 0).length >= 2 ? true : null), {
+      deadlineMs: 10_000,
+      what: "watch 7's put and delete",
+    });
+    watch.write({ progress_request: {} });
+    await waitFor(async () => (answers.filter((a) => a.watch_id === "8" && !a.created && a.events?.length === 0).length >= 1 ? true : null), {
+      deadlineMs: 10_000,
+      what: "a progress answer for watch 8",
+    });
+    const events = (id: string) => answers.filter((a) => a.watch_id === id).flatMap((a) => (a.events ?? []).map((e: Reply) => `${e.type}:${e.kv.mod_revision}`));
+    expect(events("7")).toEqual([`PUT:${put.header.revision}`, `DELETE:${Number(put.header.revision) + 1}`]);
+    expect(events("8")).toEqual([`PUT:${put.header.revision}`]); // NODELETE
+    const progress = answers.find((a) => a.watch_id === "8" && !a.created && a.events?.length === 0)!;
+    expect(Number(progress.header.revision)).toBeGreaterThanOrEqual(Number(put.header.revision) + 1);
+
+    const current = await etcd(f1!).call("KV", "Range", { key: b("s/a") });
+    await etcd(f1!).call("KV", "Compact", { revision: current.header.revision });
+    watch.write({ create_request: { key: b("s/a"), watch_id: 9, start_revision: first.header.revision } });
+    await waitFor(async () => (answers.some((a) => a.watch_id === "9" && a.canceled) ? true : null), { deadlineMs: 10_000, what: "watch 9 cancelled" });
+    const cancelled = answers.find((a) => a.watch_id === "9" && a.canceled)!;
+    expect([cancelled.compact_revision, cancelled.cancel_reason]).toEqual([current.header.revision, "etcdserver: mvcc: required revision has been compacted"]);
+    watch.end();
+  });
+});
+
 describe("etcd cluster and maintenance on qklzl", () => {
   test("every member names the cluster and itself with the same ids MemberList gives", async () => {
     const lists = await Promise.all([1, 2, 3].map((id) => etcd(id).call("Cluster", "MemberList", {})));
