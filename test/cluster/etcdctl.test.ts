@@ -202,6 +202,21 @@ describe.skipIf(etcdctl === null)("etcdctl against qklzl", () => {
     }
   });
 
+  test("endpoint hashkv: every member answers the same hash for the same store revision", async () => {
+    await ok([1], "put", "hk", "v");
+    type HashKv = Array<{ HashKV: { header: { revision: number }; hash: number } }>;
+    let answers: HashKv = [];
+    for (let attempt = 0; attempt < 40; attempt++) {
+      answers = JSON.parse(await ok([1, 2, 3], "endpoint", "hashkv", "-w", "json")) as HashKv;
+      if (new Set(answers.map((a) => a.HashKV.header.revision)).size === 1) break;
+      await Bun.sleep(100); // a follower still applying the last write
+    }
+    expect(answers.length).toBe(3);
+    expect(new Set(answers.map((a) => a.HashKV.header.revision)).size).toBe(1);
+    expect(new Set(answers.map((a) => a.HashKV.hash)).size).toBe(1);
+    expect(answers[0]!.HashKV.header.revision).toBeGreaterThan(1);
+  });
+
   test("watch: prefix with prev-kv through a follower, and --rev replays the past", async () => {
     const { followers: [f1, f2] } = await roles();
     await ok([f1!], "put", "w/a", "0");
