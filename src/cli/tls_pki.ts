@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 // tls_pki.ts: a throw-away certificate authority for `npm start -- --tls`, `qklzl bench --tls` and the TLS
@@ -54,4 +54,46 @@ export function issue(pki: Pki, name: string, options: { days?: number; dir?: st
   const serial = `0x${Buffer.from(bytes).toString("hex")}`;
   openssl(["x509", "-req", "-in", csr, "-CA", pki.ca.cert, "-CAkey", pki.ca.key, "-set_serial", serial, "-out", pair.cert, "-days", String(options.days ?? 825), "-extfile", ext], dir);
   return pair;
+}
+
+/** ClusterTls: a local cluster's certificates, as node flags, the launcher's client side and a CLI client pair. */
+export interface ClusterTls {
+  pki: Pki;
+  /** nodeArgs: node `id`'s TLS flags (its own certificate on the HTTP and the peer port). */
+  nodeArgs(id: number): string[];
+  /** http: how a launcher polls the nodes (https, the CA, the client certificate). */
+  http: { https: true; tls: { ca: string; cert: string; key: string } };
+  /** client: files for `qklzl --cacert … --cert … --key …` and curl. */
+  client: CertPair & { ca: string };
+}
+
+/**
+ * clusterTls makes (or reuses, when dir/ca.crt exists) a CA under dir and one certificate per node id plus a
+ * "client" one. clientCertAuth adds --client-cert-auth (mutual TLS on the HTTP API too).
+ */
+export function clusterTls(dir: string, ids: readonly number[], options: { clientCertAuth?: boolean } = {}): ClusterTls {
+  const pki = existsSync(path.join(dir, "ca.crt")) && existsSync(path.join(dir, "ca.key"))
+    ? { dir, ca: { cert: path.join(dir, "ca.crt"), key: path.join(dir, "ca.key") } }
+    : makeCa(dir);
+  const pairs = new Map<number, CertPair>();
+  for (const id of ids) {
+    const existing = { cert: path.join(dir, `node${id}.crt`), key: path.join(dir, `node${id}.key`) };
+    pairs.set(id, existsSync(existing.cert) && existsSync(existing.key) ? existing : issue(pki, `node${id}`));
+  }
+  const clientPaths = { cert: path.join(dir, "client.crt"), key: path.join(dir, "client.key") };
+  const client = existsSync(clientPaths.cert) && existsSync(clientPaths.key) ? clientPaths : issue(pki, "client");
+  return {
+    pki,
+    nodeArgs: (id) => {
+      const pair = pairs.get(id);
+      if (pair === undefined) throw new Error(`no certificate for node ${id}`);
+      return [
+        "--cert-file", pair.cert, "--key-file", pair.key, "--trusted-ca-file", pki.ca.cert,
+        ...(options.clientCertAuth === true ? ["--client-cert-auth"] : []),
+        "--peer-cert-file", pair.cert, "--peer-key-file", pair.key, "--peer-trusted-ca-file", pki.ca.cert,
+      ];
+    },
+    http: { https: true, tls: { ca: readFileSync(pki.ca.cert, "utf8"), cert: readFileSync(client.cert, "utf8"), key: readFileSync(client.key, "utf8") } },
+    client: { ...client, ca: pki.ca.cert },
+  };
 }

@@ -1,3 +1,4 @@
+import { useClientTls } from "../client.ts";
 import { defineCommand } from "citty";
 import { kvDeleteArgs, kvGetArgs, kvPutArgs } from "../args.ts";
 import { print } from "../format.ts";
@@ -21,8 +22,9 @@ const getCommand = defineCommand({
   meta: { name: "get", description: "Read a key (linearizable by default on any member; --consistency stale reads locally)" },
   args: kvGetArgs,
   async run({ args }) {
-    const key = requireKey(args.key, "kv get");
+    const key = requireKey(args.KEY, "kv get");
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const query = new URLSearchParams({ key });
     if (args.consistency === "stale") query.set("consistency", "stale");
     const { request } = await import("../client.ts");
@@ -35,9 +37,10 @@ const putCommand = defineCommand({
   meta: { name: "put", description: "Write a key; answers once the write is committed and applied" },
   args: kvPutArgs,
   async run({ args }) {
-    const key = requireKey(args.key, "kv put");
+    const key = requireKey(args.KEY, "kv put");
     if (args.value === undefined) throw new UsageError("missing VALUE (a value starting with '-' goes after --: kv put KEY -- -5)", "kv put");
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const { request } = await import("../client.ts");
     const answer = (await request(args.addr, "POST", "/kv", { op: "put", key, value: args.value }, { timeoutMs, followLeader: true })) as WriteAnswer;
     print(`OK (index ${answer.index})`);
@@ -48,8 +51,9 @@ const deleteCommand = defineCommand({
   meta: { name: "delete", description: "Delete a key; answers once the delete is committed and applied" },
   args: kvDeleteArgs,
   async run({ args }) {
-    const key = requireKey(args.key, "kv delete");
+    const key = requireKey(args.KEY, "kv delete");
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const { request } = await import("../client.ts");
     const answer = (await request(args.addr, "POST", "/kv", { op: "delete", key }, { timeoutMs, followLeader: true })) as WriteAnswer;
     print(`OK (index ${answer.index})`);

@@ -5,6 +5,7 @@ import type { JsonObject } from "../../shared/json.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
 import { parseJsonObject, readBodyText } from "./body.ts";
 import { errorResponse, leaderHint, methodNotAllowed, toErrorResponse } from "./errors.ts";
+import { plain_member_http } from "../cluster_client.ts";
 import { forwardToLeader, forwarded_header } from "./forward.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { type RequestTarget, requestTarget, withoutParam } from "./url.ts";
@@ -57,6 +58,7 @@ async function leaderOnly<T>(
         pathAndQuery: withoutParam(target, "forward"),
         body: forward.body,
         timeoutMs: ctx.options.requestTimeoutMs,
+        via: ctx.options.memberHttp?.() ?? plain_member_http,
       });
       ctx.metrics.forwarded(true);
       return response;
@@ -212,7 +214,7 @@ function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"G
       try {
         response = await handler(ctx, req, target);
       } catch (error) {
-        response = toErrorResponse(error, method, target.pathAndQuery);
+        response = toErrorResponse(error, method, target.pathAndQuery, ctx.options.memberHttp?.().https ? "https" : "http");
       }
     }
     ctx.metrics.count(routeIndex, response.status);
