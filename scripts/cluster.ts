@@ -4,12 +4,15 @@
 // three cleanly. Run it again and the nodes restart from their data (the same commands are safe on restart).
 // Options (after `npm start --`): --clean wipes the data first; --from-source runs `bun src/cli/main.ts`
 // instead of the binary (no build); --data DIR, --http-port-base N, --raft-port-base N move the cluster
-// (node i listens on base+i), which lets a test run it beside anything else.
+// (node i listens on base+i), which lets a test run it beside anything else. --tls makes a throw-away CA and
+// node certificates under DATA/tls (openssl; kept for the next --tls run) and turns TLS on for the HTTP API
+// and the peer ports (mutual on the peer ports).
 
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { busyAddrs, Launcher, type NodeHandle, type StartMode } from "../src/cli/launcher/index.ts";
+import { clusterTls, opensslPath, type ClusterTls } from "../src/cli/tls_pki.ts";
 import { binaryIsStale, binaryPath as binary, buildBinary } from "./build_binary.ts";
 
 const repo = join(import.meta.dir, "..");
@@ -24,6 +27,7 @@ const { values: flags } = parseArgs({
     data: { type: "string", default: join(repo, ".qklzl") },
     "http-port-base": { type: "string", default: "8000" },
     "raft-port-base": { type: "string", default: "12000" },
+    tls: { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -36,6 +40,17 @@ if (![httpBase, raftBase].every((base) => Number.isInteger(base) && base > 0 && 
 }
 /** command: how a node is started; the binary unless --from-source. */
 const command = flags["from-source"] ? [process.execPath, join(repo, "src", "cli", "main.ts")] : [binary];
+
+/** tls: the throw-away certificates (--tls), made before any node starts; null without --tls. */
+const tls = flags.tls ? makeClusterTls() : null;
+
+function makeClusterTls(): ClusterTls {
+  if (opensslPath() === null) {
+    process.stderr.write("cluster: --tls needs the openssl binary (node:crypto cannot create X.509 certificates); install openssl\n");
+    process.exit(2);
+  }
+  return clusterTls(join(dataRoot, "tls"), [1, 2, 3]);
+}
 
 /** NpmStartCluster: the one launcher, saying each start the way a person would read it. */
 class NpmStartCluster extends Launcher {
@@ -52,6 +67,8 @@ const cluster = new NpmStartCluster({
   addrs: (id) => ({ raftAddr: `127.0.0.1:${raftBase + id}`, httpAddr: `127.0.0.1:${httpBase + id}` }),
   command,
   cwd: repo,
+  nodeArgs: tls === null ? undefined : (id) => tls.nodeArgs(id),
+  http: tls?.http,
   output: { stdout: process.stdout, stderr: process.stderr },
   // Our Ctrl-C must not reach the nodes directly: stopAll() stops them, with a deadline.
   detached: true,
@@ -146,6 +163,7 @@ async function main(): Promise<void> {
 
 function printWelcome(leader: number): void {
   const [a1, a2, a3] = nodes.map((n) => n.httpAddr) as [string, string, string];
+  if (tls !== null) return printTlsWelcome(leader, tls, [a1, a2, a3]);
   const lines = [
     "",
     `qklzl cluster is up: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
@@ -159,6 +177,25 @@ function printWelcome(leader: number): void {
     `  curl -X POST -H "Content-Type: application/json" -d '{"op":"put","key":"test1","value":"hello world"}' http://${a1}/kv`,
     `  curl "http://${a3}/kv?key=test1"`,
     `  curl http://${a2}/status`,
+    "",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+function printTlsWelcome(leader: number, certs: ClusterTls, [a1, a2, a3]: [string, string, string]): void {
+  const ca = shown(certs.client.ca);
+  const lines = [
+    "",
+    `qklzl cluster is up with TLS: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
+    ...nodes.map((n) => `  node ${n.id}: HTTP https://${n.httpAddr}  Raft ${n.raftAddr} (mutual TLS)  data ${shown(n.dataDir)}`),
+    `  certificates: ${shown(certs.pki.dir)} (a throw-away CA: never use it beyond this machine)`,
+    "",
+    "Try, in another terminal:",
+    `  bin/qklzl status --addr https://${a1} --cacert ${ca}`,
+    `  bin/qklzl kv put greeting 'hello world' --addr https://${a1} --cacert ${ca}`,
+    `  bin/qklzl kv get greeting --addr https://${a2} --cacert ${ca}`,
+    `  curl --cacert ${ca} -X POST -H "Content-Type: application/json" -d '{"op":"put","key":"test1","value":"hello world"}' https://${a1}/kv`,
+    `  curl --cacert ${ca} "https://${a3}/kv?key=test1"`,
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

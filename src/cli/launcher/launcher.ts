@@ -97,6 +97,7 @@ export class Launcher {
   readonly extraArgs: string[];
   private readonly options: LauncherOptions;
   private readonly ownsRoot: boolean;
+  private http: MemberHttp | undefined;
   private destroyed = false;
   /** failed: an explain() block failed; destroy() then keeps the files unless told otherwise. */
   private failed = false;
@@ -106,6 +107,7 @@ export class Launcher {
     check(Number.isInteger(size) && size >= 1, `cluster size ${size} must be a positive integer`);
     this.options = options;
     this.extraArgs = options.extraArgs ?? [];
+    this.http = options.http;
     this.ownsRoot = options.root === undefined;
     this.root = options.root ?? mkdtempSync(path.join(tmpdir(), `qklzl-${options.name ?? "cluster"}-`));
     for (let id = 1; id <= size; id++) {
@@ -310,9 +312,14 @@ export class Launcher {
 
   // ---- Status ----------------------------------------------------------------------------------------------
 
+  /** useHttp changes how the nodes' HTTP APIs are reached (certificates made in this launcher's root). */
+  useHttp(http: MemberHttp): void {
+    this.http = http;
+  }
+
   /** status fetches GET /status of node `id`; null when it does not answer (or not with a status). */
   async status(id: number, timeoutMs = 2000): Promise<StatusJson | null> {
-    const status = await fetchStatus(this.node(id).httpAddr, timeoutMs, this.options.http);
+    const status = await fetchStatus(this.node(id).httpAddr, timeoutMs, this.http);
     if (status !== null) this.node(id).lastStatus = status;
     return status;
   }
