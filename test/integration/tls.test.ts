@@ -124,11 +124,19 @@ describe.skipIf(fx === null)("TLS on the HTTP API and the peer ports", () => {
     expect(afterPeer).toBe(expected);
     expect(afterPeer).not.toBe(beforePeer);
     const log = readFileSync(node1.logPath, "utf8");
-    expect(log).toMatch(/TLS reloaded/);
+    expect(log).toMatch(/SIGHUP received, reloading TLS certificates/);
+    expect(log).toMatch(/TLS reloaded \(http serial \w+, peer serial \w+\)/);
     expect(log).toMatch(/certificate \S+node1\.crt \(serial \w+\) expires in 3\.0 days/);
     // The node still serves after the swap.
     const get = cli(["status", "--addr", addr, "--cacert", tls.client.ca, "--cert", tls.client.cert, "--key", tls.client.key]);
     expect(get.code).toBe(0);
+    // Without a signal: replacing the files is noticed by the node's watch (polled every 2 s).
+    const third = issue(tls.pki, "third", { dir: path.join(fx!.root, "third") });
+    copyFileSync(third.key, path.join(tls.pki.dir, "node1.key"));
+    copyFileSync(third.cert, path.join(tls.pki.dir, "node1.crt"));
+    const thirdSerial = new X509Certificate(readFileSync(third.cert)).serialNumber;
+    await waitFor(async () => ((await servedSerial(addr, probe).catch(() => "")) === thirdSerial) || null, { deadlineMs: 15_000, what: "the file watch to load the third certificate" });
+    expect(readFileSync(node1.logPath, "utf8")).toMatch(/certificate files changed: TLS reloaded/);
   }, timeout);
 
   test("a node given an expired certificate starts with a loud warning, and peers refuse it", async () => {
