@@ -7,6 +7,9 @@ import type { ArgsDef } from "citty";
 export const clientArgs = {
   addr: { type: "string", description: "HTTP address of any member (host:port)", default: "127.0.0.1:8001", valueHint: "host:port" },
   timeout: { type: "string", description: "give up after this long (ms, or with a unit: 500ms, 5s)", default: "6000", valueHint: "duration" },
+  cacert: { type: "string", description: "verify the node's TLS certificate with this CA (PEM); a bare --addr then means https", valueHint: "file" },
+  cert: { type: "string", description: "client certificate (PEM) for a node started with --client-cert-auth", valueHint: "file" },
+  key: { type: "string", description: "private key (PEM) of --cert", valueHint: "file" },
 } as const satisfies ArgsDef;
 
 /** nodeArgs: the flags of `qklzl start` (and `qklzl join`); names and defaults follow the original design. */
@@ -29,6 +32,13 @@ export const nodeArgs = {
   "max-value-bytes": { type: "string", description: "largest value accepted", default: "1048576", valueHint: "bytes" },
   "max-body-bytes": { type: "string", description: "largest HTTP request body accepted", default: "2097152", valueHint: "bytes" },
   "segment-bytes": { type: "string", description: "log segment size (bytes, or 64MiB)", default: "64MiB", valueHint: "bytes" },
+  "cert-file": { type: "string", description: "TLS certificate of the HTTP API (PEM); also this node's client certificate for its calls to members", valueHint: "file" },
+  "key-file": { type: "string", description: "private key of --cert-file (PEM)", valueHint: "file" },
+  "trusted-ca-file": { type: "string", description: "CA (PEM) for client certificates (--client-cert-auth) and for other members' HTTP certificates", valueHint: "file" },
+  "client-cert-auth": { type: "boolean", description: "HTTP API: refuse clients without a certificate from --trusted-ca-file (mutual TLS)" },
+  "peer-cert-file": { type: "string", description: "TLS certificate for Raft links (PEM); peer TLS is always mutual", valueHint: "file" },
+  "peer-key-file": { type: "string", description: "private key of --peer-cert-file (PEM)", valueHint: "file" },
+  "peer-trusted-ca-file": { type: "string", description: "CA (PEM) peer certificates must come from; others are refused at the handshake", valueHint: "file" },
 } as const satisfies ArgsDef;
 
 export const startArgs = { ...nodeArgs } as const satisfies ArgsDef;
@@ -53,7 +63,8 @@ export const revisionArg = {
 } as const satisfies ArgsDef;
 
 export const kvGetArgs = {
-  key: { type: "positional", description: "the key", required: false },
+  // KEY, not key: --key is the client TLS key (clientArgs); usage shows the positional as [KEY] either way.
+  KEY: { type: "positional", description: "the key", required: false },
   ...clientArgs,
   ...consistencyArg,
   ...revisionArg,
@@ -67,7 +78,7 @@ export const writeArgs = {
 } as const satisfies ArgsDef;
 
 export const kvPutArgs = {
-  key: { type: "positional", description: "the key", required: false },
+  KEY: { type: "positional", description: "the key", required: false },
   value: { type: "positional", description: "the value (one starting with '-' goes after --)", required: false },
   ...clientArgs,
   ...writeArgs,
@@ -78,7 +89,7 @@ export const kvPutArgs = {
 } as const satisfies ArgsDef;
 
 export const kvDeleteArgs = {
-  key: { type: "positional", description: "the key", required: false },
+  KEY: { type: "positional", description: "the key", required: false },
   ...clientArgs,
   ...writeArgs,
   "if-mod-revision": kvPutArgs["if-mod-revision"],

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { tlsFilesProblem, type NodeTlsFiles } from "../node/tls/files.ts";
 import type { NodeOptions } from "../node/types.ts";
 import { parseBytes, parseHostPort, parseInteger } from "./parse.ts";
 import { UsageError } from "./usage_error.ts";
@@ -23,6 +24,13 @@ export interface StartFlags {
   "max-value-bytes"?: string;
   "max-body-bytes"?: string;
   "segment-bytes"?: string;
+  "cert-file"?: string;
+  "key-file"?: string;
+  "trusted-ca-file"?: string;
+  "client-cert-auth"?: boolean;
+  "peer-cert-file"?: string;
+  "peer-key-file"?: string;
+  "peer-trusted-ca-file"?: string;
 }
 
 /**
@@ -82,7 +90,31 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     maxValueBytes,
     maxBodyBytes,
     segmentBytes: parseBytes("segment-bytes", flags["segment-bytes"] ?? "64MiB", 4096),
+    tls: tlsFilesFromFlags(flags),
   };
+}
+
+/** tlsFilesFromFlags: the TLS flags as paths (read by the node, and again on SIGHUP); a bad combination is a UsageError. */
+function tlsFilesFromFlags(flags: StartFlags): NodeTlsFiles {
+  const path = (name: keyof StartFlags): string | null => {
+    const value = flags[name];
+    if (value === undefined) return null;
+    if (typeof value !== "string" || value.trim() === "") throw new UsageError(`--${name} needs a file path`);
+    if (!existsSync(value)) throw new UsageError(`--${name} ${value}: no such file`);
+    return value;
+  };
+  const files: NodeTlsFiles = {
+    certFile: path("cert-file"),
+    keyFile: path("key-file"),
+    trustedCaFile: path("trusted-ca-file"),
+    clientCertAuth: flags["client-cert-auth"] === true,
+    peerCertFile: path("peer-cert-file"),
+    peerKeyFile: path("peer-key-file"),
+    peerTrustedCaFile: path("peer-trusted-ca-file"),
+  };
+  const problem = tlsFilesProblem(files);
+  if (problem !== null) throw new UsageError(problem);
+  return files;
 }
 
 /** checkDataDir refuses a path that is not a directory, and an empty one when neither --bootstrap nor --join says what to do. */

@@ -1,6 +1,7 @@
 import type { KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
 import type { Watch, WatchSpec } from "../kv/watch_hub.ts";
+import type { HttpTls, MemberHttp } from "./tls/types.ts";
 
 export type Consistency = "linearizable" | "stale";
 
@@ -134,10 +135,19 @@ export interface HttpServerOptions {
   maxBodyBytes: number;
   /** requestTimeoutMs bounds forwarded requests too. */
   requestTimeoutMs: number;
+  /** tls: serve https with this (Bun.serve `tls`); null or absent: plain http. Replaced by HttpServer.reloadTls. */
+  tls?: HttpTls | null;
+  /** memberHttp: how forwards reach the leader, and the scheme of 307 Locations (default plain http). */
+  memberHttp?: () => MemberHttp;
 }
 
 export interface HttpServer {
   /** addr: the bound "host:port". */
   readonly addr: string;
   stop(): Promise<void>;
+  /**
+   * reloadTls serves new connections with `tls`: Bun.serve cannot swap certificates in place (server.reload
+   * ignores tls), so the listening server is replaced on the same port; requests in flight finish on the old one.
+   */
+  reloadTls(tls: HttpTls): Promise<void>;
 }

@@ -19,6 +19,7 @@ import type { Refusals } from "./refusals.ts";
 import type { Requests } from "./requests.ts";
 import type { Snapshotter } from "./snapshotter.ts";
 import { describeConf, metricsText, statusJson, type StatusSources } from "./status.ts";
+import type { MemberHttp } from "./tls/types.ts";
 import type { NodeOptions } from "./types.ts";
 
 export type { RuntimeOptions } from "./parts.ts";
@@ -58,6 +59,8 @@ export class NodeRuntime {
   readonly options: NodeOptions;
   readonly storage: Storage;
   readonly logger: ConsolaInstance;
+  /** memberHttp: how this node calls other members' HTTP APIs (https with TLS on); replaced on a TLS reload. */
+  memberHttp: MemberHttp = { https: false };
   private readonly kv: KvStateMachine;
   private readonly metrics: NodeMetrics;
   private readonly proposals: Proposals;

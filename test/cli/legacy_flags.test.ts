@@ -54,7 +54,18 @@ describe("flagTable", () => {
     expect(table.get("data-dir")).toBe("string");
     expect(table.get("bootstrap")).toBe("boolean");
     expect(table.get("json")).toBe("boolean");
-    expect(table.get("key")).toBeUndefined(); // positional, not a flag
+    expect(table.get("KEY")).toBeUndefined(); // positional, not a flag
+    expect(table.get("key")).toBe("string"); // --key: the CLI's client TLS key
+    for (const name of ["cert-file", "key-file", "trusted-ca-file", "peer-cert-file", "peer-key-file", "peer-trusted-ca-file", "cacert", "cert"]) {
+      expect(table.get(name)).toBe("string");
+    }
+    expect(table.get("client-cert-auth")).toBe("boolean");
+  });
+
+  test("Go-style TLS flags are rewritten like the others", () => {
+    expect(normalizeArgv(["-id", "1", "-peer-cert-file", "n1.crt", "-client-cert-auth", "-cert-file=c.pem"], table)).toEqual([
+      "start", "--id", "1", "--peer-cert-file", "n1.crt", "--client-cert-auth", "--cert-file=c.pem",
+    ]);
   });
 
   test("refuses a name defined as both a value flag and a boolean", () => {

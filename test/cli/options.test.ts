@@ -1,3 +1,4 @@
+import { no_tls } from "../../src/node/tls/files.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -51,6 +52,7 @@ describe("nodeOptionsFromFlags", () => {
       maxValueBytes: 1048576,
       maxBodyBytes: 2097152,
       segmentBytes: 64 * 1024 * 1024,
+      tls: no_tls,
     });
   });
 
@@ -144,5 +146,20 @@ describe("value parsers", () => {
   test("parseBytes", () => {
     expect([parseBytes("b", "4096", 1), parseBytes("b", "4KiB", 1), parseBytes("b", "64MiB", 1), parseBytes("b", "1MB", 1), parseBytes("b", "1gib", 1)]).toEqual([4096, 4096, 67108864, 1000000, 1073741824]);
     for (const bad of ["", "0", "12 apples", "-4"]) expect(usageMessage(() => parseBytes("b", bad, 1))).toContain("--b must be a size");
+  });
+});
+
+describe("TLS flags", () => {
+  const file = join(fresh, "..", "tls-flag-file.pem");
+  writeFileSync(file, "not read here: the node reads and checks the files");
+  test("paths are kept for the node (which reads them, and again on SIGHUP)", () => {
+    const tls = nodeOptionsFromFlags({ ...base, "cert-file": file, "key-file": file, "trusted-ca-file": file, "client-cert-auth": true, "peer-cert-file": file, "peer-key-file": file, "peer-trusted-ca-file": file }).tls;
+    expect(tls).toEqual({ certFile: file, keyFile: file, trustedCaFile: file, clientCertAuth: true, peerCertFile: file, peerKeyFile: file, peerTrustedCaFile: file });
+  });
+  test("incomplete or contradictory combinations are usage errors", () => {
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "cert-file": file }))).toContain("--cert-file and --key-file go together");
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "cert-file": file, "key-file": file, "client-cert-auth": true }))).toContain("--client-cert-auth needs --trusted-ca-file");
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "peer-cert-file": file, "peer-key-file": file }))).toContain("go together (peer TLS is always mutual)");
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "cert-file": `${file}.missing`, "key-file": file }))).toContain("no such file");
   });
 });

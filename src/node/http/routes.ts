@@ -191,7 +191,7 @@ function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"G
       try {
         response = await handler(ctx, req, target);
       } catch (error) {
-        response = toErrorResponse(error, method, target.pathAndQuery);
+        response = toErrorResponse(error, method, target.pathAndQuery, ctx.options.memberHttp?.().https ? "https" : "http");
       }
     }
     ctx.metrics.count(routeIndex, response.status, (performance.now() - started) / 1000);
