@@ -21,6 +21,9 @@ export type ErrorCode =
   | "duplicate_key"
   | "too_many_ops"
   | "compare_failed"
+  | "lease_not_found"
+  | "lease_exists"
+  | "too_many_leases"
   | "internal";
 
 /** HTTP status for each code: one map, so every layer answers the same. */
@@ -46,6 +49,9 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   duplicate_key: 400,
   too_many_ops: 400,
   compare_failed: 412,
+  lease_not_found: 404,
+  lease_exists: 409,
+  too_many_leases: 409,
   internal: 500,
 };
 
