@@ -1,5 +1,6 @@
 import type { KeyValue } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
+import type { LeaseTtlJson } from "./lease_keeper.ts";
 
 export type Consistency = "linearizable" | "stale";
 
@@ -85,6 +86,16 @@ export interface NodeApi {
   read(key: string, consistency: Consistency): Promise<{ value: string } | null>;
   /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
   readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null>;
+  /**
+   * Leases (README "Leases"): all answered by the leader only (not_leader elsewhere: the HTTP layer forwards).
+   * leaseGrant raises a TTL below the minimum to it and answers the TTL granted; lease_not_found when a lease
+   * is unknown, revoked or expired.
+   */
+  leaseGrant(ttl: number, id: number | undefined): Promise<{ id: number; ttl: number }>;
+  leaseRevoke(id: number): Promise<{ revision: number; deleted: number }>;
+  leaseKeepAlive(id: number): Promise<{ id: number; ttl: number }>;
+  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTtlJson>;
+  leaseList(): Promise<{ id: number; ttl: number }[]>;
   /** join adds a learner (promoted to voter once caught up) and answers once the learner entry applied. Idempotent. */
   join(request: JoinRequest): Promise<JoinResponse>;
   /** leave removes a member (if it is this leader, leadership is handed over first). */

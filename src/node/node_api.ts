@@ -54,6 +54,12 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
     },
 
+    leaseGrant: (ttl, id) => rt.leases.grant(ttl, id),
+    leaseRevoke: (id) => rt.leases.revoke(id),
+    leaseKeepAlive: (id) => rt.leases.keepAlive(id),
+    leaseTimeToLive: (id, keys) => rt.leases.timeToLive(id, keys),
+    leaseList: () => rt.leases.list(),
+
     async join(request: JoinRequest): Promise<JoinResponse> {
       rt.ensureLeader();
       if (!Number.isSafeInteger(request.id) || request.id <= 0) throw new QklzlError("bad_request", "id must be a positive integer");

@@ -6,7 +6,7 @@ import { limits } from "../shared/limits.ts";
 import type { Consistency } from "./api.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Peers } from "./peers.ts";
-import type { Proposals } from "./proposals.ts";
+import type { Applied, Proposals } from "./proposals.ts";
 import type { Reads } from "./reads.ts";
 import type { Refusals } from "./refusals.ts";
 
@@ -31,7 +31,7 @@ export class Requests {
   constructor(private readonly context: RequestsContext) {}
 
   /** propose appends one application entry (a validated, encoded command) and resolves once it is applied here. */
-  async propose(data: Uint8Array): Promise<{ index: number }> {
+  async propose(data: Uint8Array): Promise<Applied> {
     const { metrics } = this.context;
     try {
       this.ensureLeader();
@@ -102,6 +102,16 @@ export class Requests {
     }
     const found = kv.getKv(key);
     return found === null ? null : { kv: found, revision: kv.revision };
+  }
+
+  /**
+   * confirmLeader: as leader, one ReadIndex round (a majority still follows us, so no other leader was elected
+   * before the round began) and the wait for its apply. Leases answer keepalives only after it.
+   */
+  async confirmLeader(): Promise<void> {
+    this.ensureLeader();
+    await this.linearizable("");
+    if (this.context.core().softState().role !== "leader") throw this.context.refusals.notLeaderError();
   }
 
   /** linearizable: a ReadIndex read of `key` (the node confirms the leader's commit index, waits for its apply). */

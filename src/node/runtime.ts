@@ -1,5 +1,5 @@
 import type { ConsolaInstance } from "consola";
-import type { KeyValue, KvStateMachine } from "../kv/index.ts";
+import type { KeyValue, KvResponse, KvStateMachine } from "../kv/index.ts";
 import { RaftCore, applyConfChange } from "../raft/index.ts";
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftStatus, Ready, SnapshotMeta } from "../raft/types.ts";
 import type { SoftState } from "../raft/soft_state.ts";
@@ -10,10 +10,11 @@ import type { Transport, TransportHandlers } from "../transport/types.ts";
 import type { Consistency, StatusJson } from "./api.ts";
 import { handshakeIncarnationProblem, judgeOwnRemoval } from "./incarnation.ts";
 import type { Leadership } from "./leadership.ts";
+import { LeaseKeeper } from "./lease_keeper.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { coreConfig, createParts, type RuntimeOptions } from "./parts.ts";
 import type { Peers } from "./peers.ts";
-import type { Proposals } from "./proposals.ts";
+import type { Applied, Proposals } from "./proposals.ts";
 import type { Reads } from "./reads.ts";
 import type { Refusals } from "./refusals.ts";
 import type { Requests } from "./requests.ts";
@@ -67,6 +68,8 @@ export class NodeRuntime {
   private readonly refusals: Refusals;
   private readonly leadership: Leadership;
   private readonly requests: Requests;
+  /** leases: the leader's expiry clock and the lease operations (lease_keeper.ts). */
+  readonly leases: LeaseKeeper;
   private core!: RaftCore;
   private transport!: Transport;
   private handlers!: RuntimeHandlers;
@@ -125,6 +128,15 @@ export class NodeRuntime {
     this.leadership = parts.leadership;
     this.requests = parts.requests;
     this.snapshotter = parts.snapshotter;
+    this.leases = new LeaseKeeper({
+      electionMs: this.options.electionMs,
+      kv: this.kv,
+      logger: this.logger,
+      softState: () => this.core.softState(),
+      propose: (data) => this.requests.propose(data),
+      confirmLeader: () => this.requests.confirmLeader(),
+      notLeaderError: () => this.refusals.notLeaderError(),
+    });
   }
 
   /**
@@ -230,6 +242,7 @@ export class NodeRuntime {
     this.proposals.sweep(now);
     this.reads.sweep(now);
     this.leadership.observe();
+    this.leases.tick(now);
     this.handlers.onTick();
     this.wake();
   }
@@ -334,14 +347,15 @@ export class NodeRuntime {
 
   private apply(entries: Entry[]): void {
     for (const e of entries) {
+      let response: KvResponse | null = null;
       if (e.kind === "normal") {
-        this.kv.applyEntry(e.index, e.data);
+        response = this.kv.applyEntry(e.index, e.data);
       } else {
         this.kv.skip(e.index);
         if (e.kind === "conf") this.applyConf(e.change, e.index);
       }
       this.appliedTerm = e.term;
-      this.proposals.applied(e.index, e.term, () => this.refusals.leaderDetails());
+      this.proposals.applied(e.index, e.term, () => this.refusals.leaderDetails(), response);
     }
     this.metrics.entriesApplied += entries.length;
   }
@@ -388,7 +402,7 @@ export class NodeRuntime {
   // ---- the surface the APIs and the membership tasks use ----
 
   /** propose appends a validated, encoded command and resolves once it is applied here (see Requests). */
-  propose(data: Uint8Array): Promise<{ index: number }> {
+  propose(data: Uint8Array): Promise<Applied> {
     return this.requests.propose(data);
   }
 

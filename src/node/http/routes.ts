@@ -6,6 +6,7 @@ import type { HttpServerOptions, NodeApi } from "../api.ts";
 import { parseJsonObject, readBodyText } from "./body.ts";
 import { errorResponse, leaderHint, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { forwardToLeader, forwarded_header } from "./forward.ts";
+import { leaseRoutes } from "./lease_routes.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { type RequestTarget, requestTarget, withoutParam } from "./url.ts";
 import { parseConsistency, parseFlag, parseJoinRequest, parseMemberId } from "./validate.ts";
@@ -170,7 +171,22 @@ function okResponse(): Response {
 }
 
 /** route_paths: every path served; metrics are counted per path, plus "other" for the 404 fallback. */
-const route_paths = ["/status", "/kv", "/join", "/leave", "/transfer-leader", "/snapshot", "/livez", "/readyz", "/metrics"] as const;
+const route_paths = [
+  "/status",
+  "/kv",
+  "/join",
+  "/leave",
+  "/transfer-leader",
+  "/snapshot",
+  "/livez",
+  "/readyz",
+  "/metrics",
+  "/lease/grant",
+  "/lease/revoke",
+  "/lease/keepalive",
+  "/lease/:id",
+  "/leases",
+] as const;
 
 type RoutePath = (typeof route_paths)[number];
 
@@ -185,6 +201,7 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/livez": { GET: getLivez },
   "/readyz": { GET: getReadyz },
   "/metrics": { GET: getMetrics },
+  ...leaseRoutes<RouteContext>(leaderOnly),
 };
 
 export interface BuiltRoutes {
