@@ -1,4 +1,4 @@
-import type { KeyValue } from "../kv/mvcc_types.ts";
+import type { KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
 import type { LeaseTtlJson } from "./lease_keeper.ts";
 
@@ -56,6 +56,12 @@ export interface HealthStatusJson {
   silent_learners: Array<{ id: number; silent_ms: number }>;
 }
 
+/** AppliedRequest: a KvRequest's log index and the state machine's answer (never an error: those are thrown). */
+export interface AppliedRequest {
+  index: number;
+  response: Exclude<KvResponse, { kind: "error" }>;
+}
+
 export interface JoinRequest {
   id: number;
   raftAddr: string;
@@ -96,6 +102,17 @@ export interface NodeApi {
   leaseKeepAlive(id: number): Promise<{ id: number; ttl: number }>;
   leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTtlJson>;
   leaseList(): Promise<{ id: number; ttl: number }[]>;
+  /**
+   * range: a range request (one key, [key, range_end), prefix, at a past revision...), linearizable or stale.
+   * Throws compacted / future_revision (from the store) and bad_request.
+   */
+  range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse>;
+  /**
+   * kvRequest proposes any KvRequest (put, delete_range, txn, compact) with an optional request id (a retry
+   * with the same id is answered with the first result, not applied again) and resolves with the applied
+   * answer. An apply-time refusal (compacted, future_revision, key_not_found, ...) is thrown as its QklzlError.
+   */
+  kvRequest(request: KvRequest, requestId?: string): Promise<AppliedRequest>;
   /** join adds a learner (promoted to voter once caught up) and answers once the learner entry applied. Idempotent. */
   join(request: JoinRequest): Promise<JoinResponse>;
   /** leave removes a member (if it is this leader, leadership is handed over first). */

@@ -1,5 +1,5 @@
 import type { ConsolaInstance } from "consola";
-import type { KeyValue, KvResponse, KvStateMachine } from "../kv/index.ts";
+import type { KeyValue, KvRequest, KvResponse, KvStateMachine, RangeRequest, RangeResponse } from "../kv/index.ts";
 import { RaftCore, applyConfChange } from "../raft/index.ts";
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftStatus, Ready, SnapshotMeta } from "../raft/types.ts";
 import type { SoftState } from "../raft/soft_state.ts";
@@ -406,6 +406,11 @@ export class NodeRuntime {
     return this.requests.propose(data);
   }
 
+  /** proposeRequest: a validated KvRequest (v2 entry, optional request id); resolves with its apply answer. */
+  proposeRequest(request: KvRequest, requestId?: string): Promise<Applied> {
+    return this.requests.proposeRequest(request, requestId);
+  }
+
   /** proposeConf appends a configuration change and resolves once it is applied; `what` names it in errors. */
   proposeConf(change: ConfChange, what: string): Promise<void> {
     return this.requests.proposeConf(change, what);
@@ -424,6 +429,11 @@ export class NodeRuntime {
   /** readKv: as read, with the key's revisions and the store revision; the key is validated by the caller. */
   readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
     return this.requests.readKv(key, consistency);
+  }
+
+  /** range: linearizable or stale, served from the store (a past revision from history); validated by the caller. */
+  range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
+    return this.requests.range(request, consistency);
   }
 
   /** status: the body of GET /status (works while stopping too, not before the core exists). */

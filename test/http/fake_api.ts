@@ -1,6 +1,7 @@
-import type { KeyValue } from "../../src/kv/mvcc_types.ts";
+import type { KeyValue, KvRequest, RangeRequest, RangeResponse } from "../../src/kv/mvcc_types.ts";
+import { KvStateMachine } from "../../src/kv/state_machine.ts";
 import type { KvCommand } from "../../src/kv/types.ts";
-import type { Consistency, HttpServer, HttpServerOptions, JoinRequest, JoinResponse, NodeApi, StatusJson } from "../../src/node/api.ts";
+import type { AppliedRequest, Consistency, HttpServer, HttpServerOptions, JoinRequest, JoinResponse, NodeApi, StatusJson } from "../../src/node/api.ts";
 import { startHttpServer } from "../../src/node/http/server.ts";
 import type { LeaseTtlJson } from "../../src/node/lease_keeper.ts";
 import { QklzlError } from "../../src/shared/errors.ts";
@@ -18,6 +19,8 @@ export interface Call {
     | "write"
     | "read"
     | "readKv"
+    | "range"
+    | "kvRequest"
     | "join"
     | "leave"
     | "transferLeader"
@@ -32,7 +35,7 @@ export interface Call {
   args: unknown[];
 }
 
-const mutating = new Set<Call["method"]>(["write", "join", "leave", "transferLeader", "snapshot", "leaseGrant", "leaseRevoke"]);
+const mutating = new Set<Call["method"]>(["write", "kvRequest", "join", "leave", "transferLeader", "snapshot", "leaseGrant", "leaseRevoke"]);
 
 /**
  * FakeNodeApi is an in-memory NodeApi that records every call. A leader applies writes to a Map; a follower throws
@@ -44,6 +47,8 @@ export class FakeNodeApi implements NodeApi {
   readonly meta = new Map<string, { create: number; mod: number; version: number }>();
   /** leases: id -> granted TTL (the fake never expires them). */
   readonly leases = new Map<number, number>();
+  /** store serves range and kvRequest (the MVCC routes) with the real state machine, one entry per request. */
+  readonly store = new KvStateMachine();
   role: FakeRole = { kind: "leader" };
   index = 0;
   ready = true;
@@ -172,6 +177,20 @@ export class FakeNodeApi implements NodeApi {
     const meta = this.meta.get(key);
     if (value === undefined || meta === undefined) return null;
     return { kv: { key, value, create_revision: meta.create, mod_revision: meta.mod, version: meta.version, lease: 0 }, revision: this.index };
+  }
+
+  async range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
+    this.#enter("range", [request, consistency]);
+    return this.store.range(request);
+  }
+
+  async kvRequest(request: KvRequest, requestId?: string): Promise<AppliedRequest> {
+    this.#enter("kvRequest", [request, requestId]);
+    await this.#leaderOnly();
+    const index = this.store.appliedIndex + 1;
+    const response = this.store.applyRequest(index, request, requestId ?? null);
+    if (response.kind === "error") throw new QklzlError(response.error.error as never, response.error.message, response.error.details ?? {});
+    return { index, response };
   }
 
   async join(request: JoinRequest): Promise<JoinResponse> {
