@@ -85,8 +85,34 @@ export const checkArgs = {
   json: statusArgs.json,
 } as const satisfies ArgsDef;
 
+/** lease*Args: `qklzl lease grant TTL | revoke ID | keep-alive ID [--once] | ttl ID [--keys] | list`. */
+export const leaseGrantArgs = {
+  ttl: { type: "positional", description: "time to live in seconds (raised to the cluster's minimum)", required: false },
+  id: { type: "string", description: "the lease id to use (default: the leader chooses one)", valueHint: "n" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const leaseIdArgs = {
+  lease: { type: "positional", description: "the lease id", required: false },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const leaseKeepAliveArgs = {
+  ...leaseIdArgs,
+  once: { type: "boolean", description: "send one keepalive and exit (default: keep it alive until Ctrl-C)" },
+} as const satisfies ArgsDef;
+
+export const leaseTtlArgs = {
+  ...leaseIdArgs,
+  keys: { type: "boolean", description: "list the keys attached to the lease" },
+  json: { type: "boolean", description: "print the JSON answer" },
+} as const satisfies ArgsDef;
+
+export const leaseListArgs = { ...clientArgs, json: leaseTtlArgs.json } as const satisfies ArgsDef;
+
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
   clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs,
   membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs,
+  leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs,
 ];

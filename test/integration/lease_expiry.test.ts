@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { check, Cluster, fastFlags, request, waitFor } from "../../scenarios/harness.ts";
+import { check, Cluster, fastFlags, nodeCommand, request, waitFor } from "../../scenarios/harness.ts";
 import { formedForThisFile } from "../cluster_fixture.ts";
 
 // Leases against three processes of the binary (heartbeat 50 ms, election timeout 500 ms, so the minimum TTL
@@ -151,6 +151,35 @@ test("the lease API through a follower: grant, keepalive, ttl with keys, list, r
     expect((await request(addr(follower), "/lease/keepalive", { method: "POST", json: { id: 4242 } })).json).toMatchObject({ error: "lease_not_found" });
     expect((await request(addr(follower), "/lease/abc")).json).toMatchObject({ error: "bad_request" });
     await replicasAgree();
+  });
+}, timeout);
+
+/** qklzl runs the CLI (the same binary as the nodes) and returns its exit code and output. */
+async function qklzl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const proc = Bun.spawn([...(await nodeCommand()), ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, out, err };
+}
+
+test("the lease CLI: grant, ttl --keys, list, keep-alive --once, revoke; an unknown lease exits 1 with lease_not_found", async () => {
+  await cluster.explain(async () => {
+    const view = await cluster.waitForLeader({ among: cluster.running() });
+    const follower = cluster.running().find((id) => id !== view.leaderId)!;
+    const at = ["--addr", addr(follower)];
+    const granted = await qklzl("lease", "grant", "60", ...at);
+    expect([granted.code, granted.err]).toEqual([0, ""]);
+    const id = Number(/lease (\d+) granted with TTL 60s/.exec(granted.out)?.[1]);
+    check(Number.isSafeInteger(id) && id > 0, `lease grant printed ${JSON.stringify(granted.out)}`);
+    await putWithLease("cli/a", id);
+    const ttlOut = await qklzl("lease", "ttl", String(id), "--keys", ...at);
+    expect(ttlOut.out).toMatch(new RegExp(`^lease ${id} granted with TTL 60s, remaining 5\\ds\ncli/a\n$`));
+    expect((await qklzl("lease", "list", ...at)).out).toContain(`${id}  60s`);
+    expect((await qklzl("lease", "keep-alive", String(id), "--once", ...at)).out).toBe(`lease ${id} kept alive with TTL 60s\n`);
+    expect((await qklzl("lease", "revoke", String(id), ...at)).out).toMatch(new RegExp(`^lease ${id} revoked: 1 key\\(s\\) deleted at revision \\d+\n$`));
+    const gone = await qklzl("lease", "keep-alive", String(id), ...at);
+    expect(gone.code).toBe(1);
+    expect(gone.err).toContain("lease_not_found");
+    expect((await qklzl("lease", "grant", ...at)).code).toBe(2);
   });
 }, timeout);
 
