@@ -16,6 +16,8 @@ export interface LeaseKeeperContext {
   confirmLeader(): Promise<void>;
   /** notLeaderError: the refusal naming the leader, so the HTTP layer forwards or redirects. */
   notLeaderError(): QklzlError;
+  /** now: the clock (performance.now() by default; tests drive their own, as the runtime's tick passes its own). */
+  now?(): number;
 }
 
 export interface LeaseTtlJson {
@@ -39,7 +41,7 @@ export interface LeaseTtlJson {
  * answered after a ReadIndex round, so a deposed leader cannot acknowledge one.
  */
 export class LeaseKeeper {
-  /** expiry: lease id -> performance.now() at which it expires; only while leading. */
+  /** expiry: lease id -> the clock (performance.now()) at which it expires; only while leading. */
   private readonly expiry = new Map<number, number>();
   /** revoking: expired leases whose revoke entry is in flight (proposed once, retried if it fails). */
   private readonly revoking = new Set<number>();
@@ -50,7 +52,10 @@ export class LeaseKeeper {
   readonly minTtl: number;
   expiredCount = 0;
 
+  private readonly now: () => number;
+
   constructor(private readonly context: LeaseKeeperContext) {
+    this.now = context.now ?? (() => performance.now());
     this.minTtl = Math.max(1, Math.ceil((2 * context.electionMs) / 1000));
   }
 
@@ -82,7 +87,7 @@ export class LeaseKeeper {
   private sync(now: number): boolean {
     const soft = this.context.softState();
     if (soft.role !== "leader") {
-      if (this.leaderTerm !== 0) {
+      if (this.leaderTerm !== 0 || this.expiry.size > 0) {
         this.expiry.clear();
         this.leaderTerm = 0;
       }
@@ -125,8 +130,9 @@ export class LeaseKeeper {
     const granted = Math.max(ttl, this.minTtl);
     const applied = await this.propose({ kind: "lease_grant", lease_grant: { id, ttl: granted } });
     if (applied.kind !== "lease_grant") throw new QklzlError("internal", "a lease grant was answered with another kind");
-    // The full TTL counts from the apply here (sync would also give it on the next tick).
-    if (this.context.softState().role === "leader" && !this.expiry.has(id)) this.expiry.set(id, performance.now() + granted * 1000);
+    // The full TTL counts from the apply here (sync first: a new term's reset must not come after it).
+    const now = this.now();
+    if (this.sync(now) && !this.expiry.has(id)) this.expiry.set(id, now + granted * 1000);
     return { id, ttl: granted };
   }
 
@@ -143,7 +149,7 @@ export class LeaseKeeper {
    */
   async keepAlive(id: number): Promise<{ id: number; ttl: number }> {
     await this.context.confirmLeader();
-    const now = performance.now();
+    const now = this.now();
     const ttl = this.liveTtl(id, now);
     this.expiry.set(id, now + ttl * 1000);
     return { id, ttl };
@@ -152,7 +158,7 @@ export class LeaseKeeper {
   /** timeToLive: the granted TTL, what is left on the leader's clock and (with keys) the attached keys. */
   async timeToLive(id: number, withKeys: boolean): Promise<LeaseTtlJson> {
     await this.context.confirmLeader();
-    const now = performance.now();
+    const now = this.now();
     const granted = this.liveTtl(id, now);
     const remaining = Math.max(0, Math.round(this.expiry.get(id)! - now));
     const answer: LeaseTtlJson = { id, ttl: Math.floor(remaining / 1000), remaining_ms: remaining, granted_ttl: granted };
