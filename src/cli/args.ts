@@ -110,9 +110,16 @@ export const leaseTtlArgs = {
 
 export const leaseListArgs = { ...clientArgs, json: leaseTtlArgs.json } as const satisfies ArgsDef;
 
+/** lockArgs: `qklzl lock NAME [--ttl S] -- CMD...`. */
+export const lockArgs = {
+  name: { type: "positional", description: "the lock's name (its keys are NAME/<lease id>)", required: false },
+  ttl: { type: "string", description: "the holder's lease TTL in seconds: a holder that dies releases after it", default: "10", valueHint: "s" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
   clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs,
   membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs,
-  leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs,
+  leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs, lockArgs,
 ];
