@@ -117,9 +117,18 @@ export const lockArgs = {
   ...clientArgs,
 } as const satisfies ArgsDef;
 
+/** electArgs: `qklzl elect NAME PROPOSAL [--ttl S]` or `qklzl elect NAME --listen`. */
+export const electArgs = {
+  name: { type: "positional", description: "the election's name (its keys are NAME/<lease id>)", required: false },
+  proposal: { type: "positional", description: "the value this candidate proposes (shown to listeners once elected)", required: false },
+  listen: { type: "boolean", description: "print the leader's proposal whenever it changes, until Ctrl-C" },
+  ttl: lockArgs.ttl,
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
   clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs,
   membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs,
-  leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs, lockArgs,
+  leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs, lockArgs, electArgs,
 ];

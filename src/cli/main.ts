@@ -23,6 +23,7 @@ const root: AnyCommand = {
     kv: () => import("./commands/kv.ts").then((m) => m.kvCommand as AnyCommand),
     lease: () => import("./commands/lease.ts").then((m) => m.leaseCommand as AnyCommand),
     lock: () => import("./commands/lock.ts").then((m) => m.lockCommand as AnyCommand),
+    elect: () => import("./commands/elect.ts").then((m) => m.electCommand as AnyCommand),
     members: () => import("./commands/members.ts").then((m) => m.membersCommand as AnyCommand),
     leave: () => import("./commands/leave.ts").then((m) => m.leaveCommand as AnyCommand),
     "transfer-leader": () => import("./commands/transfer_leader.ts").then((m) => m.transferLeaderCommand as AnyCommand),

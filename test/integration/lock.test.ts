@@ -84,3 +84,41 @@ test("the same workload without the lock loses increments (the check above can f
     expect(await counter()).toBeLessThan(before + rounds * lockers);
   });
 }, timeout);
+
+test("elect: one leader at a time; a killed leader's successor takes over after its TTL; a resigned one leaves no leader; --listen follows", async () => {
+  await cluster.explain(async () => {
+    const bin = await nodeCommand();
+    const at = cluster.node(cluster.running()[0]!).httpAddr;
+    const listener = Bun.spawn([...bin, "elect", "ename", "--listen", "--addr", at], { stdout: "pipe", stderr: "ignore" });
+    const lines: string[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffered = "";
+      for await (const chunk of listener.stdout) {
+        buffered += decoder.decode(chunk);
+        const parts = buffered.split("\n");
+        buffered = parts.pop()!;
+        lines.push(...parts);
+      }
+    })();
+    await waitFor(() => lines.includes("(no leader)"), { deadlineMs: 10_000, what: "the listener's first answer" });
+    const a = Bun.spawn([...bin, "elect", "ename", "alpha", "--ttl", "2", "--addr", at], { stdout: "pipe", stderr: "ignore" });
+    await waitFor(() => lines.includes("alpha"), { deadlineMs: 10_000, what: "the listener to see alpha lead" });
+    const b = Bun.spawn([...bin, "elect", "ename", "beta", "--ttl", "2", "--addr", at], { stdout: "pipe", stderr: "ignore" });
+    await Bun.sleep(1000);
+    check(!lines.includes("beta"), "beta led while alpha did");
+    const killedAt = performance.now();
+    a.kill("SIGKILL");
+    await waitFor(() => lines.includes("beta"), { deadlineMs: 15_000, what: "beta to take over once alpha's lease expired" });
+    // alpha's last keepalive was at most TTL/3 before the kill, so its lease lived at least 2 s - 667 ms after it.
+    check(performance.now() - killedAt >= 1300, "beta took over before alpha's lease could have expired");
+    b.kill("SIGINT");
+    expect(await b.exited).toBe(0);
+    expect(await new Response(b.stdout).text()).toMatch(/^elected: beta \(key ename\/[0-9a-f]+, revision \d+\)\n$/);
+    await waitFor(() => lines[lines.length - 1] === "(no leader)", { deadlineMs: 10_000, what: "no leader once beta resigned" });
+    listener.kill("SIGINT");
+    await listener.exited;
+    await reading;
+    expect(lines).toEqual(["(no leader)", "alpha", "beta", "(no leader)"]);
+  });
+}, timeout);

@@ -50,7 +50,15 @@ export interface HeldLock {
  * acquireLock waits (until `signal` aborts) for the lock NAME and returns it held. The keepalives run every
  * TTL/3 from the grant on, also while waiting, so a waiter keeps its place in the queue.
  */
-export async function acquireLock(client: LockClient, name: string, ttl: number, signal?: AbortSignal): Promise<HeldLock> {
+export function acquireLock(client: LockClient, name: string, ttl: number, signal?: AbortSignal): Promise<HeldLock> {
+  return campaign(client, name, "", ttl, signal);
+}
+
+/**
+ * campaign is the pattern under both recipes (etcd's Mutex.Lock and Election.Campaign): our key NAME/<lease>
+ * holds `value`; we hold NAME once no key of NAME/ was created before ours.
+ */
+export async function campaign(client: LockClient, name: string, value: string, ttl: number, signal?: AbortSignal): Promise<HeldLock> {
   const call = retrying(client);
   const granted = await call("POST", "/lease/grant", { ttl });
   const lease = granted.id as number;
@@ -87,7 +95,7 @@ export async function acquireLock(client: LockClient, name: string, ttl: number,
     const key = `${name}/${lease.toString(16)}`;
     let revision: number;
     try {
-      const put = await call("POST", "/kv", { op: "put", key, value: "", lease, if: { create_revision: 0 } });
+      const put = await call("POST", "/kv", { op: "put", key, value, lease, if: { create_revision: 0 } });
       revision = put.revision as number;
     } catch (error) {
       // A repeated put (the first one's answer was lost) finds the key it created: ours (the lease id is unique).
@@ -97,7 +105,7 @@ export async function acquireLock(client: LockClient, name: string, ttl: number,
     }
     const prefix = encodeURIComponent(`${name}/`);
     for (;;) {
-      if (signal?.aborted) throw new QklzlError("timeout", `gave up waiting for lock ${JSON.stringify(name)}`);
+      if (signal?.aborted) throw new QklzlError("timeout", `gave up waiting for ${JSON.stringify(name)}`);
       // (count_only would count before the filter, as etcd: ask for one key instead.)
       const older = await call("GET", `/kv?prefix=${prefix}&max_create_revision=${revision - 1}&limit=1&keys_only=true`);
       if ((older.kvs as unknown[]).length === 0) return { key, revision, lease, lost, release };
@@ -107,4 +115,17 @@ export async function acquireLock(client: LockClient, name: string, ttl: number,
     await release().catch(() => {});
     throw error;
   }
+}
+
+export interface LeaderKv {
+  key: string;
+  value: string;
+  create_revision: number;
+}
+
+/** currentLeader: the holder of NAME (its oldest key), or null (etcd's Election.Leader). */
+export async function currentLeader(client: LockClient, name: string): Promise<LeaderKv | null> {
+  const answer = await retrying(client)("GET", `/kv?prefix=${encodeURIComponent(`${name}/`)}&sort=create&order=asc&limit=1`);
+  const first = (answer.kvs as LeaderKv[])[0];
+  return first ?? null;
 }
