@@ -112,6 +112,18 @@ export class LeaseKeeper {
     return true;
   }
 
+  /** metricLines: the lease figures of GET /metrics (granted leases on every node; expiries proposed here). */
+  metricLines(): string[] {
+    return [
+      "# HELP qklzl_leases Leases granted and not yet revoked or expired (replicated state).",
+      "# TYPE qklzl_leases gauge",
+      `qklzl_leases ${this.context.kv.leaseCount}`,
+      "# HELP qklzl_leases_expired_total Leases this node, as leader, revoked because their TTL ran out.",
+      "# TYPE qklzl_leases_expired_total counter",
+      `qklzl_leases_expired_total ${this.expiredCount}`,
+    ];
+  }
+
   /** grant: a new lease of `ttl` seconds (raised to the minimum), with `id` or one chosen here (the entry carries it). */
   async grant(ttl: number, requested: number | undefined): Promise<{ id: number; ttl: number }> {
     if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new QklzlError("bad_request", "ttl must be a positive integer (seconds)");

@@ -446,8 +446,8 @@ export class NodeRuntime {
   metricsText(): string {
     this.ensureStarted();
     const text = metricsText(this.statusSources());
-    const extra = this.handlers.extraMetricLines?.() ?? [];
-    return extra.length === 0 ? text : `${text}${extra.join("\n")}\n`;
+    const extra = [...this.leases.metricLines(), ...(this.handlers.extraMetricLines?.() ?? [])];
+    return `${text}${extra.join("\n")}\n`;
   }
 
   private statusSources(): StatusSources {

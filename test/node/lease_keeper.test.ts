@@ -78,6 +78,8 @@ describe("lease keeper (the leader's expiry clock)", () => {
     await settle();
     expect(r.revokes()).toEqual([{ kind: "lease_revoke", lease_revoke: { id: 7 } }]);
     expect(r.kv.get("k")).toBeUndefined();
+    expect(r.keeper.metricLines()).toContain("qklzl_leases_expired_total 1");
+    expect(r.keeper.metricLines()).toContain("qklzl_leases 0");
     await expect(r.keeper.keepAlive(7)).rejects.toMatchObject({ code: "lease_not_found" });
   });
 
