@@ -51,6 +51,7 @@ export class LeaseKeeper {
   /** minTtl: the shortest TTL in seconds, at least the longest randomized election timeout (2 × --election-ms). */
   readonly minTtl: number;
   expiredCount = 0;
+  private lastFailureLogAt = Number.NEGATIVE_INFINITY;
 
   private readonly now: () => number;
 
@@ -74,6 +75,10 @@ export class LeaseKeeper {
           if (applied.response?.kind === "lease_revoke") this.expiredCount++;
         })
         .catch((error: unknown) => {
+          // One line a second at most: a leader without quorum fails every revoke until it steps down.
+          const at = this.now();
+          if (at - this.lastFailureLogAt < 1000) return;
+          this.lastFailureLogAt = at;
           this.context.logger.warn(`the revoke of expired lease ${id} failed (retried while leading): ${error instanceof Error ? error.message : String(error)}`);
         })
         .finally(() => this.revoking.delete(id));
