@@ -90,31 +90,39 @@ test("elect: one leader at a time; a killed leader's successor takes over after 
     const bin = await nodeCommand();
     const at = cluster.node(cluster.running()[0]!).httpAddr;
     const listener = Bun.spawn([...bin, "elect", "ename", "--listen", "--addr", at], { stdout: "pipe", stderr: "ignore" });
+    const collect = (stream: ReadableStream<Uint8Array>, into: string[]) =>
+      (async () => {
+        const decoder = new TextDecoder();
+        let buffered = "";
+        for await (const chunk of stream) {
+          buffered += decoder.decode(chunk);
+          const parts = buffered.split("\n");
+          buffered = parts.pop()!;
+          into.push(...parts);
+        }
+      })();
     const lines: string[] = [];
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      let buffered = "";
-      for await (const chunk of listener.stdout) {
-        buffered += decoder.decode(chunk);
-        const parts = buffered.split("\n");
-        buffered = parts.pop()!;
-        lines.push(...parts);
-      }
-    })();
+    const reading = collect(listener.stdout, lines);
     await waitFor(() => lines.includes("(no leader)"), { deadlineMs: 10_000, what: "the listener's first answer" });
     const a = Bun.spawn([...bin, "elect", "ename", "alpha", "--ttl", "2", "--addr", at], { stdout: "pipe", stderr: "ignore" });
     await waitFor(() => lines.includes("alpha"), { deadlineMs: 10_000, what: "the listener to see alpha lead" });
-    const b = Bun.spawn([...bin, "elect", "ename", "beta", "--ttl", "2", "--addr", at], { stdout: "pipe", stderr: "ignore" });
+    const b = Bun.spawn([...bin, "elect", "ename", "beta", "--ttl", "2", "--addr", at], { stdout: "pipe", stderr: "pipe" });
     await Bun.sleep(1000);
     check(!lines.includes("beta"), "beta led while alpha did");
     const killedAt = performance.now();
     a.kill("SIGKILL");
+    const betaSaid: string[] = [];
+    const betaReading = collect(b.stdout, betaSaid);
     await waitFor(() => lines.includes("beta"), { deadlineMs: 15_000, what: "beta to take over once alpha's lease expired" });
+    // beta learns it leads on its own poll (the listener may see its key become the oldest first).
+    await waitFor(() => betaSaid.length > 0, { deadlineMs: 5000, what: "beta to say it was elected" });
     // alpha's last keepalive was at most TTL/3 before the kill, so its lease lived at least 2 s - 667 ms after it.
     check(performance.now() - killedAt >= 1300, "beta took over before alpha's lease could have expired");
     b.kill("SIGINT");
-    expect(await b.exited).toBe(0);
-    expect(await new Response(b.stdout).text()).toMatch(/^elected: beta \(key ename\/[0-9a-f]+, revision \d+\)\n$/);
+    expect([await b.exited, await new Response(b.stderr).text()]).toEqual([0, ""]);
+    await betaReading;
+    expect(betaSaid.length).toBe(1);
+    expect(betaSaid[0]).toMatch(/^elected: beta \(key ename\/[0-9a-f]+, revision \d+\)$/);
     await waitFor(() => lines[lines.length - 1] === "(no leader)", { deadlineMs: 10_000, what: "no leader once beta resigned" });
     listener.kill("SIGINT");
     await listener.exited;
