@@ -151,8 +151,50 @@ export const checkArgs = {
   json: statusArgs.json,
 } as const satisfies ArgsDef;
 
+/** lease*Args: `qklzl lease grant TTL | revoke ID | keep-alive ID [--once] | ttl ID [--keys] | list`. */
+export const leaseGrantArgs = {
+  ttl: { type: "positional", description: "time to live in seconds (raised to the cluster's minimum)", required: false },
+  id: { type: "string", description: "the lease id to use (default: the leader chooses one)", valueHint: "n" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const leaseIdArgs = {
+  lease: { type: "positional", description: "the lease id", required: false },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const leaseKeepAliveArgs = {
+  ...leaseIdArgs,
+  once: { type: "boolean", description: "send one keepalive and exit (default: keep it alive until Ctrl-C)" },
+} as const satisfies ArgsDef;
+
+export const leaseTtlArgs = {
+  ...leaseIdArgs,
+  keys: { type: "boolean", description: "list the keys attached to the lease" },
+  json: { type: "boolean", description: "print the JSON answer" },
+} as const satisfies ArgsDef;
+
+export const leaseListArgs = { ...clientArgs, json: leaseTtlArgs.json } as const satisfies ArgsDef;
+
+/** lockArgs: `qklzl lock NAME [--ttl S] -- CMD...`. */
+export const lockArgs = {
+  name: { type: "positional", description: "the lock's name (its keys are NAME/<lease id>)", required: false },
+  ttl: { type: "string", description: "the holder's lease TTL in seconds: a holder that dies releases after it", default: "10", valueHint: "s" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+/** electArgs: `qklzl elect NAME PROPOSAL [--ttl S]` or `qklzl elect NAME --listen`. */
+export const electArgs = {
+  name: { type: "positional", description: "the election's name (its keys are NAME/<lease id>)", required: false },
+  proposal: { type: "positional", description: "the value this candidate proposes (shown to listeners once elected)", required: false },
+  listen: { type: "boolean", description: "print the leader's proposal whenever it changes, until Ctrl-C" },
+  ttl: lockArgs.ttl,
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
   clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs, kvListArgs, txnArgs, compactArgs,
   membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs, watchArgs,
+  leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs, lockArgs, electArgs,
 ];

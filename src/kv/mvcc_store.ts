@@ -2,6 +2,7 @@ import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import { compareKeys, inRange, isRange } from "./key_order.ts";
+import { type LeaseHook, leaseNotFound } from "./lessor.ts";
 import type { DeleteRangeResponse, Event, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { SortedKeys } from "./sorted_keys.ts";
 import { NONE, type RecordMeta, type RecordReader, ValueArena } from "./value_arena.ts";
@@ -66,6 +67,8 @@ export class MvccStore {
   private hash = 0n;
   /** headBytes: arena bytes of the heads (the newest record of each key); the rest of the live bytes is history. */
   private headBytes = 0;
+  /** leases: the state machine's lessor (null in a bare store: leases are then just numbers on records). */
+  leases: LeaseHook | null = null;
   readonly retention: number;
   readonly historyBytesMax: number;
   readonly rangeBytesMax: number;
@@ -248,6 +251,8 @@ export class MvccStore {
    * before a txn writes anything so that it stays atomic.
    */
   checkPut(request: PutRequest): void {
+    const lease = request.lease ?? 0;
+    if (lease !== 0 && !request.ignore_lease && this.leases !== null && !this.leases.exists(lease)) throw leaseNotFound(lease);
     if (!request.ignore_value && !request.ignore_lease) return;
     if (this.getKv(request.key) === null) {
       throw new QklzlError("key_not_found", `key ${JSON.stringify(request.key)} not found (ignore_value / ignore_lease need it)`, {
@@ -278,6 +283,11 @@ export class MvccStore {
     };
     const loc = arena.put(value, meta);
     this.recordWritten(txn, key, loc, head);
+    const leaseBefore = before?.lease ?? 0;
+    if (this.leases !== null && leaseBefore !== meta.lease) {
+      if (leaseBefore !== 0) this.leases.detach(key, leaseBefore);
+      if (meta.lease !== 0) this.leases.attach(key, meta.lease);
+    }
     if (current === NONE) this.liveKeys++;
     if (txn.events !== null) {
       const kv = kvFrom(key, value, meta);
@@ -300,6 +310,7 @@ export class MvccStore {
     for (const victim of keys) {
       const head = this.heads.get(victim)!;
       const prev = kvOf(this.arena, victim, head, false);
+      if (prev.lease !== 0) this.leases?.detach(victim, prev.lease);
       const loc = this.arena.put("", { create: 0, mod: txn.revision, sub: txn.sub, version: 0, lease: 0, tombstone: true, prev: head });
       this.recordWritten(txn, victim, loc, head);
       this.liveKeys--;
@@ -398,6 +409,15 @@ export class MvccStore {
       out.push(event);
     }
     return out;
+  }
+
+  /** leasedKeys: every live key with a lease, and that lease (to rebuild the lessor after a restore). */
+  *leasedKeys(): Generator<[string, number]> {
+    for (const [key, head] of this.heads) {
+      if (this.arena.isTombstone(head)) continue;
+      const lease = this.arena.meta(head).lease;
+      if (lease !== 0) yield [key, lease];
+    }
   }
 
   /**

@@ -5,6 +5,8 @@ import type {
   Compare,
   DeleteRangeRequest,
   KvRequest,
+  LeaseGrantRequest,
+  LeaseRevokeRequest,
   PutRequest,
   RangeRequest,
   RequestOp,
@@ -194,6 +196,28 @@ export function validateCompact(input: unknown): CompactRequest {
   return { revision };
 }
 
+/** leaseId: a lease id is a positive safe integer (0 means "no lease" on a key). */
+function leaseId(input: unknown): number {
+  const id = count(input, "id");
+  if (id === undefined || id === 0) bad("a lease id must be a positive integer");
+  return id;
+}
+
+/** validateLeaseGrant: the shape of a grant in a log entry (its TTL bounds are checked when it is proposed). */
+export function validateLeaseGrant(input: unknown): LeaseGrantRequest {
+  const f = object(input, "a lease grant");
+  onlyFields(f, ["id", "ttl"], "a lease grant");
+  const ttl = count(f.ttl, "ttl");
+  if (ttl === undefined || ttl === 0) bad("a lease grant needs a positive ttl");
+  return { id: leaseId(f.id), ttl };
+}
+
+export function validateLeaseRevoke(input: unknown): LeaseRevokeRequest {
+  const f = object(input, "a lease revoke");
+  onlyFields(f, ["id"], "a lease revoke");
+  return { id: leaseId(f.id) };
+}
+
 /** validateKvRequest checks a whole request of one log entry. */
 export function validateKvRequest(input: unknown, bounds: RequestBounds = defaultBounds): KvRequest {
   const f = object(input, "a request");
@@ -206,6 +230,10 @@ export function validateKvRequest(input: unknown, bounds: RequestBounds = defaul
       return { kind: "txn", txn: validateTxn(f.txn, bounds) };
     case "compact":
       return { kind: "compact", compact: validateCompact(f.compact) };
+    case "lease_grant":
+      return { kind: "lease_grant", lease_grant: validateLeaseGrant(f.lease_grant) };
+    case "lease_revoke":
+      return { kind: "lease_revoke", lease_revoke: validateLeaseRevoke(f.lease_revoke) };
     default:
       return bad(`unknown request kind ${JSON.stringify(f.kind ?? null)}`);
   }

@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import { DedupTable } from "./dedup.ts";
+import type { LeaseRecord } from "./lessor.ts";
 import { hashHex, pairHash } from "./hash.ts";
 import { ImageReader, ImageWriter, MAGIC_V2, imageFail, imageVersion } from "./image_codec.ts";
 import { compareKeys } from "./key_order.ts";
@@ -14,11 +15,16 @@ const packr = new Packr({ useRecords: false });
  * - KEYS: then per key (in key order) key, n, and n versions oldest first, each 7 items: create, mod, sub,
  *   version, lease, tombstone, value.
  * - DEDUP: then per entry request id, result (bin), oldest first.
+ * - LEASES: then per lease id, TTL (seconds), by increasing id. Format 3 is format 2 with this section and a
+ *   `leases` count in the header; it is written only when there are leases, so an image without any stays
+ *   format 2, readable by binaries from before leases (which refuse a format 3 header rather than misread it).
  * (v1, "QKV1": header {index, count, hash}, then frames [k, v, k, v…] of a plain map.)
  */
 const TAG_KEYS = 1;
 const TAG_DEDUP = 2;
+const TAG_LEASES = 3;
 const FORMAT = 2;
+const FORMAT_LEASES = 3;
 const ITEMS_PER_VERSION = 7;
 
 /** A slice ends after this many versions or bytes, so one frame stays far below the transport frame bound. */
@@ -35,6 +41,8 @@ interface HeaderV2 {
   keys: number;
   versions: number;
   dedup: number;
+  /** leases: absent in format 2 (no leases). */
+  leases?: number;
   hash: string;
 }
 
@@ -42,6 +50,7 @@ export interface ImageSource {
   index: number;
   store: StoreImage;
   dedup: [string, Uint8Array][];
+  leases: LeaseRecord[];
   hash: string;
 }
 
@@ -49,6 +58,7 @@ export interface RestoredImage {
   index: number;
   store: MvccStore;
   dedup: DedupTable;
+  leases: LeaseRecord[];
   /** hash the header promises for store + dedup (null for v1: its own hash was checked already). */
   hash: string | null;
 }
@@ -65,13 +75,14 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     versions += n;
   }
   const header: HeaderV2 = {
-    format: FORMAT,
+    format: source.leases.length > 0 ? FORMAT_LEASES : FORMAT,
     index: source.index,
     revision: store.revision,
     compacted: store.compacted,
     keys: store.keys.length,
     versions,
     dedup: source.dedup.length,
+    ...(source.leases.length > 0 ? { leases: source.leases.length } : {}),
     hash: source.hash,
   };
   const writer = new ImageWriter(write, MAGIC_V2);
@@ -137,6 +148,17 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     writer.endSlice(1 + 2 * part.length);
     await pace();
   }
+  for (let i = 0; i < source.leases.length; i += slice_versions_max) {
+    writer.beginSlice();
+    writer.uint(TAG_LEASES);
+    const part = source.leases.slice(i, i + slice_versions_max);
+    for (const lease of part) {
+      writer.uint(lease.id);
+      writer.uint(lease.ttl);
+    }
+    writer.endSlice(1 + 2 * part.length);
+    await pace();
+  }
   await writer.flush();
 }
 
@@ -151,13 +173,16 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const field of ["index", "revision", "compacted", "keys", "versions", "dedup"] as const) {
     if (!Number.isSafeInteger(header?.[field]) || header[field] < 0) imageFail(`bad header field ${field}`);
   }
-  if (header.format !== FORMAT || typeof header.hash !== "string") imageFail("bad header");
+  if ((header.format !== FORMAT && header.format !== FORMAT_LEASES) || typeof header.hash !== "string") imageFail("bad header");
+  const leasesExpected = header.format === FORMAT_LEASES ? header.leases : 0;
+  if (!Number.isSafeInteger(leasesExpected) || leasesExpected! < 0) imageFail("bad header field leases");
   if (header.compacted > header.revision || header.revision < 1) imageFail("bad header revisions");
   const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted });
   const dedup = new DedupTable();
   let keys = 0;
   let versions = 0;
   let dedupEntries = 0;
+  const leases: LeaseRecord[] = [];
   let burstStart = performance.now();
   for (let frame = reader.next(); frame !== null; frame = reader.next()) {
     const items = packr.unpack(frame) as unknown;
@@ -194,6 +219,14 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
         dedup.remember(id, new Uint8Array(result));
         dedupEntries++;
       }
+    } else if (items[0] === TAG_LEASES && header.format === FORMAT_LEASES) {
+      if (items.length % 2 !== 1) imageFail("bad leases slice");
+      for (let i = 1; i < items.length; i += 2) {
+        const id = items[i];
+        const ttl = items[i + 1];
+        if (!Number.isSafeInteger(id) || id <= 0 || !Number.isSafeInteger(ttl) || ttl <= 0) imageFail("bad lease entry");
+        leases.push({ id, ttl });
+      }
     } else {
       imageFail(`unknown slice tag ${String(items[0])}`);
     }
@@ -205,7 +238,8 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   if (keys !== header.keys) imageFail(`${keys} keys, header says ${header.keys}`);
   if (versions !== header.versions) imageFail(`${versions} versions, header says ${header.versions}`);
   if (dedupEntries !== header.dedup) imageFail(`${dedupEntries} dedup entries, header says ${header.dedup}`);
-  return { index: header.index, store: builder.finish(), dedup, hash: header.hash };
+  if (leases.length !== leasesExpected) imageFail(`${leases.length} leases, header says ${leasesExpected}`);
+  return { index: header.index, store: builder.finish(), dedup, leases, hash: header.hash };
 }
 
 interface HeaderV1 {
@@ -249,7 +283,7 @@ async function readV1(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const key of keys) {
     builder.add(key, [{ create: revision, mod: revision, sub: 0, version: 1, lease: 0, tombstone: false, value: values.get(key)! }]);
   }
-  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), hash: null };
+  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], hash: null };
 }
 
 function yieldToLoop(): Promise<void> {

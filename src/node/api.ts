@@ -2,6 +2,7 @@ import type { KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } fro
 import type { KvCommand } from "../kv/types.ts";
 import type { Watch, WatchSpec } from "../kv/watch_hub.ts";
 import type { HttpTls, MemberHttp } from "./tls/types.ts";
+import type { LeaseTtlJson } from "./lease_keeper.ts";
 
 export type Consistency = "linearizable" | "stale";
 
@@ -93,6 +94,16 @@ export interface NodeApi {
   read(key: string, consistency: Consistency): Promise<{ value: string } | null>;
   /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
   readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null>;
+  /**
+   * Leases (README "Leases"): all answered by the leader only (not_leader elsewhere: the HTTP layer forwards).
+   * leaseGrant raises a TTL below the minimum to it and answers the TTL granted; lease_not_found when a lease
+   * is unknown, revoked or expired.
+   */
+  leaseGrant(ttl: number, id: number | undefined): Promise<{ id: number; ttl: number }>;
+  leaseRevoke(id: number): Promise<{ revision: number; deleted: number }>;
+  leaseKeepAlive(id: number): Promise<{ id: number; ttl: number }>;
+  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTtlJson>;
+  leaseList(): Promise<{ id: number; ttl: number }[]>;
   /**
    * range: a range request (one key, [key, range_end), prefix, at a past revision...), linearizable or stale.
    * Throws compacted / future_revision (from the store) and bad_request.

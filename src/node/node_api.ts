@@ -69,6 +69,12 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
     },
 
+    leaseGrant: (ttl, id) => rt.leases.grant(ttl, id),
+    leaseRevoke: (id) => rt.leases.revoke(id),
+    leaseKeepAlive: (id) => rt.leases.keepAlive(id),
+    leaseTimeToLive: (id, keys) => rt.leases.timeToLive(id, keys),
+    leaseList: () => rt.leases.list(),
+
     async range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
       return rt.range(validateRange(request, bounds), consistency);
     },

@@ -10,6 +10,7 @@ import type { Transport, TransportHandlers } from "../transport/types.ts";
 import type { Consistency, StatusJson } from "./api.ts";
 import { handshakeIncarnationProblem, judgeOwnRemoval } from "./incarnation.ts";
 import type { Leadership } from "./leadership.ts";
+import { LeaseKeeper } from "./lease_keeper.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { coreConfig, createParts, type RuntimeOptions } from "./parts.ts";
 import type { Peers } from "./peers.ts";
@@ -70,6 +71,8 @@ export class NodeRuntime {
   private readonly refusals: Refusals;
   private readonly leadership: Leadership;
   private readonly requests: Requests;
+  /** leases: the leader's expiry clock and the lease operations (lease_keeper.ts). */
+  readonly leases: LeaseKeeper;
   private core!: RaftCore;
   private transport!: Transport;
   private handlers!: RuntimeHandlers;
@@ -128,6 +131,15 @@ export class NodeRuntime {
     this.leadership = parts.leadership;
     this.requests = parts.requests;
     this.snapshotter = parts.snapshotter;
+    this.leases = new LeaseKeeper({
+      electionMs: this.options.electionMs,
+      kv: this.kv,
+      logger: this.logger,
+      softState: () => this.core.softState(),
+      propose: (data) => this.requests.propose(data),
+      confirmLeader: () => this.requests.confirmLeader(),
+      notLeaderError: () => this.refusals.notLeaderError(),
+    });
   }
 
   /**
@@ -233,6 +245,7 @@ export class NodeRuntime {
     this.proposals.sweep(now);
     this.reads.sweep(now);
     this.leadership.observe();
+    this.leases.tick(now);
     this.handlers.onTick();
     this.wake();
   }
@@ -436,8 +449,8 @@ export class NodeRuntime {
   metricsText(): string {
     this.ensureStarted();
     const text = metricsText(this.statusSources());
-    const extra = this.handlers.extraMetricLines?.() ?? [];
-    return extra.length === 0 ? text : `${text}${extra.join("\n")}\n`;
+    const extra = [...this.leases.metricLines(), ...(this.handlers.extraMetricLines?.() ?? [])];
+    return `${text}${extra.join("\n")}\n`;
   }
 
   private statusSources(): StatusSources {

@@ -6,6 +6,7 @@ import { type Handler, leaderOnly, readObject, type RouteContext, type RouteHand
 import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
 import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
+import { leaseRoutes } from "./lease_routes.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { postCompact, postTxn } from "./txn.ts";
 import { type RequestTarget, requestTarget } from "./url.ts";
@@ -144,6 +145,11 @@ const route_paths = [
   "/metrics",
   "/watch",
   "/watch/progress",
+  "/lease/grant",
+  "/lease/revoke",
+  "/lease/keepalive",
+  "/lease/:id",
+  "/leases",
 ] as const;
 
 type RoutePath = (typeof route_paths)[number];
@@ -163,6 +169,7 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/metrics": { GET: getMetrics },
   "/watch": { GET: getWatchRoute },
   "/watch/progress": { POST: postWatchProgressRoute },
+  ...leaseRoutes<RouteContext>(leaderOnly),
 };
 
 export interface BuiltRoutes {
