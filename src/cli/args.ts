@@ -86,6 +86,7 @@ export const kvPutArgs = {
   "if-absent": { type: "boolean", description: "write only if the key does not exist (create only)" },
   "if-value": { type: "string", description: "write only if the key's value is X", valueHint: "x" },
   "prev-kv": { type: "boolean", description: "print the previous kv too" },
+  lease: { type: "string", description: "attach the key to lease ID (deleted when the lease is revoked or expires)", valueHint: "id" },
 } as const satisfies ArgsDef;
 
 export const kvDeleteArgs = {

@@ -20,12 +20,12 @@ describe("proposal waiters", () => {
     p.applied(5, 3, hint);
     p.applied(6, 4, hint);
     p.applied(7, 4, hint); // nobody waits: nothing happens
-    expect(await outcome(mine)).toBe('ok {"index":5,"response":null}');
+    expect(await outcome(mine)).toBe('ok {"index":5}');
     const error = await overwritten.catch((e) => e);
     expect(error.code).toBe("not_leader");
     expect(error.details).toEqual({ leader_id: 2, leader_http_addr: "h:2" });
     expect(p.size).toBe(0);
-    // The state machine's answer reaches the waiter (null above: those applied without one, as a conf change).
+    // The state machine's answer reaches the waiter (none above: those applied without one, as a conf change).
     const answered = p.wait(8, 4);
     p.applied(8, 4, hint, { kind: "put", put: { revision: 9 } });
     expect(await outcome(answered)).toBe('ok {"index":8,"response":{"kind":"put","put":{"revision":9}}}');
@@ -42,7 +42,7 @@ describe("proposal waiters", () => {
     expect(error.message).toContain("unknown");
     expect(p.size).toBe(1);
     p.applied(2, 1, hint);
-    expect(await outcome(late)).toBe('ok {"index":2,"response":null}');
+    expect(await outcome(late)).toBe('ok {"index":2}');
   });
 
   test("a snapshot covering waiting entries and a shutdown both settle every waiter", async () => {
@@ -63,7 +63,7 @@ describe("proposal waiters", () => {
     const fresh = p.wait(4, 5);
     expect(await outcome(old)).toBe("not_leader");
     p.applied(4, 5, hint);
-    expect(await outcome(fresh)).toBe('ok {"index":4,"response":null}');
+    expect(await outcome(fresh)).toBe('ok {"index":4}');
   });
 
   test("losing leadership brings deadlines forward (outcome unknown sooner) but an apply still answers exactly", async () => {
@@ -72,7 +72,7 @@ describe("proposal waiters", () => {
     const neverSeen = p.wait(2, 1);
     p.leadershipLost(30);
     p.applied(1, 1, hint); // the new leader committed our entry: exact answer
-    expect(await outcome(committedLater)).toBe('ok {"index":1,"response":null}');
+    expect(await outcome(committedLater)).toBe('ok {"index":1}');
     p.sweep(performance.now());
     expect(p.size).toBe(1);
     p.sweep(performance.now() + 31);

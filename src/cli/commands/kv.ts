@@ -81,6 +81,7 @@ const putCommand = defineCommand({
     const body: Record<string, unknown> = { op: "put", key, value: args.value };
     if (condition !== undefined) body.if = condition;
     if (args["prev-kv"]) body.prev_kv = true;
+    if (args.lease !== undefined) body.lease = parseInteger("lease", args.lease, 1);
     const answer = await write(args.addr, args.timeout, body, args["request-id"]);
     if (args.json) return print(JSON.stringify(answer));
     print(`OK (index ${answer.index})`);
