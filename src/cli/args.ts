@@ -28,6 +28,9 @@ export const nodeArgs = {
   "max-value-bytes": { type: "string", description: "largest value accepted", default: "1048576", valueHint: "bytes" },
   "max-body-bytes": { type: "string", description: "largest HTTP request body accepted", default: "2097152", valueHint: "bytes" },
   "segment-bytes": { type: "string", description: "log segment size (bytes, or 64MiB)", default: "64MiB", valueHint: "bytes" },
+  "auto-compaction-mode": { type: "string", description: "history retention: revision (keep the last N revisions) or periodic (keep a duration)", default: "revision", valueHint: "revision|periodic" },
+  "auto-compaction-retention": { type: "string", description: "revision mode: revisions to keep (0 = all; default 100000); periodic mode: a duration (1h, 30m, 10s; a bare number is hours)", valueHint: "n|duration" },
+  "max-txn-ops": { type: "string", description: "most operations (and compares) in one txn", default: "128", valueHint: "n" },
 } as const satisfies ArgsDef;
 
 export const startArgs = { ...nodeArgs } as const satisfies ArgsDef;

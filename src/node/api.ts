@@ -34,6 +34,9 @@ export interface StatusJson {
   kv_hash: string;
   kv_hash_index: number;
   kv_keys: number;
+  /** kv_revision / kv_compact_revision: the store revision and the compacted one (reads below it: compacted). */
+  kv_revision?: number;
+  kv_compact_revision?: number;
   /** snapshots_installed counts snapshots received from a leader since start. */
   snapshots_installed: number;
   // The fields below were added after the original ones (issue 10 item 6) and come after them in the body.

@@ -1,4 +1,4 @@
-import { KvStateMachine } from "../kv/index.ts";
+import { KvStateMachine, applyRetention, defaultAutoCompaction } from "../kv/index.ts";
 import { bootstrapState } from "../raft/index.ts";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
@@ -6,6 +6,7 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
 import type { HttpServer } from "./api.ts";
+import { PeriodicCompactor } from "./auto_compactor.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
 import { nodeLogger } from "./logger.ts";
@@ -32,7 +33,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let transport: Transport | null = null;
   let http: HttpServer | null = null;
   try {
-    const kv = new KvStateMachine();
+    const autoCompaction = options.autoCompaction ?? defaultAutoCompaction;
+    const kv = new KvStateMachine({ retentionRevisions: applyRetention(autoCompaction) });
     const snapshot = await storage.snapshots.loadLatest();
     if (snapshot !== null) {
       await kv.restore(snapshot.data);
@@ -75,6 +77,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     const tasks = new MembershipTasks(rt, { designatedLeader: hasState && options.bootstrap, joinAddr: options.join });
     const health = new ClusterHealth(rt, { joining: !hasLog && options.join !== null });
+    const compactor = PeriodicCompactor.forNode(rt, kv, autoCompaction);
 
     let stopping: Promise<void> | null = null;
     let resolveDone!: () => void;
@@ -110,6 +113,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       onTick: () => {
         tasks.tick();
         health.tick();
+        compactor?.tick();
       },
       onUnknownPeer: (id) => tasks.discoverPeers(id),
       onRemoved: () => void stop("removed"),
@@ -155,4 +159,9 @@ function validateOptions(options: NodeOptions): void {
   if (!(options.electionMs >= 2 * options.heartbeatMs)) throw bad("the election timeout must be at least twice the heartbeat");
   if (!(options.snapshotEntries > 0) || !(options.trailingEntries >= 0)) throw bad("snapshot entries must be positive, trailing entries ≥ 0");
   if (!(options.requestTimeoutMs > 0)) throw bad("request timeout must be positive");
+  const auto = options.autoCompaction;
+  if (auto !== undefined && !(auto.mode === "revision" ? Number.isSafeInteger(auto.revisions) && auto.revisions >= 0 : Number.isSafeInteger(auto.retentionMs) && auto.retentionMs > 0)) {
+    throw bad("auto compaction: a revision count >= 0, or a positive duration");
+  }
+  if (options.maxTxnOps !== undefined && !(Number.isSafeInteger(options.maxTxnOps) && options.maxTxnOps > 0)) throw bad("max txn ops must be a positive integer");
 }
