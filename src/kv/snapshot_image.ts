@@ -162,6 +162,8 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   let burstStart = performance.now();
   const whole = Buffer.from(image.buffer, image.byteOffset, image.length);
   // The previous key's bytes in the image: keys must come in strictly increasing byte (= code point) order.
+  let prevKey: string | null = null;
+  let prevAscii = false;
   let prevStart = -1;
   let prevEnd = -1;
   for (let frame = reader.next(); frame !== null; frame = reader.next()) {
@@ -182,7 +184,15 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
         left -= 2;
         if (key.length === 0 || n <= 0) imageFail("bad key entry");
         if (n * ITEMS_PER_VERSION > left) imageFail(`key ${JSON.stringify(key)} runs past its slice`);
-        if (prevStart >= 0 && whole.compare(whole, prevStart, prevEnd, keyStart, keyEnd) <= 0) imageFail(`keys out of order at ${JSON.stringify(key)}`);
+        // UTF-16 order (JS <) is UTF-8 byte order unless both keys hold a surrogate at their first difference:
+        // with an ASCII-only key (as many bytes as units) on either side, < decides; otherwise the bytes do.
+        const ascii = keyEnd - keyStart === key.length;
+        if (prevKey !== null) {
+          const ordered = ascii || prevAscii ? prevKey < key : whole.compare(whole, prevStart, prevEnd, keyStart, keyEnd) > 0;
+          if (!ordered) imageFail(`keys out of order at ${JSON.stringify(key)}`);
+        }
+        prevKey = key;
+        prevAscii = ascii;
         prevStart = keyStart;
         prevEnd = keyEnd;
         try {
