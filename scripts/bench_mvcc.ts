@@ -13,7 +13,8 @@ export type Row = (figure: string, qklzl: string, etcd: string, note: string) =>
 
 const here = import.meta.dir;
 const wrkDir = join(here, "wrk");
-const sharedBench = join(here, "..", "..", "shared", "bench");
+// ../shared/bench next to the repository (BENCH_SHARED_DIR when the checkout is elsewhere, e.g. a worktree).
+const sharedBench = process.env.BENCH_SHARED_DIR ?? join(here, "..", "..", "shared", "bench");
 const keys = 10_000;
 
 function field(line: string, name: string): string {
