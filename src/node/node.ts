@@ -13,6 +13,7 @@ import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
 import { confirmRemoval } from "./removal_confirm.ts";
+import { requestBounds } from "./request_bounds.ts";
 import { NodeRuntime } from "./runtime.ts";
 import { describeConf } from "./status.ts";
 import type { NodeOptions, RunningNode } from "./types.ts";
@@ -50,7 +51,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       );
     }
     const rt = new NodeRuntime({ options, storage, kv, logger });
-    const api = createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes });
+    const api = createNodeApi(rt, requestBounds(options));
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
