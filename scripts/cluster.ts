@@ -4,7 +4,8 @@
 // three cleanly. Run it again and the nodes restart from their data (the same commands are safe on restart).
 // Options (after `npm start --`): --clean wipes the data first; --from-source runs `bun src/cli/main.ts`
 // instead of the binary (no build); --data DIR, --http-port-base N, --raft-port-base N move the cluster
-// (node i listens on base+i), which lets a test run it beside anything else.
+// (node i listens on base+i), which lets a test run it beside anything else. Each node also serves etcd's v3
+// gRPC API (-grpc-addr) on etcd's usual local ports 127.0.0.1:2379, :22379, :32379, or base+i with --grpc-port-base N.
 
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
@@ -24,24 +25,32 @@ const { values: flags } = parseArgs({
     data: { type: "string", default: join(repo, ".qklzl") },
     "http-port-base": { type: "string", default: "8000" },
     "raft-port-base": { type: "string", default: "12000" },
+    "grpc-port-base": { type: "string" },
   },
   strict: true,
 });
 const dataRoot = resolve(flags.data);
 const httpBase = Number(flags["http-port-base"]);
 const raftBase = Number(flags["raft-port-base"]);
-if (![httpBase, raftBase].every((base) => Number.isInteger(base) && base > 0 && base + 3 <= 65535)) {
-  process.stderr.write("cluster: --http-port-base and --raft-port-base must be integers in 1..65532\n");
+const grpcBase = flags["grpc-port-base"] === undefined ? null : Number(flags["grpc-port-base"]);
+if (![httpBase, raftBase, grpcBase ?? 1].every((base) => Number.isInteger(base) && base > 0 && base + 3 <= 65535)) {
+  process.stderr.write("cluster: --http-port-base, --raft-port-base and --grpc-port-base must be integers in 1..65532\n");
   process.exit(2);
 }
 /** command: how a node is started; the binary unless --from-source. */
 const command = flags["from-source"] ? [process.execPath, join(repo, "src", "cli", "main.ts")] : [binary];
 
-/** NpmStartCluster: the one launcher, saying each start the way a person would read it. */
+/** grpcAddr: node `id`'s etcd gRPC address. */
+function grpcAddr(id: number): string {
+  return `127.0.0.1:${grpcBase === null ? [2379, 22379, 32379][id - 1] : grpcBase + id}`;
+}
+
+/** NpmStartCluster: the one launcher, saying each start the way a person would read it; etcd's API on too. */
 class NpmStartCluster extends Launcher {
   override start(id: number, mode: StartMode = {}): Promise<NodeHandle> {
-    say(`starting node ${id}: ${flags["from-source"] ? "bun src/cli/main.ts" : "bin/qklzl"} ${this.startArgs(id, mode).join(" ")}`);
-    return super.start(id, mode);
+    const withGrpc = { ...mode, extraArgs: [...(mode.extraArgs ?? []), "-grpc-addr", grpcAddr(id)] };
+    say(`starting node ${id}: ${flags["from-source"] ? "bun src/cli/main.ts" : "bin/qklzl"} ${this.startArgs(id, withGrpc).join(" ")}`);
+    return super.start(id, withGrpc);
   }
 }
 
@@ -112,7 +121,7 @@ async function main(): Promise<void> {
     say(`removed ${shown(dataRoot)}`);
   }
   if (!flags["from-source"]) await buildIfNeeded();
-  const busy = busyAddrs(nodes.flatMap((node) => [node.httpAddr, node.raftAddr]));
+  const busy = busyAddrs(nodes.flatMap((node) => [node.httpAddr, node.raftAddr, grpcAddr(node.id)]));
   if (busy.length > 0) {
     say(`cannot start: ${busy.join(", ")} already in use. Is another qklzl cluster running? (find it with: lsof -i :${busy[0]!.split(":")[1]})`);
     process.exit(1);
@@ -149,7 +158,9 @@ function printWelcome(leader: number): void {
   const lines = [
     "",
     `qklzl cluster is up: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
-    ...nodes.map((n) => `  node ${n.id}: HTTP http://${n.httpAddr}  Raft ${n.raftAddr}  data ${shown(n.dataDir)}`),
+    ...nodes.map((n) => `  node ${n.id}: HTTP http://${n.httpAddr}  Raft ${n.raftAddr}  etcd gRPC ${grpcAddr(n.id)}  data ${shown(n.dataDir)}`),
+    "",
+    `Dashboard: http://${a1}/ui  (every node serves it: http://${a2}/ui, http://${a3}/ui)`,
     "",
     "Try, in another terminal:",
     `  bin/qklzl status --addr ${a1}`,
@@ -159,6 +170,8 @@ function printWelcome(leader: number): void {
     `  curl -X POST -H "Content-Type: application/json" -d '{"op":"put","key":"test1","value":"hello world"}' http://${a1}/kv`,
     `  curl "http://${a3}/kv?key=test1"`,
     `  curl http://${a2}/status`,
+    `  etcdctl --endpoints=${nodes.map((n) => grpcAddr(n.id)).join(",")} endpoint status    # etcd's own CLI (apt-get install etcd-client)`,
+    `  etcdctl --endpoints=${grpcAddr(2)} put greeting hello && etcdctl --endpoints=${grpcAddr(3)} get greeting`,
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

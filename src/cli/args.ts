@@ -18,6 +18,7 @@ export const nodeArgs = {
   "raft-addr": { type: "string", description: "address for peer (Raft) traffic", valueHint: "host:port" },
   "advertise-raft-addr": { type: "string", description: "Raft address peers are told to dial (a proxy or NAT in front of --raft-addr); default --raft-addr", valueHint: "host:port" },
   "http-addr": { type: "string", description: "address for the HTTP API", valueHint: "host:port" },
+  "grpc-addr": { type: "string", description: "address for the etcd v3 gRPC API (etcdctl, etcd clients); off unless given", valueHint: "host:port" },
   "heartbeat-ms": { type: "string", description: "leader heartbeat interval", default: "100", valueHint: "ms" },
   "election-ms": { type: "string", description: "minimum election timeout (the real one is random in [t, 2t))", default: "1000", valueHint: "ms" },
   "snapshot-entries": { type: "string", description: "take a snapshot every this many applied entries", default: "10000", valueHint: "n" },
@@ -50,22 +51,75 @@ export const consistencyArg = {
   consistency: { type: "enum", options: ["linearizable", "stale"], description: "read consistency", default: "linearizable" },
 } as const satisfies ArgsDef;
 
+export const revisionArg = {
+  revision: { type: "string", description: "read at this past revision (from history; 0 = current)", valueHint: "rev" },
+} as const satisfies ArgsDef;
+
 export const kvGetArgs = {
   key: { type: "positional", description: "the key", required: false },
   ...clientArgs,
   ...consistencyArg,
+  ...revisionArg,
   json: { type: "boolean", description: "print the JSON body instead of the bare value" },
+} as const satisfies ArgsDef;
+
+/** writeArgs: what every write shares: an idempotency id (a retry with it never applies twice) and --json. */
+export const writeArgs = {
+  "request-id": { type: "string", description: "idempotency id (default: a new hyperid; the CLI's own retries reuse it)", valueHint: "id" },
+  json: { type: "boolean", description: "print the JSON answer" },
 } as const satisfies ArgsDef;
 
 export const kvPutArgs = {
   key: { type: "positional", description: "the key", required: false },
   value: { type: "positional", description: "the value (one starting with '-' goes after --)", required: false },
   ...clientArgs,
+  ...writeArgs,
+  "if-mod-revision": { type: "string", description: "write only if the key's mod_revision is N (compare-and-set)", valueHint: "n" },
+  "if-absent": { type: "boolean", description: "write only if the key does not exist (create only)" },
+  "if-value": { type: "string", description: "write only if the key's value is X", valueHint: "x" },
+  "prev-kv": { type: "boolean", description: "print the previous kv too" },
 } as const satisfies ArgsDef;
 
 export const kvDeleteArgs = {
   key: { type: "positional", description: "the key", required: false },
   ...clientArgs,
+  ...writeArgs,
+  "if-mod-revision": kvPutArgs["if-mod-revision"],
+  "if-value": kvPutArgs["if-value"],
+} as const satisfies ArgsDef;
+
+export const kvListArgs = {
+  prefix: { type: "positional", description: "list the keys starting with this (\"\" = every key)", required: false },
+  ...clientArgs,
+  ...consistencyArg,
+  ...revisionArg,
+  limit: { type: "string", description: "at most this many keys (the answer says when there are more)", valueHint: "n" },
+  "keys-only": { type: "boolean", description: "keys without values" },
+  w: { type: "string", description: "output format: table (default), simple (key, then value, per key) or json", valueHint: "format" },
+  json: { type: "boolean", description: "print the JSON answer (= -w json)" },
+} as const satisfies ArgsDef;
+
+export const txnArgs = {
+  file: { type: "positional", description: "JSON file with {compare, success, failure} (- or none: stdin)", required: false },
+  ...clientArgs,
+  ...writeArgs,
+} as const satisfies ArgsDef;
+
+export const compactArgs = {
+  rev: { type: "positional", description: "compact history below this revision", required: false },
+  ...clientArgs,
+  json: writeArgs.json,
+} as const satisfies ArgsDef;
+
+export const watchArgs = {
+  key: { type: "positional", description: "the key (or --prefix)", required: false },
+  prefix: { type: "string", description: "watch every key starting with this", valueHint: "prefix" },
+  "range-end": { type: "string", description: "with KEY: watch [KEY, END)", valueHint: "key" },
+  "start-revision": { type: "string", description: "replay history from this revision first", valueHint: "rev" },
+  "prev-kv": { type: "boolean", description: "show each event's previous value" },
+  filter: { type: "enum", options: ["noput", "nodelete"], description: "leave out puts or deletes" },
+  addr: { type: "string", description: "HTTP addresses of members, comma-separated (more are learned from /status)", default: "127.0.0.1:8001", valueHint: "host:port,..." },
+  json: { type: "boolean", description: "print each event as JSON" },
 } as const satisfies ArgsDef;
 
 export const membersArgs = { ...clientArgs, json: statusArgs.json } as const satisfies ArgsDef;
@@ -91,6 +145,6 @@ export const checkArgs = {
 
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
-  clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs,
-  membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs,
+  clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs, kvListArgs, txnArgs, compactArgs,
+  membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs, watchArgs,
 ];

@@ -14,6 +14,7 @@ export interface StartFlags {
   "raft-addr"?: string;
   "advertise-raft-addr"?: string;
   "http-addr"?: string;
+  "grpc-addr"?: string;
   "heartbeat-ms"?: string;
   "election-ms"?: string;
   "snapshot-entries"?: string;
@@ -43,6 +44,10 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
   const raftAddr = parseHostPort("raft-addr", flags["raft-addr"]);
   const httpAddr = parseHostPort("http-addr", flags["http-addr"]);
   if (raftAddr === httpAddr) throw new UsageError(`--raft-addr and --http-addr must differ, both are ${raftAddr}`);
+  const grpcAddr = flags["grpc-addr"] === undefined ? null : parseHostPort("grpc-addr", flags["grpc-addr"]);
+  if (grpcAddr !== null && (grpcAddr === raftAddr || grpcAddr === httpAddr)) {
+    throw new UsageError(`--grpc-addr ${grpcAddr} must differ from --raft-addr and --http-addr`);
+  }
   const advertise = flags["advertise-raft-addr"];
   const advertiseRaftAddr = advertise === undefined ? null : parseHostPort("advertise-raft-addr", advertise);
   const bootstrap = flags.bootstrap === true;
@@ -69,6 +74,7 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     raftAddr,
     advertiseRaftAddr,
     httpAddr,
+    grpcAddr,
     bootstrap,
     join,
     heartbeatMs,

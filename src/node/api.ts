@@ -1,5 +1,6 @@
-import type { KeyValue } from "../kv/mvcc_types.ts";
+import type { KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
+import type { Watch, WatchSpec } from "../kv/watch_hub.ts";
 
 export type Consistency = "linearizable" | "stale";
 
@@ -58,6 +59,12 @@ export interface HealthStatusJson {
   silent_learners: Array<{ id: number; silent_ms: number }>;
 }
 
+/** AppliedRequest: a KvRequest's log index and the state machine's answer (never an error: those are thrown). */
+export interface AppliedRequest {
+  index: number;
+  response: Exclude<KvResponse, { kind: "error" }>;
+}
+
 export interface JoinRequest {
   id: number;
   raftAddr: string;
@@ -88,6 +95,17 @@ export interface NodeApi {
   read(key: string, consistency: Consistency): Promise<{ value: string } | null>;
   /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
   readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null>;
+  /**
+   * range: a range request (one key, [key, range_end), prefix, at a past revision...), linearizable or stale.
+   * Throws compacted / future_revision (from the store) and bad_request.
+   */
+  range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse>;
+  /**
+   * kvRequest proposes any KvRequest (put, delete_range, txn, compact) with an optional request id (a retry
+   * with the same id is answered with the first result, not applied again) and resolves with the applied
+   * answer. An apply-time refusal (compacted, future_revision, key_not_found, ...) is thrown as its QklzlError.
+   */
+  kvRequest(request: KvRequest, requestId?: string): Promise<AppliedRequest>;
   /** join adds a learner (promoted to voter once caught up) and answers once the learner entry applied. Idempotent. */
   join(request: JoinRequest): Promise<JoinResponse>;
   /** leave removes a member (if it is this leader, leadership is handed over first). */
@@ -99,6 +117,16 @@ export interface NodeApi {
   metricsText(): string;
   /** isReady: a leader is known and this node applied up to the commit index it knew of (GET /readyz). */
   isReady(): boolean;
+  /** watches: GET /watch (src/node/watch/); absent on an API without a store to watch (404 not_found). */
+  watches?: WatchApi;
+}
+
+/** WatchApi: start a watch (after a read barrier; too_many_watches past the limit), end it, ask it for progress. */
+export interface WatchApi {
+  start(spec: WatchSpec): Promise<Watch>;
+  release(watch: Watch): void;
+  /** progress: false when no watch has that id on this node. */
+  progress(id: number): boolean;
 }
 
 export interface HttpServerOptions {
@@ -107,6 +135,8 @@ export interface HttpServerOptions {
   maxKeyBytes: number;
   maxValueBytes: number;
   maxBodyBytes: number;
+  /** maxTxnOps: --max-txn-ops (absent: limits.txn_ops_max). */
+  maxTxnOps?: number;
   /** requestTimeoutMs bounds forwarded requests too. */
   requestTimeoutMs: number;
 }

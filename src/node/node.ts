@@ -1,7 +1,9 @@
 import { KvStateMachine, applyRetention, defaultAutoCompaction } from "../kv/index.ts";
+import { WatchHub } from "../kv/watch_hub.ts";
 import { bootstrapState } from "../raft/index.ts";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
+import { limits } from "../shared/limits.ts";
 import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { Transport } from "../transport/types.ts";
@@ -9,6 +11,7 @@ import type { HttpServer } from "./api.ts";
 import { PeriodicCompactor } from "./auto_compactor.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
+import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
@@ -17,6 +20,7 @@ import { requestBounds } from "./request_bounds.ts";
 import { NodeRuntime } from "./runtime.ts";
 import { describeConf } from "./status.ts";
 import type { NodeOptions, RunningNode } from "./types.ts";
+import { WatchService } from "./watch/watch_service.ts";
 
 /**
  * startNode opens the data dir and runs one qklzl node until stop() (or its removal from the cluster).
@@ -33,6 +37,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const storage = options.wrapStorage?.(opened) ?? opened;
   let transport: Transport | null = null;
   let http: HttpServer | null = null;
+  let grpc: GrpcServer | null = null;
   try {
     const autoCompaction = options.autoCompaction ?? defaultAutoCompaction;
     const kv = new KvStateMachine({ retentionRevisions: applyRetention(autoCompaction) });
@@ -51,7 +56,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       );
     }
     const rt = new NodeRuntime({ options, storage, kv, logger });
-    const api = createNodeApi(rt, requestBounds(options));
+    const watches = new WatchService(new WatchHub(kv), {
+      streamsMax: limits.watch_streams_max,
+      barrier: async (key) => void (await rt.readKv(key, "linearizable")),
+      logger,
+    });
+    const api = { ...createNodeApi(rt, requestBounds(options)), watches };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
@@ -66,8 +76,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       maxKeyBytes: options.maxKeyBytes,
       maxValueBytes: options.maxValueBytes,
       maxBodyBytes: options.maxBodyBytes,
+      maxTxnOps: options.maxTxnOps,
       requestTimeoutMs: options.requestTimeoutMs,
     });
+    grpc = await startEtcdEndpoint(api, options);
     const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {
@@ -89,6 +101,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     });
     const openTransport = transport;
     const openHttp = http;
+    const openGrpc = grpc;
     const stop = (reason: "stop" | "removed" | "fatal", cause?: unknown): Promise<void> => {
       stopping ??= (async () => {
         if (reason === "stop") health.warnIfStopCostsQuorum();
@@ -96,6 +109,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
         await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
+        watches.closeAll("shutting_down", `node ${options.id} ${why}; resume on another member from the last revision + 1`);
+        await openGrpc?.stop().catch((error) => logger.warn(`closing grpc: ${String(error)}`));
         await openHttp.stop().catch((error) => logger.warn(`closing http: ${String(error)}`));
         await openTransport.close().catch((error) => logger.warn(`closing transport: ${String(error)}`));
         await storage.close().catch((error) => logger.warn(`closing storage: ${String(error)}`));
@@ -121,7 +136,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       onRemovalToConfirm: (index) => void confirmRemoval(rt, options.join, index),
       onFatal: fatal,
       extraStatus: () => health.status(),
-      extraMetricLines: () => health.metricLines(),
+      extraMetricLines: () => [...health.metricLines(), ...watches.metricLines()],
     });
     const describe = hasState
       ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.raftStatus().members })})`
@@ -129,7 +144,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         ? "leading the new cluster"
         : `joining through ${options.join}`;
     const listening = addrs.raftAddr === transport.addr ? "" : ` (listening on ${transport.addr})`;
-    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}${listening}, http ${addrs.httpAddr}, data ${options.dataDir}; ${describe}`);
+    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}${listening}, http ${addrs.httpAddr}${grpc === null ? "" : `, etcd grpc ${grpc.addr}`}, data ${options.dataDir}; ${describe}`);
     if (hasState && (options.bootstrap || options.join !== null)) {
       logger.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }
@@ -140,11 +155,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       id: options.id,
       raftAddr: addrs.raftAddr,
       httpAddr: addrs.httpAddr,
+      grpcAddr: grpc?.addr ?? null,
       api,
       stop: () => stop("stop"),
       done,
     };
   } catch (error) {
+    await grpc?.stop().catch(() => undefined);
     await http?.stop().catch(() => undefined);
     await transport?.close().catch(() => undefined);
     await storage.close().catch(() => undefined);

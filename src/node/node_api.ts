@@ -1,10 +1,25 @@
-import { encodeCommand, validateCommand, validateKey, type CommandLimits, type KeyValue, type KvCommand } from "../kv/index.ts";
-import { QklzlError } from "../shared/errors.ts";
+import {
+  encodeCommand,
+  validateCommand,
+  validateKey,
+  validateKvRequest,
+  validateRange,
+  type CommandLimits,
+  type KeyValue,
+  type KvCommand,
+  type KvRequest,
+  type RangeRequest,
+  type RangeResponse,
+} from "../kv/index.ts";
+import { type ErrorCode, QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
-import type { Consistency, JoinRequest, JoinResponse, NodeApi } from "./api.ts";
+import type { AppliedRequest, Consistency, JoinRequest, JoinResponse, NodeApi } from "./api.ts";
 import { describeReply, postJson } from "./cluster_client.ts";
 import { joinIncarnationRefusal } from "./incarnation.ts";
 import type { NodeRuntime } from "./runtime.ts";
+
+/** request_id_chars_max bounds a client's request id (the dedup table keeps it in the replicated state). */
+const request_id_chars_max = 128;
 
 /**
  * createNodeApi is the NodeApi the HTTP layer calls. It validates what the runtime does not know about (the
@@ -52,6 +67,24 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
 
     async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
       return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
+    },
+
+    async range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
+      return rt.range(validateRange(request, bounds), consistency);
+    },
+
+    async kvRequest(request: KvRequest, requestId?: string): Promise<AppliedRequest> {
+      if (requestId !== undefined && (requestId.length === 0 || requestId.length > request_id_chars_max)) {
+        throw new QklzlError("bad_request", `request_id must be 1 to ${request_id_chars_max} characters`);
+      }
+      const applied = await rt.proposeRequest(validateKvRequest(request, bounds), requestId);
+      const response = applied.response;
+      if (response === undefined) throw new QklzlError("internal", `the entry at index ${applied.index} applied without a kv answer`);
+      if (response.kind === "error") {
+        // Refusals decided at apply time (the same on every replica; nothing changed) keep their code.
+        throw new QklzlError(response.error.error as ErrorCode, response.error.message, response.error.details ?? {});
+      }
+      return { index: applied.index, response };
     },
 
     async join(request: JoinRequest): Promise<JoinResponse> {

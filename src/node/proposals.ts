@@ -1,5 +1,12 @@
+import type { KvResponse } from "../kv/mvcc_types.ts";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
+
+/** Applied: the index a proposal applied at and what the state machine answered (absent for a conf change). */
+export interface Applied {
+  index: number;
+  response?: KvResponse;
+}
 
 interface Waiter {
   index: number;
@@ -7,7 +14,7 @@ interface Waiter {
   deadline: number;
   /** why the deadline may come early (leadership lost), for the timeout message. */
   why: string | null;
-  resolve(value: { index: number }): void;
+  resolve(value: Applied): void;
   reject(error: QklzlError): void;
 }
 
@@ -28,7 +35,7 @@ export class Proposals {
     return this.waiters.size;
   }
 
-  wait(index: number, term: number): Promise<{ index: number }> {
+  wait(index: number, term: number): Promise<Applied> {
     const stale = this.waiters.get(index);
     if (stale !== undefined) {
       // Our earlier entry at this index was truncated (we lost and regained leadership): it never applied.
@@ -41,13 +48,16 @@ export class Proposals {
     });
   }
 
-  /** applied: the entry (index, term) was applied; leaderHint gives the details (the leader) of an overwritten proposal's error. */
-  applied(index: number, term: number, leaderHint: () => Record<string, unknown>): void {
+  /**
+   * applied: the entry (index, term) was applied with `response` (the state machine's answer, null for other
+   * entries); leaderHint gives the details (the leader) of an overwritten proposal's error.
+   */
+  applied(index: number, term: number, leaderHint: () => Record<string, unknown>, response: KvResponse | null = null): void {
     const waiter = this.waiters.get(index);
     if (waiter === undefined) return;
     this.waiters.delete(index);
     if (waiter.term === term) {
-      waiter.resolve({ index });
+      waiter.resolve(response === null ? { index } : { index, response });
       return;
     }
     waiter.reject(

@@ -1,4 +1,4 @@
-import type { KeyValue, KvStateMachine } from "../kv/index.ts";
+import { encodeRequest, type KeyValue, type KvRequest, type KvStateMachine, type RangeRequest, type RangeResponse } from "../kv/index.ts";
 import type { RaftCore } from "../raft/index.ts";
 import type { ConfChange } from "../raft/types.ts";
 import { QklzlError } from "../shared/errors.ts";
@@ -6,7 +6,7 @@ import { limits } from "../shared/limits.ts";
 import type { Consistency } from "./api.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Peers } from "./peers.ts";
-import type { Proposals } from "./proposals.ts";
+import type { Applied, Proposals } from "./proposals.ts";
 import type { Reads } from "./reads.ts";
 import type { Refusals } from "./refusals.ts";
 
@@ -31,7 +31,7 @@ export class Requests {
   constructor(private readonly context: RequestsContext) {}
 
   /** propose appends one application entry (a validated, encoded command) and resolves once it is applied here. */
-  async propose(data: Uint8Array): Promise<{ index: number }> {
+  async propose(data: Uint8Array): Promise<Applied> {
     const { metrics } = this.context;
     try {
       this.ensureLeader();
@@ -53,6 +53,14 @@ export class Requests {
       metrics.proposalsFailed++;
       throw error;
     }
+  }
+
+  /**
+   * proposeRequest: a validated KvRequest as a v2 entry (with its request id, which the state machine dedups);
+   * resolves with the state machine's answer once applied here.
+   */
+  async proposeRequest(request: KvRequest, requestId?: string): Promise<Applied> {
+    return this.propose(encodeRequest(request, requestId));
   }
 
   /** proposeConf appends a configuration change and resolves once it is applied; `what` names it in errors. */
@@ -102,6 +110,21 @@ export class Requests {
     }
     const found = kv.getKv(key);
     return found === null ? null : { kv: found, revision: kv.revision };
+  }
+
+  /**
+   * range: a validated range, linearizable (ReadIndex first, as readKv) or stale; served from the local store
+   * (a `revision` from its history). Throws compacted / future_revision as the store decides.
+   */
+  async range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
+    const { metrics, kv } = this.context;
+    this.context.ensureRunning();
+    if (consistency === "stale") metrics.readsStale++;
+    else {
+      await this.linearizable(request.key);
+      metrics.readsLinearizable++;
+    }
+    return kv.range(request);
   }
 
   /** linearizable: a ReadIndex read of `key` (the node confirms the leader's commit index, waits for its apply). */

@@ -1,5 +1,5 @@
 import type { ConsolaInstance } from "consola";
-import type { KeyValue, KvStateMachine } from "../kv/index.ts";
+import type { KeyValue, KvRequest, KvResponse, KvStateMachine, RangeRequest, RangeResponse } from "../kv/index.ts";
 import { RaftCore, applyConfChange } from "../raft/index.ts";
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftStatus, Ready, SnapshotMeta } from "../raft/types.ts";
 import type { SoftState } from "../raft/soft_state.ts";
@@ -13,7 +13,7 @@ import type { Leadership } from "./leadership.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { coreConfig, createParts, type RuntimeOptions } from "./parts.ts";
 import type { Peers } from "./peers.ts";
-import type { Proposals } from "./proposals.ts";
+import type { Applied, Proposals } from "./proposals.ts";
 import type { Reads } from "./reads.ts";
 import type { Refusals } from "./refusals.ts";
 import type { Requests } from "./requests.ts";
@@ -334,14 +334,15 @@ export class NodeRuntime {
 
   private apply(entries: Entry[]): void {
     for (const e of entries) {
+      let response: KvResponse | null = null;
       if (e.kind === "normal") {
-        this.kv.applyEntry(e.index, e.data);
+        response = this.kv.applyEntry(e.index, e.data);
       } else {
         this.kv.skip(e.index);
         if (e.kind === "conf") this.applyConf(e.change, e.index);
       }
       this.appliedTerm = e.term;
-      this.proposals.applied(e.index, e.term, () => this.refusals.leaderDetails());
+      this.proposals.applied(e.index, e.term, () => this.refusals.leaderDetails(), response);
     }
     this.metrics.entriesApplied += entries.length;
   }
@@ -388,8 +389,13 @@ export class NodeRuntime {
   // ---- the surface the APIs and the membership tasks use ----
 
   /** propose appends a validated, encoded command and resolves once it is applied here (see Requests). */
-  propose(data: Uint8Array): Promise<{ index: number }> {
+  propose(data: Uint8Array): Promise<Applied> {
     return this.requests.propose(data);
+  }
+
+  /** proposeRequest: a validated KvRequest (v2 entry, optional request id); resolves with its apply answer. */
+  proposeRequest(request: KvRequest, requestId?: string): Promise<Applied> {
+    return this.requests.proposeRequest(request, requestId);
   }
 
   /** proposeConf appends a configuration change and resolves once it is applied; `what` names it in errors. */
@@ -410,6 +416,11 @@ export class NodeRuntime {
   /** readKv: as read, with the key's revisions and the store revision; the key is validated by the caller. */
   readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
     return this.requests.readKv(key, consistency);
+  }
+
+  /** range: linearizable or stale, served from the store (a past revision from history); validated by the caller. */
+  range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
+    return this.requests.range(request, consistency);
   }
 
   /** status: the body of GET /status (works while stopping too, not before the core exists). */

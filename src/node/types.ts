@@ -12,6 +12,8 @@ export interface NodeOptions {
    */
   advertiseRaftAddr?: string | null;
   httpAddr: string;
+  /** grpcAddr: where the etcd v3 gRPC endpoint listens (src/node/grpc); off when absent or null. */
+  grpcAddr?: string | null;
   bootstrap: boolean;
   /** join is the HTTP address of any live member, or null. */
   join: string | null;
@@ -43,6 +45,8 @@ export interface RunningNode {
   readonly id: number;
   readonly httpAddr: string;
   readonly raftAddr: string;
+  /** grpcAddr: the bound etcd gRPC address, or null when the endpoint is off. */
+  readonly grpcAddr: string | null;
   /** stop: stop taking requests, finish in-flight syncs, hand leadership over if leading, close files. */
   stop(): Promise<void>;
   /** done resolves when the node stopped (by stop(), or by being removed from the cluster). */

@@ -21,6 +21,7 @@ export type ErrorCode =
   | "duplicate_key"
   | "too_many_ops"
   | "compare_failed"
+  | "too_many_watches"
   | "internal";
 
 /** HTTP status for each code: one map, so every layer answers the same. */
@@ -46,6 +47,7 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   duplicate_key: 400,
   too_many_ops: 400,
   compare_failed: 412,
+  too_many_watches: 503,
   internal: 500,
 };
 

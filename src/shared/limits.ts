@@ -40,6 +40,20 @@ export const limits = {
   /** Idempotent writes: results remembered per request id (oldest forgotten first), in entries and bytes. */
   dedup_entries_max: 10_000,
   dedup_bytes_max: 8 * 1024 * 1024,
+  /** Watch streams (GET /watch) open on one node at once; more are refused with too_many_watches. */
+  watch_streams_max: 4096,
+  /**
+   * What one watch holds undelivered (events, estimated bytes); past it the watch stops taking live events
+   * and catches up from history once its client reads again (cancelled with compacted if that is gone).
+   */
+  watch_buffer_events_max: 1000,
+  watch_buffer_bytes_max: 1024 * 1024,
+  /** History events one watch reads per step while catching up (then yields to the event loop). */
+  watch_scan_events_max: 10_000,
+  /** A watch stream sends a heartbeat comment after this long without data; clients call it dead after ~3. */
+  watch_heartbeat_ms: 2_000,
+  /** With progress_notify, a progress header after this long without a message. */
+  watch_progress_ms: 5_000,
 } as const;
 
 assert(limits.value_bytes_max + limits.key_bytes_max < limits.request_body_bytes_max, "a max entry fits a request");

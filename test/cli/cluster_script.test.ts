@@ -61,6 +61,7 @@ test("npm start runs three voters, prints addresses and examples, and Ctrl-C sto
   expect(first.leader.members.filter((m) => m.role === "voter").map((m) => m.id).sort()).toEqual([1, 2, 3]);
   expect(first.output).toContain(`node 2: HTTP http://127.0.0.1:${httpBase + 2}`);
   expect(first.output).toContain("bin/qklzl kv put");
+  expect(first.output).toContain(`Dashboard: http://127.0.0.1:${httpBase + 1}/ui`);
   expect(first.output).toContain("[n3] ");
   expect(first.output).toContain("[cluster] stopped");
   // Every node let go of its port: a second run can bind them again and restarts from the same data.

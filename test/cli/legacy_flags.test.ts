@@ -25,6 +25,7 @@ const cases: [string, string][] = [
   ["kv get k -h", "kv get k -h"],
   ["status -x 1 -nonsense", "status -x 1 -nonsense"],
   ["leave -id 3", "leave --id 3"],
+  ["-id 1 -data-dir d -grpc-addr 127.0.0.1:2379", "start --id 1 --data-dir d --grpc-addr 127.0.0.1:2379"],
   ["transfer-leader -to 2", "transfer-leader --to 2"],
   ["status -json", "status --json"],
   ["-h", "-h"],

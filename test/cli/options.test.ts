@@ -39,6 +39,7 @@ describe("nodeOptionsFromFlags", () => {
       raftAddr: "127.0.0.1:12001",
       advertiseRaftAddr: null,
       httpAddr: "127.0.0.1:8001",
+      grpcAddr: null,
       bootstrap: true,
       join: null,
       heartbeatMs: 100,
@@ -54,6 +55,14 @@ describe("nodeOptionsFromFlags", () => {
       autoCompaction: { mode: "revision", revisions: 100_000 },
       maxTxnOps: 128,
     });
+  });
+
+  test("--grpc-addr turns the etcd endpoint on; it must not reuse the raft or HTTP address", () => {
+    expect(nodeOptionsFromFlags({ ...base, "grpc-addr": "http://127.0.0.1:2379" }).grpcAddr).toBe("127.0.0.1:2379");
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "grpc-addr": "127.0.0.1:8001" }))).toBe(
+      "--grpc-addr 127.0.0.1:8001 must differ from --raft-addr and --http-addr",
+    );
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "grpc-addr": "2379" }))).toContain("--grpc-addr must be host:port");
   });
 
   test("join and tuning flags are read", () => {

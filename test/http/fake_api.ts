@@ -1,6 +1,7 @@
-import type { KeyValue } from "../../src/kv/mvcc_types.ts";
+import type { KeyValue, KvRequest, RangeRequest, RangeResponse } from "../../src/kv/mvcc_types.ts";
+import { KvStateMachine } from "../../src/kv/state_machine.ts";
 import type { KvCommand } from "../../src/kv/types.ts";
-import type { Consistency, HttpServer, HttpServerOptions, JoinRequest, JoinResponse, NodeApi, StatusJson } from "../../src/node/api.ts";
+import type { AppliedRequest, Consistency, HttpServer, HttpServerOptions, JoinRequest, JoinResponse, NodeApi, StatusJson } from "../../src/node/api.ts";
 import { startHttpServer } from "../../src/node/http/server.ts";
 import { QklzlError } from "../../src/shared/errors.ts";
 import { limits } from "../../src/shared/limits.ts";
@@ -12,11 +13,11 @@ export type FakeRole =
   | { kind: "no_leader" };
 
 export interface Call {
-  method: "status" | "write" | "read" | "readKv" | "join" | "leave" | "transferLeader" | "snapshot" | "metricsText" | "isReady";
+  method: "status" | "write" | "read" | "readKv" | "range" | "kvRequest" | "join" | "leave" | "transferLeader" | "snapshot" | "metricsText" | "isReady";
   args: unknown[];
 }
 
-const mutating = new Set<Call["method"]>(["write", "join", "leave", "transferLeader", "snapshot"]);
+const mutating = new Set<Call["method"]>(["write", "kvRequest", "join", "leave", "transferLeader", "snapshot"]);
 
 /**
  * FakeNodeApi is an in-memory NodeApi that records every call. A leader applies writes to a Map; a follower throws
@@ -26,6 +27,8 @@ export class FakeNodeApi implements NodeApi {
   readonly calls: Call[] = [];
   readonly data = new Map<string, string>();
   readonly meta = new Map<string, { create: number; mod: number; version: number }>();
+  /** store serves range and kvRequest (the MVCC routes) with the real state machine, one entry per request. */
+  readonly store = new KvStateMachine();
   role: FakeRole = { kind: "leader" };
   index = 0;
   ready = true;
@@ -117,6 +120,20 @@ export class FakeNodeApi implements NodeApi {
     const meta = this.meta.get(key);
     if (value === undefined || meta === undefined) return null;
     return { kv: { key, value, create_revision: meta.create, mod_revision: meta.mod, version: meta.version, lease: 0 }, revision: this.index };
+  }
+
+  async range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
+    this.#enter("range", [request, consistency]);
+    return this.store.range(request);
+  }
+
+  async kvRequest(request: KvRequest, requestId?: string): Promise<AppliedRequest> {
+    this.#enter("kvRequest", [request, requestId]);
+    await this.#leaderOnly();
+    const index = this.store.appliedIndex + 1;
+    const response = this.store.applyRequest(index, request, requestId ?? null);
+    if (response.kind === "error") throw new QklzlError(response.error.error as never, response.error.message, response.error.details ?? {});
+    return { index, response };
   }
 
   async join(request: JoinRequest): Promise<JoinResponse> {

@@ -1,72 +1,19 @@
-import { type CommandLimits, validateCommand, validateKey } from "../../kv/index.ts";
+import { validateCommand, validateKey } from "../../kv/index.ts";
 import { assert } from "../../shared/assert.ts";
-import { isQklzlError, QklzlError } from "../../shared/errors.ts";
-import type { JsonObject } from "../../shared/json.ts";
+import { QklzlError } from "../../shared/errors.ts";
+import { limits } from "../../shared/limits.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
-import { parseJsonObject, readBodyText } from "./body.ts";
-import { errorResponse, leaderHint, methodNotAllowed, toErrorResponse } from "./errors.ts";
-import { forwardToLeader, forwarded_header } from "./forward.ts";
+import { type Handler, leaderOnly, readObject, type RouteContext, type RouteHandler } from "./context.ts";
+import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
+import { getKvRange, isRangeQuery } from "./kv_range.ts";
+import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
 import { HttpMetrics } from "./metrics.ts";
-import { type RequestTarget, requestTarget, withoutParam } from "./url.ts";
+import { postCompact, postTxn } from "./txn.ts";
+import { type RequestTarget, requestTarget } from "./url.ts";
 import { parseConsistency, parseFlag, parseJoinRequest, parseMemberId } from "./validate.ts";
-
-/** RouteContext holds what every handler needs; one per server, so handlers allocate nothing of their own. */
-interface RouteContext {
-  readonly api: NodeApi;
-  readonly options: HttpServerOptions;
-  readonly commandLimits: CommandLimits;
-  readonly metrics: HttpMetrics;
-}
-
-/** Handler answers one method on one route; it may throw, and dispatch maps what it throws (toErrorResponse). */
-type Handler = (ctx: RouteContext, req: Request, target: RequestTarget) => Promise<Response> | Response;
-
-type RouteHandler = (req: Request) => Promise<Response>;
+import { getWatch, postWatchProgress, watch_defaults } from "./watch_route.ts";
 
 const metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
-
-async function readObject(ctx: RouteContext, req: Request): Promise<{ text: string; body: JsonObject }> {
-  const text = await readBodyText(req, ctx.options.maxBodyBytes);
-  return { text, body: parseJsonObject(text) };
-}
-
-/**
- * leaderOnly runs an operation only the leader can do. On not_leader it forwards to the leader when asked to
- * (and the request was not itself forwarded: one hop at most); otherwise the error maps to 307 or 503.
- */
-async function leaderOnly<T>(
-  ctx: RouteContext,
-  req: Request,
-  target: RequestTarget,
-  forward: { wanted: boolean; body: string | null },
-  operation: () => Promise<T>,
-  answer: (result: T) => Response,
-): Promise<Response> {
-  let result: T;
-  try {
-    result = await operation();
-  } catch (error) {
-    if (!forward.wanted || !isQklzlError(error) || error.code !== "not_leader") throw error;
-    if (req.headers.get(forwarded_header) !== null) throw error;
-    const hint = leaderHint(error);
-    if (hint === null) throw error; // answered as no_leader by qklzlErrorResponse
-    try {
-      const response = await forwardToLeader({
-        ...hint,
-        method: req.method,
-        pathAndQuery: withoutParam(target, "forward"),
-        body: forward.body,
-        timeoutMs: ctx.options.requestTimeoutMs,
-      });
-      ctx.metrics.forwarded(true);
-      return response;
-    } catch (forwardError) {
-      ctx.metrics.forwarded(false);
-      throw forwardError;
-    }
-  }
-  return answer(result);
-}
 
 function getStatus(ctx: RouteContext): Response {
   return Response.json(ctx.api.status());
@@ -74,6 +21,7 @@ function getStatus(ctx: RouteContext): Response {
 
 async function getKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
   const params = new URLSearchParams(target.query);
+  if (isRangeQuery(params)) return getKvRange(ctx, req, target, params);
   const key = params.get("key");
   if (key === null) throw new QklzlError("bad_request", 'missing query parameter "key"');
   validateKey(key, ctx.options.maxKeyBytes);
@@ -103,6 +51,10 @@ async function getKv(ctx: RouteContext, req: Request, target: RequestTarget): Pr
 async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
   const forward = target.query.length === 0 ? false : parseFlag("forward", new URLSearchParams(target.query).get("forward"));
   const { text, body } = await readObject(ctx, req);
+  if (isExtendedWrite(body)) {
+    const write = parseExtendedWrite(body, ctx.commandLimits);
+    return leaderOnly(ctx, req, target, { wanted: forward, body: text }, () => ctx.api.kvRequest(write.request, write.requestId), write.answer);
+  }
   const command = validateCommand(body, ctx.commandLimits);
   return leaderOnly(
     ctx,
@@ -165,12 +117,35 @@ function getMetrics(ctx: RouteContext): Response {
   return new Response(ctx.api.metricsText() + ctx.metrics.text(), { headers: { "content-type": metrics_content_type } });
 }
 
+function getWatchRoute(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+  return getWatch(ctx.api, req, target, { maxKeyBytes: ctx.options.maxKeyBytes, ...watch_defaults });
+}
+
+async function postWatchProgressRoute(ctx: RouteContext, req: Request): Promise<Response> {
+  const { body } = await readObject(ctx, req);
+  return postWatchProgress(ctx.api, body);
+}
+
 function okResponse(): Response {
   return Response.json({ ok: true });
 }
 
 /** route_paths: every path served; metrics are counted per path, plus "other" for the 404 fallback. */
-const route_paths = ["/status", "/kv", "/join", "/leave", "/transfer-leader", "/snapshot", "/livez", "/readyz", "/metrics"] as const;
+const route_paths = [
+  "/status",
+  "/kv",
+  "/txn",
+  "/compact",
+  "/join",
+  "/leave",
+  "/transfer-leader",
+  "/snapshot",
+  "/livez",
+  "/readyz",
+  "/metrics",
+  "/watch",
+  "/watch/progress",
+] as const;
 
 type RoutePath = (typeof route_paths)[number];
 
@@ -178,6 +153,8 @@ type RoutePath = (typeof route_paths)[number];
 const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> = {
   "/status": { GET: getStatus },
   "/kv": { GET: getKv, POST: postKv },
+  "/txn": { POST: postTxn },
+  "/compact": { POST: postCompact },
   "/join": { POST: postJoin },
   "/leave": { POST: postLeave },
   "/transfer-leader": { POST: postTransferLeader },
@@ -185,6 +162,8 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/livez": { GET: getLivez },
   "/readyz": { GET: getReadyz },
   "/metrics": { GET: getMetrics },
+  "/watch": { GET: getWatchRoute },
+  "/watch/progress": { POST: postWatchProgressRoute },
 };
 
 export interface BuiltRoutes {
@@ -204,6 +183,7 @@ function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"G
   return async (req) => {
     const method = req.method;
     const handler = method === "GET" || method === "HEAD" ? get : method === "POST" ? post : undefined;
+    const started = performance.now();
     let response: Response;
     if (handler === undefined) {
       response = methodNotAllowed(method, path, allow);
@@ -215,7 +195,7 @@ function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"G
         response = toErrorResponse(error, method, target.pathAndQuery);
       }
     }
-    ctx.metrics.count(routeIndex, response.status);
+    ctx.metrics.count(routeIndex, response.status, (performance.now() - started) / 1000);
     return response;
   };
 }
@@ -225,7 +205,7 @@ export function buildRoutes(api: NodeApi, options: HttpServerOptions): BuiltRout
   const ctx: RouteContext = {
     api,
     options,
-    commandLimits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
+    commandLimits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes, maxTxnOps: options.maxTxnOps ?? limits.txn_ops_max },
     metrics: new HttpMetrics([...route_paths, "other"]),
   };
   const out: Record<string, RouteHandler> = {};

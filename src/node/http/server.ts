@@ -1,6 +1,7 @@
 import { assert } from "../../shared/assert.ts";
 import { unexpectedErrorResponse } from "./errors.ts";
 import type { HttpServer, HttpServerOptions, NodeApi } from "../api.ts";
+import { withDashboard } from "./dashboard.ts";
 import { buildRoutes } from "./routes.ts";
 
 /**
@@ -32,7 +33,7 @@ export function startHttpServer(api: NodeApi, options: HttpServerOptions): HttpS
   assert(options.maxBodyBytes < bun_body_bytes_max, "maxBodyBytes below Bun's backstop");
   assert(options.requestTimeoutMs > 0, "requestTimeoutMs is positive");
   const { host, hostname, port } = parseListen(options.listen);
-  const { routes, notFound } = buildRoutes(api, options);
+  const { routes, notFound } = withDashboard(buildRoutes(api, options), api);
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({

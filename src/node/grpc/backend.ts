@@ -1,0 +1,227 @@
+/**
+ * EtcdBackend is everything the etcd v3 gRPC endpoint asks of the node, in etcd's own request and response
+ * shapes (rpc.proto), as plain TypeScript: snake_case like the protos, keys and values as UTF-8 strings (the
+ * protocol layer converts bytes), int64 counters as numbers (revisions and versions stay far below 2^53;
+ * 64-bit member and cluster ids are derived in ids.ts and never pass through here).
+ *
+ * The KV types follow src/kv's MVCC store (issue 12: RangeRequest ... CompactResponse, Event), so that plugging
+ * the store in is a change in node_backend.ts only. A method the node cannot do yet throws NotSupportedError,
+ * which the endpoint answers UNIMPLEMENTED naming what is missing. Every other refusal is a QklzlError
+ * (src/shared/errors.ts) whose code grpc/errors.ts maps to etcd's gRPC code and message.
+ */
+
+export interface KeyValue {
+  key: string;
+  value: string;
+  create_revision: number;
+  mod_revision: number;
+  version: number;
+  lease: number;
+}
+
+export type SortTarget = "key" | "create" | "mod" | "version" | "value";
+export type SortOrder = "none" | "asc" | "desc";
+
+/** RangeRequest: `key` alone is one key; with `range_end`, [key, range_end); range_end "\0" = every key >= key. */
+export interface RangeRequest {
+  key: string;
+  range_end?: string;
+  limit?: number;
+  /** revision: 0 reads the current revision. */
+  revision?: number;
+  sort_order?: SortOrder;
+  sort_target?: SortTarget;
+  /** serializable: answer from this member's state (no ReadIndex round); linearizable otherwise. */
+  serializable?: boolean;
+  keys_only?: boolean;
+  count_only?: boolean;
+  min_mod_revision?: number;
+  max_mod_revision?: number;
+  min_create_revision?: number;
+  max_create_revision?: number;
+}
+
+export interface RangeResponse {
+  kvs: KeyValue[];
+  count: number;
+  more: boolean;
+  /** revision: the store's revision when the read was served (etcd's header.revision); 0 when unknown. */
+  revision: number;
+}
+
+export interface PutRequest {
+  key: string;
+  value: string;
+  lease?: number;
+  prev_kv?: boolean;
+  ignore_value?: boolean;
+  ignore_lease?: boolean;
+}
+
+export interface PutResponse {
+  revision: number;
+  prev_kv?: KeyValue;
+}
+
+export interface DeleteRangeRequest {
+  key: string;
+  range_end?: string;
+  prev_kv?: boolean;
+}
+
+export interface DeleteRangeResponse {
+  revision: number;
+  deleted: number;
+  prev_kvs?: KeyValue[];
+}
+
+export type CompareTarget = "value" | "version" | "create" | "mod" | "lease";
+export type CompareResult = "=" | "!=" | "<" | ">";
+
+export interface Compare {
+  key: string;
+  range_end?: string;
+  target: CompareTarget;
+  result: CompareResult;
+  /** value: a string for target "value", a number (revision, version or lease id) otherwise. */
+  value: string | number;
+}
+
+export type RequestOp =
+  | { range: RangeRequest }
+  | { put: PutRequest }
+  | { delete_range: DeleteRangeRequest }
+  | { txn: TxnRequest };
+
+export type ResponseOp =
+  | { range: RangeResponse }
+  | { put: PutResponse }
+  | { delete_range: DeleteRangeResponse }
+  | { txn: TxnResponse };
+
+export interface TxnRequest {
+  compare: Compare[];
+  success: RequestOp[];
+  failure: RequestOp[];
+}
+
+export interface TxnResponse {
+  succeeded: boolean;
+  responses: ResponseOp[];
+  revision: number;
+}
+
+export interface CompactRequest {
+  revision: number;
+  /** physical: etcd waits until the compaction is applied to the backend; qklzl's store is in memory. */
+  physical?: boolean;
+}
+
+export interface CompactResponse {
+  revision: number;
+}
+
+export interface Event {
+  type: "put" | "delete";
+  kv: KeyValue;
+  prev_kv?: KeyValue;
+}
+
+/** WatchCreateRequest: etcd's WatchCreateRequest (filters by name; watch_id chosen by the endpoint). */
+export interface WatchCreateRequest {
+  key: string;
+  range_end?: string;
+  /** start_revision: 0 = from the next revision. */
+  start_revision?: number;
+  progress_notify?: boolean;
+  filters?: Array<"noput" | "nodelete">;
+  prev_kv?: boolean;
+  fragment?: boolean;
+}
+
+/** WatchListener receives a watch's events in revision order; `compacted` ends it (etcd: compact_revision). */
+export interface WatchListener {
+  events(events: Event[], revision: number): void;
+  progress(revision: number): void;
+  compacted(compactRevision: number): void;
+}
+
+export interface WatchHandle {
+  cancel(): void;
+  /** requestProgress: the listener's progress(rev) once every event up to the current revision was delivered. */
+  requestProgress(): void;
+}
+
+export interface LeaseGrant {
+  /** id: 0 lets the store choose one. */
+  id: number;
+  ttl: number;
+}
+
+export interface LeaseTimeToLive {
+  id: number;
+  /** ttl: seconds left, -1 if the lease expired. */
+  ttl: number;
+  granted_ttl: number;
+  keys: string[];
+}
+
+/** MemberInfo: one qklzl member; the endpoint derives etcd's uint64 member id from node_id and the cluster id. */
+export interface MemberInfo {
+  node_id: number;
+  raft_addr: string;
+  http_addr: string;
+  /** grpc_addr: "" when not known (qklzl's membership records the raft and HTTP addresses only). */
+  grpc_addr: string;
+  is_learner: boolean;
+}
+
+/** NodeInfo: the facts of every ResponseHeader and of Maintenance.Status, read without waiting. */
+export interface NodeInfo {
+  cluster_id: string;
+  node_id: number;
+  /** leader_node_id: 0 when no leader is known. */
+  leader_node_id: number;
+  raft_term: number;
+  raft_index: number;
+  raft_applied_index: number;
+  /** revision: the store's current revision; 0 while the node has no MVCC store (header revision unknown). */
+  revision: number;
+  /** db_size: bytes the store holds; 0 when the node cannot tell. */
+  db_size: number;
+  is_learner: boolean;
+  members: MemberInfo[];
+  /** kv_hash: a 64-bit content hash of the store at raft_applied_index (16 hex digits). */
+  kv_hash: string;
+}
+
+export interface EtcdBackend {
+  info(): NodeInfo;
+
+  range(request: RangeRequest): Promise<RangeResponse>;
+  put(request: PutRequest): Promise<PutResponse>;
+  deleteRange(request: DeleteRangeRequest): Promise<DeleteRangeResponse>;
+  txn(request: TxnRequest): Promise<TxnResponse>;
+  compact(request: CompactRequest): Promise<CompactResponse>;
+  /** watch: the listener gets events from start_revision on until cancel(); throws for a compacted start. */
+  watch(request: WatchCreateRequest, listener: WatchListener): WatchHandle;
+
+  leaseGrant(request: LeaseGrant): Promise<LeaseGrant>;
+  leaseRevoke(id: number): Promise<void>;
+  /** leaseKeepAlive renews the lease once (the endpoint calls it per keep-alive request); an unknown one throws. */
+  leaseKeepAlive(id: number): Promise<LeaseGrant>;
+  leaseTimeToLive(id: number, withKeys: boolean): Promise<LeaseTimeToLive>;
+  leases(): Promise<number[]>;
+
+  /** addMember adds a learner (qklzl promotes it once caught up) with a fresh node id; resolves once applied. */
+  addMember(request: { raft_addr: string; http_addr: string }): Promise<MemberInfo>;
+  removeMember(nodeId: number): Promise<void>;
+  transferLeader(nodeId: number): Promise<void>;
+  /** hashKV: the content hash at `revision` (0 = now) and the revision it covers. */
+  hashKV(revision: number): Promise<{ hash: string; hash_revision: number; compact_revision: number }>;
+}
+
+/** NotSupportedError: the node cannot serve this yet (the endpoint answers UNIMPLEMENTED with the message). */
+export class NotSupportedError extends Error {
+  override name = "NotSupportedError";
+}
