@@ -39,6 +39,9 @@ export const nodeArgs = {
   "peer-cert-file": { type: "string", description: "TLS certificate for Raft links (PEM); peer TLS is always mutual", valueHint: "file" },
   "peer-key-file": { type: "string", description: "private key of --peer-cert-file (PEM)", valueHint: "file" },
   "peer-trusted-ca-file": { type: "string", description: "CA (PEM) peer certificates must come from; others are refused at the handshake", valueHint: "file" },
+  "auto-compaction-mode": { type: "string", description: "history retention: revision (keep the last N revisions) or periodic (keep a duration)", default: "revision", valueHint: "revision|periodic" },
+  "auto-compaction-retention": { type: "string", description: "revision mode: revisions to keep (0 = all; default 100000); periodic mode: a duration (1h, 30m, 10s; a bare number is hours)", valueHint: "n|duration" },
+  "max-txn-ops": { type: "string", description: "most operations (and compares) in one txn", default: "128", valueHint: "n" },
 } as const satisfies ArgsDef;
 
 export const startArgs = { ...nodeArgs } as const satisfies ArgsDef;

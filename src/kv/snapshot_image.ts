@@ -3,9 +3,10 @@ import { assert } from "../shared/assert.ts";
 import { DedupTable } from "./dedup.ts";
 import type { LeaseRecord } from "./lessor.ts";
 import { hashHex, pairHash } from "./hash.ts";
-import { ImageReader, ImageWriter, MAGIC_V2, imageFail, imageVersion } from "./image_codec.ts";
+import { isQklzlError } from "../shared/errors.ts";
+import { FrameCursor, ImageReader, ImageWriter, MAGIC_V2, imageFail, imageVersion } from "./image_codec.ts";
 import { compareKeys } from "./key_order.ts";
-import { MvccStore, type StoreImage, type StoreOptions, type VersionRecord, liveChain } from "./mvcc_store.ts";
+import { MvccStore, type StoreImage, type StoreOptions, liveChain } from "./mvcc_store.ts";
 
 const packr = new Packr({ useRecords: false });
 
@@ -184,51 +185,87 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   let dedupEntries = 0;
   const leases: LeaseRecord[] = [];
   let burstStart = performance.now();
+  const whole = Buffer.from(image.buffer, image.byteOffset, image.length);
+  // The previous key's bytes in the image: keys must come in strictly increasing byte (= code point) order.
+  let prevKey: string | null = null;
+  let prevAscii = false;
+  let prevStart = -1;
+  let prevEnd = -1;
   for (let frame = reader.next(); frame !== null; frame = reader.next()) {
-    const items = packr.unpack(frame) as unknown;
-    if (!Array.isArray(items) || items.length === 0) imageFail("bad slice");
-    if (items[0] === TAG_KEYS) {
-      let i = 1;
-      while (i < items.length) {
-        const key = items[i];
-        const n = items[i + 1];
-        i += 2;
-        if (typeof key !== "string" || !Number.isSafeInteger(n) || n <= 0) imageFail("bad key entry");
-        if (i + n * ITEMS_PER_VERSION > items.length) imageFail(`key ${JSON.stringify(key)} runs past its slice`);
-        const list: VersionRecord[] = [];
-        for (let v = 0; v < n; v++, i += ITEMS_PER_VERSION) {
-          const [create, mod, sub, version, lease, tombstone, value] = items.slice(i, i + ITEMS_PER_VERSION);
-          if (![create, mod, sub, version, lease].every((x) => Number.isSafeInteger(x) && x >= 0)) imageFail("bad version numbers");
-          if (typeof tombstone !== "boolean" || typeof value !== "string") imageFail("bad version fields");
-          list.push({ create, mod, sub, version, lease, tombstone, value });
+    const start = frame.byteOffset - image.byteOffset;
+    const cursor = new FrameCursor(whole, start, start + frame.length);
+    const count = cursor.arrayHeader();
+    if (count > 0 && cursor.peek() === TAG_KEYS) {
+      // The hot path of a restart: straight from the image into the arena (see FrameCursor, StoreBuilder).
+      cursor.uint();
+      let left = count - 1;
+      while (left > 0) {
+        if (left < 2) imageFail("bad key entry");
+        cursor.str();
+        const keyStart = cursor.strStart;
+        const keyEnd = cursor.strEnd;
+        const key = cursor.text();
+        const n = cursor.uint();
+        left -= 2;
+        if (key.length === 0 || n <= 0) imageFail("bad key entry");
+        if (n * ITEMS_PER_VERSION > left) imageFail(`key ${JSON.stringify(key)} runs past its slice`);
+        // UTF-16 order (JS <) is UTF-8 byte order unless both keys hold a surrogate at their first difference:
+        // with an ASCII-only key (as many bytes as units) on either side, < decides; otherwise the bytes do.
+        const ascii = keyEnd - keyStart === key.length;
+        if (prevKey !== null) {
+          const ordered = ascii || prevAscii ? prevKey < key : whole.compare(whole, prevStart, prevEnd, keyStart, keyEnd) > 0;
+          if (!ordered) imageFail(`keys out of order at ${JSON.stringify(key)}`);
         }
+        prevKey = key;
+        prevAscii = ascii;
+        prevStart = keyStart;
+        prevEnd = keyEnd;
         try {
-          builder.add(key, list);
+          builder.startKey(key);
+          for (let v = 0; v < n; v++) {
+            const create = cursor.uint();
+            const mod = cursor.uint();
+            const sub = cursor.uint();
+            const version = cursor.uint();
+            const lease = cursor.uint();
+            const tombstone = cursor.bool();
+            cursor.str();
+            builder.version(create, mod, sub, version, lease, tombstone, whole, cursor.strStart, cursor.strEnd);
+          }
+          builder.endKey();
         } catch (error) {
+          if (isQklzlError(error)) throw error;
           imageFail(error instanceof Error ? error.message : String(error));
         }
+        left -= n * ITEMS_PER_VERSION;
         keys++;
         versions += n;
       }
-    } else if (items[0] === TAG_DEDUP) {
-      if (items.length % 2 !== 1) imageFail("bad dedup slice");
-      for (let i = 1; i < items.length; i += 2) {
-        const id = items[i];
-        const result = items[i + 1];
-        if (typeof id !== "string" || !(result instanceof Uint8Array)) imageFail("bad dedup entry");
-        dedup.remember(id, new Uint8Array(result));
-        dedupEntries++;
-      }
-    } else if (items[0] === TAG_LEASES && header.format === FORMAT_LEASES) {
-      if (items.length % 2 !== 1) imageFail("bad leases slice");
-      for (let i = 1; i < items.length; i += 2) {
-        const id = items[i];
-        const ttl = items[i + 1];
-        if (!Number.isSafeInteger(id) || id <= 0 || !Number.isSafeInteger(ttl) || ttl <= 0) imageFail("bad lease entry");
-        leases.push({ id, ttl });
-      }
+      if (!cursor.done) imageFail("bytes after the last item of a slice");
     } else {
-      imageFail(`unknown slice tag ${String(items[0])}`);
+      // Dedup and lease slices are few and small: msgpackr decodes them.
+      const items = packr.unpack(frame) as unknown;
+      if (!Array.isArray(items) || items.length === 0) imageFail("bad slice");
+      if (items[0] === TAG_DEDUP) {
+        if (items.length % 2 !== 1) imageFail("bad dedup slice");
+        for (let i = 1; i < items.length; i += 2) {
+          const id = items[i];
+          const result = items[i + 1];
+          if (typeof id !== "string" || !(result instanceof Uint8Array)) imageFail("bad dedup entry");
+          dedup.remember(id, new Uint8Array(result));
+          dedupEntries++;
+        }
+      } else if (items[0] === TAG_LEASES && header.format === FORMAT_LEASES) {
+        if (items.length % 2 !== 1) imageFail("bad leases slice");
+        for (let i = 1; i < items.length; i += 2) {
+          const id = items[i];
+          const ttl = items[i + 1];
+          if (!Number.isSafeInteger(id) || id <= 0 || !Number.isSafeInteger(ttl) || ttl <= 0) imageFail("bad lease entry");
+          leases.push({ id, ttl });
+        }
+      } else {
+        imageFail(`unknown slice tag ${String(items[0])}`);
+      }
     }
     if (performance.now() - burstStart > burst_ms_max) {
       await yieldToLoop();

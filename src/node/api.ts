@@ -37,6 +37,9 @@ export interface StatusJson {
   kv_hash: string;
   kv_hash_index: number;
   kv_keys: number;
+  /** kv_revision / kv_compact_revision: the store revision and the compacted one (reads below it: compacted). */
+  kv_revision?: number;
+  kv_compact_revision?: number;
   /** snapshots_installed counts snapshots received from a leader since start. */
   snapshots_installed: number;
   // The fields below were added after the original ones (issue 10 item 6) and come after them in the body.
@@ -144,6 +147,8 @@ export interface HttpServerOptions {
   maxKeyBytes: number;
   maxValueBytes: number;
   maxBodyBytes: number;
+  /** maxTxnOps: --max-txn-ops (absent: limits.txn_ops_max). */
+  maxTxnOps?: number;
   /** requestTimeoutMs bounds forwarded requests too. */
   requestTimeoutMs: number;
   /** tls: serve https with this (Bun.serve `tls`); null or absent: plain http. Replaced by HttpServer.reloadTls. */

@@ -1,4 +1,4 @@
-import { KvStateMachine } from "../kv/index.ts";
+import { KvStateMachine, applyRetention, defaultAutoCompaction } from "../kv/index.ts";
 import { WatchHub } from "../kv/watch_hub.ts";
 import { bootstrapState } from "../raft/index.ts";
 import { assert } from "../shared/assert.ts";
@@ -8,6 +8,7 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { QklzlTransport } from "../transport/index.ts";
 import type { HttpServer } from "./api.ts";
+import { PeriodicCompactor } from "./auto_compactor.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
 import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
@@ -15,6 +16,7 @@ import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
 import { confirmRemoval } from "./removal_confirm.ts";
+import { requestBounds } from "./request_bounds.ts";
 import { NodeRuntime } from "./runtime.ts";
 import { describeConf } from "./status.ts";
 import { no_tls, tlsFilesProblem } from "./tls/files.ts";
@@ -42,7 +44,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let http: HttpServer | null = null;
   let grpc: GrpcServer | null = null;
   try {
-    const kv = new KvStateMachine();
+    const autoCompaction = options.autoCompaction ?? defaultAutoCompaction;
+    const kv = new KvStateMachine({ retentionRevisions: applyRetention(autoCompaction) });
     const snapshot = await storage.snapshots.loadLatest();
     if (snapshot !== null) {
       await kv.restore(snapshot.data);
@@ -64,7 +67,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       barrier: async (key) => void (await rt.readKv(key, "linearizable")),
       logger,
     });
-    const api = { ...createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes }), watches };
+    const api = { ...createNodeApi(rt, requestBounds(options)), watches };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
@@ -80,6 +83,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       maxKeyBytes: options.maxKeyBytes,
       maxValueBytes: options.maxValueBytes,
       maxBodyBytes: options.maxBodyBytes,
+      maxTxnOps: options.maxTxnOps,
       requestTimeoutMs: options.requestTimeoutMs,
       tls: tls.http,
       memberHttp: () => rt.memberHttp,
@@ -102,6 +106,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     const tasks = new MembershipTasks(rt, { designatedLeader: hasState && options.bootstrap, joinAddr: options.join });
     const health = new ClusterHealth(rt, { joining: !hasLog && options.join !== null });
+    const compactor = PeriodicCompactor.forNode(rt, kv, autoCompaction);
 
     let stopping: Promise<void> | null = null;
     let resolveDone!: () => void;
@@ -141,6 +146,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       onTick: () => {
         tasks.tick();
         health.tick();
+        compactor?.tick();
       },
       onUnknownPeer: (id) => tasks.discoverPeers(id),
       onRemoved: () => void stop("removed"),
@@ -193,4 +199,9 @@ function validateOptions(options: NodeOptions): void {
   if (!(options.requestTimeoutMs > 0)) throw bad("request timeout must be positive");
   const tlsProblem = options.tls === undefined ? null : tlsFilesProblem(options.tls);
   if (tlsProblem !== null) throw bad(tlsProblem);
+  const auto = options.autoCompaction;
+  if (auto !== undefined && !(auto.mode === "revision" ? Number.isSafeInteger(auto.revisions) && auto.revisions >= 0 : Number.isSafeInteger(auto.retentionMs) && auto.retentionMs > 0)) {
+    throw bad("auto compaction: a revision count >= 0, or a positive duration");
+  }
+  if (options.maxTxnOps !== undefined && !(Number.isSafeInteger(options.maxTxnOps) && options.maxTxnOps > 0)) throw bad("max txn ops must be a positive integer");
 }

@@ -1,4 +1,5 @@
 import type { NodeTlsFiles } from "./tls/files.ts";
+import type { AutoCompaction } from "../kv/index.ts";
 import type { Storage } from "../storage/types.ts";
 
 /** NodeOptions: everything `qklzl start` passes to the runtime. Durations in milliseconds. */
@@ -33,6 +34,10 @@ export interface NodeOptions {
   segmentBytes: number;
   /** tls: the TLS flags (file paths); absent: plaintext everywhere. */
   tls?: NodeTlsFiles;
+  /** autoCompaction: --auto-compaction-mode / --auto-compaction-retention; absent: the default revision window. */
+  autoCompaction?: AutoCompaction;
+  /** maxTxnOps: --max-txn-ops, the operations (and compares) of one txn a request may carry (default 128). */
+  maxTxnOps?: number;
   /** wrapStorage (tests only): wraps the opened storage, e.g. in a double that delays saves. */
   wrapStorage?: (storage: Storage) => Storage;
 }

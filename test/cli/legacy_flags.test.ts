@@ -14,6 +14,7 @@ const cases: [string, string][] = [
   ["-id=3 -data-dir=./d3 -bootstrap=false", "start --id=3 --data-dir=./d3 --bootstrap=false"],
   ["--id=3 --data-dir=./d3", "start --id=3 --data-dir=./d3"],
   ["start -id 1 -data-dir d -bootstrap", "start --id 1 --data-dir d --bootstrap"],
+  ["-id 1 -data-dir d -auto-compaction-mode periodic -auto-compaction-retention 1h -max-txn-ops 256", "start --id 1 --data-dir d --auto-compaction-mode periodic --auto-compaction-retention 1h --max-txn-ops 256"],
   ["join 127.0.0.1:8001 -id 4 -data-dir d4", "join 127.0.0.1:8001 --id 4 --data-dir d4"],
   ["kv put -addr 127.0.0.1:8002 k v", "kv put --addr 127.0.0.1:8002 k v"],
   // A value is never rewritten, even when it looks like a flag.

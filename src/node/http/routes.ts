@@ -1,6 +1,7 @@
 import { validateCommand, validateKey } from "../../kv/index.ts";
 import { assert } from "../../shared/assert.ts";
 import { QklzlError } from "../../shared/errors.ts";
+import { limits } from "../../shared/limits.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
 import { type Handler, leaderOnly, readObject, type RouteContext, type RouteHandler } from "./context.ts";
 import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
@@ -211,7 +212,7 @@ export function buildRoutes(api: NodeApi, options: HttpServerOptions): BuiltRout
   const ctx: RouteContext = {
     api,
     options,
-    commandLimits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
+    commandLimits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes, maxTxnOps: options.maxTxnOps ?? limits.txn_ops_max },
     metrics: new HttpMetrics([...route_paths, "other"]),
   };
   const out: Record<string, RouteHandler> = {};
