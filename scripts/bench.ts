@@ -4,6 +4,8 @@
 // 2. qklzl bench: one-connection put latency; linearizable reads from a follower at 64 clients.
 // 3. Memory: RSS per node after writing BENCH_MEMORY_KEYS (default 1,000,000) keys of 100 bytes.
 // 4. Failover: median time from kill -9 of the leader to the first acknowledged write (5 rounds).
+// 5. mvcc (issue 12, scripts/bench_mvcc.ts): range of 1,000 keys, txn CAS, puts with history on, each against
+//    etcd's JSON gateway; restart (restore of a 1M-key snapshot) and in-process RSS (scripts/bench_restore.ts).
 // Every step is bounded in time; a step whose tools are missing is reported as skipped, not faked.
 import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -11,12 +13,14 @@ import { join } from "node:path";
 import { measureFailover } from "../src/cli/bench/failover.ts";
 import { fillKeys, runLoad } from "../src/cli/bench/load.ts";
 import { benchCluster } from "../src/cli/bench/cluster.ts";
+import { mvccRows, restartRows } from "./bench_mvcc.ts";
 
 const root = join(import.meta.dir, "..");
 const binary = join(root, "bin", "qklzl");
 const benchmarksFile = join(root, "BENCHMARKS.md");
 const compareScript = join(root, "..", "shared", "bench", "compare.sh");
-// Arguments name the steps to run (compare latency follower-reads memory failover); --dry-run prints rows only.
+// Arguments name the steps to run (compare latency follower-reads memory failover mvcc restart); --dry-run
+// prints rows only.
 const dryRun = process.argv.includes("--dry-run");
 const only = process.argv.slice(2).filter((arg) => arg !== "--dry-run");
 const rows: string[] = [];
@@ -212,6 +216,10 @@ async function main(): Promise<void> {
     const failover = await measureFailover(5, { command: [binary], onRound: (round, ms) => log(`failover round ${round}: ${ms.toFixed(0)} ms`) });
     row("failover: kill -9 leader → first acked write (median of 5)", `${failover.medianMs.toFixed(0)} ms`, "n/a", `samples ${failover.samplesMs.map((ms) => ms.toFixed(0)).join(", ")} ms; target < 2500 ms`);
   }
+  if (step("mvcc")) {
+    await mvccRows(row, { binary, seconds: Number(process.env.BENCH_DURATION ?? "10"), connections: 64, loadNote });
+  }
+  if (step("restart")) restartRows(row, loadNote);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
   const stamped = rows.map((line) => line.replace(/ \|$/, ` (${machine}) |`));
   if (dryRun) {

@@ -6,11 +6,14 @@
 // instead of the binary (no build); --data DIR, --http-port-base N, --raft-port-base N move the cluster
 // (node i listens on base+i), which lets a test run it beside anything else. Each node also serves etcd's v3
 // gRPC API (-grpc-addr) on etcd's usual local ports 127.0.0.1:2379, :22379, :32379, or base+i with --grpc-port-base N.
+// node certificates under DATA/tls (openssl; kept for the next --tls run) and turns TLS on for the HTTP API
+// and the peer ports (mutual on the peer ports).
 
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { busyAddrs, Launcher, type NodeHandle, type StartMode } from "../src/cli/launcher/index.ts";
+import { clusterTls, opensslPath, type ClusterTls } from "../src/cli/tls_pki.ts";
 import { binaryIsStale, binaryPath as binary, buildBinary } from "./build_binary.ts";
 
 const repo = join(import.meta.dir, "..");
@@ -26,6 +29,7 @@ const { values: flags } = parseArgs({
     "http-port-base": { type: "string", default: "8000" },
     "raft-port-base": { type: "string", default: "12000" },
     "grpc-port-base": { type: "string" },
+    tls: { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -45,7 +49,18 @@ function grpcAddr(id: number): string {
   return `127.0.0.1:${grpcBase === null ? [2379, 22379, 32379][id - 1] : grpcBase + id}`;
 }
 
-/** NpmStartCluster: the one launcher, saying each start the way a person would read it; etcd's API on too. */
+/** tls: the throw-away certificates (--tls), made before any node starts; null without --tls. */
+const tls = flags.tls ? makeClusterTls() : null;
+
+function makeClusterTls(): ClusterTls {
+  if (opensslPath() === null) {
+    process.stderr.write("cluster: --tls needs the openssl binary (node:crypto cannot create X.509 certificates); install openssl\n");
+    process.exit(2);
+  }
+  return clusterTls(join(dataRoot, "tls"), [1, 2, 3]);
+}
+
+/** NpmStartCluster: the one launcher, saying each start the way a person would read it. */
 class NpmStartCluster extends Launcher {
   override start(id: number, mode: StartMode = {}): Promise<NodeHandle> {
     const withGrpc = { ...mode, extraArgs: [...(mode.extraArgs ?? []), "-grpc-addr", grpcAddr(id)] };
@@ -61,6 +76,8 @@ const cluster = new NpmStartCluster({
   addrs: (id) => ({ raftAddr: `127.0.0.1:${raftBase + id}`, httpAddr: `127.0.0.1:${httpBase + id}` }),
   command,
   cwd: repo,
+  nodeArgs: tls === null ? undefined : (id) => tls.nodeArgs(id),
+  http: tls?.http,
   output: { stdout: process.stdout, stderr: process.stderr },
   // Our Ctrl-C must not reach the nodes directly: stopAll() stops them, with a deadline.
   detached: true,
@@ -155,6 +172,7 @@ async function main(): Promise<void> {
 
 function printWelcome(leader: number): void {
   const [a1, a2, a3] = nodes.map((n) => n.httpAddr) as [string, string, string];
+  if (tls !== null) return printTlsWelcome(leader, tls, [a1, a2, a3]);
   const lines = [
     "",
     `qklzl cluster is up: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
@@ -172,6 +190,25 @@ function printWelcome(leader: number): void {
     `  curl http://${a2}/status`,
     `  etcdctl --endpoints=${nodes.map((n) => grpcAddr(n.id)).join(",")} endpoint status    # etcd's own CLI (apt-get install etcd-client)`,
     `  etcdctl --endpoints=${grpcAddr(2)} put greeting hello && etcdctl --endpoints=${grpcAddr(3)} get greeting`,
+    "",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+function printTlsWelcome(leader: number, certs: ClusterTls, [a1, a2, a3]: [string, string, string]): void {
+  const ca = shown(certs.client.ca);
+  const lines = [
+    "",
+    `qklzl cluster is up with TLS: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
+    ...nodes.map((n) => `  node ${n.id}: HTTP https://${n.httpAddr}  Raft ${n.raftAddr} (mutual TLS)  data ${shown(n.dataDir)}`),
+    `  certificates: ${shown(certs.pki.dir)} (a throw-away CA: never use it beyond this machine)`,
+    "",
+    "Try, in another terminal:",
+    `  bin/qklzl status --addr https://${a1} --cacert ${ca}`,
+    `  bin/qklzl kv put greeting 'hello world' --addr https://${a1} --cacert ${ca}`,
+    `  bin/qklzl kv get greeting --addr https://${a2} --cacert ${ca}`,
+    `  curl --cacert ${ca} -X POST -H "Content-Type: application/json" -d '{"op":"put","key":"test1","value":"hello world"}' https://${a1}/kv`,
+    `  curl --cacert ${ca} "https://${a3}/kv?key=test1"`,
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -7,6 +7,9 @@ import type { ArgsDef } from "citty";
 export const clientArgs = {
   addr: { type: "string", description: "HTTP address of any member (host:port)", default: "127.0.0.1:8001", valueHint: "host:port" },
   timeout: { type: "string", description: "give up after this long (ms, or with a unit: 500ms, 5s)", default: "6000", valueHint: "duration" },
+  cacert: { type: "string", description: "verify the node's TLS certificate with this CA (PEM); a bare --addr then means https", valueHint: "file" },
+  cert: { type: "string", description: "client certificate (PEM) for a node started with --client-cert-auth", valueHint: "file" },
+  key: { type: "string", description: "private key (PEM) of --cert", valueHint: "file" },
 } as const satisfies ArgsDef;
 
 /** nodeArgs: the flags of `qklzl start` (and `qklzl join`); names and defaults follow the original design. */
@@ -29,6 +32,16 @@ export const nodeArgs = {
   "max-value-bytes": { type: "string", description: "largest value accepted", default: "1048576", valueHint: "bytes" },
   "max-body-bytes": { type: "string", description: "largest HTTP request body accepted", default: "2097152", valueHint: "bytes" },
   "segment-bytes": { type: "string", description: "log segment size (bytes, or 64MiB)", default: "64MiB", valueHint: "bytes" },
+  "cert-file": { type: "string", description: "TLS certificate of the HTTP API (PEM); also this node's client certificate for its calls to members", valueHint: "file" },
+  "key-file": { type: "string", description: "private key of --cert-file (PEM)", valueHint: "file" },
+  "trusted-ca-file": { type: "string", description: "CA (PEM) for client certificates (--client-cert-auth) and for other members' HTTP certificates", valueHint: "file" },
+  "client-cert-auth": { type: "boolean", description: "HTTP API: refuse clients without a certificate from --trusted-ca-file (mutual TLS)" },
+  "peer-cert-file": { type: "string", description: "TLS certificate for Raft links (PEM); peer TLS is always mutual", valueHint: "file" },
+  "peer-key-file": { type: "string", description: "private key of --peer-cert-file (PEM)", valueHint: "file" },
+  "peer-trusted-ca-file": { type: "string", description: "CA (PEM) peer certificates must come from; others are refused at the handshake", valueHint: "file" },
+  "auto-compaction-mode": { type: "string", description: "history retention: revision (keep the last N revisions) or periodic (keep a duration)", default: "revision", valueHint: "revision|periodic" },
+  "auto-compaction-retention": { type: "string", description: "revision mode: revisions to keep (0 = all; default 100000); periodic mode: a duration (1h, 30m, 10s; a bare number is hours)", valueHint: "n|duration" },
+  "max-txn-ops": { type: "string", description: "most operations (and compares) in one txn", default: "128", valueHint: "n" },
 } as const satisfies ArgsDef;
 
 export const startArgs = { ...nodeArgs } as const satisfies ArgsDef;
@@ -53,7 +66,8 @@ export const revisionArg = {
 } as const satisfies ArgsDef;
 
 export const kvGetArgs = {
-  key: { type: "positional", description: "the key", required: false },
+  // KEY, not key: --key is the client TLS key (clientArgs); usage shows the positional as [KEY] either way.
+  KEY: { type: "positional", description: "the key", required: false },
   ...clientArgs,
   ...consistencyArg,
   ...revisionArg,
@@ -67,7 +81,7 @@ export const writeArgs = {
 } as const satisfies ArgsDef;
 
 export const kvPutArgs = {
-  key: { type: "positional", description: "the key", required: false },
+  KEY: { type: "positional", description: "the key", required: false },
   value: { type: "positional", description: "the value (one starting with '-' goes after --)", required: false },
   ...clientArgs,
   ...writeArgs,
@@ -75,10 +89,11 @@ export const kvPutArgs = {
   "if-absent": { type: "boolean", description: "write only if the key does not exist (create only)" },
   "if-value": { type: "string", description: "write only if the key's value is X", valueHint: "x" },
   "prev-kv": { type: "boolean", description: "print the previous kv too" },
+  lease: { type: "string", description: "attach the key to lease ID (deleted when the lease is revoked or expires)", valueHint: "id" },
 } as const satisfies ArgsDef;
 
 export const kvDeleteArgs = {
-  key: { type: "positional", description: "the key", required: false },
+  KEY: { type: "positional", description: "the key", required: false },
   ...clientArgs,
   ...writeArgs,
   "if-mod-revision": kvPutArgs["if-mod-revision"],
@@ -140,8 +155,50 @@ export const checkArgs = {
   json: statusArgs.json,
 } as const satisfies ArgsDef;
 
+/** lease*Args: `qklzl lease grant TTL | revoke ID | keep-alive ID [--once] | ttl ID [--keys] | list`. */
+export const leaseGrantArgs = {
+  ttl: { type: "positional", description: "time to live in seconds (raised to the cluster's minimum)", required: false },
+  id: { type: "string", description: "the lease id to use (default: the leader chooses one)", valueHint: "n" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const leaseIdArgs = {
+  lease: { type: "positional", description: "the lease id", required: false },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const leaseKeepAliveArgs = {
+  ...leaseIdArgs,
+  once: { type: "boolean", description: "send one keepalive and exit (default: keep it alive until Ctrl-C)" },
+} as const satisfies ArgsDef;
+
+export const leaseTtlArgs = {
+  ...leaseIdArgs,
+  keys: { type: "boolean", description: "list the keys attached to the lease" },
+  json: { type: "boolean", description: "print the JSON answer" },
+} as const satisfies ArgsDef;
+
+export const leaseListArgs = { ...clientArgs, json: leaseTtlArgs.json } as const satisfies ArgsDef;
+
+/** lockArgs: `qklzl lock NAME [--ttl S] -- CMD...`. */
+export const lockArgs = {
+  name: { type: "positional", description: "the lock's name (its keys are NAME/<lease id>)", required: false },
+  ttl: { type: "string", description: "the holder's lease TTL in seconds: a holder that dies releases after it", default: "10", valueHint: "s" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+/** electArgs: `qklzl elect NAME PROPOSAL [--ttl S]` or `qklzl elect NAME --listen`. */
+export const electArgs = {
+  name: { type: "positional", description: "the election's name (its keys are NAME/<lease id>)", required: false },
+  proposal: { type: "positional", description: "the value this candidate proposes (shown to listeners once elected)", required: false },
+  listen: { type: "boolean", description: "print the leader's proposal whenever it changes, until Ctrl-C" },
+  ttl: lockArgs.ttl,
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
   clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs, kvListArgs, txnArgs, compactArgs,
   membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs, watchArgs,
+  leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs, lockArgs, electArgs,
 ];

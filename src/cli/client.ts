@@ -1,5 +1,6 @@
 import { assert } from "../shared/assert.ts";
 import { type ErrorCode, errorHttpStatus, isQklzlError, QklzlError } from "../shared/errors.ts";
+import { clientTlsFromFlags, type ClientTls, type ClientTlsFlags } from "./client_tls.ts";
 
 /** RequestOptions: timeoutMs bounds the whole call, every hop included. */
 export interface RequestOptions {
@@ -8,6 +9,19 @@ export interface RequestOptions {
   followLeader: boolean;
   /** maxHops: redirects followed at most (default 3), so two nodes that point at each other cannot loop. */
   maxHops?: number;
+  /** tls: CA and client certificate for https; absent: the ones useClientTls set (the command's flags). */
+  tls?: ClientTls | null;
+}
+
+/** command_tls: the TLS flags of this CLI invocation (one command per process), set by useClientTls. */
+let command_tls: ClientTls | null = null;
+
+/**
+ * useClientTls reads a command's --cacert/--cert/--key for every request it makes. With any of them given,
+ * a bare host:port address means https (an explicit http:// or https:// is kept as written).
+ */
+export function useClientTls(flags: ClientTlsFlags): void {
+  command_tls = clientTlsFromFlags(flags);
 }
 
 const hops_max_default = 3;
@@ -15,12 +29,15 @@ const hops_max_default = 3;
 /** known_codes lets an error body's code become a QklzlError code only when it is one qklzl documents. */
 const known_codes = new Set<string>(Object.keys(errorHttpStatus));
 
-/** baseUrl accepts "host:port" or "http://host:port[/]" and returns "http://host:port". */
-export function baseUrl(addr: string): string {
+/**
+ * baseUrl accepts "host:port", "http://host:port[/]" or "https://host:port[/]" and returns the URL without a
+ * trailing slash; a bare host:port gets https when TLS flags were given (`secure`), else http.
+ */
+export function baseUrl(addr: string, secure = command_tls !== null): string {
   const trimmed = addr.trim().replace(/\/+$/, "");
   if (trimmed.length === 0) throw new QklzlError("bad_request", "node address is empty");
   if (/^https?:\/\//.test(trimmed)) return trimmed;
-  return `http://${trimmed}`;
+  return `${secure ? "https" : "http"}://${trimmed}`;
 }
 
 /**
@@ -42,9 +59,10 @@ export async function request(
   assert(hopsMax >= 0, "maxHops is not negative");
   const signal = AbortSignal.timeout(options.timeoutMs);
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  let url = baseUrl(addr) + path;
+  const tls = options.tls === undefined ? command_tls : options.tls;
+  let url = baseUrl(addr, tls !== null) + path;
   for (let hop = 0; ; hop++) {
-    const response = await send(url, method, payload, signal, options.timeoutMs);
+    const response = await send(url, method, payload, signal, options.timeoutMs, tls);
     const answer = await readAnswer(response, url, method, options.timeoutMs);
     if (response.ok) return answer;
     const error = errorFromAnswer(response, answer, url);
@@ -60,9 +78,11 @@ async function send(
   payload: string | undefined,
   signal: AbortSignal,
   timeoutMs: number,
+  tls: ClientTls | null,
 ): Promise<Response> {
   try {
     return await fetch(url, {
+      ...(tls === null || !url.startsWith("https:") ? {} : { tls }),
       method,
       body: payload,
       headers: payload === undefined ? undefined : { "content-type": "application/json" },
@@ -131,6 +151,7 @@ function leaderUrl(response: Response, error: QklzlError, path: string): string 
   const location = response.headers.get("location");
   if (location !== null && /^https?:\/\//.test(location)) return location;
   const leaderHttpAddr = error.details.leader_http_addr;
-  if (typeof leaderHttpAddr === "string" && leaderHttpAddr.length > 0) return baseUrl(leaderHttpAddr) + path;
+  // Same scheme as the answer we got: every member serves http, or every member https.
+  if (typeof leaderHttpAddr === "string" && leaderHttpAddr.length > 0) return baseUrl(leaderHttpAddr, response.url.startsWith("https:")) + path;
   return null;
 }

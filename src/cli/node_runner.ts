@@ -49,6 +49,12 @@ export async function runNode(options: NodeOptions): Promise<never> {
   }
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // SIGHUP re-reads the TLS files (etcd needs a restart for this; operators of long-lived nodes should not).
+  process.on("SIGHUP", () => {
+    if (node === null || stopRequested !== null) return;
+    logger.info("SIGHUP received, reloading TLS certificates");
+    void node.reloadTls();
+  });
 
   const { startNode } = await import("../node/index.ts");
   try {

@@ -1,5 +1,8 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { tlsFilesProblem, type NodeTlsFiles } from "../node/tls/files.ts";
+import { defaultAutoCompaction, type AutoCompaction } from "../kv/index.ts";
 import type { NodeOptions } from "../node/types.ts";
+import { limits } from "../shared/limits.ts";
 import { parseBytes, parseHostPort, parseInteger } from "./parse.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -23,6 +26,16 @@ export interface StartFlags {
   "max-value-bytes"?: string;
   "max-body-bytes"?: string;
   "segment-bytes"?: string;
+  "cert-file"?: string;
+  "key-file"?: string;
+  "trusted-ca-file"?: string;
+  "client-cert-auth"?: boolean;
+  "peer-cert-file"?: string;
+  "peer-key-file"?: string;
+  "peer-trusted-ca-file"?: string;
+  "auto-compaction-mode"?: string;
+  "auto-compaction-retention"?: string;
+  "max-txn-ops"?: string;
 }
 
 /**
@@ -82,7 +95,58 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     maxValueBytes,
     maxBodyBytes,
     segmentBytes: parseBytes("segment-bytes", flags["segment-bytes"] ?? "64MiB", 4096),
+    tls: tlsFilesFromFlags(flags),
+    autoCompaction: autoCompactionFromFlags(flags["auto-compaction-mode"], flags["auto-compaction-retention"]),
+    maxTxnOps: parseInteger("max-txn-ops", flags["max-txn-ops"] ?? String(limits.txn_ops_max), 1, txn_ops_flag_max),
   };
+}
+
+/** tlsFilesFromFlags: the TLS flags as paths (read by the node, and again on SIGHUP); a bad combination is a UsageError. */
+function tlsFilesFromFlags(flags: StartFlags): NodeTlsFiles {
+  const path = (name: keyof StartFlags): string | null => {
+    const value = flags[name];
+    if (value === undefined) return null;
+    if (typeof value !== "string" || value.trim() === "") throw new UsageError(`--${name} needs a file path`);
+    if (!existsSync(value)) throw new UsageError(`--${name} ${value}: no such file`);
+    return value;
+  };
+  const files: NodeTlsFiles = {
+    certFile: path("cert-file"),
+    keyFile: path("key-file"),
+    trustedCaFile: path("trusted-ca-file"),
+    clientCertAuth: flags["client-cert-auth"] === true,
+    peerCertFile: path("peer-cert-file"),
+    peerKeyFile: path("peer-key-file"),
+    peerTrustedCaFile: path("peer-trusted-ca-file"),
+  };
+  const problem = tlsFilesProblem(files);
+  if (problem !== null) throw new UsageError(problem);
+  return files;
+}
+
+/** txn_ops_flag_max: --max-txn-ops above this would let one txn hold more than a log entry should. */
+const txn_ops_flag_max = 100_000;
+
+const retentionUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * autoCompactionFromFlags reads etcd's pair: revision mode takes a revision count (default the built-in
+ * window); periodic mode a duration with a unit (ms, s, m, h) or a bare number of hours, as etcd.
+ */
+export function autoCompactionFromFlags(mode: string | undefined, retention: string | undefined): AutoCompaction {
+  const raw = (retention ?? "").trim();
+  if (mode === undefined || mode === "revision") {
+    if (raw === "") return defaultAutoCompaction;
+    return { mode: "revision", revisions: parseInteger("auto-compaction-retention", raw, 0) };
+  }
+  if (mode !== "periodic") throw new UsageError(`--auto-compaction-mode must be revision or periodic, got ${JSON.stringify(mode)}`);
+  if (raw === "") throw new UsageError("--auto-compaction-mode periodic needs --auto-compaction-retention, a duration like 1h or 30m");
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(raw);
+  const ms = match === null ? Number.NaN : Math.round(Number(match[1]) * retentionUnits[match[2] ?? "h"]!);
+  if (!Number.isSafeInteger(ms) || ms < 1000) {
+    throw new UsageError(`--auto-compaction-retention in periodic mode must be a duration of at least 1s like 1h, 30m or 10s, got ${JSON.stringify(raw)}`);
+  }
+  return { mode: "periodic", retentionMs: ms };
 }
 
 /** checkDataDir refuses a path that is not a directory, and an empty one when neither --bootstrap nor --join says what to do. */

@@ -26,6 +26,8 @@ const V2_DELETE = 17;
 export interface CommandLimits {
   maxKeyBytes: number;
   maxValueBytes: number;
+  /** maxTxnOps: --max-txn-ops for txn requests (absent: limits.txn_ops_max); see RequestBounds. */
+  maxTxnOps?: number;
 }
 
 const defaultLimits: CommandLimits = { maxKeyBytes: limits.key_bytes_max, maxValueBytes: limits.value_bytes_max };

@@ -185,3 +185,135 @@ export class ImageReader {
     return this.image.subarray(start, start + length);
   }
 }
+
+/**
+ * FrameCursor reads the msgpack items of one frame in place (a restore's hot path: no object per item): only
+ * the forms ImageWriter emits for slices (arrays, non-negative integers, booleans, str), anything else is a
+ * storage_corrupt error. A str is left as bounds into the image, so a value is copied without decoding.
+ */
+export class FrameCursor {
+  readonly buf: Buffer;
+  private readonly view: DataView;
+  at: number;
+  readonly end: number;
+  /** strStart/strEnd: the bytes of the str read last. */
+  strStart = 0;
+  strEnd = 0;
+
+  /** The frame is image[start, end); positions (at, strStart, strEnd) are offsets in the whole image. */
+  constructor(image: Buffer, start: number, end: number) {
+    this.buf = image;
+    this.view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+    this.at = start;
+    this.end = end;
+  }
+
+  get done(): boolean {
+    return this.at >= this.end;
+  }
+
+  peek(): number {
+    if (this.at >= this.end) imageFail("slice ends inside an item");
+    return this.buf[this.at]!;
+  }
+
+  private need(bytes: number): void {
+    if (this.at + bytes > this.end) imageFail("slice ends inside an item");
+  }
+
+  /** arrayHeader: the item count of an array. */
+  arrayHeader(): number {
+    const b = this.peek();
+    if (b >= 0x90 && b <= 0x9f) {
+      this.at++;
+      return b & 0x0f;
+    }
+    if (b === 0xdc) {
+      this.need(3);
+      const n = this.view.getUint16(this.at + 1);
+      this.at += 3;
+      return n;
+    }
+    if (b === 0xdd) {
+      this.need(5);
+      const n = this.view.getUint32(this.at + 1);
+      this.at += 5;
+      return n;
+    }
+    return imageFail(`expected an array, found type 0x${b.toString(16)}`);
+  }
+
+  /** uint: a non-negative safe integer. */
+  uint(): number {
+    const b = this.peek();
+    const at = this.at;
+    if (b < 0x80) {
+      this.at++;
+      return b;
+    }
+    if (b === 0xcc) {
+      this.need(2);
+      this.at += 2;
+      return this.buf[at + 1]!;
+    }
+    if (b === 0xcd) {
+      this.need(3);
+      this.at += 3;
+      return this.view.getUint16(at + 1);
+    }
+    if (b === 0xce) {
+      this.need(5);
+      this.at += 5;
+      return this.view.getUint32(at + 1);
+    }
+    if (b === 0xcf) {
+      this.need(9);
+      this.at += 9;
+      const n = this.view.getUint32(at + 1) * 0x1_0000_0000 + this.view.getUint32(at + 5);
+      if (!Number.isSafeInteger(n)) imageFail(`integer ${n} is not safe`);
+      return n;
+    }
+    return imageFail(`expected a non-negative integer, found type 0x${b.toString(16)}`);
+  }
+
+  bool(): boolean {
+    const b = this.peek();
+    if (b !== 0xc2 && b !== 0xc3) imageFail(`expected a boolean, found type 0x${b.toString(16)}`);
+    this.at++;
+    return b === 0xc3;
+  }
+
+  /** str reads a str item's header and skips its bytes, leaving their bounds in strStart / strEnd. */
+  str(): void {
+    const b = this.peek();
+    let length: number;
+    let header: number;
+    if (b >= 0xa0 && b <= 0xbf) {
+      length = b & 0x1f;
+      header = 1;
+    } else if (b === 0xd9) {
+      this.need(2);
+      length = this.buf[this.at + 1]!;
+      header = 2;
+    } else if (b === 0xda) {
+      this.need(3);
+      length = this.view.getUint16(this.at + 1);
+      header = 3;
+    } else if (b === 0xdb) {
+      this.need(5);
+      length = this.view.getUint32(this.at + 1);
+      header = 5;
+    } else {
+      return imageFail(`expected a string, found type 0x${b.toString(16)}`);
+    }
+    this.need(header + length);
+    this.strStart = this.at + header;
+    this.strEnd = this.strStart + length;
+    this.at = this.strEnd;
+  }
+
+  /** text: the str read last, decoded. */
+  text(): string {
+    return this.buf.toString("utf8", this.strStart, this.strEnd);
+  }
+}

@@ -1,5 +1,7 @@
 export { decodeEntry, encodeCommand, encodeRequest, requestOf, utf8ByteLength, validateCommand, validateKey, validateValue } from "./command.ts";
 export type { CommandLimits, DecodedEntry } from "./command.ts";
+export { PeriodicRetention, applyRetention, defaultAutoCompaction } from "./auto_compaction.ts";
+export type { AutoCompaction } from "./auto_compaction.ts";
 export { hashHex, pairHash } from "./hash.ts";
 export { FROM_KEY, compareKeys, prefixEnd } from "./key_order.ts";
 export { MvccStore } from "./mvcc_store.ts";

@@ -2,6 +2,7 @@ import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import { compareKeys, inRange, isRange } from "./key_order.ts";
+import { type LeaseHook, leaseNotFound } from "./lessor.ts";
 import type { DeleteRangeResponse, Event, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { SortedKeys } from "./sorted_keys.ts";
 import { NONE, type RecordMeta, type RecordReader, ValueArena } from "./value_arena.ts";
@@ -66,6 +67,8 @@ export class MvccStore {
   private hash = 0n;
   /** headBytes: arena bytes of the heads (the newest record of each key); the rest of the live bytes is history. */
   private headBytes = 0;
+  /** leases: the state machine's lessor (null in a bare store: leases are then just numbers on records). */
+  leases: LeaseHook | null = null;
   readonly retention: number;
   readonly historyBytesMax: number;
   readonly rangeBytesMax: number;
@@ -248,6 +251,8 @@ export class MvccStore {
    * before a txn writes anything so that it stays atomic.
    */
   checkPut(request: PutRequest): void {
+    const lease = request.lease ?? 0;
+    if (lease !== 0 && !request.ignore_lease && this.leases !== null && !this.leases.exists(lease)) throw leaseNotFound(lease);
     if (!request.ignore_value && !request.ignore_lease) return;
     if (this.getKv(request.key) === null) {
       throw new QklzlError("key_not_found", `key ${JSON.stringify(request.key)} not found (ignore_value / ignore_lease need it)`, {
@@ -278,6 +283,11 @@ export class MvccStore {
     };
     const loc = arena.put(value, meta);
     this.recordWritten(txn, key, loc, head);
+    const leaseBefore = before?.lease ?? 0;
+    if (this.leases !== null && leaseBefore !== meta.lease) {
+      if (leaseBefore !== 0) this.leases.detach(key, leaseBefore);
+      if (meta.lease !== 0) this.leases.attach(key, meta.lease);
+    }
     if (current === NONE) this.liveKeys++;
     if (txn.events !== null) {
       const kv = kvFrom(key, value, meta);
@@ -300,6 +310,7 @@ export class MvccStore {
     for (const victim of keys) {
       const head = this.heads.get(victim)!;
       const prev = kvOf(this.arena, victim, head, false);
+      if (prev.lease !== 0) this.leases?.detach(victim, prev.lease);
       const loc = this.arena.put("", { create: 0, mod: txn.revision, sub: txn.sub, version: 0, lease: 0, tombstone: true, prev: head });
       this.recordWritten(txn, victim, loc, head);
       this.liveKeys--;
@@ -400,6 +411,15 @@ export class MvccStore {
     return out;
   }
 
+  /** leasedKeys: every live key with a lease, and that lease (to rebuild the lessor after a restore). */
+  *leasedKeys(): Generator<[string, number]> {
+    for (const [key, head] of this.heads) {
+      if (this.arena.isTombstone(head)) continue;
+      const lease = this.arena.meta(head).lease;
+      if (lease !== 0) yield [key, lease];
+    }
+  }
+
   /**
    * image fixes the state to serialize now: keys in order with their newest record, read through a reader
    * that stays valid while the store goes on (records are immutable; see RecordReader).
@@ -420,21 +440,32 @@ export class MvccStore {
   }
 
   /** @internal used by StoreBuilder */
-  _load(builder: { heads: Map<string, number>; arena: ValueArena; keys: string[]; live: number; hash: bigint; counters: StoreCounters; events: { key: string; rev: number; sub: number }[] }): void {
-    this.heads = builder.heads;
-    this.arena = builder.arena;
-    this.index = SortedKeys.fromSorted(builder.keys);
-    this.liveKeys = builder.live;
-    this.rev = builder.counters.revision;
-    this.compactedRev = builder.counters.compacted;
-    this.hash = builder.hash;
-    this.headBytes = 0;
-    for (const head of this.heads.values()) this.headBytes += this.arena.recordBytes(head);
-    builder.events.sort((a, b) => a.rev - b.rev || a.sub - b.sub);
-    this.eventKeys = builder.events.map((e) => e.key);
-    this.eventRevs = builder.events.map((e) => e.rev);
+  _load(built: BuiltStore): void {
+    this.heads = built.heads;
+    this.arena = built.arena;
+    this.index = SortedKeys.fromSorted(built.keys, false);
+    this.liveKeys = built.live;
+    this.rev = built.counters.revision;
+    this.compactedRev = built.counters.compacted;
+    this.hash = built.hash;
+    this.headBytes = built.headBytes;
+    this.eventKeys = built.eventKeys;
+    this.eventRevs = built.eventRevs;
     this.eventStart = 0;
   }
+}
+
+/** BuiltStore: what StoreBuilder hands to MvccStore._load (keys checked in order, events in (revision, sub) order). */
+interface BuiltStore {
+  heads: Map<string, number>;
+  arena: ValueArena;
+  keys: string[];
+  live: number;
+  hash: bigint;
+  headBytes: number;
+  counters: StoreCounters;
+  eventKeys: string[];
+  eventRevs: number[];
 }
 
 /** StoreImage: a fixed state for a snapshot (see MvccStore.image). */
@@ -474,14 +505,29 @@ export function liveChain(reader: RecordReader, head: number, compacted: number)
   return chain;
 }
 
-/** StoreBuilder rebuilds a store from a snapshot's records, checking their order and revisions. */
+/**
+ * StoreBuilder rebuilds a store from a snapshot's records, checking their order and revisions. Records go
+ * straight into the arena: `add` takes one key's versions as objects (v1 images, tests); a v2 restore calls
+ * startKey / version / endKey with numbers and a slice of the image, so it allocates nothing per record.
+ */
 export class StoreBuilder {
   private heads = new Map<string, number>();
   private arena = new ValueArena();
   private keys: string[] = [];
   private live = 0;
   private hash = 0n;
-  private events: { key: string; rev: number; sub: number }[] = [];
+  private headBytes = 0;
+  private eventKeys: string[] = [];
+  private eventRevs: number[] = [];
+  private eventSubs: number[] = [];
+  /** The key being added (null between keys), its hash seed, newest record so far, and that record's fields. */
+  private key: string | null = null;
+  private keySeed = 0n;
+  private head = NONE;
+  private headMod = 0;
+  private headTombstone = false;
+  private firstMod = 0;
+  private firstTombstone = false;
 
   constructor(
     private readonly store: MvccStore,
@@ -494,24 +540,80 @@ export class StoreBuilder {
   add(key: string, versions: VersionRecord[]): void {
     const last = this.keys[this.keys.length - 1];
     if (last !== undefined && compareKeys(last, key) >= 0) throw new Error(`keys out of order at ${JSON.stringify(key)}`);
-    if (versions.length === 0) throw new Error(`key ${JSON.stringify(key)} has no versions`);
-    let prev = NONE;
-    let prevMod = 0;
+    this.startKey(key);
     for (const v of versions) {
-      if (!(v.mod > prevMod) || v.mod > this.counters.revision) throw new Error(`key ${JSON.stringify(key)}: bad mod revision ${v.mod}`);
-      prevMod = v.mod;
-      prev = this.arena.put(v.value, { ...v, prev });
-      this.hash ^= recordHash(this.arena, key, prev);
-      if (v.mod > this.counters.compacted) this.events.push({ key, rev: v.mod, sub: v.sub });
+      const value = typeof v.value === "string" ? Buffer.from(v.value, "utf8") : Buffer.from(v.value.buffer, v.value.byteOffset, v.value.length);
+      this.version(v.create, v.mod, v.sub, v.version, v.lease, v.tombstone, value, 0, value.length);
     }
-    if (versions[0]!.mod <= this.counters.compacted && versions[0]!.tombstone) throw new Error(`key ${JSON.stringify(key)}: a compacted tombstone`);
-    this.heads.set(key, prev);
+    this.endKey();
+  }
+
+  /** startKey begins a key; the caller has checked that keys come in strictly increasing order. */
+  startKey(key: string): void {
+    assert(this.key === null, "store builder: endKey before the next key");
+    this.key = key;
+    this.keySeed = Bun.hash.wyhash(key, SEED);
+    this.head = NONE;
+  }
+
+  /** version adds the key's next version (oldest first) whose value is source[from, to). */
+  version(create: number, mod: number, sub: number, version: number, lease: number, tombstone: boolean, source: Buffer, from: number, to: number): void {
+    const key = this.key!;
+    const first = this.head === NONE;
+    if (!(mod > (first ? 0 : this.headMod)) || mod > this.counters.revision) throw new Error(`key ${JSON.stringify(key)}: bad mod revision ${mod}`);
+    const loc = this.arena.putCopy(create, mod, sub, version, lease, tombstone, this.head, source, from, to);
+    this.hash ^= Bun.hash.wyhash(this.arena.contentBytes(loc), this.keySeed);
+    if (mod > this.counters.compacted) {
+      this.eventKeys.push(key);
+      this.eventRevs.push(mod);
+      this.eventSubs.push(sub);
+    }
+    if (first) {
+      this.firstMod = mod;
+      this.firstTombstone = tombstone;
+    }
+    this.head = loc;
+    this.headMod = mod;
+    this.headTombstone = tombstone;
+  }
+
+  endKey(): void {
+    const key = this.key!;
+    if (this.head === NONE) throw new Error(`key ${JSON.stringify(key)} has no versions`);
+    if (this.firstMod <= this.counters.compacted && this.firstTombstone) throw new Error(`key ${JSON.stringify(key)}: a compacted tombstone`);
+    this.heads.set(key, this.head);
     this.keys.push(key);
-    if (!versions[versions.length - 1]!.tombstone) this.live++;
+    this.headBytes += this.arena.recordBytes(this.head);
+    if (!this.headTombstone) this.live++;
+    this.key = null;
   }
 
   finish(): MvccStore {
-    this.store._load({ heads: this.heads, arena: this.arena, keys: this.keys, live: this.live, hash: this.hash, counters: this.counters, events: this.events });
+    assert(this.key === null, "store builder: the last key ended");
+    // Events arrive in key order; the log wants them in (revision, sub) order.
+    const revs = this.eventRevs;
+    const subs = this.eventSubs;
+    let sorted = true;
+    for (let i = 1; i < revs.length && sorted; i++) sorted = revs[i - 1]! < revs[i]! || (revs[i - 1] === revs[i] && subs[i - 1]! < subs[i]!);
+    let eventKeys = this.eventKeys;
+    let eventRevs = revs;
+    if (!sorted) {
+      const order = Array.from({ length: revs.length }, (_, i) => i);
+      order.sort((a, b) => revs[a]! - revs[b]! || subs[a]! - subs[b]!);
+      eventKeys = order.map((i) => this.eventKeys[i]!);
+      eventRevs = order.map((i) => revs[i]!);
+    }
+    this.store._load({
+      heads: this.heads,
+      arena: this.arena,
+      keys: this.keys,
+      live: this.live,
+      hash: this.hash,
+      headBytes: this.headBytes,
+      counters: this.counters,
+      eventKeys,
+      eventRevs,
+    });
     return this.store;
   }
 }

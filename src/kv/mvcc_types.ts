@@ -122,6 +122,29 @@ export interface CompactResponse {
   compact_revision: number;
 }
 
+/** LeaseGrantRequest: the id (chosen by the proposing leader when the client named none) and TTL in seconds. */
+export interface LeaseGrantRequest {
+  id: number;
+  ttl: number;
+}
+
+export interface LeaseGrantResponse {
+  id: number;
+  ttl: number;
+  revision: number;
+}
+
+/** LeaseRevokeRequest: revoke (or, proposed by the leader, expire) a lease: its keys are deleted in one revision. */
+export interface LeaseRevokeRequest {
+  id: number;
+}
+
+export interface LeaseRevokeResponse {
+  revision: number;
+  /** deleted: the keys that were attached to the lease. */
+  deleted: number;
+}
+
 /** Event is one change of one key (mvccpb.Event); a txn's events share its revision. */
 export interface Event {
   type: "put" | "delete";
@@ -138,7 +161,9 @@ export type KvRequest =
   | { kind: "put"; put: PutRequest }
   | { kind: "delete_range"; delete_range: DeleteRangeRequest }
   | { kind: "txn"; txn: TxnRequest }
-  | { kind: "compact"; compact: CompactRequest };
+  | { kind: "compact"; compact: CompactRequest }
+  | { kind: "lease_grant"; lease_grant: LeaseGrantRequest }
+  | { kind: "lease_revoke"; lease_revoke: LeaseRevokeRequest };
 
 /** ApplyError is a refusal decided at apply time (deterministic on every replica); nothing changed. */
 export interface ApplyError {
@@ -152,4 +177,6 @@ export type KvResponse =
   | { kind: "delete_range"; delete_range: DeleteRangeResponse }
   | { kind: "txn"; txn: TxnResponse }
   | { kind: "compact"; compact: CompactResponse }
+  | { kind: "lease_grant"; lease_grant: LeaseGrantResponse }
+  | { kind: "lease_revoke"; lease_revoke: LeaseRevokeResponse }
   | { kind: "error"; error: ApplyError };

@@ -5,6 +5,8 @@ import type {
   Compare,
   DeleteRangeRequest,
   KvRequest,
+  LeaseGrantRequest,
+  LeaseRevokeRequest,
   PutRequest,
   RangeRequest,
   RequestOp,
@@ -14,14 +16,19 @@ import type {
 } from "./mvcc_types.ts";
 import { checkTxnLimits } from "./txn.ts";
 
-/** RequestBounds: the size bounds of keys and values (flags); decoding a log entry uses none (Infinity). */
+/**
+ * RequestBounds: the size bounds of keys and values and the operations of a txn (flags); decoding a log entry
+ * uses none (Infinity): an entry accepted by the leader's flags applies on every replica whatever its own.
+ */
 export interface RequestBounds {
   maxKeyBytes: number;
   maxValueBytes: number;
+  /** maxTxnOps: --max-txn-ops (operations, and compares, of one txn); absent: limits.txn_ops_max. */
+  maxTxnOps?: number;
 }
 
-export const defaultBounds: RequestBounds = { maxKeyBytes: limits.key_bytes_max, maxValueBytes: limits.value_bytes_max };
-export const unbounded: RequestBounds = { maxKeyBytes: Number.POSITIVE_INFINITY, maxValueBytes: Number.POSITIVE_INFINITY };
+export const defaultBounds: RequestBounds = { maxKeyBytes: limits.key_bytes_max, maxValueBytes: limits.value_bytes_max, maxTxnOps: limits.txn_ops_max };
+export const unbounded: RequestBounds = { maxKeyBytes: Number.POSITIVE_INFINITY, maxValueBytes: Number.POSITIVE_INFINITY, maxTxnOps: Number.POSITIVE_INFINITY };
 
 type Fields = Record<string, unknown>;
 
@@ -158,12 +165,13 @@ function validateOp(input: unknown, bounds: RequestBounds, depth: number): Reque
   return bad(`unknown operation ${JSON.stringify(names[0])}`);
 }
 
-function list(input: unknown, name: string): unknown[] {
+function list(input: unknown, name: string, bounds: RequestBounds): unknown[] {
   if (input === undefined) return [];
   if (!Array.isArray(input)) bad(`${name} must be an array`);
   // Bound the work before looking inside: checkTxnLimits counts precisely afterwards.
-  if (input.length > limits.txn_ops_max) {
-    throw new QklzlError("too_many_ops", `${name} has ${input.length} entries; the maximum is ${limits.txn_ops_max}`);
+  const max = bounds.maxTxnOps ?? limits.txn_ops_max;
+  if (input.length > max) {
+    throw new QklzlError("too_many_ops", `${name} has ${input.length} entries; the maximum is ${max}`);
   }
   return input;
 }
@@ -173,16 +181,16 @@ function validateTxnShape(input: unknown, bounds: RequestBounds, depth: number):
   const f = object(input, "a txn");
   onlyFields(f, ["compare", "success", "failure"], "a txn");
   return {
-    compare: list(f.compare, "compare").map((c) => validateCompare(c, bounds)),
-    success: list(f.success, "success").map((op) => validateOp(op, bounds, depth)),
-    failure: list(f.failure, "failure").map((op) => validateOp(op, bounds, depth)),
+    compare: list(f.compare, "compare", bounds).map((c) => validateCompare(c, bounds)),
+    success: list(f.success, "success", bounds).map((op) => validateOp(op, bounds, depth)),
+    failure: list(f.failure, "failure", bounds).map((op) => validateOp(op, bounds, depth)),
   };
 }
 
 /** validateTxn: shape, sizes, then the ops limit and duplicate keys (too_many_ops, duplicate_key). */
 export function validateTxn(input: unknown, bounds: RequestBounds = defaultBounds): TxnRequest {
   const txn = validateTxnShape(input, bounds, 1);
-  checkTxnLimits(txn);
+  checkTxnLimits(txn, bounds.maxTxnOps ?? limits.txn_ops_max);
   return txn;
 }
 
@@ -192,6 +200,28 @@ export function validateCompact(input: unknown): CompactRequest {
   const revision = count(f.revision, "revision");
   if (revision === undefined || revision === 0) bad("compact needs a positive revision");
   return { revision };
+}
+
+/** leaseId: a lease id is a positive safe integer (0 means "no lease" on a key). */
+function leaseId(input: unknown): number {
+  const id = count(input, "id");
+  if (id === undefined || id === 0) bad("a lease id must be a positive integer");
+  return id;
+}
+
+/** validateLeaseGrant: the shape of a grant in a log entry (its TTL bounds are checked when it is proposed). */
+export function validateLeaseGrant(input: unknown): LeaseGrantRequest {
+  const f = object(input, "a lease grant");
+  onlyFields(f, ["id", "ttl"], "a lease grant");
+  const ttl = count(f.ttl, "ttl");
+  if (ttl === undefined || ttl === 0) bad("a lease grant needs a positive ttl");
+  return { id: leaseId(f.id), ttl };
+}
+
+export function validateLeaseRevoke(input: unknown): LeaseRevokeRequest {
+  const f = object(input, "a lease revoke");
+  onlyFields(f, ["id"], "a lease revoke");
+  return { id: leaseId(f.id) };
 }
 
 /** validateKvRequest checks a whole request of one log entry. */
@@ -206,6 +236,10 @@ export function validateKvRequest(input: unknown, bounds: RequestBounds = defaul
       return { kind: "txn", txn: validateTxn(f.txn, bounds) };
     case "compact":
       return { kind: "compact", compact: validateCompact(f.compact) };
+    case "lease_grant":
+      return { kind: "lease_grant", lease_grant: validateLeaseGrant(f.lease_grant) };
+    case "lease_revoke":
+      return { kind: "lease_revoke", lease_revoke: validateLeaseRevoke(f.lease_revoke) };
     default:
       return bad(`unknown request kind ${JSON.stringify(f.kind ?? null)}`);
   }

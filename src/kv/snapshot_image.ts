@@ -1,10 +1,12 @@
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import { DedupTable } from "./dedup.ts";
+import type { LeaseRecord } from "./lessor.ts";
 import { hashHex, pairHash } from "./hash.ts";
-import { ImageReader, ImageWriter, MAGIC_V2, imageFail, imageVersion } from "./image_codec.ts";
+import { isQklzlError } from "../shared/errors.ts";
+import { FrameCursor, ImageReader, ImageWriter, MAGIC_V2, imageFail, imageVersion } from "./image_codec.ts";
 import { compareKeys } from "./key_order.ts";
-import { MvccStore, type StoreImage, type StoreOptions, type VersionRecord, liveChain } from "./mvcc_store.ts";
+import { MvccStore, type StoreImage, type StoreOptions, liveChain } from "./mvcc_store.ts";
 
 const packr = new Packr({ useRecords: false });
 
@@ -14,11 +16,16 @@ const packr = new Packr({ useRecords: false });
  * - KEYS: then per key (in key order) key, n, and n versions oldest first, each 7 items: create, mod, sub,
  *   version, lease, tombstone, value.
  * - DEDUP: then per entry request id, result (bin), oldest first.
+ * - LEASES: then per lease id, TTL (seconds), by increasing id. Format 3 is format 2 with this section and a
+ *   `leases` count in the header; it is written only when there are leases, so an image without any stays
+ *   format 2, readable by binaries from before leases (which refuse a format 3 header rather than misread it).
  * (v1, "QKV1": header {index, count, hash}, then frames [k, v, k, v…] of a plain map.)
  */
 const TAG_KEYS = 1;
 const TAG_DEDUP = 2;
+const TAG_LEASES = 3;
 const FORMAT = 2;
+const FORMAT_LEASES = 3;
 const ITEMS_PER_VERSION = 7;
 
 /** A slice ends after this many versions or bytes, so one frame stays far below the transport frame bound. */
@@ -35,6 +42,8 @@ interface HeaderV2 {
   keys: number;
   versions: number;
   dedup: number;
+  /** leases: absent in format 2 (no leases). */
+  leases?: number;
   hash: string;
 }
 
@@ -42,6 +51,7 @@ export interface ImageSource {
   index: number;
   store: StoreImage;
   dedup: [string, Uint8Array][];
+  leases: LeaseRecord[];
   hash: string;
 }
 
@@ -49,6 +59,7 @@ export interface RestoredImage {
   index: number;
   store: MvccStore;
   dedup: DedupTable;
+  leases: LeaseRecord[];
   /** hash the header promises for store + dedup (null for v1: its own hash was checked already). */
   hash: string | null;
 }
@@ -65,13 +76,14 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     versions += n;
   }
   const header: HeaderV2 = {
-    format: FORMAT,
+    format: source.leases.length > 0 ? FORMAT_LEASES : FORMAT,
     index: source.index,
     revision: store.revision,
     compacted: store.compacted,
     keys: store.keys.length,
     versions,
     dedup: source.dedup.length,
+    ...(source.leases.length > 0 ? { leases: source.leases.length } : {}),
     hash: source.hash,
   };
   const writer = new ImageWriter(write, MAGIC_V2);
@@ -137,6 +149,17 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     writer.endSlice(1 + 2 * part.length);
     await pace();
   }
+  for (let i = 0; i < source.leases.length; i += slice_versions_max) {
+    writer.beginSlice();
+    writer.uint(TAG_LEASES);
+    const part = source.leases.slice(i, i + slice_versions_max);
+    for (const lease of part) {
+      writer.uint(lease.id);
+      writer.uint(lease.ttl);
+    }
+    writer.endSlice(1 + 2 * part.length);
+    await pace();
+  }
   await writer.flush();
 }
 
@@ -151,51 +174,98 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const field of ["index", "revision", "compacted", "keys", "versions", "dedup"] as const) {
     if (!Number.isSafeInteger(header?.[field]) || header[field] < 0) imageFail(`bad header field ${field}`);
   }
-  if (header.format !== FORMAT || typeof header.hash !== "string") imageFail("bad header");
+  if ((header.format !== FORMAT && header.format !== FORMAT_LEASES) || typeof header.hash !== "string") imageFail("bad header");
+  const leasesExpected = header.format === FORMAT_LEASES ? header.leases : 0;
+  if (!Number.isSafeInteger(leasesExpected) || leasesExpected! < 0) imageFail("bad header field leases");
   if (header.compacted > header.revision || header.revision < 1) imageFail("bad header revisions");
   const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted });
   const dedup = new DedupTable();
   let keys = 0;
   let versions = 0;
   let dedupEntries = 0;
+  const leases: LeaseRecord[] = [];
   let burstStart = performance.now();
+  const whole = Buffer.from(image.buffer, image.byteOffset, image.length);
+  // The previous key's bytes in the image: keys must come in strictly increasing byte (= code point) order.
+  let prevKey: string | null = null;
+  let prevAscii = false;
+  let prevStart = -1;
+  let prevEnd = -1;
   for (let frame = reader.next(); frame !== null; frame = reader.next()) {
-    const items = packr.unpack(frame) as unknown;
-    if (!Array.isArray(items) || items.length === 0) imageFail("bad slice");
-    if (items[0] === TAG_KEYS) {
-      let i = 1;
-      while (i < items.length) {
-        const key = items[i];
-        const n = items[i + 1];
-        i += 2;
-        if (typeof key !== "string" || !Number.isSafeInteger(n) || n <= 0) imageFail("bad key entry");
-        if (i + n * ITEMS_PER_VERSION > items.length) imageFail(`key ${JSON.stringify(key)} runs past its slice`);
-        const list: VersionRecord[] = [];
-        for (let v = 0; v < n; v++, i += ITEMS_PER_VERSION) {
-          const [create, mod, sub, version, lease, tombstone, value] = items.slice(i, i + ITEMS_PER_VERSION);
-          if (![create, mod, sub, version, lease].every((x) => Number.isSafeInteger(x) && x >= 0)) imageFail("bad version numbers");
-          if (typeof tombstone !== "boolean" || typeof value !== "string") imageFail("bad version fields");
-          list.push({ create, mod, sub, version, lease, tombstone, value });
+    const start = frame.byteOffset - image.byteOffset;
+    const cursor = new FrameCursor(whole, start, start + frame.length);
+    const count = cursor.arrayHeader();
+    if (count > 0 && cursor.peek() === TAG_KEYS) {
+      // The hot path of a restart: straight from the image into the arena (see FrameCursor, StoreBuilder).
+      cursor.uint();
+      let left = count - 1;
+      while (left > 0) {
+        if (left < 2) imageFail("bad key entry");
+        cursor.str();
+        const keyStart = cursor.strStart;
+        const keyEnd = cursor.strEnd;
+        const key = cursor.text();
+        const n = cursor.uint();
+        left -= 2;
+        if (key.length === 0 || n <= 0) imageFail("bad key entry");
+        if (n * ITEMS_PER_VERSION > left) imageFail(`key ${JSON.stringify(key)} runs past its slice`);
+        // UTF-16 order (JS <) is UTF-8 byte order unless both keys hold a surrogate at their first difference:
+        // with an ASCII-only key (as many bytes as units) on either side, < decides; otherwise the bytes do.
+        const ascii = keyEnd - keyStart === key.length;
+        if (prevKey !== null) {
+          const ordered = ascii || prevAscii ? prevKey < key : whole.compare(whole, prevStart, prevEnd, keyStart, keyEnd) > 0;
+          if (!ordered) imageFail(`keys out of order at ${JSON.stringify(key)}`);
         }
+        prevKey = key;
+        prevAscii = ascii;
+        prevStart = keyStart;
+        prevEnd = keyEnd;
         try {
-          builder.add(key, list);
+          builder.startKey(key);
+          for (let v = 0; v < n; v++) {
+            const create = cursor.uint();
+            const mod = cursor.uint();
+            const sub = cursor.uint();
+            const version = cursor.uint();
+            const lease = cursor.uint();
+            const tombstone = cursor.bool();
+            cursor.str();
+            builder.version(create, mod, sub, version, lease, tombstone, whole, cursor.strStart, cursor.strEnd);
+          }
+          builder.endKey();
         } catch (error) {
+          if (isQklzlError(error)) throw error;
           imageFail(error instanceof Error ? error.message : String(error));
         }
+        left -= n * ITEMS_PER_VERSION;
         keys++;
         versions += n;
       }
-    } else if (items[0] === TAG_DEDUP) {
-      if (items.length % 2 !== 1) imageFail("bad dedup slice");
-      for (let i = 1; i < items.length; i += 2) {
-        const id = items[i];
-        const result = items[i + 1];
-        if (typeof id !== "string" || !(result instanceof Uint8Array)) imageFail("bad dedup entry");
-        dedup.remember(id, new Uint8Array(result));
-        dedupEntries++;
-      }
+      if (!cursor.done) imageFail("bytes after the last item of a slice");
     } else {
-      imageFail(`unknown slice tag ${String(items[0])}`);
+      // Dedup and lease slices are few and small: msgpackr decodes them.
+      const items = packr.unpack(frame) as unknown;
+      if (!Array.isArray(items) || items.length === 0) imageFail("bad slice");
+      if (items[0] === TAG_DEDUP) {
+        if (items.length % 2 !== 1) imageFail("bad dedup slice");
+        for (let i = 1; i < items.length; i += 2) {
+          const id = items[i];
+          const result = items[i + 1];
+          if (typeof id !== "string" || !(result instanceof Uint8Array)) imageFail("bad dedup entry");
+          dedup.remember(id, new Uint8Array(result));
+          dedupEntries++;
+        }
+      } else if (items[0] === TAG_LEASES && header.format === FORMAT_LEASES) {
+        if (items.length % 2 !== 1) imageFail("bad leases slice");
+        for (let i = 1; i < items.length; i += 2) {
+          const id = items[i];
+          const ttl = items[i + 1];
+          if (!Number.isSafeInteger(id) || id <= 0 || !Number.isSafeInteger(ttl) || ttl <= 0) imageFail("bad lease entry");
+          leases.push({ id, ttl });
+        }
+      } else {
+        imageFail(`unknown slice tag ${String(items[0])}`);
+      }
     }
     if (performance.now() - burstStart > burst_ms_max) {
       await yieldToLoop();
@@ -205,7 +275,8 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   if (keys !== header.keys) imageFail(`${keys} keys, header says ${header.keys}`);
   if (versions !== header.versions) imageFail(`${versions} versions, header says ${header.versions}`);
   if (dedupEntries !== header.dedup) imageFail(`${dedupEntries} dedup entries, header says ${header.dedup}`);
-  return { index: header.index, store: builder.finish(), dedup, hash: header.hash };
+  if (leases.length !== leasesExpected) imageFail(`${leases.length} leases, header says ${leasesExpected}`);
+  return { index: header.index, store: builder.finish(), dedup, leases, hash: header.hash };
 }
 
 interface HeaderV1 {
@@ -249,7 +320,7 @@ async function readV1(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const key of keys) {
     builder.add(key, [{ create: revision, mod: revision, sub: 0, version: 1, lease: 0, tombstone: false, value: values.get(key)! }]);
   }
-  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), hash: null };
+  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], hash: null };
 }
 
 function yieldToLoop(): Promise<void> {

@@ -3,6 +3,7 @@ import { assert } from "../shared/assert.ts";
 import { QklzlError, isQklzlError } from "../shared/errors.ts";
 import { decodeEntry, requestOf } from "./command.ts";
 import { DedupTable } from "./dedup.ts";
+import { type LeaseRecord, Lessor } from "./lessor.ts";
 import { hashHex } from "./hash.ts";
 import type { Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { MvccStore, type StoreMemory, type StoreOptions } from "./mvcc_store.ts";
@@ -13,7 +14,16 @@ import type { KvCommand } from "./types.ts";
 const packr = new Packr({ useRecords: false });
 
 /** Codes a request can be refused with at apply time: the same on every replica, and nothing changes. */
-const apply_refusals = new Set(["compacted", "future_revision", "key_not_found", "duplicate_key", "too_many_ops"]);
+const apply_refusals = new Set([
+  "compacted",
+  "future_revision",
+  "key_not_found",
+  "duplicate_key",
+  "too_many_ops",
+  "lease_not_found",
+  "lease_exists",
+  "too_many_leases",
+]);
 
 /** SnapshotImage is a snapshot fixed at `index`, streamed by writeTo; close abandons it. */
 export interface SnapshotImage {
@@ -43,6 +53,8 @@ export type EventListener = (revision: number, events: Event[]) => void;
 export class KvStateMachine {
   private store: MvccStore;
   private dedup = new DedupTable();
+  /** lessor: the granted leases and their keys (replicated; expiry is decided by the leader, through the log). */
+  private lessor = new Lessor();
   /** index is the last log index applied (entries of any kind) or restored. */
   private index = 0;
   private snapshotting = false;
@@ -51,6 +63,7 @@ export class KvStateMachine {
 
   constructor(private readonly options: StoreOptions = {}) {
     this.store = new MvccStore(options);
+    this.store.leases = this.lessor;
   }
 
   get appliedIndex(): number {
@@ -88,6 +101,26 @@ export class KvStateMachine {
     return this.store.events(from, to, max);
   }
 
+  /** lease: a granted lease (id, TTL) with its attached keys in key order, or null. */
+  lease(id: number): (LeaseRecord & { keys: string[] }) | null {
+    const lease = this.lessor.get(id);
+    return lease === null ? null : { ...lease, keys: this.lessor.keysOf(id) };
+  }
+
+  /** leases: every granted lease, by id. */
+  leases(): LeaseRecord[] {
+    return this.lessor.records();
+  }
+
+  /** leasesVersion changes whenever a lease is granted or revoked, or the state is restored. */
+  get leasesVersion(): number {
+    return this.lessor.version;
+  }
+
+  get leaseCount(): number {
+    return this.lessor.size;
+  }
+
   memory(): StoreMemory {
     return this.store.memory();
   }
@@ -96,7 +129,7 @@ export class KvStateMachine {
     return {
       index: this.index,
       keys: this.store.size,
-      hash: hashHex(this.store.contentHash() ^ this.dedup.contentHash),
+      hash: hashHex(this.store.contentHash() ^ this.dedup.contentHash ^ this.lessor.contentHash),
       revision: this.store.revision,
       compact_revision: this.store.compacted,
     };
@@ -137,6 +170,11 @@ export class KvStateMachine {
         store.compact(request.compact.revision);
         return { kind: "compact", compact: { revision: store.revision, compact_revision: store.compacted } };
       }
+      if (request.kind === "lease_grant") {
+        this.lessor.grant(request.lease_grant.id, request.lease_grant.ttl);
+        return { kind: "lease_grant", lease_grant: { ...request.lease_grant, revision: store.revision } };
+      }
+      if (request.kind === "lease_revoke") return this.revoke(request.lease_revoke.id, atLeast);
       if (request.kind === "put") store.checkPut(request.put);
       const write = store.beginWrite(atLeast, this.onEvents !== null);
       let response: KvResponse;
@@ -157,6 +195,21 @@ export class KvStateMachine {
       if (!isQklzlError(error) || !apply_refusals.has(error.code)) throw error;
       return { kind: "error", error: { error: error.code, message: error.message, details: error.details } };
     }
+  }
+
+  /**
+   * revoke deletes every key attached to lease `id` in one write (one revision, none if it had no keys; the
+   * watchers see the deletes together), then forgets the lease. Throws lease_not_found.
+   */
+  private revoke(id: number, atLeast: number): KvResponse {
+    const store = this.store;
+    const keys = this.lessor.keysOf(id);
+    const write = store.beginWrite(atLeast, this.onEvents !== null);
+    for (const key of keys) store.deleteRange(write, key, undefined, false);
+    store.endWrite(write);
+    this.lessor.remove(id);
+    if (write.events !== null && write.events.length > 0) this.onEvents?.(write.revision, write.events);
+    return { kind: "lease_revoke", lease_revoke: { revision: store.revision, deleted: keys.length } };
   }
 
   /** skip advances the applied index over an entry that is not a kv command (noop, conf change). */
@@ -189,7 +242,8 @@ export class KvStateMachine {
     const index = this.index;
     const fixed = this.store.image();
     const dedup = this.dedup.entries();
-    const hash = hashHex(fixed.hash ^ this.dedup.contentHash);
+    const leases = this.lessor.records();
+    const hash = hashHex(fixed.hash ^ this.dedup.contentHash ^ this.lessor.contentHash);
     let open = true;
     const close = () => {
       if (open) this.snapshotting = false;
@@ -197,7 +251,7 @@ export class KvStateMachine {
     };
     const writeTo = async (write: (chunk: Uint8Array) => Promise<void>) => {
       try {
-        await writeImage(write, { index, store: fixed, dedup, hash });
+        await writeImage(write, { index, store: fixed, dedup, leases, hash });
       } finally {
         close();
       }
@@ -211,11 +265,20 @@ export class KvStateMachine {
    */
   async restore(image: Uint8Array): Promise<void> {
     const restored = await readImage(image, this.options);
-    const hash = hashHex(restored.store.contentHash() ^ restored.dedup.contentHash);
+    let lessor: Lessor;
+    try {
+      lessor = Lessor.restore(restored.leases, restored.store.leasedKeys());
+    } catch (error) {
+      throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const hash = hashHex(restored.store.contentHash() ^ restored.dedup.contentHash ^ lessor.contentHash);
     if (restored.hash !== null && hash !== restored.hash) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: hash ${hash}, header says ${restored.hash}`);
     }
     this.store = restored.store;
+    this.store.leases = lessor;
+    lessor.version = this.lessor.version + 1;
+    this.lessor = lessor;
     this.dedup = restored.dedup;
     this.index = restored.index;
   }

@@ -5,19 +5,19 @@ import type { MvccStore, WriteTxn } from "./mvcc_store.ts";
 import type { Compare, KeyValue, RequestOp, ResponseOp, TxnRequest, TxnResponse } from "./mvcc_types.ts";
 
 /**
- * checkTxnLimits: at most txn_ops_max operations (both lists, nested txns and their contents included) and
- * as many compares, at most txn_depth_max levels; then no key written twice on any path the txn can take:
+ * checkTxnLimits: at most opsMax operations (--max-txn-ops, default txn_ops_max; both lists, nested txns and
+ * their contents included) and as many compares, at most txn_depth_max levels; then no key written twice on any path the txn can take:
  * duplicate_key when one path puts a key twice, or puts a key inside a range it deletes (deletes may
  * overlap). etcd's checkIntervals, without its dependence on the order of nested txns.
  */
-export function checkTxnLimits(txn: TxnRequest): void {
+export function checkTxnLimits(txn: TxnRequest, opsMax: number = limits.txn_ops_max): void {
   const counts = { ops: 0, compares: 0 };
   countOps(txn, counts, 1);
-  if (counts.ops > limits.txn_ops_max) {
-    throw new QklzlError("too_many_ops", `the txn has ${counts.ops} operations; the maximum is ${limits.txn_ops_max}`);
+  if (counts.ops > opsMax) {
+    throw new QklzlError("too_many_ops", `the txn has ${counts.ops} operations; the maximum is ${opsMax}`);
   }
-  if (counts.compares > limits.txn_ops_max) {
-    throw new QklzlError("too_many_ops", `the txn has ${counts.compares} compares; the maximum is ${limits.txn_ops_max}`);
+  if (counts.compares > opsMax) {
+    throw new QklzlError("too_many_ops", `the txn has ${counts.compares} compares; the maximum is ${opsMax}`);
   }
   writesOf(txn.success);
   writesOf(txn.failure);

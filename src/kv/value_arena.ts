@@ -167,30 +167,48 @@ export class ValueArena extends RecordReader {
 
   put(value: string | Uint8Array, meta: RecordMeta): number {
     const bytes = typeof value === "string" ? Buffer.byteLength(value, "utf8") : value.length;
-    const header = headerBytes(meta.create, meta.mod, meta.lease);
+    const at = this.reserve(meta.create, meta.mod, meta.sub, meta.version, meta.lease, meta.tombstone, meta.prev, bytes);
+    const chunk = this.chunks[this.chunks.length - 1]!;
+    const start = (at % chunk_stride) + headerBytes(meta.create, meta.mod, meta.lease);
+    if (typeof value === "string") {
+      const written = encoder.encodeInto(value, chunk.subarray(start, start + bytes)).written;
+      assert(written === bytes, "kv arena: value encoding length");
+    } else {
+      chunk.set(value, start);
+    }
+    return at;
+  }
+
+  /**
+   * putCopy writes a record whose value is source[from, to) (a snapshot image being restored): the fields come
+   * as numbers and the bytes are copied natively, so a restore allocates no object per record.
+   */
+  putCopy(create: number, mod: number, sub: number, version: number, lease: number, tombstone: boolean, prev: number, source: Buffer, from: number, to: number): number {
+    const at = this.reserve(create, mod, sub, version, lease, tombstone, prev, to - from);
+    source.copy(this.chunks[this.chunks.length - 1]!, (at % chunk_stride) + headerBytes(create, mod, lease), from, to);
+    return at;
+  }
+
+  /** reserve writes a record's header with room for `bytes` of value after it; returns its location. */
+  private reserve(create: number, mod: number, sub: number, version: number, lease: number, tombstone: boolean, prev: number, bytes: number): number {
+    const header = headerBytes(create, mod, lease);
     const need = header + bytes;
     let chunk = this.chunks[this.chunks.length - 1];
     if (chunk === undefined || chunk.length - this.offset < need) chunk = this.grow(need);
     const at = this.offset;
-    if (typeof value === "string") {
-      const written = encoder.encodeInto(value, chunk.subarray(at + header, at + need)).written;
-      assert(written === bytes, "kv arena: value encoding length");
-    } else {
-      chunk.set(value, at + header);
-    }
     const view = this.views[this.views.length - 1]!;
-    assert(meta.sub >= 0 && meta.sub <= SUB_MASK, "kv arena: sub revision in range");
-    assert(meta.version >= 0 && meta.version <= 0xffff_ffff, "kv arena: version in range");
-    const hasCreate = meta.create !== meta.mod;
-    const hasLease = meta.lease !== 0;
-    const flags = (meta.tombstone ? TOMBSTONE : 0) | (hasCreate ? HAS_CREATE : 0) | (hasLease ? HAS_LEASE : 0);
-    view.setFloat64(at, meta.prev, true);
+    if (!(sub >= 0 && sub <= SUB_MASK)) assert(false, "kv arena: sub revision in range");
+    if (!(version >= 0 && version <= 0xffff_ffff)) assert(false, "kv arena: version in range");
+    const hasCreate = create !== mod;
+    const hasLease = lease !== 0;
+    const flags = (tombstone ? TOMBSTONE : 0) | (hasCreate ? HAS_CREATE : 0) | (hasLease ? HAS_LEASE : 0);
+    view.setFloat64(at, prev, true);
     view.setUint32(at + 8, bytes, true);
-    view.setUint32(at + 12, (meta.sub | flags) >>> 0, true);
-    view.setFloat64(at + 16, meta.mod, true);
-    view.setUint32(at + 24, meta.version, true);
-    if (hasCreate) view.setFloat64(at + BASE, meta.create, true);
-    if (hasLease) view.setFloat64(at + BASE + (hasCreate ? 8 : 0), meta.lease, true);
+    view.setUint32(at + 12, (sub | flags) >>> 0, true);
+    view.setFloat64(at + 16, mod, true);
+    view.setUint32(at + 24, version, true);
+    if (hasCreate) view.setFloat64(at + BASE, create, true);
+    if (hasLease) view.setFloat64(at + BASE + (hasCreate ? 8 : 0), lease, true);
     this.offset += need;
     this.used += need;
     this.live += need;

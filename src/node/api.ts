@@ -1,6 +1,8 @@
 import type { KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
 import type { Watch, WatchSpec } from "../kv/watch_hub.ts";
+import type { HttpTls, MemberHttp } from "./tls/types.ts";
+import type { LeaseTtlJson } from "./lease_keeper.ts";
 
 export type Consistency = "linearizable" | "stale";
 
@@ -35,6 +37,9 @@ export interface StatusJson {
   kv_hash: string;
   kv_hash_index: number;
   kv_keys: number;
+  /** kv_revision / kv_compact_revision: the store revision and the compacted one (reads below it: compacted). */
+  kv_revision?: number;
+  kv_compact_revision?: number;
   /** snapshots_installed counts snapshots received from a leader since start. */
   snapshots_installed: number;
   // The fields below were added after the original ones (issue 10 item 6) and come after them in the body.
@@ -93,6 +98,16 @@ export interface NodeApi {
   /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
   readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null>;
   /**
+   * Leases (README "Leases"): all answered by the leader only (not_leader elsewhere: the HTTP layer forwards).
+   * leaseGrant raises a TTL below the minimum to it and answers the TTL granted; lease_not_found when a lease
+   * is unknown, revoked or expired.
+   */
+  leaseGrant(ttl: number, id: number | undefined): Promise<{ id: number; ttl: number }>;
+  leaseRevoke(id: number): Promise<{ revision: number; deleted: number }>;
+  leaseKeepAlive(id: number): Promise<{ id: number; ttl: number }>;
+  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTtlJson>;
+  leaseList(): Promise<{ id: number; ttl: number }[]>;
+  /**
    * range: a range request (one key, [key, range_end), prefix, at a past revision...), linearizable or stale.
    * Throws compacted / future_revision (from the store) and bad_request.
    */
@@ -143,12 +158,23 @@ export interface HttpServerOptions {
   maxKeyBytes: number;
   maxValueBytes: number;
   maxBodyBytes: number;
+  /** maxTxnOps: --max-txn-ops (absent: limits.txn_ops_max). */
+  maxTxnOps?: number;
   /** requestTimeoutMs bounds forwarded requests too. */
   requestTimeoutMs: number;
+  /** tls: serve https with this (Bun.serve `tls`); null or absent: plain http. Replaced by HttpServer.reloadTls. */
+  tls?: HttpTls | null;
+  /** memberHttp: how forwards reach the leader, and the scheme of 307 Locations (default plain http). */
+  memberHttp?: () => MemberHttp;
 }
 
 export interface HttpServer {
   /** addr: the bound "host:port". */
   readonly addr: string;
   stop(): Promise<void>;
+  /**
+   * reloadTls serves new connections with `tls`: Bun.serve cannot swap certificates in place (server.reload
+   * ignores tls), so the listening server is replaced on the same port; requests in flight finish on the old one.
+   */
+  reloadTls(tls: HttpTls): Promise<void>;
 }

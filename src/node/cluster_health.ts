@@ -136,7 +136,7 @@ export class ClusterHealth {
     if (leader === undefined || leader.httpAddr === "" || this.relayBusy || now < this.relayNextAt) return;
     this.relayBusy = true;
     this.relayNextAt = now + rt.options.electionMs;
-    fetchStatus(leader.httpAddr, Math.min(rt.options.requestTimeoutMs, rt.options.electionMs))
+    fetchStatus(leader.httpAddr, Math.min(rt.options.requestTimeoutMs, rt.options.electionMs), rt.memberHttp)
       .then((status) => {
         const figure = (status as (typeof status & Partial<HealthStatusJson>) | null)?.fault_tolerance;
         if (status === null || !status.is_leader || status.id !== leaderId || typeof figure !== "number") return;

@@ -71,7 +71,7 @@ export class MembershipTasks {
     rt.logger.info(`joining through ${addr} as node ${rt.options.id} (raft ${rt.raftAddr}, http ${rt.httpAddr})`);
     while (!rt.stopping) {
       try {
-        const reply = await postJson(addr, "/join", request, rt.options.requestTimeoutMs);
+        const reply = await postJson(addr, "/join", request, rt.options.requestTimeoutMs, rt.memberHttp);
         const clusterId = reply.body?.cluster_id;
         if (reply.status === 200 && typeof clusterId === "string") {
           await rt.storage.setClusterId(clusterId);
@@ -136,7 +136,7 @@ export class MembershipTasks {
     if (leader === undefined || leader.httpAddr === "") return;
     this.run("designated leader", async () => {
       rt.logger.info(`designated leader: asking node ${leaderId} to transfer leadership to this node`);
-      const reply = await postJson(leader.httpAddr, "/transfer-leader", { id: rt.options.id }, this.timeoutMs);
+      const reply = await postJson(leader.httpAddr, "/transfer-leader", { id: rt.options.id }, this.timeoutMs, this.rt.memberHttp);
       if (reply.status !== 200) rt.logger.warn(`designated leader: transfer refused: ${describeReply(reply)}`);
       return 2 * rt.options.electionMs;
     });
@@ -163,7 +163,7 @@ export class MembershipTasks {
       for (const addr of targets) {
         const request = { id: rt.options.id, raft_addr: rt.raftAddr, http_addr: rt.httpAddr, incarnation: rt.storage.meta.incarnation };
         try {
-          const reply = await postJson(addr, "/join", request, this.timeoutMs);
+          const reply = await postJson(addr, "/join", request, this.timeoutMs, this.rt.memberHttp);
           if (reply.status === 200) {
             rt.logger.info(`address update accepted through ${addr}: raft ${rt.raftAddr}, http ${rt.httpAddr}`);
             return rt.options.electionMs;
@@ -194,7 +194,7 @@ export class MembershipTasks {
     const rt = this.rt;
     this.run("peer discovery", async () => {
       for (const addr of this.contactAddresses()) {
-        const status = await fetchStatus(addr, this.timeoutMs);
+        const status = await fetchStatus(addr, this.timeoutMs, this.rt.memberHttp);
         if (status === null) continue;
         for (const m of status.members) rt.setPeer(m.id, m.raft_addr);
         if (status.members.some((m) => m.id === from)) break;
@@ -214,7 +214,7 @@ export class MembershipTasks {
     if (performance.now() - rt.lastLeaderAt < 3 * rt.options.electionMs) return;
     this.run("removal check", async () => {
       for (const addr of this.contactAddresses()) {
-        const status = await fetchStatus(addr, this.timeoutMs);
+        const status = await fetchStatus(addr, this.timeoutMs, this.rt.memberHttp);
         if (status === null || !status.is_leader || status.cluster_id !== rt.storage.meta.clusterId) continue;
         if (status.term < rt.softState().term || status.members.some((m) => m.id === rt.options.id)) continue;
         rt.logger.warn(`node ${status.id} leads term ${status.term} without this node in its configuration: this node was removed`);

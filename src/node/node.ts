@@ -1,4 +1,4 @@
-import { KvStateMachine } from "../kv/index.ts";
+import { KvStateMachine, applyRetention, defaultAutoCompaction } from "../kv/index.ts";
 import { WatchHub } from "../kv/watch_hub.ts";
 import { bootstrapState } from "../raft/index.ts";
 import { assert } from "../shared/assert.ts";
@@ -6,8 +6,9 @@ import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
-import type { Transport } from "../transport/types.ts";
+import type { QklzlTransport } from "../transport/index.ts";
 import type { HttpServer } from "./api.ts";
+import { PeriodicCompactor } from "./auto_compactor.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
 import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
@@ -15,8 +16,12 @@ import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
 import { confirmRemoval } from "./removal_confirm.ts";
+import { requestBounds } from "./request_bounds.ts";
 import { NodeRuntime } from "./runtime.ts";
 import { describeConf } from "./status.ts";
+import { no_tls, tlsFilesProblem } from "./tls/files.ts";
+import { loadNodeTls } from "./tls/load.ts";
+import { TlsManager } from "./tls/manager.ts";
 import type { NodeOptions, RunningNode } from "./types.ts";
 import { WatchService } from "./watch/watch_service.ts";
 
@@ -31,13 +36,16 @@ import { WatchService } from "./watch/watch_service.ts";
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   validateOptions(options);
   const logger = nodeLogger(options.id);
+  const tlsFiles = options.tls ?? no_tls;
+  const tls = loadNodeTls(tlsFiles); // before the data dir is opened: a bad certificate changes nothing
   const opened = await openStorage({ dir: options.dataDir, nodeId: options.id, segmentBytes: options.segmentBytes });
   const storage = options.wrapStorage?.(opened) ?? opened;
-  let transport: Transport | null = null;
+  let transport: QklzlTransport | null = null;
   let http: HttpServer | null = null;
   let grpc: GrpcServer | null = null;
   try {
-    const kv = new KvStateMachine();
+    const autoCompaction = options.autoCompaction ?? defaultAutoCompaction;
+    const kv = new KvStateMachine({ retentionRevisions: applyRetention(autoCompaction) });
     const snapshot = await storage.snapshots.loadLatest();
     if (snapshot !== null) {
       await kv.restore(snapshot.data);
@@ -53,12 +61,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       );
     }
     const rt = new NodeRuntime({ options, storage, kv, logger });
+    rt.memberHttp = tls.memberHttp;
     const watches = new WatchService(new WatchHub(kv), {
       streamsMax: limits.watch_streams_max,
       barrier: async (key) => void (await rt.readKv(key, "linearizable")),
       logger,
     });
-    const api = { ...createNodeApi(rt, { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes }), watches };
+    const api = { ...createNodeApi(rt, requestBounds(options)), watches };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
@@ -67,13 +76,24 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       incarnation: storage.meta.incarnation,
       incarnationProblem: (id, incarnation) => rt.peerIncarnationProblem(id, incarnation),
       handlers: rt.transportHandlers,
+      tls: tls.peer,
     });
     http = startHttpServer(api, {
       listen: options.httpAddr,
       maxKeyBytes: options.maxKeyBytes,
       maxValueBytes: options.maxValueBytes,
       maxBodyBytes: options.maxBodyBytes,
+      maxTxnOps: options.maxTxnOps,
       requestTimeoutMs: options.requestTimeoutMs,
+      tls: tls.http,
+      memberHttp: () => rt.memberHttp,
+    });
+    const tlsHttp = http;
+    const tlsTransport = transport;
+    const tlsManager = new TlsManager(tlsFiles, tls, logger, async (next) => {
+      if (next.peer !== null) tlsTransport.reloadTls(next.peer);
+      if (next.http !== null) await tlsHttp.reloadTls(next.http);
+      rt.memberHttp = next.memberHttp;
     });
     grpc = await startEtcdEndpoint(api, options);
     const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
@@ -86,6 +106,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     const tasks = new MembershipTasks(rt, { designatedLeader: hasState && options.bootstrap, joinAddr: options.join });
     const health = new ClusterHealth(rt, { joining: !hasLog && options.join !== null });
+    const compactor = PeriodicCompactor.forNode(rt, kv, autoCompaction);
 
     let stopping: Promise<void> | null = null;
     let resolveDone!: () => void;
@@ -101,6 +122,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       stopping ??= (async () => {
         if (reason === "stop") health.warnIfStopCostsQuorum();
         rt.stopping = true;
+        tlsManager.stop();
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
         await rt.shutdown(new QklzlError("shutting_down", `node ${options.id} ${why}; the outcome of pending requests is unknown`));
@@ -124,13 +146,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       onTick: () => {
         tasks.tick();
         health.tick();
+        compactor?.tick();
       },
       onUnknownPeer: (id) => tasks.discoverPeers(id),
       onRemoved: () => void stop("removed"),
       onRemovalToConfirm: (index) => void confirmRemoval(rt, options.join, index),
       onFatal: fatal,
       extraStatus: () => health.status(),
-      extraMetricLines: () => [...health.metricLines(), ...watches.metricLines()],
+      extraMetricLines: () => [...health.metricLines(), ...watches.metricLines(), ...tlsManager.metricLines()],
     });
     const describe = hasState
       ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.raftStatus().members })})`
@@ -138,7 +161,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         ? "leading the new cluster"
         : `joining through ${options.join}`;
     const listening = addrs.raftAddr === transport.addr ? "" : ` (listening on ${transport.addr})`;
-    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}${listening}, http ${addrs.httpAddr}${grpc === null ? "" : `, etcd grpc ${grpc.addr}`}, data ${options.dataDir}; ${describe}`);
+    const secured = [tls.http === null ? "" : `https${tls.http.requestCert ? " with client certificates" : ""}`, tls.peer === null ? "" : "peer mTLS"].filter((s) => s !== "");
+    logger.info(`node ${options.id} up: raft ${addrs.raftAddr}${listening}, http ${addrs.httpAddr}${grpc === null ? "" : `, etcd grpc ${grpc.addr}`}, data ${options.dataDir}${secured.length === 0 ? "" : ` (${secured.join(", ")})`}; ${describe}`);
+    tlsManager.start();
     if (hasState && (options.bootstrap || options.join !== null)) {
       logger.info(`existing state: -${options.bootstrap ? "bootstrap" : "join"} changes nothing in the log${options.bootstrap ? "; this node is the designated leader" : ""}`);
     }
@@ -152,6 +177,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       grpcAddr: grpc?.addr ?? null,
       api,
       stop: () => stop("stop"),
+      reloadTls: () => tlsManager.reload("reload requested (SIGHUP)"),
       done,
     };
   } catch (error) {
@@ -171,4 +197,11 @@ function validateOptions(options: NodeOptions): void {
   if (!(options.electionMs >= 2 * options.heartbeatMs)) throw bad("the election timeout must be at least twice the heartbeat");
   if (!(options.snapshotEntries > 0) || !(options.trailingEntries >= 0)) throw bad("snapshot entries must be positive, trailing entries ≥ 0");
   if (!(options.requestTimeoutMs > 0)) throw bad("request timeout must be positive");
+  const tlsProblem = options.tls === undefined ? null : tlsFilesProblem(options.tls);
+  if (tlsProblem !== null) throw bad(tlsProblem);
+  const auto = options.autoCompaction;
+  if (auto !== undefined && !(auto.mode === "revision" ? Number.isSafeInteger(auto.revisions) && auto.revisions >= 0 : Number.isSafeInteger(auto.retentionMs) && auto.retentionMs > 0)) {
+    throw bad("auto compaction: a revision count >= 0, or a positive duration");
+  }
+  if (options.maxTxnOps !== undefined && !(Number.isSafeInteger(options.maxTxnOps) && options.maxTxnOps > 0)) throw bad("max txn ops must be a positive integer");
 }

@@ -39,10 +39,10 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
     // A leader just elected refuses configuration changes (409 change_in_progress) until its first entry
     // commits, and there may be a moment with no leader (503): retry those within the request deadline.
     const deadline = performance.now() + rt.options.requestTimeoutMs;
-    let reply = await postJson(leader.httpAddr, "/leave", { id: rt.options.id }, rt.options.requestTimeoutMs);
+    let reply = await postJson(leader.httpAddr, "/leave", { id: rt.options.id }, rt.options.requestTimeoutMs, rt.memberHttp);
     while ((reply.status === 409 || reply.status === 503) && performance.now() + 50 < deadline) {
       await Bun.sleep(50);
-      reply = await postJson(leader.httpAddr, "/leave", { id: rt.options.id }, Math.max(1, deadline - performance.now()));
+      reply = await postJson(leader.httpAddr, "/leave", { id: rt.options.id }, Math.max(1, deadline - performance.now()), rt.memberHttp);
     }
     if (reply.status !== 200) {
       throw new QklzlError("timeout", `leadership moved to node ${leader.id}, which did not confirm the removal: ${describeReply(reply)}`);
@@ -70,6 +70,12 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
     async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
       return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
     },
+
+    leaseGrant: (ttl, id) => rt.leases.grant(ttl, id),
+    leaseRevoke: (id) => rt.leases.revoke(id),
+    leaseKeepAlive: (id) => rt.leases.keepAlive(id),
+    leaseTimeToLive: (id, keys) => rt.leases.timeToLive(id, keys),
+    leaseList: () => rt.leases.list(),
 
     async range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
       return rt.range(validateRange(request, bounds), consistency);

@@ -13,7 +13,7 @@ export async function confirmRemoval(rt: NodeRuntime, joinAddr: string | null, i
   const self: NodeId = rt.options.id;
   for (let attempt = 0; attempt < confirm_attempts_max && !rt.stopping; attempt++) {
     for (const addr of contactAddresses(rt, joinAddr)) {
-      const status = await fetchStatus(addr, Math.min(rt.options.requestTimeoutMs, 5_000));
+      const status = await fetchStatus(addr, Math.min(rt.options.requestTimeoutMs, 5_000), rt.memberHttp);
       if (status === null || !status.is_leader || status.cluster_id !== rt.storage.meta.clusterId) continue;
       if (status.members.some((m) => m.id === self)) {
         rt.logger.info(`the removal of node ${self} at index ${index} is history: leader ${status.id} (term ${status.term}) lists this node`);

@@ -113,6 +113,16 @@ export class Requests {
   }
 
   /**
+   * confirmLeader: as leader, one ReadIndex round (a majority still follows us, so no other leader was elected
+   * before the round began) and the wait for its apply. Leases answer keepalives only after it.
+   */
+  async confirmLeader(): Promise<void> {
+    this.ensureLeader();
+    await this.linearizable("");
+    if (this.context.core().softState().role !== "leader") throw this.context.refusals.notLeaderError();
+  }
+
+  /**
    * range: a validated range, linearizable (ReadIndex first, as readKv) or stale; served from the local store
    * (a `revision` from its history). Throws compacted / future_revision as the store decides.
    */

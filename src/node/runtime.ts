@@ -10,6 +10,7 @@ import type { Transport, TransportHandlers } from "../transport/types.ts";
 import type { Consistency, StatusJson, StoreStatsJson } from "./api.ts";
 import { handshakeIncarnationProblem, judgeOwnRemoval } from "./incarnation.ts";
 import type { Leadership } from "./leadership.ts";
+import { LeaseKeeper } from "./lease_keeper.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { coreConfig, createParts, type RuntimeOptions } from "./parts.ts";
 import type { Peers } from "./peers.ts";
@@ -19,6 +20,7 @@ import type { Refusals } from "./refusals.ts";
 import type { Requests } from "./requests.ts";
 import type { Snapshotter } from "./snapshotter.ts";
 import { describeConf, metricsText, statusJson, type StatusSources } from "./status.ts";
+import type { MemberHttp } from "./tls/types.ts";
 import type { NodeOptions } from "./types.ts";
 
 export type { RuntimeOptions } from "./parts.ts";
@@ -58,6 +60,8 @@ export class NodeRuntime {
   readonly options: NodeOptions;
   readonly storage: Storage;
   readonly logger: ConsolaInstance;
+  /** memberHttp: how this node calls other members' HTTP APIs (https with TLS on); replaced on a TLS reload. */
+  memberHttp: MemberHttp = { https: false };
   private readonly kv: KvStateMachine;
   private readonly metrics: NodeMetrics;
   private readonly proposals: Proposals;
@@ -67,6 +71,8 @@ export class NodeRuntime {
   private readonly refusals: Refusals;
   private readonly leadership: Leadership;
   private readonly requests: Requests;
+  /** leases: the leader's expiry clock and the lease operations (lease_keeper.ts). */
+  readonly leases: LeaseKeeper;
   private core!: RaftCore;
   private transport!: Transport;
   private handlers!: RuntimeHandlers;
@@ -125,6 +131,15 @@ export class NodeRuntime {
     this.leadership = parts.leadership;
     this.requests = parts.requests;
     this.snapshotter = parts.snapshotter;
+    this.leases = new LeaseKeeper({
+      electionMs: this.options.electionMs,
+      kv: this.kv,
+      logger: this.logger,
+      softState: () => this.core.softState(),
+      propose: (data) => this.requests.propose(data),
+      confirmLeader: () => this.requests.confirmLeader(),
+      notLeaderError: () => this.refusals.notLeaderError(),
+    });
   }
 
   /**
@@ -230,6 +245,7 @@ export class NodeRuntime {
     this.proposals.sweep(now);
     this.reads.sweep(now);
     this.leadership.observe();
+    this.leases.tick(now);
     this.handlers.onTick();
     this.wake();
   }
@@ -439,8 +455,8 @@ export class NodeRuntime {
   metricsText(): string {
     this.ensureStarted();
     const text = metricsText(this.statusSources());
-    const extra = this.handlers.extraMetricLines?.() ?? [];
-    return extra.length === 0 ? text : `${text}${extra.join("\n")}\n`;
+    const extra = [...this.leases.metricLines(), ...(this.handlers.extraMetricLines?.() ?? [])];
+    return `${text}${extra.join("\n")}\n`;
   }
 
   private statusSources(): StatusSources {

@@ -46,6 +46,8 @@ export function statusJson(sources: StatusSources): StatusJson {
     kv_hash: kv.hash,
     kv_hash_index: kv.index,
     kv_keys: kv.keys,
+    kv_revision: kv.revision,
+    kv_compact_revision: kv.compact_revision,
     snapshots_installed: sources.metrics.snapshotsInstalled,
   };
 }

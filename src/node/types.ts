@@ -1,3 +1,5 @@
+import type { NodeTlsFiles } from "./tls/files.ts";
+import type { AutoCompaction } from "../kv/index.ts";
 import type { Storage } from "../storage/types.ts";
 
 /** NodeOptions: everything `qklzl start` passes to the runtime. Durations in milliseconds. */
@@ -30,6 +32,12 @@ export interface NodeOptions {
   maxValueBytes: number;
   maxBodyBytes: number;
   segmentBytes: number;
+  /** tls: the TLS flags (file paths); absent: plaintext everywhere. */
+  tls?: NodeTlsFiles;
+  /** autoCompaction: --auto-compaction-mode / --auto-compaction-retention; absent: the default revision window. */
+  autoCompaction?: AutoCompaction;
+  /** maxTxnOps: --max-txn-ops, the operations (and compares) of one txn a request may carry (default 128). */
+  maxTxnOps?: number;
   /** wrapStorage (tests only): wraps the opened storage, e.g. in a double that delays saves. */
   wrapStorage?: (storage: Storage) => Storage;
 }
@@ -44,6 +52,11 @@ export interface RunningNode {
   readonly grpcAddr: string | null;
   /** stop: stop taking requests, finish in-flight syncs, hand leadership over if leading, close files. */
   stop(): Promise<void>;
+  /**
+   * reloadTls reads the TLS files again (SIGHUP) and serves new connections with them; resolves false when
+   * TLS is off or the new files were refused (the old certificates stay in use, logged).
+   */
+  reloadTls(): Promise<boolean>;
   /** done resolves when the node stopped (by stop(), or by being removed from the cluster). */
   readonly done: Promise<void>;
 }

@@ -22,6 +22,9 @@ export type ErrorCode =
   | "too_many_ops"
   | "compare_failed"
   | "too_many_watches"
+  | "lease_not_found"
+  | "lease_exists"
+  | "too_many_leases"
   | "internal";
 
 /** HTTP status for each code: one map, so every layer answers the same. */
@@ -48,6 +51,9 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   too_many_ops: 400,
   compare_failed: 412,
   too_many_watches: 503,
+  lease_not_found: 404,
+  lease_exists: 409,
+  too_many_leases: 409,
   internal: 500,
 };
 

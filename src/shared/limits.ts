@@ -54,6 +54,14 @@ export const limits = {
   watch_heartbeat_ms: 2_000,
   /** With progress_notify, a progress header after this long without a message. */
   watch_progress_ms: 5_000,
+  /**
+   * Leases granted at once (the leader scans them on its clock), and the longest TTL in seconds (30 days). The
+   * shortest TTL depends on the election timeout (src/node/lease_keeper.ts).
+   */
+  leases_max: 10_000,
+  lease_ttl_seconds_max: 30 * 24 * 3600,
+  /** Revokes of expired leases the leader proposes per tick (etcd: 1000 per second). */
+  lease_revokes_per_tick_max: 100,
 } as const;
 
 assert(limits.value_bytes_max + limits.key_bytes_max < limits.request_body_bytes_max, "a max entry fits a request");

@@ -5,6 +5,7 @@ import { TcpTransport, type CreateTransportOptions, type QklzlTransport } from "
 export type { Transport, TransportHandlers, TransportOptions } from "./types.ts";
 export type { CreateTransportOptions, PeerStats, QklzlTransport, TransportStats } from "./tcp_transport.ts";
 export type { TransportTuning } from "./tuning.ts";
+export type { PeerTls } from "./tls.ts";
 export { defaultTuning } from "./tuning.ts";
 
 /**

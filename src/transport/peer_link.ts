@@ -10,6 +10,7 @@ import { FrameDecoder, FrameError, encodeFrame } from "./frame.ts";
 import type { TransportLog } from "./log.ts";
 import { OutQueue } from "./out_queue.ts";
 import type { TransportTuning } from "./tuning.ts";
+import { dialTls, handshakeFailure, type PeerTls } from "./tls.ts";
 import { HELLO_BYTES_MAX, PROTOCOL_VERSION, parseFrame, type LinkKind } from "./wire.ts";
 
 /** LINK_STABLE_MS: a connection that lived this long resets the backoff (a refused one keeps growing it). */
@@ -23,6 +24,8 @@ export interface LinkContext {
   clusterId(): string | null;
   /** incarnation: this node's data-directory incarnation, sent in every hello. */
   incarnation: string;
+  /** tls: the current peer TLS material (read at each dial, so a reload takes effect), null for plaintext. */
+  tls(): PeerTls | null;
   onUnreachable(id: NodeId): void;
 }
 
@@ -125,11 +128,22 @@ export class PeerLink {
   }
 
   private dial(gen: number, target: { hostname: string; port: number }): void {
+    const tls = this.ctx.tls();
     Bun.connect({
       hostname: target.hostname,
       port: target.port,
+      tls: tls === null ? undefined : dialTls(tls),
       socket: {
-        open: (socket) => this.onOpen(gen, socket),
+        // With TLS a write before the handshake is lost: the link opens (hello first) once it is done.
+        open: (socket) => {
+          if (tls === null) this.onOpen(gen, socket);
+        },
+        handshake: (socket, success, authorizationError) => {
+          const failure = handshakeFailure(success, authorizationError);
+          if (failure === null) return this.onOpen(gen, socket);
+          this.ctx.log.warnOnce(`tls:${this.id}:${failure}`, `TLS handshake with peer ${this.id} at ${this.addr} failed: ${failure}`);
+          socket.terminate();
+        },
         data: (socket, chunk) => this.onData(gen, socket, chunk),
         drain: () => {
           if (gen === this.gen) this.queue.onDrain();

@@ -10,6 +10,7 @@ import { parseHostPort } from "./addr.ts";
 import { FrameDecoder, FrameError, encodeFrame } from "./frame.ts";
 import { OutQueue } from "./out_queue.ts";
 import { helloFrame, type LinkContext } from "./peer_link.ts";
+import { dialTls, handshakeFailure } from "./tls.ts";
 import { HELLO_BYTES_MAX, parseFrame, type SnapshotMessage } from "./wire.ts";
 
 export class SnapshotSender {
@@ -62,11 +63,22 @@ export class SnapshotSender {
       return;
     }
     this.arm(this.ctx.tuning.snapshotProgressTimeoutMs, "no progress");
+    const tls = this.ctx.tls();
     Bun.connect({
       hostname: target.hostname,
       port: target.port,
+      tls: tls === null ? undefined : dialTls(tls),
       socket: {
-        open: (socket) => this.onOpen(socket),
+        // With TLS a write before the handshake is lost: the transfer starts once it is done.
+        open: (socket) => {
+          if (tls === null) this.onOpen(socket);
+        },
+        handshake: (socket, success, authorizationError) => {
+          const failure = handshakeFailure(success, authorizationError);
+          if (failure === null) return this.onOpen(socket);
+          this.ctx.log.warnOnce(`tls:${this.to}:${failure}`, `TLS handshake for a snapshot to ${this.to} at ${this.addr} failed: ${failure}`);
+          socket.terminate();
+        },
         data: (socket, chunk) => this.onData(socket, chunk),
         drain: () => this.out.onDrain(),
         close: () => this.finish(false, "connection closed"),

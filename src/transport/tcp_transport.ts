@@ -10,6 +10,7 @@ import { InboundConn, type InboundContext } from "./inbound.ts";
 import { TransportLog } from "./log.ts";
 import { PeerLink, type LinkContext } from "./peer_link.ts";
 import { SnapshotSender } from "./snapshot_send.ts";
+import { handshakeFailure, listenerTls, remoteOf, type PeerTls } from "./tls.ts";
 import { resolveTuning, type TransportTuning } from "./tuning.ts";
 import type { Transport, TransportOptions } from "./types.ts";
 import type { SnapshotMessage } from "./wire.ts";
@@ -53,6 +54,12 @@ export interface TransportStats {
 /** QklzlTransport is the Transport plus introspection for metrics and tests. */
 export interface QklzlTransport extends Transport {
   stats(): TransportStats;
+  /**
+   * reloadTls swaps the certificate, key and CA: links dialled from now on use them, and the listener is
+   * re-bound on the same port with them (open connections keep the session they have). Throws when TLS was
+   * off at start (switching plaintext to TLS takes a restart) or the new material is refused by Bun.
+   */
+  reloadTls(tls: PeerTls): void;
 }
 
 export class TcpTransport implements QklzlTransport {
@@ -63,7 +70,8 @@ export class TcpTransport implements QklzlTransport {
   private readonly linkCtx: LinkContext;
   private readonly inboundCtx: InboundContext;
   private readonly log: TransportLog;
-  private readonly listener: TCPSocketListener<InboundConn | undefined>;
+  private listener: TCPSocketListener<InboundConn | undefined>;
+  private tls: PeerTls | null;
   private closed = false;
   /** handlerError: a handler threw (see TransportHandlers.onFatal); nothing is delivered after it. */
   private handlerError: Error | null = null;
@@ -71,6 +79,7 @@ export class TcpTransport implements QklzlTransport {
 
   constructor(private readonly options: CreateTransportOptions) {
     const tuning = resolveTuning(options.tuning);
+    this.tls = options.tls ?? null;
     this.log = new TransportLog(options.nodeId);
     const counters = { refused: 0, protocolErrors: 0, delivered: 0 };
     this.linkCtx = {
@@ -79,6 +88,7 @@ export class TcpTransport implements QklzlTransport {
       log: this.log,
       clusterId: () => options.clusterId(),
       incarnation: options.incarnation ?? "",
+      tls: () => this.tls,
       onUnreachable: (id) => {
         if (this.closed || this.handlerError !== null) return;
         try {
@@ -102,16 +112,34 @@ export class TcpTransport implements QklzlTransport {
       counters,
     };
     const { hostname, port } = parseHostPort(options.listen);
+    this.listener = this.listen(hostname, port);
+    this.addr = formatHostPort(this.listener.hostname, this.listener.port);
+    this.log.log.debug(`listening on ${this.addr}${this.tls === null ? "" : " (mutual TLS)"}`);
+  }
+
+  /** listen binds the peer port, with TLS when this.tls is set. */
+  private listen(hostname: string, port: number): TCPSocketListener<InboundConn | undefined> {
+    const tls = this.tls === null ? undefined : listenerTls(this.tls);
+    const accept = (socket: Socket<InboundConn | undefined>) => {
+      const conn = new InboundConn(socket as Socket<unknown>, this.inboundCtx);
+      socket.data = conn;
+      this.inbound.add(conn);
+    };
     try {
-      this.listener = Bun.listen<InboundConn | undefined>({
+      return Bun.listen<InboundConn | undefined>({
         hostname,
         port,
         data: undefined,
+        tls,
         socket: {
-          open: (socket) => {
-            const conn = new InboundConn(socket as Socket<unknown>, this.inboundCtx);
-            socket.data = conn;
-            this.inbound.add(conn);
+          // With TLS, frames arrive only after the handshake (and a refused peer never gets that far).
+          open: (socket) => accept(socket),
+          handshake: (socket, success, authorizationError) => {
+            const failure = handshakeFailure(success, authorizationError);
+            if (failure === null) return;
+            this.inboundCtx.counters.refused++;
+            this.log.warnOnce(`tls:${remoteOf(socket as Socket<unknown>)}:${failure}`, `refused a peer connection from ${remoteOf(socket as Socket<unknown>)} at the TLS handshake: ${failure}`);
+            socket.terminate();
           },
           data: (socket, chunk) => socket.data?.onData(chunk),
           drain: (socket) => socket.data?.onDrain(),
@@ -125,10 +153,27 @@ export class TcpTransport implements QklzlTransport {
         },
       });
     } catch (error) {
-      throw new Error(`cannot listen on ${options.listen}: ${(error as Error & { code?: string }).code ?? (error as Error).message}`, { cause: error });
+      throw new Error(`cannot listen on ${formatHostPort(hostname, port)}: ${(error as Error & { code?: string }).code ?? (error as Error).message}`, { cause: error });
     }
-    this.addr = formatHostPort(this.listener.hostname, this.listener.port);
-    this.log.log.debug(`listening on ${this.addr}`);
+  }
+
+  reloadTls(tls: PeerTls): void {
+    if (this.closed) return;
+    if (this.tls === null) throw new Error("peer TLS was off at start; turning it on takes a restart");
+    listenerTls(tls); // checks the material before the old listener goes
+    const { hostname, port } = { hostname: this.listener.hostname, port: this.listener.port };
+    const previous = this.tls;
+    this.tls = tls;
+    // stop(false): established links stay up on their session; only the listening socket is replaced.
+    this.listener.stop(false);
+    try {
+      this.listener = this.listen(hostname, port);
+    } catch (error) {
+      this.tls = previous;
+      this.listener = this.listen(hostname, port);
+      throw error;
+    }
+    this.log.log.info(`peer TLS reloaded: new links use the new certificate`);
   }
 
   /** handlerFailed stops all delivery and hands the error to onFatal once (the node's fatal path). */

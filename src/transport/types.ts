@@ -1,4 +1,5 @@
 import type { Message, NodeId } from "../raft/types.ts";
+import type { PeerTls } from "./tls.ts";
 
 /**
  * Transport moves Raft messages between peers over Bun TCP (length-prefixed msgpackr frames). send() never
@@ -50,4 +51,10 @@ export interface TransportOptions {
    */
   incarnationProblem?(id: NodeId, incarnation: string): string | null;
   handlers: TransportHandlers;
+  /**
+   * tls: mutual TLS on every link (listener and dials) with these PEM texts; null or absent: plaintext.
+   * A peer whose certificate is not from tls.ca is refused at the handshake (logged); plaintext to the
+   * TLS listener is closed by the handshake at once.
+   */
+  tls?: PeerTls | null;
 }

@@ -14,6 +14,7 @@ const cases: [string, string][] = [
   ["-id=3 -data-dir=./d3 -bootstrap=false", "start --id=3 --data-dir=./d3 --bootstrap=false"],
   ["--id=3 --data-dir=./d3", "start --id=3 --data-dir=./d3"],
   ["start -id 1 -data-dir d -bootstrap", "start --id 1 --data-dir d --bootstrap"],
+  ["-id 1 -data-dir d -auto-compaction-mode periodic -auto-compaction-retention 1h -max-txn-ops 256", "start --id 1 --data-dir d --auto-compaction-mode periodic --auto-compaction-retention 1h --max-txn-ops 256"],
   ["join 127.0.0.1:8001 -id 4 -data-dir d4", "join 127.0.0.1:8001 --id 4 --data-dir d4"],
   ["kv put -addr 127.0.0.1:8002 k v", "kv put --addr 127.0.0.1:8002 k v"],
   // A value is never rewritten, even when it looks like a flag.
@@ -54,7 +55,18 @@ describe("flagTable", () => {
     expect(table.get("data-dir")).toBe("string");
     expect(table.get("bootstrap")).toBe("boolean");
     expect(table.get("json")).toBe("boolean");
-    expect(table.get("key")).toBeUndefined(); // positional, not a flag
+    expect(table.get("KEY")).toBeUndefined(); // positional, not a flag
+    expect(table.get("key")).toBe("string"); // --key: the CLI's client TLS key
+    for (const name of ["cert-file", "key-file", "trusted-ca-file", "peer-cert-file", "peer-key-file", "peer-trusted-ca-file", "cacert", "cert"]) {
+      expect(table.get(name)).toBe("string");
+    }
+    expect(table.get("client-cert-auth")).toBe("boolean");
+  });
+
+  test("Go-style TLS flags are rewritten like the others", () => {
+    expect(normalizeArgv(["-id", "1", "-peer-cert-file", "n1.crt", "-client-cert-auth", "-cert-file=c.pem"], table)).toEqual([
+      "start", "--id", "1", "--peer-cert-file", "n1.crt", "--client-cert-auth", "--cert-file=c.pem",
+    ]);
   });
 
   test("refuses a name defined as both a value flag and a boolean", () => {

@@ -1,3 +1,4 @@
+import { no_tls } from "../../src/node/tls/files.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -5,6 +6,7 @@ import { join } from "node:path";
 import { nodeOptionsFromFlags, type StartFlags } from "../../src/cli/options.ts";
 import { parseBytes, parseDuration, parseHostPort, parseInteger } from "../../src/cli/parse.ts";
 import { isUsageError } from "../../src/cli/usage_error.ts";
+import { limits } from "../../src/shared/limits.ts";
 
 const root = mkdtempSync(join(tmpdir(), "qklzl-cli-options-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -51,6 +53,9 @@ describe("nodeOptionsFromFlags", () => {
       maxValueBytes: 1048576,
       maxBodyBytes: 2097152,
       segmentBytes: 64 * 1024 * 1024,
+      tls: no_tls,
+      autoCompaction: { mode: "revision", revisions: 100_000 },
+      maxTxnOps: 128,
     });
   });
 
@@ -144,5 +149,39 @@ describe("value parsers", () => {
   test("parseBytes", () => {
     expect([parseBytes("b", "4096", 1), parseBytes("b", "4KiB", 1), parseBytes("b", "64MiB", 1), parseBytes("b", "1MB", 1), parseBytes("b", "1gib", 1)]).toEqual([4096, 4096, 67108864, 1000000, 1073741824]);
     for (const bad of ["", "0", "12 apples", "-4"]) expect(usageMessage(() => parseBytes("b", bad, 1))).toContain("--b must be a size");
+  });
+
+  test("--auto-compaction-mode / --auto-compaction-retention (etcd's names) and --max-txn-ops", () => {
+    const opts = (flags: Partial<StartFlags>) => nodeOptionsFromFlags({ ...base, ...flags });
+    expect(opts({}).autoCompaction).toEqual({ mode: "revision", revisions: limits.history_revisions_default });
+    expect(opts({}).maxTxnOps).toBe(128);
+    expect(opts({ "auto-compaction-retention": "1000" }).autoCompaction).toEqual({ mode: "revision", revisions: 1000 });
+    expect(opts({ "auto-compaction-mode": "revision", "auto-compaction-retention": "0" }).autoCompaction).toEqual({ mode: "revision", revisions: 0 });
+    const periodic = (retention: string) => opts({ "auto-compaction-mode": "periodic", "auto-compaction-retention": retention }).autoCompaction;
+    expect([periodic("1h"), periodic("30m"), periodic("10s"), periodic("2"), periodic("1.5h")]).toEqual(
+      [3_600_000, 1_800_000, 10_000, 7_200_000, 5_400_000].map((retentionMs) => ({ mode: "periodic", retentionMs })),
+    );
+    expect(usageMessage(() => opts({ "auto-compaction-mode": "periodic" }))).toContain("needs --auto-compaction-retention");
+    expect(usageMessage(() => opts({ "auto-compaction-mode": "periodic", "auto-compaction-retention": "10ms" }))).toContain("at least 1s");
+    expect(usageMessage(() => opts({ "auto-compaction-mode": "periodic", "auto-compaction-retention": "soon" }))).toContain("--auto-compaction-retention");
+    expect(usageMessage(() => opts({ "auto-compaction-mode": "hourly" }))).toContain("revision or periodic");
+    expect(usageMessage(() => opts({ "auto-compaction-retention": "1h" }))).toContain("--auto-compaction-retention must be an integer");
+    expect(opts({ "max-txn-ops": "1000" }).maxTxnOps).toBe(1000);
+    expect(usageMessage(() => opts({ "max-txn-ops": "0" }))).toContain("--max-txn-ops");
+  });
+});
+
+describe("TLS flags", () => {
+  const file = join(fresh, "..", "tls-flag-file.pem");
+  writeFileSync(file, "not read here: the node reads and checks the files");
+  test("paths are kept for the node (which reads them, and again on SIGHUP)", () => {
+    const tls = nodeOptionsFromFlags({ ...base, "cert-file": file, "key-file": file, "trusted-ca-file": file, "client-cert-auth": true, "peer-cert-file": file, "peer-key-file": file, "peer-trusted-ca-file": file }).tls;
+    expect(tls).toEqual({ certFile: file, keyFile: file, trustedCaFile: file, clientCertAuth: true, peerCertFile: file, peerKeyFile: file, peerTrustedCaFile: file });
+  });
+  test("incomplete or contradictory combinations are usage errors", () => {
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "cert-file": file }))).toContain("--cert-file and --key-file go together");
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "cert-file": file, "key-file": file, "client-cert-auth": true }))).toContain("--client-cert-auth needs --trusted-ca-file");
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "peer-cert-file": file, "peer-key-file": file }))).toContain("go together (peer TLS is always mutual)");
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "cert-file": `${file}.missing`, "key-file": file }))).toContain("no such file");
   });
 });

@@ -3,6 +3,7 @@ import { KvStateMachine } from "../../src/kv/state_machine.ts";
 import type { KvCommand } from "../../src/kv/types.ts";
 import type { AppliedRequest, Consistency, HttpServer, HttpServerOptions, JoinRequest, JoinResponse, NodeApi, StatusJson } from "../../src/node/api.ts";
 import { startHttpServer } from "../../src/node/http/server.ts";
+import type { LeaseTtlJson } from "../../src/node/lease_keeper.ts";
 import { QklzlError } from "../../src/shared/errors.ts";
 import { limits } from "../../src/shared/limits.ts";
 
@@ -13,11 +14,28 @@ export type FakeRole =
   | { kind: "no_leader" };
 
 export interface Call {
-  method: "status" | "write" | "read" | "readKv" | "range" | "kvRequest" | "join" | "leave" | "transferLeader" | "snapshot" | "metricsText" | "isReady";
+  method:
+    | "status"
+    | "write"
+    | "read"
+    | "readKv"
+    | "range"
+    | "kvRequest"
+    | "join"
+    | "leave"
+    | "transferLeader"
+    | "snapshot"
+    | "metricsText"
+    | "isReady"
+    | "leaseGrant"
+    | "leaseRevoke"
+    | "leaseKeepAlive"
+    | "leaseTimeToLive"
+    | "leaseList";
   args: unknown[];
 }
 
-const mutating = new Set<Call["method"]>(["write", "kvRequest", "join", "leave", "transferLeader", "snapshot"]);
+const mutating = new Set<Call["method"]>(["write", "kvRequest", "join", "leave", "transferLeader", "snapshot", "leaseGrant", "leaseRevoke"]);
 
 /**
  * FakeNodeApi is an in-memory NodeApi that records every call. A leader applies writes to a Map; a follower throws
@@ -27,6 +45,8 @@ export class FakeNodeApi implements NodeApi {
   readonly calls: Call[] = [];
   readonly data = new Map<string, string>();
   readonly meta = new Map<string, { create: number; mod: number; version: number }>();
+  /** leases: id -> granted TTL (the fake never expires them). */
+  readonly leases = new Map<number, number>();
   /** store serves range and kvRequest (the MVCC routes) with the real state machine, one entry per request. */
   readonly store = new KvStateMachine();
   role: FakeRole = { kind: "leader" };
@@ -105,6 +125,43 @@ export class FakeNodeApi implements NodeApi {
       this.meta.delete(command.key);
     }
     return { index: this.index };
+  }
+
+  async leaseGrant(ttl: number, id: number | undefined): Promise<{ id: number; ttl: number }> {
+    this.#enter("leaseGrant", [ttl, id]);
+    await this.#leaderOnly();
+    const chosen = id ?? this.leases.size + 1;
+    this.leases.set(chosen, ttl);
+    return { id: chosen, ttl };
+  }
+
+  async leaseRevoke(id: number): Promise<{ revision: number; deleted: number }> {
+    this.#enter("leaseRevoke", [id]);
+    await this.#leaderOnly();
+    if (!this.leases.delete(id)) throw new QklzlError("lease_not_found", `lease ${id} not found`, { id });
+    return { revision: ++this.index, deleted: 0 };
+  }
+
+  async leaseKeepAlive(id: number): Promise<{ id: number; ttl: number }> {
+    this.#enter("leaseKeepAlive", [id]);
+    await this.#leaderOnly();
+    const ttl = this.leases.get(id);
+    if (ttl === undefined) throw new QklzlError("lease_not_found", `lease ${id} not found`, { id });
+    return { id, ttl };
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTtlJson> {
+    this.#enter("leaseTimeToLive", [id, keys]);
+    await this.#leaderOnly();
+    const ttl = this.leases.get(id);
+    if (ttl === undefined) throw new QklzlError("lease_not_found", `lease ${id} not found`, { id });
+    return { id, ttl, remaining_ms: ttl * 1000, granted_ttl: ttl, ...(keys ? { keys: [] } : {}) };
+  }
+
+  async leaseList(): Promise<{ id: number; ttl: number }[]> {
+    this.#enter("leaseList", []);
+    await this.#leaderOnly();
+    return [...this.leases].map(([id, ttl]) => ({ id, ttl }));
   }
 
   async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {

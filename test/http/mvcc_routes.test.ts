@@ -229,6 +229,23 @@ describe("POST /txn", () => {
     expect((await json(bad)).error).toBe("bad_request");
   });
 
+  test("--max-txn-ops sets the bound: 129 operations pass at 200, 3 fail at 2", async () => {
+    const wide = startTestNode(3, { maxTxnOps: 200 });
+    const narrow = startTestNode(4, { maxTxnOps: 2 });
+    try {
+      const many = Array.from({ length: 129 }, (_, i) => ({ put: { key: `w${i}`, value: "" } }));
+      const accepted = await postJson(`${wide.base}/txn`, { compare: [], success: many });
+      expect(accepted.status).toBe(200);
+      expect((await json(accepted)).responses.length).toBe(129);
+      const refused = await postJson(`${narrow.base}/txn`, { success: many.slice(0, 3) });
+      expect(refused.status).toBe(400);
+      expect(await json(refused)).toMatchObject({ error: "too_many_ops", message: "success has 3 entries; the maximum is 2" });
+    } finally {
+      await wide.server.stop();
+      await narrow.server.stop();
+    }
+  });
+
   test("POST /compact refuses a future revision and a bad body", async () => {
     const future = await postJson(`${node.base}/compact`, { revision: node.api.store.revision + 10 });
     expect((await json(future)).error).toBe("future_revision");

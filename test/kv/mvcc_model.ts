@@ -78,6 +78,8 @@ export class Model {
   revision = 1;
   compacted = 0;
   dedup = new Map<string, KvResponse>();
+  /** leases: granted lease id -> TTL (the keys of a lease are the live keys whose newest record names it). */
+  leases = new Map<number, number>();
 
   constructor(readonly options: ModelOptions) {}
 
@@ -87,6 +89,7 @@ export class Model {
     copy.revision = this.revision;
     copy.compacted = this.compacted;
     copy.dedup = new Map(this.dedup);
+    copy.leases = new Map(this.leases);
     return copy;
   }
 
@@ -170,7 +173,7 @@ export class Model {
   apply(request: KvRequest, requestId: string | null): KvResponse {
     if (requestId !== null && this.dedup.has(requestId)) return clone(this.dedup.get(requestId)!);
     let response: KvResponse;
-    const saved = { records: this.records.slice(), revision: this.revision, compacted: this.compacted };
+    const saved = { records: this.records.slice(), revision: this.revision, compacted: this.compacted, leases: new Map(this.leases) };
     try {
       response = this.execute(request);
     } catch (error) {
@@ -190,9 +193,22 @@ export class Model {
       this.compact(rev);
       return { kind: "compact", compact: { revision: this.revision, compact_revision: this.compacted } };
     }
+    if (request.kind === "lease_grant") {
+      const { id, ttl } = request.lease_grant;
+      if (this.leases.has(id)) throw new Refusal("lease_exists", { id });
+      this.leases.set(id, ttl);
+      return { kind: "lease_grant", lease_grant: { id, ttl, revision: this.revision } };
+    }
     const w = { revision: this.revision + 1, sub: 0 };
     let response: KvResponse;
-    if (request.kind === "put") {
+    if (request.kind === "lease_revoke") {
+      const id = request.lease_revoke.id;
+      if (!this.leases.has(id)) throw new Refusal("lease_not_found", { id });
+      const attached = this.keys().filter((k) => this.kvAt(k, Number.POSITIVE_INFINITY)?.lease === id);
+      for (const key of attached) this.deleteRange(w, key, undefined, false);
+      this.leases.delete(id);
+      response = { kind: "lease_revoke", lease_revoke: { revision: 0, deleted: attached.length } };
+    } else if (request.kind === "put") {
       this.checkPut(request.put);
       response = { kind: "put", put: this.put(w, request.put) };
     } else if (request.kind === "delete_range") {
@@ -209,10 +225,12 @@ export class Model {
     }
     if (response.kind === "txn") stamp(response.txn, this.revision);
     if (response.kind === "delete_range") response.delete_range.revision = this.revision;
+    if (response.kind === "lease_revoke") response.lease_revoke.revision = this.revision;
     return response;
   }
 
   private checkPut(p: PutRequest): void {
+    if (p.lease && !p.ignore_lease && !this.leases.has(p.lease)) throw new Refusal("lease_not_found", { id: p.lease });
     if ((p.ignore_value || p.ignore_lease) && this.kvAt(p.key, Number.POSITIVE_INFINITY) === null) {
       throw new Refusal("key_not_found", { key: p.key });
     }

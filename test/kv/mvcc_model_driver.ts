@@ -177,8 +177,12 @@ export async function runSeed(seed: number): Promise<void> {
     expectSame("twin hash", sm.stats().hash, twin.stats().hash, trail);
   };
   for (let step = 0; step < steps; step++) {
-    const kind = g.int(20);
-    if (kind < 6) write({ kind: "put", put: (g.put() as { put: never }).put });
+    const kind = g.int(21);
+    if (kind === 20) {
+      // Leases 1..3: granted (or refused as lease_exists) and revoked (all their keys deleted in one revision).
+      const id = 1 + g.int(3);
+      write(g.chance(0.5) ? { kind: "lease_grant", lease_grant: { id, ttl: 10 } } : { kind: "lease_revoke", lease_revoke: { id } });
+    } else if (kind < 6) write({ kind: "put", put: (g.put() as { put: never }).put });
     else if (kind < 8) write({ kind: "delete_range", delete_range: (g.del() as { delete_range: never }).delete_range });
     else if (kind < 12) {
       const txn = g.txn(model);

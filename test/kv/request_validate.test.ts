@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { validateCompact, validateDeleteRange, validatePut, validateRange, validateTxn } from "../../src/kv/index.ts";
+import { decodeEntry, encodeRequest, validateCompact, validateDeleteRange, validatePut, validateRange, validateTxn } from "../../src/kv/index.ts";
 import { isQklzlError } from "../../src/shared/errors.ts";
 import { limits } from "../../src/shared/limits.ts";
 
@@ -58,6 +58,15 @@ describe("kv request validation (untrusted input)", () => {
     // 128 in success plus 1 nested elsewhere: counted over the whole txn.
     expect(codeOf(() => validateTxn({ success: many.slice(1), failure: [{ txn: { success: [put("x")] } }] }))).toStartWith("too_many_ops");
     expect(validateTxn({ success: many.slice(1) }).success.length).toBe(limits.txn_ops_max);
+    // --max-txn-ops: a lower or higher bound for the request; a log entry decodes whatever the local flag.
+    const bounds = (maxTxnOps: number) => ({ maxKeyBytes: 4096, maxValueBytes: 1024, maxTxnOps });
+    expect(codeOf(() => validateTxn({ success: many.slice(0, 3) }, bounds(2)))).toStartWith("too_many_ops: success has 3 entries; the maximum is 2");
+    expect(codeOf(() => validateTxn({ success: [put("a"), { txn: { success: [put("b")] } }] }, bounds(2)))).toStartWith("too_many_ops: the txn has 3 operations; the maximum is 2");
+    const compares = [1, 2, 3].map((i) => ({ key: `c${i}`, target: "version", result: "=", value: 0 }));
+    expect(codeOf(() => validateTxn({ compare: compares }, bounds(2)))).toStartWith("too_many_ops");
+    const big = validateTxn({ success: many }, bounds(1000));
+    expect(big.success.length).toBe(limits.txn_ops_max + 1);
+    expect(decodeEntry(encodeRequest({ kind: "txn", txn: big })).request).toEqual({ kind: "txn", txn: big });
     let deep: unknown = { success: [] };
     for (let i = 0; i < limits.txn_depth_max; i++) deep = { success: [{ txn: deep }] };
     expect(codeOf(() => validateTxn(deep))).toStartWith("too_many_ops");

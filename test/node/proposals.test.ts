@@ -25,6 +25,10 @@ describe("proposal waiters", () => {
     expect(error.code).toBe("not_leader");
     expect(error.details).toEqual({ leader_id: 2, leader_http_addr: "h:2" });
     expect(p.size).toBe(0);
+    // The state machine's answer reaches the waiter (none above: those applied without one, as a conf change).
+    const answered = p.wait(8, 4);
+    p.applied(8, 4, hint, { kind: "put", put: { revision: 9 } });
+    expect(await outcome(answered)).toBe('ok {"index":8,"response":{"kind":"put","put":{"revision":9}}}');
   });
 
   test("the deadline rejects with timeout and says the outcome is unknown; later ones stay", async () => {

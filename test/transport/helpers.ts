@@ -1,7 +1,7 @@
 // Test helpers: transports on loopback port 0 that record what they receive.
 import type { Message, NodeId } from "../../src/raft/types.ts";
 import { waitFor as launcherWaitFor } from "../../src/cli/launcher/index.ts";
-import { createTransport, type QklzlTransport, type TransportTuning } from "../../src/transport/index.ts";
+import { createTransport, type PeerTls, type QklzlTransport, type TransportTuning } from "../../src/transport/index.ts";
 
 export interface Recorder {
   messages: Message[];
@@ -24,6 +24,8 @@ export interface StartOptions {
   known?: (id: NodeId) => boolean;
   tuning?: Partial<TransportTuning>;
   listen?: string;
+  /** tls: mutual TLS with these PEM texts (tls.test.ts). */
+  tls?: PeerTls | null;
 }
 
 export async function startNode(id: NodeId, opts: StartOptions = {}): Promise<TestNode> {
@@ -42,6 +44,7 @@ export async function startNode(id: NodeId, opts: StartOptions = {}): Promise<Te
     listen: opts.listen ?? "127.0.0.1:0",
     clusterId: () => cluster,
     isKnownPeer: opts.known ?? (() => true),
+    tls: opts.tls ?? null,
     tuning: { backoffMinMs: 10, backoffMaxMs: 200, unreachableIntervalMs: 50, ...opts.tuning },
     handlers: {
       onMessage: (m) => rec.messages.push(m),

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { measureFailover } from "./failover.ts";
 import { runLoad, type LoadResult } from "./load.ts";
-import { fetchStatus } from "../../node/cluster_client.ts";
+import { fetchStatus, type MemberHttp } from "../../node/cluster_client.ts";
 import { benchCluster } from "./cluster.ts";
 import { parseMix } from "./workload.ts";
 
@@ -26,15 +26,15 @@ function formatTable(result: LoadResult): string {
   return rows.map((row) => row.map((cell, column) => cell.padStart(widths[column]!)).join("  ")).join("\n");
 }
 
-async function findFollower(leaderAddr: string): Promise<string> {
-  const body = await fetchStatus(leaderAddr, 1000);
+async function findFollower(leaderAddr: string, via?: MemberHttp): Promise<string> {
+  const body = await fetchStatus(leaderAddr, 1000, via);
   const follower = body?.members?.find((member) => member.http_addr !== leaderAddr && member.role === "voter");
   if (!follower) throw new Error("no follower to read from");
   return follower.http_addr;
 }
 
-async function findLeader(addr: string): Promise<string> {
-  const body = await fetchStatus(addr, 1000);
+async function findLeader(addr: string, via?: MemberHttp): Promise<string> {
+  const body = await fetchStatus(addr, 1000, via);
   if (!body) throw new Error(`no /status answer from ${addr}`);
   return body.is_leader ? addr : body.leader_http_addr || addr;
 }
@@ -62,6 +62,7 @@ export const benchCommand = defineCommand({
     mix: { type: "string", default: "put:100", description: "Op weights, e.g. put:80,get:20" },
     consistency: { type: "string", default: "linearizable", description: "linearizable | stale reads" },
     json: { type: "boolean", default: false, description: "Print the result as JSON" },
+    tls: { type: "boolean", default: false, description: "Local cluster only: TLS on every port (throw-away certificates, openssl), to measure its cost" },
   },
   async run({ args }) {
     if (args.mode === "failover") return runFailover(args.rounds, args.json);
@@ -85,13 +86,19 @@ export const benchCommand = defineCommand({
     const durationMs = numberArg(args.duration, "duration", 1) * 1000;
     const keys = numberArg(args.keys, "keys", 1);
     const valueSize = numberArg(args["value-size"], "value-size", 0);
-    const cluster = args.addr ? null : benchCluster();
+    if (args.tls && args.addr) {
+      process.stderr.write("qklzl bench: --tls is for the local cluster it starts (omit --addr)\n");
+      process.exit(2);
+    }
+    const cluster = args.addr ? null : benchCluster({ tls: args.tls });
+    const via: MemberHttp | undefined = cluster?.tls?.http;
     try {
       if (cluster) process.stderr.write("starting a local 3-node cluster…\n");
       const entry = cluster === null ? String(args.addr) : cluster.node((await cluster.startFresh()).leaderId).httpAddr;
-      const writeAddr = await findLeader(entry);
-      const readAddr = args["read-addr"] ?? (args["read-from"] === "follower" ? await findFollower(writeAddr) : writeAddr);
+      const writeAddr = await findLeader(entry, via);
+      const readAddr = args["read-addr"] ?? (args["read-from"] === "follower" ? await findFollower(writeAddr, via) : writeAddr);
       const result = await runLoad({
+        tls: via?.tls,
         writeAddr,
         readAddr,
         clients,
@@ -105,7 +112,7 @@ export const benchCommand = defineCommand({
       });
       if (args.json) console.log(JSON.stringify(result));
       else {
-        console.log(`${clients} clients, ${(result.durationMs / 1000).toFixed(1)} s, writes → ${writeAddr}, reads → ${readAddr} (${consistency})`);
+        console.log(`${clients} clients, ${(result.durationMs / 1000).toFixed(1)} s${via ? ", TLS on every port" : ""}, writes → ${writeAddr}, reads → ${readAddr} (${consistency})`);
         console.log(formatTable(result));
         if (result.firstError) console.log(`first error: ${result.firstError}`);
       }

@@ -11,6 +11,8 @@ export interface LoadOptions extends Workload {
   onProgress?: (elapsedMs: number, ops: number, errors: number) => void;
   /** requestTimeoutMs bounds each request, so a dead server cannot hang a client. */
   requestTimeoutMs?: number;
+  /** tls: https with this CA and client certificate (a cluster started by `bench --tls`); absent: http. */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 export interface OpResult {
@@ -38,8 +40,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const started = performance.now();
   const deadline = started + options.durationMs;
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
-  const putUrl = `http://${options.writeAddr}/kv`;
-  const getBase = `http://${options.readAddr}/kv?${options.consistency === "stale" ? "consistency=stale&" : ""}key=`;
+  const scheme = options.tls === undefined ? "http" : "https";
+  const tlsInit = options.tls === undefined ? {} : { tls: options.tls };
+  const putUrl = `${scheme}://${options.writeAddr}/kv`;
+  const getBase = `${scheme}://${options.readAddr}/kv?${options.consistency === "stale" ? "consistency=stale&" : ""}key=`;
 
   async function oneRequest(op: BenchOp): Promise<void> {
     const key = keyName(Math.floor(Math.random() * options.keys));
@@ -48,12 +52,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const response =
         op === "put"
           ? await fetch(putUrl, {
+              ...tlsInit,
               method: "POST",
               headers: { "content-type": "application/json" },
               body: `{"op":"put","key":"${key}","value":"${value}"}`,
               signal: AbortSignal.timeout(timeoutMs),
             })
-          : await fetch(getBase + key, { signal: AbortSignal.timeout(timeoutMs) });
+          : await fetch(getBase + key, { ...tlsInit, signal: AbortSignal.timeout(timeoutMs) });
       await response.arrayBuffer();
       // A get of a key never written is a valid 404 answer; anything else non-2xx is an error.
       if (response.ok || (op === "get" && response.status === 404)) {

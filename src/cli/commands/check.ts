@@ -1,3 +1,4 @@
+import { useClientTls } from "../client.ts";
 import { defineCommand } from "citty";
 import { checkArgs } from "../args.ts";
 import type { CheckVerdict } from "../consistency_check.ts";
@@ -18,6 +19,7 @@ export const checkCommand = defineCommand({
   args: checkArgs,
   async run({ args }) {
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const waitMs = parseDuration("wait", args.wait);
     const { clusterView } = await import("../cluster_view.ts");
     const { judgeHashes } = await import("../consistency_check.ts");

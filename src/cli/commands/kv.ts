@@ -1,3 +1,4 @@
+import { useClientTls } from "../client.ts";
 import { defineCommand } from "citty";
 import { kvDeleteArgs, kvGetArgs, kvPutArgs } from "../args.ts";
 import { print } from "../format.ts";
@@ -43,8 +44,9 @@ const getCommand = defineCommand({
   meta: { name: "get", description: "Read a key (linearizable by default on any member; --consistency stale reads locally; --revision from history)" },
   args: kvGetArgs,
   async run({ args }) {
-    const key = requireKey(args.key, "kv get");
+    const key = requireKey(args.KEY, "kv get");
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const query = new URLSearchParams({ key });
     if (args.consistency === "stale") query.set("consistency", "stale");
     const { request } = await import("../client.ts");
@@ -72,12 +74,14 @@ const putCommand = defineCommand({
   meta: { name: "put", description: "Write a key (optionally only if --if-mod-revision N / --if-absent / --if-value X); answers once committed and applied" },
   args: kvPutArgs,
   async run({ args }) {
-    const key = requireKey(args.key, "kv put");
+    const key = requireKey(args.KEY, "kv put");
     if (args.value === undefined) throw new UsageError("missing VALUE (a value starting with '-' goes after --: kv put KEY -- -5)", "kv put");
+    useClientTls(args);
     const condition = conditionOf(args, "kv put");
     const body: Record<string, unknown> = { op: "put", key, value: args.value };
     if (condition !== undefined) body.if = condition;
     if (args["prev-kv"]) body.prev_kv = true;
+    if (args.lease !== undefined) body.lease = parseInteger("lease", args.lease, 1);
     const answer = await write(args.addr, args.timeout, body, args["request-id"]);
     if (args.json) return print(JSON.stringify(answer));
     print(`OK (index ${answer.index})`);
@@ -89,7 +93,8 @@ const deleteCommand = defineCommand({
   meta: { name: "delete", description: "Delete a key (optionally only if --if-mod-revision N / --if-value X); answers once committed and applied" },
   args: kvDeleteArgs,
   async run({ args }) {
-    const key = requireKey(args.key, "kv delete");
+    const key = requireKey(args.KEY, "kv delete");
+    useClientTls(args);
     const condition = conditionOf(args, "kv delete");
     const body: Record<string, unknown> = { op: "delete", key };
     if (condition !== undefined) body.if = condition;

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { useClientTls } from "../client.ts";
 import { kvListArgs } from "../args.ts";
 import { print, table } from "../format.ts";
 import { parseDuration, parseInteger } from "../parse.ts";
@@ -16,6 +17,7 @@ export const kvListCommand = defineCommand({
   meta: { name: "list", description: "List the keys under a prefix (linearizable by default; --revision from history)" },
   args: kvListArgs,
   async run({ args }) {
+    useClientTls(args);
     const format = args.json ? "json" : (args.w ?? "table");
     if (format !== "table" && format !== "simple" && format !== "json") throw new UsageError(`-w must be table, simple or json, got ${JSON.stringify(format)}`, "kv list");
     const timeoutMs = parseDuration("timeout", args.timeout);

@@ -1,3 +1,4 @@
+import { useClientTls } from "../client.ts";
 import { defineCommand } from "citty";
 import { leaveArgs } from "../args.ts";
 import { print } from "../format.ts";
@@ -19,6 +20,7 @@ export const leaveCommand = defineCommand({
     if (raw === undefined) throw new UsageError("missing the id of the member to remove (qklzl leave N)", "leave");
     const id = parseInteger("id", raw, 1);
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const { request } = await import("../client.ts");
     await request(args.addr, "POST", "/leave", { id }, { timeoutMs, followLeader: true });
     print(`OK: node ${id} removed`);

@@ -1,3 +1,4 @@
+import { useClientTls } from "../client.ts";
 import { defineCommand } from "citty";
 import { membersArgs } from "../args.ts";
 import { print, table } from "../format.ts";
@@ -9,6 +10,7 @@ export const membersCommand = defineCommand({
   args: membersArgs,
   async run({ args }) {
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const { requestStatus } = await import("../cluster_view.ts");
     let status = await requestStatus(args.addr, timeoutMs);
     if (!status.is_leader && status.leader_http_addr !== "") {

@@ -1,3 +1,4 @@
+import { useClientTls } from "../client.ts";
 import { defineCommand } from "citty";
 import { snapshotArgs } from "../args.ts";
 import { print } from "../format.ts";
@@ -9,6 +10,7 @@ export const snapshotCommand = defineCommand({
   args: snapshotArgs,
   async run({ args }) {
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const { request } = await import("../client.ts");
     const answer = (await request(args.addr, "POST", "/snapshot", undefined, { timeoutMs, followLeader: false })) as { index: number };
     print(`OK: snapshot at index ${answer.index}`);

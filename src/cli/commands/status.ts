@@ -1,3 +1,4 @@
+import { useClientTls } from "../client.ts";
 import { defineCommand } from "citty";
 import { statusArgs } from "../args.ts";
 import type { ClusterView } from "../cluster_view.ts";
@@ -10,6 +11,7 @@ export const statusCommand = defineCommand({
   args: statusArgs,
   async run({ args }) {
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const { clusterView } = await import("../cluster_view.ts");
     const view = await clusterView(args.addr, timeoutMs);
     if (args.json) {

@@ -1,3 +1,4 @@
+import { useClientTls } from "../client.ts";
 import { defineCommand } from "citty";
 import { transferArgs } from "../args.ts";
 import { print } from "../format.ts";
@@ -12,6 +13,7 @@ export const transferLeaderCommand = defineCommand({
     if (args.to === undefined) throw new UsageError("missing --to N (the voter that should lead)", "transfer-leader");
     const id = parseInteger("to", args.to, 1);
     const timeoutMs = parseDuration("timeout", args.timeout);
+    useClientTls(args);
     const { request } = await import("../client.ts");
     await request(args.addr, "POST", "/transfer-leader", { id }, { timeoutMs, followLeader: true });
     print(`OK: node ${id} leads`);

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { useClientTls } from "../client.ts";
 import { compactArgs, txnArgs } from "../args.ts";
 import { print } from "../format.ts";
 import { parseDuration, parseInteger } from "../parse.ts";
@@ -31,6 +32,7 @@ export const txnCommand = defineCommand({
   meta: { name: "txn", description: 'Run a transaction: {"compare":[…],"success":[…],"failure":[…]} from FILE or stdin' },
   args: txnArgs,
   async run({ args }) {
+    useClientTls(args);
     const timeoutMs = parseDuration("timeout", args.timeout);
     const body = await readTxnJson(args.file);
     const { newRequestId, retryWrite } = await import("../retry_write.ts");
@@ -47,6 +49,7 @@ export const compactCommand = defineCommand({
   meta: { name: "compact", description: "Drop history below revision REV on every replica (reads below it then fail with compacted)" },
   args: compactArgs,
   async run({ args }) {
+    useClientTls(args);
     if (args.rev === undefined) throw new UsageError("missing REV", "compact");
     const revision = parseInteger("REV", args.rev, 1);
     const timeoutMs = parseDuration("timeout", args.timeout);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { StatusJson } from "../../node/api.ts";
-import { fetchStatus } from "../../node/cluster_client.ts";
+import { fetchStatus, type MemberHttp } from "../../node/cluster_client.ts";
 import { check, CheckError } from "./check.ts";
 import { type LeaderView, waitConverged, waitForLeader, waitForVoters, waitHttp } from "./conditions.ts";
 import { closeLog, openLogForStart, type OutputMode, pipeLines } from "./output.ts";
@@ -39,6 +39,10 @@ export interface LauncherOptions {
   env?: Record<string, string>;
   /** extraArgs: flags appended to every node's command line (e.g. fast timeouts). Default none. */
   extraArgs?: string[];
+  /** nodeArgs: flags for node `id` only (e.g. its own TLS certificate), after extraArgs. Default none. */
+  nodeArgs?: (id: number) => string[];
+  /** http: how the launcher reaches the nodes' HTTP APIs (https with a CA and client certificate). Default plain http. */
+  http?: MemberHttp;
   /** detached: nodes run in their own process group, so a Ctrl-C on our terminal reaches only us. */
   detached?: boolean;
   /** onExit is told when a node's process ends, whatever the reason (stop, kill, crash). */
@@ -93,6 +97,7 @@ export class Launcher {
   readonly extraArgs: string[];
   private readonly options: LauncherOptions;
   private readonly ownsRoot: boolean;
+  private http: MemberHttp | undefined;
   private destroyed = false;
   /** failed: an explain() block failed; destroy() then keeps the files unless told otherwise. */
   private failed = false;
@@ -102,6 +107,7 @@ export class Launcher {
     check(Number.isInteger(size) && size >= 1, `cluster size ${size} must be a positive integer`);
     this.options = options;
     this.extraArgs = options.extraArgs ?? [];
+    this.http = options.http;
     this.ownsRoot = options.root === undefined;
     this.root = options.root ?? mkdtempSync(path.join(tmpdir(), `qklzl-${options.name ?? "cluster"}-`));
     for (let id = 1; id <= size; id++) {
@@ -160,7 +166,7 @@ export class Launcher {
     const args = ["-id", String(id), "-data-dir", this.shownPath(node.dataDir)];
     if (mode.bootstrap === true) args.push("-bootstrap");
     if (mode.join !== undefined) args.push("-join", typeof mode.join === "number" ? this.node(mode.join).httpAddr : mode.join);
-    args.push("-raft-addr", node.raftAddr, "-http-addr", node.httpAddr, ...this.extraArgs, ...(mode.extraArgs ?? []));
+    args.push("-raft-addr", node.raftAddr, "-http-addr", node.httpAddr, ...this.extraArgs, ...(this.options.nodeArgs?.(id) ?? []), ...(mode.extraArgs ?? []));
     return args;
   }
 
@@ -306,9 +312,14 @@ export class Launcher {
 
   // ---- Status ----------------------------------------------------------------------------------------------
 
+  /** useHttp changes how the nodes' HTTP APIs are reached (certificates made in this launcher's root). */
+  useHttp(http: MemberHttp): void {
+    this.http = http;
+  }
+
   /** status fetches GET /status of node `id`; null when it does not answer (or not with a status). */
   async status(id: number, timeoutMs = 2000): Promise<StatusJson | null> {
-    const status = await fetchStatus(this.node(id).httpAddr, timeoutMs);
+    const status = await fetchStatus(this.node(id).httpAddr, timeoutMs, this.http);
     if (status !== null) this.node(id).lastStatus = status;
     return status;
   }

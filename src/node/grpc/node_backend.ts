@@ -37,6 +37,8 @@ export interface NodeBackendOptions {
   progressMs?: number;
 }
 
+type KvRequestOf<K extends KvRequest["kind"]> = Extract<KvRequest, { kind: K }>;
+
 /** storeRange: the store's RangeRequest (serializable is a read option, not part of the request). */
 function storeRange(request: RangeRequest): StoreRange {
   const { serializable: _serializable, ...rest } = request;
@@ -100,7 +102,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
    * propose: a KvRequest on the leader. On a follower, a put/delete_range/txn travels as POST /txn with no
    * compares and the one operation (the leader's answer in src/kv's JSON shapes, utf8), a compact as POST /compact.
    */
-  const propose = async (request: KvRequest): Promise<Exclude<KvResponse, { kind: "error" }>> => {
+  const propose = async (request: KvRequestOf<"put" | "delete_range" | "txn" | "compact">): Promise<Exclude<KvResponse, { kind: "error" }>> => {
     const local = async () => (await api.kvRequest(request)).response;
     if (request.kind === "compact") {
       const answer = await onLeader(local, { path: "/compact", body: { revision: request.compact.revision } }, options.requestTimeoutMs);

@@ -4,6 +4,7 @@ import type { JsonObject } from "../../shared/json.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
 import { parseJsonObject, readBodyText } from "./body.ts";
 import { leaderHint } from "./errors.ts";
+import { plain_member_http } from "../cluster_client.ts";
 import { forwardToLeader, forwarded_header } from "./forward.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import { type RequestTarget, withoutParam } from "./url.ts";
@@ -55,6 +56,7 @@ export async function leaderOnly<T>(
         pathAndQuery: withoutParam(target, "forward"),
         body: forward.body,
         timeoutMs: ctx.options.requestTimeoutMs,
+        via: ctx.options.memberHttp?.() ?? plain_member_http,
       });
       ctx.metrics.forwarded(true);
       return response;

@@ -25,12 +25,13 @@ export function leaderHint(error: QklzlError): { leaderId: number; leaderHttpAdd
  * qklzlErrorResponse maps a QklzlError to its HTTP answer. not_leader becomes a 307 whose Location is the leader's
  * same URL, so clients that follow redirects reach the leader while curl still shows the JSON error.
  */
-export function qklzlErrorResponse(error: QklzlError, pathAndQuery: string): Response {
+export function qklzlErrorResponse(error: QklzlError, pathAndQuery: string, scheme: "http" | "https" = "http"): Response {
   if (error.code !== "not_leader") return errorResponse(error.code, error.message, error.details);
   const hint = leaderHint(error);
   if (hint === null) return errorResponse("no_leader", `${error.message} (no leader is known)`);
   return errorResponse("not_leader", error.message, error.details, {
-    location: `http://${hint.leaderHttpAddr}${pathAndQuery}`,
+    // Every member serves the same scheme (TLS on the HTTP API is a cluster-wide choice).
+    location: `${scheme}://${hint.leaderHttpAddr}${pathAndQuery}`,
   });
 }
 
@@ -41,8 +42,8 @@ export function unexpectedErrorResponse(error: unknown, what: string): Response 
 }
 
 /** toErrorResponse turns anything a handler threw into a JSON error response. */
-export function toErrorResponse(error: unknown, method: string, pathAndQuery: string): Response {
-  if (isQklzlError(error)) return qklzlErrorResponse(error, pathAndQuery);
+export function toErrorResponse(error: unknown, method: string, pathAndQuery: string, scheme: "http" | "https" = "http"): Response {
+  if (isQklzlError(error)) return qklzlErrorResponse(error, pathAndQuery, scheme);
   return unexpectedErrorResponse(error, `${method} ${pathAndQuery}`);
 }
 

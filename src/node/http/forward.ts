@@ -1,6 +1,7 @@
 import { consola } from "consola";
 import { assert } from "../../shared/assert.ts";
 import { QklzlError } from "../../shared/errors.ts";
+import { memberFetchInit, memberUrl, type MemberHttp } from "../cluster_client.ts";
 
 const logger = consola.withTag("http");
 
@@ -18,19 +19,22 @@ export interface ForwardOptions {
   /** body: the request's JSON text as received, or null. */
   body: string | null;
   timeoutMs: number;
+  /** via: http or https (with the CA and this node's client certificate) to reach the leader. */
+  via: MemberHttp;
 }
 
 /** forwardToLeader sends the request to the leader and relays its answer (status, JSON body, Location). */
 export async function forwardToLeader(options: ForwardOptions): Promise<Response> {
   assert(options.timeoutMs > 0, "forward timeout is positive");
   assert(options.pathAndQuery.startsWith("/"), "forward path is absolute");
-  const url = `http://${options.leaderHttpAddr}${options.pathAndQuery}`;
+  const url = memberUrl(options.leaderHttpAddr, options.pathAndQuery, options.via);
   const headers: Record<string, string> = { [forwarded_header]: "1" };
   if (options.body !== null) headers["content-type"] = "application/json";
   let response: Response;
   let bodyBytes: ArrayBuffer;
   try {
     response = await fetch(url, {
+      ...memberFetchInit(options.via),
       method: options.method,
       body: options.body,
       headers,

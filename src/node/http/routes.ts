@@ -1,11 +1,13 @@
 import { validateCommand, validateKey } from "../../kv/index.ts";
 import { assert } from "../../shared/assert.ts";
 import { QklzlError } from "../../shared/errors.ts";
+import { limits } from "../../shared/limits.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
 import { type Handler, leaderOnly, readObject, type RouteContext, type RouteHandler } from "./context.ts";
 import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
 import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
+import { leaseRoutes } from "./lease_routes.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { postCompact, postTxn } from "./txn.ts";
 import { type RequestTarget, requestTarget } from "./url.ts";
@@ -144,6 +146,11 @@ const route_paths = [
   "/metrics",
   "/watch",
   "/watch/progress",
+  "/lease/grant",
+  "/lease/revoke",
+  "/lease/keepalive",
+  "/lease/:id",
+  "/leases",
 ] as const;
 
 type RoutePath = (typeof route_paths)[number];
@@ -163,6 +170,7 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/metrics": { GET: getMetrics },
   "/watch": { GET: getWatchRoute },
   "/watch/progress": { POST: postWatchProgressRoute },
+  ...leaseRoutes<RouteContext>(leaderOnly),
 };
 
 export interface BuiltRoutes {
@@ -191,7 +199,7 @@ function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"G
       try {
         response = await handler(ctx, req, target);
       } catch (error) {
-        response = toErrorResponse(error, method, target.pathAndQuery);
+        response = toErrorResponse(error, method, target.pathAndQuery, ctx.options.memberHttp?.().https ? "https" : "http");
       }
     }
     ctx.metrics.count(routeIndex, response.status, (performance.now() - started) / 1000);
@@ -204,7 +212,7 @@ export function buildRoutes(api: NodeApi, options: HttpServerOptions): BuiltRout
   const ctx: RouteContext = {
     api,
     options,
-    commandLimits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes },
+    commandLimits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes, maxTxnOps: options.maxTxnOps ?? limits.txn_ops_max },
     metrics: new HttpMetrics([...route_paths, "other"]),
   };
   const out: Record<string, RouteHandler> = {};

@@ -2,6 +2,7 @@ import { assert } from "../../shared/assert.ts";
 import { unexpectedErrorResponse } from "./errors.ts";
 import type { HttpServer, HttpServerOptions, NodeApi } from "../api.ts";
 import { withDashboard } from "./dashboard.ts";
+import type { HttpTls } from "../tls/types.ts";
 import { buildRoutes } from "./routes.ts";
 
 /**
@@ -34,34 +35,60 @@ export function startHttpServer(api: NodeApi, options: HttpServerOptions): HttpS
   assert(options.requestTimeoutMs > 0, "requestTimeoutMs is positive");
   const { host, hostname, port } = parseListen(options.listen);
   const { routes, notFound } = withDashboard(buildRoutes(api, options), api);
-  let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
-      hostname,
-      port,
-      development: false,
-      // Explicit: a second node on the same port must fail, not share the port through SO_REUSEPORT.
-      reusePort: false,
-      maxRequestBodySize: bun_body_bytes_max,
-      routes,
-      fetch: notFound,
-      // Handlers catch everything they throw; this only runs if Bun itself fails around one.
-      error(error) {
-        return unexpectedErrorResponse(error, "a request, outside a route handler");
-      },
-    });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot listen for HTTP on ${options.listen}: ${reason}`, { cause: error });
-  }
+  const serve = (tls: HttpTls | null, listenPort: number): ReturnType<typeof Bun.serve> => {
+    try {
+      return Bun.serve({
+        hostname,
+        port: listenPort,
+        development: false,
+        // Explicit: a second node on the same port must fail, not share the port through SO_REUSEPORT.
+        reusePort: false,
+        maxRequestBodySize: bun_body_bytes_max,
+        tls: tls ?? undefined,
+        routes,
+        fetch: notFound,
+        // Handlers catch everything they throw; this only runs if Bun itself fails around one.
+        error(error) {
+          return unexpectedErrorResponse(error, "a request, outside a route handler");
+        },
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot listen for HTTP on ${host}:${listenPort}: ${reason}`, { cause: error });
+    }
+  };
+  const initialTls = options.tls ?? null;
+  let currentTls = initialTls;
+  let server = serve(initialTls, port);
   assert(server.port !== undefined && server.port > 0, "server bound a port");
-  const addr = `${host}:${server.port}`;
+  const boundPort = server.port;
+  const addr = `${host}:${boundPort}`;
   let stopped: Promise<void> | null = null;
+  /** draining: replaced servers finishing their requests; stop() waits for them too. */
+  const draining = new Set<Promise<void>>();
   return {
     addr,
     stop() {
-      stopped ??= stopGracefully(server, options.requestTimeoutMs);
+      stopped ??= Promise.all([stopGracefully(server, options.requestTimeoutMs), ...draining]).then(() => undefined);
       return stopped;
+    },
+    async reloadTls(tls) {
+      if (stopped !== null) return;
+      if (initialTls === null) throw new Error("the HTTP API started without TLS; turning it on takes a restart");
+      const old = server;
+      // The old server must give up the port before the new one binds it (reusePort is off); its open
+      // connections and in-flight requests carry on until they finish, bounded by the request timeout.
+      const drained = stopGracefully(old, options.requestTimeoutMs);
+      try {
+        server = serve(tls, boundPort);
+        currentTls = tls;
+      } catch (error) {
+        server = serve(currentTls, boundPort);
+        throw error;
+      } finally {
+        draining.add(drained);
+        void drained.finally(() => draining.delete(drained));
+      }
     },
   };
 }
