@@ -72,6 +72,12 @@ describe("etcd KV on qklzl", () => {
     expect((await etcd(f1!).call("KV", "Range", { key: b("big") })).count).toBe("0");
     const lease = await grpcError(etcd(f1!).call("Lease", "LeaseGrant", { TTL: 5 }));
     expect(lease.code).toBe(status.UNIMPLEMENTED);
+    // A put's lease goes to the store, which knows leases (granted over HTTP): an unknown one is etcd's error.
+    const unknownLease = await grpcError(etcd(f1!).call("KV", "Put", { key: b("leased"), value: b("x"), lease: 424242 }));
+    expect([unknownLease.code, unknownLease.details]).toEqual([status.NOT_FOUND, "etcdserver: requested lease not found"]);
+    const granted = await (await fetch(`http://${cluster.node(f1!).httpAddr}/lease/grant`, { method: "POST", body: JSON.stringify({ ttl: 60 }) })).json() as { id: number };
+    await etcd(f1!).call("KV", "Put", { key: b("leased"), value: b("x"), lease: granted.id });
+    expect((await etcd(f1!).call("KV", "Range", { key: b("leased") })).kvs[0].lease).toBe(String(granted.id));
   });
 
   test("a watch through a follower with fragment splits a big revision's events; the last answer is unfragmented", async () => {

@@ -23,11 +23,11 @@ import { onLeader } from "./forward.ts";
  * surface (range, kvRequest, watches, storeStats). Reads go to api.range on any member (ReadIndex, or this
  * member's state when serializable); writes are proposed with api.kvRequest and, on a follower, forwarded to
  * the leader's HTTP API (POST /txn wrapping the one operation, POST /compact), so a client never sees a
- * redirect. Leases are not on the node surface yet: Lease methods and a "lease" compare are NotSupportedError
- * (a put's lease id passes through to the store, which refuses unknown leases once leases exist).
+ * redirect. The Lease service is not wired to the node's leases (NodeApi.lease*) yet: Lease methods and a
+ * "lease" compare are NotSupportedError; a put's lease id passes through to the store, which refuses unknown ones.
  */
 
-const no_leases = "leases need the lease store (issue 'Watch and leases'), which this node does not have yet";
+const no_leases = "qklzl's etcd endpoint does not serve leases yet (use the HTTP API's /lease routes)";
 
 export interface NodeBackendOptions {
   /** grpcAddr: this member's bound gRPC address (its clientURL in MemberList). */
