@@ -129,8 +129,19 @@ export interface NodeApi {
   metricsText(): string;
   /** isReady: a leader is known and this node applied up to the commit index it knew of (GET /readyz). */
   isReady(): boolean;
+  /** storeStats: the MVCC store's revisions and approximate size, read without waiting (etcd's header and Status). */
+  storeStats?(): StoreStatsJson;
   /** watches: GET /watch (src/node/watch/); absent on an API without a store to watch (404 not_found). */
   watches?: WatchApi;
+}
+
+export interface StoreStatsJson {
+  revision: number;
+  compact_revision: number;
+  /** bytes: the store's arena bytes (every kept record, heads and history); approximate, as etcd's dbSize. */
+  bytes: number;
+  /** hash: the content hash at `revision` (16 hex digits). */
+  hash: string;
 }
 
 /** WatchApi: start a watch (after a read barrier; too_many_watches past the limit), end it, ask it for progress. */

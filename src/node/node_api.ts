@@ -57,6 +57,8 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
   return {
     status: () => rt.status(),
 
+    storeStats: () => rt.storeStats(),
+
     async write(input: KvCommand): Promise<{ index: number }> {
       return rt.propose(encodeCommand(validateCommand(input, bounds)));
     },

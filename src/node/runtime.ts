@@ -7,7 +7,7 @@ import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
 import type { Storage } from "../storage/types.ts";
 import type { Transport, TransportHandlers } from "../transport/types.ts";
-import type { Consistency, StatusJson } from "./api.ts";
+import type { Consistency, StatusJson, StoreStatsJson } from "./api.ts";
 import { handshakeIncarnationProblem, judgeOwnRemoval } from "./incarnation.ts";
 import type { Leadership } from "./leadership.ts";
 import { LeaseKeeper } from "./lease_keeper.ts";
@@ -437,6 +437,12 @@ export class NodeRuntime {
   /** range: linearizable or stale, served from the store (a past revision from history); validated by the caller. */
   range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
     return this.requests.range(request, consistency);
+  }
+
+  /** storeStats: the store's revision, compacted revision, size and hash as applied on this node now. */
+  storeStats(): StoreStatsJson {
+    const stats = this.kv.stats();
+    return { revision: stats.revision, compact_revision: stats.compact_revision, bytes: this.kv.memory().liveBytes, hash: stats.hash };
   }
 
   /** status: the body of GET /status (works while stopping too, not before the core exists). */

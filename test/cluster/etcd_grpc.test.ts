@@ -5,7 +5,7 @@ import { formedForThisFile } from "../cluster_fixture.ts";
 import { connectEtcd, type EtcdTestClient, grpcError, type Reply } from "../node/grpc/grpc_client.ts";
 import { EtcdCluster } from "./etcd_support.ts";
 
-// Issue 14 (foundation): a 3-node cluster of the binary, each node with -grpc-addr, driven by a grpc-js client
+// Issue 14: a 3-node cluster of the binary, each node with -grpc-addr, driven by a grpc-js client
 // the way etcd's clients drive etcd: any member serves every call, writes are forwarded inside the cluster,
 // headers name the cluster and the member by stable uint64 ids.
 
@@ -33,9 +33,10 @@ describe("etcd KV on qklzl", () => {
   test("a put through a follower is read back through the other follower, linearizable and serializable", async () => {
     const { leader, followers: [f1, f2] } = await followers();
     const put = await etcd(f1!).call("KV", "Put", { key: b("greeting"), value: b("hello") });
-    expect(put.header.revision).toBe("0"); // no revisions until the MVCC store: none invented
+    expect(Number(put.header.revision)).toBeGreaterThan(1); // the store's revision of the write
     const read = await etcd(f2!).call("KV", "Range", { key: b("greeting") });
     expect([read.count, read.kvs.map((kv: Reply) => kv.value.toString())]).toEqual(["1", ["hello"]]);
+    expect([read.header.revision, read.kvs[0].mod_revision]).toEqual([put.header.revision, put.header.revision]);
     const stale = await etcd(f2!).call("KV", "Range", { key: b("greeting"), serializable: true });
     expect(stale.kvs[0].value.toString()).toBe("hello");
     // The HTTP API sees the same key.
@@ -55,21 +56,89 @@ describe("etcd KV on qklzl", () => {
 
   test("refusals carry etcd's codes and messages, and change nothing", async () => {
     const { followers: [f1] } = await followers();
-    const prefix = await grpcError(etcd(f1!).call("KV", "Range", { key: b("a"), range_end: b("b") }));
-    expect(prefix.code).toBe(status.UNIMPLEMENTED);
-    expect(prefix.details).toContain("needs the MVCC store");
-    const txn = await grpcError(etcd(f1!).call("KV", "Txn", { compare: [], success: [], failure: [] }));
-    expect(txn.code).toBe(status.UNIMPLEMENTED);
+    const put = await etcd(f1!).call("KV", "Put", { key: b("r"), value: b("1") });
+    const future = await grpcError(etcd(f1!).call("KV", "Range", { key: b("r"), revision: Number(put.header.revision) + 1000 }));
+    expect([future.code, future.details]).toEqual([status.OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision"]);
+    const dup = await grpcError(
+      etcd(f1!).call("KV", "Txn", { compare: [], success: [{ request_put: { key: b("d"), value: b("1") } }, { request_put: { key: b("d"), value: b("2") } }], failure: [] }),
+    );
+    expect([dup.code, dup.details]).toEqual([status.INVALID_ARGUMENT, "etcdserver: duplicate key given in txn request"]);
+    expect((await etcd(f1!).call("KV", "Range", { key: b("d") })).count).toBe("0");
     const empty = await grpcError(etcd(f1!).call("KV", "Put", { key: b(""), value: b("x") }));
     expect([empty.code, empty.details]).toEqual([status.INVALID_ARGUMENT, "etcdserver: key is not provided"]);
     // The follower forwards; the leader's limit (--max-value-bytes 4096) refuses it.
     const big = await grpcError(etcd(f1!).call("KV", "Put", { key: b("big"), value: Buffer.alloc(5000, 120) }));
     expect([big.code, big.details, big.qklzl]).toEqual([status.INVALID_ARGUMENT, "etcdserver: request is too large", "too_large"]);
     expect((await etcd(f1!).call("KV", "Range", { key: b("big") })).count).toBe("0");
-    const watch = etcd(f1!).stream("Watch", "Watch");
-    const ended = new Promise<{ code: number }>((resolve) => watch.on("error", resolve));
-    watch.write({ create_request: { key: b("w") } });
-    expect((await ended).code).toBe(status.UNIMPLEMENTED);
+    const lease = await grpcError(etcd(f1!).call("Lease", "LeaseGrant", { TTL: 5 }));
+    expect(lease.code).toBe(status.UNIMPLEMENTED);
+    // A put's lease goes to the store, which knows leases (granted over HTTP): an unknown one is etcd's error.
+    const unknownLease = await grpcError(etcd(f1!).call("KV", "Put", { key: b("leased"), value: b("x"), lease: 424242 }));
+    expect([unknownLease.code, unknownLease.details]).toEqual([status.NOT_FOUND, "etcdserver: requested lease not found"]);
+    const granted = await (await fetch(`http://${cluster.node(f1!).httpAddr}/lease/grant`, { method: "POST", body: JSON.stringify({ ttl: 60 }) })).json() as { id: number };
+    await etcd(f1!).call("KV", "Put", { key: b("leased"), value: b("x"), lease: granted.id });
+    expect((await etcd(f1!).call("KV", "Range", { key: b("leased") })).kvs[0].lease).toBe(String(granted.id));
+  });
+
+  test("a watch through a follower with fragment splits a big revision's events; the last answer is unfragmented", async () => {
+    const { followers: [f1, f2] } = await followers();
+    const keys = Array.from({ length: 300 }, (_, i) => `frag/${String(i).padStart(3, "0")}`);
+    for (const key of keys) await etcd(f1!).call("KV", "Put", { key: b(key), value: Buffer.alloc(4000, 97) });
+    const watch = etcd(f2!).stream("Watch", "Watch");
+    const answers: Reply[] = [];
+    watch.on("data", (m: Reply) => answers.push(m));
+    watch.write({ create_request: { key: b("frag/"), range_end: b("frag0"), fragment: true, prev_kv: true } });
+    await waitFor(async () => (answers.some((a) => a.created) ? true : null), { deadlineMs: 10_000, what: "the watch to be created" });
+    // One delete of 300 keys: one revision whose events (with their 4000-byte prev_kvs, ~1.2 MB) exceed a fragment.
+    const deleted = await etcd(f1!).call("KV", "DeleteRange", { key: b("frag/"), range_end: b("frag0") });
+    expect(deleted.deleted).toBe("300");
+    const received = () => answers.reduce((n, a) => n + (a.events?.length ?? 0), 0);
+    await waitFor(async () => (received() >= 300 ? true : null), { deadlineMs: 10_000, what: "every event of the delete" });
+    watch.end();
+    const parts = answers.filter((a) => a.events?.length > 0);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.map((p) => p.fragment)).toEqual([...parts.slice(1).map(() => true), false]);
+    expect(new Set(parts.map((p) => p.header.revision))).toEqual(new Set([deleted.header.revision]));
+    expect(parts.flatMap((p) => p.events.map((e: Reply) => e.kv.key.toString()))).toEqual(keys);
+    expect(parts.flatMap((p) => p.events.map((e: Reply) => e.prev_kv.value.length))).toEqual(keys.map(() => 4000));
+  });
+});
+
+describe("etcd watch streams on qklzl", () => {
+  test("two watches on one stream, a progress request, and a compacted start cancelled with compact_revision", async () => {
+    const { followers: [f1, f2] } = await followers();
+    const first = await etcd(f1!).call("KV", "Put", { key: b("s/a"), value: b("0") });
+    await etcd(f1!).call("KV", "Put", { key: b("s/a"), value: b("1") });
+    const watch = etcd(f2!).stream("Watch", "Watch");
+    const answers: Reply[] = [];
+    watch.on("data", (m: Reply) => answers.push(m));
+    watch.write({ create_request: { key: b("s/a"), watch_id: 7 } });
+    watch.write({ create_request: { key: b("s/"), range_end: b("s0"), watch_id: 8, filters: ["NODELETE"] } });
+    await waitFor(async () => (answers.filter((a) => a.created).length >= 2 ? true : null), { deadlineMs: 10_000, what: "both watches created" });
+    const put = await etcd(f1!).call("KV", "Put", { key: b("s/a"), value: b("2") });
+    await etcd(f1!).call("KV", "DeleteRange", { key: b("s/a") });
+    await waitFor(async () => (answers.filter((a) => a.watch_id === "7" && a.events?.length > 0).length >= 2 ? true : null), {
+      deadlineMs: 10_000,
+      what: "watch 7's put and delete",
+    });
+    watch.write({ progress_request: {} });
+    await waitFor(async () => (answers.filter((a) => a.watch_id === "8" && !a.created && a.events?.length === 0).length >= 1 ? true : null), {
+      deadlineMs: 10_000,
+      what: "a progress answer for watch 8",
+    });
+    const events = (id: string) => answers.filter((a) => a.watch_id === id).flatMap((a) => (a.events ?? []).map((e: Reply) => `${e.type}:${e.kv.mod_revision}`));
+    expect(events("7")).toEqual([`PUT:${put.header.revision}`, `DELETE:${Number(put.header.revision) + 1}`]);
+    expect(events("8")).toEqual([`PUT:${put.header.revision}`]); // NODELETE
+    const progress = answers.find((a) => a.watch_id === "8" && !a.created && a.events?.length === 0)!;
+    expect(Number(progress.header.revision)).toBeGreaterThanOrEqual(Number(put.header.revision) + 1);
+
+    const current = await etcd(f1!).call("KV", "Range", { key: b("s/a") });
+    await etcd(f1!).call("KV", "Compact", { revision: current.header.revision });
+    watch.write({ create_request: { key: b("s/a"), watch_id: 9, start_revision: first.header.revision } });
+    await waitFor(async () => (answers.some((a) => a.watch_id === "9" && a.canceled) ? true : null), { deadlineMs: 10_000, what: "watch 9 cancelled" });
+    const cancelled = answers.find((a) => a.watch_id === "9" && a.canceled)!;
+    expect([cancelled.compact_revision, cancelled.cancel_reason]).toEqual([current.header.revision, "etcdserver: mvcc: required revision has been compacted"]);
+    watch.end();
   });
 });
 

@@ -141,13 +141,21 @@ export interface WatchCreateRequest {
 
 /** WatchListener receives a watch's events in revision order; `compacted` ends it (etcd: compact_revision). */
 export interface WatchListener {
+  /** writable: false while the client's stream is full; the store then holds events until handle.resume(). */
+  writable(): boolean;
   events(events: Event[], revision: number): void;
   progress(revision: number): void;
   compacted(compactRevision: number): void;
+  /** closed: the node ended the watch for another reason (it is shutting down); the client should resume elsewhere. */
+  closed(message: string): void;
 }
 
 export interface WatchHandle {
+  /** revision: the store revision when the watch was created (the header of etcd's `created` answer). */
+  readonly revision: number;
   cancel(): void;
+  /** resume: the listener became writable again; deliver what the store held meanwhile. */
+  resume(): void;
   /** requestProgress: the listener's progress(rev) once every event up to the current revision was delivered. */
   requestProgress(): void;
 }
@@ -203,8 +211,11 @@ export interface EtcdBackend {
   deleteRange(request: DeleteRangeRequest): Promise<DeleteRangeResponse>;
   txn(request: TxnRequest): Promise<TxnResponse>;
   compact(request: CompactRequest): Promise<CompactResponse>;
-  /** watch: the listener gets events from start_revision on until cancel(); throws for a compacted start. */
-  watch(request: WatchCreateRequest, listener: WatchListener): WatchHandle;
+  /**
+   * watch: resolves once the watch exists (after the node's read barrier); the listener then gets events from
+   * start_revision on until cancel(). A start revision already compacted arrives as listener.compacted().
+   */
+  watch(request: WatchCreateRequest, listener: WatchListener): Promise<WatchHandle>;
 
   leaseGrant(request: LeaseGrant): Promise<LeaseGrant>;
   leaseRevoke(id: number): Promise<void>;

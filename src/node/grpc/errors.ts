@@ -32,6 +32,8 @@ export const etcd_errors: Readonly<Record<string, EtcdStatus>> = {
   future_revision: { code: grpcStatus.OUT_OF_RANGE, message: "etcdserver: mvcc: required revision is a future revision" },
   too_many_ops: { code: grpcStatus.INVALID_ARGUMENT, message: "etcdserver: too many operations in txn request" },
   duplicate_key: { code: grpcStatus.INVALID_ARGUMENT, message: "etcdserver: duplicate key given in txn request" },
+  key_not_found: { code: grpcStatus.INVALID_ARGUMENT, message: "etcdserver: key not found" },
+  too_many_watches: { code: grpcStatus.RESOURCE_EXHAUSTED, message: null },
   lease_not_found: { code: grpcStatus.NOT_FOUND, message: "etcdserver: requested lease not found" },
   empty_key: { code: grpcStatus.INVALID_ARGUMENT, message: "etcdserver: key is not provided" },
   auth_not_enabled: { code: grpcStatus.FAILED_PRECONDITION, message: "etcdserver: authentication is not enabled" },

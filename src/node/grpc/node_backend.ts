@@ -1,39 +1,74 @@
+import type { KvRequest, KvResponse, Compare as StoreCompare, RangeRequest as StoreRange, RequestOp as StoreOp } from "../../kv/index.ts";
+import type { Watch, WatchMessage } from "../../kv/watch_hub.ts";
 import { isQklzlError, QklzlError } from "../../shared/errors.ts";
+import { limits } from "../../shared/limits.ts";
 import type { NodeApi, StatusJson } from "../api.ts";
 import {
-  type DeleteRangeRequest,
+  type Compare,
   type EtcdBackend,
   type MemberInfo,
   type NodeInfo,
   NotSupportedError,
   type RangeRequest,
-  type RangeResponse,
+  type RequestOp,
+  type TxnRequest,
+  type WatchHandle,
+  type WatchListener,
 } from "./backend.ts";
 import { EtcdError } from "./errors.ts";
 import { onLeader } from "./forward.ts";
 
 /**
- * node_backend.ts is the one adapter between the etcd endpoint and the node: EtcdBackend over NodeApi as it is
- * today, a single-key map without revisions. What that cannot answer truthfully (ranges over several keys,
- * revisions, txns, compaction, watch, leases, prev_kv) throws NotSupportedError naming what is missing; it does
- * not invent revisions (headers carry revision 0). When src/kv's MVCC store (issue 12) is on the node surface,
- * its range/put/deleteRange/txn/compact/watch take the place of these methods here and nothing else changes.
+ * node_backend.ts is the one adapter between the etcd endpoint and the node: EtcdBackend over NodeApi's MVCC
+ * surface (range, kvRequest, watches, storeStats). Reads go to api.range on any member (ReadIndex, or this
+ * member's state when serializable); writes are proposed with api.kvRequest and, on a follower, forwarded to
+ * the leader's HTTP API (POST /txn wrapping the one operation, POST /compact), so a client never sees a
+ * redirect. The Lease service is not wired to the node's leases (NodeApi.lease*) yet: Lease methods and a
+ * "lease" compare are NotSupportedError; a put's lease id passes through to the store, which refuses unknown ones.
  */
 
-const needs_mvcc = "needs the MVCC store (issue 12), which this node does not have yet";
+const no_leases = "qklzl's etcd endpoint does not serve leases yet (use the HTTP API's /lease routes)";
 
 export interface NodeBackendOptions {
   /** grpcAddr: this member's bound gRPC address (its clientURL in MemberList). */
   grpcAddr: string;
   requestTimeoutMs: number;
+  /** progressMs: how often a watch with progress_notify gets a progress answer while idle (etcd: 10 min). */
+  progressMs?: number;
+}
+
+type KvRequestOf<K extends KvRequest["kind"]> = Extract<KvRequest, { kind: K }>;
+
+/** storeRange: the store's RangeRequest (serializable is a read option, not part of the request). */
+function storeRange(request: RangeRequest): StoreRange {
+  const { serializable: _serializable, ...rest } = request;
+  return rest;
+}
+
+function storeCompare(compare: Compare): StoreCompare {
+  if (compare.target === "lease") throw new NotSupportedError(`a compare on a key's lease: ${no_leases}`);
+  return compare as StoreCompare;
+}
+
+function storeOp(op: RequestOp): StoreOp {
+  if ("range" in op) return { range: storeRange(op.range) };
+  if ("txn" in op) return { txn: storeTxn(op.txn) };
+  return op as StoreOp;
+}
+
+function storeTxn(txn: TxnRequest): { compare: StoreCompare[]; success: StoreOp[]; failure: StoreOp[] } {
+  return { compare: txn.compare.map(storeCompare), success: txn.success.map(storeOp), failure: txn.failure.map(storeOp) };
+}
+
+/** leaderChanged: a read whose leader changed mid-round is retryable (etcd's "leader changed"). */
+function leaderChanged(error: unknown): never {
+  if (isQklzlError(error) && error.code === "not_leader") throw new EtcdError("leader_changed", error.message);
+  throw error;
 }
 
 export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): EtcdBackend {
-  const unsupported = (what: string): never => {
-    throw new NotSupportedError(`${what} ${needs_mvcc}`);
-  };
   const noLeases = async (): Promise<never> => {
-    throw new NotSupportedError("leases need the lease store (issue 'Watch and leases'), which this node does not have yet");
+    throw new NotSupportedError(no_leases);
   };
 
   const members = (status: StatusJson): MemberInfo[] =>
@@ -47,6 +82,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
 
   const info = (): NodeInfo => {
     const status = api.status();
+    const store = api.storeStats?.();
     return {
       cluster_id: status.cluster_id,
       node_id: status.id,
@@ -54,69 +90,89 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       raft_term: status.term,
       raft_index: status.commit_index,
       raft_applied_index: status.applied_index,
-      revision: 0,
-      db_size: 0,
+      revision: store?.revision ?? 0,
+      db_size: store?.bytes ?? 0,
       is_learner: status.members.some((m) => m.id === status.id && m.role === "learner"),
       members: members(status),
       kv_hash: status.kv_hash,
     };
   };
 
-  /** readOne: one key, linearizable unless serializable; a read whose leader changed mid-round is retryable. */
-  const readOne = async (key: string, serializable: boolean): Promise<{ value: string } | null> => {
-    try {
-      return await api.read(key, serializable ? "stale" : "linearizable");
-    } catch (error) {
-      if (isQklzlError(error) && error.code === "not_leader") throw new EtcdError("leader_changed", error.message);
-      throw error;
+  /**
+   * propose: a KvRequest on the leader. On a follower, a put/delete_range/txn travels as POST /txn with no
+   * compares and the one operation (the leader's answer in src/kv's JSON shapes, utf8), a compact as POST /compact.
+   */
+  const propose = async (request: KvRequestOf<"put" | "delete_range" | "txn" | "compact">): Promise<Exclude<KvResponse, { kind: "error" }>> => {
+    const local = async () => (await api.kvRequest(request)).response;
+    if (request.kind === "compact") {
+      const answer = await onLeader(local, { path: "/compact", body: { revision: request.compact.revision } }, options.requestTimeoutMs);
+      if ("kind" in answer) return answer as Exclude<KvResponse, { kind: "error" }>;
+      return { kind: "compact", compact: { revision: Number(answer.revision), compact_revision: Number(answer.compact_revision) } };
     }
+    const body =
+      request.kind === "txn"
+        ? request.txn
+        : { compare: [], success: [request.kind === "put" ? { put: request.put } : { delete_range: request.delete_range }], failure: [] };
+    const answer = await onLeader(local, { path: "/txn", body: body as unknown as Record<string, unknown> }, options.requestTimeoutMs);
+    if ("kind" in answer) return answer as Exclude<KvResponse, { kind: "error" }>;
+    const txn = answer as unknown as { succeeded: boolean; responses: Array<Record<string, unknown>>; revision: number };
+    if (request.kind === "txn") return { kind: "txn", txn: { succeeded: txn.succeeded, responses: txn.responses as never, revision: txn.revision } };
+    const op = txn.responses[0];
+    if (request.kind === "put" && op?.put !== undefined) return { kind: "put", put: op.put as never };
+    if (request.kind === "delete_range" && op?.delete_range !== undefined) return { kind: "delete_range", delete_range: op.delete_range as never };
+    throw new QklzlError("internal", `the leader answered a forwarded ${request.kind} without its result`);
   };
 
-  const write = (command: { op: "put"; key: string; value: string } | { op: "delete"; key: string }) =>
-    onLeader(() => api.write(command), { path: "/kv", body: command }, options.requestTimeoutMs);
-
-  const singleKey = (request: RangeRequest | DeleteRangeRequest, what: string): void => {
-    if ((request.range_end ?? "") !== "") unsupported(`${what} over a key range or prefix`);
+  const unexpected = (wanted: string, got: string): never => {
+    throw new QklzlError("internal", `a ${wanted} answered ${got}`);
   };
 
   return {
     info,
 
-    async range(request): Promise<RangeResponse> {
-      singleKey(request, "a range");
-      if ((request.revision ?? 0) !== 0) unsupported("a read at a revision");
-      const filtered = [request.min_mod_revision, request.max_mod_revision, request.min_create_revision, request.max_create_revision];
-      if (filtered.some((r) => (r ?? 0) !== 0)) unsupported("a range filtered by revisions");
-      const found = await readOne(request.key, request.serializable === true);
-      const kvs =
-        found === null || request.count_only === true
-          ? []
-          : [{ key: request.key, value: request.keys_only === true ? "" : found.value, create_revision: 0, mod_revision: 0, version: 0, lease: 0 }];
-      return { kvs, count: found === null ? 0 : 1, more: false, revision: 0 };
+    async range(request) {
+      const consistency = request.serializable === true ? "stale" : "linearizable";
+      return await api.range(storeRange(request), consistency).catch(leaderChanged);
     },
 
     async put(request) {
-      if ((request.lease ?? 0) !== 0 || request.ignore_lease === true) await noLeases();
-      if (request.prev_kv === true) unsupported("prev_kv on a put");
-      if (request.ignore_value === true) unsupported("ignore_value on a put");
-      await write({ op: "put", key: request.key, value: request.value });
-      return { revision: 0 };
+      const answer = await propose({ kind: "put", put: request });
+      return answer.kind === "put" ? answer.put : unexpected("put", answer.kind);
     },
 
     async deleteRange(request) {
-      singleKey(request, "a delete");
-      if (request.prev_kv === true) unsupported("prev_kv on a delete");
-      // deleted: today's write does not report whether the key existed, so a linearizable read decides; a
-      // concurrent delete of the same key can make both callers see 1 (the MVCC store counts at apply).
-      const found = await readOne(request.key, false);
-      if (found === null) return { revision: 0, deleted: 0 };
-      await write({ op: "delete", key: request.key });
-      return { revision: 0, deleted: 1 };
+      const answer = await propose({ kind: "delete_range", delete_range: request });
+      return answer.kind === "delete_range" ? answer.delete_range : unexpected("delete", answer.kind);
     },
 
-    txn: async () => unsupported("a txn"),
-    compact: async () => unsupported("compaction"),
-    watch: () => unsupported("watch"),
+    async txn(request) {
+      const answer = await propose({ kind: "txn", txn: storeTxn(request) });
+      return answer.kind === "txn" ? (answer.txn as Awaited<ReturnType<EtcdBackend["txn"]>>) : unexpected("txn", answer.kind);
+    },
+
+    async compact(request) {
+      // physical: the store is in memory and the compaction is applied when the entry is, before this answers.
+      const answer = await propose({ kind: "compact", compact: { revision: request.revision } });
+      return answer.kind === "compact" ? { revision: answer.compact.revision } : unexpected("compact", answer.kind);
+    },
+
+    async watch(request, listener) {
+      if (api.watches === undefined) throw new NotSupportedError("this node serves no watches");
+      const watches = api.watches;
+      const spec = {
+        key: request.key,
+        ...(request.range_end !== undefined && request.range_end !== "" ? { range_end: request.range_end } : {}),
+        ...(request.start_revision !== undefined ? { start_revision: request.start_revision } : {}),
+        ...(request.prev_kv === true ? { prev_kv: true } : {}),
+        ...(request.filters !== undefined ? { filters: request.filters } : {}),
+      };
+      const watch = await startAfterBarrier(() => watches.start(spec), options.requestTimeoutMs);
+      return pumpWatch(watch, listener, {
+        release: () => watches.release(watch),
+        progressMs: request.progress_notify === true ? (options.progressMs ?? limits.watch_progress_ms) : 0,
+      });
+    },
+
     leaseGrant: noLeases,
     leaseRevoke: noLeases,
     leaseKeepAlive: noLeases,
@@ -146,10 +202,108 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
     },
 
     async hashKV(revision) {
-      if (revision !== 0) unsupported("a hash at a past revision");
-      const status = api.status();
-      if (status.kv_hash === "") throw new QklzlError("shutting_down", "the node has no store hash yet");
-      return { hash: status.kv_hash, hash_revision: 0, compact_revision: 0 };
+      // The store keeps one running content hash (of its current state), not one per past revision: HashKV
+      // answers that hash with the revision it covers (hash_revision), whatever revision was asked for, so a
+      // client comparing members compares like with like by hash_revision (README, "etcd compatibility").
+      const store = api.storeStats?.();
+      if (store === undefined || store.hash === "") throw new QklzlError("shutting_down", "the node has no store hash yet");
+      if (revision > store.revision) throw new QklzlError("future_revision", `revision ${revision} is past the store's ${store.revision}`);
+      if (revision !== 0 && revision < store.compact_revision) throw new QklzlError("compacted", `revision ${revision} is compacted (at ${store.compact_revision})`);
+      return { hash: store.hash, hash_revision: store.revision, compact_revision: store.compact_revision };
+    },
+  };
+}
+
+/** barrier_retry_codes: a read barrier that failed because the cluster has no leader right now (an election). */
+const barrier_retry_codes = new Set(["no_leader", "no_quorum", "timeout", "not_leader", "leader_changed", "transfer_in_progress"]);
+
+/**
+ * startAfterBarrier retries a watch start whose read barrier failed for want of a leader, until `timeoutMs`.
+ * etcd's clients treat "etcdserver: no leader" on a watch as final (clientv3 closes the watch), while a
+ * client reconnecting after its member died arrives here mid-election: it waits for the election instead,
+ * and past the deadline gets "request timed out" (UNAVAILABLE: it reconnects again and resumes).
+ */
+async function startAfterBarrier(start: () => Promise<Watch>, timeoutMs: number): Promise<Watch> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!isQklzlError(error) || !barrier_retry_codes.has(error.code)) throw error;
+      if (performance.now() + 100 > deadline) {
+        throw new QklzlError("timeout", `the watch's read barrier found no leader within ${timeoutMs} ms: ${error.message}`);
+      }
+      await Bun.sleep(100);
+    }
+  }
+}
+
+interface PumpOptions {
+  release(): void;
+  /** progressMs: a progress answer after this long without one (0 = never: progress_notify not asked). */
+  progressMs: number;
+}
+
+/**
+ * pumpWatch moves a hub Watch's messages to the listener: it takes when the hub wakes it (the wake comes from
+ * apply, so it only schedules), again at once while history is still to be read (yielding between takes), only
+ * while the listener is writable (else the hub keeps the events, bounded, until resume()), and
+ * asks for a progress message when progress_notify is on and nothing was delivered for progressMs.
+ */
+function pumpWatch(watch: Watch, listener: WatchListener, options: PumpOptions): WatchHandle {
+  let done = false;
+  let scheduled = false;
+  let lastDelivered = performance.now();
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    watch.onWake = null;
+    if (timer !== null) clearInterval(timer);
+    options.release();
+  };
+  const deliver = (message: WatchMessage) => {
+    if (message.type === "events") {
+      lastDelivered = performance.now();
+      listener.events(message.events, message.revision);
+    } else if (message.type === "progress") {
+      lastDelivered = performance.now();
+      listener.progress(message.revision);
+    } else {
+      finish();
+      if (message.reason === "compacted") listener.compacted(message.compact_revision ?? message.revision);
+      else if (message.reason === "shutting_down") listener.closed(message.message);
+    }
+  };
+  const pump = () => {
+    scheduled = false;
+    if (done || !listener.writable()) return; // resume() schedules again once the stream drained
+    const { messages, more } = watch.take();
+    for (const message of messages) {
+      if (done) return;
+      deliver(message);
+    }
+    if (more && !done) schedule();
+  };
+  const schedule = () => {
+    if (scheduled || done) return;
+    scheduled = true;
+    setImmediate(pump);
+  };
+  watch.onWake = schedule;
+  schedule();
+  if (options.progressMs > 0) {
+    timer = setInterval(() => {
+      if (!done && performance.now() - lastDelivered >= options.progressMs) watch.requestProgress();
+    }, options.progressMs);
+    timer.unref?.();
+  }
+  return {
+    revision: watch.createdRevision,
+    cancel: finish,
+    resume: schedule,
+    requestProgress: () => {
+      if (!done) watch.requestProgress();
     },
   };
 }

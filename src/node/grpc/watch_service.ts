@@ -8,10 +8,39 @@ import { failure, header, log } from "./rpc.ts";
 export const watches_per_stream_max = 1_000;
 
 /**
- * unsent_bytes_max: a client that stops reading while events keep coming is dropped once this much is queued
- * for it, so a slow watcher cannot exhaust the node's memory.
+ * unsent_messages_max: a safety net behind the backpressure below. While the stream's send buffer is full the
+ * watches stop taking from the hub (which holds their events, bounded, and falls back to history), so the
+ * buffer grows by at most one take per watch; a stream past this many unsent answers is dropped anyway.
+ * (grpc-js streams are in object mode: writableLength counts answers, not bytes.)
  */
-export const unsent_bytes_max = 16 * 1024 * 1024;
+export const unsent_messages_max = 4_096;
+
+/** fragment_bytes: with fragment, a revision's events are split into answers of about this size (etcd: its request limit). */
+export const fragment_bytes = 1024 * 1024;
+
+function encodedBytes(event: Msg): number {
+  const kv = event.kv as Msg;
+  const prev = event.prev_kv as Msg | undefined;
+  const size = (m: Msg | undefined) => (m === undefined ? 0 : 32 + (m.key as Buffer).length + (m.value as Buffer).length);
+  return size(kv) + size(prev);
+}
+
+/** fragments: the events of one answer, split for a watch that asked for fragments (never splitting one event). */
+function fragments(events: Msg[], fragment: boolean): Msg[][] {
+  if (!fragment || events.length <= 1) return [events];
+  const parts: Msg[][] = [[]];
+  let bytes = 0;
+  for (const event of events) {
+    const size = encodedBytes(event);
+    if (bytes + size > fragment_bytes && parts.at(-1)!.length > 0) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts.at(-1)!.push(event);
+    bytes += size;
+  }
+  return parts;
+}
 
 /**
  * Watch: etcd's bidirectional stream. Each create_request starts a watch (watch_id chosen by the client, or the
@@ -24,6 +53,8 @@ export function watchService(backend: EtcdBackend) {
   return {
     Watch: (call: ServerDuplexStream<Msg, Msg>) => {
       const watches = new Map<number, WatchHandle>();
+      /** pending: watch ids created by the client whose watch waits for the node's read barrier. */
+      const pending = new Set<number>();
       let nextId = 0;
       let ended = false;
       const stop = () => {
@@ -40,53 +71,86 @@ export function watchService(backend: EtcdBackend) {
       const send = (message: Msg) => {
         if (ended) return;
         call.write(message);
-        if (call.writableLength > unsent_bytes_max) {
-          log.warn(`watch stream dropped: the client left more than ${unsent_bytes_max} bytes unread`);
+        if (call.writableLength > unsent_messages_max) {
+          log.warn(`watch stream dropped: the client left more than ${unsent_messages_max} answers unread`);
           fail({ code: grpcStatus.RESOURCE_EXHAUSTED, details: "etcdserver: the watch stream fell too far behind (the client is not reading)" });
         }
       };
+      /** writable: the stream's send buffer has room; when it drains, every watch takes again. */
+      const writable = () => !ended && !call.writableNeedDrain;
+      call.on("drain", () => {
+        for (const handle of watches.values()) handle.resume();
+      });
       const create = (m: Msg) => {
         let id = int64(m.watch_id, "watch_id");
         if (id === 0 || id === -1) {
-          while (watches.has(nextId)) nextId++;
+          while (watches.has(nextId) || pending.has(nextId)) nextId++;
           id = nextId++;
-        } else if (watches.has(id)) {
+        } else if (watches.has(id) || pending.has(id)) {
           send({ header: header(backend), watch_id: id, created: true, canceled: true, cancel_reason: "etcdserver: duplicate watch ID" });
           return;
         }
-        if (watches.size >= watches_per_stream_max) {
+        if (watches.size + pending.size >= watches_per_stream_max) {
           send({ header: header(backend), watch_id: id, created: true, canceled: true, cancel_reason: `qklzl: at most ${watches_per_stream_max} watches per stream` });
           return;
         }
-        let handle: WatchHandle;
-        // A store may replay history from inside watch(): what it sends before `created` went out waits here.
-        let early: Msg[] | null = [];
         const watchId = id;
+        const request = decodeWatchCreate(m);
+        const fragment = request.fragment === true;
+        // The store may deliver (history replay) before `created` went out: those messages wait here.
+        let early: Msg[] | null = [];
         const deliver = (message: Msg) => (early === null ? send(message) : early.push(message));
-        try {
-          const request = decodeWatchCreate(m);
-          handle = backend.watch(request, {
-            events: (events, revision) => deliver({ header: header(backend, revision), watch_id: watchId, events: events.map(encodeEvent) }),
-            progress: (revision) => deliver({ header: header(backend, revision), watch_id: watchId, events: [] }),
-            compacted: (compactRevision) => {
-              watches.delete(watchId);
-              deliver({ header: header(backend), watch_id: watchId, canceled: true, compact_revision: compactRevision, cancel_reason: "etcdserver: mvcc: required revision has been compacted" });
+        const end = (message: Msg) => {
+          watches.delete(watchId);
+          deliver(message);
+        };
+        pending.add(watchId);
+        backend
+          .watch(request, {
+            writable,
+            events: (events, revision) => {
+              const encoded = events.map(encodeEvent);
+              const parts = fragments(encoded, fragment);
+              parts.forEach((part, i) =>
+                deliver({ header: header(backend, revision), watch_id: watchId, events: part, ...(i < parts.length - 1 ? { fragment: true } : {}) }),
+              );
             },
-          });
-        } catch (error) {
-          if (error instanceof NotSupportedError) return fail(error);
-          const reason = failure(error, "Watch/Watch").details;
-          send({ header: header(backend), watch_id: id, created: true, canceled: true, cancel_reason: reason });
-          return;
-        }
-        watches.set(id, handle);
-        send({ header: header(backend), watch_id: id, created: true, events: [] });
-        const queued = early;
-        early = null;
-        for (const message of queued) send(message);
+            progress: (revision) => deliver({ header: header(backend, revision), watch_id: watchId, events: [] }),
+            compacted: (compactRevision) =>
+              end({ header: header(backend), watch_id: watchId, canceled: true, compact_revision: compactRevision, cancel_reason: "etcdserver: mvcc: required revision has been compacted" }),
+            // The node is stopping: the stream ends UNAVAILABLE so the client resumes on another member.
+            closed: (message) => fail({ code: grpcStatus.UNAVAILABLE, details: `etcdserver: server stopped (${message})` }),
+          })
+          .then(
+            (handle) => {
+              const wasPending = pending.delete(watchId);
+              if (ended || !wasPending) {
+                handle.cancel();
+                if (!ended) send({ header: header(backend), watch_id: watchId, canceled: true });
+                return;
+              }
+              watches.set(watchId, handle);
+              send({ header: header(backend, handle.revision), watch_id: watchId, created: true, events: [] });
+              const queued = early ?? [];
+              early = null;
+              for (const message of queued) send(message);
+            },
+            (error) => {
+              pending.delete(watchId);
+              if (error instanceof NotSupportedError) return fail(error);
+              const status = failure(error, "Watch/Watch");
+              // A member that cannot know it is current (no leader, no quorum, a timeout, stopping) ends the
+              // stream UNAVAILABLE, as etcd does for a require-leader watch: clients reconnect (maybe elsewhere)
+              // and resume every watch of the stream; a cancel would be final for them.
+              if (status.code === grpcStatus.UNAVAILABLE) return fail(status);
+              const reason = status.details;
+              send({ header: header(backend), watch_id: watchId, created: true, canceled: true, cancel_reason: reason });
+            },
+          );
       };
       const cancel = (m: Msg) => {
         const id = int64(m.watch_id, "watch_id");
+        if (pending.delete(id)) return; // still behind its read barrier: cancelled (and answered) once created
         const handle = watches.get(id);
         if (handle === undefined) return;
         handle.cancel();

@@ -159,7 +159,7 @@ export class FakeBackend implements EtcdBackend {
     return { revision: this.revision };
   }
 
-  watch(request: WatchCreateRequest, listener: WatchListener) {
+  async watch(request: WatchCreateRequest, listener: WatchListener) {
     const start = request.start_revision ?? 0;
     if (start !== 0 && start < this.compacted) throw new QklzlError("compacted" as never, `compacted at ${this.compacted}`);
     const entry = { request, listener };
@@ -171,6 +171,8 @@ export class FakeBackend implements EtcdBackend {
     }
     this.watchers.add(entry);
     return {
+      revision: this.revision,
+      resume: () => {},
       cancel: () => {
         if (this.watchers.delete(entry)) this.cancelledKeys.push(request.key);
       },

@@ -1,17 +1,19 @@
 import { describe, expect, test } from "bun:test";
-import type { KvCommand } from "../../../src/kv/types.ts";
+import { type KvRequest, KvStateMachine, type RangeRequest, validateKvRequest, validateRange } from "../../../src/kv/index.ts";
+import { WatchHub, type WatchSpec } from "../../../src/kv/watch_hub.ts";
 import type { Consistency, NodeApi, StatusJson } from "../../../src/node/api.ts";
 import { NotSupportedError } from "../../../src/node/grpc/backend.ts";
 import { createNodeBackend } from "../../../src/node/grpc/node_backend.ts";
 import { QklzlError } from "../../../src/shared/errors.ts";
 
-// node_backend.ts over a NodeApi double: what today's node can answer it answers from the node (no invented
-// revisions); everything else is NotSupportedError, and nothing is written for a refused request.
+// node_backend.ts over a NodeApi double whose range/kvRequest/watches are a real KvStateMachine and WatchHub:
+// answers and header revisions are the store's, refusals keep the store's codes, nothing is invented.
 
 function fakeApi(role: "leader" | "follower" = "leader") {
-  const map = new Map<string, string>();
-  const writes: KvCommand[] = [];
-  const reads: Array<[string, Consistency]> = [];
+  const kv = new KvStateMachine();
+  const hub = new WatchHub(kv);
+  let index = 0;
+  const reads: Consistency[] = [];
   const status: StatusJson = {
     id: 2, state: role, is_leader: role === "leader", leader_id: role === "leader" ? 2 : 1, leader_http_addr: "", term: 5,
     commit_index: 40, applied_index: 39, last_log_index: 40, snapshot_index: 0, raft_addr: "r2", http_addr: "h2",
@@ -24,62 +26,134 @@ function fakeApi(role: "leader" | "follower" = "leader") {
   };
   const api = {
     status: () => status,
-    write: async (command: KvCommand) => {
-      if (role !== "leader") throw new QklzlError("not_leader", "not the leader", { leader_id: 1, leader_http_addr: "" });
-      writes.push(command);
-      if (command.op === "put") map.set(command.key, command.value);
-      else map.delete(command.key);
-      return { index: 41 };
+    storeStats: () => ({ revision: kv.revision, compact_revision: kv.compactedRevision, bytes: kv.memory().liveBytes, hash: kv.stats().hash }),
+    range: async (request: RangeRequest, consistency: Consistency) => {
+      reads.push(consistency);
+      return kv.range(validateRange(request));
     },
-    read: async (key: string, consistency: Consistency) => {
-      reads.push([key, consistency]);
-      const value = map.get(key);
-      return value === undefined ? null : { value };
+    kvRequest: async (request: KvRequest) => {
+      if (role !== "leader") throw new QklzlError("not_leader", "not the leader", { leader_id: 1, leader_http_addr: "" });
+      const response = kv.applyRequest(++index, validateKvRequest(request));
+      if (response.kind === "error") throw new QklzlError(response.error.error as never, response.error.message);
+      return { index, response };
+    },
+    watches: {
+      start: async (spec: WatchSpec) => hub.watch(spec),
+      release: (watch: { cancel(): void }) => watch.cancel(),
+      progress: () => false,
     },
   } as unknown as NodeApi;
-  return { api, map, writes, reads, backend: createNodeBackend(api, { grpcAddr: "127.0.0.1:2379", requestTimeoutMs: 1000 }) };
+  return { api, kv, reads, backend: createNodeBackend(api, { grpcAddr: "127.0.0.1:2379", requestTimeoutMs: 1000 }) };
 }
 
-describe("node backend (today's single-key node)", () => {
-  test("info maps /status: ids, leader, term, indexes, learners, this member's gRPC address; revision 0", () => {
-    const info = fakeApi().backend.info();
-    expect(info).toMatchObject({ cluster_id: "c-1", node_id: 2, leader_node_id: 2, raft_term: 5, raft_index: 40, raft_applied_index: 39, revision: 0, is_learner: false });
+describe("node backend over the MVCC store", () => {
+  test("info maps /status and the store: ids, leader, term, indexes, learners, revision, size", async () => {
+    const { backend } = fakeApi();
+    await backend.put({ key: "k", value: "v" });
+    const info = backend.info();
+    expect(info).toMatchObject({ cluster_id: "c-1", node_id: 2, leader_node_id: 2, raft_term: 5, raft_index: 40, raft_applied_index: 39, revision: 2, is_learner: false });
+    expect(info.db_size).toBeGreaterThan(0);
     expect(info.members.map((m) => [m.node_id, m.is_learner, m.grpc_addr])).toEqual([[1, false, ""], [2, false, "127.0.0.1:2379"], [3, true, ""]]);
   });
 
-  test("put, range and delete of one key go through write and read; revisions stay 0", async () => {
-    const { backend, writes, reads } = fakeApi();
-    expect(await backend.put({ key: "k", value: "v" })).toEqual({ revision: 0 });
-    const range = await backend.range({ key: "k", serializable: true });
-    expect(range).toEqual({ kvs: [{ key: "k", value: "v", create_revision: 0, mod_revision: 0, version: 0, lease: 0 }], count: 1, more: false, revision: 0 });
-    expect(reads.at(-1)).toEqual(["k", "stale"]);
-    expect((await backend.range({ key: "k", keys_only: true })).kvs[0]!.value).toBe("");
-    expect(reads.at(-1)).toEqual(["k", "linearizable"]);
-    expect(await backend.deleteRange({ key: "k" })).toEqual({ revision: 0, deleted: 1 });
-    // A key that is not there is not deleted again: no log entry for nothing.
-    expect(await backend.deleteRange({ key: "k" })).toEqual({ revision: 0, deleted: 0 });
-    expect(writes).toEqual([{ op: "put", key: "k", value: "v" }, { op: "delete", key: "k" }]);
+  test("put/range/delete answer the store's revisions, prev_kv, counts; serializable reads are stale", async () => {
+    const { backend, reads } = fakeApi();
+    expect(await backend.put({ key: "a1", value: "x" })).toEqual({ revision: 2 });
+    expect(await backend.put({ key: "a1", value: "y", prev_kv: true })).toMatchObject({ revision: 3, prev_kv: { key: "a1", value: "x", version: 1 } });
+    await backend.put({ key: "a2", value: "z" });
+    await backend.put({ key: "b", value: "w" });
+    const range = await backend.range({ key: "a", range_end: "b", sort_order: "desc", sort_target: "key", limit: 1, serializable: true });
+    expect(range).toMatchObject({ count: 2, more: true, revision: 5 });
+    expect(range.kvs.map((kv) => kv.key)).toEqual(["a2"]);
+    expect(reads.at(-1)).toBe("stale");
+    expect((await backend.range({ key: "a1", revision: 2 })).kvs[0]!.value).toBe("x");
+    expect(reads.at(-1)).toBe("linearizable");
+    expect(await backend.range({ key: "a", range_end: "b", count_only: true })).toMatchObject({ kvs: [], count: 2 });
+    const deleted = await backend.deleteRange({ key: "a", range_end: "b", prev_kv: true });
+    expect(deleted).toMatchObject({ revision: 6, deleted: 2 });
+    expect(deleted.prev_kvs!.map((kv) => kv.value)).toEqual(["y", "z"]);
+    expect(await backend.deleteRange({ key: "a1" })).toMatchObject({ revision: 6, deleted: 0 });
   });
 
-  test("what needs the MVCC store or leases is NotSupportedError, and writes nothing", async () => {
-    const { backend, writes } = fakeApi();
-    const refusals = [
-      backend.range({ key: "a", range_end: "b" }),
-      backend.range({ key: "a", revision: 3 }),
-      backend.range({ key: "a", min_mod_revision: 2 }),
-      backend.put({ key: "a", value: "1", prev_kv: true }),
-      backend.put({ key: "a", value: "1", lease: 5 }),
-      backend.put({ key: "a", value: "1", ignore_value: true }),
-      backend.deleteRange({ key: "a", range_end: "\0" }),
-      backend.deleteRange({ key: "a", prev_kv: true }),
-      backend.txn({ compare: [], success: [], failure: [] }),
-      backend.compact({ revision: 1 }),
-      backend.leaseGrant({ id: 0, ttl: 5 }),
-      backend.hashKV(7),
-    ];
-    for (const refusal of refusals) await expect(refusal).rejects.toBeInstanceOf(NotSupportedError);
-    expect(() => backend.watch({ key: "a" }, { events() {}, progress() {}, compacted() {} })).toThrow(NotSupportedError);
-    expect(writes).toEqual([]);
+  test("txn: compares pick the branch, nested responses; compact; store refusals keep their codes", async () => {
+    const { backend } = fakeApi();
+    await backend.put({ key: "k", value: "1" });
+    const txn = await backend.txn({
+      compare: [{ key: "k", target: "value", result: "=", value: "1" }],
+      success: [{ put: { key: "k", value: "2" } }, { txn: { compare: [], success: [{ range: { key: "k", serializable: true } }], failure: [] } }],
+      failure: [],
+    });
+    expect(txn.succeeded).toBe(true);
+    expect(txn.revision).toBe(3);
+    expect(JSON.stringify(txn.responses[1])).toContain('"value":"2"');
+    expect((await backend.txn({ compare: [{ key: "k", target: "version", result: ">", value: 5 }], success: [], failure: [{ range: { key: "k" } }] })).succeeded).toBe(false);
+    expect(await backend.compact({ revision: 3 })).toEqual({ revision: 3 });
+    await expect(backend.range({ key: "k", revision: 2 })).rejects.toMatchObject({ code: "compacted" });
+    await expect(backend.range({ key: "k", revision: 99 })).rejects.toMatchObject({ code: "future_revision" });
+    await expect(backend.put({ key: "nope", value: "", ignore_value: true })).rejects.toMatchObject({ code: "key_not_found" });
+    const dup = { compare: [], success: [{ put: { key: "d", value: "1" } }, { put: { key: "d", value: "2" } }], failure: [] };
+    await expect(backend.txn(dup)).rejects.toMatchObject({ code: "duplicate_key" });
+    await expect(backend.txn({ compare: [{ key: "k", target: "lease", result: "=", value: 0 }], success: [], failure: [] })).rejects.toBeInstanceOf(NotSupportedError);
+    await expect(backend.leaseGrant({ id: 0, ttl: 5 })).rejects.toBeInstanceOf(NotSupportedError);
+  });
+
+  test("watch: history from start_revision, then live, prev_kv; compacted start; cancel", async () => {
+    const { backend } = fakeApi();
+    await backend.put({ key: "w", value: "1" });
+    const seen: string[] = [];
+    const listener = {
+      writable: () => true,
+      events: (events: Array<{ type: string; kv: { value: string }; prev_kv?: { value: string } }>, revision: number) =>
+        seen.push(...events.map((e) => `${revision}:${e.type}:${e.kv.value}:${e.prev_kv?.value ?? "-"}`)),
+      progress: (revision: number) => seen.push(`progress:${revision}`),
+      compacted: (revision: number) => seen.push(`compacted:${revision}`),
+      closed: () => seen.push("closed"),
+    };
+    const handle = await backend.watch({ key: "w", start_revision: 2, prev_kv: true }, listener as never);
+    expect(handle.revision).toBe(2);
+    await backend.put({ key: "w", value: "2" });
+    await backend.deleteRange({ key: "w" });
+    await Bun.sleep(20);
+    expect(seen).toEqual(["2:put:1:-", "3:put:2:1", "4:delete::2"]);
+    handle.requestProgress();
+    await Bun.sleep(20);
+    expect(seen.at(-1)).toBe("progress:4");
+    handle.cancel();
+    await backend.put({ key: "w", value: "3" });
+    await backend.compact({ revision: 4 });
+    await Bun.sleep(20);
+    expect(seen.length).toBe(4);
+    await backend.watch({ key: "w", start_revision: 2 }, listener as never);
+    await Bun.sleep(20);
+    expect(seen.at(-1)).toBe("compacted:4");
+  });
+
+  test("watch backpressure: nothing is taken while the listener is not writable; resume delivers what was held", async () => {
+    const { backend } = fakeApi();
+    let writable = false;
+    const seen: number[] = [];
+    const listener = { writable: () => writable, events: (_e: unknown[], revision: number) => seen.push(revision), progress() {}, compacted() {}, closed() {} };
+    const handle = await backend.watch({ key: "bp" }, listener as never);
+    await backend.put({ key: "bp", value: "1" });
+    await backend.put({ key: "bp", value: "2" });
+    await Bun.sleep(20);
+    expect(seen).toEqual([]);
+    writable = true;
+    handle.resume();
+    await Bun.sleep(20);
+    expect(seen).toEqual([2, 3]);
+    handle.cancel();
+  });
+
+  test("hashKV: the store's current hash and the revision it covers; a future or compacted revision is refused", async () => {
+    const { backend, kv } = fakeApi();
+    await backend.put({ key: "h", value: "1" });
+    await backend.put({ key: "h", value: "2" });
+    await backend.compact({ revision: 2 });
+    expect(await backend.hashKV(0)).toEqual({ hash: kv.stats().hash, hash_revision: 3, compact_revision: 2 });
+    expect((await backend.hashKV(3)).hash_revision).toBe(3);
+    await expect(backend.hashKV(4)).rejects.toMatchObject({ code: "future_revision" });
+    await expect(backend.hashKV(1)).rejects.toMatchObject({ code: "compacted" });
   });
 
   test("a follower with no leader address refuses a write as no_leader (forwarding needs one)", async () => {
