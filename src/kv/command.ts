@@ -17,11 +17,11 @@ const packr = new Packr({ useRecords: false });
  *   nested maps): [16, request id or nil, key, value] is a plain put, [17, request id or nil, key] a delete of
  *   one key.
  */
-const V1_PUT = 1;
-const V1_DELETE = 2;
-const V2 = 2;
-const V2_PUT = 16;
-const V2_DELETE = 17;
+const v1_put_tag = 1;
+const v1_delete_tag = 2;
+const v2_format_version = 2;
+const v2_put_tag = 16;
+const v2_delete_tag = 17;
 
 export interface CommandLimits {
   maxKeyBytes: number;
@@ -54,11 +54,11 @@ export function encodeCommand(command: KvCommand, requestId?: string): Uint8Arra
 /** encodeRequest: the bytes of a v2 log entry for a validated request. */
 export function encodeRequest(request: KvRequest, requestId?: string): Uint8Array {
   const id = requestId ?? null;
-  if (request.kind === "put" && Object.keys(request.put).length === 2) return packr.pack([V2_PUT, id, request.put.key, request.put.value]);
+  if (request.kind === "put" && Object.keys(request.put).length === 2) return packr.pack([v2_put_tag, id, request.put.key, request.put.value]);
   if (request.kind === "delete_range" && Object.keys(request.delete_range).length === 1) {
-    return packr.pack([V2_DELETE, id, request.delete_range.key]);
+    return packr.pack([v2_delete_tag, id, request.delete_range.key]);
   }
-  return packr.pack(requestId === undefined ? { v: V2, req: request } : { v: V2, id: requestId, req: request });
+  return packr.pack(requestId === undefined ? { v: v2_format_version, req: request } : { v: v2_format_version, id: requestId, req: request });
 }
 
 /**
@@ -71,7 +71,7 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
   if (Array.isArray(body)) return decodeV1(body); // v1, or a v2 short form
   if (typeof body !== "object" || body === null) corrupt("log entry is not a kv command");
   const fields = body as Record<string, unknown>;
-  if (fields.v !== V2) corrupt(`log entry has unknown format ${JSON.stringify(fields.v ?? null)}`);
+  if (fields.v !== v2_format_version) corrupt(`log entry has unknown format ${JSON.stringify(fields.v ?? null)}`);
   const id = fields.id;
   if (id !== undefined && typeof id !== "string") corrupt("log entry has a non-string request id");
   try {
@@ -83,12 +83,12 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
 }
 
 function decodeV1(body: unknown[]): DecodedEntry {
-  if (body[0] === V2_PUT || body[0] === V2_DELETE) return decodeShort(body);
+  if (body[0] === v2_put_tag || body[0] === v2_delete_tag) return decodeShort(body);
   if (typeof body[1] !== "string") corrupt("log entry is not a kv command");
-  if (body[0] === V1_PUT && body.length === 3 && typeof body[2] === "string") {
+  if (body[0] === v1_put_tag && body.length === 3 && typeof body[2] === "string") {
     return { request: { kind: "put", put: { key: body[1], value: body[2] } }, requestId: null, legacy: true };
   }
-  if (body[0] === V1_DELETE && body.length === 2) {
+  if (body[0] === v1_delete_tag && body.length === 2) {
     return { request: { kind: "delete_range", delete_range: { key: body[1] } }, requestId: null, legacy: true };
   }
   corrupt(`log entry has unknown kv tag ${String(body[0])}`);
@@ -98,10 +98,10 @@ function decodeShort(body: unknown[]): DecodedEntry {
   const id = body[1];
   const key = body[2];
   if ((id !== null && typeof id !== "string") || typeof key !== "string" || key.length === 0) corrupt("log entry is not a kv command");
-  if (body[0] === V2_PUT && body.length === 4 && typeof body[3] === "string") {
+  if (body[0] === v2_put_tag && body.length === 4 && typeof body[3] === "string") {
     return { request: { kind: "put", put: { key, value: body[3] } }, requestId: id, legacy: false };
   }
-  if (body[0] === V2_DELETE && body.length === 3) return { request: { kind: "delete_range", delete_range: { key } }, requestId: id, legacy: false };
+  if (body[0] === v2_delete_tag && body.length === 3) return { request: { kind: "delete_range", delete_range: { key } }, requestId: id, legacy: false };
   corrupt("log entry has a malformed short form");
 }
 

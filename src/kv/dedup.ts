@@ -1,7 +1,7 @@
 import { assert } from "../shared/assert.ts";
 import { limits } from "../shared/limits.ts";
 
-const SEED = 0x64656475n; // "dedu"
+const dedup_hash_seed = 0x64656475n; // "dedu"
 
 /**
  * DedupTable remembers the encoded result of recent writes by request id (thesis §6.3), so that a client
@@ -54,5 +54,5 @@ export class DedupTable {
 }
 
 function entryHash(id: string, result: Uint8Array): bigint {
-  return Bun.hash.wyhash(result, Bun.hash.wyhash(`${id.length}:${id}`, SEED));
+  return Bun.hash.wyhash(result, Bun.hash.wyhash(`${id.length}:${id}`, dedup_hash_seed));
 }

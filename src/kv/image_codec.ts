@@ -5,8 +5,8 @@ import { QklzlError } from "../shared/errors.ts";
 const flush_bytes = 1024 * 1024;
 
 /** Image magics: "QKV1" (a plain map, before revisions), "QKV2" (revisions, history, dedup table). */
-export const MAGIC_V1 = new Uint8Array([0x51, 0x4b, 0x56, 0x31]);
-export const MAGIC_V2 = new Uint8Array([0x51, 0x4b, 0x56, 0x32]);
+export const image_magic_v1 = new Uint8Array([0x51, 0x4b, 0x56, 0x31]);
+export const image_magic_v2 = new Uint8Array([0x51, 0x4b, 0x56, 0x32]);
 
 export function imageFail(why: string): never {
   throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: ${why}`);
@@ -160,8 +160,8 @@ export class ImageWriter {
 /** imageVersion: 1 or 2 from the magic, or a storage_corrupt error. */
 export function imageVersion(image: Uint8Array): 1 | 2 {
   const is = (magic: Uint8Array) => image.length >= magic.length && magic.every((byte, i) => image[i] === byte);
-  if (is(MAGIC_V1)) return 1;
-  if (is(MAGIC_V2)) return 2;
+  if (is(image_magic_v1)) return 1;
+  if (is(image_magic_v2)) return 2;
   return imageFail("bad magic");
 }
 

@@ -3,7 +3,7 @@ export type { CommandLimits, DecodedEntry } from "./command.ts";
 export { PeriodicRetention, applyRetention, defaultAutoCompaction } from "./auto_compaction.ts";
 export type { AutoCompaction } from "./auto_compaction.ts";
 export { hashHex, pairHash } from "./hash.ts";
-export { FROM_KEY, compareKeys, prefixEnd } from "./key_order.ts";
+export { from_key_range_end, compareKeys, prefixEnd } from "./key_order.ts";
 export { MvccStore } from "./mvcc_store.ts";
 export type { StoreOptions } from "./mvcc_store.ts";
 export {

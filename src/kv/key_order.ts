@@ -23,8 +23,8 @@ function fixup(unit: number): number {
   return unit;
 }
 
-/** FROM_KEY as range_end means "every key from `key` on" (etcd's "\0"). */
-export const FROM_KEY = "\0";
+/** from_key_range_end as range_end means "every key from `key` on" (etcd's "\0"). */
+export const from_key_range_end = "\0";
 
 /**
  * inRange: one key when rangeEnd is undefined or empty; [key, rangeEnd) otherwise; rangeEnd "\0" is
@@ -33,7 +33,7 @@ export const FROM_KEY = "\0";
 export function inRange(candidate: string, key: string, rangeEnd: string | undefined): boolean {
   if (rangeEnd === undefined || rangeEnd === "") return candidate === key;
   if (compareKeys(candidate, key) < 0) return false;
-  return rangeEnd === FROM_KEY || compareKeys(candidate, rangeEnd) < 0;
+  return rangeEnd === from_key_range_end || compareKeys(candidate, rangeEnd) < 0;
 }
 
 /** isRange: the request names more than one key. */
@@ -57,5 +57,5 @@ export function prefixEnd(prefix: string): string {
     }
     points.pop();
   }
-  return FROM_KEY;
+  return from_key_range_end;
 }

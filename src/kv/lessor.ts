@@ -2,7 +2,7 @@ import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import { compareKeys } from "./key_order.ts";
 
-const SEED = 0x6c656173n; // "leas"
+const lease_hash_seed = 0x6c656173n; // "leas"
 
 /** LeaseRecord: a lease as the replicated state holds it (etcd's Lease without its expiry: that is the leader's). */
 export interface LeaseRecord {
@@ -119,5 +119,5 @@ export function leaseNotFound(id: number): QklzlError {
 }
 
 function leaseHash(id: number, ttl: number): bigint {
-  return Bun.hash.wyhash(`lease:${id}:${ttl}`, SEED);
+  return Bun.hash.wyhash(`lease:${id}:${ttl}`, lease_hash_seed);
 }

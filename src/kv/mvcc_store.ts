@@ -5,9 +5,9 @@ import { compareKeys, inRange, isRange } from "./key_order.ts";
 import { type LeaseHook, leaseNotFound } from "./lessor.ts";
 import type { DeleteRangeResponse, Event, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { SortedKeys } from "./sorted_keys.ts";
-import { NONE, type RecordMeta, type RecordReader, ValueArena } from "./value_arena.ts";
+import { no_location, type RecordMeta, type RecordReader, ValueArena } from "./value_arena.ts";
 
-const SEED = 0x716b6c7an; // "qklz"
+const store_hash_seed = 0x716b6c7an; // "qklz"
 
 /** StoreOptions: retention is the revision-count auto-compaction window (0 = keep everything). */
 export interface StoreOptions {
@@ -100,7 +100,7 @@ export class MvccStore {
 
   /** contentHash covers every kept record (keys, values, revisions, versions, leases) and both revisions. */
   contentHash(): bigint {
-    return this.hash ^ Bun.hash.wyhash(`rev:${this.rev}:${this.compactedRev}`, SEED);
+    return this.hash ^ Bun.hash.wyhash(`rev:${this.rev}:${this.compactedRev}`, store_hash_seed);
   }
 
   /** get: the current value of a key (undefined when absent or deleted). */
@@ -173,7 +173,7 @@ export class MvccStore {
     let count = 0;
     const visit = (key: string, head: number) => {
       const loc = at === Number.POSITIVE_INFINITY ? head : arena.at(head, at);
-      if (loc === NONE || arena.isTombstone(loc)) return;
+      if (loc === no_location || arena.isTombstone(loc)) return;
       count++;
       if (found.length >= want) return;
       if (filtered) {
@@ -265,8 +265,8 @@ export class MvccStore {
     const key = request.key;
     const arena = this.arena;
     const head = this.heads.get(key);
-    const current = head !== undefined && !arena.isTombstone(head) ? head : NONE;
-    const before = current === NONE ? null : arena.meta(current);
+    const current = head !== undefined && !arena.isTombstone(head) ? head : no_location;
+    const before = current === no_location ? null : arena.meta(current);
     assert(before !== null || (!request.ignore_value && !request.ignore_lease), "store: checkPut ran first");
     // The previous value is decoded only when someone wants it (prev_kv, an event, ignore_value).
     const wanted = request.prev_kv === true || txn.events !== null || request.ignore_value === true;
@@ -279,7 +279,7 @@ export class MvccStore {
       version: (before?.version ?? 0) + 1,
       lease: request.ignore_lease ? before!.lease : request.lease ?? 0,
       tombstone: false,
-      prev: head ?? NONE,
+      prev: head ?? no_location,
     };
     const loc = arena.put(value, meta);
     this.recordWritten(txn, key, loc, head);
@@ -288,7 +288,7 @@ export class MvccStore {
       if (leaseBefore !== 0) this.leases.detach(key, leaseBefore);
       if (meta.lease !== 0) this.leases.attach(key, meta.lease);
     }
-    if (current === NONE) this.liveKeys++;
+    if (current === no_location) this.liveKeys++;
     if (txn.events !== null) {
       const kv = kvFrom(key, value, meta);
       txn.events.push(prev === undefined ? { type: "put", kv } : { type: "put", kv, prev_kv: prev });
@@ -354,8 +354,8 @@ export class MvccStore {
     for (const key of touched) {
       const head = this.heads.get(key)!;
       const kept = arena.at(head, revision);
-      if (!(kept !== NONE)) assert(false, `store: ${key} changed in the window has a version in it`);
-      for (let loc = arena.prev(kept); loc !== NONE; loc = arena.prev(loc)) {
+      if (!(kept !== no_location)) assert(false, `store: ${key} changed in the window has a version in it`);
+      for (let loc = arena.prev(kept); loc !== no_location; loc = arena.prev(loc)) {
         if (arena.mod(loc) <= floor) {
           // The previous floor version: still live unless it was a tombstone (freed back then).
           if (!arena.isTombstone(loc)) this.drop(key, loc);
@@ -399,10 +399,10 @@ export class MvccStore {
       const key = this.eventKeys[i]!;
       const rev = this.eventRevs[i]!;
       const loc = this.arena.at(this.heads.get(key)!, rev);
-      assert(loc !== NONE && this.arena.mod(loc) === rev, "store: an event's record is kept");
+      assert(loc !== no_location && this.arena.mod(loc) === rev, "store: an event's record is kept");
       const before = this.arena.prev(loc);
       // The previous version is kept: it is newer than the compacted revision or the floor version there.
-      const prev = before !== NONE && !this.arena.isTombstone(before) ? kvOf(this.arena, key, before, false) : undefined;
+      const prev = before !== no_location && !this.arena.isTombstone(before) ? kvOf(this.arena, key, before, false) : undefined;
       const kv = this.arena.isTombstone(loc) ? tombstoneKv(key, rev) : kvOf(this.arena, key, loc, false);
       const event: Event = { type: this.arena.isTombstone(loc) ? "delete" : "put", kv };
       if (prev !== undefined) event.prev_kv = prev;
@@ -495,7 +495,7 @@ export interface VersionRecord {
  */
 export function liveChain(reader: RecordReader, head: number, compacted: number): number[] {
   const chain: number[] = [];
-  for (let loc = head; loc !== NONE; loc = reader.prev(loc)) {
+  for (let loc = head; loc !== no_location; loc = reader.prev(loc)) {
     if (reader.mod(loc) <= compacted) {
       if (!reader.isTombstone(loc)) chain.push(loc);
       break;
@@ -523,7 +523,7 @@ export class StoreBuilder {
   /** The key being added (null between keys), its hash seed, newest record so far, and that record's fields. */
   private key: string | null = null;
   private keySeed = 0n;
-  private head = NONE;
+  private head = no_location;
   private headMod = 0;
   private headTombstone = false;
   private firstMod = 0;
@@ -552,14 +552,14 @@ export class StoreBuilder {
   startKey(key: string): void {
     assert(this.key === null, "store builder: endKey before the next key");
     this.key = key;
-    this.keySeed = Bun.hash.wyhash(key, SEED);
-    this.head = NONE;
+    this.keySeed = Bun.hash.wyhash(key, store_hash_seed);
+    this.head = no_location;
   }
 
   /** version adds the key's next version (oldest first) whose value is source[from, to). */
   version(create: number, mod: number, sub: number, version: number, lease: number, tombstone: boolean, source: Buffer, from: number, to: number): void {
     const key = this.key!;
-    const first = this.head === NONE;
+    const first = this.head === no_location;
     if (!(mod > (first ? 0 : this.headMod)) || mod > this.counters.revision) throw new Error(`key ${JSON.stringify(key)}: bad mod revision ${mod}`);
     const loc = this.arena.putCopy(create, mod, sub, version, lease, tombstone, this.head, source, from, to);
     this.hash ^= Bun.hash.wyhash(this.arena.contentBytes(loc), this.keySeed);
@@ -579,7 +579,7 @@ export class StoreBuilder {
 
   endKey(): void {
     const key = this.key!;
-    if (this.head === NONE) throw new Error(`key ${JSON.stringify(key)} has no versions`);
+    if (this.head === no_location) throw new Error(`key ${JSON.stringify(key)} has no versions`);
     if (this.firstMod <= this.counters.compacted && this.firstTombstone) throw new Error(`key ${JSON.stringify(key)}: a compacted tombstone`);
     this.heads.set(key, this.head);
     this.keys.push(key);
@@ -639,7 +639,7 @@ function tombstoneKv(key: string, revision: number): KeyValue {
 
 /** recordHash: one record's contribution to the XOR hash (the chain pointer is layout, not content). */
 function recordHash(reader: RecordReader, key: string, loc: number): bigint {
-  return Bun.hash.wyhash(reader.contentBytes(loc), Bun.hash.wyhash(key, SEED));
+  return Bun.hash.wyhash(reader.contentBytes(loc), Bun.hash.wyhash(key, store_hash_seed));
 }
 
 function sortFound(reader: RecordReader, found: { key: string; loc: number }[], target: string, desc: boolean): void {

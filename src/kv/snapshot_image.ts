@@ -4,7 +4,7 @@ import { DedupTable } from "./dedup.ts";
 import type { LeaseRecord } from "./lessor.ts";
 import { hashHex, pairHash } from "./hash.ts";
 import { isQklzlError } from "../shared/errors.ts";
-import { FrameCursor, ImageReader, ImageWriter, MAGIC_V2, imageFail, imageVersion } from "./image_codec.ts";
+import { FrameCursor, ImageReader, ImageWriter, image_magic_v2, imageFail, imageVersion } from "./image_codec.ts";
 import { compareKeys } from "./key_order.ts";
 import { MvccStore, type StoreImage, type StoreOptions, liveChain } from "./mvcc_store.ts";
 
@@ -21,12 +21,12 @@ const packr = new Packr({ useRecords: false });
  *   format 2, readable by binaries from before leases (which refuse a format 3 header rather than misread it).
  * (v1, "QKV1": header {index, count, hash}, then frames [k, v, k, v…] of a plain map.)
  */
-const TAG_KEYS = 1;
-const TAG_DEDUP = 2;
-const TAG_LEASES = 3;
-const FORMAT = 2;
-const FORMAT_LEASES = 3;
-const ITEMS_PER_VERSION = 7;
+const keys_frame_tag = 1;
+const dedup_frame_tag = 2;
+const leases_frame_tag = 3;
+const image_format_version = 2;
+const image_format_version_leases = 3;
+const version_items = 7;
 
 /** A slice ends after this many versions or bytes, so one frame stays far below the transport frame bound. */
 const slice_versions_max = 4096;
@@ -76,7 +76,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     versions += n;
   }
   const header: HeaderV2 = {
-    format: source.leases.length > 0 ? FORMAT_LEASES : FORMAT,
+    format: source.leases.length > 0 ? image_format_version_leases : image_format_version,
     index: source.index,
     revision: store.revision,
     compacted: store.compacted,
@@ -86,7 +86,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     ...(source.leases.length > 0 ? { leases: source.leases.length } : {}),
     hash: source.hash,
   };
-  const writer = new ImageWriter(write, MAGIC_V2);
+  const writer = new ImageWriter(write, image_magic_v2);
   writer.frame(packr.pack(header));
   const reader = store.reader;
   let written = 0;
@@ -104,7 +104,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     }
   };
   writer.beginSlice();
-  writer.uint(TAG_KEYS);
+  writer.uint(keys_frame_tag);
   items = 1;
   for (let i = 0; i < store.keys.length; i++) {
     const chain = liveChain(reader, store.heads[i]!, store.compacted);
@@ -121,7 +121,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
       writer.uint(meta.lease);
       writer.bool(meta.tombstone);
       bytes += writer.bytes(reader.bytes(loc));
-      items += ITEMS_PER_VERSION;
+      items += version_items;
     }
     sliceVersions += chain.length;
     written += chain.length;
@@ -129,7 +129,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
       writer.endSlice(items);
       await pace();
       writer.beginSlice();
-      writer.uint(TAG_KEYS);
+      writer.uint(keys_frame_tag);
       items = 1;
       sliceVersions = 0;
       bytes = 0;
@@ -140,7 +140,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
   assert(written === versions, "kv: the image holds the versions its header counts");
   for (let i = 0; i < source.dedup.length; i += slice_versions_max) {
     writer.beginSlice();
-    writer.uint(TAG_DEDUP);
+    writer.uint(dedup_frame_tag);
     const part = source.dedup.slice(i, i + slice_versions_max);
     for (const [id, result] of part) {
       writer.string(id);
@@ -151,7 +151,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
   }
   for (let i = 0; i < source.leases.length; i += slice_versions_max) {
     writer.beginSlice();
-    writer.uint(TAG_LEASES);
+    writer.uint(leases_frame_tag);
     const part = source.leases.slice(i, i + slice_versions_max);
     for (const lease of part) {
       writer.uint(lease.id);
@@ -174,8 +174,8 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const field of ["index", "revision", "compacted", "keys", "versions", "dedup"] as const) {
     if (!Number.isSafeInteger(header?.[field]) || header[field] < 0) imageFail(`bad header field ${field}`);
   }
-  if ((header.format !== FORMAT && header.format !== FORMAT_LEASES) || typeof header.hash !== "string") imageFail("bad header");
-  const leasesExpected = header.format === FORMAT_LEASES ? header.leases : 0;
+  if ((header.format !== image_format_version && header.format !== image_format_version_leases) || typeof header.hash !== "string") imageFail("bad header");
+  const leasesExpected = header.format === image_format_version_leases ? header.leases : 0;
   if (!Number.isSafeInteger(leasesExpected) || leasesExpected! < 0) imageFail("bad header field leases");
   if (header.compacted > header.revision || header.revision < 1) imageFail("bad header revisions");
   const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted });
@@ -195,7 +195,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
     const start = frame.byteOffset - image.byteOffset;
     const cursor = new FrameCursor(whole, start, start + frame.length);
     const count = cursor.arrayHeader();
-    if (count > 0 && cursor.peek() === TAG_KEYS) {
+    if (count > 0 && cursor.peek() === keys_frame_tag) {
       // The hot path of a restart: straight from the image into the arena (see FrameCursor, StoreBuilder).
       cursor.uint();
       let left = count - 1;
@@ -208,7 +208,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
         const n = cursor.uint();
         left -= 2;
         if (key.length === 0 || n <= 0) imageFail("bad key entry");
-        if (n * ITEMS_PER_VERSION > left) imageFail(`key ${JSON.stringify(key)} runs past its slice`);
+        if (n * version_items > left) imageFail(`key ${JSON.stringify(key)} runs past its slice`);
         // UTF-16 order (JS <) is UTF-8 byte order unless both keys hold a surrogate at their first difference:
         // with an ASCII-only key (as many bytes as units) on either side, < decides; otherwise the bytes do.
         const ascii = keyEnd - keyStart === key.length;
@@ -237,7 +237,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
           if (isQklzlError(error)) throw error;
           imageFail(error instanceof Error ? error.message : String(error));
         }
-        left -= n * ITEMS_PER_VERSION;
+        left -= n * version_items;
         keys++;
         versions += n;
       }
@@ -246,7 +246,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
       // Dedup and lease slices are few and small: msgpackr decodes them.
       const items = packr.unpack(frame) as unknown;
       if (!Array.isArray(items) || items.length === 0) imageFail("bad slice");
-      if (items[0] === TAG_DEDUP) {
+      if (items[0] === dedup_frame_tag) {
         if (items.length % 2 !== 1) imageFail("bad dedup slice");
         for (let i = 1; i < items.length; i += 2) {
           const id = items[i];
@@ -255,7 +255,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
           dedup.remember(id, new Uint8Array(result));
           dedupEntries++;
         }
-      } else if (items[0] === TAG_LEASES && header.format === FORMAT_LEASES) {
+      } else if (items[0] === leases_frame_tag && header.format === image_format_version_leases) {
         if (items.length % 2 !== 1) imageFail("bad leases slice");
         for (let i = 1; i < items.length; i += 2) {
           const id = items[i];

@@ -16,19 +16,19 @@ const dead_bytes_min = 8 * 1024 * 1024;
  * Everything after the chain pointer is the record's content, contiguous: contentBytes hashes it in one go.
  * A record costs 28-44 bytes beyond its value (28 for a first version without lease).
  */
-const BASE = 28;
-const TOMBSTONE = 0x8000_0000;
-const HAS_CREATE = 0x4000_0000;
-const HAS_LEASE = 0x2000_0000;
-const SUB_MASK = 0x0fff_ffff;
-/** NONE: no previous record. */
-export const NONE = -1;
+const base_header_bytes = 28;
+const tombstone_flag = 0x8000_0000;
+const has_create_flag = 0x4000_0000;
+const has_lease_flag = 0x2000_0000;
+const sub_revision_mask = 0x0fff_ffff;
+/** no_location: no previous record. */
+export const no_location = -1;
 /** record_header_bytes: the smallest header (see the layout), for the memory figures. */
-export const record_header_bytes = BASE;
+export const record_header_bytes = base_header_bytes;
 
 /** headerBytes: the header size of a record with these fields. */
 export function headerBytes(create: number, mod: number, lease: number): number {
-  return BASE + (create !== mod ? 8 : 0) + (lease !== 0 ? 8 : 0);
+  return base_header_bytes + (create !== mod ? 8 : 0) + (lease !== 0 ? 8 : 0);
 }
 
 const encoder = new TextEncoder();
@@ -67,16 +67,16 @@ export class RecordReader {
     const at = loc % chunk_stride;
     const word = view.getUint32(at + 12, true);
     const mod = view.getFloat64(at + 16, true);
-    const create = (word & HAS_CREATE) !== 0 ? view.getFloat64(at + BASE, true) : mod;
-    const leaseAt = at + BASE + ((word & HAS_CREATE) !== 0 ? 8 : 0);
+    const create = (word & has_create_flag) !== 0 ? view.getFloat64(at + base_header_bytes, true) : mod;
+    const leaseAt = at + base_header_bytes + ((word & has_create_flag) !== 0 ? 8 : 0);
     return {
       prev: view.getFloat64(at, true),
-      sub: word & SUB_MASK,
-      tombstone: (word & TOMBSTONE) !== 0,
+      sub: word & sub_revision_mask,
+      tombstone: (word & tombstone_flag) !== 0,
       create,
       mod,
       version: view.getUint32(at + 24, true),
-      lease: (word & HAS_LEASE) !== 0 ? view.getFloat64(leaseAt, true) : 0,
+      lease: (word & has_lease_flag) !== 0 ? view.getFloat64(leaseAt, true) : 0,
     };
   }
 
@@ -89,13 +89,13 @@ export class RecordReader {
   }
 
   isTombstone(loc: number): boolean {
-    return (this.view(loc).getUint32((loc % chunk_stride) + 12, true) & TOMBSTONE) !== 0;
+    return (this.view(loc).getUint32((loc % chunk_stride) + 12, true) & tombstone_flag) !== 0;
   }
 
   /** header: the header size of the record at loc. */
   private header(view: DataView, at: number): number {
     const word = view.getUint32(at + 12, true);
-    return BASE + ((word & HAS_CREATE) !== 0 ? 8 : 0) + ((word & HAS_LEASE) !== 0 ? 8 : 0);
+    return base_header_bytes + ((word & has_create_flag) !== 0 ? 8 : 0) + ((word & has_lease_flag) !== 0 ? 8 : 0);
   }
 
   /** bytes returns a view of the record's value (valid as long as this reader). */
@@ -131,7 +131,7 @@ export class RecordReader {
 
   /** at walks a key's chain from `loc` (its newest record) to its newest record with mod <= revision. */
   at(loc: number, revision: number): number {
-    while (loc !== NONE && this.mod(loc) > revision) loc = this.prev(loc);
+    while (loc !== no_location && this.mod(loc) > revision) loc = this.prev(loc);
     return loc;
   }
 }
@@ -197,18 +197,18 @@ export class ValueArena extends RecordReader {
     if (chunk === undefined || chunk.length - this.offset < need) chunk = this.grow(need);
     const at = this.offset;
     const view = this.views[this.views.length - 1]!;
-    if (!(sub >= 0 && sub <= SUB_MASK)) assert(false, "kv arena: sub revision in range");
+    if (!(sub >= 0 && sub <= sub_revision_mask)) assert(false, "kv arena: sub revision in range");
     if (!(version >= 0 && version <= 0xffff_ffff)) assert(false, "kv arena: version in range");
     const hasCreate = create !== mod;
     const hasLease = lease !== 0;
-    const flags = (tombstone ? TOMBSTONE : 0) | (hasCreate ? HAS_CREATE : 0) | (hasLease ? HAS_LEASE : 0);
+    const flags = (tombstone ? tombstone_flag : 0) | (hasCreate ? has_create_flag : 0) | (hasLease ? has_lease_flag : 0);
     view.setFloat64(at, prev, true);
     view.setUint32(at + 8, bytes, true);
     view.setUint32(at + 12, (sub | flags) >>> 0, true);
     view.setFloat64(at + 16, mod, true);
     view.setUint32(at + 24, version, true);
-    if (hasCreate) view.setFloat64(at + BASE, create, true);
-    if (hasLease) view.setFloat64(at + BASE + (hasCreate ? 8 : 0), lease, true);
+    if (hasCreate) view.setFloat64(at + base_header_bytes, create, true);
+    if (hasLease) view.setFloat64(at + base_header_bytes + (hasCreate ? 8 : 0), lease, true);
     this.offset += need;
     this.used += need;
     this.live += need;
@@ -243,7 +243,7 @@ export class ValueArena extends RecordReader {
     const chain: number[] = [];
     for (const [key, head] of heads) {
       chain.length = 0;
-      for (let loc = head; loc !== NONE; loc = old.prev(loc)) {
+      for (let loc = head; loc !== no_location; loc = old.prev(loc)) {
         if (old.mod(loc) <= floor) {
           if (!old.isTombstone(loc)) chain.push(loc);
           break;
@@ -251,7 +251,7 @@ export class ValueArena extends RecordReader {
         chain.push(loc);
       }
       if (!(chain.length > 0)) assert(false, `kv arena: key ${key} has no live record`);
-      let prev = NONE;
+      let prev = no_location;
       for (let i = chain.length - 1; i >= 0; i--) {
         const meta = old.meta(chain[i]!);
         prev = this.put(old.bytes(chain[i]!), { ...meta, prev });

@@ -3,8 +3,8 @@ import type { RaftLog } from "./log.ts";
 import { applyConfChange } from "./membership.ts";
 import type { ConfChange, ConfState, Index, Term } from "./types.ts";
 
-/** LOG_SCAN_BYTES_MAX: the batch size confUpTo reads the log in. */
-const LOG_SCAN_BYTES_MAX = 64 * 1024 * 1024;
+/** log_scan_bytes_max: the batch size confUpTo reads the log in. */
+const log_scan_bytes_max = 64 * 1024 * 1024;
 
 /** UncommittedConf is a conf entry in the log above the commit index (it takes effect again when it commits). */
 export interface UncommittedConf {
@@ -21,7 +21,7 @@ export function confUpTo(log: RaftLog, last: Index): { conf: ConfState; uncommit
   let conf = log.snapshotMeta().conf;
   const uncommitted: UncommittedConf[] = [];
   for (let lo = log.firstIndex(); lo <= last; ) {
-    const batch = log.slice(lo, last + 1, LOG_SCAN_BYTES_MAX);
+    const batch = log.slice(lo, last + 1, log_scan_bytes_max);
     assert(batch.length > 0, "raft: log slice makes progress");
     for (const e of batch) {
       if (e.kind !== "conf") continue;

@@ -34,8 +34,8 @@ import type {
 import type { SoftState } from "./soft_state.ts";
 
 /** Cap on committed entries handed out in one Ready (the rest follow in the next one). */
-const APPLY_ENTRIES_MAX = 4096;
-const APPLY_BYTES_MAX = 64 * 1024 * 1024;
+const apply_entries_max = 4096;
+const apply_bytes_max = 64 * 1024 * 1024;
 
 type Refusal = Extract<ProposeResult, { ok: false }>;
 
@@ -380,7 +380,7 @@ export class RaftCore implements RaftNode, CoreState {
     const hardChanged = hs.term !== p.term || hs.vote !== p.vote || hs.commit !== p.commit;
     const snapshot = this.log.takeSnapshot();
     const entries = this.log.takeUnstable();
-    const committed = this.log.committedToApply(APPLY_ENTRIES_MAX, APPLY_BYTES_MAX);
+    const committed = this.log.committedToApply(apply_entries_max, apply_bytes_max);
     const last = committed[committed.length - 1];
     if (last) this.log.applying = last.index;
     // A term or vote not yet durable: every message of this batch speaks for it (a sole voter that just elected
@@ -414,7 +414,7 @@ export class RaftCore implements RaftNode, CoreState {
     // A snapshot restored since (or handed out with) the outstanding Ready replaces the state machine first:
     // entries after it may only be applied once the driver installed it, i.e. in a later Ready.
     if (this.outstanding === null || this.log.unstableSnapshot !== null) return [];
-    const entries = this.log.committedToApply(APPLY_ENTRIES_MAX, APPLY_BYTES_MAX);
+    const entries = this.log.committedToApply(apply_entries_max, apply_bytes_max);
     const conf = entries.findIndex((e) => e.kind === "conf");
     const taken = conf < 0 ? entries : entries.slice(0, conf);
     const last = taken[taken.length - 1];

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { QklzlError } from "../shared/errors.ts";
 
-const LOCK_FILE = "LOCK";
+const lock_file_name = "LOCK";
 
 /** processStartTime reads the start time of `pid` from /proc (clock ticks since boot), or null when unknown. */
 function processStartTime(pid: number): string | null {
@@ -35,7 +35,7 @@ export interface DirLock {
 
 /** lockDir takes the directory's LOCK file, refusing when another live process holds it. */
 export function lockDir(dir: string): DirLock {
-  const file = path.join(dir, LOCK_FILE);
+  const file = path.join(dir, lock_file_name);
   const content = `${process.pid} ${processStartTime(process.pid) ?? "-"}\n`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

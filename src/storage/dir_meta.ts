@@ -11,8 +11,8 @@ import type { DirMeta } from "./types.ts";
 import { writeFileAtomic } from "./fs_util.ts";
 import { wipeRemedy } from "./recover.ts";
 
-const META_FILE = "meta.json";
-const META_FORMAT = 1;
+const meta_file_name = "meta.json";
+const meta_format_version = 1;
 
 export interface LoadedDirMeta {
   meta: DirMeta;
@@ -26,7 +26,7 @@ export function newIncarnation(): string {
 
 /** loadOrCreateDirMeta reads meta.json, refusing a directory that belongs to another node; creates it when absent. */
 export function loadOrCreateDirMeta(dir: string, nodeId: number): LoadedDirMeta {
-  const file = path.join(dir, META_FILE);
+  const file = path.join(dir, meta_file_name);
   if (!fs.existsSync(file)) {
     const meta: DirMeta = { nodeId, clusterId: null, incarnation: newIncarnation() };
     writeDirMeta(dir, meta);
@@ -42,7 +42,7 @@ export function loadOrCreateDirMeta(dir: string, nodeId: number): LoadedDirMeta 
       { file },
     );
   }
-  if (parsed.format !== META_FORMAT || typeof parsed.nodeId !== "number") {
+  if (parsed.format !== meta_format_version || typeof parsed.nodeId !== "number") {
     throw new QklzlError("storage_corrupt", `storage corrupt: ${file} has an unknown format. ${wipeRemedy(dir)}`, { file });
   }
   if (parsed.nodeId !== nodeId) {
@@ -66,6 +66,6 @@ export function loadOrCreateDirMeta(dir: string, nodeId: number): LoadedDirMeta 
 }
 
 export function writeDirMeta(dir: string, meta: DirMeta): void {
-  const text = JSON.stringify({ format: META_FORMAT, nodeId: meta.nodeId, clusterId: meta.clusterId, incarnation: meta.incarnation }, null, 2) + "\n";
-  writeFileAtomic(path.join(dir, META_FILE), [new TextEncoder().encode(text)]);
+  const text = JSON.stringify({ format: meta_format_version, nodeId: meta.nodeId, clusterId: meta.clusterId, incarnation: meta.incarnation }, null, 2) + "\n";
+  writeFileAtomic(path.join(dir, meta_file_name), [new TextEncoder().encode(text)]);
 }

@@ -5,7 +5,7 @@ import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import type { ConfChange, Entry, HardState, SnapshotMeta } from "../raft/types.ts";
 
-export const RECORD_HEADER_BYTES = 9;
+export const record_header_bytes = 9;
 /** record_payload_bytes_max bounds one record; a larger length field is damage, never a real record. */
 export const record_payload_bytes_max = 64 * 1024 * 1024;
 
@@ -36,7 +36,7 @@ export type DecodedRecord =
   | { type: "hard_state"; hardState: HardState }
   | { type: "snapshot"; snapshot: SnapshotRecord };
 
-const ENTRY_PREFIX_BYTES = 16;
+const entry_prefix_bytes = 16;
 // Self-describing msgpack (no record structures), so each record decodes on its own.
 const packr = new Packr({ useRecords: false });
 const pack = (value: unknown): Uint8Array => packr.pack(value);
@@ -49,20 +49,20 @@ function crcOf(buf: Uint8Array): number {
 function writeHeader(out: Uint8Array, view: DataView, offset: number, type: RecordTypeCode, payloadLen: number): void {
   view.setUint32(offset, payloadLen, true);
   out[offset + 8] = type;
-  const crc = crcOf(out.subarray(offset + 8, offset + RECORD_HEADER_BYTES + payloadLen));
+  const crc = crcOf(out.subarray(offset + 8, offset + record_header_bytes + payloadLen));
   view.setUint32(offset + 4, crc, true);
 }
 
 /** encodeEntries encodes entries as consecutive records into one buffer (one write per save). */
 export function encodeEntries(entries: Entry[], hardState: HardState | null): Uint8Array {
   const confs: (Uint8Array | null)[] = [];
-  let size = hardState === null ? 0 : RECORD_HEADER_BYTES + 24;
+  let size = hardState === null ? 0 : record_header_bytes + 24;
   for (const entry of entries) {
     const conf = entry.kind === "conf" ? pack(entry.change) : null;
     confs.push(conf);
     const body = entry.kind === "normal" ? entry.data.byteLength : conf === null ? 0 : conf.byteLength;
-    assert(ENTRY_PREFIX_BYTES + body <= record_payload_bytes_max, `entry ${entry.index} of ${body} bytes exceeds the record limit`);
-    size += RECORD_HEADER_BYTES + ENTRY_PREFIX_BYTES + body;
+    assert(entry_prefix_bytes + body <= record_payload_bytes_max, `entry ${entry.index} of ${body} bytes exceeds the record limit`);
+    size += record_header_bytes + entry_prefix_bytes + body;
   }
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
@@ -71,29 +71,29 @@ export function encodeEntries(entries: Entry[], hardState: HardState | null): Ui
     const entry = entries[i]!;
     assert(Number.isSafeInteger(entry.index) && entry.index > 0, "entry index is a positive integer");
     assert(Number.isSafeInteger(entry.term) && entry.term >= 0, "entry term is an integer");
-    const p = offset + RECORD_HEADER_BYTES;
+    const p = offset + record_header_bytes;
     view.setFloat64(p, entry.index, true);
     view.setFloat64(p + 8, entry.term, true);
     let body = 0;
     let type: RecordTypeCode;
     if (entry.kind === "normal") {
-      out.set(entry.data, p + ENTRY_PREFIX_BYTES);
+      out.set(entry.data, p + entry_prefix_bytes);
       body = entry.data.byteLength;
       type = RecordType.entry_normal;
     } else if (entry.kind === "conf") {
       const conf = confs[i]!;
-      out.set(conf, p + ENTRY_PREFIX_BYTES);
+      out.set(conf, p + entry_prefix_bytes);
       body = conf.byteLength;
       type = RecordType.entry_conf;
     } else {
       type = RecordType.entry_noop;
     }
-    writeHeader(out, view, offset, type, ENTRY_PREFIX_BYTES + body);
-    offset += RECORD_HEADER_BYTES + ENTRY_PREFIX_BYTES + body;
+    writeHeader(out, view, offset, type, entry_prefix_bytes + body);
+    offset += record_header_bytes + entry_prefix_bytes + body;
   }
   if (hardState !== null) {
     writeHardState(out, view, offset, hardState);
-    offset += RECORD_HEADER_BYTES + 24;
+    offset += record_header_bytes + 24;
   }
   assert(offset === size, "encoded size matches the computed size");
   return out;
@@ -102,7 +102,7 @@ export function encodeEntries(entries: Entry[], hardState: HardState | null): Ui
 function writeHardState(out: Uint8Array, view: DataView, offset: number, hs: HardState): void {
   assert(Number.isSafeInteger(hs.term) && hs.term >= 0, "hard state term is an integer");
   assert(Number.isSafeInteger(hs.commit) && hs.commit >= 0, "hard state commit is an integer");
-  const p = offset + RECORD_HEADER_BYTES;
+  const p = offset + record_header_bytes;
   view.setFloat64(p, hs.term, true);
   view.setFloat64(p + 8, hs.vote, true);
   view.setFloat64(p + 16, hs.commit, true);
@@ -115,8 +115,8 @@ export function encodeHardState(hs: HardState): Uint8Array {
 
 export function encodeSnapshotRecord(record: SnapshotRecord): Uint8Array {
   const body = pack({ meta: record.meta, install: record.install, keep: record.keep });
-  const out = new Uint8Array(RECORD_HEADER_BYTES + body.byteLength);
-  out.set(body, RECORD_HEADER_BYTES);
+  const out = new Uint8Array(record_header_bytes + body.byteLength);
+  out.set(body, record_header_bytes);
   writeHeader(out, new DataView(out.buffer), 0, RecordType.snapshot, body.byteLength);
   return out;
 }
@@ -132,15 +132,15 @@ export type ReadResult =
  */
 export function readRecord(buf: Uint8Array, view: DataView, offset: number): ReadResult {
   const remaining = buf.byteLength - offset;
-  if (remaining < RECORD_HEADER_BYTES) return { ok: false, reason: `partial record header (${remaining} bytes)` };
+  if (remaining < record_header_bytes) return { ok: false, reason: `partial record header (${remaining} bytes)` };
   const len = view.getUint32(offset, true);
   if (len > record_payload_bytes_max) return { ok: false, reason: `record length ${len} out of range` };
-  const end = offset + RECORD_HEADER_BYTES + len;
-  if (end > buf.byteLength) return { ok: false, reason: `partial record (${remaining} of ${RECORD_HEADER_BYTES + len} bytes)` };
+  const end = offset + record_header_bytes + len;
+  if (end > buf.byteLength) return { ok: false, reason: `partial record (${remaining} of ${record_header_bytes + len} bytes)` };
   const crc = view.getUint32(offset + 4, true);
   if (crcOf(buf.subarray(offset + 8, end)) !== crc) return { ok: false, reason: "CRC mismatch" };
   const type = buf[offset + 8];
-  const p = offset + RECORD_HEADER_BYTES;
+  const p = offset + record_header_bytes;
   let record: DecodedRecord | null;
   try {
     record = decodePayload(buf, view, type ?? 0, p, len);
@@ -153,12 +153,12 @@ export function readRecord(buf: Uint8Array, view: DataView, offset: number): Rea
 
 function decodePayload(buf: Uint8Array, view: DataView, type: number, p: number, len: number): DecodedRecord | null {
   if (type === RecordType.entry_normal || type === RecordType.entry_noop || type === RecordType.entry_conf) {
-    if (len < ENTRY_PREFIX_BYTES) return null;
+    if (len < entry_prefix_bytes) return null;
     const index = view.getFloat64(p, true);
     const term = view.getFloat64(p + 8, true);
     if (!Number.isSafeInteger(index) || index <= 0 || !Number.isSafeInteger(term) || term < 0) return null;
-    const bodyStart = p + ENTRY_PREFIX_BYTES;
-    const bodyLen = len - ENTRY_PREFIX_BYTES;
+    const bodyStart = p + entry_prefix_bytes;
+    const bodyLen = len - entry_prefix_bytes;
     if (type === RecordType.entry_noop) return bodyLen === 0 ? { type: "entry", entry: { kind: "noop", index, term } } : null;
     if (type === RecordType.entry_normal) {
       const data = new Uint8Array(buf.buffer, buf.byteOffset + bodyStart, bodyLen);

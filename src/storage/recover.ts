@@ -7,7 +7,7 @@ import { QklzlError } from "../shared/errors.ts";
 import type { StorageFs } from "./file_system.ts";
 import { MemLog } from "./mem_log.ts";
 import { readRecord } from "./record.ts";
-import { SEGMENT_HEADER_BYTES, decodeSegmentHeader, parseSegmentName, segmentPath } from "./segment.ts";
+import { segment_header_bytes, decodeSegmentHeader, parseSegmentName, segmentPath } from "./segment.ts";
 
 /** SegmentInfo: what compaction needs to know about one segment file. */
 export interface SegmentInfo {
@@ -105,7 +105,7 @@ function scanSegment(files: StorageFs, mem: MemLog, info: SegmentInfo, where: { 
   if (typeof header === "string") throw corruptError(dataDir, info.path, 0, header);
   if (header.seq !== info.seq) throw corruptError(dataDir, info.path, 16, `header names segment ${header.seq}`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let offset = SEGMENT_HEADER_BYTES;
+  let offset = segment_header_bytes;
   while (offset < buf.byteLength) {
     const result = readRecord(buf, view, offset);
     if (!result.ok) {

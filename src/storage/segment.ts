@@ -3,9 +3,9 @@
 // Segments are named by sequence number; firstIndex (the log's lastIndex + 1 at creation) is informational.
 import * as path from "node:path";
 
-export const SEGMENT_HEADER_BYTES = 32;
-export const SEGMENT_VERSION = 1;
-const MAGIC = new TextEncoder().encode("QKLZLWAL");
+export const segment_header_bytes = 32;
+export const segment_format_version = 1;
+const segment_magic = new TextEncoder().encode("QKLZLWAL");
 
 export interface SegmentHeader {
   seq: number;
@@ -27,10 +27,10 @@ export function segmentPath(walDir: string, seq: number): string {
 }
 
 export function encodeSegmentHeader(header: SegmentHeader): Uint8Array {
-  const out = new Uint8Array(SEGMENT_HEADER_BYTES);
+  const out = new Uint8Array(segment_header_bytes);
   const view = new DataView(out.buffer);
-  out.set(MAGIC, 0);
-  view.setUint32(8, SEGMENT_VERSION, true);
+  out.set(segment_magic, 0);
+  view.setUint32(8, segment_format_version, true);
   view.setFloat64(16, header.seq, true);
   view.setFloat64(24, header.firstIndex, true);
   view.setUint32(12, Bun.hash.crc32(out.subarray(16, 32)) >>> 0, true);
@@ -39,11 +39,11 @@ export function encodeSegmentHeader(header: SegmentHeader): Uint8Array {
 
 /** decodeSegmentHeader returns the header, or a reason why the first bytes are not a valid header. */
 export function decodeSegmentHeader(buf: Uint8Array): SegmentHeader | string {
-  if (buf.byteLength < SEGMENT_HEADER_BYTES) return `file of ${buf.byteLength} bytes is shorter than a segment header`;
-  for (let i = 0; i < MAGIC.length; i++) if (buf[i] !== MAGIC[i]) return "bad segment magic";
-  const view = new DataView(buf.buffer, buf.byteOffset, SEGMENT_HEADER_BYTES);
+  if (buf.byteLength < segment_header_bytes) return `file of ${buf.byteLength} bytes is shorter than a segment header`;
+  for (let i = 0; i < segment_magic.length; i++) if (buf[i] !== segment_magic[i]) return "bad segment magic";
+  const view = new DataView(buf.buffer, buf.byteOffset, segment_header_bytes);
   const version = view.getUint32(8, true);
-  if (version !== SEGMENT_VERSION) return `unsupported segment version ${version}`;
+  if (version !== segment_format_version) return `unsupported segment version ${version}`;
   if ((Bun.hash.crc32(buf.subarray(16, 32)) >>> 0) !== view.getUint32(12, true)) return "segment header CRC mismatch";
   return { seq: view.getFloat64(16, true), firstIndex: view.getFloat64(24, true) };
 }

@@ -10,9 +10,9 @@ import type { SnapshotMeta } from "../raft/types.ts";
 import type { Snapshot, SnapshotStore, SnapshotWriter } from "./types.ts";
 import { nodeFs, type StorageFs } from "./file_system.ts";
 
-const HEADER_BYTES = 40;
-const VERSION = 1;
-const MAGIC = new TextEncoder().encode("QKLZLSNP");
+const snapshot_header_bytes = 40;
+const snapshot_format_version = 1;
+const snapshot_magic = new TextEncoder().encode("QKLZLSNP");
 const packr = new Packr({ useRecords: false });
 /** write_chunk_bytes bounds one write of a snapshot file (each is one thread-pool hop). */
 const write_chunk_bytes = 4 * 1024 * 1024;
@@ -36,10 +36,10 @@ export function encodeSnapshotFile(meta: SnapshotMeta, data: Uint8Array): Uint8A
 }
 
 function encodeSnapshotHeader(metaBytes: Uint8Array, dataLen: number, dataCrc: number): Uint8Array {
-  const header = new Uint8Array(HEADER_BYTES);
+  const header = new Uint8Array(snapshot_header_bytes);
   const view = new DataView(header.buffer);
-  header.set(MAGIC, 0);
-  view.setUint32(8, VERSION, true);
+  header.set(snapshot_magic, 0);
+  view.setUint32(8, snapshot_format_version, true);
   view.setUint32(12, metaBytes.byteLength, true);
   view.setFloat64(16, dataLen, true);
   view.setUint32(24, crc(metaBytes), true);
@@ -50,18 +50,18 @@ function encodeSnapshotHeader(metaBytes: Uint8Array, dataLen: number, dataCrc: n
 
 /** decodeSnapshotFile verifies header, meta and data CRCs; returns the snapshot or the reason it is unusable. */
 export function decodeSnapshotFile(buf: Uint8Array): Snapshot | string {
-  if (buf.byteLength < HEADER_BYTES) return `file of ${buf.byteLength} bytes is shorter than a snapshot header`;
-  for (let i = 0; i < MAGIC.length; i++) if (buf[i] !== MAGIC[i]) return "bad snapshot magic";
-  const view = new DataView(buf.buffer, buf.byteOffset, HEADER_BYTES);
+  if (buf.byteLength < snapshot_header_bytes) return `file of ${buf.byteLength} bytes is shorter than a snapshot header`;
+  for (let i = 0; i < snapshot_magic.length; i++) if (buf[i] !== snapshot_magic[i]) return "bad snapshot magic";
+  const view = new DataView(buf.buffer, buf.byteOffset, snapshot_header_bytes);
   if (crc(buf.subarray(0, 32)) !== view.getUint32(32, true)) return "snapshot header CRC mismatch";
-  if (view.getUint32(8, true) !== VERSION) return `unsupported snapshot version ${view.getUint32(8, true)}`;
+  if (view.getUint32(8, true) !== snapshot_format_version) return `unsupported snapshot version ${view.getUint32(8, true)}`;
   const metaLen = view.getUint32(12, true);
   const dataLen = view.getFloat64(16, true);
-  if (HEADER_BYTES + metaLen + dataLen !== buf.byteLength) {
-    return `snapshot is ${buf.byteLength} bytes, header promises ${HEADER_BYTES + metaLen + dataLen}`;
+  if (snapshot_header_bytes + metaLen + dataLen !== buf.byteLength) {
+    return `snapshot is ${buf.byteLength} bytes, header promises ${snapshot_header_bytes + metaLen + dataLen}`;
   }
-  const metaBytes = buf.subarray(HEADER_BYTES, HEADER_BYTES + metaLen);
-  const data = buf.subarray(HEADER_BYTES + metaLen);
+  const metaBytes = buf.subarray(snapshot_header_bytes, snapshot_header_bytes + metaLen);
+  const data = buf.subarray(snapshot_header_bytes + metaLen);
   if (crc(metaBytes) !== view.getUint32(24, true)) return "snapshot meta CRC mismatch";
   if (crc(data) !== view.getUint32(28, true)) return "snapshot data CRC mismatch";
   const meta = packr.unpack(metaBytes) as SnapshotMeta;
@@ -152,7 +152,7 @@ export class FileSnapshotStore implements SnapshotStore {
     const handle = await this.files.openForWrite(tmp);
     let published = false;
     try {
-      let position = HEADER_BYTES;
+      let position = snapshot_header_bytes;
       let dataCrc = 0;
       let dataLen = 0;
       const writeAt = async (buf: Uint8Array) => {

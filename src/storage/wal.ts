@@ -9,7 +9,7 @@ import type { Entry, HardState, Index, SnapshotMeta, Term } from "../raft/types.
 import type { LogStore } from "./types.ts";
 import { MemLog } from "./mem_log.ts";
 import { encodeEntries, encodeSnapshotRecord, type SnapshotRecord } from "./record.ts";
-import { SEGMENT_HEADER_BYTES, encodeSegmentHeader, segmentPath } from "./segment.ts";
+import { segment_header_bytes, encodeSegmentHeader, segmentPath } from "./segment.ts";
 import { nodeFs, type StorageFs } from "./file_system.ts";
 import { noteEntry, recoverWal, type SegmentInfo } from "./recover.ts";
 
@@ -70,7 +70,7 @@ export class Wal implements LogStore {
 
   /** open recovers the log from walDir (creating the first segment of a fresh log). Throws storage_corrupt. */
   static open(options: WalOptions): Wal {
-    assert(options.segmentBytes > SEGMENT_HEADER_BYTES, "segmentBytes leaves room for records");
+    assert(options.segmentBytes > segment_header_bytes, "segmentBytes leaves room for records");
     const files = options.files ?? nodeFs;
     // A new directory's own entry is durable only once its parent is fsynced (else a power cut loses wal/ whole).
     if (files.mkdirp(options.walDir) !== undefined) files.fsyncDir(path.dirname(options.walDir));

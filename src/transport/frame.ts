@@ -3,7 +3,7 @@
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 
-export const FRAME_HEADER_BYTES = 4;
+export const frame_header_bytes = 4;
 
 // copyBuffers:false is safe: every frame body is decoded from a buffer nobody writes again (Bun hands each
 // data callback a fresh Buffer, and bodies split across chunks get their own allocation). Entry payloads are
@@ -19,14 +19,14 @@ export class FrameError extends Error {
 export function encodeFrame(value: unknown, bytesMax: number): Uint8Array {
   const body = packr.pack(value);
   if (body.length > bytesMax) throw new FrameError(`frame of ${body.length} bytes exceeds ${bytesMax}`);
-  const frame = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  const frame = new Uint8Array(frame_header_bytes + body.length);
   const n = body.length;
   frame[0] = n >>> 24;
   frame[1] = (n >>> 16) & 0xff;
   frame[2] = (n >>> 8) & 0xff;
   frame[3] = n & 0xff;
-  frame.set(body, FRAME_HEADER_BYTES);
-  assert(frame.length === body.length + FRAME_HEADER_BYTES, "frame length");
+  frame.set(body, frame_header_bytes);
+  assert(frame.length === body.length + frame_header_bytes, "frame length");
   return frame;
 }
 
@@ -37,7 +37,7 @@ export function encodeFrame(value: unknown, bytesMax: number): Uint8Array {
  */
 export class FrameDecoder {
   bytesMax: number;
-  private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
+  private readonly header = new Uint8Array(frame_header_bytes);
   private headerFilled = 0;
   /** body is the frame being assembled across chunks, null between frames. Invariant: bodyFilled < body.length. */
   private body: Uint8Array | null = null;
@@ -87,10 +87,10 @@ export class FrameDecoder {
         }
         continue;
       }
-      if (this.headerFilled === 0 && chunk.length - offset >= FRAME_HEADER_BYTES) {
+      if (this.headerFilled === 0 && chunk.length - offset >= frame_header_bytes) {
         // Fast path: the header is whole in this chunk; decode in place when the body is too.
         const length = this.checkLength(readU32(chunk, offset));
-        offset += FRAME_HEADER_BYTES;
+        offset += frame_header_bytes;
         if (chunk.length - offset >= length) {
           emit(decodeBody(chunk.subarray(offset, offset + length)));
           offset += length;
@@ -100,11 +100,11 @@ export class FrameDecoder {
         continue;
       }
       // Slow path: a header split across chunks.
-      const take = Math.min(FRAME_HEADER_BYTES - this.headerFilled, chunk.length - offset);
+      const take = Math.min(frame_header_bytes - this.headerFilled, chunk.length - offset);
       this.header.set(chunk.subarray(offset, offset + take), this.headerFilled);
       this.headerFilled += take;
       offset += take;
-      if (this.headerFilled === FRAME_HEADER_BYTES) {
+      if (this.headerFilled === frame_header_bytes) {
         this.headerFilled = 0;
         this.body = new Uint8Array(this.checkLength(readU32(this.header, 0)));
       }

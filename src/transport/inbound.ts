@@ -6,20 +6,20 @@ import type { Socket } from "bun";
 import type { Message, NodeId } from "../raft/types.ts";
 import { limits } from "../shared/limits.ts";
 import { FrameDecoder, FrameError, encodeFrame } from "./frame.ts";
-import type { TransportLog } from "./log.ts";
+import type { TransportLogging } from "./log.ts";
 import { OutQueue } from "./out_queue.ts";
 import { SnapshotReceiver } from "./snapshot_recv.ts";
 import type { TransportTuning } from "./tuning.ts";
 import type { TransportHandlers } from "./types.ts";
-import { HELLO_BYTES_MAX, PROTOCOL_VERSION, parseFrame, type Frame, type LinkKind } from "./wire.ts";
+import { hello_bytes_max, protocol_version, parseFrame, type Frame, type LinkKind } from "./wire.ts";
 
-/** SNAPSHOT_IDLE_MS: a snapshot link silent this long (and not applying) is closed, releasing its image. */
-const SNAPSHOT_IDLE_MS = 60_000;
+/** snapshot_idle_ms: a snapshot link silent this long (and not applying) is closed, releasing its image. */
+const snapshot_idle_ms = 60_000;
 
 export interface InboundContext {
   nodeId: NodeId;
   tuning: TransportTuning;
-  log: TransportLog;
+  logging: TransportLogging;
   clusterId(): string | null;
   isKnownPeer(id: NodeId): boolean;
   incarnationProblem(id: NodeId, incarnation: string): string | null;
@@ -35,7 +35,7 @@ export interface InboundContext {
 }
 
 export class InboundConn {
-  private readonly decoder = new FrameDecoder(HELLO_BYTES_MAX);
+  private readonly decoder = new FrameDecoder(hello_bytes_max);
   private peer: NodeId | null = null;
   private kind: LinkKind | null = null;
   /** incarnation: the peer's data-directory incarnation from its hello ("" when it sent none). */
@@ -68,11 +68,11 @@ export class InboundConn {
     } catch (error) {
       // Never let an exception escape a socket handler: whatever went wrong, only this connection pays.
       if (!(error instanceof FrameError)) {
-        this.ctx.log.log.error(`bug handling a frame from ${this.remote}; closing the connection:`, error);
+        this.ctx.logging.logger.error(`bug handling a frame from ${this.remote}; closing the connection:`, error);
       } else if (!this.dead) {
         // (when dead: refused or closed already, what follows in the chunk is not worth a log line)
         this.ctx.counters.protocolErrors++;
-        this.ctx.log.warnOnce(`bad:${this.remote}`, `closing connection from ${this.remote}${this.peer ? ` (node ${this.peer})` : ""}: ${error.message}`);
+        this.ctx.logging.warnOnce(`bad:${this.remote}`, `closing connection from ${this.remote}${this.peer ? ` (node ${this.peer})` : ""}: ${error.message}`);
       }
       if (!this.dead) this.kill();
     }
@@ -91,10 +91,10 @@ export class InboundConn {
     this.timer = null;
     if (this.dead) return;
     if (this.snapshot?.applying) {
-      this.arm(SNAPSHOT_IDLE_MS);
+      this.arm(snapshot_idle_ms);
       return;
     }
-    this.ctx.log.warnOnce(`idle:${this.remote}`, `closing connection from ${this.remote}: ${this.peer === null ? "no handshake" : "snapshot transfer stalled"}`);
+    this.ctx.logging.warnOnce(`idle:${this.remote}`, `closing connection from ${this.remote}: ${this.peer === null ? "no handshake" : "snapshot transfer stalled"}`);
     this.kill();
   }
 
@@ -129,13 +129,13 @@ export class InboundConn {
       if (frame.t !== "m") throw new FrameError(`unexpected ${frame.t} frame on a raft link`);
       return this.deliver(frame.m);
     }
-    this.arm(SNAPSHOT_IDLE_MS);
+    this.arm(snapshot_idle_ms);
     this.snapshot!.handle(frame);
   }
 
   private handshake(frame: Frame): void {
     if (frame.t !== "hello") throw new FrameError(`expected hello, got ${frame.t}`);
-    if (frame.v !== PROTOCOL_VERSION) return this.refuse(`protocol version ${frame.v}, expected ${PROTOCOL_VERSION}`, frame.from);
+    if (frame.v !== protocol_version) return this.refuse(`protocol version ${frame.v}, expected ${protocol_version}`, frame.from);
     if (frame.to !== this.ctx.nodeId) return this.refuse(`addressed to node ${frame.to}, this is node ${this.ctx.nodeId}`, frame.from);
     if (frame.from === this.ctx.nodeId) return this.refuse(`node ${frame.from} is this node's own id`, frame.from);
     const local = this.ctx.clusterId();
@@ -153,7 +153,7 @@ export class InboundConn {
       this.arm(null); // idle raft links are normal: a follower may have nothing to say to another.
       return;
     }
-    this.arm(SNAPSHOT_IDLE_MS);
+    this.arm(snapshot_idle_ms);
     // One incoming transfer per peer: a retry supersedes a transfer the sender has given up on.
     this.ctx.snapshotLinks.get(frame.from)?.close();
     this.ctx.snapshotLinks.set(frame.from, this);
@@ -163,10 +163,10 @@ export class InboundConn {
     this.snapshot = new SnapshotReceiver(frame.from, {
       nodeId: this.ctx.nodeId,
       tuning: this.ctx.tuning,
-      log: this.ctx.log,
+      logging: this.ctx.logging,
       onSnapshot: (m, data) => (this.ctx.isClosed() ? Promise.reject(new Error("transport closed")) : this.ctx.handlers.onSnapshot(m, data)),
       reply: (f) => {
-        if (!this.dead) out.push(encodeFrame(f, HELLO_BYTES_MAX));
+        if (!this.dead) out.push(encodeFrame(f, hello_bytes_max));
       },
     });
   }
@@ -174,7 +174,7 @@ export class InboundConn {
   private deliver(message: Message): void {
     if (message.from !== this.peer) throw new FrameError(`message from node ${message.from} on the link of node ${this.peer}`);
     if (message.to !== this.ctx.nodeId) {
-      this.ctx.log.log.debug(`dropping a ${message.type} for node ${message.to} (this is node ${this.ctx.nodeId})`);
+      this.ctx.logging.logger.debug(`dropping a ${message.type} for node ${message.to} (this is node ${this.ctx.nodeId})`);
       return;
     }
     if (!this.ctx.isKnownPeer(message.from)) return this.refuse(`node ${message.from} is no longer a known member`, message.from);
@@ -196,10 +196,10 @@ export class InboundConn {
   private refuse(why: string, from: NodeId): void {
     const reason = why.length > 200 ? `${why.slice(0, 200)}…` : why;
     this.ctx.counters.refused++;
-    this.ctx.log.warnOnce(`refuse:${from}:${reason}`, `refusing connection from ${this.remote} (node ${from}): ${reason}`);
+    this.ctx.logging.warnOnce(`refuse:${from}:${reason}`, `refusing connection from ${this.remote} (node ${from}): ${reason}`);
     this.dead = true;
     this.arm(null);
-    this.socket.write(encodeFrame({ t: "refuse", reason }, HELLO_BYTES_MAX));
+    this.socket.write(encodeFrame({ t: "refuse", reason }, hello_bytes_max));
     this.socket.end();
   }
 }

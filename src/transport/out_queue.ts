@@ -4,8 +4,8 @@
 import type { Socket } from "bun";
 import { assert } from "../shared/assert.ts";
 
-/** COALESCE_BYTES_MAX: small frames queued in the same tick are joined into one write up to this size. */
-export const COALESCE_BYTES_MAX = 256 * 1024;
+/** coalesce_bytes_max: small frames queued in the same tick are joined into one write up to this size. */
+export const coalesce_bytes_max = 256 * 1024;
 
 export interface OutQueueLimits {
   messagesMax: number;
@@ -128,14 +128,14 @@ export class OutQueue {
     }
   }
 
-  /** takeBatch removes the queue's leading frames, joined into one buffer up to COALESCE_BYTES_MAX. */
+  /** takeBatch removes the queue's leading frames, joined into one buffer up to coalesce_bytes_max. */
   private takeBatch(): Uint8Array {
     assert(this.length > 0, "takeBatch on an empty queue");
     let end = this.head;
     let size = 0;
     while (end < this.frames.length) {
       const len = this.frames[end]!.length;
-      if (end > this.head && size + len > COALESCE_BYTES_MAX) break;
+      if (end > this.head && size + len > coalesce_bytes_max) break;
       size += len;
       end++;
     }

@@ -7,20 +7,20 @@ import type { NodeId } from "../raft/types.ts";
 import { assert } from "../shared/assert.ts";
 import { parseHostPort } from "./addr.ts";
 import { FrameDecoder, FrameError, encodeFrame } from "./frame.ts";
-import type { TransportLog } from "./log.ts";
+import type { TransportLogging } from "./log.ts";
 import { OutQueue } from "./out_queue.ts";
 import type { TransportTuning } from "./tuning.ts";
 import { dialTls, handshakeFailure, type PeerTls } from "./tls.ts";
-import { HELLO_BYTES_MAX, PROTOCOL_VERSION, parseFrame, type LinkKind } from "./wire.ts";
+import { hello_bytes_max, protocol_version, parseFrame, type LinkKind } from "./wire.ts";
 
-/** LINK_STABLE_MS: a connection that lived this long resets the backoff (a refused one keeps growing it). */
-const LINK_STABLE_MS = 1000;
-const KEEPALIVE_DELAY_MS = 10_000;
+/** link_stable_ms: a connection that lived this long resets the backoff (a refused one keeps growing it). */
+const link_stable_ms = 1000;
+const keepalive_delay_ms = 10_000;
 
 export interface LinkContext {
   nodeId: NodeId;
   tuning: TransportTuning;
-  log: TransportLog;
+  logging: TransportLogging;
   clusterId(): string | null;
   /** incarnation: this node's data-directory incarnation, sent in every hello. */
   incarnation: string;
@@ -33,7 +33,7 @@ type LinkState = "idle" | "connecting" | "open" | "backoff" | "closed";
 
 /** helloFrame is the first frame of every connection we open. */
 export function helloFrame(ctx: LinkContext, to: NodeId, kind: LinkKind): Uint8Array {
-  return encodeFrame({ t: "hello", v: PROTOCOL_VERSION, cluster: ctx.clusterId(), from: ctx.nodeId, to, kind, inc: ctx.incarnation }, HELLO_BYTES_MAX);
+  return encodeFrame({ t: "hello", v: protocol_version, cluster: ctx.clusterId(), from: ctx.nodeId, to, kind, inc: ctx.incarnation }, hello_bytes_max);
 }
 
 export class PeerLink {
@@ -42,7 +42,7 @@ export class PeerLink {
   /** gen identifies the current connection attempt; callbacks of older sockets are ignored. */
   private gen = 0;
   private socket: Socket<unknown> | null = null;
-  private decoder = new FrameDecoder(HELLO_BYTES_MAX);
+  private decoder = new FrameDecoder(hello_bytes_max);
   private timer: ReturnType<typeof setTimeout> | null = null;
   private backoffMs: number;
   private openedAt = 0;
@@ -75,7 +75,7 @@ export class PeerLink {
   send(frame: Uint8Array): boolean {
     if (this.state === "closed") return false;
     const ok = this.queue.push(frame);
-    if (!ok) this.ctx.log.warnOnce(`full:${this.id}`, `queue to peer ${this.id} is full (${this.queue.length} messages): dropping`);
+    if (!ok) this.ctx.logging.warnOnce(`full:${this.id}`, `queue to peer ${this.id} is full (${this.queue.length} messages): dropping`);
     if (this.state === "idle") this.connect();
     return ok;
   }
@@ -141,7 +141,7 @@ export class PeerLink {
         handshake: (socket, success, authorizationError) => {
           const failure = handshakeFailure(success, authorizationError);
           if (failure === null) return this.onOpen(gen, socket);
-          this.ctx.log.warnOnce(`tls:${this.id}:${failure}`, `TLS handshake with peer ${this.id} at ${this.addr} failed: ${failure}`);
+          this.ctx.logging.warnOnce(`tls:${this.id}:${failure}`, `TLS handshake with peer ${this.id} at ${this.addr} failed: ${failure}`);
           socket.terminate();
         },
         data: (socket, chunk) => this.onData(gen, socket, chunk),
@@ -149,7 +149,7 @@ export class PeerLink {
           if (gen === this.gen) this.queue.onDrain();
         },
         close: (_socket, error) => this.onClose(gen, error),
-        error: (_socket, error) => this.ctx.log.log.debug(`link to peer ${this.id}: ${error.message}`),
+        error: (_socket, error) => this.ctx.logging.logger.debug(`link to peer ${this.id}: ${error.message}`),
       },
     }).catch((error: Error & { code?: string }) => this.failed(gen, error.code ?? error.message));
   }
@@ -165,11 +165,11 @@ export class PeerLink {
     this.socket = socket;
     this.openedAt = performance.now();
     this.connects++;
-    this.decoder = new FrameDecoder(HELLO_BYTES_MAX);
+    this.decoder = new FrameDecoder(hello_bytes_max);
     socket.setNoDelay(true);
     // Keepalive finds a peer that vanished without a FIN (host crash, partition) on an otherwise idle link.
-    socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
-    this.ctx.log.log.debug(`connected to peer ${this.id} at ${this.addr}`);
+    socket.setKeepAlive(true, keepalive_delay_ms);
+    this.ctx.logging.logger.debug(`connected to peer ${this.id} at ${this.addr}`);
     this.queue.attach(socket, helloFrame(this.ctx, this.id, "raft"));
   }
 
@@ -180,10 +180,10 @@ export class PeerLink {
       for (const value of this.decoder.push(chunk)) {
         const frame = parseFrame(value);
         if (frame.t !== "refuse") throw new FrameError(`unexpected ${frame.t} frame on an outbound link`);
-        this.ctx.log.warnOnce(`refused:${this.id}:${frame.reason}`, `peer ${this.id} at ${this.addr} refused us: ${frame.reason}`);
+        this.ctx.logging.warnOnce(`refused:${this.id}:${frame.reason}`, `peer ${this.id} at ${this.addr} refused us: ${frame.reason}`);
       }
     } catch (error) {
-      this.ctx.log.warnOnce(`proto:${this.id}`, `link to peer ${this.id}: ${(error as Error).message}; closing`);
+      this.ctx.logging.warnOnce(`proto:${this.id}`, `link to peer ${this.id}: ${(error as Error).message}; closing`);
       socket.terminate();
     }
   }
@@ -196,8 +196,8 @@ export class PeerLink {
     this.timer = null;
     this.queue.detach();
     this.socket = null;
-    if (lived >= LINK_STABLE_MS) this.backoffMs = this.ctx.tuning.backoffMinMs;
-    this.ctx.log.log.debug(`link to peer ${this.id} closed${error ? `: ${error.message}` : ""}`);
+    if (lived >= link_stable_ms) this.backoffMs = this.ctx.tuning.backoffMinMs;
+    this.ctx.logging.logger.debug(`link to peer ${this.id} closed${error ? `: ${error.message}` : ""}`);
     this.reportUnreachable();
     this.retryLater();
   }
@@ -207,7 +207,7 @@ export class PeerLink {
     this.gen++; // a connect that still completes later is stale.
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    this.ctx.log.warnOnce(`connect:${this.id}`, `cannot reach peer ${this.id} at ${this.addr}: ${reason} (retrying)`);
+    this.ctx.logging.warnOnce(`connect:${this.id}`, `cannot reach peer ${this.id} at ${this.addr}: ${reason} (retrying)`);
     this.reportUnreachable();
     this.retryLater();
   }

@@ -5,14 +5,14 @@ import type { NodeId } from "../raft/types.ts";
 import { assert } from "../shared/assert.ts";
 import { limits } from "../shared/limits.ts";
 import { FrameError } from "./frame.ts";
-import type { TransportLog } from "./log.ts";
+import type { TransportLogging } from "./log.ts";
 import type { TransportTuning } from "./tuning.ts";
 import type { Frame, SnapshotMessage } from "./wire.ts";
 
 export interface SnapshotReceiverContext {
   nodeId: NodeId;
   tuning: TransportTuning;
-  log: TransportLog;
+  logging: TransportLogging;
   onSnapshot(message: SnapshotMessage, data: Uint8Array): Promise<void>;
   /** reply sends one frame back to the sender (an ack or the final verdict). */
   reply(frame: object): void;
@@ -65,7 +65,7 @@ export class SnapshotReceiver {
     this.image = new Uint8Array(frame.size);
     this.expectedCrc = frame.crc;
     this.state = "receiving";
-    this.ctx.log.log.info(`receiving snapshot ${frame.m.snapshot.index}/${frame.m.snapshot.term} from node ${this.peer}: ${frame.size} bytes`);
+    this.ctx.logging.logger.info(`receiving snapshot ${frame.m.snapshot.index}/${frame.m.snapshot.term} from node ${this.peer}: ${frame.size} bytes`);
     if (frame.size === 0) this.complete();
   }
 
@@ -90,7 +90,7 @@ export class SnapshotReceiver {
     assert(this.filled === image.length, "complete before the last byte");
     if (this.crc !== this.expectedCrc) {
       this.state = "done";
-      this.ctx.log.warnOnce(`snapcrc:${this.peer}`, `snapshot from node ${this.peer} failed its CRC check: discarded`);
+      this.ctx.logging.warnOnce(`snapcrc:${this.peer}`, `snapshot from node ${this.peer} failed its CRC check: discarded`);
       this.ctx.reply({ t: "sd", ok: false, reason: "crc mismatch" });
       return;
     }
@@ -104,7 +104,7 @@ export class SnapshotReceiver {
       },
       (error: unknown) => {
         this.state = "done";
-        this.ctx.log.log.warn(`onSnapshot for the snapshot from node ${this.peer} failed: ${(error as Error)?.message ?? error}`);
+        this.ctx.logging.logger.warn(`onSnapshot for the snapshot from node ${this.peer} failed: ${(error as Error)?.message ?? error}`);
         if (!this.aborted) this.ctx.reply({ t: "sd", ok: false, reason: "apply failed" });
       },
     );

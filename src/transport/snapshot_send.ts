@@ -11,7 +11,7 @@ import { FrameDecoder, FrameError, encodeFrame } from "./frame.ts";
 import { OutQueue } from "./out_queue.ts";
 import { helloFrame, type LinkContext } from "./peer_link.ts";
 import { dialTls, handshakeFailure } from "./tls.ts";
-import { HELLO_BYTES_MAX, parseFrame, type SnapshotMessage } from "./wire.ts";
+import { hello_bytes_max, parseFrame, type SnapshotMessage } from "./wire.ts";
 
 export class SnapshotSender {
   readonly done: Promise<boolean>;
@@ -19,7 +19,7 @@ export class SnapshotSender {
   private finished = false;
   private socket: Socket<unknown> | null = null;
   private readonly out: OutQueue;
-  private readonly decoder = new FrameDecoder(HELLO_BYTES_MAX);
+  private readonly decoder = new FrameDecoder(hello_bytes_max);
   private readonly chunkCount: number;
   /** Invariant: acked <= sent <= chunkCount, and sent - acked <= window. */
   private sent = 0;
@@ -76,13 +76,13 @@ export class SnapshotSender {
         handshake: (socket, success, authorizationError) => {
           const failure = handshakeFailure(success, authorizationError);
           if (failure === null) return this.onOpen(socket);
-          this.ctx.log.warnOnce(`tls:${this.to}:${failure}`, `TLS handshake for a snapshot to ${this.to} at ${this.addr} failed: ${failure}`);
+          this.ctx.logging.warnOnce(`tls:${this.to}:${failure}`, `TLS handshake for a snapshot to ${this.to} at ${this.addr} failed: ${failure}`);
           socket.terminate();
         },
         data: (socket, chunk) => this.onData(socket, chunk),
         drain: () => this.out.onDrain(),
         close: () => this.finish(false, "connection closed"),
-        error: (_socket, error) => this.ctx.log.log.debug(`snapshot link to ${this.to}: ${error.message}`),
+        error: (_socket, error) => this.ctx.logging.logger.debug(`snapshot link to ${this.to}: ${error.message}`),
       },
     }).catch((error: Error & { code?: string }) => this.finish(false, error.code ?? error.message));
   }
@@ -153,8 +153,8 @@ export class SnapshotSender {
     this.socket?.end();
     this.socket = null;
     const what = `snapshot ${this.message.snapshot.index}/${this.message.snapshot.term} (${this.data.length} bytes) to node ${this.to}`;
-    if (ok) this.ctx.log.log.info(`sent ${what}`);
-    else this.ctx.log.log.warn(`failed to send ${what}: ${reason} (acked ${this.acked}/${this.chunkCount} chunks)`);
+    if (ok) this.ctx.logging.logger.info(`sent ${what}`);
+    else this.ctx.logging.logger.warn(`failed to send ${what}: ${reason} (acked ${this.acked}/${this.chunkCount} chunks)`);
     this.resolve(ok);
   }
 }

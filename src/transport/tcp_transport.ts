@@ -7,7 +7,7 @@ import { limits } from "../shared/limits.ts";
 import { formatHostPort, parseHostPort } from "./addr.ts";
 import { FrameError, encodeFrame } from "./frame.ts";
 import { InboundConn, type InboundContext } from "./inbound.ts";
-import { TransportLog } from "./log.ts";
+import { TransportLogging } from "./log.ts";
 import { PeerLink, type LinkContext } from "./peer_link.ts";
 import { SnapshotSender } from "./snapshot_send.ts";
 import { handshakeFailure, listenerTls, remoteOf, type PeerTls } from "./tls.ts";
@@ -69,7 +69,7 @@ export class TcpTransport implements QklzlTransport {
   private readonly inbound = new Set<InboundConn>();
   private readonly linkCtx: LinkContext;
   private readonly inboundCtx: InboundContext;
-  private readonly log: TransportLog;
+  private readonly logging: TransportLogging;
   private listener: TCPSocketListener<InboundConn | undefined>;
   private tls: PeerTls | null;
   private closed = false;
@@ -80,12 +80,12 @@ export class TcpTransport implements QklzlTransport {
   constructor(private readonly options: CreateTransportOptions) {
     const tuning = resolveTuning(options.tuning);
     this.tls = options.tls ?? null;
-    this.log = new TransportLog(options.nodeId);
+    this.logging = new TransportLogging(options.nodeId);
     const counters = { refused: 0, protocolErrors: 0, delivered: 0 };
     this.linkCtx = {
       nodeId: options.nodeId,
       tuning,
-      log: this.log,
+      logging: this.logging,
       clusterId: () => options.clusterId(),
       incarnation: options.incarnation ?? "",
       tls: () => this.tls,
@@ -101,7 +101,7 @@ export class TcpTransport implements QklzlTransport {
     this.inboundCtx = {
       nodeId: options.nodeId,
       tuning,
-      log: this.log,
+      logging: this.logging,
       clusterId: () => options.clusterId(),
       isKnownPeer: (id) => options.isKnownPeer(id),
       incarnationProblem: (id, incarnation) => options.incarnationProblem?.(id, incarnation) ?? null,
@@ -114,7 +114,7 @@ export class TcpTransport implements QklzlTransport {
     const { hostname, port } = parseHostPort(options.listen);
     this.listener = this.listen(hostname, port);
     this.addr = formatHostPort(this.listener.hostname, this.listener.port);
-    this.log.log.debug(`listening on ${this.addr}${this.tls === null ? "" : " (mutual TLS)"}`);
+    this.logging.logger.debug(`listening on ${this.addr}${this.tls === null ? "" : " (mutual TLS)"}`);
   }
 
   /** listen binds the peer port, with TLS when this.tls is set. */
@@ -138,7 +138,7 @@ export class TcpTransport implements QklzlTransport {
             const failure = handshakeFailure(success, authorizationError);
             if (failure === null) return;
             this.inboundCtx.counters.refused++;
-            this.log.warnOnce(`tls:${remoteOf(socket as Socket<unknown>)}:${failure}`, `refused a peer connection from ${remoteOf(socket as Socket<unknown>)} at the TLS handshake: ${failure}`);
+            this.logging.warnOnce(`tls:${remoteOf(socket as Socket<unknown>)}:${failure}`, `refused a peer connection from ${remoteOf(socket as Socket<unknown>)} at the TLS handshake: ${failure}`);
             socket.terminate();
           },
           data: (socket, chunk) => socket.data?.onData(chunk),
@@ -149,7 +149,7 @@ export class TcpTransport implements QklzlTransport {
             conn.onClose();
             this.inbound.delete(conn);
           },
-          error: (_socket, error) => this.log.log.debug(`inbound connection: ${error.message}`),
+          error: (_socket, error) => this.logging.logger.debug(`inbound connection: ${error.message}`),
         },
       });
     } catch (error) {
@@ -173,7 +173,7 @@ export class TcpTransport implements QklzlTransport {
       this.listener = this.listen(hostname, port);
       throw error;
     }
-    this.log.log.info(`peer TLS reloaded: new links use the new certificate`);
+    this.logging.logger.info(`peer TLS reloaded: new links use the new certificate`);
   }
 
   /** handlerFailed stops all delivery and hands the error to onFatal once (the node's fatal path). */
@@ -185,7 +185,7 @@ export class TcpTransport implements QklzlTransport {
     try {
       this.options.handlers.onFatal(this.handlerError);
     } catch (fatalError) {
-      this.log.log.error("onFatal threw:", fatalError);
+      this.logging.logger.error("onFatal threw:", fatalError);
     }
   }
 
@@ -196,7 +196,7 @@ export class TcpTransport implements QklzlTransport {
       parseHostPort(addr);
     } catch (error) {
       // Not a throw: the address may come from a replicated config entry. The link reports the peer unreachable.
-      this.log.log.warn(`peer ${id}: ${(error as Error).message}`);
+      this.logging.logger.warn(`peer ${id}: ${(error as Error).message}`);
     }
     const link = this.links.get(id);
     if (link === undefined) this.links.set(id, new PeerLink(id, addr, this.linkCtx));
@@ -214,7 +214,7 @@ export class TcpTransport implements QklzlTransport {
     const link = this.links.get(message.to);
     if (link === undefined) {
       this.droppedUnknownPeer++;
-      this.log.log.debug(`dropping a ${message.type} for unknown peer ${message.to}`);
+      this.logging.logger.debug(`dropping a ${message.type} for unknown peer ${message.to}`);
       return;
     }
     let frame: Uint8Array;
@@ -222,7 +222,7 @@ export class TcpTransport implements QklzlTransport {
       frame = encodeFrame({ t: "m", m: message }, limits.frame_bytes_max);
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
-      this.log.warnOnce(`big:${message.to}`, `dropping a ${message.type} to peer ${message.to}: ${error.message}`);
+      this.logging.warnOnce(`big:${message.to}`, `dropping a ${message.type} to peer ${message.to}: ${error.message}`);
       return;
     }
     link.send(frame);
@@ -233,7 +233,7 @@ export class TcpTransport implements QklzlTransport {
     const link = this.links.get(to);
     if (this.closed || link === undefined) return Promise.resolve(false);
     if (this.snapshots.has(to)) {
-      this.log.log.warn(`a snapshot transfer to node ${to} is already running: not starting another`);
+      this.logging.logger.warn(`a snapshot transfer to node ${to} is already running: not starting another`);
       return Promise.resolve(false);
     }
     const sender = new SnapshotSender(to, link.address, message, data, this.linkCtx);
@@ -255,7 +255,7 @@ export class TcpTransport implements QklzlTransport {
     this.snapshots.clear();
     for (const conn of this.inbound) conn.close();
     this.inbound.clear();
-    this.log.log.debug("closed");
+    this.logging.logger.debug("closed");
   }
 
   stats(): TransportStats {

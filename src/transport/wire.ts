@@ -4,9 +4,9 @@
 import type { ConfChange, Entry, Member, MemberRole, Message, MessageType, SnapshotMeta } from "../raft/types.ts";
 import { FrameError } from "./frame.ts";
 
-export const PROTOCOL_VERSION = 1;
-/** HELLO_BYTES_MAX bounds frames before the handshake: strangers cannot make us allocate frame_bytes_max. */
-export const HELLO_BYTES_MAX = 4 * 1024;
+export const protocol_version = 1;
+/** hello_bytes_max bounds frames before the handshake: strangers cannot make us allocate frame_bytes_max. */
+export const hello_bytes_max = 4 * 1024;
 
 export type LinkKind = "raft" | "snap";
 export type SnapshotMessage = Message & { type: "snapshot" };

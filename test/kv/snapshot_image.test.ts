@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Packr } from "msgpackr";
-import { ImageWriter, MAGIC_V2 } from "../../src/kv/image_codec.ts";
+import { ImageWriter, image_magic_v2 } from "../../src/kv/image_codec.ts";
 import { KvStateMachine } from "../../src/kv/index.ts";
 
 const packr = new Packr({ useRecords: false });
@@ -11,7 +11,7 @@ type Version = [number, number, number, number, number, boolean, string];
 /** image builds a v2 image by hand: one KEYS slice with these keys (header counts as given). */
 async function image(keys: [string, Version[]][], header: { revision: number; compacted: number; keys?: number; versions?: number }, raw?: (w: ImageWriter) => void): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  const writer = new ImageWriter(async (chunk) => void chunks.push(new Uint8Array(chunk)), MAGIC_V2);
+  const writer = new ImageWriter(async (chunk) => void chunks.push(new Uint8Array(chunk)), image_magic_v2);
   const versions = keys.reduce((n, [, list]) => n + list.length, 0);
   writer.frame(packr.pack({ format: 2, index: 5, revision: header.revision, compacted: header.compacted, keys: header.keys ?? keys.length, versions: header.versions ?? versions, dedup: 0, hash: "0000000000000000" }));
   writer.beginSlice();

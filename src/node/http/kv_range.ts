@@ -1,4 +1,4 @@
-import { type CommandLimits, FROM_KEY, prefixEnd, type RangeRequest, type SortOrder, type SortTarget, validateRange } from "../../kv/index.ts";
+import { type CommandLimits, from_key_range_end, prefixEnd, type RangeRequest, type SortOrder, type SortTarget, validateRange } from "../../kv/index.ts";
 import { QklzlError } from "../../shared/errors.ts";
 import { leaderOnly, type RouteContext } from "./context.ts";
 import { decodeText, type Encoding, parseEncoding, rangeJson } from "./kv_json.ts";
@@ -51,14 +51,14 @@ export function parseRangeQuery(params: URLSearchParams, bounds: CommandLimits):
     if (key !== null || rangeEnd !== null || fromKey) throw new QklzlError("bad_request", "prefix goes alone: not with key, range_end or from_key");
     const p = decodeText(prefix, "prefix", encoding);
     // The empty prefix is every key (etcd: key "\0", range_end "\0").
-    request.key = p === "" ? FROM_KEY : p;
-    request.range_end = p === "" ? FROM_KEY : prefixEnd(p);
+    request.key = p === "" ? from_key_range_end : p;
+    request.range_end = p === "" ? from_key_range_end : prefixEnd(p);
   } else {
     if (key === null) throw new QklzlError("bad_request", 'missing query parameter "key" (or "prefix")');
     request.key = decodeText(key, "key", encoding);
     if (rangeEnd !== null && fromKey) throw new QklzlError("bad_request", "range_end and from_key exclude each other");
     if (rangeEnd !== null) request.range_end = decodeText(rangeEnd, "range_end", encoding);
-    if (fromKey) request.range_end = FROM_KEY;
+    if (fromKey) request.range_end = from_key_range_end;
   }
   const fields: Array<[keyof RangeRequest, number | undefined]> = [
     ["limit", count(params, "limit")],

@@ -1,4 +1,4 @@
-import { FROM_KEY, prefixEnd, validateKey } from "../../kv/index.ts";
+import { from_key_range_end, prefixEnd, validateKey } from "../../kv/index.ts";
 import type { WatchFilter, WatchSpec } from "../../kv/watch_hub.ts";
 import { QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
@@ -44,7 +44,7 @@ export function parseWatchQuery(query: string, lastEventId: string | null, maxKe
   if ((key === null) === (prefix === null)) throw new QklzlError("bad_request", 'give exactly one of "key" and "prefix"');
   if (prefix !== null) {
     if (rangeEnd !== null) throw new QklzlError("bad_request", '"range_end" goes with "key", not with "prefix"');
-    spec = prefix === "" ? { key: FROM_KEY, range_end: FROM_KEY } : { key: validateKey(prefix, maxKeyBytes), range_end: prefixEnd(prefix) };
+    spec = prefix === "" ? { key: from_key_range_end, range_end: from_key_range_end } : { key: validateKey(prefix, maxKeyBytes), range_end: prefixEnd(prefix) };
   } else {
     spec = { key: validateKey(key!, maxKeyBytes) };
     if (rangeEnd !== null && rangeEnd !== "") spec.range_end = validateKey(rangeEnd, maxKeyBytes);
