@@ -42,6 +42,8 @@ export interface StatusJson {
   kv_compact_revision?: number;
   /** snapshots_installed counts snapshots received from a leader since start. */
   snapshots_installed: number;
+  /** torn_tail_bytes: bytes of a torn WAL tail (a crash mid-write) this node cut off when it started; 0: none. */
+  torn_tail_bytes?: number;
   // The fields below were added after the original ones (issue 10 item 6) and come after them in the body.
   /** role: this node's place in the configuration it knows; "none" before a join took effect. */
   role?: HealthStatusJson["role"];

@@ -49,6 +49,7 @@ export function statusJson(sources: StatusSources): StatusJson {
     kv_revision: kv.revision,
     kv_compact_revision: kv.compact_revision,
     snapshots_installed: sources.metrics.snapshotsInstalled,
+    torn_tail_bytes: sources.storage.log.tornBytesAtOpen ?? 0,
   };
 }
 

@@ -5,6 +5,8 @@ import type { Entry, HardState, Index, LogReader, SnapshotMeta } from "../raft/t
  * save() was given is visible to readers at once, and durable once the returned promise resolves.
  */
 export interface LogStore extends LogReader {
+  /** tornBytesAtOpen: bytes of a torn tail (a crash mid-write) cut off at open; absent or 0 when none. */
+  readonly tornBytesAtOpen?: number;
   /** hardState: as loaded at open, then as last passed to save(). */
   hardState(): HardState;
   /**

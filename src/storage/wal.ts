@@ -34,6 +34,8 @@ interface Waiter {
 }
 
 export class Wal implements LogStore {
+  /** tornBytesAtOpen: bytes of a torn tail cut off the last segment when this log was opened (0: it ended cleanly). */
+  tornBytesAtOpen = 0;
   private readonly mem: MemLog;
   private readonly segments: SegmentInfo[];
   private fd: number;
@@ -79,7 +81,9 @@ export class Wal implements LogStore {
       recovered.segments.push(createSegment(files, options.walDir, 1, recovered.mem));
     }
     makeRecoveredDurable(files, options.walDir, recovered.segments);
-    return new Wal(options, recovered.mem, recovered.segments);
+    const wal = new Wal(options, recovered.mem, recovered.segments);
+    wal.tornBytesAtOpen = recovered.tornBytes;
+    return wal;
   }
 
   // LogReader: served from memory, synchronous.

@@ -94,6 +94,11 @@
       const status = statuses.get(m.id) ?? null;
       if (status !== null) {
         if (!m.up && m.lastOk > 0) event(`node ${m.id} answers again`, "good");
+        // Once per start of the node (reset when it stops answering): it recovered from a crash mid-write.
+        if ((status.torn_tail_bytes ?? 0) > 0 && !m.tornNoted) {
+          event(`node ${m.id} recovered a torn WAL tail at start (${status.torn_tail_bytes} bytes of an unfinished write dropped)`, "bad");
+          m.tornNoted = true;
+        }
         noteChanges(m, status);
         m.status = status;
         m.up = true;
@@ -103,6 +108,7 @@
         if (m.up || m.downSince === 0) {
           if (m.up) event(`node ${m.id} (${m.addr}) stopped answering`, "bad");
           m.downSince = now;
+          m.tornNoted = false;
         }
         m.up = false;
       }
