@@ -4,75 +4,32 @@
  * protocol layer converts bytes), int64 counters as numbers (revisions and versions stay far below 2^53;
  * 64-bit member and cluster ids are derived in ids.ts and never pass through here).
  *
- * The KV types follow src/kv's MVCC store (issue 12: RangeRequest ... CompactResponse, Event), so that plugging
- * the store in is a change in node_backend.ts only. A method the node cannot do yet throws NotSupportedError,
+ * The KV types are src/kv's MVCC store's own where they are the same (KeyValue ... DeleteRangeResponse), and
+ * follow them elsewhere, so the store plugs in through node_backend.ts only. A method the node cannot do yet throws NotSupportedError,
  * which the endpoint answers UNIMPLEMENTED naming what is missing. Every other refusal is a QklzlError
  * (src/shared/errors.ts) whose code grpc/errors.ts maps to etcd's gRPC code and message.
  */
 
-export interface KeyValue {
-  key: string;
-  value: string;
-  create_revision: number;
-  mod_revision: number;
-  version: number;
-  lease: number;
-}
+// The store's own shapes (src/kv/mvcc_types.ts), where gRPC asks nothing more of them; RangeRequest adds
+// `serializable`, and Compare below adds the lease target the store does not compare on yet.
+import type {
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  KeyValue,
+  PutRequest,
+  PutResponse,
+  RangeRequest as StoreRangeRequest,
+  RangeResponse,
+  SortOrder,
+  SortTarget,
+} from "../../kv/mvcc_types.ts";
 
-export type SortTarget = "key" | "create" | "mod" | "version" | "value";
-export type SortOrder = "none" | "asc" | "desc";
+export type { DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeResponse, SortOrder, SortTarget };
 
-/** RangeRequest: `key` alone is one key; with `range_end`, [key, range_end); range_end "\0" = every key >= key. */
-export interface RangeRequest {
-  key: string;
-  range_end?: string;
-  limit?: number;
-  /** revision: 0 reads the current revision. */
-  revision?: number;
-  sort_order?: SortOrder;
-  sort_target?: SortTarget;
+/** RangeRequest: the store's, plus how to read it. */
+export interface RangeRequest extends StoreRangeRequest {
   /** serializable: answer from this member's state (no ReadIndex round); linearizable otherwise. */
   serializable?: boolean;
-  keys_only?: boolean;
-  count_only?: boolean;
-  min_mod_revision?: number;
-  max_mod_revision?: number;
-  min_create_revision?: number;
-  max_create_revision?: number;
-}
-
-export interface RangeResponse {
-  kvs: KeyValue[];
-  count: number;
-  more: boolean;
-  /** revision: the store's revision when the read was served (etcd's header.revision); 0 when unknown. */
-  revision: number;
-}
-
-export interface PutRequest {
-  key: string;
-  value: string;
-  lease?: number;
-  prev_kv?: boolean;
-  ignore_value?: boolean;
-  ignore_lease?: boolean;
-}
-
-export interface PutResponse {
-  revision: number;
-  prev_kv?: KeyValue;
-}
-
-export interface DeleteRangeRequest {
-  key: string;
-  range_end?: string;
-  prev_kv?: boolean;
-}
-
-export interface DeleteRangeResponse {
-  revision: number;
-  deleted: number;
-  prev_kvs?: KeyValue[];
 }
 
 export type CompareTarget = "value" | "version" | "create" | "mod" | "lease";
