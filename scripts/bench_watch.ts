@@ -16,6 +16,7 @@ export interface FanOutCase {
 
 export interface FanOutResult {
   puts: number;
+  putsPerSecond: number;
   expected: number;
   delivered: number;
   eventsPerSecond: number;
@@ -25,6 +26,8 @@ export interface FanOutResult {
 }
 
 export const fan_out_cases: FanOutCase[] = [
+  // The writer alone: the put rate that the other cases' rates compare with (no watcher to deliver to).
+  { watchers: 0, mode: "own" },
   { watchers: 100, mode: "prefix" },
   { watchers: 1000, mode: "prefix" },
   { watchers: 1000, mode: "own" },
@@ -68,17 +71,18 @@ export async function fanOut(endpoints: Endpoints, c: FanOutCase, seconds: numbe
     const end = startedAt + seconds * 1000;
     let puts = 0;
     while (performance.now() < end) {
-      const key = c.mode === "prefix" ? `${run}k${puts % hot_keys}` : `${run}k${puts % c.watchers}`;
+      const key = c.mode === "prefix" ? `${run}k${puts % hot_keys}` : `${run}k${puts % Math.max(1, c.watchers)}`;
       await withTimeout(writeClient.put(key).value(String(performance.now())).exec(), 10_000, "a put");
       puts++;
     }
-    const expected = c.mode === "prefix" ? puts * c.watchers : puts;
+    const putsPerSecond = (puts * 1000) / (performance.now() - startedAt);
+    const expected = c.mode === "prefix" ? puts * c.watchers : c.watchers === 0 ? 0 : puts;
     const drainEnd = performance.now() + drain_ms_max;
     while (delivered < expected && performance.now() < drainEnd) await Bun.sleep(20);
     delays.sort((a, b) => a - b);
     const span = Math.max(1, (lastDeliveryAt || performance.now()) - startedAt);
     void watchers;
-    return { puts, expected, delivered, eventsPerSecond: (delivered / span) * 1000, p50ms: percentile(delays, 0.5), p99ms: percentile(delays, 0.99), createMs };
+    return { puts, putsPerSecond, expected, delivered, eventsPerSecond: (delivered / span) * 1000, p50ms: percentile(delays, 0.5), p99ms: percentile(delays, 0.99), createMs };
   } finally {
     watchClient.close();
     writeClient.close();
@@ -88,8 +92,9 @@ export async function fanOut(endpoints: Endpoints, c: FanOutCase, seconds: numbe
 /** describeFanOut: one table cell. */
 export function describeFanOut(r: FanOutResult | string): string {
   if (typeof r === "string") return r;
+  if (r.expected === 0) return `${r.putsPerSecond.toFixed(0)} puts/s (${r.puts} puts, no watcher)`;
   const lost = r.expected - r.delivered;
-  return `${r.eventsPerSecond.toFixed(0)} events/s, delay p50 ${r.p50ms.toFixed(1)} ms p99 ${r.p99ms.toFixed(1)} ms (${r.puts} puts, ${r.delivered}/${r.expected} delivered${lost > 0 ? `, ${lost} not within ${drain_ms_max / 1000} s` : ""}; watches created in ${(r.createMs / 1000).toFixed(1)} s)`;
+  return `${r.eventsPerSecond.toFixed(0)} events/s, delay p50 ${r.p50ms.toFixed(1)} ms p99 ${r.p99ms.toFixed(1)} ms (${r.puts} puts at ${r.putsPerSecond.toFixed(0)}/s, ${r.delivered}/${r.expected} delivered${lost > 0 ? `, ${lost} not within ${drain_ms_max / 1000} s` : ""}; watches created in ${(r.createMs / 1000).toFixed(1)} s)`;
 }
 
 type Row = (figure: string, qklzl: string, etcd: string, note: string) => void;
@@ -113,7 +118,8 @@ export async function watchRows(row: Row, options: { binary: string; seconds: nu
   const e = await withEtcd(measure);
   fan_out_cases.forEach((c, i) => {
     const cell = (r: Array<FanOutResult | string> | string) => describeFanOut(typeof r === "string" ? r : r[i]!);
-    const what = c.mode === "prefix" ? `${c.watchers} watchers on one hot prefix` : `${c.watchers} watchers, each on its own key`;
+    const what =
+      c.watchers === 0 ? "no watcher (the put rate alone)" : c.mode === "prefix" ? `${c.watchers} watchers on one hot prefix` : `${c.watchers} watchers, each on its own key`;
     row(`watch fan-out: 1 writer, ${what}, one member (etcd3 client, gRPC)`, cell(q), cell(e), `${options.seconds} s of puts per case; ${loadBefore} at start, ${options.loadNote()} at end`);
   });
 }
