@@ -170,7 +170,7 @@ test("elect: one leader at a time; a killed leader's successor takes over after 
     const betaSaid: string[] = [];
     const betaReading = collect(b.stdout, betaSaid);
     await waitFor(() => lines.includes("beta"), { deadlineMs: 15_000, what: "beta to take over once alpha's lease expired" });
-    // beta learns it leads on its own poll (the listener may see its key become the oldest first).
+    // beta learns it leads through its own watch on alpha's key (the listener may see its key become the oldest first).
     await waitFor(() => betaSaid.length > 0, { deadlineMs: 5000, what: "beta to say it was elected" });
     // alpha's last keepalive was at most TTL/3 before the kill, so its lease lived at least 2 s - 667 ms after it.
     check(performance.now() - killedAt >= 1300, "beta took over before alpha's lease could have expired");
