@@ -51,17 +51,17 @@ export class NodeRuntime extends RuntimeSurface {
   readonly transportHandlers: TransportHandlers = {
     onMessage: (m) => {
       if (!this.started || this.closed) return;
-      this.parts.peers.heard(m.from);
-      if (!this.parts.peers.has(m.from)) this.handlers.onUnknownPeer(m.from);
+      this.peers.heard(m.from);
+      if (!this.peers.has(m.from)) this.handlers.onUnknownPeer(m.from);
       this.core.step(m);
       if (this.applyWhileSaving) this.applyTaken();
       this.wake();
     },
     onSnapshot: async (m, data) => {
       if (!this.started || this.closed) throw new Error("node is not running");
-      this.parts.peers.heard(m.from);
+      this.peers.heard(m.from);
       try {
-        this.parts.snapshotter.receive(m, data);
+        this.snapshotter.receive(m, data);
       } catch (error) {
         // The transfer fails (the transport rejects it), and the half-stepped core must not run on.
         this.fail(error, `stepping snapshot ${m.snapshot.index} from node ${m.from} failed`);
@@ -70,7 +70,7 @@ export class NodeRuntime extends RuntimeSurface {
     },
     onUnreachable: (id) => {
       if (!this.started || this.closed) return;
-      this.parts.peers.unreachable(id);
+      this.peers.unreachable(id);
       this.core.reportUnreachable(id);
       this.wake();
     },
@@ -86,9 +86,9 @@ export class NodeRuntime extends RuntimeSurface {
     this.httpAddr = options.httpAddr;
     const config = coreConfig(this.options, this.storage, this.kv.appliedIndex);
     this.core = new RaftCore(config);
-    this.parts.applier.replayUpTo(config.hardState.commit);
+    this.applier.replayUpTo(config.hardState.commit);
     this.started = true;
-    this.parts.syncPeers();
+    this.syncPeers();
     if (options.campaign) this.core.campaign();
     this.tickTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
     this.loopDone = this.loop().catch((error) => this.fail(error, "raft loop failed"));
@@ -134,9 +134,9 @@ export class NodeRuntime extends RuntimeSurface {
     if (this.closed) return;
     this.core.tick();
     const now = performance.now();
-    this.parts.proposals.sweep(now);
-    this.parts.reads.sweep(now);
-    this.parts.leadership.observe();
+    this.proposals.sweep(now);
+    this.reads.sweep(now);
+    this.leadership.observe();
     this.leases.tick(now);
     this.handlers.onTick();
     this.wake();
@@ -152,28 +152,28 @@ export class NodeRuntime extends RuntimeSurface {
       const rd = this.core.ready();
       await this.handleReady(rd);
       this.core.advance(rd);
-      this.parts.metrics.readies++;
-      this.parts.leadership.observe();
-      if (this.parts.applier.removed) {
+      this.metrics.readies++;
+      this.leadership.observe();
+      if (this.applier.removed) {
         this.handlers.onRemoved();
         return;
       }
-      this.parts.snapshotter.maybeTake();
+      this.snapshotter.maybeTake();
     }
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.snapshot !== null || rd.committed.some((e) => e.kind === "conf")) this.parts.syncPeers();
+    if (rd.snapshot !== null || rd.committed.some((e) => e.kind === "conf")) this.syncPeers();
     // 1. Messages that do not depend on our durability (the leader's appends go out beside its own write).
     for (const m of rd.messages) this.send(m);
     // 2. Snapshot, entries and hard state, durable before anything that promises them.
     if (rd.snapshot !== null) {
-      await this.parts.snapshotter.install(rd.snapshot);
-      this.parts.saves.settle(null);
+      await this.snapshotter.install(rd.snapshot);
+      this.saves.settle(null);
     }
     const started = performance.now();
     const saving = rd.mustSync ? this.storage.log.save(rd.entries, rd.hardState) : null;
-    if (saving !== null) this.parts.saves.started(rd.entries[0]?.index ?? Infinity);
+    if (saving !== null) this.saves.started(rd.entries[0]?.index ?? Infinity);
     // A commit-index-only change is not written: every save costs an fsync, and a stored commit index that
     // lags is safe (it only bounds what a restart replays before hearing from the leader; the snapshot index
     // counts as committed). The next batch with entries or a vote carries the current commit index.
@@ -181,9 +181,9 @@ export class NodeRuntime extends RuntimeSurface {
     // 3. Apply and answer the committed entries while our fsync runs: they are durable on a majority already
     // (the core counts the leader's own entries only once durable, thesis §10.2.1), so waiting for this batch's
     // write would only add an fsync to every acknowledgement. Then serve the reads.
-    if (rd.committed.length > 0) this.parts.applier.apply(rd.committed);
-    for (const rs of rd.readStates) this.parts.reads.onReadState(rs.ctx, rs.index);
-    this.parts.reads.onApplied(this.kv.appliedIndex);
+    if (rd.committed.length > 0) this.applier.apply(rd.committed);
+    for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
+    this.reads.onApplied(this.kv.appliedIndex);
     if (saving !== null) {
       // While our write runs, entries that the peers' acks commit are applied as the acks arrive (onMessage):
       // with three nodes the two followers' fsyncs often finish before ours.
@@ -192,10 +192,10 @@ export class NodeRuntime extends RuntimeSurface {
         await saving;
       } finally {
         this.applyWhileSaving = false;
-        this.parts.saves.finished();
+        this.saves.finished();
       }
-      this.parts.saves.settle(null);
-      this.parts.metrics.fsync.observe((performance.now() - started) / 1000);
+      this.saves.settle(null);
+      this.metrics.fsync.observe((performance.now() - started) / 1000);
     }
     // 4. Votes and append acks: they promise durability.
     for (const m of rd.messagesAfterPersist) this.send(m);
@@ -205,48 +205,48 @@ export class NodeRuntime extends RuntimeSurface {
   private applyTaken(): void {
     const entries = this.core.takeCommitted();
     if (entries.length === 0) return;
-    this.parts.applier.apply(entries);
-    this.parts.reads.onApplied(this.kv.appliedIndex);
+    this.applier.apply(entries);
+    this.reads.onApplied(this.kv.appliedIndex);
   }
 
   private send(m: Message): void {
-    if (m.type === "snapshot") this.parts.snapshotter.send(m);
+    if (m.type === "snapshot") this.snapshotter.send(m);
     else this.transport.send(m);
   }
 
   /** propose appends a validated, encoded command and resolves once it is applied here (see Requests). */
   propose(data: Uint8Array): Promise<Applied> {
-    return this.parts.requests.propose(data);
+    return this.requests.propose(data);
   }
 
   /** proposeRequest: a validated KvRequest (v2 entry, optional request id); resolves with its apply answer. */
   proposeRequest(request: KvRequest, requestId?: string): Promise<Applied> {
-    return this.parts.requests.proposeRequest(request, requestId);
+    return this.requests.proposeRequest(request, requestId);
   }
 
   /** proposeConf appends a configuration change and resolves once it is applied; `what` names it in errors. */
   proposeConf(change: ConfChange, what: string): Promise<void> {
-    return this.parts.requests.proposeConf(change, what);
+    return this.requests.proposeConf(change, what);
   }
 
   /** offerConf: a membership task's change, appended now or refused; never waits (see Requests). */
   offerConf(change: ConfChange): boolean {
-    return this.parts.requests.offerConf(change);
+    return this.requests.offerConf(change);
   }
 
   /** read: linearizable or stale; the key is validated by the caller. */
   read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
-    return this.parts.requests.read(key, consistency);
+    return this.requests.read(key, consistency);
   }
 
   /** readKv: as read, with the key's revisions and the store revision; the key is validated by the caller. */
   readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
-    return this.parts.requests.readKv(key, consistency);
+    return this.requests.readKv(key, consistency);
   }
 
   /** range: linearizable or stale, served from the store (a past revision from history); validated by the caller. */
   range(request: RangeRequest, consistency: Consistency): Promise<RangeResponse> {
-    return this.parts.requests.range(request, consistency);
+    return this.requests.range(request, consistency);
   }
 
   /** status: the body of GET /status (works while stopping too, not before the core exists). */
@@ -273,10 +273,10 @@ export class NodeRuntime extends RuntimeSurface {
     this.closed = true;
     this.wake();
     await this.loopDone;
-    this.parts.saves.settle(error); // no write runs any more: a snapshot waiting for one gives up
-    await this.parts.snapshotter.idle();
-    this.parts.proposals.failAll(error);
-    this.parts.reads.failAll(error);
-    this.parts.leadership.failAll(error);
+    this.saves.settle(error); // no write runs any more: a snapshot waiting for one gives up
+    await this.snapshotter.idle();
+    this.proposals.failAll(error);
+    this.reads.failAll(error);
+    this.leadership.failAll(error);
   }
 }

@@ -6,9 +6,19 @@ import type { SoftState } from "../raft/soft_state.ts";
 import type { Storage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
 import type { StatusJson, StoreStatsJson } from "./api.ts";
+import type { Applier } from "./applier.ts";
 import { handshakeIncarnationProblem } from "./incarnation.ts";
+import type { Leadership } from "./leadership.ts";
 import type { LeaseKeeper } from "./lease_keeper.ts";
-import { createParts, type RuntimeOptions, type RuntimeParts } from "./parts.ts";
+import type { NodeMetrics } from "./metrics.ts";
+import { createParts, type RuntimeOptions } from "./parts.ts";
+import type { Peers } from "./peers.ts";
+import type { Proposals } from "./proposals.ts";
+import type { Reads } from "./reads.ts";
+import type { Refusals } from "./refusals.ts";
+import type { Requests } from "./requests.ts";
+import type { SaveTracker } from "./save_tracker.ts";
+import type { Snapshotter } from "./snapshotter.ts";
 import type { StatusSources } from "./status.ts";
 import type { MemberHttp } from "./tls/types.ts";
 import type { NodeOptions } from "./types.ts";
@@ -51,7 +61,19 @@ export abstract class RuntimeSurface {
   protected closed = false;
   protected started = false;
   protected readonly kv: KvStateMachine;
-  protected readonly parts: RuntimeParts;
+  /** the parts (parts.ts), one job each. */
+  protected readonly metrics: NodeMetrics;
+  protected readonly proposals: Proposals;
+  protected readonly reads: Reads;
+  protected readonly peers: Peers;
+  protected readonly refusals: Refusals;
+  protected readonly leadership: Leadership;
+  protected readonly requests: Requests;
+  protected readonly snapshotter: Snapshotter;
+  protected readonly applier: Applier;
+  protected readonly saves: SaveTracker;
+  /** syncPeers makes the transport's address table follow the core's configuration. */
+  protected readonly syncPeers: () => void;
   /** core, transport and handlers exist from start(). */
   protected core!: RaftCore;
   protected transport!: Transport;
@@ -62,7 +84,7 @@ export abstract class RuntimeSurface {
     this.storage = init.storage;
     this.kv = init.kv;
     this.logger = init.logger;
-    this.parts = createParts(init, {
+    const parts = createParts(init, {
       core: () => this.core,
       transport: () => this.transport,
       wake: () => this.wake(),
@@ -70,7 +92,18 @@ export abstract class RuntimeSurface {
       closed: () => this.closed,
       removalToConfirm: (index) => this.handlers.onRemovalToConfirm(index),
     });
-    this.leases = this.parts.leases;
+    this.metrics = parts.metrics;
+    this.proposals = parts.proposals;
+    this.reads = parts.reads;
+    this.peers = parts.peers;
+    this.refusals = parts.refusals;
+    this.leadership = parts.leadership;
+    this.requests = parts.requests;
+    this.snapshotter = parts.snapshotter;
+    this.applier = parts.applier;
+    this.saves = parts.saves;
+    this.leases = parts.leases;
+    this.syncPeers = parts.syncPeers;
   }
 
   /** wake: the Ready loop has work (runtime.ts). */
@@ -78,7 +111,7 @@ export abstract class RuntimeSurface {
 
   /** isKnownPeer: see Peers.isKnownPeer (the transport asks before the core exists). */
   isKnownPeer(id: NodeId): boolean {
-    return this.parts.peers.isKnownPeer(id);
+    return this.peers.isKnownPeer(id);
   }
 
   /** peerIncarnationProblem: why a peer connection claiming `incarnation` for member `id` is refused (incarnation.ts). */
@@ -108,32 +141,32 @@ export abstract class RuntimeSurface {
 
   /** lastLeaderAt: when a leader was last known to this node (performance.now() time). */
   get lastLeaderAt(): number {
-    return this.parts.leadership.lastLeaderAt;
+    return this.leadership.lastLeaderAt;
   }
 
   /** appliedConfState: the configuration of the last applied entry. */
   get appliedConfState(): ConfState {
-    return this.parts.applier.appliedConf;
+    return this.applier.appliedConf;
   }
 
   /** recentlyHeard: see Peers.recentlyHeard. */
   recentlyHeard(id: NodeId): boolean {
-    return this.parts.peers.recentlyHeard(id);
+    return this.peers.recentlyHeard(id);
   }
 
   /** lastHeardAt: when `id` last sent us anything (performance.now()), or undefined (never, or since refused). */
   lastHeardAt(id: NodeId): number | undefined {
-    return this.parts.peers.lastHeardAt(id);
+    return this.peers.lastHeardAt(id);
   }
 
   /** setPeer: see Peers.setPeer. */
   setPeer(id: NodeId, raftAddr: string): void {
-    this.parts.peers.setPeer(id, raftAddr);
+    this.peers.setPeer(id, raftAddr);
   }
 
   /** ensureLeader throws the fast refusal a request gets on a node that cannot serve it as leader. */
   ensureLeader(): void {
-    this.parts.requests.ensureLeader();
+    this.requests.ensureLeader();
   }
 
   /** isReady: a leader is known and this node applied everything it knows committed. */
@@ -144,13 +177,13 @@ export abstract class RuntimeSurface {
 
   /** transferLeader: as leader, hand leadership to voter `id` and resolve once it leads. */
   transferLeader(id: NodeId): Promise<void> {
-    return this.parts.leadership.transferLeader(id);
+    return this.leadership.transferLeader(id);
   }
 
   /** snapshot takes a snapshot now and compacts the log behind it. */
   snapshot(): Promise<{ index: number }> {
     this.ensureRunning();
-    return this.parts.snapshotter.take();
+    return this.snapshotter.take();
   }
 
   /** reportRemoved: this node learned it is no longer a member (see RuntimeHandlers.onRemoved). */
@@ -161,20 +194,20 @@ export abstract class RuntimeSurface {
   /** handOver: as leader, transfer leadership to the most caught-up voter and wait (bounded) for it. */
   async handOver(timeoutMs: number, why: string): Promise<void> {
     if (!this.started || this.closed) return;
-    await this.parts.leadership.handOver(timeoutMs, why);
+    await this.leadership.handOver(timeoutMs, why);
   }
 
   protected ensureRunning(): void {
-    if (this.stopping || this.closed || !this.started) throw this.parts.refusals.shuttingDownError(this.started);
+    if (this.stopping || this.closed || !this.started) throw this.refusals.shuttingDownError(this.started);
   }
 
   /** ensureStarted: the core exists (status and metrics work while stopping too). */
   protected ensureStarted(): void {
-    if (!this.started) throw this.parts.refusals.shuttingDownError(false);
+    if (!this.started) throw this.refusals.shuttingDownError(false);
   }
 
   protected statusSources(): StatusSources {
-    const { metrics, proposals, reads } = this.parts;
+    const { metrics, proposals, reads } = this;
     return { id: this.options.id, core: this.core, kv: this.kv, storage: this.storage, metrics, proposals, reads, raftAddr: this.raftAddr, httpAddr: this.httpAddr };
   }
 }
