@@ -43,8 +43,9 @@ export interface RuntimeHandlers {
 /**
  * RuntimeSurface: what the membership tasks, the admin API and the transport's handshake ask of a running
  * node besides requests (its view of the core, the peers' liveness, transfers, snapshots, readiness), each
- * answered by one part. NodeRuntime (runtime.ts) extends it with the Ready driver and the request surface;
- * the split exists so the driver's file holds the loop and not this list of one-line questions.
+ * answered by one part. It also holds what both halves read: the options, the store, the lifecycle flags
+ * and the parts, built here by parts.ts. NodeRuntime (runtime.ts) extends it with the Ready driver and the
+ * request surface; the split exists so the driver's file holds the loop and not this list of questions.
  */
 export abstract class RuntimeSurface {
   readonly options: NodeOptions;
