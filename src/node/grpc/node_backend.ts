@@ -54,6 +54,15 @@ function storeTxn(txn: TxnRequest): { compare: Compare[]; success: StoreOp[]; fa
   return { compare: txn.compare, success: txn.success.map(storeOp), failure: txn.failure.map(storeOp) };
 }
 
+/**
+ * knownLeaseId: a lease id no lease can have (0, negative: qklzl's ids are positive) is not found, as etcd
+ * answers it, on every member alike (the leader's /lease routes would refuse it as a bad request).
+ */
+function knownLeaseId(id: number): number {
+  if (!Number.isSafeInteger(id) || id <= 0) throw new QklzlError("lease_not_found", `lease ${id} not found (lease ids are positive)`, { id });
+  return id;
+}
+
 /** leaseNumber: a number of the leader's /lease answer (forwarded), which must be there. */
 function leaseNumber(answer: Record<string, unknown>, field: string): number {
   const value = answer[field];
@@ -184,16 +193,19 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
     },
 
     async leaseRevoke(id) {
+      knownLeaseId(id);
       const answer = await onLeader(() => api.leaseRevoke(id), { path: "/lease/revoke", body: { id } }, options.requestTimeoutMs);
       return { revision: leaseNumber(answer, "revision") };
     },
 
     async leaseKeepAlive(id) {
+      knownLeaseId(id);
       const answer = await onLeader(() => api.leaseKeepAlive(id), { path: "/lease/keepalive", body: { id } }, options.requestTimeoutMs);
       return { id: leaseNumber(answer, "id"), ttl: leaseNumber(answer, "ttl") };
     },
 
     async leaseTimeToLive(id, withKeys) {
+      knownLeaseId(id);
       const path = withKeys ? (`/lease/${id}?keys=true` as const) : (`/lease/${id}` as const);
       const local = async (): Promise<Record<string, unknown>> => ({ ...(await api.leaseTimeToLive(id, withKeys)) });
       const answer = await onLeader(local, { method: "GET", path }, options.requestTimeoutMs);

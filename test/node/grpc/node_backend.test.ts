@@ -165,6 +165,9 @@ describe("node backend over the MVCC store", () => {
       expect(await backend.leaseTimeToLive(41, true)).toEqual({ id: 41, ttl: 5, granted_ttl: 6, keys: ["k1", "k2"] });
       expect(await backend.leases()).toEqual([41]);
       expect(await backend.leaseRevoke(41)).toEqual({ revision: 33 });
+      // An id no lease can have is not found here, as on the leader (its route would refuse it as malformed).
+      await expect(backend.leaseTimeToLive(0, false)).rejects.toMatchObject({ code: "lease_not_found" });
+      await expect(backend.leaseKeepAlive(-5)).rejects.toMatchObject({ code: "lease_not_found" });
       expect(seen).toEqual([
         'POST /lease/grant {"ttl":6} 1',
         'POST /lease/keepalive {"id":41} 1',
