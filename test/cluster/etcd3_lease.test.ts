@@ -121,4 +121,24 @@ describe("etcd3 client leases, locks and elections on qklzl", () => {
     await observer.cancel();
     await second.resign();
   }, 30_000);
+
+  test("a lease kept alive through a follower survives the leader's kill -9: the keep-alives reach the new leader", async () => {
+    const view = await cluster.waitForLeader({ deadlineMs: 15_000 });
+    const [f1, f2] = [1, 2, 3].filter((id) => id !== view.leaderId);
+    const etcd = client([f1!]);
+    const lease = etcd.lease(4);
+    const lost: unknown[] = [];
+    lease.on("lost", (error) => lost.push(error));
+    await lease.grant();
+    await lease.put("survivor").value("1");
+    await cluster.kill9(view.leaderId);
+    const next = await cluster.waitForLeader({ among: [f1!, f2!], deadlineMs: 15_000 });
+    expect(next.leaderId).not.toBe(view.leaderId);
+    await Bun.sleep(9_000); // over twice the TTL after the kill: only the forwarded keep-alives keep the key
+    expect(lost).toEqual([]);
+    expect(await client([f2!]).get("survivor").string()).toBe("1");
+    await lease.revoke();
+    expect(await client([f2!]).get("survivor").string()).toBeNull();
+    await cluster.restart(view.leaderId);
+  }, 60_000);
 });
