@@ -15,11 +15,18 @@ const forwarded_header = "x-qklzl-forwarded";
  */
 const not_sent_codes = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "FailedToOpenSocket"]);
 
-/** LeaderCall: what a leader-only operation sends to the leader's HTTP API when this member does not lead. */
-export interface LeaderCall {
-  path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader";
-  body: Record<string, unknown>;
-}
+/**
+ * LeaderCall: what a leader-only operation sends to the leader's HTTP API when this member does not lead: a
+ * POST with a JSON body, or (method GET, no body) a read only the leader answers (a lease's time to live, the
+ * lease list: its expiry clock is the leader's).
+ */
+export type LeaderCall =
+  | {
+      method?: "POST";
+      path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader" | "/lease/grant" | "/lease/revoke" | "/lease/keepalive";
+      body: Record<string, unknown>;
+    }
+  | { method: "GET"; path: `/lease/${number}` | `/lease/${number}?keys=true` | "/leases" };
 
 /**
  * onLeader runs `local` (a NodeApi call that only a leader can do); on a follower it sends `call` to the leader's
@@ -41,10 +48,11 @@ async function postToLeader(leaderAddr: string, call: LeaderCall, timeoutMs: num
   let status: number;
   let reply: unknown;
   try {
+    const post = call.method !== "GET";
     const response = await fetch(`http://${leaderAddr}${call.path}`, {
-      method: "POST",
-      body: JSON.stringify(call.body),
-      headers: { "content-type": "application/json", [forwarded_header]: "1" },
+      method: post ? "POST" : "GET",
+      body: post ? JSON.stringify(call.body) : null,
+      headers: post ? { "content-type": "application/json", [forwarded_header]: "1" } : { [forwarded_header]: "1" },
       redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
