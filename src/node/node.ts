@@ -96,7 +96,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (next.http !== null && grpc?.secure === true) grpc.reloadTls(next.http);
       rt.memberHttp = next.memberHttp;
     });
-    grpc = await startEtcdEndpoint(api, options, tls.http);
+    grpc = await startEtcdEndpoint(api, options, tls.http, () => rt.memberHttp);
     const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {

@@ -3,6 +3,7 @@ import type { Watch, WatchMessage } from "../../kv/watch_hub.ts";
 import { isQklzlError, QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
 import type { NodeApi, StatusJson } from "../api.ts";
+import type { MemberHttp } from "../cluster_client.ts";
 import {
   type Compare,
   type EtcdBackend,
@@ -35,6 +36,8 @@ export interface NodeBackendOptions {
   requestTimeoutMs: number;
   /** progressMs: how often a watch with progress_notify gets a progress answer while idle (etcd: 10 min). */
   progressMs?: number;
+  /** memberHttp: how a follower reaches the leader's HTTP API to forward a write (https when TLS is on). */
+  memberHttp?: () => MemberHttp;
 }
 
 type KvRequestOf<K extends KvRequest["kind"]> = Extract<KvRequest, { kind: K }>;
@@ -105,7 +108,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
   const propose = async (request: KvRequestOf<"put" | "delete_range" | "txn" | "compact">): Promise<Exclude<KvResponse, { kind: "error" }>> => {
     const local = async () => (await api.kvRequest(request)).response;
     if (request.kind === "compact") {
-      const answer = await onLeader(local, { path: "/compact", body: { revision: request.compact.revision } }, options.requestTimeoutMs);
+      const answer = await onLeader(local, { path: "/compact", body: { revision: request.compact.revision } }, options.requestTimeoutMs, options.memberHttp?.());
       if ("kind" in answer) return answer as Exclude<KvResponse, { kind: "error" }>;
       return { kind: "compact", compact: { revision: Number(answer.revision), compact_revision: Number(answer.compact_revision) } };
     }
@@ -113,7 +116,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       request.kind === "txn"
         ? request.txn
         : { compare: [], success: [request.kind === "put" ? { put: request.put } : { delete_range: request.delete_range }], failure: [] };
-    const answer = await onLeader(local, { path: "/txn", body: body as unknown as Record<string, unknown> }, options.requestTimeoutMs);
+    const answer = await onLeader(local, { path: "/txn", body: body as unknown as Record<string, unknown> }, options.requestTimeoutMs, options.memberHttp?.());
     if ("kind" in answer) return answer as Exclude<KvResponse, { kind: "error" }>;
     const txn = answer as unknown as { succeeded: boolean; responses: Array<Record<string, unknown>>; revision: number };
     if (request.kind === "txn") return { kind: "txn", txn: { succeeded: txn.succeeded, responses: txn.responses as never, revision: txn.revision } };
@@ -189,16 +192,17 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
         () => api.join(join),
         { path: "/join", body: { id, raft_addr: request.raft_addr, http_addr: request.http_addr } },
         options.requestTimeoutMs,
+        options.memberHttp?.(),
       );
       return { node_id: id, raft_addr: request.raft_addr, http_addr: request.http_addr, grpc_addr: "", is_learner: true };
     },
 
     async removeMember(nodeId) {
-      await onLeader(() => api.leave(nodeId), { path: "/leave", body: { id: nodeId } }, options.requestTimeoutMs);
+      await onLeader(() => api.leave(nodeId), { path: "/leave", body: { id: nodeId } }, options.requestTimeoutMs, options.memberHttp?.());
     },
 
     async transferLeader(nodeId) {
-      await onLeader(() => api.transferLeader(nodeId), { path: "/transfer-leader", body: { id: nodeId } }, options.requestTimeoutMs);
+      await onLeader(() => api.transferLeader(nodeId), { path: "/transfer-leader", body: { id: nodeId } }, options.requestTimeoutMs, options.memberHttp?.());
     },
 
     async hashKV(revision) {
