@@ -9,11 +9,12 @@
 //   counts the puts that were really applied and the row reports that count.
 // `bun scripts/bench_grpc.ts` prints the rows without writing BENCHMARKS.md (BENCH_BINARY: another build, e.g.
 // a baseline, for before/after in one sitting). Every run is bounded in time; missing tools give "skipped" rows.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fillGrpc, type GrpcLoadResult, rangeOnce, runGrpcLoad } from "../src/cli/bench/grpc_load.ts";
 import { putFrame } from "../src/cli/bench/grpc_wire.ts";
+import { cpuDuring } from "../src/cli/bench/proc_cpu.ts";
 import { Launcher } from "../src/cli/launcher/index.ts";
 import { freePort } from "../src/cli/launcher/ports.ts";
 
@@ -28,11 +29,20 @@ const clients = 64;
 const connections = Number(process.env.BENCH_GRPC_CONNECTIONS ?? "4");
 const h2load_key = "bench-h2load-key";
 
+/** Measured: a load's result and the servers' CPU meanwhile (leader, and all members together). */
+type Measured = GrpcLoadResult & { leaderCpuMs: number; clusterCpuMs: number };
+
+/** Servers: the leader's gRPC address and the server processes (the leader first). */
+interface Servers {
+  addr: string;
+  pids: number[];
+}
+
 interface SystemFigures {
-  put: GrpcLoadResult;
-  range: GrpcLoadResult;
+  put: Measured;
+  range: Measured;
   /** h2load: requests/s h2load reports, and the puts the key's version says were applied. */
-  h2load: { rps: number; succeeded: number; applied: number; seconds: number } | string;
+  h2load: { rps: number; succeeded: number; applied: number; seconds: number; leaderCpuMs: number } | string;
 }
 
 function log(message: string): void {
@@ -40,7 +50,8 @@ function log(message: string): void {
 }
 
 /** h2loadPuts runs h2load with one prebuilt Put for `seconds` and checks it against the key's version. */
-async function h2loadPuts(addr: string, seconds: number): Promise<SystemFigures["h2load"]> {
+async function h2loadPuts(servers: Servers, seconds: number): Promise<SystemFigures["h2load"]> {
+  const addr = servers.addr;
   if (!Bun.which("h2load")) return "skipped: no h2load (apt-get install -y nghttp2-client)";
   const dir = mkdtempSync(join(tmpdir(), "qklzl-h2load-"));
   try {
@@ -49,28 +60,34 @@ async function h2loadPuts(addr: string, seconds: number): Promise<SystemFigures[
     const before = (await rangeOnce(addr, h2load_key)).version;
     const perConnection = Math.ceil(clients / connections);
     const argv = ["h2load", "-D", String(seconds), "-c", String(connections), "-m", String(perConnection), "-t", "1", "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", body, `http://${addr}/etcdserverpb.KV/Put`];
-    const run = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", timeout: (seconds + 30) * 1000 });
+    const { result: run, cpuMs } = await cpuDuring(servers.pids.slice(0, 1), async () => Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", timeout: (seconds + 30) * 1000 }));
     const out = run.stdout.toString();
     const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? "NaN");
     const succeeded = Number(/(\d+) succeeded/.exec(out)?.[1] ?? "NaN");
     const after = (await rangeOnce(addr, h2load_key)).version;
-    return { rps, succeeded, applied: after - before, seconds };
+    return { rps, succeeded, applied: after - before, seconds, leaderCpuMs: cpuMs[0]! };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function measure(system: string, addr: string, seconds: number): Promise<SystemFigures> {
+async function measured(servers: Servers, op: "put" | "range", seconds: number): Promise<Measured> {
+  const { result, cpuMs } = await cpuDuring(servers.pids, () => runGrpcLoad({ addr: servers.addr, op, clients, connections, durationMs: seconds * 1000, keys, valueSize: value_size }));
+  return { ...result, leaderCpuMs: cpuMs[0]!, clusterCpuMs: cpuMs.reduce((a, b) => a + b, 0) };
+}
+
+async function measure(system: string, servers: Servers, seconds: number): Promise<SystemFigures> {
+  const addr = servers.addr;
   log(`${system}: warm-up`);
   await runGrpcLoad({ addr, op: "put", clients, connections, durationMs: 2_000, keys, valueSize: value_size });
   log(`${system}: ${clients} concurrent puts for ${seconds} s`);
-  const put = await runGrpcLoad({ addr, op: "put", clients, connections, durationMs: seconds * 1000, keys, valueSize: value_size });
+  const put = await measured(servers, "put", seconds);
   log(`${system}: filling ${keys} keys`);
   await fillGrpc(addr, keys, value_size);
   log(`${system}: ${clients} concurrent linearizable ranges for ${seconds} s`);
-  const range = await runGrpcLoad({ addr, op: "range", clients, connections, durationMs: seconds * 1000, keys, valueSize: value_size });
+  const range = await measured(servers, "range", seconds);
   log(`${system}: h2load puts for ${seconds} s`);
-  const h2load = await h2loadPuts(addr, seconds);
+  const h2load = await h2loadPuts(servers, seconds);
   return { put, range, h2load };
 }
 
@@ -79,7 +96,8 @@ async function qklzlFigures(binary: string, seconds: number): Promise<SystemFigu
   const cluster = new Launcher({ name: "bench-grpc", command: [binary], output: "ignore", env: { CONSOLA_LEVEL: "1" }, nodeArgs: (id) => ["-grpc-addr", grpc.get(id)!] });
   try {
     const { leaderId } = await cluster.startFresh();
-    return await measure("qklzl", grpc.get(leaderId)!, seconds);
+    const pids = [leaderId, ...[1, 2, 3].filter((id) => id !== leaderId)].map((id) => cluster.node(id).proc!.pid);
+    return await measure("qklzl", { addr: grpc.get(leaderId)!, pids }, seconds);
   } finally {
     await cluster.destroy();
   }
@@ -93,14 +111,24 @@ async function etcdFigures(seconds: number): Promise<SystemFigures | string> {
   if (started.exitCode !== 0) return `skipped: etcd-cluster.sh start failed: ${started.stderr.toString().trim().split("\n").pop()}`;
   try {
     const leader = Bun.spawnSync(["bash", script, "leader"], { stdout: "pipe", timeout: 30_000 }).stdout.toString().trim();
-    return await measure("etcd", leader.replace(/^https?:\/\//, ""), seconds);
+    const addr = leader.replace(/^https?:\/\//, "");
+    // The pid file lists members in port order (m1 on ETCD_CLIENT_BASE, m2 on +1, ...): "PID STARTTIME" lines.
+    const dir = process.env.ETCD_BENCH_DIR ?? join(process.env.TMPDIR ?? "/tmp", "etcdbench");
+    const pids = readFileSync(join(dir, "pids"), "utf8").trim().split("\n").map((line) => Number(line.split(" ")[0]));
+    const leaderAt = Number(addr.slice(addr.lastIndexOf(":") + 1)) - Number(process.env.ETCD_CLIENT_BASE ?? "23791");
+    return await measure("etcd", { addr, pids: [pids[leaderAt]!, ...pids.filter((_, i) => i !== leaderAt)] }, seconds);
   } finally {
     Bun.spawnSync(["bash", script, "stop"], { stdout: "ignore", stderr: "ignore", timeout: 60_000 });
   }
 }
 
-function describe(r: GrpcLoadResult): string {
-  return `${r.throughput.toFixed(0)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms${r.errors > 0 ? ` (${r.errors} errors: ${r.firstError})` : ""}`;
+/** serverCpu: the servers' CPU per call (leader; the three members together), in µs. */
+function serverCpu(r: Measured): string {
+  return `${((r.leaderCpuMs * 1000) / r.ops).toFixed(0)} µs leader / ${((r.clusterCpuMs * 1000) / r.ops).toFixed(0)} µs cluster CPU per call`;
+}
+
+function describe(r: Measured): string {
+  return `${r.throughput.toFixed(0)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms; ${serverCpu(r)}${r.errors > 0 ? ` (${r.errors} errors: ${r.firstError})` : ""}`;
 }
 
 function clientCpu(r: GrpcLoadResult, seconds: number): string {
@@ -109,7 +137,7 @@ function clientCpu(r: GrpcLoadResult, seconds: number): string {
 
 function describeH2load(h: SystemFigures["h2load"]): string {
   if (typeof h === "string") return h;
-  return `${h.rps.toFixed(0)}/s (${h.applied} puts applied, h2load counted ${h.succeeded})`;
+  return `${h.rps.toFixed(0)}/s (${h.applied} puts applied, h2load counted ${h.succeeded}); ${((h.leaderCpuMs * 1000) / h.applied).toFixed(0)} µs leader CPU per put`;
 }
 
 /** grpcRows measures both systems and adds the rows (see the file comment). */
