@@ -89,6 +89,19 @@ describe.skipIf(fx === null)("gRPC over TLS", () => {
     }
   });
 
+  test("TLS without --client-cert-auth: a client with only the CA is served; the server asks for no certificate", async () => {
+    const serverOnly = await startGrpcServer(new FakeBackend(), { listen: "127.0.0.1:0", maxMessageBytes: 1 << 20, stopTimeoutMs: 1_000, tls: { ...serverTls, requestCert: false, rejectUnauthorized: false } });
+    const etcd = connectEtcd(serverOnly.addr, ssl(null), "localhost");
+    try {
+      await etcd.call("KV", "Put", { key: b("k"), value: b("server-side TLS") });
+      expect((await etcd.call("KV", "Range", { key: b("k") })).kvs.length).toBe(1);
+      expect(await servedSerial(serverOnly.addr, { ca: text(fx!.ca.ca.cert) })).toBe(new X509Certificate(serverTls.cert).serialNumber);
+    } finally {
+      etcd.close();
+      await serverOnly.stop();
+    }
+  });
+
   test("reloadTls: new connections get the new certificate, an open connection goes on, the listener stays", async () => {
     const probe = { ca: text(fx!.ca.ca.cert), cert: text(certs.client.cert), key: text(certs.client.key) };
     expect(await servedSerial(server.addr, probe)).toBe(new X509Certificate(serverTls.cert).serialNumber);
