@@ -93,9 +93,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const tlsManager = new TlsManager(tlsFiles, tls, logger, async (next) => {
       if (next.peer !== null) tlsTransport.reloadTls(next.peer);
       if (next.http !== null) await tlsHttp.reloadTls(next.http);
+      if (next.http !== null && grpc?.secure === true) grpc.reloadTls(next.http);
       rt.memberHttp = next.memberHttp;
     });
-    grpc = await startEtcdEndpoint(api, options);
+    grpc = await startEtcdEndpoint(api, options, tls.http, () => rt.memberHttp);
     const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {

@@ -1,5 +1,6 @@
 import { consola } from "consola";
 import { type ErrorCode, isQklzlError, QklzlError } from "../../shared/errors.ts";
+import { type MemberHttp, memberFetchInit, memberUrl, plain_member_http } from "../cluster_client.ts";
 
 const log = consola.withTag("grpc");
 
@@ -31,25 +32,27 @@ export type LeaderCall =
 /**
  * onLeader runs `local` (a NodeApi call that only a leader can do); on a follower it sends `call` to the leader's
  * HTTP API instead, so an etcd client talking to any member never sees a redirect. A leader that moved again
- * answers 307: the client then gets "leader changed" and retries, as it does against etcd.
+ * answers 307: the client then gets "leader changed" and retries, as it does against etcd. `via`: how members'
+ * HTTP APIs are reached (https with the node's CA and client certificate when TLS is on).
  */
-export async function onLeader<T>(local: () => Promise<T>, call: LeaderCall, timeoutMs: number): Promise<T | Record<string, unknown>> {
+export async function onLeader<T>(local: () => Promise<T>, call: LeaderCall, timeoutMs: number, via: MemberHttp = plain_member_http): Promise<T | Record<string, unknown>> {
   try {
     return await local();
   } catch (error) {
     if (!isQklzlError(error) || error.code !== "not_leader") throw error;
     const leaderAddr = error.details.leader_http_addr;
     if (typeof leaderAddr !== "string" || leaderAddr === "") throw new QklzlError("no_leader", `${error.message} (no leader address is known)`);
-    return await postToLeader(leaderAddr, call, timeoutMs);
+    return await postToLeader(leaderAddr, call, timeoutMs, via);
   }
 }
 
-async function postToLeader(leaderAddr: string, call: LeaderCall, timeoutMs: number): Promise<Record<string, unknown>> {
+async function postToLeader(leaderAddr: string, call: LeaderCall, timeoutMs: number, via: MemberHttp): Promise<Record<string, unknown>> {
   let status: number;
   let reply: unknown;
   try {
     const post = call.method !== "GET";
-    const response = await fetch(`http://${leaderAddr}${call.path}`, {
+    const response = await fetch(memberUrl(leaderAddr, call.path, via), {
+      ...memberFetchInit(via),
       method: post ? "POST" : "GET",
       body: post ? JSON.stringify(call.body) : null,
       headers: post ? { "content-type": "application/json", [forwarded_header]: "1" } : { [forwarded_header]: "1" },

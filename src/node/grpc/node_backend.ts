@@ -3,6 +3,7 @@ import type { Watch, WatchMessage } from "../../kv/watch_hub.ts";
 import { isQklzlError, QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
 import type { NodeApi, StatusJson } from "../api.ts";
+import type { MemberHttp } from "../cluster_client.ts";
 import {
   type Compare,
   type EtcdBackend,
@@ -34,6 +35,8 @@ export interface NodeBackendOptions {
   requestTimeoutMs: number;
   /** progressMs: how often a watch with progress_notify gets a progress answer while idle (etcd: 10 min). */
   progressMs?: number;
+  /** memberHttp: how a follower reaches the leader's HTTP API to forward a write (https when TLS is on). */
+  memberHttp?: () => MemberHttp;
 }
 
 type KvRequestOf<K extends KvRequest["kind"]> = Extract<KvRequest, { kind: K }>;
@@ -111,7 +114,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
   const propose = async (request: KvRequestOf<"put" | "delete_range" | "txn" | "compact">): Promise<Exclude<KvResponse, { kind: "error" }>> => {
     const local = async () => (await api.kvRequest(request)).response;
     if (request.kind === "compact") {
-      const answer = await onLeader(local, { path: "/compact", body: { revision: request.compact.revision } }, options.requestTimeoutMs);
+      const answer = await onLeader(local, { path: "/compact", body: { revision: request.compact.revision } }, options.requestTimeoutMs, options.memberHttp?.());
       if ("kind" in answer) return answer as Exclude<KvResponse, { kind: "error" }>;
       return { kind: "compact", compact: { revision: Number(answer.revision), compact_revision: Number(answer.compact_revision) } };
     }
@@ -119,7 +122,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       request.kind === "txn"
         ? request.txn
         : { compare: [], success: [request.kind === "put" ? { put: request.put } : { delete_range: request.delete_range }], failure: [] };
-    const answer = await onLeader(local, { path: "/txn", body: body as unknown as Record<string, unknown> }, options.requestTimeoutMs);
+    const answer = await onLeader(local, { path: "/txn", body: body as unknown as Record<string, unknown> }, options.requestTimeoutMs, options.memberHttp?.());
     if ("kind" in answer) return answer as Exclude<KvResponse, { kind: "error" }>;
     const txn = answer as unknown as { succeeded: boolean; responses: Array<Record<string, unknown>>; revision: number };
     if (request.kind === "txn") return { kind: "txn", txn: { succeeded: txn.succeeded, responses: txn.responses as never, revision: txn.revision } };
@@ -188,19 +191,19 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       const ttl = Math.max(1, request.ttl);
       const id = request.id === 0 ? undefined : request.id;
       const body = id === undefined ? { ttl } : { ttl, id };
-      const answer = await onLeader(() => api.leaseGrant(ttl, id), { path: "/lease/grant", body }, options.requestTimeoutMs);
+      const answer = await onLeader(() => api.leaseGrant(ttl, id), { path: "/lease/grant", body }, options.requestTimeoutMs, options.memberHttp?.());
       return { id: leaseNumber(answer, "id"), ttl: leaseNumber(answer, "ttl") };
     },
 
     async leaseRevoke(id) {
       knownLeaseId(id);
-      const answer = await onLeader(() => api.leaseRevoke(id), { path: "/lease/revoke", body: { id } }, options.requestTimeoutMs);
+      const answer = await onLeader(() => api.leaseRevoke(id), { path: "/lease/revoke", body: { id } }, options.requestTimeoutMs, options.memberHttp?.());
       return { revision: leaseNumber(answer, "revision") };
     },
 
     async leaseKeepAlive(id) {
       knownLeaseId(id);
-      const answer = await onLeader(() => api.leaseKeepAlive(id), { path: "/lease/keepalive", body: { id } }, options.requestTimeoutMs);
+      const answer = await onLeader(() => api.leaseKeepAlive(id), { path: "/lease/keepalive", body: { id } }, options.requestTimeoutMs, options.memberHttp?.());
       return { id: leaseNumber(answer, "id"), ttl: leaseNumber(answer, "ttl") };
     },
 
@@ -208,7 +211,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       knownLeaseId(id);
       const path = withKeys ? (`/lease/${id}?keys=true` as const) : (`/lease/${id}` as const);
       const local = async (): Promise<Record<string, unknown>> => ({ ...(await api.leaseTimeToLive(id, withKeys)) });
-      const answer = await onLeader(local, { method: "GET", path }, options.requestTimeoutMs);
+      const answer = await onLeader(local, { method: "GET", path }, options.requestTimeoutMs, options.memberHttp?.());
       const keys = answer.keys;
       if (keys !== undefined && !(Array.isArray(keys) && keys.every((k) => typeof k === "string"))) {
         throw new QklzlError("internal", "the leader's lease answer has keys that are not strings");
@@ -217,7 +220,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
     },
 
     async leases() {
-      const answer = await onLeader(async () => ({ leases: await api.leaseList() }), { method: "GET", path: "/leases" }, options.requestTimeoutMs);
+      const answer = await onLeader(async () => ({ leases: await api.leaseList() }), { method: "GET", path: "/leases" }, options.requestTimeoutMs, options.memberHttp?.());
       const leases = answer.leases;
       if (!Array.isArray(leases)) throw new QklzlError("internal", "the leader's lease list has no leases");
       return leases.map((lease: { id?: unknown }) => {
@@ -236,16 +239,17 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
         () => api.join(join),
         { path: "/join", body: { id, raft_addr: request.raft_addr, http_addr: request.http_addr } },
         options.requestTimeoutMs,
+        options.memberHttp?.(),
       );
       return { node_id: id, raft_addr: request.raft_addr, http_addr: request.http_addr, grpc_addr: "", is_learner: true };
     },
 
     async removeMember(nodeId) {
-      await onLeader(() => api.leave(nodeId), { path: "/leave", body: { id: nodeId } }, options.requestTimeoutMs);
+      await onLeader(() => api.leave(nodeId), { path: "/leave", body: { id: nodeId } }, options.requestTimeoutMs, options.memberHttp?.());
     },
 
     async transferLeader(nodeId) {
-      await onLeader(() => api.transferLeader(nodeId), { path: "/transfer-leader", body: { id: nodeId } }, options.requestTimeoutMs);
+      await onLeader(() => api.transferLeader(nodeId), { path: "/transfer-leader", body: { id: nodeId } }, options.requestTimeoutMs, options.memberHttp?.());
     },
 
     async hashKV(revision) {
