@@ -8,6 +8,7 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { QklzlTransport } from "../transport/index.ts";
 import type { HttpServer } from "./api.ts";
+import { openBackup } from "./backup/source.ts";
 import { PeriodicCompactor } from "./auto_compactor.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
@@ -67,7 +68,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       barrier: async (key) => void (await rt.readKv(key, "linearizable")),
       logger,
     });
-    const api = { ...createNodeApi(rt, requestBounds(options)), watches };
+    const backup = () => openBackup({ take: () => rt.snapshot(), snapshots: storage.snapshots, clusterId: () => storage.meta.clusterId, nodeId: options.id });
+    const api = { ...createNodeApi(rt, requestBounds(options)), watches, backup };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,

@@ -51,6 +51,8 @@ export interface SnapshotStore {
   saveFrom?(meta: SnapshotMeta, produce: (out: SnapshotWriter) => Promise<void>): Promise<void>;
   /** latestMeta: meta of the newest valid snapshot, null when none. Cheap (no data read). */
   latestMeta(): SnapshotMeta | null;
+  /** openLatestData (optional): the newest snapshot's image, read in pieces (FileSnapshotStore.openLatestData). */
+  openLatestData?(): Promise<import("./snapshot_store.ts").SnapshotDataReader | null>;
   /** loadLatest reads and CRC-checks the newest snapshot; a corrupt one is skipped with a warning. */
   loadLatest(): Promise<Snapshot | null>;
 }
