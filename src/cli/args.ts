@@ -17,6 +17,7 @@ export const nodeArgs = {
   id: { type: "string", description: "node id, a positive integer unique in the cluster", valueHint: "n" },
   "data-dir": { type: "string", description: "directory holding this node's log, snapshots and metadata", valueHint: "dir" },
   bootstrap: { type: "boolean", description: "on an empty data dir: create a new one-node cluster; on existing state: become the designated leader" },
+  "force-new-cluster": { type: "boolean", description: "disaster recovery: start this member's existing data as a one-voter cluster of this node alone, keeping its data (the other members are dropped)" },
   join: { type: "string", description: "on an empty data dir: join the cluster through this member's HTTP address", valueHint: "host:port" },
   "raft-addr": { type: "string", description: "address for peer (Raft) traffic", valueHint: "host:port" },
   "advertise-raft-addr": { type: "string", description: "Raft address peers are told to dial (a proxy or NAT in front of --raft-addr); default --raft-addr", valueHint: "host:port" },
