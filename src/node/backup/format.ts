@@ -1,8 +1,9 @@
 // The backup file (`qklzl snapshot save`, GET /snapshot, Maintenance.Snapshot: the same bytes on every path):
 //   "QKLZLBAK" | u32 BE header length | header (JSON, BackupHeader) | image (the store's snapshot image, as the
-//   node keeps it in snap/) | sha256 of every byte before it (32 bytes).
+//   node keeps it in snap/) | zero padding to a multiple of 512 bytes | sha256 of every byte before it (32 bytes).
 // The trailing sha256 is etcd's convention (etcdctl and etcdutl check the last 32 bytes of a snapshot against
-// the rest), so `etcdctl snapshot save` against qklzl produces this file; the body is not etcd's bbolt
+// the rest, and find them only where the size is 32 past a multiple of 512: bbolt files are page-aligned;
+// hence the padding), so `etcdctl snapshot save` against qklzl produces this file; the body is not etcd's bbolt
 // database, so `etcdctl snapshot status` cannot read it (use `qklzl snapshot status`).
 import { createHash } from "node:crypto";
 import { QklzlError } from "../../shared/errors.ts";
@@ -12,6 +13,8 @@ export const backup_magic = new TextEncoder().encode("QKLZLBAK");
 export const backup_format = "qklzl-backup";
 export const backup_format_version = 1;
 export const backup_checksum_bytes = 32;
+/** backup_align_bytes: the body (all but the sha256) is padded to a multiple of this (etcdctl's check). */
+export const backup_align_bytes = 512;
 /** backup_header_bytes_max bounds the JSON header a reader accepts (a real one is a few hundred bytes). */
 export const backup_header_bytes_max = 64 * 1024;
 
@@ -48,9 +51,15 @@ export function encodeBackupPreamble(header: BackupHeader): Uint8Array {
   return out;
 }
 
+/** backupPadding: zero bytes after the image so that preamble + image + padding is a multiple of 512. */
+export function backupPadding(imageOffset: number, imageBytes: number): number {
+  return (backup_align_bytes - ((imageOffset + imageBytes) % backup_align_bytes)) % backup_align_bytes;
+}
+
 /** backupFileBytes: the size of the whole file for a header (progress, gRPC remaining_bytes). */
 export function backupFileBytes(header: BackupHeader): number {
-  return encodeBackupPreamble(header).length + header.image_bytes + backup_checksum_bytes;
+  const preamble = encodeBackupPreamble(header).length;
+  return preamble + header.image_bytes + backupPadding(preamble, header.image_bytes) + backup_checksum_bytes;
 }
 
 /**
@@ -93,9 +102,11 @@ export interface VerifiedBackup {
  */
 export function verifyBackup(file: Uint8Array): VerifiedBackup {
   const { header, imageOffset } = parseBackupPreamble(file);
-  const expected = imageOffset + header.image_bytes + backup_checksum_bytes;
+  const padding = backupPadding(imageOffset, header.image_bytes);
+  const expected = imageOffset + header.image_bytes + padding + backup_checksum_bytes;
   if (file.length !== expected) backupFail(`file is ${file.length} bytes, its header promises ${expected} (truncated or extended)`);
   const body = file.subarray(0, file.length - backup_checksum_bytes);
+  if (body.subarray(imageOffset + header.image_bytes).some((byte) => byte !== 0)) backupFail("padding after the image is not zero");
   const actual = createHash("sha256").update(body).digest("hex");
   const stored = Buffer.from(file.subarray(file.length - backup_checksum_bytes)).toString("hex");
   if (actual !== stored) backupFail(`sha256 mismatch: the file's bytes hash to ${actual}, its trailer says ${stored}`);

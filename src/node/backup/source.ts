@@ -3,7 +3,7 @@ import { readImageSummary } from "../../kv/index.ts";
 import { assert } from "../../shared/assert.ts";
 import { QklzlError } from "../../shared/errors.ts";
 import type { SnapshotStore } from "../../storage/types.ts";
-import { type BackupHeader, backup_format, backup_format_version, backupFileBytes, encodeBackupPreamble } from "./format.ts";
+import { type BackupHeader, backup_format, backup_format_version, backupFileBytes, backupPadding, encodeBackupPreamble } from "./format.ts";
 
 /** backup_chunk_bytes: one piece of a backup stream (one HTTP chunk, one gRPC SnapshotResponse blob). */
 export const backup_chunk_bytes = 1024 * 1024;
@@ -95,6 +95,9 @@ export async function openBackup(deps: BackupSourceDeps): Promise<BackupStream> 
           yield piece;
         }
         assert(sent === reader.dataLen, `backup: streamed ${sent} image bytes of ${reader.dataLen}`);
+        const padding = new Uint8Array(backupPadding(preamble.length, reader.dataLen));
+        sha.update(padding);
+        if (padding.length > 0) yield padding;
         yield new Uint8Array(sha.digest());
       } finally {
         await close();

@@ -3,6 +3,8 @@ import { errorResponse } from "./errors.ts";
 
 /** backup_header_header: the response header carrying the backup's JSON header (progress and a summary before the body). */
 export const backup_header_header = "x-qklzl-backup";
+/** backup_size_header: the whole file's size in bytes (progress, and the client's check for a cut stream). */
+export const backup_size_header = "x-qklzl-backup-size";
 
 /**
  * getSnapshot streams a backup of this node's state machine (src/node/backup/format.ts): a snapshot taken now,
@@ -19,7 +21,6 @@ export async function getSnapshot(ctx: RouteContext): Promise<Response> {
   const backup = await ctx.api.backup();
   const chunks = backup.chunks();
   const body = new ReadableStream<Uint8Array>({
-    type: "bytes",
     async pull(controller) {
       try {
         const next = await chunks.next();
@@ -37,7 +38,8 @@ export async function getSnapshot(ctx: RouteContext): Promise<Response> {
   return new Response(body, {
     headers: {
       "content-type": "application/octet-stream",
-      "content-length": String(backup.size),
+      // Bun sends a streamed body chunked (no content-length): the size travels in a header of its own.
+      [backup_size_header]: String(backup.size),
       "content-disposition": `attachment; filename="qklzl-${backup.header.revision}.backup"`,
       [backup_header_header]: JSON.stringify(backup.header),
     },
