@@ -8,7 +8,7 @@ import { consola } from "consola";
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import type { SnapshotMeta } from "../raft/types.ts";
-import type { Snapshot, SnapshotStore, SnapshotWriter } from "./types.ts";
+import type { Snapshot, SnapshotDataReader, SnapshotStore, SnapshotWriter } from "./types.ts";
 import { nodeFs, type StorageFs } from "./file_system.ts";
 
 const snapshot_header_bytes = 40;
@@ -67,15 +67,6 @@ export function decodeSnapshotFile(buf: Uint8Array): Snapshot | string {
   if (crc(data) !== view.getUint32(28, true)) return "snapshot data CRC mismatch";
   const meta = packr.unpack(metaBytes) as SnapshotMeta;
   return { meta, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-}
-
-/** SnapshotDataReader reads one stored snapshot's image in order, checking its CRC at the end. */
-export interface SnapshotDataReader {
-  meta: SnapshotMeta;
-  file: string;
-  dataLen: number;
-  read(buf: Uint8Array): Promise<number>;
-  close(): Promise<void>;
 }
 
 interface StoredSnapshot {

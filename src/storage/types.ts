@@ -40,6 +40,15 @@ export interface SnapshotWriter {
   write(chunk: Uint8Array): Promise<void>;
 }
 
+/** SnapshotDataReader reads one stored snapshot's image in order, checking its CRC at the end. */
+export interface SnapshotDataReader {
+  meta: SnapshotMeta;
+  file: string;
+  dataLen: number;
+  read(buf: Uint8Array): Promise<number>;
+  close(): Promise<void>;
+}
+
 /** SnapshotStore keeps the last few snapshots, each published atomically (tmp + fsync + rename + dir fsync). */
 export interface SnapshotStore {
   /** save publishes a snapshot durably; older ones beyond the retention count are reaped afterwards. */
@@ -52,7 +61,7 @@ export interface SnapshotStore {
   /** latestMeta: meta of the newest valid snapshot, null when none. Cheap (no data read). */
   latestMeta(): SnapshotMeta | null;
   /** openLatestData (optional): the newest snapshot's image, read in pieces (FileSnapshotStore.openLatestData). */
-  openLatestData?(): Promise<import("./snapshot_store.ts").SnapshotDataReader | null>;
+  openLatestData?(): Promise<SnapshotDataReader | null>;
   /** loadLatest reads and CRC-checks the newest snapshot; a corrupt one is skipped with a warning. */
   loadLatest(): Promise<Snapshot | null>;
 }
