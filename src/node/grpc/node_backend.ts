@@ -202,7 +202,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
     },
 
     async snapshot() {
-      if (api.backup === undefined) throw new QklzlError("not_found", "this node cannot stream a backup");
+      if (api.backup === undefined) throw new NotSupportedError("this node cannot stream a backup");
       if (!api.isReady()) throw new QklzlError("not_ready", "this member is not ready (no leader known, or behind its commit index); a backup now could miss acknowledged writes");
       return await api.backup();
     },

@@ -1,6 +1,5 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
-import { QklzlError } from "../../shared/errors.ts";
-import type { EtcdBackend } from "./backend.ts";
+import { type EtcdBackend, NotSupportedError } from "./backend.ts";
 import type { Msg } from "./codec.ts";
 import { failure, header, log } from "./rpc.ts";
 
@@ -16,7 +15,7 @@ export async function streamSnapshot(backend: EtcdBackend, call: ServerWritableS
     cancelled = true;
   });
   try {
-    if (backend.snapshot === undefined) throw new QklzlError("not_found", "this node cannot stream a backup");
+    if (backend.snapshot === undefined) throw new NotSupportedError("this backend cannot stream a backup");
     const backup = await backend.snapshot();
     const first = header(backend, backup.header.revision);
     let remaining = backup.size;
