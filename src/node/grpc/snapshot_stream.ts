@@ -23,7 +23,7 @@ export async function streamSnapshot(backend: EtcdBackend, call: ServerWritableS
     for await (const blob of backup.chunks()) {
       if (cancelled) break; // leaving the loop closes the generator and with it the file
       remaining -= blob.length;
-      const more = call.write({ header: first, remainingBytes: remaining, blob: Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength) });
+      const more = call.write({ header: first, remaining_bytes: remaining, blob: Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength) });
       if (!more) await new Promise<void>((resolve) => call.once("drain", resolve));
     }
     if (!cancelled) call.end();
