@@ -33,7 +33,12 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   if (fs.existsSync(options.dataDir) && fs.readdirSync(options.dataDir).length > 0) {
     throw new QklzlError("data_dir_not_empty", `data directory ${options.dataDir} is not empty: restore builds a new cluster's directory; give an empty or new --data-dir`);
   }
-  const bytes = new Uint8Array(await Bun.file(options.file).arrayBuffer());
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await Bun.file(options.file).arrayBuffer());
+  } catch (error) {
+    throw new QklzlError("bad_request", `cannot read backup ${options.file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const backup = verifyBackup(bytes);
   const kv = new KvStateMachine();
   await kv.restore(backup.image); // parses every slice and checks the image's own hash
