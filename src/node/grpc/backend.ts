@@ -12,6 +12,7 @@
 
 // The store's own shapes (src/kv/mvcc_types.ts), where gRPC asks nothing more of them; RangeRequest adds
 // `serializable`.
+import type { BackupStream } from "../backup/source.ts";
 import type {
   Compare,
   CompareResult,
@@ -179,6 +180,8 @@ export interface EtcdBackend {
   transferLeader(nodeId: number): Promise<void>;
   /** hashKV: the content hash at `revision` (0 = now) and the revision it covers. */
   hashKV(revision: number): Promise<{ hash: string; hash_revision: number; compact_revision: number }>;
+  /** snapshot (optional): a backup of this member streamed from disk (Maintenance.Snapshot); not_ready while not ready. */
+  snapshot?(): Promise<BackupStream>;
 }
 
 /** NotSupportedError: the node cannot serve this yet (the endpoint answers UNIMPLEMENTED with the message). */

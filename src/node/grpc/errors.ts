@@ -27,6 +27,7 @@ export const etcd_errors: Readonly<Record<string, EtcdStatus>> = {
   too_large: { code: grpcStatus.INVALID_ARGUMENT, message: "etcdserver: request is too large" },
   bad_request: { code: grpcStatus.INVALID_ARGUMENT, message: null },
   unknown_member: { code: grpcStatus.NOT_FOUND, message: "etcdserver: member not found" },
+  not_ready: { code: grpcStatus.UNAVAILABLE, message: null },
   storage_corrupt: { code: grpcStatus.DATA_LOSS, message: "etcdserver: corrupt cluster" },
   compacted: { code: grpcStatus.OUT_OF_RANGE, message: "etcdserver: mvcc: required revision has been compacted" },
   future_revision: { code: grpcStatus.OUT_OF_RANGE, message: "etcdserver: mvcc: required revision is a future revision" },

@@ -252,6 +252,12 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       await onLeader(() => api.transferLeader(nodeId), { path: "/transfer-leader", body: { id: nodeId } }, options.requestTimeoutMs, options.memberHttp?.());
     },
 
+    async snapshot() {
+      if (api.backup === undefined) throw new NotSupportedError("this node cannot stream a backup");
+      if (!api.isReady()) throw new QklzlError("not_ready", "this member is not ready (no leader known, or behind its commit index); a backup now could miss acknowledged writes");
+      return await api.backup();
+    },
+
     async hashKV(revision) {
       // The store keeps one running content hash (of its current state), not one per past revision: HashKV
       // answers that hash with the revision it covers (hash_revision), whatever revision was asked for, so a
