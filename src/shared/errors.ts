@@ -25,6 +25,8 @@ export type ErrorCode =
   | "lease_not_found"
   | "lease_exists"
   | "too_many_leases"
+  | "backup_corrupt"
+  | "data_dir_not_empty"
   | "internal";
 
 /** HTTP status for each code: one map, so every layer answers the same. */
@@ -54,6 +56,8 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   lease_not_found: 404,
   lease_exists: 409,
   too_many_leases: 409,
+  backup_corrupt: 422,
+  data_dir_not_empty: 409,
   internal: 500,
 };
 
