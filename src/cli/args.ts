@@ -206,6 +206,7 @@ export const lockArgs = {
   name: { type: "positional", description: "the lock's name (its keys are NAME/<lease id>)", required: false },
   ttl: { type: "string", description: "the holder's lease TTL in seconds: a holder that dies releases after it", default: "10", valueHint: "s" },
   ...clientArgs,
+  addr: { ...clientArgs.addr, description: "HTTP addresses of members, comma-separated: the next one is used when one dies", valueHint: "host:port,..." },
 } as const satisfies ArgsDef;
 
 /** electArgs: `qklzl elect NAME PROPOSAL [--ttl S]` or `qklzl elect NAME --listen`. */
@@ -215,6 +216,7 @@ export const electArgs = {
   listen: { type: "boolean", description: "print the leader's proposal whenever it changes, until Ctrl-C" },
   ttl: lockArgs.ttl,
   ...clientArgs,
+  addr: lockArgs.addr,
 } as const satisfies ArgsDef;
 
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
