@@ -67,6 +67,11 @@ export class MvccStore {
   private hash = 0n;
   /** headBytes: arena bytes of the heads (the newest record of each key); the rest of the live bytes is history. */
   private headBytes = 0;
+  /**
+   * keptRecords: records a snapshot carries (every key's liveChain), kept as a count so that an image's header
+   * needs no pass over all chains before its first byte (that pass was one synchronous stall per snapshot).
+   */
+  private keptRecords = 0;
   /** leases: the state machine's lessor (null in a bare store: leases are then just numbers on records). */
   leases: LeaseHook | null = null;
   readonly retention: number;
@@ -326,6 +331,7 @@ export class MvccStore {
     this.headBytes += this.arena.recordBytes(loc);
     if (head !== undefined) this.headBytes -= this.arena.recordBytes(head);
     this.heads.set(key, loc);
+    this.keptRecords++;
     if (head === undefined) this.index.insert(key);
     this.hash ^= recordHash(this.arena, key, loc);
     this.eventKeys.push(key);
@@ -385,6 +391,8 @@ export class MvccStore {
   private drop(key: string, loc: number): void {
     this.hash ^= recordHash(this.arena, key, loc);
     this.arena.free(loc);
+    this.keptRecords--;
+    assert(this.keptRecords >= 0, "store: kept records never negative");
   }
 
   /**
@@ -428,7 +436,15 @@ export class MvccStore {
     const keys = this.index.all();
     const heads = new Float64Array(keys.length);
     for (let i = 0; i < keys.length; i++) heads[i] = this.heads.get(keys[i]!)!;
-    return { keys, heads, reader: this.arena.reader(), revision: this.rev, compacted: this.compactedRev, hash: this.contentHash() };
+    return {
+      keys,
+      heads,
+      reader: this.arena.reader(),
+      revision: this.rev,
+      compacted: this.compactedRev,
+      versions: this.keptRecords,
+      hash: this.contentHash(),
+    };
   }
 
   /**
@@ -449,6 +465,7 @@ export class MvccStore {
     this.compactedRev = built.counters.compacted;
     this.hash = built.hash;
     this.headBytes = built.headBytes;
+    this.keptRecords = built.versions;
     this.eventKeys = built.eventKeys;
     this.eventRevs = built.eventRevs;
     this.eventStart = 0;
@@ -463,6 +480,7 @@ interface BuiltStore {
   live: number;
   hash: bigint;
   headBytes: number;
+  versions: number;
   counters: StoreCounters;
   eventKeys: string[];
   eventRevs: number[];
@@ -475,6 +493,8 @@ export interface StoreImage {
   reader: RecordReader;
   revision: number;
   compacted: number;
+  /** versions: the records of every key's liveChain (what the image carries), counted as the store goes. */
+  versions: number;
   hash: bigint;
 }
 
@@ -517,6 +537,7 @@ export class StoreBuilder {
   private live = 0;
   private hash = 0n;
   private headBytes = 0;
+  private versions = 0;
   private eventKeys: string[] = [];
   private eventRevs: number[] = [];
   private eventSubs: number[] = [];
@@ -561,8 +582,12 @@ export class StoreBuilder {
     const key = this.key!;
     const first = this.head === no_location;
     if (!(mod > (first ? 0 : this.headMod)) || mod > this.counters.revision) throw new Error(`key ${JSON.stringify(key)}: bad mod revision ${mod}`);
+    // Only a key's oldest kept version may be at or below the compacted revision (liveChain's rule; the kept
+    // record count, and so the next image's header, relies on it).
+    if (!first && mod <= this.counters.compacted) throw new Error(`key ${JSON.stringify(key)}: two versions at or below the compacted revision`);
     const loc = this.arena.putCopy(create, mod, sub, version, lease, tombstone, this.head, source, from, to);
     this.hash ^= Bun.hash.wyhash(this.arena.contentBytes(loc), this.keySeed);
+    this.versions++;
     if (mod > this.counters.compacted) {
       this.eventKeys.push(key);
       this.eventRevs.push(mod);
@@ -610,6 +635,7 @@ export class StoreBuilder {
       live: this.live,
       hash: this.hash,
       headBytes: this.headBytes,
+      versions: this.versions,
       counters: this.counters,
       eventKeys,
       eventRevs,
