@@ -4,6 +4,7 @@ import { limits } from "../shared/limits.ts";
 import { compareKeys, inRange, isRange } from "./key_order.ts";
 import { type LeaseHook, leaseNotFound } from "./lessor.ts";
 import type { DeleteRangeResponse, Event, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
+import { KeyTable } from "./key_table.ts";
 import { SortedKeys } from "./sorted_keys.ts";
 import { no_location, type RecordMeta, type RecordReader, ValueArena } from "./value_arena.ts";
 
@@ -55,7 +56,7 @@ export interface StoreCounters {
  * is in (compacted, revision] and the log is in (revision, sub) order.
  */
 export class MvccStore {
-  private heads = new Map<string, number>();
+  private heads = new KeyTable();
   private arena = new ValueArena();
   private index = new SortedKeys();
   private liveKeys = 0;
@@ -419,15 +420,6 @@ export class MvccStore {
     return out;
   }
 
-  /** leasedKeys: every live key with a lease, and that lease (to rebuild the lessor after a restore). */
-  *leasedKeys(): Generator<[string, number]> {
-    for (const [key, head] of this.heads) {
-      if (this.arena.isTombstone(head)) continue;
-      const lease = this.arena.meta(head).lease;
-      if (lease !== 0) yield [key, lease];
-    }
-  }
-
   /**
    * image fixes the state to serialize now: keys in order with their newest record, read through a reader
    * that stays valid while the store goes on (records are immutable; see RecordReader).
@@ -451,8 +443,8 @@ export class MvccStore {
    * StoreBuilder support: load replaces the whole state from records given key by key in increasing key
    * order, each key's versions oldest first.
    */
-  static builder(options: StoreOptions, counters: StoreCounters): StoreBuilder {
-    return new StoreBuilder(new MvccStore(options), counters);
+  static builder(options: StoreOptions, counters: StoreCounters, expectedKeys = 0): StoreBuilder {
+    return new StoreBuilder(new MvccStore(options), counters, expectedKeys);
   }
 
   /** @internal used by StoreBuilder */
@@ -474,7 +466,7 @@ export class MvccStore {
 
 /** BuiltStore: what StoreBuilder hands to MvccStore._load (keys checked in order, events in (revision, sub) order). */
 interface BuiltStore {
-  heads: Map<string, number>;
+  heads: KeyTable;
   arena: ValueArena;
   keys: string[];
   live: number;
@@ -531,7 +523,7 @@ export function liveChain(reader: RecordReader, head: number, compacted: number)
  * startKey / version / endKey with numbers and a slice of the image, so it allocates nothing per record.
  */
 export class StoreBuilder {
-  private heads = new Map<string, number>();
+  private heads: KeyTable;
   private arena = new ValueArena();
   private keys: string[] = [];
   private live = 0;
@@ -547,14 +539,20 @@ export class StoreBuilder {
   private head = no_location;
   private headMod = 0;
   private headTombstone = false;
+  private headLease = 0;
+  /** leased: every live key whose head has a lease, collected as keys end (the lessor is rebuilt from it). */
+  private readonly leased: [string, number][] = [];
   private firstMod = 0;
   private firstTombstone = false;
 
   constructor(
     private readonly store: MvccStore,
     private readonly counters: StoreCounters,
+    expectedKeys: number,
   ) {
     assert(counters.compacted <= counters.revision, "store: compacted <= revision");
+    // Sized once for the keys an image announces (no doubling and rehashing on the way to a million).
+    this.heads = new KeyTable(expectedKeys);
   }
 
   /** add takes one key's kept versions, oldest first; throws on anything out of order. */
@@ -600,6 +598,7 @@ export class StoreBuilder {
     this.head = loc;
     this.headMod = mod;
     this.headTombstone = tombstone;
+    this.headLease = lease;
   }
 
   endKey(): void {
@@ -610,7 +609,16 @@ export class StoreBuilder {
     this.keys.push(key);
     this.headBytes += this.arena.recordBytes(this.head);
     if (!this.headTombstone) this.live++;
+    if (!this.headTombstone && this.headLease !== 0) this.leased.push([key, this.headLease]);
     this.key = null;
+  }
+
+  /**
+   * leasedKeys: every live key with a lease, and that lease (to rebuild the lessor), gathered on the way (a
+   * pass over a million heads afterwards cost ~0.4 s of a restart).
+   */
+  leasedKeys(): [string, number][] {
+    return this.leased;
   }
 
   finish(): MvccStore {

@@ -64,6 +64,8 @@ export interface RestoredImage {
   leases: LeaseRecord[];
   /** hash the header promises for store + dedup (null for v1: its own hash was checked already). */
   hash: string | null;
+  /** leasedKeys: the live keys with a lease, and that lease (see MvccStore.leasedKeys). */
+  leasedKeys: [string, number][];
 }
 
 /** writeImage streams a v2 image of a fixed state. */
@@ -182,7 +184,9 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   const leasesExpected = header.format === image_format_version_leases ? header.leases : 0;
   if (!Number.isSafeInteger(leasesExpected) || leasesExpected! < 0) imageFail("bad header field leases");
   if (header.compacted > header.revision || header.revision < 1) imageFail("bad header revisions");
-  const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted });
+  // The header's key count sizes the key table; a key takes at least ~12 image bytes, which bounds a lying header.
+  const expectedKeys = Math.min(header.keys, Math.floor(image.length / 12));
+  const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted }, expectedKeys);
   const dedup = new DedupTable();
   let keys = 0;
   let versions = 0;
@@ -280,7 +284,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   if (versions !== header.versions) imageFail(`${versions} versions, header says ${header.versions}`);
   if (dedupEntries !== header.dedup) imageFail(`${dedupEntries} dedup entries, header says ${header.dedup}`);
   if (leases.length !== leasesExpected) imageFail(`${leases.length} leases, header says ${leasesExpected}`);
-  return { index: header.index, store: builder.finish(), dedup, leases, hash: header.hash };
+  return { index: header.index, store: builder.finish(), dedup, leases, hash: header.hash, leasedKeys: builder.leasedKeys() };
 }
 
 interface HeaderV1 {
@@ -324,7 +328,7 @@ async function readV1(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const key of keys) {
     builder.add(key, [{ create: revision, mod: revision, sub: 0, version: 1, lease: 0, tombstone: false, value: values.get(key)! }]);
   }
-  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], hash: null };
+  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], hash: null, leasedKeys: [] };
 }
 
 function yieldToLoop(): Promise<void> {
