@@ -89,6 +89,16 @@ export class KeyTable {
     return true;
   }
 
+  /** frozenCopy: a table with the same entries that later changes to this one do not reach (two array copies). */
+  frozenCopy(): KeyTable {
+    const copy = new KeyTable();
+    copy.keys = this.keys.slice();
+    copy.slots = this.slots.slice();
+    copy.mask = this.mask;
+    copy.count = this.count;
+    return copy;
+  }
+
   /** forEach visits every entry once; fn may overwrite the value of the key it is given, nothing else. */
   forEach(fn: (value: number, key: string) => void): void {
     const slots = this.slots;

@@ -425,12 +425,11 @@ export class MvccStore {
    * that stays valid while the store goes on (records are immutable; see RecordReader).
    */
   image(): StoreImage {
-    const keys = this.index.all();
-    const heads = new Float64Array(keys.length);
-    for (let i = 0; i < keys.length; i++) heads[i] = this.heads.get(keys[i]!)!;
+    // A copy of the key table's arrays (two memcpys), not a lookup per key: at a million keys those lookups
+    // were ~0.5 s of one synchronous run; the writer looks heads up in the copy as it goes, between yields.
     return {
-      keys,
-      heads,
+      keys: this.index.all(),
+      heads: this.heads.frozenCopy(),
       reader: this.arena.reader(),
       revision: this.rev,
       compacted: this.compactedRev,
@@ -481,7 +480,8 @@ interface BuiltStore {
 /** StoreImage: a fixed state for a snapshot (see MvccStore.image). */
 export interface StoreImage {
   keys: string[];
-  heads: Float64Array;
+  /** heads: the key table as it was (a copy the store does not touch), for each key's newest record. */
+  heads: KeyTable;
   reader: RecordReader;
   revision: number;
   compacted: number;

@@ -112,7 +112,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
       await yieldToLoop();
       burstStart = performance.now();
     }
-    const chain = liveChain(reader, store.heads[i]!, store.compacted);
+    const chain = liveChain(reader, store.heads.get(store.keys[i]!)!, store.compacted);
     if (!(chain.length > 0)) assert(false, "kv: every key of an image has a kept version");
     bytes += writer.string(store.keys[i]!);
     writer.uint(chain.length);

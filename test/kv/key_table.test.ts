@@ -47,4 +47,17 @@ describe("KeyTable against a Map", () => {
     expect(table.size).toBe(1);
     expect(table.get("é-key")).toBe(3);
   });
+
+  test("a frozen copy keeps the entries it was taken with while the table goes on", () => {
+    const table = new KeyTable();
+    for (let i = 0; i < 1000; i++) table.set(`k${i}`, i);
+    const frozen = table.frozenCopy();
+    for (let i = 0; i < 1000; i += 2) table.delete(`k${i}`);
+    for (let i = 1; i < 1000; i += 2) table.set(`k${i}`, -i);
+    for (let i = 1000; i < 3000; i++) table.set(`k${i}`, i); // grows the live table
+    expect(frozen.size).toBe(1000);
+    for (let i = 0; i < 1000; i++) expect(frozen.get(`k${i}`)).toBe(i);
+    expect(frozen.get("k1500")).toBeUndefined();
+    expect(table.size).toBe(2500);
+  });
 });
