@@ -267,7 +267,7 @@ export class KvStateMachine {
     const restored = await readImage(image, this.options);
     let lessor: Lessor;
     try {
-      lessor = Lessor.restore(restored.leases, restored.store.leasedKeys());
+      lessor = Lessor.restore(restored.leases, restored.leasedKeys);
     } catch (error) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: ${error instanceof Error ? error.message : String(error)}`);
     }
