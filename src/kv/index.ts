@@ -19,3 +19,8 @@ export { KvStateMachine } from "./state_machine.ts";
 export type { EventListener, KvStats, SnapshotImage } from "./state_machine.ts";
 export type * from "./mvcc_types.ts";
 export type { KvCommand } from "./types.ts";
+export { AuthStore, validatePermission } from "./auth_store.ts";
+export { validateAuthName, validateAuthRequest } from "./auth_validate.ts";
+export { encodeAuth } from "./command.ts";
+export type * from "./auth_types.ts";
+export { root_role, root_user } from "./auth_types.ts";

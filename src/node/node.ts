@@ -15,6 +15,7 @@ import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
+import { createAuthApi } from "./auth/auth_api.ts";
 import { confirmRemoval } from "./removal_confirm.ts";
 import { requestBounds } from "./request_bounds.ts";
 import { NodeRuntime } from "./runtime.ts";
@@ -67,7 +68,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       barrier: async (key) => void (await rt.readKv(key, "linearizable")),
       logger,
     });
-    const api = { ...createNodeApi(rt, requestBounds(options)), watches };
+    const auth = createAuthApi({ state: () => kv.authState, propose: (data) => rt.propose(data) });
+    const api = { ...createNodeApi(rt, requestBounds(options)), watches, auth };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
