@@ -65,6 +65,19 @@ export function scopeApi(api: NodeApi, auth: AuthApi, caller: Caller): NodeApi {
       user();
       return api.leaseList();
     },
+    // Membership through a client API (gRPC Cluster) is an admin's; peers use the open HTTP member routes.
+    async join(request) {
+      auth.requireAdmin(caller);
+      return api.join(request);
+    },
+    async leave(id) {
+      auth.requireAdmin(caller);
+      return api.leave(id);
+    },
+    async transferLeader(id) {
+      auth.requireAdmin(caller);
+      return api.transferLeader(id);
+    },
     async snapshot() {
       auth.requireAdmin(caller);
       return api.snapshot();

@@ -1,3 +1,4 @@
+import { grpcAuthorization } from "./auth_gate.ts";
 import { consola } from "consola";
 import { type ErrorCode, isQklzlError, QklzlError } from "../../shared/errors.ts";
 
@@ -17,7 +18,7 @@ const not_sent_codes = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND"
 
 /** LeaderCall: what a leader-only operation sends to the leader's HTTP API when this member does not lead. */
 export interface LeaderCall {
-  path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader";
+  path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader" | `/auth/${string}`;
   body: Record<string, unknown>;
 }
 
@@ -44,7 +45,7 @@ async function postToLeader(leaderAddr: string, call: LeaderCall, timeoutMs: num
     const response = await fetch(`http://${leaderAddr}${call.path}`, {
       method: "POST",
       body: JSON.stringify(call.body),
-      headers: { "content-type": "application/json", [forwarded_header]: "1" },
+      headers: { "content-type": "application/json", [forwarded_header]: "1", ...grpcAuthorization() },
       redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
