@@ -68,7 +68,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       barrier: async (key) => void (await rt.readKv(key, "linearizable")),
       logger,
     });
-    const auth = createAuthApi({ state: () => kv.authState, propose: (data) => rt.propose(data) });
+    const auth = createAuthApi({ state: () => kv.authState, propose: (data) => rt.propose(data), barrier: async () => void (await rt.readKv("\0", "linearizable")) });
     const api = { ...createNodeApi(rt, requestBounds(options)), watches, auth };
     transport = await createTransport({
       nodeId: options.id,

@@ -142,7 +142,7 @@ describe("auth over HTTP", () => {
     for (let i = 0; i < 250; i++) await cluster.node(1).api.write({ op: "put", key: `k${i % 10}`, value: `${i}` });
     await cluster.restart(3, snapshotting);
     await waitFor("node 3 installed a snapshot and caught up", () => cluster.status(3).snapshots_installed > 0 && cluster.status(3).kv_hash === cluster.status(1).kv_hash);
-    expect(cluster.node(3).api.auth?.role("writer", { user: "root", revision: 0 })).toEqual({ name: "writer", permissions: [{ type: "write", key: "w" }] });
+    expect(await cluster.node(3).api.auth?.role("writer", { user: "root", revision: 0 })).toEqual({ name: "writer", permissions: [{ type: "write", key: "w" }] });
     expect((await call(cluster.node(3).httpAddr, "GET", "/kv?key=f&consistency=stale")).status).toBe(401);
     expect((await call(cluster.node(3).httpAddr, "GET", "/kv?key=f&consistency=stale", undefined, root)).status).toBe(200);
     // A whole-cluster restart keeps users, roles, enabled and the token secret.

@@ -53,16 +53,21 @@ export interface AuthApi {
   requireAdmin(caller: Caller): void;
   /** change proposes one auth change as `caller` (null while auth is off) and resolves once applied. */
   change(change: AuthChange, caller: Caller | null): Promise<{ revision: number; index: number }>;
-  user(name: string, caller: Caller | null): UserJson;
-  users(caller: Caller | null): string[];
-  role(name: string, caller: Caller | null): RoleJson;
-  roles(caller: Caller | null): string[];
+  /** sync resolves once this member applied everything committed now (after a change made through the leader). */
+  sync(): Promise<void>;
+  /** user, users, role, roles: linearizable reads of the auth state (a change acknowledged anywhere is seen). */
+  user(name: string, caller: Caller | null): Promise<UserJson>;
+  users(caller: Caller | null): Promise<string[]>;
+  role(name: string, caller: Caller | null): Promise<RoleJson>;
+  roles(caller: Caller | null): Promise<string[]>;
 }
 
 export interface AuthApiContext {
   /** state: the applied auth state (read only). */
   state(): AuthStore;
   propose(data: Uint8Array): Promise<Applied>;
+  /** barrier resolves once this member applied everything committed when it was called (a ReadIndex round). */
+  barrier(): Promise<void>;
   tokenTtlMs?: number;
 }
 
@@ -95,9 +100,12 @@ export function createAuthApi(context: AuthApiContext): AuthApi {
 
   return {
     enabled: () => context.state().enabled,
+    sync: () => context.barrier(),
     status: () => ({ enabled: context.state().enabled, revision: context.state().revision }),
 
     async authenticate(name, password) {
+      // A user just added (through another member) must be able to authenticate here at once.
+      await context.barrier();
       if (!context.state().enabled) throw new QklzlError("auth_not_enabled", "authentication is not enabled");
       await checkPassword(name, password);
       const state = context.state();
@@ -147,24 +155,28 @@ export function createAuthApi(context: AuthApiContext): AuthApi {
       return { revision: response.auth.revision, index: applied.index };
     },
 
-    user(name, caller) {
+    async user(name, caller) {
+      await context.barrier();
       adminOrSelf(caller, caller?.user === name);
       const user = context.state().user(name);
       if (user === null) throw new QklzlError("user_not_found", `user ${JSON.stringify(name)} does not exist`);
       return { name: user.name, roles: [...user.roles] };
     },
-    users(caller) {
+    async users(caller) {
+      await context.barrier();
       adminOrSelf(caller, false);
       return context.state().userNames();
     },
-    role(name, caller) {
+    async role(name, caller) {
+      await context.barrier();
       const state = context.state();
       adminOrSelf(caller, caller !== null && (state.user(caller.user)?.roles.includes(name) ?? false));
       const role = state.role(name);
       if (role === null) throw new QklzlError("role_not_found", `role ${JSON.stringify(name)} does not exist`);
       return { name: role.name, permissions: role.permissions.map((p) => ({ ...p })) };
     },
-    roles(caller) {
+    async roles(caller) {
+      await context.barrier();
       adminOrSelf(caller, false);
       return context.state().roleNames();
     },

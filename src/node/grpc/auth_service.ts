@@ -71,6 +71,8 @@ export function authService(backend: EtcdBackend, _service: ServiceDefinition, r
       const request = build(m);
       const api = auth();
       await onLeader(() => api.change(request, grpcCaller()), httpCall(request), requestTimeoutMs);
+      // Made through the leader: wait until this member applied it too, so the client's next call here sees it.
+      await api.sync();
       return { header: header(backend) };
     });
   return {
@@ -100,14 +102,12 @@ export function authService(backend: EtcdBackend, _service: ServiceDefinition, r
       const key = text(m.key, "key");
       return end === undefined ? { op: "role_revoke", name: name(m.role, "role"), key } : { op: "role_revoke", name: name(m.role, "role"), key, range_end: end };
     }),
-    UserGet: unary("Auth/UserGet", (m) => ({ header: header(backend), roles: auth().user(name(m.name, "user"), grpcCaller()).roles })),
-    UserList: unary("Auth/UserList", () => ({ header: header(backend), users: auth().users(grpcCaller()) })),
-    RoleGet: unary("Auth/RoleGet", (m) => ({
+    UserGet: unary("Auth/UserGet", async (m) => ({ header: header(backend), roles: (await auth().user(name(m.name, "user"), grpcCaller())).roles })),
+    UserList: unary("Auth/UserList", async () => ({ header: header(backend), users: await auth().users(grpcCaller()) })),
+    RoleGet: unary("Auth/RoleGet", async (m) => ({
       header: header(backend),
-      perm: auth()
-        .role(name(m.role, "role"), grpcCaller())
-        .permissions.map((p) => ({ permType: perm_names[p.type], key: bytes(p.key), range_end: bytes(p.range_end ?? "") })),
+      perm: (await auth().role(name(m.role, "role"), grpcCaller())).permissions.map((p) => ({ permType: perm_names[p.type], key: bytes(p.key), range_end: bytes(p.range_end ?? "") })),
     })),
-    RoleList: unary("Auth/RoleList", () => ({ header: header(backend), roles: auth().roles(grpcCaller()) })),
+    RoleList: unary("Auth/RoleList", async () => ({ header: header(backend), roles: await auth().roles(grpcCaller()) })),
   };
 }

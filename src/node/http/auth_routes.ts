@@ -92,14 +92,14 @@ export const authRoutes: Record<(typeof auth_route_paths)[number], { GET?: Handl
   "/auth/user/passwd": { POST: changeRoute((b) => ({ op: "user_passwd", name: user(b), password: password(b) })) },
   "/auth/user/grant-role": { POST: changeRoute((b) => ({ op: "user_grant", name: user(b), role: validateAuthName(field(b, "role"), "role") })) },
   "/auth/user/revoke-role": { POST: changeRoute((b) => ({ op: "user_revoke", name: user(b), role: validateAuthName(field(b, "role"), "role") })) },
-  "/auth/user": { GET: (ctx, req) => Response.json(authOf(ctx).user(nameParam(req.url), ctx.caller ?? null)) },
-  "/auth/users": { GET: (ctx) => Response.json({ users: authOf(ctx).users(ctx.caller ?? null) }) },
+  "/auth/user": { GET: async (ctx, req) => Response.json(await authOf(ctx).user(nameParam(req.url), ctx.caller ?? null)) },
+  "/auth/users": { GET: async (ctx) => Response.json({ users: await authOf(ctx).users(ctx.caller ?? null) }) },
   "/auth/role/add": { POST: changeRoute((b) => ({ op: "role_add", name: role(b) })) },
   "/auth/role/delete": { POST: changeRoute((b) => ({ op: "role_delete", name: role(b) })) },
   "/auth/role/grant-permission": {
     POST: changeRoute((b) => ({ op: "role_grant", name: role(b), permission: validatePermission({ type: field(b, "type"), ...keyRange(b) }) })),
   },
   "/auth/role/revoke-permission": { POST: changeRoute((b) => ({ op: "role_revoke", name: role(b), ...keyRange(b) })) },
-  "/auth/role": { GET: (ctx, req) => Response.json(authOf(ctx).role(nameParam(req.url), ctx.caller ?? null)) },
-  "/auth/roles": { GET: (ctx) => Response.json({ roles: authOf(ctx).roles(ctx.caller ?? null) }) },
+  "/auth/role": { GET: async (ctx, req) => Response.json(await authOf(ctx).role(nameParam(req.url), ctx.caller ?? null)) },
+  "/auth/roles": { GET: async (ctx) => Response.json({ roles: await authOf(ctx).roles(ctx.caller ?? null) }) },
 };
