@@ -17,6 +17,8 @@ export class AuthStore {
   private on = false;
   private rev = 0;
   private key = "";
+  /** hashCache: contentHash of the current state (null: not computed since the last change). */
+  private hashCache: bigint | null = null;
 
   get enabled(): boolean {
     return this.on;
@@ -66,6 +68,7 @@ export class AuthStore {
     if (this.on) this.requireAdmin(caller);
     this.change(request);
     this.rev++;
+    this.hashCache = null;
     return { revision: this.rev };
   }
 
@@ -228,7 +231,8 @@ export class AuthStore {
   /** contentHash: 0 while nothing changed (the store hash of a cluster that never used auth is as before). */
   get contentHash(): bigint {
     if (this.rev === 0) return 0n;
-    return Bun.hash.wyhash(JSON.stringify(this.image()), auth_hash_seed);
+    this.hashCache ??= Bun.hash.wyhash(JSON.stringify(this.image()), auth_hash_seed);
+    return this.hashCache;
   }
 
   /** image: the whole state, in a canonical order (sorted names). */

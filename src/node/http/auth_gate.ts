@@ -41,6 +41,12 @@ export async function callerOf(auth: AuthApi, req: Request): Promise<Caller | nu
   throw new QklzlError("unauthenticated", `unsupported Authorization scheme ${JSON.stringify(scheme)}; use Bearer or Basic`);
 }
 
+/** needsCaller: auth is enabled and `path` is not open (admit then scopes the request to its caller). */
+export function needsCaller(ctx: RouteContext, path: string): boolean {
+  const auth = ctx.api.auth;
+  return auth !== undefined && auth.enabled() && !open_paths.has(path);
+}
+
 /**
  * admit: the context a request on `path` runs with. With auth off (or on an open path) the shared one, unchanged
  * (no cost); with auth on, one whose api is scoped to the authenticated caller, or 401 unauthenticated.

@@ -8,7 +8,7 @@ import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
 import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
 import { leaseRoutes } from "./lease_routes.ts";
-import { admit } from "./auth_gate.ts";
+import { admit, needsCaller } from "./auth_gate.ts";
 import { auth_route_paths, authRoutes } from "./auth_routes.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { postCompact, postTxn } from "./txn.ts";
@@ -201,7 +201,8 @@ function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"G
     } else {
       const target = requestTarget(req.url);
       try {
-        response = await handler(await admit(ctx, path, req), req, target);
+        // With auth off (the common case) no await and no allocation: the shared context as it is.
+        response = await handler(needsCaller(ctx, path) ? await admit(ctx, path, req) : ctx, req, target);
       } catch (error) {
         response = toErrorResponse(error, method, target.pathAndQuery, ctx.options.memberHttp?.().https ? "https" : "http");
       }
