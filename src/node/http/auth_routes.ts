@@ -62,7 +62,11 @@ function changeRoute(parse: (body: JsonObject) => AuthChange): Handler {
     const auth = authOf(ctx);
     const { text, body } = await readObject(ctx, req);
     const change = parse(body);
-    return leaderOnly(ctx, req, target, { wanted: true, body: text }, () => auth.change(change, ctx.caller ?? null), (r) => Response.json({ ok: true, revision: r.revision, index: r.index }));
+    const response = await leaderOnly(ctx, req, target, { wanted: true, body: text }, () => auth.change(change, ctx.caller ?? null), (r) => Response.json({ ok: true, revision: r.revision, index: r.index }));
+    // A change made through the leader is answered once this member applied it too: the client's next request
+    // here (a token from a new user, a write after a grant) sees it.
+    if (response.ok) await auth.sync();
+    return response;
   };
 }
 
