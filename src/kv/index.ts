@@ -24,3 +24,4 @@ export { validateAuthName, validateAuthRequest } from "./auth_validate.ts";
 export { encodeAuth } from "./command.ts";
 export type * from "./auth_types.ts";
 export { root_role, root_user } from "./auth_types.ts";
+export { readImageSummary, type ImageSummary } from "./snapshot_image.ts";

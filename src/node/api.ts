@@ -1,5 +1,6 @@
 import type { Caller } from "../kv/auth_types.ts";
 import type { AuthApi } from "./auth/auth_api.ts";
+import type { BackupStream } from "./backup/source.ts";
 import type { KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
 import type { Watch, WatchSpec } from "../kv/watch_hub.ts";
@@ -132,6 +133,8 @@ export interface NodeApi {
   transferLeader(id: number): Promise<void>;
   /** snapshot takes a snapshot now and compacts the log behind it. */
   snapshot(): Promise<{ index: number }>;
+  /** backup (optional): a snapshot taken now, as a backup file streamed from disk (GET /snapshot, Maintenance.Snapshot). */
+  backup?(): Promise<BackupStream>;
   /** metricsText: Prometheus text exposition. */
   metricsText(): string;
   /** isReady: a leader is known and this node applied up to the commit index it knew of (GET /readyz). */

@@ -8,6 +8,8 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { QklzlTransport } from "../transport/index.ts";
 import type { HttpServer } from "./api.ts";
+import { openBackup } from "./backup/source.ts";
+import { forceNewCluster } from "./force_new_cluster.ts";
 import { PeriodicCompactor } from "./auto_compactor.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
@@ -53,6 +55,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       assert(kv.appliedIndex === snapshot.meta.index, `snapshot ${snapshot.meta.index} holds a map at ${kv.appliedIndex}`);
     }
     assert(kv.appliedIndex === storage.log.snapshotMeta().index, "the newest snapshot is the one the log starts after");
+    if (options.forceNewCluster === true) {
+      await forceNewCluster(storage, kv, { id: options.id, raftAddr: options.advertiseRaftAddr ?? options.raftAddr, httpAddr: options.httpAddr }, logger);
+    }
     const hasLog = storage.log.lastIndex() > 0;
     const hasState = hasLog || storage.meta.clusterId !== null;
     if (!hasState && !options.bootstrap && options.join === null) {
@@ -69,7 +74,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       logger,
     });
     const auth = createAuthApi({ state: () => kv.authState, propose: (data) => rt.propose(data), barrier: async () => void (await rt.readKv("\0", "linearizable")) });
-    const api = { ...createNodeApi(rt, requestBounds(options)), watches, auth };
+    const backup = () => openBackup({ take: () => rt.snapshot(), snapshots: storage.snapshots, clusterId: () => storage.meta.clusterId, nodeId: options.id });
+    const api = { ...createNodeApi(rt, requestBounds(options)), watches, backup, auth };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
@@ -95,9 +101,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const tlsManager = new TlsManager(tlsFiles, tls, logger, async (next) => {
       if (next.peer !== null) tlsTransport.reloadTls(next.peer);
       if (next.http !== null) await tlsHttp.reloadTls(next.http);
+      if (next.http !== null && grpc?.secure === true) grpc.reloadTls(next.http);
       rt.memberHttp = next.memberHttp;
     });
-    grpc = await startEtcdEndpoint(api, options);
+    grpc = await startEtcdEndpoint(api, options, tls.http, () => rt.memberHttp);
     const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {

@@ -25,6 +25,8 @@ export type ErrorCode =
   | "lease_not_found"
   | "lease_exists"
   | "too_many_leases"
+  | "backup_corrupt"
+  | "data_dir_not_empty"
   | "unauthenticated"
   | "auth_failed"
   | "permission_denied"
@@ -67,6 +69,8 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   lease_not_found: 404,
   lease_exists: 409,
   too_many_leases: 409,
+  backup_corrupt: 422,
+  data_dir_not_empty: 409,
   unauthenticated: 401,
   auth_failed: 401,
   permission_denied: 403,

@@ -46,6 +46,7 @@ const protected_calls: Array<[string, string, unknown?]> = [
   ["POST", "/txn", { compare: [], success: [{ put: { key: "app/a", value: "1" } }], failure: [] }],
   ["POST", "/compact", { revision: 1 }],
   ["POST", "/snapshot"],
+  ["GET", "/snapshot"],
   ["GET", "/watch?key=app/a"],
   ["POST", "/watch/progress", { id: 1 }],
   ["POST", "/lease/grant", { ttl: 10 }],
@@ -108,6 +109,7 @@ describe("auth over HTTP", () => {
       await call(addr, "POST", "/kv", { op: "put", key: "app/a", value: "2", prev_kv: true }, alice),
       await call(addr, "POST", "/txn", { compare: [], success: [{ put: { key: "app/a", value: "2" } }], failure: [] }, alice),
       await call(addr, "POST", "/compact", { revision: 1 }, alice),
+      await call(addr, "GET", "/snapshot", undefined, alice),
       await call(addr, "GET", "/auth/users", undefined, alice),
       await call(addr, "POST", "/auth/user/grant-role", { name: "alice", role: "root" }, alice),
     ];

@@ -83,5 +83,14 @@ export function scopeApi(api: NodeApi, auth: AuthApi, caller: Caller): NodeApi {
       return api.snapshot();
     },
     ...(watches === undefined ? {} : { watches }),
+    // A backup holds every key and the auth state: root only (etcd's Maintenance.Snapshot is admin-only too).
+    ...(api.backup === undefined
+      ? {}
+      : {
+          backup: async () => {
+            auth.requireAdmin(caller);
+            return api.backup!();
+          },
+        }),
   };
 }

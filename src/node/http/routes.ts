@@ -11,6 +11,7 @@ import { leaseRoutes } from "./lease_routes.ts";
 import { admit, needsCaller } from "./auth_gate.ts";
 import { auth_route_paths, authRoutes } from "./auth_routes.ts";
 import { HttpMetrics } from "./metrics.ts";
+import { getSnapshot } from "./snapshot_route.ts";
 import { postCompact, postTxn } from "./txn.ts";
 import { type RequestTarget, requestTarget } from "./url.ts";
 import { parseConsistency, parseFlag, parseJoinRequest, parseMemberId } from "./validate.ts";
@@ -167,7 +168,7 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/join": { POST: postJoin },
   "/leave": { POST: postLeave },
   "/transfer-leader": { POST: postTransferLeader },
-  "/snapshot": { POST: postSnapshot },
+  "/snapshot": { GET: getSnapshot, POST: postSnapshot },
   "/livez": { GET: getLivez },
   "/readyz": { GET: getReadyz },
   "/metrics": { GET: getMetrics },
