@@ -1,3 +1,4 @@
+import type { AuthApi } from "../auth/auth_api.ts";
 /**
  * EtcdBackend is everything the etcd v3 gRPC endpoint asks of the node, in etcd's own request and response
  * shapes (rpc.proto), as plain TypeScript: snake_case like the protos, keys and values as UTF-8 strings (the
@@ -154,6 +155,8 @@ export interface NodeInfo {
 
 export interface EtcdBackend {
   info(): NodeInfo;
+  /** auth: users, roles and tokens (the Auth service, and the token check of every call); absent: auth is off. */
+  auth?: AuthApi;
 
   range(request: RangeRequest): Promise<RangeResponse>;
   put(request: PutRequest): Promise<PutResponse>;

@@ -1,5 +1,6 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { assert } from "../../shared/assert.ts";
+import { guardHandlers } from "./auth_gate.ts";
 import { authService } from "./auth_service.ts";
 import type { EtcdBackend } from "./backend.ts";
 import { clusterService } from "./cluster_service.ts";
@@ -51,7 +52,7 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
     "grpc.max_concurrent_streams": streams_per_connection_max,
   });
   const add = (name: Parameters<typeof etcdService>[0], handlers: Parameters<typeof complete>[2]) =>
-    server.addService(etcdService(name), complete(name, etcdService(name), handlers));
+    server.addService(etcdService(name), complete(name, etcdService(name), guardHandlers(name, etcdService(name), handlers, backend.auth)));
   add("KV", kvService(backend));
   add("Watch", watchService(backend));
   add("Lease", leaseService(backend));
