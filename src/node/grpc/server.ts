@@ -91,10 +91,15 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
     server.on("tlsClientError", () => undefined);
   }
   const sessions = new Set<Http2Session>();
+  /** onLastSession: set by stop(), called once the last open session closed. */
+  let onLastSession: (() => void) | null = null;
   server.on("session", (session) => {
     sessions.add(session);
     session.on("error", () => undefined);
-    session.on("close", () => sessions.delete(session));
+    session.on("close", () => {
+      sessions.delete(session);
+      if (sessions.size === 0) onLastSession?.();
+    });
   });
   server.on("stream", (stream, headers) => serve(routes, options.maxMessageBytes, stream as ServerHttp2Stream, headers));
   const port = await new Promise<number>((resolve, reject) => {
@@ -121,18 +126,17 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
       stopped ??= new Promise<void>((resolve) => {
         // No new connections; open sessions get a GOAWAY and finish their streams, the rest are closed at the timeout.
         server.close();
-        for (const session of sessions) session.close();
         const timer = setTimeout(() => {
           for (const session of sessions) session.destroy();
           resolve();
         }, options.stopTimeoutMs);
-        const poll = setInterval(() => {
-          if (sessions.size > 0) return;
-          clearInterval(poll);
+        const drained = () => {
           clearTimeout(timer);
           resolve();
-        }, 10);
-        setTimeout(() => clearInterval(poll), options.stopTimeoutMs + 10);
+        };
+        if (sessions.size === 0) drained();
+        else onLastSession = drained;
+        for (const session of sessions) session.close();
       });
       return stopped;
     },
