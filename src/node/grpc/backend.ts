@@ -154,6 +154,11 @@ export interface NodeInfo {
 
 export interface EtcdBackend {
   info(): NodeInfo;
+  /**
+   * headerFacts (optional): what an answer's header needs besides its revision, cheaper than info() (which
+   * reads the node's whole status: members, store hash). Absent: header() uses info().
+   */
+  headerFacts?(): Pick<NodeInfo, "cluster_id" | "node_id" | "raft_term">;
 
   range(request: RangeRequest): Promise<RangeResponse>;
   put(request: PutRequest): Promise<PutResponse>;
