@@ -55,9 +55,9 @@ interface Route {
 /**
  * startGrpcServer serves etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance, Auth) over `backend` on
  * node:http2 with the gRPC wire format of wire.ts and the calls of call.ts (Bun.serve's HTTP/2 cannot send
- * trailers, so it cannot carry gRPC; BUN-NOTES §9). grpc-js's server costs about twice this per call (interceptor
- * chains, per-call streams and timers; BENCHMARKS.md "gRPC server CPU per call"); the handlers and the message
- * codecs are the same. TLS (options.tls) or plaintext h2c.
+ * trailers, so it cannot carry gRPC; BUN-NOTES §9). grpc-js's server cost ~1.4× this per call in process (its
+ * interceptor chains and per-call object-mode streams; BENCHMARKS.md "the gRPC endpoint without grpc-js's
+ * server"); the handlers and the message codecs are the same. TLS (options.tls) or plaintext h2c.
  */
 export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerOptions): Promise<GrpcServer> {
   assert(options.maxMessageBytes > 0, "maxMessageBytes is positive");
