@@ -52,7 +52,7 @@ export function unary(method: string, handler: (request: Msg) => Promise<Msg> | 
 
 /**
  * complete gives every method of `service` a handler: the implemented ones, and for the rest one that answers
- * UNIMPLEMENTED naming the method (a method not in the protos at all is answered UNIMPLEMENTED by grpc-js).
+ * UNIMPLEMENTED naming the method (a method not in the protos at all is answered UNIMPLEMENTED by server.ts).
  */
 export function complete(
   serviceName: string,
