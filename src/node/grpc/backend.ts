@@ -157,6 +157,11 @@ export interface EtcdBackend {
   info(): NodeInfo;
   /** auth: users, roles and tokens (the Auth service, and the token check of every call); absent: auth is off. */
   auth?: AuthApi;
+  /**
+   * headerFacts (optional): what an answer's header needs besides its revision, cheaper than info() (which
+   * reads the node's whole status: members, store hash). Absent: header() uses info().
+   */
+  headerFacts?(): Pick<NodeInfo, "cluster_id" | "node_id" | "raft_term">;
 
   range(request: RangeRequest): Promise<RangeResponse>;
   put(request: PutRequest): Promise<PutResponse>;
