@@ -4,6 +4,9 @@
 import type { ConfChange, Entry, Member, MemberRole, Message, MessageType, SnapshotMeta } from "../raft/types.ts";
 import { FrameError } from "./frame.ts";
 
+// protocol_version: a hello with another version is refused (a "refuse" frame naming both versions, logged by
+// the dialer), never parsed further. The hand-written append frames (append_codec.ts) are plain msgpack of
+// the same shape as before, so they did not change the wire and version 1 peers of either build interoperate.
 export const protocol_version = 1;
 /** hello_bytes_max bounds frames before the handshake: strangers cannot make us allocate frame_bytes_max. */
 export const hello_bytes_max = 4 * 1024;
