@@ -10,6 +10,8 @@
 //    in flight, against qklzl's -grpc-addr and etcd's gRPC port, one after the other.
 // 7. watch (issue 13, scripts/bench_watch.ts): fan-out to 100 and 1,000 watchers; leases (scripts/bench_leases.ts):
 //    grant and keepalive rates; both with the etcd3 client (gRPC) against qklzl's --grpc-addr and a 3-member etcd.
+// 8. security (issue 15, scripts/bench_security.ts): puts at 64 connections (wrk) plain, with TLS on the client
+//    port, with auth on (Bearer token), and both; each with its ratio to plain.
 // Every step is bounded in time; a step whose tools are missing is reported as skipped, not faked.
 import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -20,13 +22,15 @@ import { benchCluster } from "../src/cli/bench/cluster.ts";
 import { grpcRows } from "./bench_grpc.ts";
 import { leaseRows } from "./bench_leases.ts";
 import { mvccRows, restartRows } from "./bench_mvcc.ts";
+import { securityRows } from "./bench_security.ts";
 import { watchRows } from "./bench_watch.ts";
 
 const root = join(import.meta.dir, "..");
 const binary = join(root, "bin", "qklzl");
 const benchmarksFile = join(root, "BENCHMARKS.md");
 const compareScript = join(root, "..", "shared", "bench", "compare.sh");
-// Arguments name the steps to run (compare latency follower-reads memory failover mvcc restart grpc watch leases); --dry-run
+// Arguments name the steps to run (compare latency follower-reads memory failover mvcc restart grpc watch leases
+// security); --dry-run
 // prints rows only.
 const dryRun = process.argv.includes("--dry-run");
 const only = process.argv.slice(2).filter((arg) => arg !== "--dry-run");
@@ -231,6 +235,7 @@ async function main(): Promise<void> {
   const seconds = Number(process.env.BENCH_DURATION ?? "5");
   if (step("watch")) await watchRows(row, { binary, seconds, loadNote });
   if (step("leases")) await leaseRows(row, { binary, seconds, loadNote });
+  if (step("security")) await securityRows(row, { binary, seconds: Number(process.env.BENCH_DURATION ?? "10"), loadNote });
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
   const stamped = rows.map((line) => line.replace(/ \|$/, ` (${machine}) |`));
   if (dryRun) {
