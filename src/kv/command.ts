@@ -3,7 +3,7 @@ import { QklzlError, isQklzlError } from "../shared/errors.ts";
 import { describeJsonType, type JsonObject, requireString } from "../shared/json.ts";
 import { limits } from "../shared/limits.ts";
 import type { KvRequest } from "./mvcc_types.ts";
-import { unbounded, validateKvRequest } from "./request_validate.ts";
+import { unbounded, validateAlarm, validateKvRequest } from "./request_validate.ts";
 import type { KvCommand } from "./types.ts";
 
 // Self-describing frames (no msgpackr records): an entry written today must decode after any restart.
@@ -13,6 +13,8 @@ const packr = new Packr({ useRecords: false });
  * Log entry formats (the disk format: never renumber).
  * - v1, written by qklzl before revisions: a msgpack array [1, key, value] (put) or [2, key] (delete).
  * - v2: a msgpack map {v: 2, id?: request id, req: KvRequest}. A later format is a map with a higher v.
+ * - v3: a msgpack map {v: 3, alarm: AlarmRequest}: an alarm raised or disarmed (kv/alarms.ts). A format of its
+ *   own, so a binary from before alarms stops on "unknown format 3" instead of misreading the entry.
  * - v2, short forms of the original API's writes (most entries; an array decodes several times faster than
  *   nested maps): [16, request id or nil, key, value] is a plain put, [17, request id or nil, key] a delete of
  *   one key.
@@ -20,6 +22,7 @@ const packr = new Packr({ useRecords: false });
 const v1_put_tag = 1;
 const v1_delete_tag = 2;
 const v2_format_version = 2;
+const v3_alarm_version = 3;
 const v2_put_tag = 16;
 const v2_delete_tag = 17;
 
@@ -53,6 +56,7 @@ export function encodeCommand(command: KvCommand, requestId?: string): Uint8Arra
 
 /** encodeRequest: the bytes of a v2 log entry for a validated request. */
 export function encodeRequest(request: KvRequest, requestId?: string): Uint8Array {
+  if (request.kind === "alarm") return packr.pack({ v: v3_alarm_version, alarm: request.alarm });
   const id = requestId ?? null;
   if (request.kind === "put" && Object.keys(request.put).length === 2) return packr.pack([v2_put_tag, id, request.put.key, request.put.value]);
   if (request.kind === "delete_range" && Object.keys(request.delete_range).length === 1) {
@@ -71,6 +75,7 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
   if (Array.isArray(body)) return decodeV1(body); // v1, or a v2 short form
   if (typeof body !== "object" || body === null) corrupt("log entry is not a kv command");
   const fields = body as Record<string, unknown>;
+  if (fields.v === v3_alarm_version) return decodeAlarm(fields);
   if (fields.v !== v2_format_version) corrupt(`log entry has unknown format ${JSON.stringify(fields.v ?? null)}`);
   const id = fields.id;
   if (id !== undefined && typeof id !== "string") corrupt("log entry has a non-string request id");
@@ -78,6 +83,15 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
     return { request: validateKvRequest(fields.req, unbounded), requestId: id ?? null, legacy: false };
   } catch (error) {
     if (isQklzlError(error)) corrupt(`log entry is not a valid request: ${error.message}`);
+    throw error;
+  }
+}
+
+function decodeAlarm(fields: Record<string, unknown>): DecodedEntry {
+  try {
+    return { request: { kind: "alarm", alarm: validateAlarm(fields.alarm) }, requestId: null, legacy: false };
+  } catch (error) {
+    if (isQklzlError(error)) corrupt(`log entry is not a valid alarm: ${error.message}`);
     throw error;
   }
 }

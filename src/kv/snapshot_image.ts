@@ -2,6 +2,7 @@ import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import { DedupTable } from "./dedup.ts";
 import type { LeaseRecord } from "./lessor.ts";
+import type { AlarmMember } from "./mvcc_types.ts";
 import { hashHex, pairHash } from "./hash.ts";
 import { isQklzlError } from "../shared/errors.ts";
 import { FrameCursor, ImageReader, ImageWriter, image_magic_v2, imageFail, imageVersion } from "./image_codec.ts";
@@ -19,6 +20,10 @@ const packr = new Packr({ useRecords: false });
  * - LEASES: then per lease id, TTL (seconds), by increasing id. Format 3 is format 2 with this section and a
  *   `leases` count in the header; it is written only when there are leases, so an image without any stays
  *   format 2, readable by binaries from before leases (which refuse a format 3 header rather than misread it).
+ * - ALARMS: then per raised alarm member id, type ("NOSPACE" | "CORRUPT"), by member. Format 4 is format 3 with
+ *   this section and an `alarms` count in the header (`leases` then always present, 0 or more); written only
+ *   while an alarm is raised, so images of a cluster without alarms stay readable by binaries from before
+ *   alarms, which refuse a format 4 header rather than drop the alarms.
  * (v1, "QKV1": header {index, count, hash}, then frames [k, v, k, v…] of a plain map.)
  */
 const keys_frame_tag = 1;
@@ -26,6 +31,8 @@ const dedup_frame_tag = 2;
 const leases_frame_tag = 3;
 const image_format_version = 2;
 const image_format_version_leases = 3;
+const alarms_frame_tag = 4;
+const image_format_version_alarms = 4;
 const version_items = 7;
 
 /** A slice ends after this many versions or bytes, so one frame stays far below the transport frame bound. */
@@ -44,6 +51,8 @@ interface HeaderV2 {
   dedup: number;
   /** leases: absent in format 2 (no leases). */
   leases?: number;
+  /** alarms: format 4 only. */
+  alarms?: number;
   hash: string;
 }
 
@@ -52,6 +61,7 @@ export interface ImageSource {
   store: StoreImage;
   dedup: [string, Uint8Array][];
   leases: LeaseRecord[];
+  alarms: AlarmMember[];
   hash: string;
 }
 
@@ -60,6 +70,7 @@ export interface RestoredImage {
   store: MvccStore;
   dedup: DedupTable;
   leases: LeaseRecord[];
+  alarms: AlarmMember[];
   /** hash the header promises for store + dedup (null for v1: its own hash was checked already). */
   hash: string | null;
 }
@@ -75,15 +86,17 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     assert(n > 0, "kv: every key of an image has a kept version");
     versions += n;
   }
+  const withAlarms = source.alarms.length > 0;
   const header: HeaderV2 = {
-    format: source.leases.length > 0 ? image_format_version_leases : image_format_version,
+    format: withAlarms ? image_format_version_alarms : source.leases.length > 0 ? image_format_version_leases : image_format_version,
     index: source.index,
     revision: store.revision,
     compacted: store.compacted,
     keys: store.keys.length,
     versions,
     dedup: source.dedup.length,
-    ...(source.leases.length > 0 ? { leases: source.leases.length } : {}),
+    ...(source.leases.length > 0 || withAlarms ? { leases: source.leases.length } : {}),
+    ...(withAlarms ? { alarms: source.alarms.length } : {}),
     hash: source.hash,
   };
   const writer = new ImageWriter(write, image_magic_v2);
@@ -160,6 +173,15 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     writer.endSlice(1 + 2 * part.length);
     await pace();
   }
+  if (withAlarms) {
+    writer.beginSlice();
+    writer.uint(alarms_frame_tag);
+    for (const alarm of source.alarms) {
+      writer.uint(alarm.member_id);
+      writer.string(alarm.alarm);
+    }
+    writer.endSlice(1 + 2 * source.alarms.length);
+  }
   await writer.flush();
 }
 
@@ -174,9 +196,12 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const field of ["index", "revision", "compacted", "keys", "versions", "dedup"] as const) {
     if (!Number.isSafeInteger(header?.[field]) || header[field] < 0) imageFail(`bad header field ${field}`);
   }
-  if ((header.format !== image_format_version && header.format !== image_format_version_leases) || typeof header.hash !== "string") imageFail("bad header");
-  const leasesExpected = header.format === image_format_version_leases ? header.leases : 0;
+  const formats = [image_format_version, image_format_version_leases, image_format_version_alarms];
+  if (!formats.includes(header.format) || typeof header.hash !== "string") imageFail("bad header");
+  const leasesExpected = header.format >= image_format_version_leases ? header.leases : 0;
   if (!Number.isSafeInteger(leasesExpected) || leasesExpected! < 0) imageFail("bad header field leases");
+  const alarmsExpected = header.format === image_format_version_alarms ? header.alarms : 0;
+  if (!Number.isSafeInteger(alarmsExpected) || alarmsExpected! < 0) imageFail("bad header field alarms");
   if (header.compacted > header.revision || header.revision < 1) imageFail("bad header revisions");
   const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted });
   const dedup = new DedupTable();
@@ -184,6 +209,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   let versions = 0;
   let dedupEntries = 0;
   const leases: LeaseRecord[] = [];
+  const alarms: AlarmMember[] = [];
   let burstStart = performance.now();
   const whole = Buffer.from(image.buffer, image.byteOffset, image.length);
   // The previous key's bytes in the image: keys must come in strictly increasing byte (= code point) order.
@@ -255,7 +281,15 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
           dedup.remember(id, new Uint8Array(result));
           dedupEntries++;
         }
-      } else if (items[0] === leases_frame_tag && header.format === image_format_version_leases) {
+      } else if (items[0] === alarms_frame_tag && header.format === image_format_version_alarms) {
+        if (items.length % 2 !== 1) imageFail("bad alarms slice");
+        for (let i = 1; i < items.length; i += 2) {
+          const member = items[i];
+          const type = items[i + 1];
+          if (!Number.isSafeInteger(member) || member <= 0 || (type !== "NOSPACE" && type !== "CORRUPT")) imageFail("bad alarm entry");
+          alarms.push({ member_id: member, alarm: type });
+        }
+      } else if (items[0] === leases_frame_tag && header.format >= image_format_version_leases) {
         if (items.length % 2 !== 1) imageFail("bad leases slice");
         for (let i = 1; i < items.length; i += 2) {
           const id = items[i];
@@ -276,7 +310,8 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   if (versions !== header.versions) imageFail(`${versions} versions, header says ${header.versions}`);
   if (dedupEntries !== header.dedup) imageFail(`${dedupEntries} dedup entries, header says ${header.dedup}`);
   if (leases.length !== leasesExpected) imageFail(`${leases.length} leases, header says ${leasesExpected}`);
-  return { index: header.index, store: builder.finish(), dedup, leases, hash: header.hash };
+  if (alarms.length !== alarmsExpected) imageFail(`${alarms.length} alarms, header says ${alarmsExpected}`);
+  return { index: header.index, store: builder.finish(), dedup, leases, alarms, hash: header.hash };
 }
 
 interface HeaderV1 {
@@ -320,7 +355,7 @@ async function readV1(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const key of keys) {
     builder.add(key, [{ create: revision, mod: revision, sub: 0, version: 1, lease: 0, tombstone: false, value: values.get(key)! }]);
   }
-  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], hash: null };
+  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], alarms: [], hash: null };
 }
 
 function yieldToLoop(): Promise<void> {

@@ -1,11 +1,12 @@
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import { QklzlError, isQklzlError } from "../shared/errors.ts";
+import { AlarmTable } from "./alarms.ts";
 import { decodeEntry, requestOf } from "./command.ts";
 import { DedupTable } from "./dedup.ts";
 import { type LeaseRecord, Lessor } from "./lessor.ts";
 import { hashHex } from "./hash.ts";
-import type { Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
+import type { AlarmMember, AlarmRequest, AlarmType, Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { MvccStore, type StoreMemory, type StoreOptions } from "./mvcc_store.ts";
 import { readImage, writeImage } from "./snapshot_image.ts";
 import { applyTxn, stampRevision } from "./txn.ts";
@@ -23,6 +24,8 @@ const apply_refusals = new Set([
   "lease_not_found",
   "lease_exists",
   "too_many_leases",
+  "no_space",
+  "corrupt",
 ]);
 
 /** SnapshotImage is a snapshot fixed at `index`, streamed by writeTo; close abandons it. */
@@ -43,6 +46,9 @@ export interface KvStats {
 /** EventListener receives the events of every write as it applies (the watch issue's feed). Must not throw. */
 export type EventListener = (revision: number, events: Event[]) => void;
 
+/** AlarmListener hears every applied alarm entry and the alarms it changed (for the log line). Must not throw. */
+export type AlarmListener = (index: number, request: AlarmRequest, changed: AlarmMember[]) => void;
+
 /**
  * KvStateMachine is the replicated state (the FSM contract of hashicorp/raft): the MVCC store plus the
  * dedup table of idempotent writes. apply must be deterministic: the same entries give the same revision,
@@ -55,11 +61,15 @@ export class KvStateMachine {
   private dedup = new DedupTable();
   /** lessor: the granted leases and their keys (replicated; expiry is decided by the leader, through the log). */
   private lessor = new Lessor();
+  /** alarms: the raised alarms (NOSPACE, CORRUPT), replicated; they decide which writes apply (kv/alarms.ts). */
+  private alarms = new AlarmTable();
   /** index is the last log index applied (entries of any kind) or restored. */
   private index = 0;
   private snapshotting = false;
   /** onEvents, when set, is called after every write that changed something. */
   onEvents: EventListener | null = null;
+  /** onAlarm, when set, is called after every applied alarm entry. */
+  onAlarm: AlarmListener | null = null;
 
   constructor(private readonly options: StoreOptions = {}) {
     this.store = new MvccStore(options);
@@ -125,11 +135,30 @@ export class KvStateMachine {
     return this.store.memory();
   }
 
+  /** alarmList: the raised alarms, by member then type. */
+  alarmList(): AlarmMember[] {
+    return this.alarms.records();
+  }
+
+  /** hasAlarm: an alarm of `type` is raised (for any member). */
+  hasAlarm(type: AlarmType): boolean {
+    return this.alarms.has(type);
+  }
+
+  /** alarmRefusal: the error `request` would get at apply from the raised alarms now, or null (the fast check). */
+  alarmRefusal(request: KvRequest): QklzlError | null {
+    return this.alarms.refusal(request);
+  }
+
+  private stateHash(storeHash: bigint): string {
+    return hashHex(storeHash ^ this.dedup.contentHash ^ this.lessor.contentHash ^ this.alarms.contentHash);
+  }
+
   stats(): KvStats {
     return {
       index: this.index,
       keys: this.store.size,
-      hash: hashHex(this.store.contentHash() ^ this.dedup.contentHash ^ this.lessor.contentHash),
+      hash: this.stateHash(this.store.contentHash()),
       revision: this.store.revision,
       compact_revision: this.store.compacted,
     };
@@ -166,6 +195,9 @@ export class KvStateMachine {
   private execute(request: KvRequest, atLeast: number): KvResponse {
     const store = this.store;
     try {
+      if (request.kind === "alarm") return this.applyAlarm(request.alarm);
+      const refused = this.alarms.refusal(request);
+      if (refused !== null) throw refused;
       if (request.kind === "compact") {
         store.compact(request.compact.revision);
         return { kind: "compact", compact: { revision: store.revision, compact_revision: store.compacted } };
@@ -195,6 +227,12 @@ export class KvStateMachine {
       if (!isQklzlError(error) || !apply_refusals.has(error.code)) throw error;
       return { kind: "error", error: { error: error.code, message: error.message, details: error.details } };
     }
+  }
+
+  private applyAlarm(request: AlarmRequest): KvResponse {
+    const changed = this.alarms.apply(request);
+    this.onAlarm?.(this.index, request, changed);
+    return { kind: "alarm", alarm: { alarms: changed } };
   }
 
   /**
@@ -243,7 +281,8 @@ export class KvStateMachine {
     const fixed = this.store.image();
     const dedup = this.dedup.entries();
     const leases = this.lessor.records();
-    const hash = hashHex(fixed.hash ^ this.dedup.contentHash ^ this.lessor.contentHash);
+    const alarms = this.alarms.records();
+    const hash = this.stateHash(fixed.hash);
     let open = true;
     const close = () => {
       if (open) this.snapshotting = false;
@@ -251,7 +290,7 @@ export class KvStateMachine {
     };
     const writeTo = async (write: (chunk: Uint8Array) => Promise<void>) => {
       try {
-        await writeImage(write, { index, store: fixed, dedup, leases, hash });
+        await writeImage(write, { index, store: fixed, dedup, leases, alarms, hash });
       } finally {
         close();
       }
@@ -266,12 +305,14 @@ export class KvStateMachine {
   async restore(image: Uint8Array): Promise<void> {
     const restored = await readImage(image, this.options);
     let lessor: Lessor;
+    let alarms: AlarmTable;
     try {
       lessor = Lessor.restore(restored.leases, restored.store.leasedKeys());
+      alarms = AlarmTable.restore(restored.alarms);
     } catch (error) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const hash = hashHex(restored.store.contentHash() ^ restored.dedup.contentHash ^ lessor.contentHash);
+    const hash = hashHex(restored.store.contentHash() ^ restored.dedup.contentHash ^ lessor.contentHash ^ alarms.contentHash);
     if (restored.hash !== null && hash !== restored.hash) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: hash ${hash}, header says ${restored.hash}`);
     }
@@ -280,6 +321,7 @@ export class KvStateMachine {
     lessor.version = this.lessor.version + 1;
     this.lessor = lessor;
     this.dedup = restored.dedup;
+    this.alarms = alarms;
     this.index = restored.index;
   }
 }
