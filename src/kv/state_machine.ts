@@ -6,6 +6,7 @@ import { decodeEntry, requestOf } from "./command.ts";
 import { DedupTable } from "./dedup.ts";
 import { type LeaseRecord, Lessor } from "./lessor.ts";
 import { hashHex } from "./hash.ts";
+import { type HashSample, HashSamples } from "./hash_samples.ts";
 import type { AlarmMember, AlarmRequest, AlarmType, Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { MvccStore, type StoreMemory, type StoreOptions } from "./mvcc_store.ts";
 import { readImage, writeImage } from "./snapshot_image.ts";
@@ -63,6 +64,8 @@ export class KvStateMachine {
   private lessor = new Lessor();
   /** alarms: the raised alarms (NOSPACE, CORRUPT), replicated; they decide which writes apply (kv/alarms.ts). */
   private alarms = new AlarmTable();
+  /** hashSamples: this member's state hash at recent sampling indexes (local, for the corruption check). */
+  private readonly hashSamples = new HashSamples();
   /** index is the last log index applied (entries of any kind) or restored. */
   private index = 0;
   private snapshotting = false;
@@ -150,6 +153,15 @@ export class KvStateMachine {
     return this.alarms.refusal(request);
   }
 
+  /** recentHashes: the state hash at the recent sampling indexes (kv/hash_samples.ts), oldest first. */
+  recentHashes(): HashSample[] {
+    return this.hashSamples.list();
+  }
+
+  private sampleHash(): void {
+    if (HashSamples.due(this.index)) this.hashSamples.record({ index: this.index, revision: this.store.revision, hash: this.stateHash(this.store.contentHash()) });
+  }
+
   private stateHash(storeHash: bigint): string {
     return hashHex(storeHash ^ this.dedup.contentHash ^ this.lessor.contentHash ^ this.alarms.contentHash);
   }
@@ -185,10 +197,14 @@ export class KvStateMachine {
     this.index = index;
     if (requestId !== null) {
       const seen = this.dedup.lookup(requestId);
-      if (seen !== undefined) return packr.unpack(seen) as KvResponse;
+      if (seen !== undefined) {
+        this.sampleHash();
+        return packr.unpack(seen) as KvResponse;
+      }
     }
     const response = this.execute(request, legacy ? index : 0);
     if (requestId !== null) this.dedup.remember(requestId, packr.pack(response));
+    this.sampleHash();
     return response;
   }
 
@@ -254,6 +270,7 @@ export class KvStateMachine {
   skip(index: number): void {
     if (!(index === this.index + 1)) assert(false, `kv: skip ${index} after ${this.index}`);
     this.index = index;
+    this.sampleHash();
   }
 
   /**
@@ -323,5 +340,6 @@ export class KvStateMachine {
     this.dedup = restored.dedup;
     this.alarms = alarms;
     this.index = restored.index;
+    this.hashSamples.clear();
   }
 }

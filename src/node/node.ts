@@ -12,6 +12,7 @@ import { PeriodicCompactor } from "./auto_compactor.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
 import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
+import { Guardrails } from "./guardrails.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
@@ -67,7 +68,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       barrier: async (key) => void (await rt.readKv(key, "linearizable")),
       logger,
     });
-    const api = { ...createNodeApi(rt, requestBounds(options)), watches };
+    const guardrails = new Guardrails(rt, kv, options, logger);
+    const api = { ...createNodeApi(rt, requestBounds(options), (request) => guardrails.admit(request)), watches, alarms: guardrails.alarms };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
@@ -147,13 +149,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         tasks.tick();
         health.tick();
         compactor?.tick();
+        guardrails.tick();
       },
       onUnknownPeer: (id) => tasks.discoverPeers(id),
       onRemoved: () => void stop("removed"),
       onRemovalToConfirm: (index) => void confirmRemoval(rt, options.join, index),
       onFatal: fatal,
-      extraStatus: () => health.status(),
-      extraMetricLines: () => [...health.metricLines(), ...watches.metricLines(), ...tlsManager.metricLines()],
+      extraStatus: () => ({ ...health.status(), ...guardrails.status() }),
+      extraMetricLines: () => [...health.metricLines(), ...watches.metricLines(), ...tlsManager.metricLines(), ...guardrails.metricLines()],
     });
     const describe = hasState
       ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.raftStatus().members })})`

@@ -1,5 +1,6 @@
 import {
   encodeCommand,
+  requestOf,
   validateCommand,
   validateKey,
   validateKvRequest,
@@ -25,7 +26,7 @@ const request_id_chars_max = 128;
  * createNodeApi is the NodeApi the HTTP layer calls. It validates what the runtime does not know about (the
  * kv command, join requests) and asks the runtime the rest through its narrow surface.
  */
-export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
+export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (request: KvRequest) => void = () => {}): NodeApi {
   /**
    * leaveThroughSuccessor: a leader asked to remove itself hands leadership to a caught-up voter first, then
    * asks it for the removal (no election gap); once that is acknowledged this node stops. False when no
@@ -60,7 +61,9 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
     storeStats: () => rt.storeStats(),
 
     async write(input: KvCommand): Promise<{ index: number }> {
-      return rt.propose(encodeCommand(validateCommand(input, bounds)));
+      const command = validateCommand(input, bounds);
+      admit(requestOf(command));
+      return rt.propose(encodeCommand(command));
     },
 
     async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
@@ -71,7 +74,10 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
     },
 
-    leaseGrant: (ttl, id) => rt.leases.grant(ttl, id),
+    leaseGrant: async (ttl, id) => {
+      admit({ kind: "lease_grant", lease_grant: { id: id ?? 1, ttl: Math.max(1, Math.floor(ttl)) } });
+      return rt.leases.grant(ttl, id);
+    },
     leaseRevoke: (id) => rt.leases.revoke(id),
     leaseKeepAlive: (id) => rt.leases.keepAlive(id),
     leaseTimeToLive: (id, keys) => rt.leases.timeToLive(id, keys),
@@ -85,7 +91,10 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       if (requestId !== undefined && (requestId.length === 0 || requestId.length > request_id_chars_max)) {
         throw new QklzlError("bad_request", `request_id must be 1 to ${request_id_chars_max} characters`);
       }
-      const applied = await rt.proposeRequest(validateKvRequest(request, bounds), requestId);
+      const valid = validateKvRequest(request, bounds);
+      // The alarms and the quota answer at once (no_space, corrupt) rather than propose what apply would refuse.
+      admit(valid);
+      const applied = await rt.proposeRequest(valid, requestId);
       const response = applied.response;
       if (response === undefined) throw new QklzlError("internal", `the entry at index ${applied.index} applied without a kv answer`);
       if (response.kind === "error") {

@@ -7,6 +7,7 @@ import { type Handler, leaderOnly, readObject, type RouteContext, type RouteHand
 import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
 import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
+import { alarm_routes } from "./alarm_routes.ts";
 import { leaseRoutes } from "./lease_routes.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { postCompact, postTxn } from "./txn.ts";
@@ -151,6 +152,10 @@ const route_paths = [
   "/lease/keepalive",
   "/lease/:id",
   "/leases",
+  "/alarms",
+  "/alarms/disarm",
+  "/alarms/activate",
+  "/hashes",
 ] as const;
 
 type RoutePath = (typeof route_paths)[number];
@@ -171,6 +176,7 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/watch": { GET: getWatchRoute },
   "/watch/progress": { POST: postWatchProgressRoute },
   ...leaseRoutes<RouteContext>(leaderOnly),
+  ...alarm_routes,
 };
 
 export interface BuiltRoutes {
