@@ -17,7 +17,7 @@ const not_sent_codes = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND"
 
 /** LeaderCall: what a leader-only operation sends to the leader's HTTP API when this member does not lead. */
 export interface LeaderCall {
-  path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader";
+  path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader" | "/alarms/activate" | "/alarms/disarm";
   body: Record<string, unknown>;
 }
 

@@ -1,4 +1,4 @@
-import type { KvRequest, KvResponse, Compare as StoreCompare, RangeRequest as StoreRange, RequestOp as StoreOp } from "../../kv/index.ts";
+import type { AlarmMember, KvRequest, KvResponse, Compare as StoreCompare, RangeRequest as StoreRange, RequestOp as StoreOp } from "../../kv/index.ts";
 import type { Watch, WatchMessage } from "../../kv/watch_hub.ts";
 import { isQklzlError, QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
@@ -199,6 +199,19 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
 
     async transferLeader(nodeId) {
       await onLeader(() => api.transferLeader(nodeId), { path: "/transfer-leader", body: { id: nodeId } }, options.requestTimeoutMs);
+    },
+
+    alarms() {
+      return api.alarms?.list() ?? [];
+    },
+
+    async alarm(action, memberId, alarm) {
+      const alarms = api.alarms;
+      if (alarms === undefined) throw new NotSupportedError("this node serves no alarms");
+      const local = () => (action === "activate" ? alarms.activate(memberId, alarm) : alarms.disarm({ memberId, alarm }));
+      const path = action === "activate" ? "/alarms/activate" : "/alarms/disarm";
+      const answer = await onLeader(local, { path, body: { member_id: memberId, alarm } }, options.requestTimeoutMs);
+      return Array.isArray(answer) ? answer : ((answer as { alarms?: AlarmMember[] }).alarms ?? []);
     },
 
     async hashKV(revision) {
