@@ -24,6 +24,7 @@ const root: AnyCommand = {
     txn: () => import("./commands/txn.ts").then((m) => m.txnCommand as AnyCommand),
     compact: () => import("./commands/txn.ts").then((m) => m.compactCommand as AnyCommand),
     lease: () => import("./commands/lease.ts").then((m) => m.leaseCommand as AnyCommand),
+    alarm: () => import("./commands/alarm.ts").then((m) => m.alarmCommand as AnyCommand),
     lock: () => import("./commands/lock.ts").then((m) => m.lockCommand as AnyCommand),
     elect: () => import("./commands/elect.ts").then((m) => m.electCommand as AnyCommand),
     members: () => import("./commands/members.ts").then((m) => m.membersCommand as AnyCommand),

@@ -80,3 +80,26 @@ describe("quota (--quota-backend-bytes)", () => {
     expect(cluster.node(3).api.alarms!.list()).toEqual([{ member_id: 1, alarm: "NOSPACE" }]);
   }, 60_000);
 });
+
+describe("qklzl alarm list | disarm", () => {
+  async function cli(...args: string[]): Promise<{ code: number; out: string }> {
+    const child = Bun.spawn([process.execPath, "src/cli/main.ts", ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, CI: "true", NO_COLOR: "1" } });
+    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    return { code, out: `${out}${err}` };
+  }
+
+  test("list prints each raised alarm; disarm clears them through a follower; --type filters", async () => {
+    cluster = new TestCluster();
+    await cluster.bootstrap(2);
+    await cluster.node(1).api.alarms!.activate(2, "NOSPACE");
+    await cluster.node(1).api.alarms!.activate(1, "CORRUPT");
+    const follower = cluster.node(2).httpAddr;
+    await waitFor("node 2 applied both", () => cluster!.node(2).api.alarms!.list().length === 2);
+    expect((await cli("alarm", "list", "--addr", follower)).out.trim()).toBe("memberID:1 alarm:CORRUPT\nmemberID:2 alarm:NOSPACE");
+    const some = await cli("alarm", "disarm", "--addr", follower, "--type", "corrupt");
+    expect([some.code, some.out.trim()]).toEqual([0, "memberID:1 alarm:CORRUPT"]);
+    const rest = await cli("alarm", "disarm", "--addr", follower, "--json");
+    expect(JSON.parse(rest.out)).toEqual({ alarms: [{ member_id: 2, alarm: "NOSPACE" }] });
+    expect((await cli("alarm", "list", "--addr", follower)).out.trim()).toBe("");
+  }, 60_000);
+});
