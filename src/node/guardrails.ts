@@ -2,6 +2,8 @@ import type { ConsolaInstance } from "consola";
 import type { KvRequest, KvStateMachine } from "../kv/index.ts";
 import { NodeAlarms } from "./alarms.ts";
 import type { StatusJson } from "./api.ts";
+import { QklzlError } from "../shared/errors.ts";
+import { postJson } from "./cluster_client.ts";
 import { CorruptionCheck } from "./corruption_check.ts";
 import { defaultQuotaBytes, Quota } from "./quota.ts";
 import type { NodeRuntime } from "./runtime.ts";
@@ -23,7 +25,26 @@ export class Guardrails {
     const quotaBytes = given > 0 ? given : defaultQuotaBytes(options.dataDir).bytes;
     if (given <= 0) logger.info(`--quota-backend-bytes ${quotaBytes} (the default: ${defaultQuotaBytes(options.dataDir).why})`);
     let alarms: NodeAlarms | null = null;
-    this.quota = new Quota({ kv, selfId: options.id, quotaBytes, logger, isLeader, raiseNoSpace: () => alarms!.activate(options.id, "NOSPACE") });
+    const raiseThroughOthers = async () => {
+      const others = rt.raftStatus().members.filter((m) => m.id !== options.id);
+      for (const member of others) {
+        const reply = await postJson(member.httpAddr, "/alarms/activate", { member_id: options.id, alarm: "NOSPACE" }, options.requestTimeoutMs, rt.memberHttp).catch(() => null);
+        if (reply?.status === 200) {
+          logger.warn(`NOSPACE raised for this node through node ${member.id} (this node's disk is full)`);
+          return;
+        }
+      }
+      throw new QklzlError("no_leader", "no other member raised NOSPACE for this node yet");
+    };
+    this.quota = new Quota({
+      kv,
+      selfId: options.id,
+      quotaBytes,
+      logger,
+      isLeader,
+      raiseNoSpace: () => alarms!.activate(options.id, "NOSPACE"),
+      raiseThroughOthers,
+    });
     alarms = new NodeAlarms({ kv, logger, propose: (request) => rt.proposeRequest(request), quota: this.quota });
     this.alarms = alarms;
     const interval = options.corruptCheckIntervalMs ?? 0;
@@ -42,6 +63,11 @@ export class Guardrails {
             requestTimeoutMs: options.requestTimeoutMs,
           })
         : null;
+  }
+
+  /** diskFull: the disk guard's news (disk_full.ts): writes are refused here at once while it is full. */
+  diskFull(full: boolean): void {
+    this.quota.diskFull = full;
   }
 
   /** admit: the fast refusal of a write the alarms or the quota would refuse (see Quota.admit). */

@@ -38,6 +38,11 @@ export interface QuotaContext {
   isLeader(): boolean;
   /** raiseNoSpace proposes the NOSPACE alarm for this member (resolves once applied). */
   raiseNoSpace(): Promise<unknown>;
+  /**
+   * raiseThroughOthers asks another member (the leader, or one that forwards to it) to raise NOSPACE for this
+   * member: a node whose own disk is full cannot get an entry of its own written (disk_full.ts).
+   */
+  raiseThroughOthers(): Promise<unknown>;
 }
 
 /**
@@ -73,15 +78,25 @@ export class Quota {
     if (this.storeBytes() > this.context.quotaBytes) throw noSpaceError([this.context.selfId]);
   }
 
-  /** tick: on the leader, raise NOSPACE once the store is past the quota (again after a disarm, if still past). */
+  /**
+   * tick: on the leader, raise NOSPACE once the store is past the quota (again after a disarm, if still past);
+   * on any member whose disk is full, have NOSPACE raised for it through the others.
+   */
   tick(): void {
     const { kv, selfId } = this.context;
-    if (this.raising || !this.context.isLeader() || this.storeBytes() <= this.context.quotaBytes) return;
+    if (this.raising) return;
     if (kv.alarmList().some((alarm) => alarm.alarm === "NOSPACE" && alarm.member_id === selfId)) return;
+    let raise: () => Promise<unknown>;
+    if (this.diskFull) {
+      raise = () => this.context.raiseThroughOthers();
+    } else if (this.context.isLeader() && this.storeBytes() > this.context.quotaBytes) {
+      this.context.logger.warn(`store is ${this.storeBytes()} bytes, past --quota-backend-bytes ${this.context.quotaBytes}: raising the NOSPACE alarm`);
+      raise = () => this.context.raiseNoSpace();
+    } else {
+      return;
+    }
     this.raising = true;
-    this.context.logger.warn(`store is ${this.storeBytes()} bytes, past --quota-backend-bytes ${this.context.quotaBytes}: raising the NOSPACE alarm`);
-    this.context
-      .raiseNoSpace()
+    raise()
       .catch((error) => this.context.logger.warn(`raising NOSPACE failed (retried next tick): ${error instanceof Error ? error.message : String(error)}`))
       .finally(() => {
         this.raising = false;
