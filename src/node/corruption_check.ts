@@ -21,7 +21,11 @@ export type HashVerdict =
  * members whose hash differs from the leader's (etcd's checkHashKV also judges from the leader). Pure.
  */
 export function judgeMemberHashes(leaderId: number, members: readonly MemberHashes[]): HashVerdict {
-  const asked = members.filter((m): m is { id: number; samples: HashSample[] } => m.samples !== null);
+  const answered = members.filter((m): m is { id: number; samples: HashSample[] } => m.samples !== null);
+  // A member too far behind (a learner catching up) shares no index with the leader yet: it waits for a later
+  // round instead of keeping the others from being compared.
+  const reference = answered.find((m) => m.id === leaderId)?.samples ?? answered[0]?.samples ?? [];
+  const asked = answered.filter((m) => m.samples.some((s) => reference.some((r) => r.index === s.index)));
   if (asked.length < 2) return { kind: "no_common_index" };
   let common: number | null = null;
   for (const sample of asked[0]!.samples) {

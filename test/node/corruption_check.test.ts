@@ -39,6 +39,14 @@ describe("judgeMemberHashes", () => {
     const two = judgeMemberHashes(1, [{ id: 1, samples: [sample(32, "a")] }, { id: 2, samples: [sample(32, "b")] }]);
     expect(two.kind === "diverged" && two.suspects).toEqual([2]);
     expect(judgeMemberHashes(1, [{ id: 1, samples: [sample(32, "a")] }, { id: 2, samples: [sample(48, "a")] }]).kind).toBe("no_common_index");
+    // A member far behind (no index in common with the leader) is left for a later round; the rest are compared.
+    const lagging = judgeMemberHashes(1, [
+      { id: 1, samples: [sample(1024, "b")] },
+      { id: 2, samples: [sample(1024, "x")] },
+      { id: 3, samples: [sample(1024, "b")] },
+      { id: 4, samples: [sample(16, "a")] },
+    ]);
+    expect(lagging.kind === "diverged" && lagging.suspects).toEqual([2]);
     expect(judgeMemberHashes(1, [{ id: 1, samples: [sample(32, "a")] }, { id: 2, samples: null }]).kind).toBe("no_common_index");
   });
 });
