@@ -22,8 +22,9 @@ export class Guardrails {
   constructor(rt: NodeRuntime, kv: KvStateMachine, options: NodeOptions, logger: ConsolaInstance) {
     const isLeader = () => rt.softState().role === "leader";
     const given = options.quotaBackendBytes ?? 0;
-    const quotaBytes = given > 0 ? given : defaultQuotaBytes(options.dataDir).bytes;
-    if (given <= 0) logger.info(`--quota-backend-bytes ${quotaBytes} (the default: ${defaultQuotaBytes(options.dataDir).why})`);
+    const computed = given > 0 ? null : defaultQuotaBytes(options.dataDir);
+    const quotaBytes = computed?.bytes ?? given;
+    if (computed !== null) logger.info(`--quota-backend-bytes ${quotaBytes} (the default: ${computed.why})`);
     let alarms: NodeAlarms | null = null;
     const raiseThroughOthers = async () => {
       const others = rt.raftStatus().members.filter((m) => m.id !== options.id);
