@@ -6,6 +6,8 @@
 // 4. Failover: median time from kill -9 of the leader to the first acknowledged write (5 rounds).
 // 5. mvcc (issue 12, scripts/bench_mvcc.ts): range of 1,000 keys, txn CAS, puts with history on, each against
 //    etcd's JSON gateway; restart (restore of a 1M-key snapshot) and in-process RSS (scripts/bench_restore.ts).
+// 6. grpc (issue 14, scripts/bench_grpc.ts): etcd's own protocol, KV.Put and linearizable KV.Range at 64 calls
+//    in flight, against qklzl's -grpc-addr and etcd's gRPC port, one after the other.
 // Every step is bounded in time; a step whose tools are missing is reported as skipped, not faked.
 import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -13,13 +15,14 @@ import { join } from "node:path";
 import { measureFailover } from "../src/cli/bench/failover.ts";
 import { fillKeys, runLoad } from "../src/cli/bench/load.ts";
 import { benchCluster } from "../src/cli/bench/cluster.ts";
+import { grpcRows } from "./bench_grpc.ts";
 import { mvccRows, restartRows } from "./bench_mvcc.ts";
 
 const root = join(import.meta.dir, "..");
 const binary = join(root, "bin", "qklzl");
 const benchmarksFile = join(root, "BENCHMARKS.md");
 const compareScript = join(root, "..", "shared", "bench", "compare.sh");
-// Arguments name the steps to run (compare latency follower-reads memory failover mvcc restart); --dry-run
+// Arguments name the steps to run (compare latency follower-reads memory failover mvcc restart grpc); --dry-run
 // prints rows only.
 const dryRun = process.argv.includes("--dry-run");
 const only = process.argv.slice(2).filter((arg) => arg !== "--dry-run");
@@ -220,6 +223,7 @@ async function main(): Promise<void> {
     await mvccRows(row, { binary, seconds: Number(process.env.BENCH_DURATION ?? "10"), connections: 64, loadNote });
   }
   if (step("restart")) restartRows(row, loadNote);
+  if (step("grpc")) await grpcRows(row, { binary, seconds: Number(process.env.BENCH_DURATION ?? "10"), loadNote });
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
   const stamped = rows.map((line) => line.replace(/ \|$/, ` (${machine}) |`));
   if (dryRun) {

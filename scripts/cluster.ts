@@ -6,8 +6,8 @@
 // instead of the binary (no build); --data DIR, --http-port-base N, --raft-port-base N move the cluster
 // (node i listens on base+i), which lets a test run it beside anything else. Each node also serves etcd's v3
 // gRPC API (-grpc-addr) on etcd's usual local ports 127.0.0.1:2379, :22379, :32379, or base+i with --grpc-port-base N.
-// node certificates under DATA/tls (openssl; kept for the next --tls run) and turns TLS on for the HTTP API
-// and the peer ports (mutual on the peer ports).
+// --tls makes a throw-away CA and node certificates under DATA/tls (openssl; kept for the next --tls run) and
+// turns TLS on for the HTTP API, the etcd gRPC ports (the same certificate flags) and the peer ports (mutual).
 
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
@@ -200,7 +200,7 @@ function printTlsWelcome(leader: number, certs: ClusterTls, [a1, a2, a3]: [strin
   const lines = [
     "",
     `qklzl cluster is up with TLS: 3 voters, leader node ${leader}. Ctrl-C stops all three.`,
-    ...nodes.map((n) => `  node ${n.id}: HTTP https://${n.httpAddr}  Raft ${n.raftAddr} (mutual TLS)  data ${shown(n.dataDir)}`),
+    ...nodes.map((n) => `  node ${n.id}: HTTP https://${n.httpAddr}  Raft ${n.raftAddr} (mutual TLS)  etcd gRPC ${grpcAddr(n.id)} (TLS)  data ${shown(n.dataDir)}`),
     `  certificates: ${shown(certs.pki.dir)} (a throw-away CA: never use it beyond this machine)`,
     "",
     "Try, in another terminal:",
@@ -209,6 +209,8 @@ function printTlsWelcome(leader: number, certs: ClusterTls, [a1, a2, a3]: [strin
     `  bin/qklzl kv get greeting --addr https://${a2} --cacert ${ca}`,
     `  curl --cacert ${ca} -X POST -H "Content-Type: application/json" -d '{"op":"put","key":"test1","value":"hello world"}' https://${a1}/kv`,
     `  curl --cacert ${ca} "https://${a3}/kv?key=test1"`,
+    `  etcdctl --endpoints=${nodes.map((n) => grpcAddr(n.id)).join(",")} --cacert ${ca} --cert ${shown(certs.client.cert)} --key ${shown(certs.client.key)} endpoint status`,
+    `  etcdctl --endpoints=https://${grpcAddr(2)} --cacert ${ca} --cert ${shown(certs.client.cert)} --key ${shown(certs.client.key)} put greeting hello`,
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

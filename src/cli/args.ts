@@ -17,6 +17,7 @@ export const nodeArgs = {
   id: { type: "string", description: "node id, a positive integer unique in the cluster", valueHint: "n" },
   "data-dir": { type: "string", description: "directory holding this node's log, snapshots and metadata", valueHint: "dir" },
   bootstrap: { type: "boolean", description: "on an empty data dir: create a new one-node cluster; on existing state: become the designated leader" },
+  "force-new-cluster": { type: "boolean", description: "disaster recovery: start this member's existing data as a one-voter cluster of this node alone, keeping its data (the other members are dropped)" },
   join: { type: "string", description: "on an empty data dir: join the cluster through this member's HTTP address", valueHint: "host:port" },
   "raft-addr": { type: "string", description: "address for peer (Raft) traffic", valueHint: "host:port" },
   "advertise-raft-addr": { type: "string", description: "Raft address peers are told to dial (a proxy or NAT in front of --raft-addr); default --raft-addr", valueHint: "host:port" },
@@ -32,10 +33,10 @@ export const nodeArgs = {
   "max-value-bytes": { type: "string", description: "largest value accepted", default: "1048576", valueHint: "bytes" },
   "max-body-bytes": { type: "string", description: "largest HTTP request body accepted", default: "2097152", valueHint: "bytes" },
   "segment-bytes": { type: "string", description: "log segment size (bytes, or 64MiB)", default: "64MiB", valueHint: "bytes" },
-  "cert-file": { type: "string", description: "TLS certificate of the HTTP API (PEM); also this node's client certificate for its calls to members", valueHint: "file" },
+  "cert-file": { type: "string", description: "TLS certificate of the HTTP API and the etcd gRPC endpoint (PEM); also this node's client certificate for its calls to members", valueHint: "file" },
   "key-file": { type: "string", description: "private key of --cert-file (PEM)", valueHint: "file" },
   "trusted-ca-file": { type: "string", description: "CA (PEM) for client certificates (--client-cert-auth) and for other members' HTTP certificates", valueHint: "file" },
-  "client-cert-auth": { type: "boolean", description: "HTTP API: refuse clients without a certificate from --trusted-ca-file (mutual TLS)" },
+  "client-cert-auth": { type: "boolean", description: "HTTP API and gRPC endpoint: refuse clients without a certificate from --trusted-ca-file (mutual TLS)" },
   "peer-cert-file": { type: "string", description: "TLS certificate for Raft links (PEM); peer TLS is always mutual", valueHint: "file" },
   "peer-key-file": { type: "string", description: "private key of --peer-cert-file (PEM)", valueHint: "file" },
   "peer-trusted-ca-file": { type: "string", description: "CA (PEM) peer certificates must come from; others are refused at the handshake", valueHint: "file" },
@@ -151,6 +152,26 @@ export const transferArgs = {
 
 export const snapshotArgs = { ...clientArgs } as const satisfies ArgsDef;
 
+/** snapshot{Save,Status,Restore}Args: `qklzl snapshot save FILE`, `status FILE`, `restore FILE --data-dir D ...`. */
+export const snapshotSaveArgs = {
+  file: { type: "positional", description: "where to write the backup (written as FILE.part, renamed once verified)", required: true },
+  ...clientArgs,
+  timeout: { type: "string", description: "give up when no bytes arrive for this long (ms, or 5s, 1m)", default: "30s", valueHint: "duration" },
+} as const satisfies ArgsDef;
+
+export const snapshotStatusArgs = {
+  file: { type: "positional", description: "a backup written by `qklzl snapshot save` (or etcdctl snapshot save against qklzl)", required: true },
+  json: { type: "boolean", description: "print the summary as JSON" },
+} as const satisfies ArgsDef;
+
+export const snapshotRestoreArgs = {
+  file: { type: "positional", description: "the backup to restore", required: true },
+  "data-dir": { type: "string", description: "the new node's data directory (must be absent or empty)", valueHint: "dir" },
+  id: { type: "string", description: "the new node's id", valueHint: "n" },
+  "raft-addr": { type: "string", description: "the new node's Raft address (as it will start with)", valueHint: "host:port" },
+  "http-addr": { type: "string", description: "the new node's HTTP address (as it will start with)", valueHint: "host:port" },
+} as const satisfies ArgsDef;
+
 export const checkArgs = {
   ...clientArgs,
   wait: { type: "string", description: "how long to wait for all members to reach a common applied index", default: "10s", valueHint: "duration" },
@@ -213,6 +234,6 @@ export const alarmDisarmArgs = {
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
   clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs, kvListArgs, txnArgs, compactArgs,
-  membersArgs, leaveArgs, transferArgs, snapshotArgs, checkArgs, watchArgs,
+  membersArgs, leaveArgs, transferArgs, snapshotArgs, snapshotSaveArgs, snapshotStatusArgs, snapshotRestoreArgs, checkArgs, watchArgs,
   leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs, lockArgs, electArgs, alarmListArgs, alarmDisarmArgs,
 ];

@@ -121,6 +121,23 @@ function transportError(error: unknown, url: string, method: string, timeoutMs: 
   return new QklzlError("internal", `cannot reach qklzl node at ${url}: ${reason}`, { unreachable: true }, { cause: error });
 }
 
+/** commandTls: the TLS settings useClientTls set for this command (null: plain http). */
+export function commandTls(): ClientTls | null {
+  return command_tls;
+}
+
+/** errorFromResponse reads a failed answer's JSON error body into its QklzlError (streaming commands). */
+export async function errorFromResponse(response: Response, url: string): Promise<QklzlError> {
+  const text = await response.text().catch(() => "");
+  let answer: unknown = text;
+  try {
+    answer = JSON.parse(text) as unknown;
+  } catch {
+    // not JSON: errorFromAnswer names the HTTP status
+  }
+  return errorFromAnswer(response, answer, url);
+}
+
 /** errorFromAnswer rebuilds the node's QklzlError from its JSON body, or names the HTTP status when there is none. */
 function errorFromAnswer(response: Response, answer: unknown, url: string): QklzlError {
   if (typeof answer === "object" && answer !== null && !Array.isArray(answer)) {

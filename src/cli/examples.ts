@@ -40,6 +40,13 @@ const examples: Record<string, string[]> = {
   ],
   "transfer-leader": ["qklzl transfer-leader --to 2"],
   snapshot: ["qklzl snapshot --addr 127.0.0.1:8002"],
+  "snapshot save": ["qklzl snapshot save backup.qklzl --addr 127.0.0.1:8002"],
+  "snapshot status": ["qklzl snapshot status backup.qklzl", "qklzl snapshot status backup.qklzl --json"],
+  "snapshot restore": [
+    "qklzl snapshot restore backup.qklzl --data-dir ./restored1 --id 1 --raft-addr 127.0.0.1:12001 --http-addr 127.0.0.1:8001",
+    "# then, without -bootstrap:",
+    "qklzl -id 1 -data-dir ./restored1 -raft-addr 127.0.0.1:12001 -http-addr 127.0.0.1:8001",
+  ],
   check: ["qklzl check", "qklzl check --wait 30s"],
 };
 

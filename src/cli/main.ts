@@ -89,7 +89,8 @@ export async function main(rawArgv: readonly string[]): Promise<number> {
     return 0;
   }
   try {
-    if (resolved.command.subCommands !== undefined) {
+    // A group command (subcommands and no run of its own) needs one of them; `qklzl snapshot` runs bare too.
+    if (resolved.command.subCommands !== undefined && resolved.command.run === undefined) {
       const unknown = resolved.rest.find((token) => !token.startsWith("-"));
       if (unknown !== undefined) throw new UsageError(`unknown command ${JSON.stringify(unknown)}`, resolved.path.join(" "));
       process.stdout.write(`${await usage(resolved)}\n`);

@@ -11,6 +11,7 @@ export interface StartFlags {
   id?: string;
   "data-dir"?: string;
   bootstrap?: boolean;
+  "force-new-cluster"?: boolean;
   join?: string;
   "raft-addr"?: string;
   "advertise-raft-addr"?: string;
@@ -66,6 +67,11 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     throw new UsageError("--bootstrap and --join exclude each other: bootstrap a new cluster, or join an existing one");
   }
   if (join !== null && join === httpAddr) throw new UsageError(`--join ${join} is this node's own --http-addr; join through another member`);
+  const forceNewCluster = flags["force-new-cluster"] === true;
+  if (forceNewCluster && join !== null) throw new UsageError("--force-new-cluster and --join exclude each other: force-new-cluster starts this member's data as its own cluster");
+  if (forceNewCluster && (!existsSync(dataDir) || readdirSync(dataDir).length === 0)) {
+    throw new UsageError(`--force-new-cluster needs a member's existing data, and --data-dir ${dataDir} is empty or missing`);
+  }
   checkDataDir(dataDir, bootstrap || join !== null);
   const heartbeatMs = parseInteger("heartbeat-ms", flags["heartbeat-ms"] ?? "100", 1);
   const electionMs = parseInteger("election-ms", flags["election-ms"] ?? "1000", 1);
@@ -86,6 +92,7 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     httpAddr,
     grpcAddr,
     bootstrap,
+    ...(forceNewCluster ? { forceNewCluster } : {}),
     join,
     heartbeatMs,
     electionMs,

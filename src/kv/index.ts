@@ -19,3 +19,4 @@ export { KvStateMachine } from "./state_machine.ts";
 export type { EventListener, KvStats, SnapshotImage } from "./state_machine.ts";
 export type * from "./mvcc_types.ts";
 export type { KvCommand } from "./types.ts";
+export { readImageSummary, type ImageSummary } from "./snapshot_image.ts";

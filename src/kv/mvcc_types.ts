@@ -76,7 +76,8 @@ export interface DeleteRangeResponse {
   prev_kvs?: KeyValue[];
 }
 
-export type CompareTarget = "value" | "version" | "create" | "mod";
+/** CompareTarget: "lease" compares the key's lease id (0 = none), as etcd's Compare LEASE. */
+export type CompareTarget = "value" | "version" | "create" | "mod" | "lease";
 export type CompareResult = "=" | "!=" | "<" | ">";
 
 /** Compare: every key in the target (one key, or [key, range_end)) must satisfy it (etcd 3.5). */
@@ -85,7 +86,7 @@ export interface Compare {
   range_end?: string;
   target: CompareTarget;
   result: CompareResult;
-  /** value is a string for target "value", a revision or version number otherwise. */
+  /** value is a string for target "value", a revision, version or lease id otherwise. */
   value: string | number;
 }
 

@@ -149,7 +149,7 @@ export function validateDeleteRange(input: unknown, bounds: RequestBounds = defa
 function validateCompare(input: unknown, bounds: RequestBounds): Compare {
   const f = object(input, "a compare");
   onlyFields(f, ["key", "range_end", "target", "result", "value"], "a compare");
-  const target = oneOf(f.target, "target", ["value", "version", "create", "mod"] as const) ?? bad("a compare needs a target");
+  const target = oneOf(f.target, "target", ["value", "version", "create", "mod", "lease"] as const) ?? bad("a compare needs a target");
   const result = oneOf(f.result, "result", ["=", "!=", "<", ">"] as const) ?? bad("a compare needs a result");
   const against = target === "value" ? value(f.value, bounds) : (count(f.value, "a compare's value") ?? bad("a compare needs a value"));
   return compact({ key: key(f.key, "key", bounds), range_end: optionalKey(f.range_end, "range_end", bounds), target, result, value: against });

@@ -185,6 +185,29 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
   await writer.flush();
 }
 
+/** ImageSummary: what an image's header says (a v1 image has no revisions: its index stands in). */
+export interface ImageSummary {
+  format: number;
+  index: number;
+  revision: number;
+  keys: number;
+  hash: string;
+}
+
+/**
+ * readImageSummary reads the header of an image from its first bytes (magic + header frame; a few hundred
+ * bytes suffice), without parsing the rest: a backup names revision, keys and hash before its image streams.
+ */
+export function readImageSummary(prefix: Uint8Array): ImageSummary {
+  const version = imageVersion(prefix);
+  const reader = new ImageReader(prefix);
+  const header = packr.unpack(reader.next() ?? imageFail("missing header")) as Partial<HeaderV2 & HeaderV1>;
+  if (typeof header?.index !== "number" || typeof header.hash !== "string") imageFail("bad header");
+  if (version === 1) return { format: 1, index: header.index, revision: Math.max(1, header.index), keys: header.count ?? 0, hash: header.hash };
+  if (typeof header.revision !== "number" || typeof header.keys !== "number") imageFail("bad header");
+  return { format: header.format ?? image_format_version, index: header.index, revision: header.revision, keys: header.keys, hash: header.hash };
+}
+
 /** readImage parses a v1 or v2 image into a fresh store and dedup table, checking every count. */
 export async function readImage(image: Uint8Array, options: StoreOptions): Promise<RestoredImage> {
   return imageVersion(image) === 1 ? readV1(image, options) : readV2(image, options);

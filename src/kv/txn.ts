@@ -91,7 +91,7 @@ function choosePath(store: MvccStore, txn: TxnRequest): Path {
 
 /**
  * compareHolds: every key of the target satisfies the compare. With no key there, a value compare is false
- * and the others compare against zero (version 0 = absent): etcd's applyCompare.
+ * and the others compare against zero (version 0 = absent, lease 0 = none): etcd's applyCompare.
  */
 export function compareHolds(store: MvccStore, compare: Compare): boolean {
   const kvs: KeyValue[] = store.liveKvs(compare.key, compare.range_end);
@@ -101,9 +101,22 @@ export function compareHolds(store: MvccStore, compare: Compare): boolean {
   }
   return kvs.every((kv) => {
     if (compare.target === "value") return holds(compare, compareKeys(kv.value, String(compare.value)), true);
-    const field = compare.target === "version" ? kv.version : compare.target === "create" ? kv.create_revision : kv.mod_revision;
-    return holds(compare, field);
+    return holds(compare, compareField(kv, compare.target));
   });
+}
+
+/** compareField: the number a non-value compare reads from a live key (a key with no lease has lease 0). */
+function compareField(kv: KeyValue, target: Exclude<Compare["target"], "value">): number {
+  switch (target) {
+    case "version":
+      return kv.version;
+    case "create":
+      return kv.create_revision;
+    case "mod":
+      return kv.mod_revision;
+    case "lease":
+      return kv.lease;
+  }
 }
 
 /** holds: `actual` against compare.value (or, for a value compare, an already computed order `actual`). */

@@ -1,3 +1,4 @@
+import type { BackupStream } from "./backup/source.ts";
 import type { AlarmMember, AlarmType, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "../kv/mvcc_types.ts";
 import type { HashSample } from "../kv/hash_samples.ts";
 import type { KvCommand } from "../kv/types.ts";
@@ -134,6 +135,8 @@ export interface NodeApi {
   transferLeader(id: number): Promise<void>;
   /** snapshot takes a snapshot now and compacts the log behind it. */
   snapshot(): Promise<{ index: number }>;
+  /** backup (optional): a snapshot taken now, as a backup file streamed from disk (GET /snapshot, Maintenance.Snapshot). */
+  backup?(): Promise<BackupStream>;
   /** metricsText: Prometheus text exposition. */
   metricsText(): string;
   /** isReady: a leader is known and this node applied up to the commit index it knew of (GET /readyz). */

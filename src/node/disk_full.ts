@@ -155,6 +155,7 @@ class GuardedLog implements LogStore {
   }
 }
 
+/** guardedSnapshots: the SnapshotStore with its writes watched (every method of SnapshotStore must be passed on). */
 function guardedSnapshots(inner: SnapshotStore, guard: DiskFullGuard): SnapshotStore {
   const saveFrom = inner.saveFrom;
   return {
@@ -164,5 +165,7 @@ function guardedSnapshots(inner: SnapshotStore, guard: DiskFullGuard): SnapshotS
       : { saveFrom: (meta: SnapshotMeta, produce: (out: SnapshotWriter) => Promise<void>) => guard.watchSnapshot(() => saveFrom.call(inner, meta, produce)) }),
     latestMeta: () => inner.latestMeta(),
     loadLatest: (): Promise<Snapshot | null> => inner.loadLatest(),
+    // Reads pass through as they are (a backup streams the newest snapshot with it).
+    ...(inner.openLatestData === undefined ? {} : { openLatestData: () => inner.openLatestData!() }),
   };
 }

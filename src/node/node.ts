@@ -8,6 +8,8 @@ import { openStorage } from "../storage/index.ts";
 import { createTransport } from "../transport/index.ts";
 import type { QklzlTransport } from "../transport/index.ts";
 import type { HttpServer } from "./api.ts";
+import { openBackup } from "./backup/source.ts";
+import { forceNewCluster } from "./force_new_cluster.ts";
 import { PeriodicCompactor } from "./auto_compactor.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
@@ -57,6 +59,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       assert(kv.appliedIndex === snapshot.meta.index, `snapshot ${snapshot.meta.index} holds a map at ${kv.appliedIndex}`);
     }
     assert(kv.appliedIndex === storage.log.snapshotMeta().index, "the newest snapshot is the one the log starts after");
+    if (options.forceNewCluster === true) {
+      await forceNewCluster(storage, kv, { id: options.id, raftAddr: options.advertiseRaftAddr ?? options.raftAddr, httpAddr: options.httpAddr }, logger);
+    }
     const hasLog = storage.log.lastIndex() > 0;
     const hasState = hasLog || storage.meta.clusterId !== null;
     if (!hasState && !options.bootstrap && options.join === null) {
@@ -72,9 +77,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       barrier: async (key) => void (await rt.readKv(key, "linearizable")),
       logger,
     });
+    const backup = () => openBackup({ take: () => rt.snapshot(), snapshots: storage.snapshots, clusterId: () => storage.meta.clusterId, nodeId: options.id });
     const guardrails = new Guardrails(rt, kv, options, logger);
     disk.full = (full) => guardrails.diskFull(full);
-    const api = { ...createNodeApi(rt, requestBounds(options), (request) => guardrails.admit(request)), watches, alarms: guardrails.alarms };
+    const api = { ...createNodeApi(rt, requestBounds(options), (request) => guardrails.admit(request)), watches, backup, alarms: guardrails.alarms };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
@@ -100,9 +106,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const tlsManager = new TlsManager(tlsFiles, tls, logger, async (next) => {
       if (next.peer !== null) tlsTransport.reloadTls(next.peer);
       if (next.http !== null) await tlsHttp.reloadTls(next.http);
+      if (next.http !== null && grpc?.secure === true) grpc.reloadTls(next.http);
       rt.memberHttp = next.memberHttp;
     });
-    grpc = await startEtcdEndpoint(api, options);
+    grpc = await startEtcdEndpoint(api, options, tls.http, () => rt.memberHttp);
     const addrs = { raftAddr: options.advertiseRaftAddr ?? transport.addr, httpAddr: http.addr };
     const bootstrapping = !hasState && options.bootstrap;
     if (bootstrapping) {

@@ -1,17 +1,20 @@
 import type { ConsolaInstance } from "consola";
 import type { KvStateMachine } from "../kv/index.ts";
 import { createRand, type RaftCore } from "../raft/index.ts";
-import type { RaftConfig, SnapshotMeta } from "../raft/types.ts";
+import type { RaftConfig } from "../raft/types.ts";
 import { limits } from "../shared/limits.ts";
 import type { Storage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
+import { Applier } from "./applier.ts";
 import { Leadership } from "./leadership.ts";
+import { LeaseKeeper } from "./lease_keeper.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { Peers } from "./peers.ts";
 import { Proposals } from "./proposals.ts";
 import { Reads } from "./reads.ts";
 import { Refusals } from "./refusals.ts";
 import { Requests } from "./requests.ts";
+import { SaveTracker } from "./save_tracker.ts";
 import { Snapshotter } from "./snapshotter.ts";
 import type { NodeOptions } from "./types.ts";
 
@@ -28,14 +31,10 @@ export interface PartsHooks {
   transport(): Transport;
   wake(): void;
   ensureRunning(): void;
-  /** appliedMeta: index, term and configuration of the last applied entry (what a snapshot now covers). */
-  appliedMeta(): SnapshotMeta;
-  /** installed: a received snapshot replaced the state. */
-  installed(meta: SnapshotMeta): void;
-  /** isDurable: this node's log holds entry (index, term) on disk (see NodeRuntime.isDurable). */
-  isDurable(index: number, term: number): boolean;
-  /** nextSave resolves once the running write (or the next) completes; rejects once stopped. */
-  nextSave(): Promise<void>;
+  /** closed: the loop has exited or is exiting. */
+  closed(): boolean;
+  /** removalToConfirm: see RuntimeHandlers.onRemovalToConfirm. */
+  removalToConfirm(index: number): void;
 }
 
 /** RuntimeParts: the runtime's helpers, one job each. */
@@ -48,6 +47,12 @@ export interface RuntimeParts {
   leadership: Leadership;
   requests: Requests;
   snapshotter: Snapshotter;
+  applier: Applier;
+  saves: SaveTracker;
+  /** leases: the leader's expiry clock and the lease operations (lease_keeper.ts). */
+  leases: LeaseKeeper;
+  /** syncPeers makes the transport's address table follow the core's configuration. */
+  syncPeers(): void;
 }
 
 /** createParts builds the runtime's parts and wires them to each other and to the runtime's hooks. */
@@ -88,22 +93,48 @@ export function createParts(init: RuntimeOptions, hooks: PartsHooks): RuntimePar
     },
   );
   const requests = new Requests({ core: hooks.core, kv, proposals, reads, peers, refusals, metrics, ensureRunning: hooks.ensureRunning, wake });
+  const syncPeers = (): void => peers.syncPeers(hooks.core().status().members);
+  const applier = new Applier(
+    {
+      id: options.id,
+      kv,
+      proposals,
+      refusals,
+      metrics,
+      logger,
+      incarnation: () => init.storage.meta.incarnation,
+      softState: () => hooks.core().softState(),
+      removalToConfirm: hooks.removalToConfirm,
+      syncPeers,
+    },
+    init.storage.log.snapshotMeta(),
+  );
+  const saves = new SaveTracker(options.id, init.storage, hooks.closed, wake);
   const snapshotter = new Snapshotter({
     storage: init.storage,
     kv,
     logger,
     metrics,
-    isDurable: hooks.isDurable,
-    nextSave: hooks.nextSave,
+    isDurable: (index, term) => saves.isDurable(index, term),
+    nextSave: () => saves.nextSave(),
     snapshotEntries: options.snapshotEntries,
     trailingEntries: options.trailingEntries,
-    appliedMeta: hooks.appliedMeta,
+    appliedMeta: () => applier.appliedMeta(),
     core: hooks.core,
     transport: hooks.transport,
     wake,
-    installed: hooks.installed,
+    installed: (meta) => applier.installed(meta),
   });
-  return { metrics, proposals, reads, peers, refusals, leadership, requests, snapshotter };
+  const leases = new LeaseKeeper({
+    electionMs: options.electionMs,
+    kv,
+    logger,
+    softState: () => hooks.core().softState(),
+    propose: (data) => requests.propose(data),
+    confirmLeader: () => requests.confirmLeader(),
+    notLeaderError: () => refusals.notLeaderError(),
+  });
+  return { metrics, proposals, reads, peers, refusals, leadership, requests, snapshotter, applier, saves, leases, syncPeers };
 }
 
 /** coreConfig: the core's configuration from the node's options and what storage holds. */

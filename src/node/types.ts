@@ -16,6 +16,8 @@ export interface NodeOptions {
   /** grpcAddr: where the etcd v3 gRPC endpoint listens (src/node/grpc); off when absent or null. */
   grpcAddr?: string | null;
   bootstrap: boolean;
+  /** forceNewCluster: make this existing data dir a one-voter cluster of this node first (force_new_cluster.ts). */
+  forceNewCluster?: boolean;
   /** join is the HTTP address of any live member, or null. */
   join: string | null;
   heartbeatMs: number;

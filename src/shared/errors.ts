@@ -28,6 +28,8 @@ export type ErrorCode =
   | "no_space"
   | "overloaded"
   | "corrupt"
+  | "backup_corrupt"
+  | "data_dir_not_empty"
   | "internal";
 
 /** HTTP status for each code: one map, so every layer answers the same. */
@@ -63,6 +65,8 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   overloaded: 429,
   // 503 until an operator disarms the CORRUPT alarm (etcd refuses writes the same way).
   corrupt: 503,
+  backup_corrupt: 422,
+  data_dir_not_empty: 409,
   internal: 500,
 };
 

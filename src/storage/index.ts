@@ -31,7 +31,7 @@ import { lockDir, type DirLock } from "./dir_lock.ts";
 import { fsyncDir } from "./fs_util.ts";
 import type { StorageFs } from "./file_system.ts";
 
-export type { DirMeta, LogStore, Snapshot, SnapshotStore, Storage, StorageOptions } from "./types.ts";
+export type { DirMeta, LogStore, Snapshot, SnapshotDataReader, SnapshotStore, Storage, StorageOptions } from "./types.ts";
 export { Wal, type SyncMode } from "./wal.ts";
 export { FileSnapshotStore } from "./snapshot_store.ts";
 export { nodeFs, type StorageFileHandle, type StorageFs } from "./file_system.ts";

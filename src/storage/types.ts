@@ -40,6 +40,15 @@ export interface SnapshotWriter {
   write(chunk: Uint8Array): Promise<void>;
 }
 
+/** SnapshotDataReader reads one stored snapshot's image in order, checking its CRC at the end. */
+export interface SnapshotDataReader {
+  meta: SnapshotMeta;
+  file: string;
+  dataLen: number;
+  read(buf: Uint8Array): Promise<number>;
+  close(): Promise<void>;
+}
+
 /** SnapshotStore keeps the last few snapshots, each published atomically (tmp + fsync + rename + dir fsync). */
 export interface SnapshotStore {
   /** save publishes a snapshot durably; older ones beyond the retention count are reaped afterwards. */
@@ -51,6 +60,8 @@ export interface SnapshotStore {
   saveFrom?(meta: SnapshotMeta, produce: (out: SnapshotWriter) => Promise<void>): Promise<void>;
   /** latestMeta: meta of the newest valid snapshot, null when none. Cheap (no data read). */
   latestMeta(): SnapshotMeta | null;
+  /** openLatestData (optional): the newest snapshot's image, read in pieces (FileSnapshotStore.openLatestData). */
+  openLatestData?(): Promise<SnapshotDataReader | null>;
   /** loadLatest reads and CRC-checks the newest snapshot; a corrupt one is skipped with a warning. */
   loadLatest(): Promise<Snapshot | null>;
 }

@@ -7,7 +7,7 @@ import { EtcdCluster } from "./etcd_support.ts";
 // Issue 14: the `etcd3` npm client (1.1.2, unchanged) against a 3-node cluster of the binary: KV (prefix,
 // range, limit, sort, keys-only, count-only, revision filters, serializable, a past revision), txns, watch
 // (live, replay from a revision, prev_kv), namespaces and STM (software transactional memory over Txn
-// compares). Leases, lock and election need the gRPC Lease service, not wired yet, and are not here. Hosts are given without "http://" (BUN-NOTES §9: Bun's
+// compares). Leases, lock and election are in test/cluster/etcd3_lease.test.ts. Hosts are given without "http://" (BUN-NOTES §9: Bun's
 // HTTP/2 server resets streams whose :authority carries a scheme).
 
 const cluster = new EtcdCluster({ name: "etcd3-client", extraArgs: fastFlags });

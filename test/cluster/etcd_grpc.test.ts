@@ -70,14 +70,45 @@ describe("etcd KV on qklzl", () => {
     const big = await grpcError(etcd(f1!).call("KV", "Put", { key: b("big"), value: Buffer.alloc(5000, 120) }));
     expect([big.code, big.details, big.qklzl]).toEqual([status.INVALID_ARGUMENT, "etcdserver: request is too large", "too_large"]);
     expect((await etcd(f1!).call("KV", "Range", { key: b("big") })).count).toBe("0");
-    const lease = await grpcError(etcd(f1!).call("Lease", "LeaseGrant", { TTL: 5 }));
-    expect(lease.code).toBe(status.UNIMPLEMENTED);
-    // A put's lease goes to the store, which knows leases (granted over HTTP): an unknown one is etcd's error.
+    // Leases are the node's (the same over HTTP and gRPC); an unknown one is etcd's error.
     const unknownLease = await grpcError(etcd(f1!).call("KV", "Put", { key: b("leased"), value: b("x"), lease: 424242 }));
     expect([unknownLease.code, unknownLease.details]).toEqual([status.NOT_FOUND, "etcdserver: requested lease not found"]);
     const granted = await (await fetch(`http://${cluster.node(f1!).httpAddr}/lease/grant`, { method: "POST", body: JSON.stringify({ ttl: 60 }) })).json() as { id: number };
     await etcd(f1!).call("KV", "Put", { key: b("leased"), value: b("x"), lease: granted.id });
     expect((await etcd(f1!).call("KV", "Range", { key: b("leased") })).kvs[0].lease).toBe(String(granted.id));
+    const taken = await grpcError(etcd(f1!).call("Lease", "LeaseGrant", { ID: granted.id, TTL: 5 }));
+    expect([taken.code, taken.details]).toEqual([status.FAILED_PRECONDITION, "etcdserver: lease already exists"]);
+    const tooLong = await grpcError(etcd(f1!).call("Lease", "LeaseGrant", { TTL: 10 ** 10 }));
+    expect([tooLong.code, tooLong.details]).toEqual([status.OUT_OF_RANGE, "etcdserver: too large lease TTL"]);
+    const gone = await grpcError(etcd(f1!).call("Lease", "LeaseRevoke", { ID: 424242 }));
+    expect([gone.code, gone.details]).toEqual([status.NOT_FOUND, "etcdserver: requested lease not found"]);
+  });
+
+  test("leases through a follower: grant with an id, keep-alive stream, time-to-live with keys, revoke in the header's revision", async () => {
+    const { followers: [f1, f2] } = await followers();
+    const grant = await etcd(f1!).call("Lease", "LeaseGrant", { ID: 5150, TTL: 30 });
+    expect([grant.ID, grant.TTL, grant.error]).toEqual(["5150", "30", ""]);
+    expect(grant.header.raft_term).toBe(String((await cluster.status(f1!))!.term));
+    await etcd(f2!).call("KV", "Put", { key: b("l/1"), value: b("a"), lease: 5150 });
+    await etcd(f2!).call("KV", "Put", { key: b("l/2"), value: b("b"), lease: 5150 });
+    const keepAlive = etcd(f2!).stream("Lease", "LeaseKeepAlive");
+    const renewals: Reply[] = [];
+    keepAlive.on("data", (m: Reply) => renewals.push(m));
+    keepAlive.write({ ID: 5150 });
+    keepAlive.write({ ID: 4242 }); // unknown: TTL 0, the stream goes on (etcd's answer)
+    keepAlive.write({ ID: 5150 });
+    await waitFor(async () => (renewals.length >= 3 ? true : null), { deadlineMs: 10_000, what: "three keep-alive answers" });
+    keepAlive.end();
+    expect(renewals.map((r) => [r.ID, r.TTL])).toEqual([["5150", "30"], ["4242", "0"], ["5150", "30"]]);
+    const ttl = await etcd(f1!).call("Lease", "LeaseTimeToLive", { ID: 5150, keys: true });
+    expect([ttl.ID, ttl.grantedTTL, ttl.keys.map((k: Buffer) => k.toString()).sort()]).toEqual(["5150", "30", ["l/1", "l/2"]]);
+    expect(Number(ttl.TTL)).toBeGreaterThan(25);
+    expect((await etcd(f2!).call("Lease", "LeaseLeases", {})).leases.map((l: Reply) => l.ID)).toContain("5150");
+    const revoked = await etcd(f2!).call("Lease", "LeaseRevoke", { ID: 5150 });
+    const after = await etcd(f1!).call("KV", "Range", { key: b("l/"), range_end: b("l0") });
+    expect(after.count).toBe("0");
+    expect(revoked.header.revision).toBe(after.header.revision); // the revision of the revoke's deletes
+    expect((await etcd(f1!).call("Lease", "LeaseTimeToLive", { ID: 5150 })).TTL).toBe("-1");
   });
 
   test("a watch through a follower with fragment splits a big revision's events; the last answer is unfragmented", async () => {

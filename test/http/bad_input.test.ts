@@ -71,7 +71,7 @@ const rows: Row[] = [
   { name: "DELETE /kv", method: "DELETE", path: "/kv?key=a", status: 405, code: "method_not_allowed" },
   { name: "GET /join", method: "GET", path: "/join", status: 405, code: "method_not_allowed" },
   { name: "POST /status", method: "POST", path: "/status", body: "{}", status: 405, code: "method_not_allowed" },
-  { name: "GET /snapshot", method: "GET", path: "/snapshot", status: 405, code: "method_not_allowed" },
+  { name: "PUT /snapshot", method: "PUT", path: "/snapshot", status: 405, code: "method_not_allowed" },
 ];
 
 /** invalidUtf8Put is a well-formed JSON put whose value holds a byte that is not UTF-8 (0xff). */

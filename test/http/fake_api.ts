@@ -52,6 +52,8 @@ export class FakeNodeApi implements NodeApi {
   role: FakeRole = { kind: "leader" };
   index = 0;
   ready = true;
+  /** backup: GET /snapshot's source; absent unless a test sets it. */
+  backup?: () => Promise<import("../../src/node/backup/source.ts").BackupStream>;
   /** delayMs: how long leader-only calls take (to test timeouts). */
   delayMs = 0;
   /** nextError: thrown by the next call of any method, then cleared. */

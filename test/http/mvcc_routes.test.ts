@@ -207,6 +207,24 @@ describe("POST /txn", () => {
     expect(second.responses[0].range.kvs[0].value).toBe("1");
   });
 
+  test("a compare on a key's lease: {\"lease\": ID} in \"if\" and target lease in a txn, both branches", async () => {
+    await node.api.kvRequest({ kind: "lease_grant", lease_grant: { id: 808, ttl: 60 } });
+    expect((await put("leased/k", "v", { lease: 808 })).status).toBe(200);
+    expect((await put("leased/k", "v2", { if: { lease: 808 } })).status).toBe(200); // put keeps no lease: now 0
+    const refused = await put("leased/k", "v3", { if: { lease: 808 } });
+    expect(refused.status).toBe(412);
+    expect((await json(refused)).kv.lease).toBe(0);
+    expect((await put("leased/k", "v4", { lease: 808, if: { lease: 0 } })).status).toBe(200);
+    const txn = (lease: number | string, target = "lease") => ({
+      compare: [{ key: "leased/k", target, result: "=", ...(target === "LEASE" ? { lease } : { value: lease }) }],
+      success: [{ range: { key: "leased/k" } }],
+      failure: [],
+    });
+    expect((await json(await postJson(`${node.base}/txn`, txn(808)))).succeeded).toBe(true);
+    expect((await json(await postJson(`${node.base}/txn`, txn(809)))).succeeded).toBe(false);
+    expect((await json(await postJson(`${node.base}/txn`, txn("808", "LEASE")))).succeeded).toBe(true); // etcd's gateway spelling
+  });
+
   test("etcd JSON gateway spellings are accepted", async () => {
     const body = await json(
       await postJson(`${node.base}/txn`, {

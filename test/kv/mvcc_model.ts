@@ -273,7 +273,7 @@ export class Model {
     if (kvs.length === 0) return c.target === "value" ? false : test(0 - Number(c.value));
     return kvs.every((kv) => {
       if (c.target === "value") return test(cmp(kv.value, String(c.value)));
-      const actual = { version: kv.version, create: kv.create_revision, mod: kv.mod_revision }[c.target];
+      const actual = { version: kv.version, create: kv.create_revision, mod: kv.mod_revision, lease: kv.lease }[c.target];
       return test(actual - Number(c.value));
     });
   }

@@ -85,8 +85,8 @@ class Gen {
     return { delete_range: { ...this.span(), ...(this.chance(0.5) ? { prev_kv: true } : {}) } };
   }
   compare(m: Model): Compare {
-    const target = this.pick(["value", "version", "create", "mod"] as const);
-    const value = target === "value" ? this.pick(VALUES) : this.int(m.revision + 2);
+    const target = this.pick(["value", "version", "create", "mod", "lease"] as const);
+    const value = target === "value" ? this.pick(VALUES) : target === "lease" ? this.int(4) : this.int(m.revision + 2);
     const span = this.chance(0.7) ? { key: this.pick(KEYS) } : this.span();
     return { ...span, target, result: this.pick(["=", "!=", "<", ">"] as const), value };
   }

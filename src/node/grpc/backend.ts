@@ -5,15 +5,19 @@ import type { AlarmMember, AlarmType } from "../../kv/mvcc_types.ts";
  * protocol layer converts bytes), int64 counters as numbers (revisions and versions stay far below 2^53;
  * 64-bit member and cluster ids are derived in ids.ts and never pass through here).
  *
- * The KV types are src/kv's MVCC store's own where they are the same (KeyValue ... DeleteRangeResponse), and
+ * The KV types are src/kv's MVCC store's own where they are the same (KeyValue ... DeleteRangeResponse, Compare), and
  * follow them elsewhere, so the store plugs in through node_backend.ts only. A method the node cannot do yet throws NotSupportedError,
  * which the endpoint answers UNIMPLEMENTED naming what is missing. Every other refusal is a QklzlError
  * (src/shared/errors.ts) whose code grpc/errors.ts maps to etcd's gRPC code and message.
  */
 
 // The store's own shapes (src/kv/mvcc_types.ts), where gRPC asks nothing more of them; RangeRequest adds
-// `serializable`, and Compare below adds the lease target the store does not compare on yet.
+// `serializable`.
+import type { BackupStream } from "../backup/source.ts";
 import type {
+  Compare,
+  CompareResult,
+  CompareTarget,
   DeleteRangeRequest,
   DeleteRangeResponse,
   KeyValue,
@@ -25,24 +29,12 @@ import type {
   SortTarget,
 } from "../../kv/mvcc_types.ts";
 
-export type { DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeResponse, SortOrder, SortTarget };
+export type { Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeResponse, SortOrder, SortTarget };
 
 /** RangeRequest: the store's, plus how to read it. */
 export interface RangeRequest extends StoreRangeRequest {
   /** serializable: answer from this member's state (no ReadIndex round); linearizable otherwise. */
   serializable?: boolean;
-}
-
-export type CompareTarget = "value" | "version" | "create" | "mod" | "lease";
-export type CompareResult = "=" | "!=" | "<" | ">";
-
-export interface Compare {
-  key: string;
-  range_end?: string;
-  target: CompareTarget;
-  result: CompareResult;
-  /** value: a string for target "value", a number (revision, version or lease id) otherwise. */
-  value: string | number;
 }
 
 export type RequestOp =
@@ -176,7 +168,8 @@ export interface EtcdBackend {
   watch(request: WatchCreateRequest, listener: WatchListener): Promise<WatchHandle>;
 
   leaseGrant(request: LeaseGrant): Promise<LeaseGrant>;
-  leaseRevoke(id: number): Promise<void>;
+  /** leaseRevoke deletes the lease and its keys; resolves with the revision of the delete (the store's when there were no keys). */
+  leaseRevoke(id: number): Promise<{ revision: number }>;
   /** leaseKeepAlive renews the lease once (the endpoint calls it per keep-alive request); an unknown one throws. */
   leaseKeepAlive(id: number): Promise<LeaseGrant>;
   leaseTimeToLive(id: number, withKeys: boolean): Promise<LeaseTimeToLive>;
@@ -191,6 +184,8 @@ export interface EtcdBackend {
   alarm(action: "activate" | "deactivate", memberId: number, alarm: AlarmType): Promise<AlarmMember[]>;
   /** hashKV: the content hash at `revision` (0 = now) and the revision it covers. */
   hashKV(revision: number): Promise<{ hash: string; hash_revision: number; compact_revision: number }>;
+  /** snapshot (optional): a backup of this member streamed from disk (Maintenance.Snapshot); not_ready while not ready. */
+  snapshot?(): Promise<BackupStream>;
 }
 
 /** NotSupportedError: the node cannot serve this yet (the endpoint answers UNIMPLEMENTED with the message). */

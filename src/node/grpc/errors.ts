@@ -27,6 +27,7 @@ export const etcd_errors: Readonly<Record<string, EtcdStatus>> = {
   too_large: { code: grpcStatus.INVALID_ARGUMENT, message: "etcdserver: request is too large" },
   bad_request: { code: grpcStatus.INVALID_ARGUMENT, message: null },
   unknown_member: { code: grpcStatus.NOT_FOUND, message: "etcdserver: member not found" },
+  not_ready: { code: grpcStatus.UNAVAILABLE, message: null },
   storage_corrupt: { code: grpcStatus.DATA_LOSS, message: "etcdserver: corrupt cluster" },
   compacted: { code: grpcStatus.OUT_OF_RANGE, message: "etcdserver: mvcc: required revision has been compacted" },
   future_revision: { code: grpcStatus.OUT_OF_RANGE, message: "etcdserver: mvcc: required revision is a future revision" },
@@ -38,6 +39,10 @@ export const etcd_errors: Readonly<Record<string, EtcdStatus>> = {
   overloaded: { code: grpcStatus.RESOURCE_EXHAUSTED, message: "etcdserver: too many requests" },
   corrupt: { code: grpcStatus.DATA_LOSS, message: "etcdserver: corrupt cluster" },
   lease_not_found: { code: grpcStatus.NOT_FOUND, message: "etcdserver: requested lease not found" },
+  lease_exists: { code: grpcStatus.FAILED_PRECONDITION, message: "etcdserver: lease already exists" },
+  lease_ttl_too_large: { code: grpcStatus.OUT_OF_RANGE, message: "etcdserver: too large lease TTL" },
+  // etcd has no lease count limit; its "too many requests" is what a client backs off from.
+  too_many_leases: { code: grpcStatus.RESOURCE_EXHAUSTED, message: "etcdserver: too many requests" },
   empty_key: { code: grpcStatus.INVALID_ARGUMENT, message: "etcdserver: key is not provided" },
   auth_not_enabled: { code: grpcStatus.FAILED_PRECONDITION, message: "etcdserver: authentication is not enabled" },
   member_not_learner: { code: grpcStatus.FAILED_PRECONDITION, message: "etcdserver: can only promote a learner member" },

@@ -1,5 +1,6 @@
 import { consola } from "consola";
 import { type ErrorCode, isQklzlError, QklzlError } from "../../shared/errors.ts";
+import { type MemberHttp, memberFetchInit, memberUrl, plain_member_http } from "../cluster_client.ts";
 
 const log = consola.withTag("grpc");
 
@@ -15,36 +16,46 @@ const forwarded_header = "x-qklzl-forwarded";
  */
 const not_sent_codes = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "FailedToOpenSocket"]);
 
-/** LeaderCall: what a leader-only operation sends to the leader's HTTP API when this member does not lead. */
-export interface LeaderCall {
-  path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader" | "/alarms/activate" | "/alarms/disarm";
-  body: Record<string, unknown>;
-}
+/**
+ * LeaderCall: what a leader-only operation sends to the leader's HTTP API when this member does not lead: a
+ * POST with a JSON body, or (method GET, no body) a read only the leader answers (a lease's time to live, the
+ * lease list: its expiry clock is the leader's).
+ */
+export type LeaderCall =
+  | {
+      method?: "POST";
+      path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader" | "/lease/grant" | "/lease/revoke" | "/lease/keepalive" | "/alarms/activate" | "/alarms/disarm";
+      body: Record<string, unknown>;
+    }
+  | { method: "GET"; path: `/lease/${number}` | `/lease/${number}?keys=true` | "/leases" };
 
 /**
  * onLeader runs `local` (a NodeApi call that only a leader can do); on a follower it sends `call` to the leader's
  * HTTP API instead, so an etcd client talking to any member never sees a redirect. A leader that moved again
- * answers 307: the client then gets "leader changed" and retries, as it does against etcd.
+ * answers 307: the client then gets "leader changed" and retries, as it does against etcd. `via`: how members'
+ * HTTP APIs are reached (https with the node's CA and client certificate when TLS is on).
  */
-export async function onLeader<T>(local: () => Promise<T>, call: LeaderCall, timeoutMs: number): Promise<T | Record<string, unknown>> {
+export async function onLeader<T>(local: () => Promise<T>, call: LeaderCall, timeoutMs: number, via: MemberHttp = plain_member_http): Promise<T | Record<string, unknown>> {
   try {
     return await local();
   } catch (error) {
     if (!isQklzlError(error) || error.code !== "not_leader") throw error;
     const leaderAddr = error.details.leader_http_addr;
     if (typeof leaderAddr !== "string" || leaderAddr === "") throw new QklzlError("no_leader", `${error.message} (no leader address is known)`);
-    return await postToLeader(leaderAddr, call, timeoutMs);
+    return await postToLeader(leaderAddr, call, timeoutMs, via);
   }
 }
 
-async function postToLeader(leaderAddr: string, call: LeaderCall, timeoutMs: number): Promise<Record<string, unknown>> {
+async function postToLeader(leaderAddr: string, call: LeaderCall, timeoutMs: number, via: MemberHttp): Promise<Record<string, unknown>> {
   let status: number;
   let reply: unknown;
   try {
-    const response = await fetch(`http://${leaderAddr}${call.path}`, {
-      method: "POST",
-      body: JSON.stringify(call.body),
-      headers: { "content-type": "application/json", [forwarded_header]: "1" },
+    const post = call.method !== "GET";
+    const response = await fetch(memberUrl(leaderAddr, call.path, via), {
+      ...memberFetchInit(via),
+      method: post ? "POST" : "GET",
+      body: post ? JSON.stringify(call.body) : null,
+      headers: post ? { "content-type": "application/json", [forwarded_header]: "1" } : { [forwarded_header]: "1" },
       redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });

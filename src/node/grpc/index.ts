@@ -1,5 +1,6 @@
 // The etcd v3 gRPC endpoint (issue 14): etcd's protocol over the node, for etcdctl and etcd's client libraries.
 import type { NodeApi } from "../api.ts";
+import type { HttpTls, MemberHttp } from "../tls/types.ts";
 import type { NodeOptions } from "../types.ts";
 import { createNodeBackend } from "./node_backend.ts";
 import { type GrpcServer, startGrpcServer } from "./server.ts";
@@ -11,9 +12,11 @@ export type { EtcdBackend } from "./backend.ts";
 
 /**
  * startEtcdEndpoint starts the endpoint when options.grpcAddr is set (null otherwise). Messages may be as large
- * as an HTTP body; keys and values are bounded by the node's own limits when a write is validated.
+ * as an HTTP body; keys and values are bounded by the node's own limits when a write is validated. `tls` is the
+ * HTTP API's (the same client certificate flags, as etcd serves gRPC and HTTP on its client URLs); `memberHttp`
+ * is how a follower forwards a write to the leader's HTTP API (https + client certificate when TLS is on).
  */
-export async function startEtcdEndpoint(api: NodeApi, options: NodeOptions): Promise<GrpcServer | null> {
+export async function startEtcdEndpoint(api: NodeApi, options: NodeOptions, tls: HttpTls | null = null, memberHttp?: () => MemberHttp): Promise<GrpcServer | null> {
   const listen = options.grpcAddr ?? null;
   if (listen === null) return null;
   let addr = listen;
@@ -22,10 +25,11 @@ export async function startEtcdEndpoint(api: NodeApi, options: NodeOptions): Pro
       return addr;
     },
     requestTimeoutMs: options.requestTimeoutMs,
+    memberHttp,
   });
   // The node stops the endpoint after it failed every pending request (shutting_down); what is left then are
   // long-lived streams (watch, keep-alive) that never end on their own, so the grace before closing them is short.
-  const server = await startGrpcServer(backend, { listen, maxMessageBytes: options.maxBodyBytes, stopTimeoutMs: Math.min(options.requestTimeoutMs, stop_grace_ms) });
+  const server = await startGrpcServer(backend, { listen, maxMessageBytes: options.maxBodyBytes, stopTimeoutMs: Math.min(options.requestTimeoutMs, stop_grace_ms), tls });
   addr = server.addr;
   return server;
 }

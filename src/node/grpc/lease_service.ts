@@ -20,8 +20,8 @@ export function leaseService(backend: EtcdBackend) {
       return { header: header(backend), ID: granted.id, TTL: granted.ttl, error: "" };
     }),
     LeaseRevoke: unary("Lease/LeaseRevoke", async (m) => {
-      await backend.leaseRevoke(int64(m.ID, "ID"));
-      return { header: header(backend) };
+      const revoked = await backend.leaseRevoke(int64(m.ID, "ID"));
+      return { header: header(backend, Math.max(revoked.revision, backend.info().revision)) };
     }),
     LeaseTimeToLive: unary("Lease/LeaseTimeToLive", async (m) => {
       const id = int64(m.ID, "ID");

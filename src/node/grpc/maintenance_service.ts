@@ -1,10 +1,11 @@
-import { status as grpcStatus, Metadata, type ServerWritableStream } from "@grpc/grpc-js";
+import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 import type { AlarmMember } from "../../kv/mvcc_types.ts";
 import type { EtcdBackend } from "./backend.ts";
 import type { Msg } from "./codec.ts";
 import { EtcdError } from "./errors.ts";
 import { etcdMemberId, nodeIdOf, parseUint64 } from "./ids.ts";
 import { header, log, unary } from "./rpc.ts";
+import { streamSnapshot } from "./snapshot_stream.ts";
 
 /**
  * etcd_version is the server version Status reports: the protocol level qklzl speaks (etcd v3.5's API), which
@@ -78,11 +79,6 @@ export function maintenanceService(backend: EtcdBackend) {
       await backend.transferLeader(nodeId);
       return { header: header(backend) };
     }),
-    Snapshot: (call: ServerWritableStream<Msg, Msg>) => {
-      call.emit("error", {
-        code: grpcStatus.UNIMPLEMENTED,
-        details: "qklzl's node surface cannot stream a snapshot yet (take one with POST /snapshot; it stays on the node)",
-      });
-    },
+    Snapshot: (call: ServerWritableStream<Msg, Msg>) => void streamSnapshot(backend, call),
   };
 }

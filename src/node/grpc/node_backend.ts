@@ -1,8 +1,9 @@
-import type { AlarmMember, KvRequest, KvResponse, Compare as StoreCompare, RangeRequest as StoreRange, RequestOp as StoreOp } from "../../kv/index.ts";
+import type { AlarmMember, KvRequest, KvResponse, RangeRequest as StoreRange, RequestOp as StoreOp } from "../../kv/index.ts";
 import type { Watch, WatchMessage } from "../../kv/watch_hub.ts";
 import { isQklzlError, QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
 import type { NodeApi, StatusJson } from "../api.ts";
+import type { MemberHttp } from "../cluster_client.ts";
 import {
   type Compare,
   type EtcdBackend,
@@ -23,11 +24,10 @@ import { onLeader } from "./forward.ts";
  * surface (range, kvRequest, watches, storeStats). Reads go to api.range on any member (ReadIndex, or this
  * member's state when serializable); writes are proposed with api.kvRequest and, on a follower, forwarded to
  * the leader's HTTP API (POST /txn wrapping the one operation, POST /compact), so a client never sees a
- * redirect. The Lease service is not wired to the node's leases (NodeApi.lease*) yet: Lease methods and a
- * "lease" compare are NotSupportedError; a put's lease id passes through to the store, which refuses unknown ones.
+ * redirect. Leases are the node's (NodeApi.lease*, src/node/lease_keeper.ts): every lease call is answered by
+ * the leader, whose clock decides expiry, so a follower forwards grants, revokes, each keep-alive, time-to-live
+ * and the list to the leader's /lease routes, as the HTTP API does.
  */
-
-const no_leases = "qklzl's etcd endpoint does not serve leases yet (use the HTTP API's /lease routes)";
 
 export interface NodeBackendOptions {
   /** grpcAddr: this member's bound gRPC address (its clientURL in MemberList). */
@@ -35,6 +35,8 @@ export interface NodeBackendOptions {
   requestTimeoutMs: number;
   /** progressMs: how often a watch with progress_notify gets a progress answer while idle (etcd: 10 min). */
   progressMs?: number;
+  /** memberHttp: how a follower reaches the leader's HTTP API to forward a write (https when TLS is on). */
+  memberHttp?: () => MemberHttp;
 }
 
 type KvRequestOf<K extends KvRequest["kind"]> = Extract<KvRequest, { kind: K }>;
@@ -45,19 +47,30 @@ function storeRange(request: RangeRequest): StoreRange {
   return rest;
 }
 
-function storeCompare(compare: Compare): StoreCompare {
-  if (compare.target === "lease") throw new NotSupportedError(`a compare on a key's lease: ${no_leases}`);
-  return compare as StoreCompare;
-}
-
 function storeOp(op: RequestOp): StoreOp {
   if ("range" in op) return { range: storeRange(op.range) };
   if ("txn" in op) return { txn: storeTxn(op.txn) };
   return op as StoreOp;
 }
 
-function storeTxn(txn: TxnRequest): { compare: StoreCompare[]; success: StoreOp[]; failure: StoreOp[] } {
-  return { compare: txn.compare.map(storeCompare), success: txn.success.map(storeOp), failure: txn.failure.map(storeOp) };
+function storeTxn(txn: TxnRequest): { compare: Compare[]; success: StoreOp[]; failure: StoreOp[] } {
+  return { compare: txn.compare, success: txn.success.map(storeOp), failure: txn.failure.map(storeOp) };
+}
+
+/**
+ * knownLeaseId: a lease id no lease can have (0, negative: qklzl's ids are positive) is not found, as etcd
+ * answers it, on every member alike (the leader's /lease routes would refuse it as a bad request).
+ */
+function knownLeaseId(id: number): number {
+  if (!Number.isSafeInteger(id) || id <= 0) throw new QklzlError("lease_not_found", `lease ${id} not found (lease ids are positive)`, { id });
+  return id;
+}
+
+/** leaseNumber: a number of the leader's /lease answer (forwarded), which must be there. */
+function leaseNumber(answer: Record<string, unknown>, field: string): number {
+  const value = answer[field];
+  if (typeof value !== "number") throw new QklzlError("internal", `the leader's lease answer has no number "${field}"`);
+  return value;
 }
 
 /** leaderChanged: a read whose leader changed mid-round is retryable (etcd's "leader changed"). */
@@ -67,10 +80,6 @@ function leaderChanged(error: unknown): never {
 }
 
 export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): EtcdBackend {
-  const noLeases = async (): Promise<never> => {
-    throw new NotSupportedError(no_leases);
-  };
-
   const members = (status: StatusJson): MemberInfo[] =>
     status.members.map((m) => ({
       node_id: m.id,
@@ -105,7 +114,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
   const propose = async (request: KvRequestOf<"put" | "delete_range" | "txn" | "compact">): Promise<Exclude<KvResponse, { kind: "error" }>> => {
     const local = async () => (await api.kvRequest(request)).response;
     if (request.kind === "compact") {
-      const answer = await onLeader(local, { path: "/compact", body: { revision: request.compact.revision } }, options.requestTimeoutMs);
+      const answer = await onLeader(local, { path: "/compact", body: { revision: request.compact.revision } }, options.requestTimeoutMs, options.memberHttp?.());
       if ("kind" in answer) return answer as Exclude<KvResponse, { kind: "error" }>;
       return { kind: "compact", compact: { revision: Number(answer.revision), compact_revision: Number(answer.compact_revision) } };
     }
@@ -113,7 +122,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       request.kind === "txn"
         ? request.txn
         : { compare: [], success: [request.kind === "put" ? { put: request.put } : { delete_range: request.delete_range }], failure: [] };
-    const answer = await onLeader(local, { path: "/txn", body: body as unknown as Record<string, unknown> }, options.requestTimeoutMs);
+    const answer = await onLeader(local, { path: "/txn", body: body as unknown as Record<string, unknown> }, options.requestTimeoutMs, options.memberHttp?.());
     if ("kind" in answer) return answer as Exclude<KvResponse, { kind: "error" }>;
     const txn = answer as unknown as { succeeded: boolean; responses: Array<Record<string, unknown>>; revision: number };
     if (request.kind === "txn") return { kind: "txn", txn: { succeeded: txn.succeeded, responses: txn.responses as never, revision: txn.revision } };
@@ -173,11 +182,52 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       });
     },
 
-    leaseGrant: noLeases,
-    leaseRevoke: noLeases,
-    leaseKeepAlive: noLeases,
-    leaseTimeToLive: noLeases,
-    leases: noLeases,
+    async leaseGrant(request) {
+      // etcd raises a TTL below its minimum (0 and negatives included) to the minimum, and refuses one above
+      // its maximum; the keeper raises anything to qklzl's minimum (>= 2 election timeouts).
+      if (request.ttl > limits.lease_ttl_seconds_max) {
+        throw new EtcdError("lease_ttl_too_large", `ttl ${request.ttl} is over the maximum of ${limits.lease_ttl_seconds_max} seconds`);
+      }
+      const ttl = Math.max(1, request.ttl);
+      const id = request.id === 0 ? undefined : request.id;
+      const body = id === undefined ? { ttl } : { ttl, id };
+      const answer = await onLeader(() => api.leaseGrant(ttl, id), { path: "/lease/grant", body }, options.requestTimeoutMs, options.memberHttp?.());
+      return { id: leaseNumber(answer, "id"), ttl: leaseNumber(answer, "ttl") };
+    },
+
+    async leaseRevoke(id) {
+      knownLeaseId(id);
+      const answer = await onLeader(() => api.leaseRevoke(id), { path: "/lease/revoke", body: { id } }, options.requestTimeoutMs, options.memberHttp?.());
+      return { revision: leaseNumber(answer, "revision") };
+    },
+
+    async leaseKeepAlive(id) {
+      knownLeaseId(id);
+      const answer = await onLeader(() => api.leaseKeepAlive(id), { path: "/lease/keepalive", body: { id } }, options.requestTimeoutMs, options.memberHttp?.());
+      return { id: leaseNumber(answer, "id"), ttl: leaseNumber(answer, "ttl") };
+    },
+
+    async leaseTimeToLive(id, withKeys) {
+      knownLeaseId(id);
+      const path = withKeys ? (`/lease/${id}?keys=true` as const) : (`/lease/${id}` as const);
+      const local = async (): Promise<Record<string, unknown>> => ({ ...(await api.leaseTimeToLive(id, withKeys)) });
+      const answer = await onLeader(local, { method: "GET", path }, options.requestTimeoutMs, options.memberHttp?.());
+      const keys = answer.keys;
+      if (keys !== undefined && !(Array.isArray(keys) && keys.every((k) => typeof k === "string"))) {
+        throw new QklzlError("internal", "the leader's lease answer has keys that are not strings");
+      }
+      return { id: leaseNumber(answer, "id"), ttl: leaseNumber(answer, "ttl"), granted_ttl: leaseNumber(answer, "granted_ttl"), keys: keys ?? [] };
+    },
+
+    async leases() {
+      const answer = await onLeader(async () => ({ leases: await api.leaseList() }), { method: "GET", path: "/leases" }, options.requestTimeoutMs, options.memberHttp?.());
+      const leases = answer.leases;
+      if (!Array.isArray(leases)) throw new QklzlError("internal", "the leader's lease list has no leases");
+      return leases.map((lease: { id?: unknown }) => {
+        if (typeof lease.id !== "number") throw new QklzlError("internal", "the leader's lease list has a lease without an id");
+        return lease.id;
+      });
+    },
 
     async addMember(request) {
       const status = api.status();
@@ -189,16 +239,23 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
         () => api.join(join),
         { path: "/join", body: { id, raft_addr: request.raft_addr, http_addr: request.http_addr } },
         options.requestTimeoutMs,
+        options.memberHttp?.(),
       );
       return { node_id: id, raft_addr: request.raft_addr, http_addr: request.http_addr, grpc_addr: "", is_learner: true };
     },
 
     async removeMember(nodeId) {
-      await onLeader(() => api.leave(nodeId), { path: "/leave", body: { id: nodeId } }, options.requestTimeoutMs);
+      await onLeader(() => api.leave(nodeId), { path: "/leave", body: { id: nodeId } }, options.requestTimeoutMs, options.memberHttp?.());
     },
 
     async transferLeader(nodeId) {
-      await onLeader(() => api.transferLeader(nodeId), { path: "/transfer-leader", body: { id: nodeId } }, options.requestTimeoutMs);
+      await onLeader(() => api.transferLeader(nodeId), { path: "/transfer-leader", body: { id: nodeId } }, options.requestTimeoutMs, options.memberHttp?.());
+    },
+
+    async snapshot() {
+      if (api.backup === undefined) throw new NotSupportedError("this node cannot stream a backup");
+      if (!api.isReady()) throw new QklzlError("not_ready", "this member is not ready (no leader known, or behind its commit index); a backup now could miss acknowledged writes");
+      return await api.backup();
     },
 
     alarms() {

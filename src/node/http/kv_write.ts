@@ -24,7 +24,7 @@ export interface ExtendedWrite {
 }
 
 /** if_fields: the compares `"if"` may hold (all must hold), each against the written key with "=". */
-const if_fields: Record<string, Compare["target"]> = { value: "value", version: "version", mod_revision: "mod", create_revision: "create" };
+const if_fields: Record<string, Compare["target"]> = { value: "value", version: "version", mod_revision: "mod", create_revision: "create", lease: "lease" };
 
 function parseIf(input: unknown, key: string, encoding: Encoding): Compare[] {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
@@ -34,7 +34,7 @@ function parseIf(input: unknown, key: string, encoding: Encoding): Compare[] {
   for (const [name, expected] of Object.entries(input)) {
     const target = if_fields[name];
     if (target === undefined) {
-      throw new QklzlError("bad_request", `"if" has an unknown field ${JSON.stringify(name)}; expected value, version, mod_revision or create_revision`);
+      throw new QklzlError("bad_request", `"if" has an unknown field ${JSON.stringify(name)}; expected value, version, mod_revision, create_revision or lease`);
     }
     if (target === "value") compares.push({ key, target, result: "=", value: decodeText(expected, "if.value", encoding) });
     else {
@@ -113,7 +113,7 @@ export function parseExtendedWrite(body: JsonObject, bounds: CommandLimits): Ext
       if (!txn.succeeded) {
         const current = first !== undefined && "range" in first ? first.range.kvs[0] : undefined;
         const details = { key: encodeText(key, encoding), kv: current === undefined ? null : kvJson(current, encoding), revision: txn.revision, index: applied.index };
-        const now = current === undefined ? "it does not exist" : `it is at mod_revision ${current.mod_revision}, version ${current.version}`;
+        const now = current === undefined ? "it does not exist" : `it is at mod_revision ${current.mod_revision}, version ${current.version}${current.lease !== 0 ? `, lease ${current.lease}` : ""}`;
         throw new QklzlError("compare_failed", `the compare of ${JSON.stringify(key)} failed (${now}); nothing was written`, details);
       }
       if (first === undefined) throw new QklzlError("internal", "a conditional write answered no response");

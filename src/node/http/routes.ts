@@ -10,6 +10,7 @@ import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
 import { alarm_routes } from "./alarm_routes.ts";
 import { leaseRoutes } from "./lease_routes.ts";
 import { HttpMetrics } from "./metrics.ts";
+import { getSnapshot } from "./snapshot_route.ts";
 import { postCompact, postTxn } from "./txn.ts";
 import { type RequestTarget, requestTarget } from "./url.ts";
 import { parseConsistency, parseFlag, parseJoinRequest, parseMemberId } from "./validate.ts";
@@ -169,7 +170,7 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/join": { POST: postJoin },
   "/leave": { POST: postLeave },
   "/transfer-leader": { POST: postTransferLeader },
-  "/snapshot": { POST: postSnapshot },
+  "/snapshot": { GET: getSnapshot, POST: postSnapshot },
   "/livez": { GET: getLivez },
   "/readyz": { GET: getReadyz },
   "/metrics": { GET: getMetrics },

@@ -16,7 +16,7 @@ const op_aliases: Record<string, string> = {
 };
 
 const target_aliases: Record<string, string> = {
-  value: "value", version: "version", create: "create", mod: "mod", create_revision: "create", mod_revision: "mod",
+  value: "value", version: "version", create: "create", mod: "mod", create_revision: "create", mod_revision: "mod", lease: "lease",
 };
 
 const result_aliases: Record<string, string> = {
@@ -24,7 +24,7 @@ const result_aliases: Record<string, string> = {
 };
 
 /** compare_value_fields: etcd puts a compare's operand in a field named after its target. */
-const compare_value_fields: Record<string, string> = { value: "value", version: "version", create: "create_revision", mod: "mod_revision" };
+const compare_value_fields: Record<string, string> = { value: "value", version: "version", create: "create_revision", mod: "mod_revision", lease: "lease" };
 
 function object(input: unknown, what: string): JsonObject {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
@@ -46,7 +46,7 @@ function decodeKeys(input: unknown, what: string, encoding: Encoding): JsonObjec
 function normalizeCompare(input: unknown, encoding: Encoding): JsonObject {
   const fields = decodeKeys(input, "a compare", encoding);
   const target = target_aliases[String(fields.target ?? "").toLowerCase()];
-  if (target === undefined) throw new QklzlError("bad_request", `a compare's target must be value, version, create or mod, got ${JSON.stringify(fields.target ?? null)}`);
+  if (target === undefined) throw new QklzlError("bad_request", `a compare's target must be value, version, create, mod or lease, got ${JSON.stringify(fields.target ?? null)}`);
   const result = result_aliases[String(fields.result ?? "").toLowerCase()];
   if (result === undefined) throw new QklzlError("bad_request", `a compare's result must be =, !=, < or >, got ${JSON.stringify(fields.result ?? null)}`);
   const operandField = compare_value_fields[target]!;

@@ -195,7 +195,7 @@ export class FakeBackend implements EtcdBackend {
   async leaseRevoke(id: number) {
     const lease = this.lease(id);
     this.leasesById.delete(id);
-    this.commit([...lease.keys].map((key) => ({ delete_range: { key } })));
+    return { revision: this.commit([...lease.keys].map((key) => ({ delete_range: { key } }))).revision };
   }
 
   /** keepAliveGate: while set, renewals wait for it (a slow leader). */

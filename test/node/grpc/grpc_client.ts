@@ -1,4 +1,4 @@
-import { type Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { type ChannelCredentials, type Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { etcdClient, type EtcdServiceName } from "../../../src/node/grpc/protos.ts";
 
 // A grpc-js client for etcd's services, promisified for tests (decoded like the server: strings for int64).
@@ -12,13 +12,18 @@ export interface EtcdTestClient {
   close(): void;
 }
 
-export function connectEtcd(addr: string): EtcdTestClient {
+/**
+ * connectEtcd: plaintext unless `channel` (e.g. credentials.createSsl(...)) is given; `serverName` is the name
+ * TLS checks the server certificate against (grpc-js on Bun refuses an IP address as the TLS servername).
+ */
+export function connectEtcd(addr: string, channel: ChannelCredentials = credentials.createInsecure(), serverName?: string): EtcdTestClient {
   const clients = new Map<EtcdServiceName, Client>();
   const client = (service: EtcdServiceName): any => {
     let c = clients.get(service);
     if (c === undefined) {
       const Ctor = etcdClient(service);
-      c = new Ctor(addr, credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
+      c = new Ctor(addr, channel, {
+        ...(serverName === undefined ? {} : { "grpc.ssl_target_name_override": serverName, "grpc.default_authority": serverName }), "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
       clients.set(service, c);
     }
     return c;

@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { type KvRequest, KvStateMachine, type RangeRequest, validateKvRequest, validateRange } from "../../../src/kv/index.ts";
 import { WatchHub, type WatchSpec } from "../../../src/kv/watch_hub.ts";
 import type { Consistency, NodeApi, StatusJson } from "../../../src/node/api.ts";
-import { NotSupportedError } from "../../../src/node/grpc/backend.ts";
 import { createNodeBackend } from "../../../src/node/grpc/node_backend.ts";
 import { QklzlError } from "../../../src/shared/errors.ts";
 
@@ -93,8 +92,93 @@ describe("node backend over the MVCC store", () => {
     await expect(backend.put({ key: "nope", value: "", ignore_value: true })).rejects.toMatchObject({ code: "key_not_found" });
     const dup = { compare: [], success: [{ put: { key: "d", value: "1" } }, { put: { key: "d", value: "2" } }], failure: [] };
     await expect(backend.txn(dup)).rejects.toMatchObject({ code: "duplicate_key" });
-    await expect(backend.txn({ compare: [{ key: "k", target: "lease", result: "=", value: 0 }], success: [], failure: [] })).rejects.toBeInstanceOf(NotSupportedError);
-    await expect(backend.leaseGrant({ id: 0, ttl: 5 })).rejects.toBeInstanceOf(NotSupportedError);
+  });
+
+  test("txn: a compare on a key's lease takes the branch the store decides (a missing key has lease 0)", async () => {
+    const { backend, api } = fakeApi();
+    await api.kvRequest({ kind: "lease_grant", lease_grant: { id: 77, ttl: 60 } });
+    await backend.put({ key: "held", value: "x", lease: 77 });
+    await backend.put({ key: "free", value: "y" });
+    const onLease = (key: string, value: number, result: "=" | "!=" = "=") =>
+      backend.txn({ compare: [{ key, target: "lease", result, value }], success: [{ range: { key } }], failure: [] });
+    expect((await onLease("held", 77)).succeeded).toBe(true);
+    expect((await onLease("held", 78)).succeeded).toBe(false);
+    expect((await onLease("free", 0)).succeeded).toBe(true);
+    expect((await onLease("free", 77, "!=")).succeeded).toBe(true);
+    expect((await onLease("missing", 0)).succeeded).toBe(true);
+    expect((await onLease("missing", 77)).succeeded).toBe(false);
+  });
+
+  test("leases on the leader are the node's: grant (TTL raised, too large refused), keep-alive, time-to-live, list, revoke", async () => {
+    const { api } = fakeApi();
+    const calls: unknown[] = [];
+    Object.assign(api, {
+      leaseGrant: async (ttl: number, id: number | undefined) => (calls.push(["grant", ttl, id]), { id: id ?? 9, ttl: Math.max(ttl, 2) }),
+      leaseRevoke: async (id: number) => (calls.push(["revoke", id]), { revision: 12, deleted: 1 }),
+      leaseKeepAlive: async (id: number) => (calls.push(["keepalive", id]), { id, ttl: 30 }),
+      leaseTimeToLive: async (id: number, keys: boolean) => ({ id, ttl: 29, remaining_ms: 29_500, granted_ttl: 30, ...(keys ? { keys: ["a"] } : {}) }),
+      leaseList: async () => [{ id: 9, ttl: 30 }, { id: 10, ttl: 5 }],
+    });
+    const backend = createNodeBackend(api, { grpcAddr: "g", requestTimeoutMs: 1000 });
+    expect(await backend.leaseGrant({ id: 0, ttl: 0 })).toEqual({ id: 9, ttl: 2 });
+    expect(await backend.leaseGrant({ id: 5, ttl: 30 })).toEqual({ id: 5, ttl: 30 });
+    await expect(backend.leaseGrant({ id: 0, ttl: 10 ** 12 })).rejects.toMatchObject({ code: "lease_ttl_too_large" });
+    expect(await backend.leaseKeepAlive(9)).toEqual({ id: 9, ttl: 30 });
+    expect(await backend.leaseTimeToLive(9, true)).toEqual({ id: 9, ttl: 29, granted_ttl: 30, keys: ["a"] });
+    expect(await backend.leaseTimeToLive(9, false)).toEqual({ id: 9, ttl: 29, granted_ttl: 30, keys: [] });
+    expect(await backend.leases()).toEqual([9, 10]);
+    expect(await backend.leaseRevoke(9)).toEqual({ revision: 12 });
+    expect(calls).toEqual([["grant", 1, undefined], ["grant", 30, 5], ["keepalive", 9], ["revoke", 9]]);
+  });
+
+  test("leases on a follower go to the leader's /lease routes (keep-alives too), marked forwarded; its refusals keep their codes", async () => {
+    const seen: string[] = [];
+    const leader = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        const url = new URL(req.url);
+        const body = req.method === "POST" ? await req.text() : "";
+        seen.push(`${req.method} ${url.pathname}${url.search} ${body} ${req.headers.get("x-qklzl-forwarded")}`);
+        if (url.pathname === "/lease/grant") return Response.json({ id: 41, ttl: 6 });
+        if (url.pathname === "/lease/keepalive") {
+          const { id } = JSON.parse(body) as { id: number };
+          if (id !== 41) return Response.json({ error: "lease_not_found", message: `lease ${id} not found` }, { status: 404 });
+          return Response.json({ id, ttl: 6 });
+        }
+        if (url.pathname === "/lease/revoke") return Response.json({ ok: true, revision: 33, deleted: 2 });
+        if (url.pathname === "/lease/41") return Response.json({ id: 41, ttl: 5, remaining_ms: 5100, granted_ttl: 6, keys: ["k1", "k2"] });
+        if (url.pathname === "/leases") return Response.json({ leases: [{ id: 41, ttl: 6 }] });
+        return Response.json({ error: "not_found", message: "no route" }, { status: 404 });
+      },
+    });
+    try {
+      const { api } = fakeApi("follower");
+      const notLeader = async () => {
+        throw new QklzlError("not_leader", "not the leader", { leader_id: 1, leader_http_addr: `127.0.0.1:${leader.port}` });
+      };
+      Object.assign(api, { leaseGrant: notLeader, leaseRevoke: notLeader, leaseKeepAlive: notLeader, leaseTimeToLive: notLeader, leaseList: notLeader });
+      const backend = createNodeBackend(api, { grpcAddr: "g", requestTimeoutMs: 2000 });
+      expect(await backend.leaseGrant({ id: 0, ttl: 6 })).toEqual({ id: 41, ttl: 6 });
+      expect(await backend.leaseKeepAlive(41)).toEqual({ id: 41, ttl: 6 });
+      await expect(backend.leaseKeepAlive(40)).rejects.toMatchObject({ code: "lease_not_found" });
+      expect(await backend.leaseTimeToLive(41, true)).toEqual({ id: 41, ttl: 5, granted_ttl: 6, keys: ["k1", "k2"] });
+      expect(await backend.leases()).toEqual([41]);
+      expect(await backend.leaseRevoke(41)).toEqual({ revision: 33 });
+      // An id no lease can have is not found here, as on the leader (its route would refuse it as malformed).
+      await expect(backend.leaseTimeToLive(0, false)).rejects.toMatchObject({ code: "lease_not_found" });
+      await expect(backend.leaseKeepAlive(-5)).rejects.toMatchObject({ code: "lease_not_found" });
+      expect(seen).toEqual([
+        'POST /lease/grant {"ttl":6} 1',
+        'POST /lease/keepalive {"id":41} 1',
+        'POST /lease/keepalive {"id":40} 1',
+        "GET /lease/41?keys=true  1",
+        "GET /leases  1",
+        'POST /lease/revoke {"id":41} 1',
+      ]);
+    } finally {
+      leader.stop(true);
+    }
   });
 
   test("watch: history from start_revision, then live, prev_kv; compacted start; cancel", async () => {

@@ -1,0 +1,167 @@
+// The etcd-protocol rows of `npm run bench` (step "grpc", issue 14's Figures): the same gRPC load against the
+// leader of a 3-node qklzl (-grpc-addr) and of the 3-member etcd of ../shared/bench/etcd-cluster.sh, one system
+// after the other in this run:
+// - a closed loop of 64 concurrent KV.Put calls (100-byte values, 10,000 keys drawn at random), then 64
+//   concurrent linearizable KV.Range calls over the same keys (filled first), from src/cli/bench/grpc_load.ts
+//   (a lean node:http2 client: prebuilt protobuf, every answer checked, latencies per call);
+// - the same puts from h2load (C, nghttp2: the cheapest client there is, so throughput is least client-bound),
+//   one prebuilt request on one key; h2load does not read grpc-status, so the key's version before and after
+//   counts the puts that were really applied and the row reports that count.
+// `bun scripts/bench_grpc.ts` prints the rows without writing BENCHMARKS.md (BENCH_BINARY: another build, e.g.
+// a baseline, for before/after in one sitting). Every run is bounded in time; missing tools give "skipped" rows.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fillGrpc, type GrpcLoadResult, rangeOnce, runGrpcLoad } from "../src/cli/bench/grpc_load.ts";
+import { putFrame } from "../src/cli/bench/grpc_wire.ts";
+import { cpuDuring } from "../src/cli/bench/proc_cpu.ts";
+import { Launcher } from "../src/cli/launcher/index.ts";
+import { freePort } from "../src/cli/launcher/ports.ts";
+
+export type Row = (figure: string, qklzl: string, etcd: string, note: string) => void;
+
+const here = import.meta.dir;
+const sharedBench = process.env.BENCH_SHARED_DIR ?? join(here, "..", "..", "shared", "bench");
+const keys = 10_000;
+const value_size = 100;
+const clients = 64;
+/** connections: HTTP/2 connections the 64 calls share (etcd's clientv3 uses one per endpoint; 4 spreads etcd's per-connection goroutines a little). */
+const connections = Number(process.env.BENCH_GRPC_CONNECTIONS ?? "4");
+const h2load_key = "bench-h2load-key";
+
+/** Measured: a load's result and the servers' CPU meanwhile (leader, and all members together). */
+type Measured = GrpcLoadResult & { leaderCpuMs: number; clusterCpuMs: number };
+
+/** Servers: the leader's gRPC address and the server processes (the leader first). */
+interface Servers {
+  addr: string;
+  pids: number[];
+}
+
+interface SystemFigures {
+  put: Measured;
+  range: Measured;
+  /** h2load: requests/s h2load reports, and the puts the key's version says were applied. */
+  h2load: { rps: number; succeeded: number; applied: number; seconds: number; leaderCpuMs: number } | string;
+}
+
+function log(message: string): void {
+  process.stderr.write(`bench grpc: ${message}\n`);
+}
+
+/** h2loadPuts runs h2load with one prebuilt Put for `seconds` and checks it against the key's version. */
+async function h2loadPuts(servers: Servers, seconds: number): Promise<SystemFigures["h2load"]> {
+  const addr = servers.addr;
+  if (!Bun.which("h2load")) return "skipped: no h2load (apt-get install -y nghttp2-client)";
+  const dir = mkdtempSync(join(tmpdir(), "qklzl-h2load-"));
+  try {
+    const body = join(dir, "put.bin");
+    writeFileSync(body, putFrame(h2load_key, new Uint8Array(value_size).fill(0x76)));
+    const before = (await rangeOnce(addr, h2load_key)).version;
+    const perConnection = Math.ceil(clients / connections);
+    const argv = ["h2load", "-D", String(seconds), "-c", String(connections), "-m", String(perConnection), "-t", "1", "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", body, `http://${addr}/etcdserverpb.KV/Put`];
+    const { result: run, cpuMs } = await cpuDuring(servers.pids.slice(0, 1), async () => Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", timeout: (seconds + 30) * 1000 }));
+    const out = run.stdout.toString();
+    const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? "NaN");
+    const succeeded = Number(/(\d+) succeeded/.exec(out)?.[1] ?? "NaN");
+    const after = (await rangeOnce(addr, h2load_key)).version;
+    return { rps, succeeded, applied: after - before, seconds, leaderCpuMs: cpuMs[0]! };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measured(servers: Servers, op: "put" | "range", seconds: number): Promise<Measured> {
+  const { result, cpuMs } = await cpuDuring(servers.pids, () => runGrpcLoad({ addr: servers.addr, op, clients, connections, durationMs: seconds * 1000, keys, valueSize: value_size }));
+  return { ...result, leaderCpuMs: cpuMs[0]!, clusterCpuMs: cpuMs.reduce((a, b) => a + b, 0) };
+}
+
+async function measure(system: string, servers: Servers, seconds: number): Promise<SystemFigures> {
+  const addr = servers.addr;
+  log(`${system}: warm-up`);
+  await runGrpcLoad({ addr, op: "put", clients, connections, durationMs: 2_000, keys, valueSize: value_size });
+  log(`${system}: ${clients} concurrent puts for ${seconds} s`);
+  const put = await measured(servers, "put", seconds);
+  log(`${system}: filling ${keys} keys`);
+  await fillGrpc(addr, keys, value_size);
+  log(`${system}: ${clients} concurrent linearizable ranges for ${seconds} s`);
+  const range = await measured(servers, "range", seconds);
+  log(`${system}: h2load puts for ${seconds} s`);
+  const h2load = await h2loadPuts(servers, seconds);
+  return { put, range, h2load };
+}
+
+async function qklzlFigures(binary: string, seconds: number): Promise<SystemFigures> {
+  const grpc = new Map([1, 2, 3].map((id) => [id, `127.0.0.1:${freePort()}`]));
+  const cluster = new Launcher({ name: "bench-grpc", command: [binary], output: "ignore", env: { CONSOLA_LEVEL: "1" }, nodeArgs: (id) => ["-grpc-addr", grpc.get(id)!] });
+  try {
+    const { leaderId } = await cluster.startFresh();
+    const pids = [leaderId, ...[1, 2, 3].filter((id) => id !== leaderId)].map((id) => cluster.node(id).proc!.pid);
+    return await measure("qklzl", { addr: grpc.get(leaderId)!, pids }, seconds);
+  } finally {
+    await cluster.destroy();
+  }
+}
+
+async function etcdFigures(seconds: number): Promise<SystemFigures | string> {
+  const script = join(sharedBench, "etcd-cluster.sh");
+  const missing = ["etcd", "etcdctl"].filter((tool) => !Bun.which(tool));
+  if (!existsSync(script) || missing.length > 0) return `skipped: missing ${missing.join(" ") || script} (apt-get install -y etcd-server etcd-client)`;
+  const started = Bun.spawnSync(["bash", script, "start"], { stdout: "ignore", stderr: "pipe", timeout: 120_000 });
+  if (started.exitCode !== 0) return `skipped: etcd-cluster.sh start failed: ${started.stderr.toString().trim().split("\n").pop()}`;
+  try {
+    const leader = Bun.spawnSync(["bash", script, "leader"], { stdout: "pipe", timeout: 30_000 }).stdout.toString().trim();
+    const addr = leader.replace(/^https?:\/\//, "");
+    // The pid file lists members in port order (m1 on ETCD_CLIENT_BASE, m2 on +1, ...): "PID STARTTIME" lines.
+    const dir = process.env.ETCD_BENCH_DIR ?? join(process.env.TMPDIR ?? "/tmp", "etcdbench");
+    const pids = readFileSync(join(dir, "pids"), "utf8").trim().split("\n").map((line) => Number(line.split(" ")[0]));
+    const leaderAt = Number(addr.slice(addr.lastIndexOf(":") + 1)) - Number(process.env.ETCD_CLIENT_BASE ?? "23791");
+    return await measure("etcd", { addr, pids: [pids[leaderAt]!, ...pids.filter((_, i) => i !== leaderAt)] }, seconds);
+  } finally {
+    Bun.spawnSync(["bash", script, "stop"], { stdout: "ignore", stderr: "ignore", timeout: 60_000 });
+  }
+}
+
+/** serverCpu: the servers' CPU per call (leader; the three members together), in µs. */
+function serverCpu(r: Measured): string {
+  return `${((r.leaderCpuMs * 1000) / r.ops).toFixed(0)} µs leader / ${((r.clusterCpuMs * 1000) / r.ops).toFixed(0)} µs cluster CPU per call`;
+}
+
+function describe(r: Measured): string {
+  return `${r.throughput.toFixed(0)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms; ${serverCpu(r)}${r.errors > 0 ? ` (${r.errors} errors: ${r.firstError})` : ""}`;
+}
+
+function clientCpu(r: GrpcLoadResult, seconds: number): string {
+  return `${((r.clientCpuMs / (seconds * 1000)) * 100).toFixed(0)}%`;
+}
+
+function describeH2load(h: SystemFigures["h2load"]): string {
+  if (typeof h === "string") return h;
+  return `${h.rps.toFixed(0)}/s (${h.applied} puts applied, h2load counted ${h.succeeded}); ${((h.leaderCpuMs * 1000) / h.applied).toFixed(0)} µs leader CPU per put`;
+}
+
+/** grpcRows measures both systems and adds the rows (see the file comment). */
+export async function grpcRows(row: Row, options: { binary: string; seconds: number; loadNote: () => string }): Promise<void> {
+  const { seconds } = options;
+  const load = options.loadNote();
+  const q = await qklzlFigures(options.binary, seconds);
+  const e = await etcdFigures(seconds);
+  const etcd = (pick: (f: SystemFigures) => string) => (typeof e === "string" ? e : pick(e));
+  const ratio = (pick: (f: SystemFigures) => number) => (typeof e === "string" ? "n/a" : `${(pick(q) / pick(e)).toFixed(2)}× etcd`);
+  const note = `leader's gRPC port, h2c, ${clients} calls in flight over ${connections} connections, ${keys} keys × ${value_size} B, ${seconds} s each, qklzl then etcd; ${load} at start, ${options.loadNote()} at end`;
+  const cpu = (pick: (f: SystemFigures) => GrpcLoadResult) => `client CPU qklzl ${clientCpu(pick(q), seconds)} / etcd ${typeof e === "string" ? "n/a" : clientCpu(pick(e), seconds)} of a core`;
+  row("etcd protocol: KV.Put c=64 (Bun node:http2 client, checked answers)", describe(q.put), etcd((f) => describe(f.put)), `${ratio((f) => f.put.throughput)}; ${cpu((f) => f.put)}; ${note}`);
+  row("etcd protocol: linearizable KV.Range c=64 (Bun node:http2 client)", describe(q.range), etcd((f) => describe(f.range)), `${ratio((f) => f.range.throughput)}; ${cpu((f) => f.range)}; ${note}`);
+  row(
+    "etcd protocol: KV.Put c=64 (h2load, one prebuilt request, one key)",
+    describeH2load(q.h2load),
+    etcd((f) => describeH2load(f.h2load)),
+    `${typeof q.h2load === "string" || typeof e === "string" || typeof e.h2load === "string" ? "n/a" : `${(q.h2load.rps / e.h2load.rps).toFixed(2)}× etcd`}; throughput only (h2load gives no percentiles); ${note}`,
+  );
+}
+
+if (import.meta.main) {
+  const binary = process.env.BENCH_BINARY ?? join(here, "..", "bin", "qklzl");
+  const loadNote = () => `load ${loadavg()[0]!.toFixed(1)}`;
+  await grpcRows((figure, qklzl, etcd, note) => console.log(`| ${figure} | ${qklzl} | ${etcd} | ${note} |`), { binary, seconds: Number(process.env.BENCH_DURATION ?? "10"), loadNote });
+}
