@@ -8,6 +8,8 @@
 //    etcd's JSON gateway; restart (restore of a 1M-key snapshot) and in-process RSS (scripts/bench_restore.ts).
 // 6. grpc (issue 14, scripts/bench_grpc.ts): etcd's own protocol, KV.Put and linearizable KV.Range at 64 calls
 //    in flight, against qklzl's -grpc-addr and etcd's gRPC port, one after the other.
+// 7. watch (issue 13, scripts/bench_watch.ts): fan-out to 100 and 1,000 watchers; leases (scripts/bench_leases.ts):
+//    grant and keepalive rates; both with the etcd3 client (gRPC) against qklzl's --grpc-addr and a 3-member etcd.
 // Every step is bounded in time; a step whose tools are missing is reported as skipped, not faked.
 import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -16,13 +18,15 @@ import { measureFailover } from "../src/cli/bench/failover.ts";
 import { fillKeys, runLoad } from "../src/cli/bench/load.ts";
 import { benchCluster } from "../src/cli/bench/cluster.ts";
 import { grpcRows } from "./bench_grpc.ts";
+import { leaseRows } from "./bench_leases.ts";
 import { mvccRows, restartRows } from "./bench_mvcc.ts";
+import { watchRows } from "./bench_watch.ts";
 
 const root = join(import.meta.dir, "..");
 const binary = join(root, "bin", "qklzl");
 const benchmarksFile = join(root, "BENCHMARKS.md");
 const compareScript = join(root, "..", "shared", "bench", "compare.sh");
-// Arguments name the steps to run (compare latency follower-reads memory failover mvcc restart grpc); --dry-run
+// Arguments name the steps to run (compare latency follower-reads memory failover mvcc restart grpc watch leases); --dry-run
 // prints rows only.
 const dryRun = process.argv.includes("--dry-run");
 const only = process.argv.slice(2).filter((arg) => arg !== "--dry-run");
@@ -224,6 +228,9 @@ async function main(): Promise<void> {
   }
   if (step("restart")) restartRows(row, loadNote);
   if (step("grpc")) await grpcRows(row, { binary, seconds: Number(process.env.BENCH_DURATION ?? "10"), loadNote });
+  const seconds = Number(process.env.BENCH_DURATION ?? "5");
+  if (step("watch")) await watchRows(row, { binary, seconds, loadNote });
+  if (step("leases")) await leaseRows(row, { binary, seconds, loadNote });
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
   const stamped = rows.map((line) => line.replace(/ \|$/, ` (${machine}) |`));
   if (dryRun) {

@@ -1,25 +1,31 @@
-// `bun scripts/bench_leases.ts [seconds]`: lease grant and keepalive rates over HTTP, 32 closed-loop clients,
-// against a local 3-node qklzl cluster (bin/qklzl) and, when etcd is on PATH, a local 3-member etcd through its
-// HTTP gateway (/v3/lease/grant, /v3/lease/keepalive), one system at a time. Both with default durability.
-// Prints one line per figure; a figure whose system is missing says so.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { benchCluster } from "../src/cli/bench/cluster.ts";
+// `bun run bench leases` (scripts/bench.ts) or `bun scripts/bench_leases.ts [seconds]`: lease grant and
+// keepalive rates, 32 closed-loop clients on one connection to the leader, measured with the same client (the
+// `etcd3` npm client, gRPC: LeaseGrant, and LeaseKeepAlive streams, one per client loop, one keepalive in flight
+// each) against qklzl's etcd v3 endpoint and a 3-member etcd, one system after the other in one run. While
+// qklzl's gRPC endpoint has no Lease service (it answers UNIMPLEMENTED), qklzl's figures are taken over its HTTP
+// API (POST /lease/grant, /lease/keepalive, Bun's fetch) and the row says so; the same code measures gRPC as
+// soon as the service is there. Both systems with default durability.
+import { Etcd3 } from "etcd3";
+import { type Endpoints, percentile, withEtcd, withQklzl, withTimeout } from "./bench_systems.ts";
 
-const root = join(import.meta.dir, "..");
-const seconds = Number(process.argv[2] ?? "5");
 const clients = 32;
+const op_ms_max = 10_000;
 
-interface Rate {
+export interface Rate {
   ops: number;
   errors: number;
   perSecond: number;
   p99ms: number;
 }
 
+interface LeaseFigures {
+  via: string;
+  grant: Rate;
+  keepalive: Rate;
+}
+
 /** closedLoop runs `op` from `clients` loops for `seconds` and reports the rate and p99 of the successes. */
-async function closedLoop(op: (client: number, i: number) => Promise<boolean>): Promise<Rate> {
+async function closedLoop(seconds: number, op: (client: number, i: number) => Promise<boolean>): Promise<Rate> {
   const end = performance.now() + seconds * 1000;
   const latencies: number[] = [];
   let errors = 0;
@@ -27,13 +33,74 @@ async function closedLoop(op: (client: number, i: number) => Promise<boolean>): 
     Array.from({ length: clients }, async (_, client) => {
       for (let i = 0; performance.now() < end; i++) {
         const start = performance.now();
-        if (await op(client, i)) latencies.push(performance.now() - start);
+        const ok = await withTimeout(op(client, i), op_ms_max, "a lease call").catch(() => false);
+        if (ok) latencies.push(performance.now() - start);
         else errors++;
       }
     }),
   );
   latencies.sort((a, b) => a - b);
-  return { ops: latencies.length, errors, perSecond: latencies.length / seconds, p99ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0 };
+  return { ops: latencies.length, errors, perSecond: latencies.length / seconds, p99ms: percentile(latencies, 0.99) };
+}
+
+/** KeepAliveStream: one LeaseKeepAlive stream, one keepalive in flight (its answer resolves it). */
+class KeepAliveStream {
+  private waiting: ((ok: boolean) => void) | null = null;
+
+  private constructor(private readonly stream: Awaited<ReturnType<Etcd3["leaseClient"]["leaseKeepAlive"]>>) {
+    stream.on("data", (answer: { TTL: string }) => this.settle(Number(answer.TTL) > 0));
+    stream.on("error", () => this.settle(false));
+  }
+
+  static async open(client: Etcd3): Promise<KeepAliveStream> {
+    return new KeepAliveStream(await client.leaseClient.leaseKeepAlive());
+  }
+
+  keepAlive(id: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.stream.write({ ID: id });
+    });
+  }
+
+  end(): void {
+    this.stream.end();
+  }
+
+  private settle(ok: boolean): void {
+    const waiting = this.waiting;
+    this.waiting = null;
+    waiting?.(ok);
+  }
+}
+
+/** viaGrpc: grant and keepalive rates through the etcd3 client; null when the endpoint has no Lease service. */
+async function viaGrpc(endpoints: Endpoints, seconds: number): Promise<LeaseFigures | null> {
+  const client = new Etcd3({ hosts: [endpoints.leaderGrpc], dialTimeout: 5000 });
+  try {
+    try {
+      await withTimeout(client.leaseClient.leaseGrant({ TTL: 600 }), op_ms_max, "a first lease grant");
+    } catch (error) {
+      const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+      if (/unimplemented|not ?implemented/i.test(text)) return null;
+      throw error;
+    }
+    const ids: string[][] = Array.from({ length: clients }, () => []);
+    const grant = await closedLoop(seconds, async (c) => {
+      const answer = await client.leaseClient.leaseGrant({ TTL: 600 });
+      ids[c]!.push(String(answer.ID));
+      return true;
+    });
+    const streams = await Promise.all(Array.from({ length: clients }, () => KeepAliveStream.open(client)));
+    try {
+      const keepalive = await closedLoop(seconds, (c, i) => streams[c]!.keepAlive(ids[c]![i % ids[c]!.length]!));
+      return { via: "etcd3 client, gRPC", grant, keepalive };
+    } finally {
+      for (const s of streams) s.end();
+    }
+  } finally {
+    client.close();
+  }
 }
 
 async function post(url: string, body: unknown): Promise<Record<string, unknown> | null> {
@@ -46,68 +113,43 @@ async function post(url: string, body: unknown): Promise<Record<string, unknown>
   }
 }
 
-function show(system: string, what: string, r: Rate): void {
-  console.log(`${system.padEnd(6)} ${what.padEnd(10)} ${r.perSecond.toFixed(0).padStart(7)} ops/s  p99 ${r.p99ms.toFixed(1).padStart(6)} ms  (${r.ops} ok, ${r.errors} errors, ${clients} clients, ${seconds} s)`);
+/** viaQklzlHttp: the same figures over qklzl's own HTTP lease routes. */
+async function viaQklzlHttp(endpoints: Endpoints, seconds: number): Promise<LeaseFigures> {
+  const ids: number[][] = Array.from({ length: clients }, () => []);
+  const grant = await closedLoop(seconds, async (c) => {
+    const answer = await post(`${endpoints.leaderHttp}/lease/grant`, { ttl: 600 });
+    if (answer !== null) ids[c]!.push(answer.id as number);
+    return answer !== null;
+  });
+  const keepalive = await closedLoop(seconds, async (c, i) => (await post(`${endpoints.leaderHttp}/lease/keepalive`, { id: ids[c]![i % ids[c]!.length] })) !== null);
+  return { via: "HTTP API: the gRPC Lease service is not wired yet", grant, keepalive };
 }
 
-async function benchQklzl(): Promise<void> {
-  const binary = join(root, "bin", "qklzl");
-  if (!existsSync(binary)) {
-    console.log("qklzl: skipped (no bin/qklzl: bun run build)");
-    return;
-  }
-  const cluster = benchCluster({ command: [binary] });
-  try {
-    const view = await cluster.startFresh();
-    const base = `http://${cluster.node(view.leaderId).httpAddr}`;
-    const ids: number[][] = Array.from({ length: clients }, () => []);
-    show("qklzl", "grant", await closedLoop(async (client) => {
-      const answer = await post(`${base}/lease/grant`, { ttl: 600 });
-      if (answer !== null) ids[client]!.push(answer.id as number);
-      return answer !== null;
-    }));
-    show("qklzl", "keepalive", await closedLoop(async (client, i) => {
-      const mine = ids[client]!;
-      return (await post(`${base}/lease/keepalive`, { id: mine[i % mine.length] })) !== null;
-    }));
-  } finally {
-    await cluster.destroy();
-  }
+function describe(r: Rate): string {
+  return `${r.perSecond.toFixed(0)}/s p99 ${r.p99ms.toFixed(1)} ms (${r.ops} ok, ${r.errors} errors)`;
 }
 
-async function benchEtcd(): Promise<void> {
-  // ../shared from the main checkout (as scripts/bench.ts), ../../shared from a worktree under wt/.
-  const script = [join(root, "..", "shared"), join(root, "..", "..", "shared")].map((d) => join(d, "bench", "etcd-cluster.sh")).find(existsSync) ?? "";
-  if (Bun.which("etcd") === null || !existsSync(script)) {
-    console.log("etcd: skipped (no etcd on PATH or no etcd-cluster.sh)");
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), "etcd-lease-bench-"));
-  const env = { ...process.env, ETCD_BENCH_DIR: join(dir, "etcd"), ETCD_CLIENT_BASE: "24791", ETCD_PEER_BASE: "24801" };
-  const run = (arg: string) => Bun.spawnSync(["bash", script, arg], { env, stdout: "pipe", stderr: "pipe" });
-  try {
-    const started = run("start");
-    if (started.exitCode !== 0) {
-      console.log(`etcd: skipped (start failed: ${started.stderr.toString().trim()})`);
-      return;
-    }
-    const leader = run("leader").stdout.toString().trim();
-    const base = leader.startsWith("http") ? leader : `http://${leader}`;
-    const ids: string[][] = Array.from({ length: clients }, () => []);
-    show("etcd", "grant", await closedLoop(async (client) => {
-      const answer = await post(`${base}/v3/lease/grant`, { TTL: 600 });
-      if (answer !== null) ids[client]!.push(answer.ID as string);
-      return answer !== null;
-    }));
-    show("etcd", "keepalive", await closedLoop(async (client, i) => {
-      const mine = ids[client]!;
-      return (await post(`${base}/v3/lease/keepalive`, { ID: mine[i % mine.length] })) !== null;
-    }));
-  } finally {
-    run("stop");
-    rmSync(dir, { recursive: true, force: true });
+type Row = (figure: string, qklzl: string, etcd: string, note: string) => void;
+
+/** leaseRows: grant and keepalive rows, qklzl and etcd measured in this run. */
+export async function leaseRows(row: Row, options: { binary: string; seconds: number; loadNote: () => string }): Promise<void> {
+  const loadBefore = options.loadNote();
+  const failed = (error: unknown) => `failed: ${error instanceof Error ? error.message : String(error)}`;
+  const q = await withQklzl(options.binary, async (endpoints) => (await viaGrpc(endpoints, options.seconds)) ?? (await viaQklzlHttp(endpoints, options.seconds))).catch(failed);
+  const e = await withEtcd(async (endpoints) => (await viaGrpc(endpoints, options.seconds)) ?? "etcd answered UNIMPLEMENTED").catch(failed);
+  for (const what of ["grant", "keepalive"] as const) {
+    const cell = (r: LeaseFigures | string) => (typeof r === "string" ? r : `${describe(r[what])} [${r.via}]`);
+    row(`lease ${what === "grant" ? "grant (TTL 600 s)" : "keepalive"}: ${clients} closed-loop clients, to the leader (etcd3: one connection)`, cell(q), cell(e), `${options.seconds} s each; ${loadBefore} at start, ${options.loadNote()} at end`);
   }
 }
 
-await benchQklzl();
-await benchEtcd();
+if (import.meta.main) {
+  const seconds = Number(process.argv[2] ?? "5");
+  const { join } = await import("node:path");
+  const { loadavg } = await import("node:os");
+  await leaseRows((figure, qklzl, etcd, note) => console.log(`| ${figure} | ${qklzl} | ${etcd} | ${note} |`), {
+    binary: join(import.meta.dir, "..", "bin", "qklzl"),
+    seconds,
+    loadNote: () => `load ${loadavg()[0]!.toFixed(1)}`,
+  });
+}

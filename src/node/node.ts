@@ -19,6 +19,7 @@ import { Guardrails } from "./guardrails.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
+import { createAuthApi } from "./auth/auth_api.ts";
 import { confirmRemoval } from "./removal_confirm.ts";
 import { requestBounds } from "./request_bounds.ts";
 import { NodeRuntime } from "./runtime.ts";
@@ -77,10 +78,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       barrier: async (key) => void (await rt.readKv(key, "linearizable")),
       logger,
     });
+    const auth = createAuthApi({ state: () => kv.authState, propose: (data) => rt.propose(data), barrier: async () => void (await rt.readKv("\0", "linearizable")) });
     const backup = () => openBackup({ take: () => rt.snapshot(), snapshots: storage.snapshots, clusterId: () => storage.meta.clusterId, nodeId: options.id });
     const guardrails = new Guardrails(rt, kv, options, logger);
     disk.full = (full) => guardrails.diskFull(full);
-    const api = { ...createNodeApi(rt, requestBounds(options), (request) => guardrails.admit(request)), watches, backup, alarms: guardrails.alarms };
+    const api = { ...createNodeApi(rt, requestBounds(options), (request) => guardrails.admit(request)), watches, backup, auth, alarms: guardrails.alarms };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,

@@ -1,6 +1,8 @@
 import {
   encodeCommand,
   requestOf,
+  encodeRequest,
+  type Caller,
   validateCommand,
   validateKey,
   validateKvRequest,
@@ -60,10 +62,14 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (re
 
     storeStats: () => rt.storeStats(),
 
-    async write(input: KvCommand): Promise<{ index: number }> {
+    async write(input: KvCommand, caller?: Caller): Promise<{ index: number }> {
       const command = validateCommand(input, bounds);
+      // The alarms and the quota answer at once (no_space, corrupt) rather than propose what apply would refuse.
       admit(requestOf(command));
-      return rt.propose(encodeCommand(command));
+      if (caller === undefined) return rt.propose(encodeCommand(command));
+      const applied = await rt.propose(encodeRequest(requestOf(command), undefined, caller));
+      if (applied.response?.kind === "error") throw new QklzlError(applied.response.error.error as ErrorCode, applied.response.error.message, applied.response.error.details ?? {});
+      return { index: applied.index };
     },
 
     async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
@@ -87,14 +93,14 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (re
       return rt.range(validateRange(request, bounds), consistency);
     },
 
-    async kvRequest(request: KvRequest, requestId?: string): Promise<AppliedRequest> {
+    async kvRequest(request: KvRequest, requestId?: string, caller?: Caller): Promise<AppliedRequest> {
       if (requestId !== undefined && (requestId.length === 0 || requestId.length > request_id_chars_max)) {
         throw new QklzlError("bad_request", `request_id must be 1 to ${request_id_chars_max} characters`);
       }
       const valid = validateKvRequest(request, bounds);
       // The alarms and the quota answer at once (no_space, corrupt) rather than propose what apply would refuse.
       admit(valid);
-      const applied = await rt.proposeRequest(valid, requestId);
+      const applied = caller === undefined ? await rt.proposeRequest(valid, requestId) : await rt.propose(encodeRequest(valid, requestId, caller));
       const response = applied.response;
       if (response === undefined) throw new QklzlError("internal", `the entry at index ${applied.index} applied without a kv answer`);
       if (response.kind === "error") {

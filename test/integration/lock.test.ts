@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { check, Cluster, fastFlags, nodeCommand, request, waitFor } from "../../scenarios/harness.ts";
+import { check, Cluster, fastFlags, freePort, nodeCommand, request, waitFor } from "../../scenarios/harness.ts";
 import { formedForThisFile } from "../cluster_fixture.ts";
 
 // `qklzl lock NAME -- CMD`: processes increment a counter (a read, a pause, a write of the value + 1) under the
@@ -32,14 +32,18 @@ async function counter(): Promise<number> {
   return reply.status === 404 ? 0 : Number((reply.json as { value: string }).value);
 }
 
-async function runLocker(addr: string, useLock: boolean): Promise<number[]> {
+/**
+ * runLocker runs `rounds` increments, each under `qklzl lock --addr lockAddrs` (a comma-separated member list:
+ * the lock moves to the next member when one dies) or without the lock; the increment itself talks to scriptAddr.
+ */
+async function runLocker(scriptAddr: string, useLock: boolean, lockAddrs = scriptAddr): Promise<number[]> {
   const codes: number[] = [];
-  const script = await incrementScript(addr);
+  const script = await incrementScript(scriptAddr);
   for (let i = 0; i < rounds; i++) {
-    const argv = useLock ? [...(await nodeCommand()), "lock", "lockname", "--ttl", "2", "--addr", addr, "--", "sh", "-c", script] : ["sh", "-c", script];
+    const argv = useLock ? [...(await nodeCommand()), "lock", "lockname", "--ttl", "2", "--addr", lockAddrs, "--", "sh", "-c", script] : ["sh", "-c", script];
     const proc = Bun.spawn(argv, { stdout: "ignore", stderr: "pipe" });
     const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
-    if (code !== 0) console.error(`locker at ${addr} round ${i}: exit ${code}: ${err.trim()}`);
+    if (code !== 0) console.error(`locker at ${lockAddrs} round ${i}: exit ${code}: ${err.trim()}`);
     codes.push(code);
   }
   return codes;
@@ -58,7 +62,12 @@ test("lock: no lost increment with a holder killed -9 (its lease releases the lo
       what: "the first holder's lock key",
     });
     const started = performance.now();
-    const runs = Array.from({ length: lockers }, (_, i) => runLocker(cluster.node(followers[i % followers.length]!).httpAddr, true));
+    // Each locker is given every member, starting at a different one: the one starting at the leader has its
+    // calls and its watch on the predecessor's delete cut by the leader's kill -9 and must go on elsewhere.
+    const members = [view.leaderId, ...followers].map((id) => cluster.node(id).httpAddr);
+    const runs = Array.from({ length: lockers }, (_, i) =>
+      runLocker(cluster.node(followers[i % followers.length]!).httpAddr, true, [...members.slice(i), ...members.slice(0, i)].join(",")),
+    );
     await Bun.sleep(500);
     holder.kill("SIGKILL");
     await holder.exited;
@@ -72,6 +81,53 @@ test("lock: no lost increment with a holder killed -9 (its lease releases the lo
     expect(await counter()).toBe(rounds * lockers);
     await cluster.restart(view.leaderId);
     await cluster.waitConverged(cluster.running(), 20_000);
+  });
+}, timeout);
+
+/** kvRequests: the /kv requests node `id` answered (any method, 2xx), from its /metrics. */
+async function kvRequests(id: number): Promise<number> {
+  const text = (await request(cluster.node(id).httpAddr, "/metrics")).text;
+  const line = text.split("\n").find((l) => l.startsWith('qklzl_http_requests_total{route="/kv",code="2xx"}'));
+  return line === undefined ? 0 : Number(line.split(" ").pop());
+}
+
+test("a waiter watches its predecessor's key (no polling) and takes the lock right after the holder releases it", async () => {
+  await cluster.explain(async () => {
+    const bin = await nodeCommand();
+    const id = cluster.running()[0]!;
+    const at = cluster.node(id).httpAddr;
+    const keys = async () => ((await request(at, `/kv?prefix=${encodeURIComponent("wname/")}`)).json as { kvs?: unknown[] } | null)?.kvs?.length ?? 0;
+    const holder = Bun.spawn([...bin, "lock", "wname", "--ttl", "5", "--addr", at, "--", "sleep", "4"], { stdout: "ignore", stderr: "pipe" });
+    await waitFor(async () => (await keys()) === 1, { deadlineMs: 10_000, what: "the holder's lock key" });
+    const waiter = Bun.spawn([...bin, "lock", "wname", "--ttl", "5", "--addr", at, "--", "sh", "-c", "date +%s%3N"], { stdout: "pipe", stderr: "pipe" });
+    await waitFor(async () => (await keys()) === 2, { deadlineMs: 10_000, what: "the waiter's lock key" });
+    // The waiter has read the range once and watches now; a poll every 100 ms would show ~20 reads in 2 s.
+    await Bun.sleep(500);
+    const before = await kvRequests(id);
+    await Bun.sleep(2000);
+    const during = (await kvRequests(id)) - before;
+    check(during <= 2, `the waiting lock made ${during} /kv requests in 2 s while the holder held the lock: it polls`);
+    const [holderCode, holderErr] = await Promise.all([holder.exited, new Response(holder.stderr).text()]);
+    const releasedAt = Date.now();
+    expect([holderCode, holderErr]).toEqual([0, ""]);
+    const [code, out, err] = await Promise.all([waiter.exited, new Response(waiter.stdout).text(), new Response(waiter.stderr).text()]);
+    expect([code, err]).toEqual([0, ""]);
+    // The holder's revoke is a delete event: the waiter runs its command soon after the release (2 s: spawns under load).
+    const ranAt = Number(out.trim());
+    check(ranAt - releasedAt < 2000, `the waiter ran ${ranAt - releasedAt} ms after the holder released the lock`);
+    expect(await keys()).toBe(0);
+  });
+}, timeout);
+
+test("the lock goes on through the next member of --addr when the first one is down", async () => {
+  await cluster.explain(async () => {
+    const bin = await nodeCommand();
+    const at = cluster.node(cluster.running()[0]!).httpAddr;
+    const dead = `127.0.0.1:${await freePort()}`;
+    const proc = Bun.spawn([...bin, "lock", "dname", "--ttl", "2", "--addr", `${dead},${at}`, "--", "sh", "-c", 'echo "$QKLZL_LOCK_REVISION"'], { stdout: "pipe", stderr: "pipe" });
+    const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    expect([code, err]).toEqual([0, ""]);
+    expect(out).toMatch(/^\d+\n$/);
   });
 }, timeout);
 
@@ -114,7 +170,7 @@ test("elect: one leader at a time; a killed leader's successor takes over after 
     const betaSaid: string[] = [];
     const betaReading = collect(b.stdout, betaSaid);
     await waitFor(() => lines.includes("beta"), { deadlineMs: 15_000, what: "beta to take over once alpha's lease expired" });
-    // beta learns it leads on its own poll (the listener may see its key become the oldest first).
+    // beta learns it leads through its own watch on alpha's key (the listener may see its key become the oldest first).
     await waitFor(() => betaSaid.length > 0, { deadlineMs: 5000, what: "beta to say it was elected" });
     // alpha's last keepalive was at most TTL/3 before the kill, so its lease lived at least 2 s - 667 ms after it.
     check(performance.now() - killedAt >= 1300, "beta took over before alpha's lease could have expired");

@@ -3,11 +3,9 @@ import { QklzlError } from "../../shared/errors.ts";
 import { electArgs } from "../args.ts";
 import { print } from "../format.ts";
 import { parseInteger } from "../parse.ts";
-import { campaign, currentLeader, type LeaderKv } from "../recipes/lock.ts";
+import { observeLeader } from "../recipes/election.ts";
+import { campaign } from "../recipes/lock.ts";
 import { UsageError } from "../usage_error.ts";
-
-// TODO(watch): --listen polls every listen_poll_ms; switch to GET /watch on NAME/ once h11's watch hub is merged.
-const listen_poll_ms = 200;
 
 /**
  * electCommand: `qklzl elect NAME PROPOSAL` campaigns (README "Locks and elections"), prints one line once
@@ -20,26 +18,18 @@ export const electCommand = defineCommand({
   async run({ args }) {
     const name = args.name;
     if (name === undefined || name === "") throw new UsageError("missing election NAME", "elect");
-    const { request } = await import("../client.ts");
-    const call = async (method: string, path: string, body?: unknown) =>
-      (await request(args.addr, method, path, body, { timeoutMs: 5000, followLeader: true })) as Record<string, unknown>;
+    const { memberCaller } = await import("../recipes/member_caller.ts");
+    const addrs = args.addr.split(",");
+    const client = { call: memberCaller(addrs, 5000), addrs };
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.once("SIGINT", onSigint);
     if (args.listen) {
-      let shown: LeaderKv | null | undefined;
-      while (!abort.signal.aborted) {
-        const leader = await currentLeader(call, name);
-        if (shown === undefined || leader?.key !== shown?.key || leader?.create_revision !== shown?.create_revision) {
-          print(leader === null ? "(no leader)" : leader.value);
-          shown = leader;
-        }
-        await Bun.sleep(listen_poll_ms);
-      }
+      await observeLeader(client, name, (leader) => print(leader === null ? "(no leader)" : leader.value), abort.signal);
       return;
     }
     if (args.proposal === undefined) throw new UsageError("missing PROPOSAL (or --listen)", "elect");
-    const held = await campaign(call, name, args.proposal, parseInteger("ttl", args.ttl, 1), abort.signal);
+    const held = await campaign(client, { name, value: args.proposal, ttl: parseInteger("ttl", args.ttl, 1), signal: abort.signal });
     try {
       print(`elected: ${args.proposal} (key ${held.key}, revision ${held.revision})`);
       const stopped = new Promise<"stopped">((resolve) => abort.signal.addEventListener("abort", () => resolve("stopped")));

@@ -20,13 +20,13 @@ export const lockCommand = defineCommand({
     const command = (args._ as string[]).slice(1);
     if (command.length === 0) throw new UsageError("missing the command to run: lock NAME -- CMD...", "lock");
     const ttl = parseInteger("ttl", args.ttl, 1);
-    const { request } = await import("../client.ts");
-    const call = async (method: string, path: string, body?: unknown) =>
-      (await request(args.addr, method, path, body, { timeoutMs: 5000, followLeader: true })) as Record<string, unknown>;
+    const { memberCaller } = await import("../recipes/member_caller.ts");
+    const addrs = args.addr.split(",");
+    const client = { call: memberCaller(addrs, 5000), addrs };
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.once("SIGINT", onSigint);
-    const held = await acquireLock(call, name, ttl, abort.signal);
+    const held = await acquireLock(client, { name, ttl, signal: abort.signal });
     let child: ReturnType<typeof Bun.spawn> | null = null;
     try {
       child = Bun.spawn(command, {

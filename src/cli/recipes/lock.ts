@@ -1,14 +1,15 @@
 import { isQklzlError, QklzlError } from "../../shared/errors.ts";
+import { waitDelete } from "./wait_delete.ts";
 
 // The etcd concurrency Mutex (client/v3/concurrency/mutex.go) over the HTTP API: a lease, a create-only put of
-// NAME/<lease id> attached to it, then a wait until no key of NAME/ was created before ours. The holder's key
-// revision is the fencing token: a holder paused longer than its TTL loses the lock (its key is deleted) but can
-// still act, so whatever the lock protects should refuse writes carrying an older token.
-//
-// TODO(watch): the wait polls the range every poll_ms; switch it to GET /watch on the predecessor's delete once
-// the watch hub is merged (issue 13, helper h11), which also removes the polling load.
+// NAME/<lease id> attached to it, then waitDeletes: read the key of NAME/ with the greatest create revision
+// below ours, watch for its delete from the read's revision + 1, and read again, until none is left. Each
+// waiter watches only its own predecessor, so a release wakes one waiter, not all (no herd). The holder's key
+// revision is the fencing token: a holder paused longer than its TTL loses the lock (its key is deleted) but
+// can still act, so whatever the lock protects should refuse writes carrying an older token.
 
-const poll_ms = 100;
+/** wait_ms_max: one watch on a predecessor lasts at most this long before the range is read again (bounded). */
+const wait_ms_max = 5_000;
 /** Transient failures (an election, a member down) are retried for this long; each call here is idempotent. */
 const retry_ms_max = 20_000;
 const transient_codes = new Set(["no_leader", "no_quorum", "overloaded", "not_leader", "shutting_down", "transfer_in_progress", "timeout", "internal"]);
@@ -35,6 +36,20 @@ function retrying(call: LockClient): LockClient {
 /** LockClient: one HTTP call to the cluster (any member; lease calls are forwarded, writes follow the leader). */
 export type LockClient = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;
 
+/** RecipeClient: the calls, and the members' HTTP addresses to watch on (src/cli/recipes/member_caller.ts). */
+export interface RecipeClient {
+  call: LockClient;
+  addrs: string[];
+}
+
+/** CampaignOptions: the lock or election NAME, our key's value, the lease TTL (s); `signal` gives up waiting. */
+export interface CampaignOptions {
+  name: string;
+  value?: string;
+  ttl: number;
+  signal?: AbortSignal;
+}
+
 export interface HeldLock {
   key: string;
   /** revision: the create revision of our key, the fencing token. */
@@ -50,16 +65,18 @@ export interface HeldLock {
  * acquireLock waits (until `signal` aborts) for the lock NAME and returns it held. The keepalives run every
  * TTL/3 from the grant on, also while waiting, so a waiter keeps its place in the queue.
  */
-export function acquireLock(client: LockClient, name: string, ttl: number, signal?: AbortSignal): Promise<HeldLock> {
-  return campaign(client, name, "", ttl, signal);
+export function acquireLock(client: RecipeClient, options: CampaignOptions): Promise<HeldLock> {
+  return campaign(client, { ...options, value: "" });
 }
 
 /**
  * campaign is the pattern under both recipes (etcd's Mutex.Lock and Election.Campaign): our key NAME/<lease>
  * holds `value`; we hold NAME once no key of NAME/ was created before ours.
  */
-export async function campaign(client: LockClient, name: string, value: string, ttl: number, signal?: AbortSignal): Promise<HeldLock> {
-  const call = retrying(client);
+export async function campaign(client: RecipeClient, options: CampaignOptions): Promise<HeldLock> {
+  const { name, ttl, signal } = options;
+  const value = options.value ?? "";
+  const call = retrying(client.call);
   const granted = await call("POST", "/lease/grant", { ttl });
   const lease = granted.id as number;
   const grantedTtl = granted.ttl as number;
@@ -103,17 +120,45 @@ export async function campaign(client: LockClient, name: string, value: string, 
       if (kv?.create_revision === undefined) throw error;
       revision = kv.create_revision;
     }
-    const prefix = encodeURIComponent(`${name}/`);
-    for (;;) {
-      if (signal?.aborted) throw new QklzlError("timeout", `gave up waiting for ${JSON.stringify(name)}`);
-      // (count_only would count before the filter, as etcd: ask for one key instead.)
-      const older = await call("GET", `/kv?prefix=${prefix}&max_create_revision=${revision - 1}&limit=1&keys_only=true`);
-      if ((older.kvs as unknown[]).length === 0) return { key, revision, lease, lost, release };
-      await Bun.sleep(poll_ms);
-    }
+    await waitDeletes(client, call, { name, revision, signal, lost });
+    return { key, revision, lease, lost, release };
   } catch (error) {
     await release().catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * waitDeletes returns once no key of NAME/ has a create revision below `revision` (etcd's waitDeletes): it
+ * reads the newest older key and waits for that key's delete through a watch starting right after the read,
+ * so a delete between the read and the watch is not missed; then reads again (an older key may remain).
+ * Throws timeout when `signal` aborts, lease_not_found when our own lease is lost while waiting.
+ */
+async function waitDeletes(
+  client: RecipeClient,
+  call: LockClient,
+  options: { name: string; revision: number; signal?: AbortSignal; lost: Promise<QklzlError> },
+): Promise<void> {
+  const prefix = encodeURIComponent(`${options.name}/`);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  options.signal?.addEventListener("abort", onAbort);
+  let lostError: QklzlError | null = null;
+  void options.lost.then((error) => {
+    lostError = error;
+    stop.abort();
+  });
+  try {
+    for (;;) {
+      if (lostError !== null) throw lostError;
+      if (options.signal?.aborted) throw new QklzlError("timeout", `gave up waiting for ${JSON.stringify(options.name)}`);
+      const older = await call("GET", `/kv?prefix=${prefix}&max_create_revision=${options.revision - 1}&sort=create&order=desc&limit=1&keys_only=true`);
+      const predecessor = (older.kvs as { key: string }[])[0];
+      if (predecessor === undefined) return;
+      await waitDelete({ addrs: client.addrs, key: predecessor.key, fromRevision: (older.revision as number) + 1, waitMs: wait_ms_max, signal: stop.signal });
+    }
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -123,9 +168,9 @@ export interface LeaderKv {
   create_revision: number;
 }
 
-/** currentLeader: the holder of NAME (its oldest key), or null (etcd's Election.Leader). */
-export async function currentLeader(client: LockClient, name: string): Promise<LeaderKv | null> {
+/** currentLeader: the holder of NAME (its oldest key) or null (etcd's Election.Leader), and the read's revision. */
+export async function currentLeader(client: LockClient, name: string): Promise<{ leader: LeaderKv | null; revision: number }> {
   const answer = await retrying(client)("GET", `/kv?prefix=${encodeURIComponent(`${name}/`)}&sort=create&order=asc&limit=1`);
   const first = (answer.kvs as LeaderKv[])[0];
-  return first ?? null;
+  return { leader: first ?? null, revision: answer.revision as number };
 }
