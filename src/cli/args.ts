@@ -44,6 +44,8 @@ export const nodeArgs = {
   "auto-compaction-mode": { type: "string", description: "history retention: revision (keep the last N revisions) or periodic (keep a duration)", default: "revision", valueHint: "revision|periodic" },
   "auto-compaction-retention": { type: "string", description: "revision mode: revisions to keep (0 = all; default 100000); periodic mode: a duration (1h, 30m, 10s; a bare number is hours)", valueHint: "n|duration" },
   "max-txn-ops": { type: "string", description: "most operations (and compares) in one txn", default: "128", valueHint: "n" },
+  "quota-backend-bytes": { type: "string", description: "store size past which the leader raises the NOSPACE alarm and writes are refused (0 = min(free memory / 2, free disk / 4), within 64 MiB..8 GiB)", default: "0", valueHint: "bytes" },
+  "corrupt-check-interval": { type: "string", description: "how often the leader compares the members' state hashes and raises CORRUPT on a divergence (0 = off)", default: "0", valueHint: "duration" },
 } as const satisfies ArgsDef;
 
 export const startArgs = { ...nodeArgs } as const satisfies ArgsDef;
@@ -220,6 +222,18 @@ export const electArgs = {
   addr: lockArgs.addr,
 } as const satisfies ArgsDef;
 
+/** alarmListArgs / alarmDisarmArgs: `qklzl alarm list [--json]`, `qklzl alarm disarm [--member N] [--type T] [--json]`. */
+export const alarmListArgs = {
+  ...clientArgs,
+  json: { type: "boolean", description: "print the answer as JSON" },
+} as const satisfies ArgsDef;
+
+export const alarmDisarmArgs = {
+  ...alarmListArgs,
+  member: { type: "string", description: "disarm only this member's alarms (default: every member's)", valueHint: "id" },
+  type: { type: "string", description: "disarm only this type: NOSPACE or CORRUPT (default: both)", valueHint: "NOSPACE|CORRUPT" },
+} as const satisfies ArgsDef;
+
 /** auth*Args: `qklzl user …`, `qklzl role …`, `qklzl auth enable|disable|status` (README "Authentication"). */
 export const authNameArgs = {
   name: { type: "positional", description: "the user or role name (user add / passwd: NAME[:PASSWORD])", required: false },
@@ -258,6 +272,6 @@ export const authPlainArgs = { ...clientArgs, json: authNameArgs.json } as const
 export const allArgs: ArgsDef[] = [
   clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs, kvListArgs, txnArgs, compactArgs,
   membersArgs, leaveArgs, transferArgs, snapshotArgs, snapshotSaveArgs, snapshotStatusArgs, snapshotRestoreArgs, checkArgs, watchArgs,
-  leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs, lockArgs, electArgs,
+  leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs, lockArgs, electArgs, alarmListArgs, alarmDisarmArgs,
   authNameArgs, authGrantRoleArgs, authPermissionArgs, authRevokePermissionArgs, authPlainArgs,
 ];

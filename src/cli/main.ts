@@ -24,6 +24,7 @@ const root: AnyCommand = {
     txn: () => import("./commands/txn.ts").then((m) => m.txnCommand as AnyCommand),
     compact: () => import("./commands/txn.ts").then((m) => m.compactCommand as AnyCommand),
     lease: () => import("./commands/lease.ts").then((m) => m.leaseCommand as AnyCommand),
+    alarm: () => import("./commands/alarm.ts").then((m) => m.alarmCommand as AnyCommand),
     user: () => import("./commands/auth.ts").then((m) => m.userCommand as AnyCommand),
     role: () => import("./commands/auth.ts").then((m) => m.roleCommand as AnyCommand),
     auth: () => import("./commands/auth.ts").then((m) => m.authCommand as AnyCommand),

@@ -3,7 +3,7 @@ import { tlsFilesProblem, type NodeTlsFiles } from "../node/tls/files.ts";
 import { defaultAutoCompaction, type AutoCompaction } from "../kv/index.ts";
 import type { NodeOptions } from "../node/types.ts";
 import { limits } from "../shared/limits.ts";
-import { parseBytes, parseHostPort, parseInteger } from "./parse.ts";
+import { parseBytes, parseDuration, parseHostPort, parseInteger } from "./parse.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** StartFlags: the parsed (still textual) flags of `qklzl start`, as citty hands them over. */
@@ -37,6 +37,8 @@ export interface StartFlags {
   "auto-compaction-mode"?: string;
   "auto-compaction-retention"?: string;
   "max-txn-ops"?: string;
+  "quota-backend-bytes"?: string;
+  "corrupt-check-interval"?: string;
 }
 
 /**
@@ -105,6 +107,8 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     tls: tlsFilesFromFlags(flags),
     autoCompaction: autoCompactionFromFlags(flags["auto-compaction-mode"], flags["auto-compaction-retention"]),
     maxTxnOps: parseInteger("max-txn-ops", flags["max-txn-ops"] ?? String(limits.txn_ops_max), 1, txn_ops_flag_max),
+    quotaBackendBytes: parseBytes("quota-backend-bytes", flags["quota-backend-bytes"] ?? "0", 0),
+    corruptCheckIntervalMs: zeroOrDuration("corrupt-check-interval", flags["corrupt-check-interval"]),
   };
 }
 
@@ -129,6 +133,12 @@ function tlsFilesFromFlags(flags: StartFlags): NodeTlsFiles {
   const problem = tlsFilesProblem(files);
   if (problem !== null) throw new UsageError(problem);
   return files;
+}
+
+/** zeroOrDuration: a duration flag where 0 (the default) means off. */
+function zeroOrDuration(flag: string, raw: string | undefined): number {
+  const text = (raw ?? "0").trim();
+  return text === "0" || text === "0s" ? 0 : parseDuration(flag, text);
 }
 
 /** txn_ops_flag_max: --max-txn-ops above this would let one txn hold more than a log entry should. */

@@ -7,10 +7,11 @@ import { request } from "./client.ts";
 // unknown or no leader can take it, until its --timeout.
 
 /**
- * retry_codes: the outcome is unknown (timeout), or an election or hand-over is under way. no_quorum is not
+ * retry_codes: the outcome is unknown (timeout), an election or hand-over is under way, or the node was overloaded
+ * (429: refused before anything was proposed, and it asks to be retried). no_quorum is not
  * retried: the leader cannot reach a majority, and the CLI fails fast on it as before.
  */
-const retry_codes = new Set(["timeout", "no_leader", "transfer_in_progress"]);
+const retry_codes = new Set(["timeout", "no_leader", "transfer_in_progress", "overloaded"]);
 
 const retry_pause_ms = 150;
 /** attempt_ms_min: each attempt gets at least this long (the node answers 504 itself at its request timeout). */

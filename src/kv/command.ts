@@ -5,7 +5,7 @@ import { limits } from "../shared/limits.ts";
 import type { AuthRequest, Caller } from "./auth_types.ts";
 import { validateAuthRequest } from "./auth_validate.ts";
 import type { EntryRequest, KvRequest } from "./mvcc_types.ts";
-import { unbounded, validateKvRequest } from "./request_validate.ts";
+import { unbounded, validateAlarm, validateKvRequest } from "./request_validate.ts";
 import type { KvCommand } from "./types.ts";
 
 // Self-describing frames (no msgpackr records): an entry written today must decode after any restart.
@@ -21,6 +21,9 @@ const packr = new Packr({ useRecords: false });
  * - v3: a msgpack map {v: 3, id?: request id, req: KvRequest | {kind: "auth", auth: AuthRequest}, user?, arev?}:
  *   an entry proposed by an authenticated caller (user, and the auth revision the proposer checked it at) or
  *   an auth change. Written only when auth is used, so a cluster that never uses it writes v2 as before.
+ * - v4: a msgpack map {v: 4, alarm: AlarmRequest}: an alarm raised or disarmed (kv/alarms.ts). A format of its
+ *   own, so a binary from before alarms (which reads v1-v3) stops on "unknown format 4" instead of misreading
+ *   the entry; never written unless an alarm is raised or disarmed.
  */
 const v1_put_tag = 1;
 const v1_delete_tag = 2;
@@ -28,6 +31,7 @@ const v2_format_version = 2;
 const v2_put_tag = 16;
 const v2_delete_tag = 17;
 const v3_format_version = 3;
+const v4_alarm_version = 4;
 
 export interface CommandLimits {
   maxKeyBytes: number;
@@ -59,8 +63,11 @@ export function encodeCommand(command: KvCommand, requestId?: string): Uint8Arra
   return encodeRequest(requestOf(command), requestId);
 }
 
-/** encodeRequest: the bytes of a v2 log entry for a validated request (v3 when a caller is named). */
+/** encodeRequest: the bytes of a v2 log entry for a validated request (v3 when a caller is named, v4 for an alarm). */
 export function encodeRequest(request: KvRequest, requestId?: string, caller?: Caller | null): Uint8Array {
+  // An alarm is raised or disarmed by the cluster itself (the leader's quota or corruption check, or a disarm
+  // the route admitted): no request id, no caller.
+  if (request.kind === "alarm") return packr.pack({ v: v4_alarm_version, alarm: request.alarm });
   if (caller !== undefined && caller !== null) return encodeV3(request, requestId, caller);
   const id = requestId ?? null;
   if (request.kind === "put" && Object.keys(request.put).length === 2) return packr.pack([v2_put_tag, id, request.put.key, request.put.value]);
@@ -96,6 +103,7 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
   if (typeof body !== "object" || body === null) corrupt("log entry is not a kv command");
   const fields = body as Record<string, unknown>;
   if (fields.v === v3_format_version) return decodeV3(fields);
+  if (fields.v === v4_alarm_version) return decodeAlarm(fields);
   if (fields.v !== v2_format_version) corrupt(`log entry has unknown format ${JSON.stringify(fields.v ?? null)}`);
   const id = fields.id;
   if (id !== undefined && typeof id !== "string") corrupt("log entry has a non-string request id");
@@ -124,6 +132,15 @@ function decodeV3(fields: Record<string, unknown>): DecodedEntry {
     return caller === null ? { request, requestId: id ?? null, legacy: false } : { request, requestId: id ?? null, legacy: false, caller };
   } catch (error) {
     if (isQklzlError(error)) corrupt(`log entry is not a valid request: ${error.message}`);
+    throw error;
+  }
+}
+
+function decodeAlarm(fields: Record<string, unknown>): DecodedEntry {
+  try {
+    return { request: { kind: "alarm", alarm: validateAlarm(fields.alarm) }, requestId: null, legacy: false };
+  } catch (error) {
+    if (isQklzlError(error)) corrupt(`log entry is not a valid alarm: ${error.message}`);
     throw error;
   }
 }

@@ -148,6 +148,30 @@ export interface LeaseRevokeResponse {
   deleted: number;
 }
 
+/** AlarmType: etcd's alarm types (rpc.proto AlarmType). */
+export type AlarmType = "NOSPACE" | "CORRUPT";
+
+/** AlarmMember: one raised alarm (etcd's AlarmMember): the member it is about and its type. */
+export interface AlarmMember {
+  member_id: number;
+  alarm: AlarmType;
+}
+
+/**
+ * AlarmRequest raises or disarms an alarm through the log (etcd's AlarmRequest ACTIVATE / DEACTIVATE; GET is
+ * a read). member_id 0 in a disarm means every member.
+ */
+export interface AlarmRequest {
+  action: "activate" | "deactivate";
+  member_id: number;
+  alarm: AlarmType;
+}
+
+export interface AlarmResponse {
+  /** alarms: the alarms the request raised or disarmed. */
+  alarms: AlarmMember[];
+}
+
 /** Event is one change of one key (mvccpb.Event); a txn's events share its revision. */
 export interface Event {
   type: "put" | "delete";
@@ -166,7 +190,8 @@ export type KvRequest =
   | { kind: "txn"; txn: TxnRequest }
   | { kind: "compact"; compact: CompactRequest }
   | { kind: "lease_grant"; lease_grant: LeaseGrantRequest }
-  | { kind: "lease_revoke"; lease_revoke: LeaseRevokeRequest };
+  | { kind: "lease_revoke"; lease_revoke: LeaseRevokeRequest }
+  | { kind: "alarm"; alarm: AlarmRequest };
 
 /** EntryRequest: what a log entry may ask: a KvRequest, or an auth change (auth_store.ts; never from a client's KV call). */
 export type EntryRequest = KvRequest | { kind: "auth"; auth: AuthRequest };
@@ -185,5 +210,6 @@ export type KvResponse =
   | { kind: "compact"; compact: CompactResponse }
   | { kind: "lease_grant"; lease_grant: LeaseGrantResponse }
   | { kind: "lease_revoke"; lease_revoke: LeaseRevokeResponse }
+  | { kind: "alarm"; alarm: AlarmResponse }
   | { kind: "auth"; auth: AuthResponse }
   | { kind: "error"; error: ApplyError };

@@ -1,6 +1,7 @@
 import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 import type {
+  AlarmRequest,
   CompactRequest,
   Compare,
   DeleteRangeRequest,
@@ -222,6 +223,21 @@ export function validateLeaseRevoke(input: unknown): LeaseRevokeRequest {
   const f = object(input, "a lease revoke");
   onlyFields(f, ["id"], "a lease revoke");
   return { id: leaseId(f.id) };
+}
+
+/**
+ * validateAlarm: the shape of an alarm entry (command.ts format 3). Alarms never come through
+ * validateKvRequest: a client's kv request cannot carry one, only the alarm routes propose them.
+ */
+export function validateAlarm(input: unknown): AlarmRequest {
+  const f = object(input, "an alarm");
+  onlyFields(f, ["action", "member_id", "alarm"], "an alarm");
+  if (f.action !== "activate" && f.action !== "deactivate") bad('an alarm action is "activate" or "deactivate"');
+  const member = count(f.member_id, "member_id");
+  if (member === undefined) bad("an alarm needs a member_id");
+  if (f.action === "activate" && member === 0) bad("an alarm is raised for one member (member_id > 0)");
+  if (f.alarm !== "NOSPACE" && f.alarm !== "CORRUPT") bad('an alarm type is "NOSPACE" or "CORRUPT"');
+  return { action: f.action, member_id: member, alarm: f.alarm };
 }
 
 /** validateKvRequest checks a whole request of one log entry. */

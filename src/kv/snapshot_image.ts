@@ -3,6 +3,7 @@ import { assert } from "../shared/assert.ts";
 import { DedupTable } from "./dedup.ts";
 import type { AuthImage } from "./auth_types.ts";
 import type { LeaseRecord } from "./lessor.ts";
+import type { AlarmMember } from "./mvcc_types.ts";
 import { hashHex, pairHash } from "./hash.ts";
 import { isQklzlError } from "../shared/errors.ts";
 import { FrameCursor, ImageReader, ImageWriter, image_magic_v2, imageFail, imageVersion } from "./image_codec.ts";
@@ -23,6 +24,10 @@ const packr = new Packr({ useRecords: false });
  * - AUTH: then one item, the whole auth state (auth_types.ts AuthImage; users, roles, enabled, revision,
  *   secret). Format 4 is format 3 with this section and `auth: 1` in the header, written only once auth was
  *   used (so older binaries refuse such an image rather than lose the users; every earlier format still reads).
+ * - ALARMS: then per raised alarm member id, type ("NOSPACE" | "CORRUPT"), by member. Format 5 is format 4 with
+ *   this section and an `alarms` count in the header (`leases` always present, `auth` 0 or 1 saying whether the
+ *   AUTH section follows); written only while an alarm is raised, so a cluster without alarms writes format 2,
+ *   3 or 4 as before, and binaries from before alarms refuse a format 5 header rather than drop the alarms.
  * (v1, "QKV1": header {index, count, hash}, then frames [k, v, k, v…] of a plain map.)
  */
 const keys_frame_tag = 1;
@@ -32,6 +37,8 @@ const auth_frame_tag = 4;
 const image_format_version = 2;
 const image_format_version_leases = 3;
 const image_format_version_auth = 4;
+const alarms_frame_tag = 5;
+const image_format_version_alarms = 5;
 const version_items = 7;
 
 /** A slice ends after this many versions or bytes, so one frame stays far below the transport frame bound. */
@@ -52,8 +59,10 @@ interface HeaderV2 {
   dedup: number;
   /** leases: absent in format 2 (no leases). */
   leases?: number;
-  /** auth: 1 when the image holds an AUTH section (format 4), absent otherwise. */
+  /** auth: 1 when the image holds an AUTH section (format 4 always, format 5 when auth was used), else 0 or absent. */
   auth?: number;
+  /** alarms: format 5 only. */
+  alarms?: number;
   hash: string;
 }
 
@@ -62,6 +71,7 @@ export interface ImageSource {
   store: StoreImage;
   dedup: [string, Uint8Array][];
   leases: LeaseRecord[];
+  alarms: AlarmMember[];
   /** auth: null while auth was never used. */
   auth: AuthImage | null;
   hash: string;
@@ -72,6 +82,7 @@ export interface RestoredImage {
   store: MvccStore;
   dedup: DedupTable;
   leases: LeaseRecord[];
+  alarms: AlarmMember[];
   auth: AuthImage | null;
   /** hash the header promises for store + dedup (null for v1: its own hash was checked already). */
   hash: string | null;
@@ -85,16 +96,24 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
   // The store counts its kept records as it goes: no pass over every chain before the first byte (at 10,000
   // keys with a full history window that pass alone stalled the event loop for 25-40 ms).
   const versions = store.versions;
+  const withAlarms = source.alarms.length > 0;
+  const withAuth = source.auth !== null;
   const header: HeaderV2 = {
-    format: source.auth !== null ? image_format_version_auth : source.leases.length > 0 ? image_format_version_leases : image_format_version,
+    format: withAlarms
+      ? image_format_version_alarms
+      : withAuth
+        ? image_format_version_auth
+        : source.leases.length > 0
+          ? image_format_version_leases
+          : image_format_version,
     index: source.index,
     revision: store.revision,
     compacted: store.compacted,
     keys: store.keys.length,
     versions,
     dedup: source.dedup.length,
-    ...(source.leases.length > 0 || source.auth !== null ? { leases: source.leases.length } : {}),
-    ...(source.auth !== null ? { auth: 1 } : {}),
+    ...(source.leases.length > 0 || withAuth || withAlarms ? { leases: source.leases.length } : {}),
+    ...(withAlarms ? { auth: withAuth ? 1 : 0, alarms: source.alarms.length } : withAuth ? { auth: 1 } : {}),
     hash: source.hash,
   };
   const writer = new ImageWriter(write, image_magic_v2);
@@ -178,7 +197,16 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     writer.endSlice(1 + 2 * part.length);
     await pace();
   }
-  if (source.auth !== null) writer.frame(packr.pack([auth_frame_tag, source.auth]));
+  if (withAlarms) {
+    writer.beginSlice();
+    writer.uint(alarms_frame_tag);
+    for (const alarm of source.alarms) {
+      writer.uint(alarm.member_id);
+      writer.string(alarm.alarm);
+    }
+    writer.endSlice(1 + 2 * source.alarms.length);
+  }
+  if (withAuth) writer.frame(packr.pack([auth_frame_tag, source.auth]));
   await writer.flush();
 }
 
@@ -217,12 +245,15 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
     if (!Number.isSafeInteger(header?.[field]) || header[field] < 0) imageFail(`bad header field ${field}`);
   }
   const format = header.format;
-  if ((format !== image_format_version && format !== image_format_version_leases && format !== image_format_version_auth) || typeof header.hash !== "string") imageFail("bad header");
+  const formats = [image_format_version, image_format_version_leases, image_format_version_auth, image_format_version_alarms];
+  if (!formats.includes(format) || typeof header.hash !== "string") imageFail("bad header");
   const leasesExpected = format >= image_format_version_leases ? header.leases : 0;
-  const authExpected = format === image_format_version_auth ? header.auth : 0;
+  const authExpected = format === image_format_version_auth ? header.auth : format === image_format_version_alarms ? header.auth : 0;
   if (authExpected !== 0 && authExpected !== 1) imageFail("bad header field auth");
   let auth: AuthImage | null = null;
   if (!Number.isSafeInteger(leasesExpected) || leasesExpected! < 0) imageFail("bad header field leases");
+  const alarmsExpected = header.format === image_format_version_alarms ? header.alarms : 0;
+  if (!Number.isSafeInteger(alarmsExpected) || alarmsExpected! < 0) imageFail("bad header field alarms");
   if (header.compacted > header.revision || header.revision < 1) imageFail("bad header revisions");
   // The header's key count sizes the key table; a key takes at least ~12 image bytes, which bounds a lying header.
   const expectedKeys = Math.min(header.keys, Math.floor(image.length / 12));
@@ -232,6 +263,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   let versions = 0;
   let dedupEntries = 0;
   const leases: LeaseRecord[] = [];
+  const alarms: AlarmMember[] = [];
   let burstStart = performance.now();
   const whole = Buffer.from(image.buffer, image.byteOffset, image.length);
   // The previous key's bytes in the image: keys must come in strictly increasing byte (= code point) order.
@@ -303,6 +335,14 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
           dedup.remember(id, new Uint8Array(result));
           dedupEntries++;
         }
+      } else if (items[0] === alarms_frame_tag && format === image_format_version_alarms) {
+        if (items.length % 2 !== 1) imageFail("bad alarms slice");
+        for (let i = 1; i < items.length; i += 2) {
+          const member = items[i];
+          const type = items[i + 1];
+          if (!Number.isSafeInteger(member) || member <= 0 || (type !== "NOSPACE" && type !== "CORRUPT")) imageFail("bad alarm entry");
+          alarms.push({ member_id: member, alarm: type });
+        }
       } else if (items[0] === auth_frame_tag && authExpected === 1 && auth === null) {
         if (items.length !== 2 || typeof items[1] !== "object" || items[1] === null) imageFail("bad auth section");
         auth = items[1] as AuthImage;
@@ -327,8 +367,9 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   if (versions !== header.versions) imageFail(`${versions} versions, header says ${header.versions}`);
   if (dedupEntries !== header.dedup) imageFail(`${dedupEntries} dedup entries, header says ${header.dedup}`);
   if (leases.length !== leasesExpected) imageFail(`${leases.length} leases, header says ${leasesExpected}`);
+  if (alarms.length !== alarmsExpected) imageFail(`${alarms.length} alarms, header says ${alarmsExpected}`);
   if ((auth === null) !== (authExpected === 0)) imageFail("the auth section the header promises is missing");
-  return { index: header.index, store: builder.finish(), dedup, leases, auth, hash: header.hash, leasedKeys: builder.leasedKeys() };
+  return { index: header.index, store: builder.finish(), dedup, leases, alarms, auth, hash: header.hash, leasedKeys: builder.leasedKeys() };
 }
 
 interface HeaderV1 {
@@ -372,7 +413,7 @@ async function readV1(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const key of keys) {
     builder.add(key, [{ create: revision, mod: revision, sub: 0, version: 1, lease: 0, tombstone: false, value: values.get(key)! }]);
   }
-  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], auth: null, hash: null, leasedKeys: [] };
+  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], alarms: [], auth: null, hash: null, leasedKeys: [] };
 }
 
 function yieldToLoop(): Promise<void> {

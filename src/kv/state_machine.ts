@@ -1,13 +1,15 @@
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import { QklzlError, isQklzlError } from "../shared/errors.ts";
+import { AlarmTable } from "./alarms.ts";
 import { AuthStore } from "./auth_store.ts";
 import type { Caller } from "./auth_types.ts";
 import { decodeEntry, requestOf } from "./command.ts";
 import { DedupTable } from "./dedup.ts";
 import { type LeaseRecord, Lessor } from "./lessor.ts";
 import { hashHex } from "./hash.ts";
-import type { EntryRequest, Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
+import { type HashSample, HashSamples } from "./hash_samples.ts";
+import type { AlarmMember, AlarmRequest, AlarmType, EntryRequest, Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { MvccStore, type StoreMemory, type StoreOptions } from "./mvcc_store.ts";
 import { readImage, writeImage } from "./snapshot_image.ts";
 import { applyTxn, stampRevision } from "./txn.ts";
@@ -25,6 +27,8 @@ const apply_refusals = new Set([
   "lease_not_found",
   "lease_exists",
   "too_many_leases",
+  "no_space",
+  "corrupt",
   // auth (auth_store.ts): the caller's rights and the auth changes are decided at apply, against the state then
   "permission_denied",
   "root_user_missing",
@@ -56,6 +60,9 @@ export interface KvStats {
 /** EventListener receives the events of every write as it applies (the watch issue's feed). Must not throw. */
 export type EventListener = (revision: number, events: Event[]) => void;
 
+/** AlarmListener hears every applied alarm entry and the alarms it changed (for the log line). Must not throw. */
+export type AlarmListener = (index: number, request: AlarmRequest, changed: AlarmMember[]) => void;
+
 /**
  * KvStateMachine is the replicated state (the FSM contract of hashicorp/raft): the MVCC store plus the
  * dedup table of idempotent writes. apply must be deterministic: the same entries give the same revision,
@@ -68,6 +75,10 @@ export class KvStateMachine {
   private dedup = new DedupTable();
   /** lessor: the granted leases and their keys (replicated; expiry is decided by the leader, through the log). */
   private lessor = new Lessor();
+  /** alarms: the raised alarms (NOSPACE, CORRUPT), replicated; they decide which writes apply (kv/alarms.ts). */
+  private alarms = new AlarmTable();
+  /** hashSamples: this member's state hash at recent sampling indexes (local, for the corruption check). */
+  private readonly hashSamples = new HashSamples();
   /** auth: users, roles, permissions, enabled (auth_store.ts); writes of a named caller are checked against it. */
   private auth = new AuthStore();
   /** index is the last log index applied (entries of any kind) or restored. */
@@ -75,6 +86,8 @@ export class KvStateMachine {
   private snapshotting = false;
   /** onEvents, when set, is called after every write that changed something. */
   onEvents: EventListener | null = null;
+  /** onAlarm, when set, is called after every applied alarm entry. */
+  onAlarm: AlarmListener | null = null;
 
   constructor(private readonly options: StoreOptions = {}) {
     this.store = new MvccStore(options);
@@ -145,11 +158,39 @@ export class KvStateMachine {
     return this.store.memory();
   }
 
+  /** alarmList: the raised alarms, by member then type. */
+  alarmList(): AlarmMember[] {
+    return this.alarms.records();
+  }
+
+  /** hasAlarm: an alarm of `type` is raised (for any member). */
+  hasAlarm(type: AlarmType): boolean {
+    return this.alarms.has(type);
+  }
+
+  /** alarmRefusal: the error `request` would get at apply from the raised alarms now, or null (the fast check). */
+  alarmRefusal(request: KvRequest): QklzlError | null {
+    return this.alarms.refusal(request);
+  }
+
+  /** recentHashes: the state hash at the recent sampling indexes (kv/hash_samples.ts), oldest first. */
+  recentHashes(): HashSample[] {
+    return this.hashSamples.list();
+  }
+
+  private sampleHash(): void {
+    if (HashSamples.due(this.index)) this.hashSamples.record({ index: this.index, revision: this.store.revision, hash: this.stateHash(this.store.contentHash()) });
+  }
+
+  private stateHash(storeHash: bigint): string {
+    return hashHex(storeHash ^ this.dedup.contentHash ^ this.lessor.contentHash ^ this.alarms.contentHash ^ this.auth.contentHash);
+  }
+
   stats(): KvStats {
     return {
       index: this.index,
       keys: this.store.size,
-      hash: hashHex(this.store.contentHash() ^ this.dedup.contentHash ^ this.lessor.contentHash ^ this.auth.contentHash),
+      hash: this.stateHash(this.store.contentHash()),
       revision: this.store.revision,
       compact_revision: this.store.compacted,
     };
@@ -177,19 +218,27 @@ export class KvStateMachine {
     this.index = index;
     if (requestId !== null) {
       const seen = this.dedup.lookup(requestId);
-      if (seen !== undefined) return packr.unpack(seen) as KvResponse;
+      if (seen !== undefined) {
+        this.sampleHash();
+        return packr.unpack(seen) as KvResponse;
+      }
     }
     const response = this.execute(request, legacy ? index : 0, caller);
     if (requestId !== null) this.dedup.remember(requestId, packr.pack(response));
+    this.sampleHash();
     return response;
   }
 
   private execute(request: EntryRequest, atLeast: number, caller: Caller | null): KvResponse {
     const store = this.store;
     try {
+      if (request.kind === "alarm") return this.applyAlarm(request.alarm);
+      // Auth changes are not refused by an alarm (etcd's capped and corrupt appliers pass them through).
       if (request.kind === "auth") return { kind: "auth", auth: this.auth.apply(request.auth, caller) };
+      const refused = this.alarms.refusal(request);
+      if (refused !== null) throw refused;
       // An entry without a caller was proposed while auth was off, or by the cluster itself (lease expiry,
-      // retention): it is not checked. A named caller must still hold the rights now (etcd's rule).
+      // retention, an alarm): it is not checked. A named caller must still hold the rights now (etcd's rule).
       if (caller !== null) this.auth.checkRequest(caller, request);
       if (request.kind === "compact") {
         store.compact(request.compact.revision);
@@ -222,6 +271,12 @@ export class KvStateMachine {
     }
   }
 
+  private applyAlarm(request: AlarmRequest): KvResponse {
+    const changed = this.alarms.apply(request);
+    this.onAlarm?.(this.index, request, changed);
+    return { kind: "alarm", alarm: { alarms: changed } };
+  }
+
   /**
    * revoke deletes every key attached to lease `id` in one write (one revision, none if it had no keys; the
    * watchers see the deletes together), then forgets the lease. Throws lease_not_found.
@@ -241,6 +296,7 @@ export class KvStateMachine {
   skip(index: number): void {
     if (!(index === this.index + 1)) assert(false, `kv: skip ${index} after ${this.index}`);
     this.index = index;
+    this.sampleHash();
   }
 
   /**
@@ -268,8 +324,9 @@ export class KvStateMachine {
     const fixed = this.store.image();
     const dedup = this.dedup.entries();
     const leases = this.lessor.records();
+    const alarms = this.alarms.records();
     const auth = this.auth.empty ? null : this.auth.image();
-    const hash = hashHex(fixed.hash ^ this.dedup.contentHash ^ this.lessor.contentHash ^ this.auth.contentHash);
+    const hash = this.stateHash(fixed.hash);
     let open = true;
     const close = () => {
       if (open) this.snapshotting = false;
@@ -277,7 +334,7 @@ export class KvStateMachine {
     };
     const writeTo = async (write: (chunk: Uint8Array) => Promise<void>) => {
       try {
-        await writeImage(write, { index, store: fixed, dedup, leases, auth, hash });
+        await writeImage(write, { index, store: fixed, dedup, leases, alarms, auth, hash });
       } finally {
         close();
       }
@@ -292,14 +349,16 @@ export class KvStateMachine {
   async restore(image: Uint8Array): Promise<void> {
     const restored = await readImage(image, this.options);
     let lessor: Lessor;
+    let alarms: AlarmTable;
     let auth: AuthStore;
     try {
       lessor = Lessor.restore(restored.leases, restored.leasedKeys);
+      alarms = AlarmTable.restore(restored.alarms);
       auth = restored.auth === null ? new AuthStore() : AuthStore.restore(restored.auth);
     } catch (error) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const hash = hashHex(restored.store.contentHash() ^ restored.dedup.contentHash ^ lessor.contentHash ^ auth.contentHash);
+    const hash = hashHex(restored.store.contentHash() ^ restored.dedup.contentHash ^ lessor.contentHash ^ alarms.contentHash ^ auth.contentHash);
     if (restored.hash !== null && hash !== restored.hash) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: hash ${hash}, header says ${restored.hash}`);
     }
@@ -308,7 +367,9 @@ export class KvStateMachine {
     lessor.version = this.lessor.version + 1;
     this.lessor = lessor;
     this.dedup = restored.dedup;
+    this.alarms = alarms;
     this.auth = auth;
     this.index = restored.index;
+    this.hashSamples.clear();
   }
 }

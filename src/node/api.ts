@@ -1,7 +1,8 @@
 import type { Caller } from "../kv/auth_types.ts";
 import type { AuthApi } from "./auth/auth_api.ts";
 import type { BackupStream } from "./backup/source.ts";
-import type { KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "../kv/mvcc_types.ts";
+import type { AlarmMember, AlarmType, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "../kv/mvcc_types.ts";
+import type { HashSample } from "../kv/hash_samples.ts";
 import type { KvCommand } from "../kv/types.ts";
 import type { Watch, WatchSpec } from "../kv/watch_hub.ts";
 import type { HttpTls, MemberHttp } from "./tls/types.ts";
@@ -54,6 +55,12 @@ export interface StatusJson {
   fault_tolerance?: number;
   fault_tolerance_source?: HealthStatusJson["fault_tolerance_source"];
   silent_learners?: HealthStatusJson["silent_learners"];
+  /** alarms: the raised alarms (src/node/alarms.ts); store_bytes / quota_backend_bytes: the NOSPACE quota. */
+  alarms?: AlarmMember[];
+  store_bytes?: number;
+  quota_backend_bytes?: number;
+  /** disk_full: this node's last WAL or snapshot write failed with ENOSPC and has not succeeded since. */
+  disk_full?: boolean;
 }
 
 /** HealthStatusJson: what src/node/cluster_health.ts adds to GET /status (README, "Fault tolerance"). */
@@ -145,6 +152,22 @@ export interface NodeApi {
   auth?: AuthApi;
   /** watches: GET /watch (src/node/watch/); absent on an API without a store to watch (404 not_found). */
   watches?: WatchApi;
+  /** alarms: GET /alarms, POST /alarms/activate|disarm, GET /hashes (src/node/alarms.ts); absent: 404 not_found. */
+  alarms?: AlarmApi;
+}
+
+/**
+ * AlarmApi: the replicated alarms (etcd's Maintenance.Alarm). list reads this member's applied state; activate
+ * and disarm go through the log (leader only: not_leader elsewhere, which the HTTP layer forwards).
+ */
+export interface AlarmApi {
+  list(): AlarmMember[];
+  /** activate raises `alarm` for `memberId` and answers once applied (already raised: the same answer). */
+  activate(memberId: number, alarm: AlarmType): Promise<AlarmMember[]>;
+  /** disarm disarms the raised alarms that match (absent fields match all) and answers those it disarmed. */
+  disarm(filter: { memberId?: number; alarm?: AlarmType }): Promise<AlarmMember[]>;
+  /** hashes: this member's state hash at its recent sampling indexes (the corruption check compares them). */
+  hashes(): HashSample[];
 }
 
 export interface StoreStatsJson {

@@ -14,6 +14,8 @@ import { PeriodicCompactor } from "./auto_compactor.ts";
 import { ClusterHealth } from "./cluster_health.ts";
 import { startHttpServer } from "./http/server.ts";
 import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
+import { DiskFullGuard } from "./disk_full.ts";
+import { Guardrails } from "./guardrails.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
@@ -42,7 +44,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const tlsFiles = options.tls ?? no_tls;
   const tls = loadNodeTls(tlsFiles); // before the data dir is opened: a bad certificate changes nothing
   const opened = await openStorage({ dir: options.dataDir, nodeId: options.id, segmentBytes: options.segmentBytes });
-  const storage = options.wrapStorage?.(opened) ?? opened;
+  // A full disk stops writes, not the node (disk_full.ts); the hooks reach the guardrails and the stop path.
+  const disk: { full(full: boolean): void; fatal(error: Error): void } = { full: () => {}, fatal: () => {} };
+  const diskGuard = new DiskFullGuard({ logger, onFull: () => disk.full(true), onSpace: () => disk.full(false), onFatal: (error) => disk.fatal(error) });
+  const storage = diskGuard.wrap(options.wrapStorage?.(opened) ?? opened);
   let transport: QklzlTransport | null = null;
   let http: HttpServer | null = null;
   let grpc: GrpcServer | null = null;
@@ -75,7 +80,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     });
     const auth = createAuthApi({ state: () => kv.authState, propose: (data) => rt.propose(data), barrier: async () => void (await rt.readKv("\0", "linearizable")) });
     const backup = () => openBackup({ take: () => rt.snapshot(), snapshots: storage.snapshots, clusterId: () => storage.meta.clusterId, nodeId: options.id });
-    const api = { ...createNodeApi(rt, requestBounds(options)), watches, backup, auth };
+    const guardrails = new Guardrails(rt, kv, options, logger);
+    disk.full = (full) => guardrails.diskFull(full);
+    const api = { ...createNodeApi(rt, requestBounds(options), (request) => guardrails.admit(request)), watches, backup, auth, alarms: guardrails.alarms };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,
@@ -131,6 +138,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       stopping ??= (async () => {
         if (reason === "stop") health.warnIfStopCostsQuorum();
         rt.stopping = true;
+        diskGuard.stop();
         tlsManager.stop();
         if (reason === "stop") await rt.handOver(Math.min(2 * options.electionMs, 3_000), "before stopping");
         const why = reason === "removed" ? "was removed from the cluster" : "is shutting down";
@@ -151,18 +159,20 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       logger.error(`fatal: ${error instanceof Error ? error.message : String(error)}; stopping`);
       void stop("fatal", error);
     };
+    disk.fatal = fatal;
     rt.start(transport, { ...addrs, campaign: bootstrapping }, {
       onTick: () => {
         tasks.tick();
         health.tick();
         compactor?.tick();
+        guardrails.tick();
       },
       onUnknownPeer: (id) => tasks.discoverPeers(id),
       onRemoved: () => void stop("removed"),
       onRemovalToConfirm: (index) => void confirmRemoval(rt, options.join, index),
       onFatal: fatal,
-      extraStatus: () => health.status(),
-      extraMetricLines: () => [...health.metricLines(), ...watches.metricLines(), ...tlsManager.metricLines()],
+      extraStatus: () => ({ ...health.status(), ...guardrails.status() }),
+      extraMetricLines: () => [...health.metricLines(), ...watches.metricLines(), ...tlsManager.metricLines(), ...guardrails.metricLines()],
     });
     const describe = hasState
       ? `restarted from disk (snapshot ${storage.log.snapshotMeta().index}, log [${storage.log.firstIndex()}, ${storage.log.lastIndex()}], term ${storage.log.hardState().term}, members ${describeConf({ members: rt.raftStatus().members })})`

@@ -1,5 +1,6 @@
 import {
   encodeCommand,
+  requestOf,
   encodeRequest,
   type Caller,
   validateCommand,
@@ -27,7 +28,7 @@ const request_id_chars_max = 128;
  * createNodeApi is the NodeApi the HTTP layer calls. It validates what the runtime does not know about (the
  * kv command, join requests) and asks the runtime the rest through its narrow surface.
  */
-export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
+export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (request: KvRequest) => void = () => {}): NodeApi {
   /**
    * leaveThroughSuccessor: a leader asked to remove itself hands leadership to a caught-up voter first, then
    * asks it for the removal (no election gap); once that is acknowledged this node stops. False when no
@@ -62,10 +63,11 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
     storeStats: () => rt.storeStats(),
 
     async write(input: KvCommand, caller?: Caller): Promise<{ index: number }> {
-      if (caller === undefined) return rt.propose(encodeCommand(validateCommand(input, bounds)));
       const command = validateCommand(input, bounds);
-      const request: KvRequest = command.op === "put" ? { kind: "put", put: { key: command.key, value: command.value } } : { kind: "delete_range", delete_range: { key: command.key } };
-      const applied = await rt.propose(encodeRequest(request, undefined, caller));
+      // The alarms and the quota answer at once (no_space, corrupt) rather than propose what apply would refuse.
+      admit(requestOf(command));
+      if (caller === undefined) return rt.propose(encodeCommand(command));
+      const applied = await rt.propose(encodeRequest(requestOf(command), undefined, caller));
       if (applied.response?.kind === "error") throw new QklzlError(applied.response.error.error as ErrorCode, applied.response.error.message, applied.response.error.details ?? {});
       return { index: applied.index };
     },
@@ -78,7 +80,10 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
     },
 
-    leaseGrant: (ttl, id) => rt.leases.grant(ttl, id),
+    leaseGrant: async (ttl, id) => {
+      admit({ kind: "lease_grant", lease_grant: { id: id ?? 1, ttl: Math.max(1, Math.floor(ttl)) } });
+      return rt.leases.grant(ttl, id);
+    },
     leaseRevoke: (id) => rt.leases.revoke(id),
     leaseKeepAlive: (id) => rt.leases.keepAlive(id),
     leaseTimeToLive: (id, keys) => rt.leases.timeToLive(id, keys),
@@ -93,6 +98,8 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
         throw new QklzlError("bad_request", `request_id must be 1 to ${request_id_chars_max} characters`);
       }
       const valid = validateKvRequest(request, bounds);
+      // The alarms and the quota answer at once (no_space, corrupt) rather than propose what apply would refuse.
+      admit(valid);
       const applied = caller === undefined ? await rt.proposeRequest(valid, requestId) : await rt.propose(encodeRequest(valid, requestId, caller));
       const response = applied.response;
       if (response === undefined) throw new QklzlError("internal", `the entry at index ${applied.index} applied without a kv answer`);

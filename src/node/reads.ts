@@ -54,7 +54,7 @@ export class Reads {
 
   read(key: string): Promise<{ value: string } | null> {
     if (this.pending >= limits.pending_reads_max) {
-      return Promise.reject(new QklzlError("no_quorum", `too many reads pending (${this.pending}); retry later`));
+      return Promise.reject(new QklzlError("overloaded", `too many reads pending (${this.pending}); retry shortly`, { retry_after_s: 1 }));
     }
     return new Promise((resolve, reject) => {
       this.pending++;

@@ -2,6 +2,9 @@ import type { SoftState } from "../raft/soft_state.ts";
 import type { NodeId, ProposeResult } from "../raft/types.ts";
 import { QklzlError } from "../shared/errors.ts";
 
+/** overload_retry_after_s: the Retry-After an overloaded answer carries (one second: a queue drains in far less). */
+export const overload_retry_after_s = 1;
+
 /**
  * Refusals builds the errors a request gets when this node cannot serve it: one wording per case, so every
  * API (HTTP today, gRPC later) answers the same. The leader hint in the details is what the HTTP layer turns
@@ -38,6 +41,11 @@ export class Refusals {
     return new QklzlError("no_quorum", `node ${this.selfId} leads but cannot reach a majority of the voters`);
   }
 
+  /** overloadedError: too much in flight; retry after retry_after_s (HTTP 429 + Retry-After, gRPC RESOURCE_EXHAUSTED). */
+  overloadedError(why: string): QklzlError {
+    return new QklzlError("overloaded", `node ${this.selfId} is overloaded: ${why}; retry shortly`, { retry_after_s: overload_retry_after_s });
+  }
+
   shuttingDownError(started: boolean): QklzlError {
     return new QklzlError("shutting_down", `node ${this.selfId} is ${started ? "shutting down" : "starting"}`);
   }
@@ -53,7 +61,9 @@ export class Refusals {
       case "transfer_in_progress":
         return new QklzlError("transfer_in_progress", `a leadership transfer is in progress; ${what} was refused, retry shortly`);
       case "too_many_uncommitted":
-        return new QklzlError("no_quorum", `too many uncommitted entries (followers are not keeping up); ${what} was refused`);
+        // Overload, not a lost quorum: the voters answer, they are only behind (429 with Retry-After; etcd's
+        // "too many requests"). no_quorum stays for a leader that cannot reach a majority.
+        return this.overloadedError(`too many uncommitted entries (followers are not keeping up); ${what} was refused`);
       case "bad_change":
         return new QklzlError("bad_request", `${what} does not apply to the current configuration`);
     }

@@ -158,7 +158,7 @@ export class Requests {
     const { proposals, metrics } = this.context;
     if (proposals.size >= limits.pending_requests_max) {
       metrics.proposalsRefused++;
-      throw new QklzlError("no_quorum", `too many requests pending (${proposals.size}); retry later`);
+      throw this.context.refusals.overloadedError(`too many requests pending (${proposals.size})`);
     }
   }
 }

@@ -40,6 +40,13 @@ export interface NodeOptions {
   autoCompaction?: AutoCompaction;
   /** maxTxnOps: --max-txn-ops, the operations (and compares) of one txn a request may carry (default 128). */
   maxTxnOps?: number;
+  /**
+   * quotaBackendBytes: --quota-backend-bytes, the store size past which the leader raises NOSPACE (absent or 0:
+   * quota.ts defaultQuotaBytes, from free memory and disk).
+   */
+  quotaBackendBytes?: number;
+  /** corruptCheckIntervalMs: --corrupt-check-interval; the leader compares members' hashes this often (absent or 0: off). */
+  corruptCheckIntervalMs?: number;
   /** wrapStorage (tests only): wraps the opened storage, e.g. in a double that delays saves. */
   wrapStorage?: (storage: Storage) => Storage;
 }

@@ -25,6 +25,9 @@ export type ErrorCode =
   | "lease_not_found"
   | "lease_exists"
   | "too_many_leases"
+  | "no_space"
+  | "overloaded"
+  | "corrupt"
   | "backup_corrupt"
   | "data_dir_not_empty"
   | "unauthenticated"
@@ -69,6 +72,12 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   lease_not_found: 404,
   lease_exists: 409,
   too_many_leases: 409,
+  // 507 Insufficient Storage (RFC 4918): the NOSPACE alarm, or this node's disk full.
+  no_space: 507,
+  // 429 Too Many Requests, with Retry-After: the node is busy, not broken (no_quorum stays 503).
+  overloaded: 429,
+  // 503 until an operator disarms the CORRUPT alarm (etcd refuses writes the same way).
+  corrupt: 503,
   backup_corrupt: 422,
   data_dir_not_empty: 409,
   unauthenticated: 401,

@@ -35,6 +35,7 @@ export type { DirMeta, LogStore, Snapshot, SnapshotDataReader, SnapshotStore, St
 export { Wal, type SyncMode } from "./wal.ts";
 export { FileSnapshotStore } from "./snapshot_store.ts";
 export { nodeFs, type StorageFileHandle, type StorageFs } from "./file_system.ts";
+export { isFsyncFailure, isNoSpaceCause, isNoSpaceError } from "./no_space.ts";
 
 export interface OpenStorageOptions extends StorageOptions {
   /** syncMode: how fdatasync runs (default "async": on the thread pool, the event loop stays free). */

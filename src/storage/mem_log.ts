@@ -61,6 +61,20 @@ export class MemLog {
     return null;
   }
 
+  /**
+   * appendProblem: what append(entries, true) would refuse, checked without changing anything (the WAL asks
+   * before it writes the record, and asserts append's answer after).
+   */
+  appendProblem(entries: Entry[]): string | null {
+    if (entries.length === 0) return null;
+    const lo = entries[0]!.index;
+    if (this.ents.length === 0 && lo !== this.first) return `entry ${lo} does not follow last index ${this.lastIndex()}`;
+    if (this.ents.length > 0 && lo > this.lastIndex() + 1) return `gap: entry ${lo} after last index ${this.lastIndex()}`;
+    if (this.ents.length > 0 && lo < this.first) return `overwrite of entry ${lo} below first retained index ${this.first}`;
+    for (let i = 0; i < entries.length; i++) if (entries[i]!.index !== lo + i) return `entries not contiguous at ${entries[i]!.index}`;
+    return null;
+  }
+
   /** appendOne is append([entry]) without the array, for recovery's hot loop. */
   appendOne(entry: Entry): string | null {
     const last = this.lastIndex();

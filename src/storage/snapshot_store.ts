@@ -9,6 +9,7 @@ import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import type { SnapshotMeta } from "../raft/types.ts";
 import type { Snapshot, SnapshotDataReader, SnapshotStore, SnapshotWriter } from "./types.ts";
+import { fsyncFailure, isNoSpaceCause, noSpaceError } from "./no_space.ts";
 import { nodeFs, type StorageFs } from "./file_system.ts";
 
 const snapshot_header_bytes = 40;
@@ -150,7 +151,13 @@ export class FileSnapshotStore implements SnapshotStore {
     const tmp = `${file}.${++this.tmpSeq}.tmp`;
     const metaBytes = packr.pack(meta);
     // Async writes in bounded chunks: a large image must not block the event loop (heartbeats) while it is written.
-    const handle = await this.files.openForWrite(tmp);
+    let handle: Awaited<ReturnType<StorageFs["openForWrite"]>>;
+    try {
+      handle = await this.files.openForWrite(tmp);
+    } catch (error) {
+      if (isNoSpaceCause(error)) throw noSpaceError(`snapshot ${meta.index}`, error);
+      throw error;
+    }
     let published = false;
     try {
       let position = snapshot_header_bytes;
@@ -173,15 +180,24 @@ export class FileSnapshotStore implements SnapshotStore {
       });
       const header = encodeSnapshotHeader(metaBytes, dataLen, dataCrc);
       await handle.write(header, 0);
-      await handle.sync();
+      // A failed fsync is never retried (no_space.ts): marked, so the node stops rather than try again.
+      await handle.sync().catch((error) => {
+        throw fsyncFailure(`snapshot ${meta.index}`, error);
+      });
       published = true;
+    } catch (error) {
+      // ENOSPC from a write: the tmp file goes (below) and nothing was published; the snapshot is retried later.
+      if (isNoSpaceCause(error)) throw noSpaceError(`snapshot ${meta.index}`, error);
+      throw error;
     } finally {
       await handle.close();
       if (!published) this.files.rm(tmp);
     }
     // Off the event loop: a rename and a directory fsync can each take milliseconds while the disk is busy.
     await this.files.renameAsync(tmp, file);
-    await this.files.fsyncDirAsync(this.options.snapDir);
+    await this.files.fsyncDirAsync(this.options.snapDir).catch((error) => {
+      throw fsyncFailure(`snapshot directory ${this.options.snapDir}`, error);
+    });
     this.valid = this.valid.filter((s) => s.file !== file);
     this.valid.push({ meta, file });
     this.valid.sort((a, b) => a.meta.index - b.meta.index);

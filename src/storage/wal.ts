@@ -11,6 +11,7 @@ import { MemLog } from "./mem_log.ts";
 import { encodeEntries, encodeSnapshotRecord, type SnapshotRecord } from "./record.ts";
 import { segment_header_bytes, encodeSegmentHeader, segmentPath } from "./segment.ts";
 import { nodeFs, type StorageFs } from "./file_system.ts";
+import { isNoSpaceCause, isNoSpaceError, noSpaceError } from "./no_space.ts";
 import { noteEntry, recoverWal, type SegmentInfo } from "./recover.ts";
 
 /** SyncMode: "async" runs fdatasync on the thread pool (event loop stays free); "sync" blocks it for the sync. */
@@ -113,12 +114,18 @@ export class Wal implements LogStore {
     // Roll before the image changes: the new segment's checkpoint must describe only what is already durable.
     const rolled = this.rollIfFull();
     if (rolled !== null) return Promise.reject(rolled);
+    // The record goes to the file before the image changes: a write the full disk refuses (no_space.ts) then
+    // leaves both as they were, and the same save can simply be made again later.
+    const unfit = this.mem.appendProblem(entries);
+    assert(unfit === null, `save: ${unfit}`);
+    const min = entries.length > 0 ? entries[0]!.index : 0;
+    const max = entries.length > 0 ? entries[entries.length - 1]!.index : 0;
+    const refused = this.writeRecord(encodeEntries(entries, hardState), min, max);
+    if (refused !== null) return Promise.reject(refused);
     const problem = this.mem.append(entries, true);
     assert(problem === null, `save: ${problem}`);
     if (hardState !== null) this.mem.hs = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
-    const min = entries.length > 0 ? entries[0]!.index : 0;
-    const max = entries.length > 0 ? entries[entries.length - 1]!.index : 0;
-    return this.writeAndWait(encodeEntries(entries, hardState), min, max);
+    return this.afterWrite();
   }
 
   installSnapshot(meta: SnapshotMeta): Promise<void> {
@@ -208,24 +215,46 @@ export class Wal implements LogStore {
     // As in save(): roll first, so that the checkpoint never carries this snapshot ahead of its record.
     const rolled = this.rollIfFull();
     if (rolled !== null) return Promise.reject(rolled);
+    const refused = this.writeRecord(encodeSnapshotRecord(record), 0, 0);
+    if (refused !== null) return Promise.reject(refused);
     this.mem.applySnapshot(record);
-    return this.writeAndWait(encodeSnapshotRecord(record), 0, 0);
+    return this.afterWrite();
   }
 
-  private writeAndWait(buf: Uint8Array, minEntry: number, maxEntry: number): Promise<void> {
-    const problem = this.mem.invariantProblem();
-    assert(problem === null, `log invariant: ${problem}`);
+  /**
+   * writeRecord appends one record to the active segment; returns null, or the error the caller rejects with.
+   * ENOSPC from the write cuts the partial record off again (the file is as before) and answers no_space
+   * without making the log unusable; any other failure does (fail).
+   */
+  private writeRecord(buf: Uint8Array, minEntry: number, maxEntry: number): Error | null {
+    const current = this.segments[this.segments.length - 1]!;
     try {
       this.files.writeAll(this.fd, buf);
-      this.dirty = true;
-      const current = this.segments[this.segments.length - 1]!;
-      current.size += buf.byteLength;
-      if (minEntry > 0) noteEntry(current, minEntry);
-      if (maxEntry > 0) noteEntry(current, maxEntry);
     } catch (error) {
-      this.fail(error);
-      return Promise.reject(this.failure);
+      if (!isNoSpaceCause(error)) {
+        this.fail(error);
+        return this.failure;
+      }
+      try {
+        this.files.ftruncate(this.fd, current.size);
+      } catch (cut) {
+        this.fail(cut);
+        return this.failure;
+      }
+      consola.warn(`[storage] WAL append of ${buf.byteLength} bytes refused, the disk is full; the log is unchanged`);
+      return noSpaceError("WAL append", error);
     }
+    this.dirty = true;
+    current.size += buf.byteLength;
+    if (minEntry > 0) noteEntry(current, minEntry);
+    if (maxEntry > 0) noteEntry(current, maxEntry);
+    return null;
+  }
+
+  /** afterWrite checks the image the record now describes, then waits for the shared fsync. */
+  private afterWrite(): Promise<void> {
+    const problem = this.mem.invariantProblem();
+    assert(problem === null, `log invariant: ${problem}`);
     return this.barrier();
   }
 
@@ -287,7 +316,11 @@ export class Wal implements LogStore {
     this.schedule();
   }
 
-  /** fail makes the log unusable: after a failed write or fsync the file state is unknown (fsyncgate). */
+  /**
+   * fail makes the log unusable: after a failed write or fsync the file state is unknown. A failed fsync in
+   * particular is never retried (fsyncgate, see no_space.ts): the node stops. Only ENOSPC from a write is not a
+   * failure (writeRecord, createSegment).
+   */
   private fail(error: unknown): void {
     if (this.failure === null) {
       const message = error instanceof Error ? error.message : String(error);
@@ -312,6 +345,8 @@ export class Wal implements LogStore {
     try {
       this.roll();
     } catch (error) {
+      // A segment the full disk could not hold was never published: the active one stays, try again next save.
+      if (isNoSpaceError(error)) return error as Error;
       this.fail(error);
       return this.failure;
     }
@@ -363,14 +398,29 @@ function createSegment(files: StorageFs, walDir: string, seq: number, mem: MemLo
   const hardState = encodeEntries([], mem.hs);
   const snapshot = encodeSnapshotRecord({ meta: mem.snap, install: false, keep: true });
   const tmp = `${file}.tmp`;
-  const fd = files.open(tmp, "w");
+  let fd: number;
   try {
-    files.writeAll(fd, header);
-    files.writeAll(fd, hardState);
-    files.writeAll(fd, snapshot);
+    fd = files.open(tmp, "w");
+  } catch (error) {
+    if (isNoSpaceCause(error)) throw noSpaceError(`creating WAL segment ${seq}`, error);
+    throw error;
+  }
+  try {
+    try {
+      files.writeAll(fd, header);
+      files.writeAll(fd, hardState);
+      files.writeAll(fd, snapshot);
+    } catch (error) {
+      if (!isNoSpaceCause(error)) throw error;
+      files.close(fd);
+      files.rm(tmp);
+      fd = -1;
+      throw noSpaceError(`creating WAL segment ${seq}`, error);
+    }
+    // A failed fsync propagates as it is: fatal, never retried (no_space.ts).
     files.fsync(fd);
   } finally {
-    files.close(fd);
+    if (fd >= 0) files.close(fd);
   }
   files.rename(tmp, file);
   files.fsyncDir(walDir);

@@ -56,7 +56,15 @@ describe("nodeOptionsFromFlags", () => {
       tls: no_tls,
       autoCompaction: { mode: "revision", revisions: 100_000 },
       maxTxnOps: 128,
+      quotaBackendBytes: 0,
+      corruptCheckIntervalMs: 0,
     });
+  });
+
+  test("--quota-backend-bytes takes a size (0: the default from free memory and disk); --corrupt-check-interval a duration (0: off)", () => {
+    const given = nodeOptionsFromFlags({ ...base, "quota-backend-bytes": "2GiB", "corrupt-check-interval": "5m" });
+    expect([given.quotaBackendBytes, given.corruptCheckIntervalMs]).toEqual([2 * 1024 ** 3, 300_000]);
+    expect(usageMessage(() => nodeOptionsFromFlags({ ...base, "corrupt-check-interval": "often" }))).toContain("--corrupt-check-interval must be a duration");
   });
 
   test("--grpc-addr turns the etcd endpoint on; it must not reuse the raft or HTTP address", () => {

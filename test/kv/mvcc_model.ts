@@ -214,6 +214,8 @@ export class Model {
     } else if (request.kind === "delete_range") {
       const d = request.delete_range;
       response = { kind: "delete_range", delete_range: this.deleteRange(w, d.key, d.range_end, d.prev_kv === true) };
+    } else if (request.kind === "alarm") {
+      throw new Error("mvcc model: alarms are not modelled (kv/alarms.ts has its own tests)");
     } else {
       const path = this.path(request.txn);
       this.precheck(request.txn, path);

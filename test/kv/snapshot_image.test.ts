@@ -117,7 +117,7 @@ describe("kv snapshot image writing", () => {
     let done: Promise<void>;
     let stepsBeforeYield: number;
     try {
-      done = writeImage(async (chunk) => void chunks.push(new Uint8Array(chunk)), { index: 15000, store: { ...fixed, reader }, dedup: [], leases: [], auth: null, hash: "0" });
+      done = writeImage(async (chunk) => void chunks.push(new Uint8Array(chunk)), { index: 15000, store: { ...fixed, reader }, dedup: [], leases: [], alarms: [], auth: null, hash: "0" });
       stepsBeforeYield = reader.steps;
     } finally {
       Object.defineProperty(performance, "now", { value: realNow, configurable: true });

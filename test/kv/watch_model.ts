@@ -39,7 +39,7 @@ export class FeedModel {
       return;
     }
     // The watch model's workload makes no lease requests (the lessor has its own tests).
-    if (request.kind === "lease_grant" || request.kind === "lease_revoke") throw new Error(`watch model: unexpected ${request.kind}`);
+    if (request.kind === "lease_grant" || request.kind === "lease_revoke" || request.kind === "alarm") throw new Error(`watch model: unexpected ${request.kind}`);
     const events: ModelEvent[] = [];
     const ops: RequestOp[] =
       request.kind === "txn" ? request.txn.success : request.kind === "put" ? [{ put: request.put }] : [{ delete_range: request.delete_range }];

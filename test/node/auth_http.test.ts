@@ -69,6 +69,9 @@ const protected_calls: Array<[string, string, unknown?]> = [
   ["POST", "/auth/role/revoke-permission", { name: "reader", key: "app/", prefix: true }],
   ["GET", "/auth/role?name=reader"],
   ["GET", "/auth/roles"],
+  ["GET", "/alarms"],
+  ["POST", "/alarms/disarm", {}],
+  ["POST", "/alarms/activate", { member_id: 1, alarm: "NOSPACE" }],
 ];
 
 describe("auth over HTTP", () => {
@@ -85,7 +88,7 @@ describe("auth over HTTP", () => {
       const bad = await call(addr, method, path, body, "Bearer qk1.eyJ1Ijoicm9vdCIsImUiOjk5OTk5OTk5OTk5OTl9.AAAA");
       expect({ path, status: bad.status, error: bad.body.error }).toEqual({ path, status: 401, error: "unauthenticated" });
     }
-    for (const path of ["/status", "/livez", "/readyz", "/metrics", "/auth/status"]) {
+    for (const path of ["/status", "/livez", "/readyz", "/metrics", "/auth/status", "/hashes"]) {
       expect((await call(addr, "GET", path)).status).toBe(200);
     }
     expect((await call(addr, "GET", "/auth/status")).body).toMatchObject({ enabled: true });
@@ -94,6 +97,10 @@ describe("auth over HTTP", () => {
     expect((await call(addr, "POST", "/kv", { op: "put", key: "other", value: "1" }, root)).status).toBe(200);
     expect((await call(addr, "GET", "/kv?key=other", undefined, root)).body).toMatchObject({ value: "1" });
     expect((await call(addr, "GET", "/auth/users", undefined, root)).body).toEqual({ users: ["alice", "root"] });
+    // Alarms are root's (etcd's Alarm needs admin): root lists, raises and disarms them.
+    expect((await call(addr, "GET", "/alarms", undefined, root)).body).toEqual({ alarms: [] });
+    expect((await call(addr, "POST", "/alarms/activate", { member_id: 1, alarm: "NOSPACE" }, root)).body).toEqual({ alarms: [{ member_id: 1, alarm: "NOSPACE" }] });
+    expect((await call(addr, "POST", "/alarms/disarm", {}, root)).body).toEqual({ alarms: [{ member_id: 1, alarm: "NOSPACE" }] });
     expect((await call(addr, "GET", "/auth/role?name=reader", undefined, root)).body).toEqual({
       name: "reader",
       permissions: [{ type: "read", key: "app/", range_end: "app0" }],
@@ -112,6 +119,9 @@ describe("auth over HTTP", () => {
       await call(addr, "GET", "/snapshot", undefined, alice),
       await call(addr, "GET", "/auth/users", undefined, alice),
       await call(addr, "POST", "/auth/user/grant-role", { name: "alice", role: "root" }, alice),
+      await call(addr, "GET", "/alarms", undefined, alice),
+      await call(addr, "POST", "/alarms/activate", { member_id: 1, alarm: "CORRUPT" }, alice),
+      await call(addr, "POST", "/alarms/disarm", {}, alice),
     ];
     for (const reply of denied) expect({ status: reply.status, error: reply.body.error }).toEqual({ status: 403, error: "permission_denied" });
     expect((await call(addr, "GET", "/kv?key=app/a", undefined, alice)).body).toMatchObject({ value: "1" });

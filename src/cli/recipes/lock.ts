@@ -12,7 +12,7 @@ import { waitDelete } from "./wait_delete.ts";
 const wait_ms_max = 5_000;
 /** Transient failures (an election, a member down) are retried for this long; each call here is idempotent. */
 const retry_ms_max = 20_000;
-const transient_codes = new Set(["no_leader", "no_quorum", "not_leader", "shutting_down", "transfer_in_progress", "timeout", "internal"]);
+const transient_codes = new Set(["no_leader", "no_quorum", "overloaded", "not_leader", "shutting_down", "transfer_in_progress", "timeout", "internal"]);
 
 /**
  * retrying: the call again after a transient failure. Every call of the recipe may be repeated: a keepalive, a

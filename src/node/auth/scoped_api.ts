@@ -6,7 +6,7 @@ import type { AuthApi } from "./auth_api.ts";
  * scopeApi: the NodeApi as one authenticated caller sees it while auth is enabled. Reads are checked here,
  * where they are served (etcd checks range and watch permissions at the serving member); writes are checked
  * here as a fast refusal and carry the caller into the log, where apply checks them again against the auth
- * state at their index (auth_store.ts). Lease calls need an existing user; snapshot and compaction need root.
+ * state at their index (auth_store.ts). Lease calls need an existing user; snapshot, compaction and alarms need root.
  * The HTTP routes and the gRPC services call it instead of the plain NodeApi, so no handler knows about auth.
  */
 export function scopeApi(api: NodeApi, auth: AuthApi, caller: Caller): NodeApi {
@@ -90,6 +90,27 @@ export function scopeApi(api: NodeApi, auth: AuthApi, caller: Caller): NodeApi {
           backup: async () => {
             auth.requireAdmin(caller);
             return api.backup!();
+          },
+        }),
+    // Alarms: listing, raising and disarming are root's (etcd's Maintenance.Alarm is admin-only). The state
+    // hashes stay served: GET /hashes is a member route (open_paths), the leader's corruption check calls it.
+    ...(api.alarms === undefined
+      ? {}
+      : {
+          alarms: {
+            list: () => {
+              auth.requireAdmin(caller);
+              return api.alarms!.list();
+            },
+            activate: async (memberId, alarm) => {
+              auth.requireAdmin(caller);
+              return api.alarms!.activate(memberId, alarm);
+            },
+            disarm: async (filter) => {
+              auth.requireAdmin(caller);
+              return api.alarms!.disarm(filter);
+            },
+            hashes: () => api.alarms!.hashes(),
           },
         }),
   };

@@ -1,3 +1,4 @@
+import type { AlarmMember, AlarmType } from "../../kv/mvcc_types.ts";
 import type { AuthApi } from "../auth/auth_api.ts";
 /**
  * EtcdBackend is everything the etcd v3 gRPC endpoint asks of the node, in etcd's own request and response
@@ -186,6 +187,9 @@ export interface EtcdBackend {
   addMember(request: { raft_addr: string; http_addr: string }): Promise<MemberInfo>;
   removeMember(nodeId: number): Promise<void>;
   transferLeader(nodeId: number): Promise<void>;
+  /** alarms: the raised alarms (this member's applied state); alarm raises or disarms one through the leader. */
+  alarms(): AlarmMember[];
+  alarm(action: "activate" | "deactivate", memberId: number, alarm: AlarmType): Promise<AlarmMember[]>;
   /** hashKV: the content hash at `revision` (0 = now) and the revision it covers. */
   hashKV(revision: number): Promise<{ hash: string; hash_revision: number; compact_revision: number }>;
   /** snapshot (optional): a backup of this member streamed from disk (Maintenance.Snapshot); not_ready while not ready. */

@@ -25,7 +25,7 @@ const not_sent_codes = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND"
 export type LeaderCall =
   | {
       method?: "POST";
-      path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader" | "/lease/grant" | "/lease/revoke" | "/lease/keepalive" | `/auth/${string}`;
+      path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader" | "/lease/grant" | "/lease/revoke" | "/lease/keepalive" | "/alarms/activate" | "/alarms/disarm" | `/auth/${string}`;
       body: Record<string, unknown>;
     }
   | { method: "GET"; path: `/lease/${number}` | `/lease/${number}?keys=true` | "/leases" };

@@ -1,4 +1,5 @@
 import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
+import type { AlarmMember } from "../../kv/mvcc_types.ts";
 import type { EtcdBackend } from "./backend.ts";
 import type { Msg } from "./codec.ts";
 import { EtcdError } from "./errors.ts";
@@ -15,6 +16,27 @@ export const etcd_version = "3.5.0";
 /** hash32: etcd's Hash is a uint32; qklzl's store hash is 64-bit, so its low 32 bits. */
 function hash32(hex: string): number {
   return Number(BigInt(`0x${hex}`) & 0xffffffffn);
+}
+
+/**
+ * alarmCall serves Maintenance.Alarm as etcd does (v3rpc/maintenance.go, etcdserver.Alarm): GET lists every
+ * raised alarm; ACTIVATE / DEACTIVATE raise or disarm one (memberID + alarm) through the log and answer the
+ * alarms changed. `etcdctl alarm disarm` lists first, then sends one DEACTIVATE per alarm it got.
+ */
+async function alarmCall(backend: EtcdBackend, m: Msg): Promise<Msg> {
+  const info = backend.info();
+  const asEtcd = (alarms: AlarmMember[]) => alarms.map((a) => ({ memberID: etcdMemberId(info.cluster_id, a.member_id).toString(), alarm: a.alarm }));
+  const action = m.action ?? "GET";
+  if (action === "GET") return { header: header(backend), alarms: asEtcd(backend.alarms()) };
+  if (action !== "ACTIVATE" && action !== "DEACTIVATE") throw new EtcdError("bad_request", `unknown alarm action ${String(action)}`);
+  const type = m.alarm ?? "NONE";
+  if (type !== "NOSPACE" && type !== "CORRUPT") throw new EtcdError("bad_request", `alarm type ${String(type)} is not NOSPACE or CORRUPT`);
+  const id = parseUint64(m.memberID);
+  const nodeIds = info.members.map((member) => member.node_id);
+  const nodeId = id === null ? null : nodeIdOf(info.cluster_id, id, nodeIds);
+  if (nodeId === null) throw new EtcdError("unknown_member", `no member has id ${String(m.memberID)}`);
+  const changed = await backend.alarm(action === "ACTIVATE" ? "activate" : "deactivate", nodeId, type);
+  return { header: header(backend), alarms: asEtcd(changed) };
 }
 
 export function maintenanceService(backend: EtcdBackend) {
@@ -34,11 +56,7 @@ export function maintenanceService(backend: EtcdBackend) {
         isLearner: info.is_learner,
       };
     }),
-    Alarm: unary("Maintenance/Alarm", (m) => {
-      // qklzl raises no alarms (no NOSPACE or CORRUPT alarm state): a list is empty, deactivating finds nothing.
-      if (m.action === "ACTIVATE") throw new EtcdError("bad_request", "qklzl keeps no alarms; activating one is not supported");
-      return { header: header(backend), alarms: [] };
-    }),
+    Alarm: unary("Maintenance/Alarm", async (m) => alarmCall(backend, m)),
     Defragment: (call: { sendMetadata(m: Metadata): void }, callback: (e: null, r: Msg) => void) => {
       log.info("defragment requested: a no-op, qklzl's store is in memory and its log is compacted by snapshots");
       const metadata = new Metadata();

@@ -1,4 +1,4 @@
-import type { KvRequest, KvResponse, RangeRequest as StoreRange, RequestOp as StoreOp } from "../../kv/index.ts";
+import type { AlarmMember, KvRequest, KvResponse, RangeRequest as StoreRange, RequestOp as StoreOp } from "../../kv/index.ts";
 import type { Watch, WatchMessage } from "../../kv/watch_hub.ts";
 import { isQklzlError, QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
@@ -275,6 +275,19 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
       if (api.backup === undefined) throw new NotSupportedError("this node cannot stream a backup");
       if (!api.isReady()) throw new QklzlError("not_ready", "this member is not ready (no leader known, or behind its commit index); a backup now could miss acknowledged writes");
       return await api.backup();
+    },
+
+    alarms() {
+      return api.alarms?.list() ?? [];
+    },
+
+    async alarm(action, memberId, alarm) {
+      const alarms = api.alarms;
+      if (alarms === undefined) throw new NotSupportedError("this node serves no alarms");
+      const local = () => (action === "activate" ? alarms.activate(memberId, alarm) : alarms.disarm({ memberId, alarm }));
+      const path = action === "activate" ? "/alarms/activate" : "/alarms/disarm";
+      const answer = await onLeader(local, { path, body: { member_id: memberId, alarm } }, options.requestTimeoutMs);
+      return Array.isArray(answer) ? answer : ((answer as { alarms?: AlarmMember[] }).alarms ?? []);
     },
 
     async hashKV(revision) {

@@ -6,7 +6,8 @@ import type { RouteContext } from "./context.ts";
 
 /**
  * open_paths stay open with auth enabled: probes and metrics (operators' tools), the status page, the routes
- * members call on each other (join, leave, transfer-leader: peers are authenticated by mTLS, not by a user),
+ * members call on each other (join, leave, transfer-leader, and hashes for the corruption check: peers are
+ * authenticated by mTLS, not by a user),
  * and the two auth routes a client needs before it has a token.
  */
 export const open_paths: ReadonlySet<string> = new Set([
@@ -17,6 +18,7 @@ export const open_paths: ReadonlySet<string> = new Set([
   "/join",
   "/leave",
   "/transfer-leader",
+  "/hashes",
   "/auth/authenticate",
   "/auth/status",
 ]);

@@ -26,6 +26,11 @@ export function leaderHint(error: QklzlError): { leaderId: number; leaderHttpAdd
  * same URL, so clients that follow redirects reach the leader while curl still shows the JSON error.
  */
 export function qklzlErrorResponse(error: QklzlError, pathAndQuery: string, scheme: "http" | "https" = "http"): Response {
+  if (error.code === "overloaded") {
+    // RFC 9110 §10.2.3: how long to wait, in seconds; the body repeats it as retry_after_s.
+    const seconds = typeof error.details.retry_after_s === "number" ? error.details.retry_after_s : 1;
+    return errorResponse(error.code, error.message, error.details, { "retry-after": String(seconds) });
+  }
   if (error.code !== "not_leader") return errorResponse(error.code, error.message, error.details);
   const hint = leaderHint(error);
   if (hint === null) return errorResponse("no_leader", `${error.message} (no leader is known)`);

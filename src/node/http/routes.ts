@@ -7,6 +7,7 @@ import { type Handler, leaderOnly, readObject, type RouteContext, type RouteHand
 import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
 import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
+import { alarm_routes } from "./alarm_routes.ts";
 import { leaseRoutes } from "./lease_routes.ts";
 import { admit, needsCaller } from "./auth_gate.ts";
 import { auth_route_paths, authRoutes } from "./auth_routes.ts";
@@ -154,6 +155,10 @@ const route_paths = [
   "/lease/keepalive",
   "/lease/:id",
   "/leases",
+  "/alarms",
+  "/alarms/disarm",
+  "/alarms/activate",
+  "/hashes",
   ...auth_route_paths,
 ] as const;
 
@@ -175,6 +180,7 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/watch": { GET: getWatchRoute },
   "/watch/progress": { POST: postWatchProgressRoute },
   ...leaseRoutes<RouteContext>(leaderOnly),
+  ...alarm_routes,
   ...authRoutes,
 };
 

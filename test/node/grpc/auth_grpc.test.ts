@@ -147,6 +147,15 @@ describe("auth over gRPC", () => {
     expect(await failure(etcd.call("KV", "Range", { key: Buffer.from("other") }, alice))).toEqual(denied);
     expect(await failure(etcd.call("KV", "Put", { key: Buffer.from("app/a"), value: Buffer.from("2") }, alice))).toEqual(denied);
     expect(await failure(etcd.call("Auth", "UserList", {}, alice))).toEqual(denied);
+    // Maintenance.Alarm is root's (etcd: admin); an ACTIVATE through the follower is forwarded with root's token.
+    const memberID = String((await etcd.call("Cluster", "MemberList", {}, token)).members[0].ID);
+    expect(await failure(etcd.call("Maintenance", "Alarm", { action: "GET" }, alice))).toEqual(denied);
+    expect(await failure(etcd.call("Maintenance", "Alarm", { action: "ACTIVATE", memberID, alarm: "NOSPACE" }, alice))).toEqual(denied);
+    expect((await etcd.call("Maintenance", "Alarm", { action: "ACTIVATE", memberID, alarm: "NOSPACE" }, token)).alarms.length).toBe(1);
+    expect((await etcd.call("Maintenance", "Alarm", { action: "GET" }, token)).alarms.map((a: Reply) => [String(a.memberID), a.alarm])).toEqual([[memberID, "NOSPACE"]]);
+    expect(await failure(etcd.call("Maintenance", "Alarm", { action: "DEACTIVATE", memberID, alarm: "NOSPACE" }, alice))).toEqual(denied);
+    expect((await etcd.call("Maintenance", "Alarm", { action: "DEACTIVATE", memberID, alarm: "NOSPACE" }, token)).alarms.length).toBe(1);
+    expect((await etcd.call("Maintenance", "Alarm", { action: "GET" }, token)).alarms).toEqual([]);
     expect(await failure(etcd.call("Auth", "RoleAdd", { name: "reader" }, token))).toEqual([status.FAILED_PRECONDITION, "etcdserver: role name already exists"]);
     expect(await failure(etcd.call("Auth", "UserDelete", { name: "nobody" }, token))).toEqual([status.FAILED_PRECONDITION, "etcdserver: user name not found"]);
     // A watch with alice's token on her prefix is created; on another key it is refused.

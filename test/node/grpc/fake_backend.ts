@@ -229,6 +229,22 @@ export class FakeBackend implements EtcdBackend {
     this.transferredTo.push(nodeId);
   }
 
+  raised: { member_id: number; alarm: "NOSPACE" | "CORRUPT" }[] = [];
+
+  alarms() {
+    return [...this.raised];
+  }
+
+  async alarm(action: "activate" | "deactivate", memberId: number, alarm: "NOSPACE" | "CORRUPT") {
+    const found = this.raised.filter((a) => a.member_id === memberId && a.alarm === alarm);
+    if (action === "activate") {
+      if (found.length === 0) this.raised.push({ member_id: memberId, alarm });
+      return [{ member_id: memberId, alarm }];
+    }
+    this.raised = this.raised.filter((a) => !(a.member_id === memberId && a.alarm === alarm));
+    return found;
+  }
+
   async hashKV(revision: number) {
     return { hash: "00000000deadbeef", hash_revision: revision || this.revision, compact_revision: this.compacted };
   }

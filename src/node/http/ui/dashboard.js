@@ -272,7 +272,9 @@
     const box = $("alarms");
     box.hidden = carrying.length === 0;
     if (carrying.length === 0) return;
-    const raised = carrying.flatMap((m) => m.status.alarms.map((a) => `node ${m.id}: ${typeof a === "string" ? a : a.alarm ?? JSON.stringify(a)}`));
+    // Alarms are replicated: every member lists the same ones, each naming the member it is about.
+    const named = (m, a) => (typeof a === "string" ? `node ${m.id}: ${a}` : `${a.alarm ?? JSON.stringify(a)} for node ${a.member_id ?? m.id}`);
+    const raised = [...new Set(carrying.flatMap((m) => m.status.alarms.map((a) => named(m, a))))];
     box.textContent = raised.length === 0 ? "alarms: none" : `alarms: ${raised.join(" · ")}`;
   }
 
