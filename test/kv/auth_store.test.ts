@@ -80,4 +80,23 @@ describe("auth store (apply)", () => {
     expect(other.stats().hash).toBe(before);
     expect(other.authState.empty).toBe(true);
   });
+  test("one key's check: an exact-key permission holds that key only, a range excludes its end, from-key holds every later key", () => {
+    const m = machine();
+    m.auth({ op: "user_add", name: "root", password: "h" });
+    m.auth({ op: "user_grant", name: "root", role: "root" });
+    m.auth({ op: "role_add", name: "k" });
+    m.auth({ op: "role_grant", name: "k", permission: { type: "write", key: "m" } });
+    m.auth({ op: "role_grant", name: "k", permission: { type: "write", key: "p", range_end: "r" } });
+    m.auth({ op: "role_grant", name: "k", permission: { type: "read", key: "s", range_end: "\0" } });
+    m.auth({ op: "role_grant", name: "k", permission: { type: "readwrite", key: "x", range_end: "\0" } });
+    m.auth({ op: "user_add", name: "alice", password: "h" });
+    m.auth({ op: "user_grant", name: "alice", role: "k" });
+    m.auth({ op: "enable", secret: "00ff" });
+    const allowed = (key: string) => (m.put(key, alice) as { kind: string }).kind === "put";
+    expect([..."lmn"].map(allowed)).toEqual([false, true, false]);
+    expect(allowed("m\0")).toBe(false);
+    expect(["o", "p", "q", "qz", "r"].map(allowed)).toEqual([false, true, true, true, false]);
+    expect(["s", "t"].map(allowed)).toEqual([false, false]); // read-only from s on
+    expect(["w", "x", "zz", "\u{10000}"].map(allowed)).toEqual([false, true, true, true]);
+  });
 });

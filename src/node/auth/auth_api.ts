@@ -16,6 +16,8 @@ import { readClaims, signToken, verifyMac } from "./token.ts";
 export const token_ttl_ms_default = 300_000;
 /** password_cache_max bounds the verified-password cache of Basic auth (curl sends the password every time). */
 const password_cache_max = 1024;
+/** token_cache_max bounds the verified-token cache of Bearer auth (one entry per live token; cleared when full). */
+const token_cache_max = 1024;
 
 /**
  * AuthChange: an auth change as a client asks it: passwords in plain text (hashed here, before the entry is
@@ -76,6 +78,16 @@ export function createAuthApi(context: AuthApiContext): AuthApi {
   const ttl = context.tokenTtlMs ?? token_ttl_ms_default;
   /** verified: sha256(name, password, hash) of passwords Basic auth checked, so curl does not pay a hash per request. */
   const verified = new Set<string>();
+  /**
+   * verifiedTokens: tokens whose MAC was checked, with the caller they name, for one auth state at one revision.
+   * A token's validity depends only on the secret and its user's password hash, and every change of either
+   * (passwd, user delete, a new enable) bumps the revision, and a snapshot install replaces the store: so the
+   * cache is dropped when either moves, and a hit answers exactly what verifying again would (expiry is still
+   * checked on every request). It spares each request the base64, JSON and HMAC of the token (the largest part
+   * of an authed put's cost in the leader's profile).
+   */
+  const verifiedTokens = new Map<string, { caller: Caller; expiresAt: number }>();
+  let tokensOf: { state: AuthStore; revision: number } | null = null;
 
   const checkPassword = async (name: string, password: string): Promise<Caller> => {
     const state = context.state();
@@ -116,13 +128,23 @@ export function createAuthApi(context: AuthApiContext): AuthApi {
 
     identifyToken(token) {
       const state = context.state();
+      if (tokensOf === null || tokensOf.state !== state || tokensOf.revision !== state.revision) {
+        verifiedTokens.clear();
+        tokensOf = { state, revision: state.revision };
+      }
+      const known = verifiedTokens.get(token);
+      if (known !== undefined && known.expiresAt > Date.now()) return known.caller;
       const invalid = (why: string) => new QklzlError("unauthenticated", `invalid auth token: ${why}`);
       const claims = readClaims(token);
       if (claims === null) throw invalid("malformed");
       const user = state.user(claims.user);
       if (user === null || !verifyMac(state.secret, claims, user.password)) throw invalid("not signed by this cluster, or the user or password changed");
       if (claims.expiresAt <= Date.now()) throw invalid("expired; authenticate again");
-      return { user: claims.user, revision: state.revision };
+      // Frozen: the same caller object answers every request with this token (and keys the scoped context).
+      const caller: Caller = Object.freeze({ user: claims.user, revision: state.revision });
+      if (verifiedTokens.size >= token_cache_max) verifiedTokens.clear();
+      verifiedTokens.set(token, { caller, expiresAt: claims.expiresAt });
+      return caller;
     },
 
     identifyPassword: checkPassword,

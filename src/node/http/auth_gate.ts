@@ -50,6 +50,13 @@ export function needsCaller(ctx: RouteContext, path: string): boolean {
 }
 
 /**
+ * scoped: the context already built for a caller object (identifyToken answers the same frozen caller for a
+ * token until the auth revision moves), so a request with a known token does not rebuild the scoped NodeApi.
+ * Keyed weakly by the caller: an entry goes with its token's cache entry; `base` guards against another server.
+ */
+const scoped = new WeakMap<Caller, { base: RouteContext; ctx: RouteContext }>();
+
+/**
  * admit: the context a request on `path` runs with. With auth off (or on an open path) the shared one, unchanged
  * (no cost); with auth on, one whose api is scoped to the authenticated caller, or 401 unauthenticated.
  */
@@ -58,5 +65,9 @@ export async function admit(ctx: RouteContext, path: string, req: Request): Prom
   if (auth === undefined || !auth.enabled() || open_paths.has(path)) return ctx;
   const caller = await callerOf(auth, req);
   if (caller === null) throw new QklzlError("unauthenticated", "auth is enabled: send Authorization: Bearer TOKEN (POST /auth/authenticate) or Basic user:password");
-  return { ...ctx, api: scopeApi(ctx.api, auth, caller), caller };
+  const known = scoped.get(caller);
+  if (known !== undefined && known.base === ctx) return known.ctx;
+  const admitted: RouteContext = { ...ctx, api: scopeApi(ctx.api, auth, caller), caller };
+  scoped.set(caller, { base: ctx, ctx: admitted });
+  return admitted;
 }
