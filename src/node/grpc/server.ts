@@ -10,6 +10,7 @@ import type { HttpTls } from "../tls/types.ts";
 import { etcdService } from "./protos.ts";
 import { complete, log } from "./rpc.ts";
 import { grpcTls } from "./tls.ts";
+import { watchDefinition } from "./watch_encoding.ts";
 import { watchService } from "./watch_service.ts";
 
 /** streams_per_connection_max: HTTP/2 concurrent streams one client connection may open (SETTINGS frame). */
@@ -50,8 +51,10 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_concurrent_streams": streams_per_connection_max,
   });
+  // Watch answers may come pre-encoded (watch_encoding.ts): its serializer passes them through.
+  const definition = (name: Parameters<typeof etcdService>[0]) => (name === "Watch" ? watchDefinition(etcdService(name)) : etcdService(name));
   const add = (name: Parameters<typeof etcdService>[0], handlers: Parameters<typeof complete>[2]) =>
-    server.addService(etcdService(name), complete(name, etcdService(name), handlers));
+    server.addService(definition(name), complete(name, etcdService(name), handlers));
   add("KV", kvService(backend));
   add("Watch", watchService(backend));
   add("Lease", leaseService(backend));
