@@ -10,6 +10,7 @@ export const clientArgs = {
   cacert: { type: "string", description: "verify the node's TLS certificate with this CA (PEM); a bare --addr then means https", valueHint: "file" },
   cert: { type: "string", description: "client certificate (PEM) for a node started with --client-cert-auth", valueHint: "file" },
   key: { type: "string", description: "private key (PEM) of --cert", valueHint: "file" },
+  user: { type: "string", description: "authenticate as NAME (password after a colon, else $QKLZL_PASSWORD, else asked)", valueHint: "name[:password]" },
 } as const satisfies ArgsDef;
 
 /** nodeArgs: the flags of `qklzl start` (and `qklzl join`); names and defaults follow the original design. */
@@ -219,9 +220,44 @@ export const electArgs = {
   addr: lockArgs.addr,
 } as const satisfies ArgsDef;
 
+/** auth*Args: `qklzl user …`, `qklzl role …`, `qklzl auth enable|disable|status` (README "Authentication"). */
+export const authNameArgs = {
+  name: { type: "positional", description: "the user or role name (user add / passwd: NAME[:PASSWORD])", required: false },
+  json: { type: "boolean", description: "print the JSON answer" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const authGrantRoleArgs = {
+  name: { type: "positional", description: "the user", required: false },
+  role: { type: "positional", description: "the role", required: false },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const authPermissionArgs = {
+  role: { type: "positional", description: "the role", required: false },
+  type: { type: "positional", description: "grant-permission: read, write or readwrite", required: false },
+  pkey: { type: "positional", description: "the key (the first key with --from-key); absent with --prefix", required: false },
+  "range-end": { type: "positional", description: "the end of the range [KEY, RANGE_END) (optional)", required: false },
+  prefix: { type: "string", description: "instead of KEY: every key starting with this", valueHint: "prefix" },
+  "from-key": { type: "boolean", description: "the permission covers every key >= KEY" },
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const authRevokePermissionArgs = {
+  role: authPermissionArgs.role,
+  pkey: authPermissionArgs.pkey,
+  "range-end": authPermissionArgs["range-end"],
+  prefix: authPermissionArgs.prefix,
+  "from-key": authPermissionArgs["from-key"],
+  ...clientArgs,
+} as const satisfies ArgsDef;
+
+export const authPlainArgs = { ...clientArgs, json: authNameArgs.json } as const satisfies ArgsDef;
+
 /** allArgs: every definition, for the flag normalizer (legacy_flags.ts). */
 export const allArgs: ArgsDef[] = [
   clientArgs, nodeArgs, startArgs, joinArgs, statusArgs, kvGetArgs, kvPutArgs, kvDeleteArgs, kvListArgs, txnArgs, compactArgs,
   membersArgs, leaveArgs, transferArgs, snapshotArgs, snapshotSaveArgs, snapshotStatusArgs, snapshotRestoreArgs, checkArgs, watchArgs,
   leaseGrantArgs, leaseIdArgs, leaseKeepAliveArgs, leaseTtlArgs, leaseListArgs, lockArgs, electArgs,
+  authNameArgs, authGrantRoleArgs, authPermissionArgs, authRevokePermissionArgs, authPlainArgs,
 ];

@@ -24,6 +24,19 @@ export function useClientTls(flags: ClientTlsFlags): void {
   command_tls = clientTlsFromFlags(flags);
 }
 
+/** command_authorization: the Authorization header of this invocation's requests (--user), set by useClientUser. */
+let command_authorization: string | null = null;
+
+/** setAuthorization: every request of this command sends this Authorization header (null: none). */
+export function setAuthorization(header: string | null): void {
+  command_authorization = header;
+}
+
+/** authorizationHeader: the header requests send (the watch client's own fetch uses it too). */
+export function authorizationHeader(): Record<string, string> {
+  return command_authorization === null ? {} : { authorization: command_authorization };
+}
+
 const hops_max_default = 3;
 
 /** known_codes lets an error body's code become a QklzlError code only when it is one qklzl documents. */
@@ -85,7 +98,7 @@ async function send(
       ...(tls === null || !url.startsWith("https:") ? {} : { tls }),
       method,
       body: payload,
-      headers: payload === undefined ? undefined : { "content-type": "application/json" },
+      headers: payload === undefined ? authorizationHeader() : { "content-type": "application/json", ...authorizationHeader() },
       redirect: "manual",
       signal,
     });

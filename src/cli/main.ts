@@ -24,6 +24,9 @@ const root: AnyCommand = {
     txn: () => import("./commands/txn.ts").then((m) => m.txnCommand as AnyCommand),
     compact: () => import("./commands/txn.ts").then((m) => m.compactCommand as AnyCommand),
     lease: () => import("./commands/lease.ts").then((m) => m.leaseCommand as AnyCommand),
+    user: () => import("./commands/auth.ts").then((m) => m.userCommand as AnyCommand),
+    role: () => import("./commands/auth.ts").then((m) => m.roleCommand as AnyCommand),
+    auth: () => import("./commands/auth.ts").then((m) => m.authCommand as AnyCommand),
     lock: () => import("./commands/lock.ts").then((m) => m.lockCommand as AnyCommand),
     elect: () => import("./commands/elect.ts").then((m) => m.electCommand as AnyCommand),
     members: () => import("./commands/members.ts").then((m) => m.membersCommand as AnyCommand),
@@ -96,6 +99,7 @@ export async function main(rawArgv: readonly string[]): Promise<number> {
       throw new UsageError("missing command", resolved.path.join(" "));
     }
     rejectUnknownFlags(resolved.rest, await resolve(resolved.command.args ?? {}), resolved.path.join(" "));
+    await (await import("./client_auth.ts")).useClientUser(resolved.rest);
     await runCommand(resolved.command, { rawArgs: resolved.rest });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {

@@ -1,6 +1,6 @@
 import { isQklzlError, QklzlError, type ErrorCode } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
-import { baseUrl, request } from "./client.ts";
+import { authorizationHeader, baseUrl, request } from "./client.ts";
 
 /** SseMessage: one Server-Sent Events message (fields as sent; data lines joined by "\n"). */
 export interface SseMessage {
@@ -121,7 +121,7 @@ async function watchOnce(
   };
   arm();
   try {
-    const response = await fetch(`${baseUrl(addr)}/watch?${query}`, { signal: aborter.signal, headers: { accept: "text/event-stream" } });
+    const response = await fetch(`${baseUrl(addr)}/watch?${query}`, { signal: aborter.signal, headers: { accept: "text/event-stream", ...authorizationHeader() } });
     if (!response.ok) throw await errorOf(response);
     if (response.body === null) throw new QklzlError("internal", "watch answered without a body");
     void learnMembers(addr).then(learn);

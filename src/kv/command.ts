@@ -2,7 +2,9 @@ import { Packr } from "msgpackr";
 import { QklzlError, isQklzlError } from "../shared/errors.ts";
 import { describeJsonType, type JsonObject, requireString } from "../shared/json.ts";
 import { limits } from "../shared/limits.ts";
-import type { KvRequest } from "./mvcc_types.ts";
+import type { AuthRequest, Caller } from "./auth_types.ts";
+import { validateAuthRequest } from "./auth_validate.ts";
+import type { EntryRequest, KvRequest } from "./mvcc_types.ts";
 import { unbounded, validateKvRequest } from "./request_validate.ts";
 import type { KvCommand } from "./types.ts";
 
@@ -16,12 +18,16 @@ const packr = new Packr({ useRecords: false });
  * - v2, short forms of the original API's writes (most entries; an array decodes several times faster than
  *   nested maps): [16, request id or nil, key, value] is a plain put, [17, request id or nil, key] a delete of
  *   one key.
+ * - v3: a msgpack map {v: 3, id?: request id, req: KvRequest | {kind: "auth", auth: AuthRequest}, user?, arev?}:
+ *   an entry proposed by an authenticated caller (user, and the auth revision the proposer checked it at) or
+ *   an auth change. Written only when auth is used, so a cluster that never uses it writes v2 as before.
  */
 const v1_put_tag = 1;
 const v1_delete_tag = 2;
 const v2_format_version = 2;
 const v2_put_tag = 16;
 const v2_delete_tag = 17;
+const v3_format_version = 3;
 
 export interface CommandLimits {
   maxKeyBytes: number;
@@ -34,9 +40,11 @@ const defaultLimits: CommandLimits = { maxKeyBytes: limits.key_bytes_max, maxVal
 
 /** DecodedEntry: what a normal entry asks; `legacy` marks a v1 entry (its revision follows the index). */
 export interface DecodedEntry {
-  request: KvRequest;
+  request: EntryRequest;
   requestId: string | null;
   legacy: boolean;
+  /** caller: who proposed it, when auth was on at the proposer (v3 only); absent otherwise. */
+  caller?: Caller;
 }
 
 /** requestOf: the v2 request of a put/delete of the original API. */
@@ -51,14 +59,30 @@ export function encodeCommand(command: KvCommand, requestId?: string): Uint8Arra
   return encodeRequest(requestOf(command), requestId);
 }
 
-/** encodeRequest: the bytes of a v2 log entry for a validated request. */
-export function encodeRequest(request: KvRequest, requestId?: string): Uint8Array {
+/** encodeRequest: the bytes of a v2 log entry for a validated request (v3 when a caller is named). */
+export function encodeRequest(request: KvRequest, requestId?: string, caller?: Caller | null): Uint8Array {
+  if (caller !== undefined && caller !== null) return encodeV3(request, requestId, caller);
   const id = requestId ?? null;
   if (request.kind === "put" && Object.keys(request.put).length === 2) return packr.pack([v2_put_tag, id, request.put.key, request.put.value]);
   if (request.kind === "delete_range" && Object.keys(request.delete_range).length === 1) {
     return packr.pack([v2_delete_tag, id, request.delete_range.key]);
   }
   return packr.pack(requestId === undefined ? { v: v2_format_version, req: request } : { v: v2_format_version, id: requestId, req: request });
+}
+
+/** encodeAuth: the bytes of a v3 entry holding an auth change, proposed by `caller` (null while auth is off). */
+export function encodeAuth(request: AuthRequest, caller: Caller | null): Uint8Array {
+  return encodeV3({ kind: "auth", auth: request }, undefined, caller);
+}
+
+function encodeV3(request: EntryRequest, requestId: string | undefined, caller: Caller | null): Uint8Array {
+  const body: Record<string, unknown> = { v: v3_format_version, req: request };
+  if (requestId !== undefined) body.id = requestId;
+  if (caller !== null) {
+    body.user = caller.user;
+    body.arev = caller.revision;
+  }
+  return packr.pack(body);
 }
 
 /**
@@ -71,11 +95,33 @@ export function decodeEntry(data: Uint8Array): DecodedEntry {
   if (Array.isArray(body)) return decodeV1(body); // v1, or a v2 short form
   if (typeof body !== "object" || body === null) corrupt("log entry is not a kv command");
   const fields = body as Record<string, unknown>;
+  if (fields.v === v3_format_version) return decodeV3(fields);
   if (fields.v !== v2_format_version) corrupt(`log entry has unknown format ${JSON.stringify(fields.v ?? null)}`);
   const id = fields.id;
   if (id !== undefined && typeof id !== "string") corrupt("log entry has a non-string request id");
   try {
     return { request: validateKvRequest(fields.req, unbounded), requestId: id ?? null, legacy: false };
+  } catch (error) {
+    if (isQklzlError(error)) corrupt(`log entry is not a valid request: ${error.message}`);
+    throw error;
+  }
+}
+
+function decodeV3(fields: Record<string, unknown>): DecodedEntry {
+  const id = fields.id;
+  if (id !== undefined && typeof id !== "string") corrupt("log entry has a non-string request id");
+  let caller: Caller | null = null;
+  if (fields.user !== undefined) {
+    if (typeof fields.user !== "string" || !Number.isSafeInteger(fields.arev)) corrupt("log entry has a malformed caller");
+    caller = { user: fields.user, revision: fields.arev as number };
+  }
+  const req = fields.req as Record<string, unknown> | null;
+  try {
+    const request: EntryRequest =
+      typeof req === "object" && req !== null && req.kind === "auth"
+        ? { kind: "auth", auth: validateAuthRequest(req.auth) }
+        : validateKvRequest(req, unbounded);
+    return caller === null ? { request, requestId: id ?? null, legacy: false } : { request, requestId: id ?? null, legacy: false, caller };
   } catch (error) {
     if (isQklzlError(error)) corrupt(`log entry is not a valid request: ${error.message}`);
     throw error;

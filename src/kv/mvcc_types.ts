@@ -1,3 +1,5 @@
+import type { AuthRequest, AuthResponse } from "./auth_types.ts";
+
 /**
  * The data model of etcd v3 (api_guarantees, rpc.proto), in snake_case as the JSON API speaks it. Keys and
  * values are strings (UTF-8 on the wire); keys are ordered by code point, which is UTF-8 byte order.
@@ -166,6 +168,9 @@ export type KvRequest =
   | { kind: "lease_grant"; lease_grant: LeaseGrantRequest }
   | { kind: "lease_revoke"; lease_revoke: LeaseRevokeRequest };
 
+/** EntryRequest: what a log entry may ask: a KvRequest, or an auth change (auth_store.ts; never from a client's KV call). */
+export type EntryRequest = KvRequest | { kind: "auth"; auth: AuthRequest };
+
 /** ApplyError is a refusal decided at apply time (deterministic on every replica); nothing changed. */
 export interface ApplyError {
   error: string;
@@ -180,4 +185,5 @@ export type KvResponse =
   | { kind: "compact"; compact: CompactResponse }
   | { kind: "lease_grant"; lease_grant: LeaseGrantResponse }
   | { kind: "lease_revoke"; lease_revoke: LeaseRevokeResponse }
+  | { kind: "auth"; auth: AuthResponse }
   | { kind: "error"; error: ApplyError };

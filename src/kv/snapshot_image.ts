@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import { DedupTable } from "./dedup.ts";
+import type { AuthImage } from "./auth_types.ts";
 import type { LeaseRecord } from "./lessor.ts";
 import { hashHex, pairHash } from "./hash.ts";
 import { isQklzlError } from "../shared/errors.ts";
@@ -19,13 +20,18 @@ const packr = new Packr({ useRecords: false });
  * - LEASES: then per lease id, TTL (seconds), by increasing id. Format 3 is format 2 with this section and a
  *   `leases` count in the header; it is written only when there are leases, so an image without any stays
  *   format 2, readable by binaries from before leases (which refuse a format 3 header rather than misread it).
+ * - AUTH: then one item, the whole auth state (auth_types.ts AuthImage; users, roles, enabled, revision,
+ *   secret). Format 4 is format 3 with this section and `auth: 1` in the header, written only once auth was
+ *   used (so older binaries refuse such an image rather than lose the users; every earlier format still reads).
  * (v1, "QKV1": header {index, count, hash}, then frames [k, v, k, v…] of a plain map.)
  */
 const keys_frame_tag = 1;
 const dedup_frame_tag = 2;
 const leases_frame_tag = 3;
+const auth_frame_tag = 4;
 const image_format_version = 2;
 const image_format_version_leases = 3;
+const image_format_version_auth = 4;
 const version_items = 7;
 
 /** A slice ends after this many versions or bytes, so one frame stays far below the transport frame bound. */
@@ -33,6 +39,8 @@ const slice_versions_max = 4096;
 const slice_bytes_max = 1024 * 1024;
 /** Work done between two yields to the event loop while writing or reading an image. */
 const burst_ms_max = 4;
+/** writeImage reads the clock every 32 keys (a key with a full history window is ~10 versions, ~20 us). */
+const keys_between_clock_checks_mask = 31;
 
 interface HeaderV2 {
   format: number;
@@ -44,6 +52,8 @@ interface HeaderV2 {
   dedup: number;
   /** leases: absent in format 2 (no leases). */
   leases?: number;
+  /** auth: 1 when the image holds an AUTH section (format 4), absent otherwise. */
+  auth?: number;
   hash: string;
 }
 
@@ -52,6 +62,8 @@ export interface ImageSource {
   store: StoreImage;
   dedup: [string, Uint8Array][];
   leases: LeaseRecord[];
+  /** auth: null while auth was never used. */
+  auth: AuthImage | null;
   hash: string;
 }
 
@@ -60,30 +72,29 @@ export interface RestoredImage {
   store: MvccStore;
   dedup: DedupTable;
   leases: LeaseRecord[];
+  auth: AuthImage | null;
   /** hash the header promises for store + dedup (null for v1: its own hash was checked already). */
   hash: string | null;
+  /** leasedKeys: the live keys with a lease, and that lease (see MvccStore.leasedKeys). */
+  leasedKeys: [string, number][];
 }
 
 /** writeImage streams a v2 image of a fixed state. */
 export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, source: ImageSource): Promise<void> {
   const { store } = source;
-  let versions = 0;
-  // A first pass counts the versions for the header (chains are walked again below rather than kept: a
-  // million small arrays would cost tens of MB while the image streams).
-  for (let i = 0; i < store.keys.length; i++) {
-    const n = liveChain(store.reader, store.heads[i]!, store.compacted).length;
-    assert(n > 0, "kv: every key of an image has a kept version");
-    versions += n;
-  }
+  // The store counts its kept records as it goes: no pass over every chain before the first byte (at 10,000
+  // keys with a full history window that pass alone stalled the event loop for 25-40 ms).
+  const versions = store.versions;
   const header: HeaderV2 = {
-    format: source.leases.length > 0 ? image_format_version_leases : image_format_version,
+    format: source.auth !== null ? image_format_version_auth : source.leases.length > 0 ? image_format_version_leases : image_format_version,
     index: source.index,
     revision: store.revision,
     compacted: store.compacted,
     keys: store.keys.length,
     versions,
     dedup: source.dedup.length,
-    ...(source.leases.length > 0 ? { leases: source.leases.length } : {}),
+    ...(source.leases.length > 0 || source.auth !== null ? { leases: source.leases.length } : {}),
+    ...(source.auth !== null ? { auth: 1 } : {}),
     hash: source.hash,
   };
   const writer = new ImageWriter(write, image_magic_v2);
@@ -107,7 +118,14 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
   writer.uint(keys_frame_tag);
   items = 1;
   for (let i = 0; i < store.keys.length; i++) {
-    const chain = liveChain(reader, store.heads[i]!, store.compacted);
+    // The time budget is checked every few keys, not only between slices (a slice of 4,096 versions took
+    // 5-10 ms): the image is a fixed view, so yielding mid-slice is safe; only flushing must wait for its end.
+    if ((i & keys_between_clock_checks_mask) === 0 && performance.now() - burstStart > burst_ms_max) {
+      await yieldToLoop();
+      burstStart = performance.now();
+    }
+    const chain = liveChain(reader, store.heads.get(store.keys[i]!)!, store.compacted);
+    if (!(chain.length > 0)) assert(false, "kv: every key of an image has a kept version");
     bytes += writer.string(store.keys[i]!);
     writer.uint(chain.length);
     items += 2;
@@ -160,6 +178,7 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     writer.endSlice(1 + 2 * part.length);
     await pace();
   }
+  if (source.auth !== null) writer.frame(packr.pack([auth_frame_tag, source.auth]));
   await writer.flush();
 }
 
@@ -197,11 +216,17 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const field of ["index", "revision", "compacted", "keys", "versions", "dedup"] as const) {
     if (!Number.isSafeInteger(header?.[field]) || header[field] < 0) imageFail(`bad header field ${field}`);
   }
-  if ((header.format !== image_format_version && header.format !== image_format_version_leases) || typeof header.hash !== "string") imageFail("bad header");
-  const leasesExpected = header.format === image_format_version_leases ? header.leases : 0;
+  const format = header.format;
+  if ((format !== image_format_version && format !== image_format_version_leases && format !== image_format_version_auth) || typeof header.hash !== "string") imageFail("bad header");
+  const leasesExpected = format >= image_format_version_leases ? header.leases : 0;
+  const authExpected = format === image_format_version_auth ? header.auth : 0;
+  if (authExpected !== 0 && authExpected !== 1) imageFail("bad header field auth");
+  let auth: AuthImage | null = null;
   if (!Number.isSafeInteger(leasesExpected) || leasesExpected! < 0) imageFail("bad header field leases");
   if (header.compacted > header.revision || header.revision < 1) imageFail("bad header revisions");
-  const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted });
+  // The header's key count sizes the key table; a key takes at least ~12 image bytes, which bounds a lying header.
+  const expectedKeys = Math.min(header.keys, Math.floor(image.length / 12));
+  const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted }, expectedKeys);
   const dedup = new DedupTable();
   let keys = 0;
   let versions = 0;
@@ -278,7 +303,10 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
           dedup.remember(id, new Uint8Array(result));
           dedupEntries++;
         }
-      } else if (items[0] === leases_frame_tag && header.format === image_format_version_leases) {
+      } else if (items[0] === auth_frame_tag && authExpected === 1 && auth === null) {
+        if (items.length !== 2 || typeof items[1] !== "object" || items[1] === null) imageFail("bad auth section");
+        auth = items[1] as AuthImage;
+      } else if (items[0] === leases_frame_tag && header.format >= image_format_version_leases) {
         if (items.length % 2 !== 1) imageFail("bad leases slice");
         for (let i = 1; i < items.length; i += 2) {
           const id = items[i];
@@ -299,7 +327,8 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   if (versions !== header.versions) imageFail(`${versions} versions, header says ${header.versions}`);
   if (dedupEntries !== header.dedup) imageFail(`${dedupEntries} dedup entries, header says ${header.dedup}`);
   if (leases.length !== leasesExpected) imageFail(`${leases.length} leases, header says ${leasesExpected}`);
-  return { index: header.index, store: builder.finish(), dedup, leases, hash: header.hash };
+  if ((auth === null) !== (authExpected === 0)) imageFail("the auth section the header promises is missing");
+  return { index: header.index, store: builder.finish(), dedup, leases, auth, hash: header.hash, leasedKeys: builder.leasedKeys() };
 }
 
 interface HeaderV1 {
@@ -343,7 +372,7 @@ async function readV1(image: Uint8Array, options: StoreOptions): Promise<Restore
   for (const key of keys) {
     builder.add(key, [{ create: revision, mod: revision, sub: 0, version: 1, lease: 0, tombstone: false, value: values.get(key)! }]);
   }
-  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], hash: null };
+  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], auth: null, hash: null, leasedKeys: [] };
 }
 
 function yieldToLoop(): Promise<void> {

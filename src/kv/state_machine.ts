@@ -1,11 +1,13 @@
 import { Packr } from "msgpackr";
 import { assert } from "../shared/assert.ts";
 import { QklzlError, isQklzlError } from "../shared/errors.ts";
+import { AuthStore } from "./auth_store.ts";
+import type { Caller } from "./auth_types.ts";
 import { decodeEntry, requestOf } from "./command.ts";
 import { DedupTable } from "./dedup.ts";
 import { type LeaseRecord, Lessor } from "./lessor.ts";
 import { hashHex } from "./hash.ts";
-import type { Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
+import type { EntryRequest, Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { MvccStore, type StoreMemory, type StoreOptions } from "./mvcc_store.ts";
 import { readImage, writeImage } from "./snapshot_image.ts";
 import { applyTxn, stampRevision } from "./txn.ts";
@@ -23,6 +25,17 @@ const apply_refusals = new Set([
   "lease_not_found",
   "lease_exists",
   "too_many_leases",
+  // auth (auth_store.ts): the caller's rights and the auth changes are decided at apply, against the state then
+  "permission_denied",
+  "root_user_missing",
+  "root_role_missing",
+  "user_exists",
+  "user_not_found",
+  "role_exists",
+  "role_not_found",
+  "role_not_granted",
+  "permission_not_granted",
+  "invalid_auth_mgmt",
 ]);
 
 /** SnapshotImage is a snapshot fixed at `index`, streamed by writeTo; close abandons it. */
@@ -55,6 +68,8 @@ export class KvStateMachine {
   private dedup = new DedupTable();
   /** lessor: the granted leases and their keys (replicated; expiry is decided by the leader, through the log). */
   private lessor = new Lessor();
+  /** auth: users, roles, permissions, enabled (auth_store.ts); writes of a named caller are checked against it. */
+  private auth = new AuthStore();
   /** index is the last log index applied (entries of any kind) or restored. */
   private index = 0;
   private snapshotting = false;
@@ -117,6 +132,11 @@ export class KvStateMachine {
     return this.lessor.version;
   }
 
+  /** authState: the auth state as applied (read it, never change it: changes go through the log). */
+  get authState(): AuthStore {
+    return this.auth;
+  }
+
   get leaseCount(): number {
     return this.lessor.size;
   }
@@ -129,7 +149,7 @@ export class KvStateMachine {
     return {
       index: this.index,
       keys: this.store.size,
-      hash: hashHex(this.store.contentHash() ^ this.dedup.contentHash ^ this.lessor.contentHash),
+      hash: hashHex(this.store.contentHash() ^ this.dedup.contentHash ^ this.lessor.contentHash ^ this.auth.contentHash),
       revision: this.store.revision,
       compact_revision: this.store.compacted,
     };
@@ -138,7 +158,7 @@ export class KvStateMachine {
   /** applyEntry decodes and applies the request of a normal entry at `index` (v1 or v2 encoding). */
   applyEntry(index: number, data: Uint8Array): KvResponse {
     const entry = decodeEntry(data);
-    return this.applyRequest(index, entry.request, entry.requestId, entry.legacy);
+    return this.applyRequest(index, entry.request, entry.requestId, entry.legacy, entry.caller ?? null);
   }
 
   /** apply: a put/delete of the original API (tests and tools). */
@@ -150,22 +170,27 @@ export class KvStateMachine {
    * applyRequest applies one request at `index`. A request id seen before answers its first result and
    * changes nothing. `legacy` (a v1 entry, written before revisions) writes at revision max(next, index),
    * so that replicas which restored a v1 snapshot at different indexes agree on the revision from there.
+   * A named `caller` is checked against the auth state at this point of the log (permission_denied).
    */
-  applyRequest(index: number, request: KvRequest, requestId: string | null = null, legacy = false): KvResponse {
+  applyRequest(index: number, request: EntryRequest, requestId: string | null = null, legacy = false, caller: Caller | null = null): KvResponse {
     if (!(index === this.index + 1)) assert(false, `kv: apply ${index} after ${this.index}`);
     this.index = index;
     if (requestId !== null) {
       const seen = this.dedup.lookup(requestId);
       if (seen !== undefined) return packr.unpack(seen) as KvResponse;
     }
-    const response = this.execute(request, legacy ? index : 0);
+    const response = this.execute(request, legacy ? index : 0, caller);
     if (requestId !== null) this.dedup.remember(requestId, packr.pack(response));
     return response;
   }
 
-  private execute(request: KvRequest, atLeast: number): KvResponse {
+  private execute(request: EntryRequest, atLeast: number, caller: Caller | null): KvResponse {
     const store = this.store;
     try {
+      if (request.kind === "auth") return { kind: "auth", auth: this.auth.apply(request.auth, caller) };
+      // An entry without a caller was proposed while auth was off, or by the cluster itself (lease expiry,
+      // retention): it is not checked. A named caller must still hold the rights now (etcd's rule).
+      if (caller !== null) this.auth.checkRequest(caller, request);
       if (request.kind === "compact") {
         store.compact(request.compact.revision);
         return { kind: "compact", compact: { revision: store.revision, compact_revision: store.compacted } };
@@ -243,7 +268,8 @@ export class KvStateMachine {
     const fixed = this.store.image();
     const dedup = this.dedup.entries();
     const leases = this.lessor.records();
-    const hash = hashHex(fixed.hash ^ this.dedup.contentHash ^ this.lessor.contentHash);
+    const auth = this.auth.empty ? null : this.auth.image();
+    const hash = hashHex(fixed.hash ^ this.dedup.contentHash ^ this.lessor.contentHash ^ this.auth.contentHash);
     let open = true;
     const close = () => {
       if (open) this.snapshotting = false;
@@ -251,7 +277,7 @@ export class KvStateMachine {
     };
     const writeTo = async (write: (chunk: Uint8Array) => Promise<void>) => {
       try {
-        await writeImage(write, { index, store: fixed, dedup, leases, hash });
+        await writeImage(write, { index, store: fixed, dedup, leases, auth, hash });
       } finally {
         close();
       }
@@ -266,12 +292,14 @@ export class KvStateMachine {
   async restore(image: Uint8Array): Promise<void> {
     const restored = await readImage(image, this.options);
     let lessor: Lessor;
+    let auth: AuthStore;
     try {
-      lessor = Lessor.restore(restored.leases, restored.store.leasedKeys());
+      lessor = Lessor.restore(restored.leases, restored.leasedKeys);
+      auth = restored.auth === null ? new AuthStore() : AuthStore.restore(restored.auth);
     } catch (error) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const hash = hashHex(restored.store.contentHash() ^ restored.dedup.contentHash ^ lessor.contentHash);
+    const hash = hashHex(restored.store.contentHash() ^ restored.dedup.contentHash ^ lessor.contentHash ^ auth.contentHash);
     if (restored.hash !== null && hash !== restored.hash) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: hash ${hash}, header says ${restored.hash}`);
     }
@@ -280,6 +308,7 @@ export class KvStateMachine {
     lessor.version = this.lessor.version + 1;
     this.lessor = lessor;
     this.dedup = restored.dedup;
+    this.auth = auth;
     this.index = restored.index;
   }
 }

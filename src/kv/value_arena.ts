@@ -1,4 +1,5 @@
 import { assert } from "../shared/assert.ts";
+import type { KeyTable } from "./key_table.ts";
 
 /**
  * Chunks are addressed with this stride: a location is chunk × stride + offset, offsets stay below it. Chunks
@@ -232,7 +233,7 @@ export class ValueArena extends RecordReader {
    * live records are those with mod > floor (the compacted revision) and the newest one at or below it
    * unless that is a tombstone (what compaction keeps). Readers taken before keep the old chunks.
    */
-  compact(heads: Map<string, number>, floor: number): void {
+  compact(heads: KeyTable, floor: number): void {
     const old = new RecordReader(this.chunks, this.views);
     this.compactions++;
     this.chunks = [];
@@ -241,7 +242,7 @@ export class ValueArena extends RecordReader {
     this.used = 0;
     this.live = 0;
     const chain: number[] = [];
-    for (const [key, head] of heads) {
+    heads.forEach((head, key) => {
       chain.length = 0;
       for (let loc = head; loc !== no_location; loc = old.prev(loc)) {
         if (old.mod(loc) <= floor) {
@@ -257,7 +258,7 @@ export class ValueArena extends RecordReader {
         prev = this.put(old.bytes(chain[i]!), { ...meta, prev });
       }
       heads.set(key, prev);
-    }
+    });
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { Caller } from "../kv/auth_types.ts";
+import type { AuthApi } from "./auth/auth_api.ts";
 import type { BackupStream } from "./backup/source.ts";
 import type { KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "../kv/mvcc_types.ts";
 import type { KvCommand } from "../kv/types.ts";
@@ -94,8 +96,11 @@ export interface JoinResponse {
  */
 export interface NodeApi {
   status(): StatusJson;
-  /** write resolves once the command is committed and applied on this (leader) node. */
-  write(command: KvCommand): Promise<{ index: number }>;
+  /**
+   * write resolves once the command is committed and applied on this (leader) node. A `caller` (auth on)
+   * goes into the entry and apply checks its rights there (permission_denied).
+   */
+  write(command: KvCommand, caller?: Caller): Promise<{ index: number }>;
   /** read: linearizable (ReadIndex, any node: a follower asks the leader, then waits for its own apply) or stale. */
   read(key: string, consistency: Consistency): Promise<{ value: string } | null>;
   /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
@@ -120,7 +125,7 @@ export interface NodeApi {
    * with the same id is answered with the first result, not applied again) and resolves with the applied
    * answer. An apply-time refusal (compacted, future_revision, key_not_found, ...) is thrown as its QklzlError.
    */
-  kvRequest(request: KvRequest, requestId?: string): Promise<AppliedRequest>;
+  kvRequest(request: KvRequest, requestId?: string, caller?: Caller): Promise<AppliedRequest>;
   /** join adds a learner (promoted to voter once caught up) and answers once the learner entry applied. Idempotent. */
   join(request: JoinRequest): Promise<JoinResponse>;
   /** leave removes a member (if it is this leader, leadership is handed over first). */
@@ -136,6 +141,8 @@ export interface NodeApi {
   isReady(): boolean;
   /** storeStats: the MVCC store's revisions and approximate size, read without waiting (etcd's header and Status). */
   storeStats?(): StoreStatsJson;
+  /** auth: users, roles, tokens (src/node/auth/); absent on an API without auth (tests' fakes): auth is then off. */
+  auth?: AuthApi;
   /** watches: GET /watch (src/node/watch/); absent on an API without a store to watch (404 not_found). */
   watches?: WatchApi;
 }

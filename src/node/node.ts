@@ -17,6 +17,7 @@ import { startEtcdEndpoint, type GrpcServer } from "./grpc/index.ts";
 import { nodeLogger } from "./logger.ts";
 import { MembershipTasks } from "./membership.ts";
 import { createNodeApi } from "./node_api.ts";
+import { createAuthApi } from "./auth/auth_api.ts";
 import { confirmRemoval } from "./removal_confirm.ts";
 import { requestBounds } from "./request_bounds.ts";
 import { NodeRuntime } from "./runtime.ts";
@@ -72,8 +73,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       barrier: async (key) => void (await rt.readKv(key, "linearizable")),
       logger,
     });
+    const auth = createAuthApi({ state: () => kv.authState, propose: (data) => rt.propose(data), barrier: async () => void (await rt.readKv("\0", "linearizable")) });
     const backup = () => openBackup({ take: () => rt.snapshot(), snapshots: storage.snapshots, clusterId: () => storage.meta.clusterId, nodeId: options.id });
-    const api = { ...createNodeApi(rt, requestBounds(options)), watches, backup };
+    const api = { ...createNodeApi(rt, requestBounds(options)), watches, backup, auth };
     transport = await createTransport({
       nodeId: options.id,
       listen: options.raftAddr,

@@ -1,5 +1,7 @@
 import {
   encodeCommand,
+  encodeRequest,
+  type Caller,
   validateCommand,
   validateKey,
   validateKvRequest,
@@ -59,8 +61,13 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
 
     storeStats: () => rt.storeStats(),
 
-    async write(input: KvCommand): Promise<{ index: number }> {
-      return rt.propose(encodeCommand(validateCommand(input, bounds)));
+    async write(input: KvCommand, caller?: Caller): Promise<{ index: number }> {
+      if (caller === undefined) return rt.propose(encodeCommand(validateCommand(input, bounds)));
+      const command = validateCommand(input, bounds);
+      const request: KvRequest = command.op === "put" ? { kind: "put", put: { key: command.key, value: command.value } } : { kind: "delete_range", delete_range: { key: command.key } };
+      const applied = await rt.propose(encodeRequest(request, undefined, caller));
+      if (applied.response?.kind === "error") throw new QklzlError(applied.response.error.error as ErrorCode, applied.response.error.message, applied.response.error.details ?? {});
+      return { index: applied.index };
     },
 
     async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
@@ -81,11 +88,12 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits): NodeApi {
       return rt.range(validateRange(request, bounds), consistency);
     },
 
-    async kvRequest(request: KvRequest, requestId?: string): Promise<AppliedRequest> {
+    async kvRequest(request: KvRequest, requestId?: string, caller?: Caller): Promise<AppliedRequest> {
       if (requestId !== undefined && (requestId.length === 0 || requestId.length > request_id_chars_max)) {
         throw new QklzlError("bad_request", `request_id must be 1 to ${request_id_chars_max} characters`);
       }
-      const applied = await rt.proposeRequest(validateKvRequest(request, bounds), requestId);
+      const valid = validateKvRequest(request, bounds);
+      const applied = caller === undefined ? await rt.proposeRequest(valid, requestId) : await rt.propose(encodeRequest(valid, requestId, caller));
       const response = applied.response;
       if (response === undefined) throw new QklzlError("internal", `the entry at index ${applied.index} applied without a kv answer`);
       if (response.kind === "error") {

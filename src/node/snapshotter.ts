@@ -27,6 +27,11 @@ export interface SnapshotContext {
   logger: ConsolaInstance;
   metrics: NodeMetrics;
   snapshotEntries: number;
+  /**
+   * snapshotPhase in [0, 1): this node's first automatic snapshot comes that share of the spacing early, so
+   * that replicas (which apply the same indexes at about the same moment) do not all snapshot at once.
+   */
+  snapshotPhase?: number;
   trailingEntries: number;
   /** appliedMeta: index, term and configuration of the last applied entry (what a snapshot now covers). */
   appliedMeta(): SnapshotMeta;
@@ -57,6 +62,8 @@ export class Snapshotter {
   /** cache holds the image being streamed to followers (released once no transfer is running). */
   private cache: { index: number; meta: SnapshotMeta; data: Uint8Array } | null = null;
   private retryAt = 0;
+  /** early: no automatic snapshot yet in this process (the first one is shifted by snapshotPhase). */
+  private early = true;
 
   constructor(private readonly context: SnapshotContext) {
     this.lastIndex = context.storage.log.snapshotMeta().index;
@@ -70,8 +77,12 @@ export class Snapshotter {
   maybeTake(): void {
     if (this.taking !== null || performance.now() < this.retryAt) return;
     const keys = this.context.kv.size;
-    const due = Math.max(this.context.snapshotEntries, keys >= big_map_keys ? Math.floor(keys / big_map_spacing) : 0);
+    const spacing = Math.max(this.context.snapshotEntries, keys >= big_map_keys ? Math.floor(keys / big_map_spacing) : 0);
+    // Earlier, never later: the spacing stays a bound on the log kept; each replica's snapshots then keep
+    // their own phase (the next is due `spacing` entries after the last).
+    const due = this.early ? Math.max(1, spacing - Math.floor((this.context.snapshotPhase ?? 0) * spacing)) : spacing;
     if (this.context.kv.appliedIndex - this.lastIndex < due) return;
+    this.early = false;
     this.take().catch((error) => {
       // Retry later, not at every Ready (a full disk would otherwise flood the log).
       this.retryAt = performance.now() + snapshot_retry_ms;

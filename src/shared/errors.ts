@@ -27,6 +27,19 @@ export type ErrorCode =
   | "too_many_leases"
   | "backup_corrupt"
   | "data_dir_not_empty"
+  | "unauthenticated"
+  | "auth_failed"
+  | "permission_denied"
+  | "auth_not_enabled"
+  | "root_user_missing"
+  | "root_role_missing"
+  | "user_exists"
+  | "user_not_found"
+  | "role_exists"
+  | "role_not_found"
+  | "role_not_granted"
+  | "permission_not_granted"
+  | "invalid_auth_mgmt"
   | "internal";
 
 /** HTTP status for each code: one map, so every layer answers the same. */
@@ -58,6 +71,19 @@ export const errorHttpStatus: Record<ErrorCode, number> = {
   too_many_leases: 409,
   backup_corrupt: 422,
   data_dir_not_empty: 409,
+  unauthenticated: 401,
+  auth_failed: 401,
+  permission_denied: 403,
+  auth_not_enabled: 400,
+  root_user_missing: 400,
+  root_role_missing: 400,
+  user_exists: 409,
+  user_not_found: 404,
+  role_exists: 409,
+  role_not_found: 404,
+  role_not_granted: 404,
+  permission_not_granted: 404,
+  invalid_auth_mgmt: 400,
   internal: 500,
 };
 

@@ -15,6 +15,11 @@ export class FrameError extends Error {
   override name = "FrameError";
 }
 
+/** packValue: one msgpack value as a fresh buffer of its own (msgpackr reuses its output buffer). */
+export function packValue(value: unknown): Uint8Array {
+  return packr.pack(value).slice();
+}
+
 /** encodeFrame packs `value` and prefixes its length; throws FrameError when the frame exceeds bytesMax. */
 export function encodeFrame(value: unknown, bytesMax: number): Uint8Array {
   const body = packr.pack(value);

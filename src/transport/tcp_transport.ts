@@ -5,6 +5,7 @@ import type { Message, NodeId } from "../raft/types.ts";
 import { assert } from "../shared/assert.ts";
 import { limits } from "../shared/limits.ts";
 import { formatHostPort, parseHostPort } from "./addr.ts";
+import { AppendEncoder } from "./append_codec.ts";
 import { FrameError, encodeFrame } from "./frame.ts";
 import { InboundConn, type InboundContext } from "./inbound.ts";
 import { TransportLogging } from "./log.ts";
@@ -76,6 +77,8 @@ export class TcpTransport implements QklzlTransport {
   /** handlerError: a handler threw (see TransportHandlers.onFatal); nothing is delivered after it. */
   private handlerError: Error | null = null;
   private droppedUnknownPeer = 0;
+  /** appends: the leader's hot frame, encoded by hand with the entries shared across followers. */
+  private readonly appends = new AppendEncoder();
 
   constructor(private readonly options: CreateTransportOptions) {
     const tuning = resolveTuning(options.tuning);
@@ -219,7 +222,7 @@ export class TcpTransport implements QklzlTransport {
     }
     let frame: Uint8Array;
     try {
-      frame = encodeFrame({ t: "m", m: message }, limits.frame_bytes_max);
+      frame = message.type === "append" ? this.appends.encode(message, limits.frame_bytes_max) : encodeFrame({ t: "m", m: message }, limits.frame_bytes_max);
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
       this.logging.warnOnce(`big:${message.to}`, `dropping a ${message.type} to peer ${message.to}: ${error.message}`);

@@ -2,6 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { Packr } from "msgpackr";
 import { ImageWriter, image_magic_v2 } from "../../src/kv/image_codec.ts";
 import { KvStateMachine } from "../../src/kv/index.ts";
+import { MvccStore } from "../../src/kv/mvcc_store.ts";
+import { readImage, writeImage } from "../../src/kv/snapshot_image.ts";
+import { RecordReader } from "../../src/kv/value_arena.ts";
 
 const packr = new Packr({ useRecords: false });
 
@@ -73,10 +76,59 @@ describe("kv snapshot image v2 decoding", () => {
     expect(await refusal(await image([["a", [[2, 3, 0, 1, 0, false, "x"], [2, 2, 0, 2, 0, false, "x"]]]], { revision: 3, compacted: 1 }))).toContain("bad mod revision");
     expect(await refusal(await image([["a", v]], { revision: 3, compacted: 1, keys: 2 }))).toContain("keys, header says");
     expect(await refusal(await image([["a", [[1, 1, 0, 0, 0, true, ""]]]], { revision: 3, compacted: 2 }))).toContain("compacted tombstone");
+    // Only a key's oldest version may be at or below the compacted revision (the store counts kept records by it).
+    expect(await refusal(await image([["a", [[1, 1, 0, 1, 0, false, "x"], [1, 2, 0, 2, 0, false, "y"]]]], { revision: 3, compacted: 2 }))).toContain("two versions at or below");
     // A trailing item that is not a key (a boolean where a string belongs).
     expect(await refusal(await image([["a", v]], { revision: 3, compacted: 1 }, (w) => w.bool(true)))).toContain("bad key entry");
     expect(await refusal(await image([["a", v]], { revision: 3, compacted: 1 }, (w) => {
       w.string("b");
     }))).toContain("bad key entry");
+  });
+});
+
+/** CountingReader counts chain steps: how many records the writer has walked so far. */
+class CountingReader extends RecordReader {
+  steps = 0;
+  override prev(loc: number): number {
+    this.steps++;
+    return super.prev(loc);
+  }
+}
+
+describe("kv snapshot image writing", () => {
+  test("the synchronous start of an image walks only a few keys, however many the store holds (no pass over every chain)", async () => {
+    const store = new MvccStore();
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5000; i++) {
+        const txn = store.beginWrite();
+        store.put(txn, { key: `key-${String(i).padStart(5, "0")}`, value: `v${round}` });
+        store.endWrite(txn);
+      }
+    }
+    const fixed = store.image();
+    const inner = fixed.reader as unknown as { chunks: Uint8Array[]; views: DataView[] };
+    const reader = new CountingReader(inner.chunks, inner.views);
+    const chunks: Uint8Array[] = [];
+    // A clock that moves 5 ms per reading: every budget check (4 ms) finds its burst over, so what runs before
+    // the first yield is only what the writer does without looking at the clock.
+    const realNow = performance.now.bind(performance);
+    let fake = realNow();
+    Object.defineProperty(performance, "now", { value: () => (fake += 5), configurable: true });
+    let done: Promise<void>;
+    let stepsBeforeYield: number;
+    try {
+      done = writeImage(async (chunk) => void chunks.push(new Uint8Array(chunk)), { index: 15000, store: { ...fixed, reader }, dedup: [], leases: [], auth: null, hash: "0" });
+      stepsBeforeYield = reader.steps;
+    } finally {
+      Object.defineProperty(performance, "now", { value: realNow, configurable: true });
+    }
+    await done;
+    // The old writer counted every chain first (15,000 steps) before its first await.
+    expect(stepsBeforeYield).toBeLessThan(100);
+    expect(reader.steps).toBeGreaterThanOrEqual(15000);
+    expect(fixed.versions).toBe(15000);
+    const restored = await readImage(Buffer.concat(chunks), {});
+    expect(restored.store.contentHash()).toBe(store.contentHash());
+    expect(restored.store.image().versions).toBe(15000);
   });
 });

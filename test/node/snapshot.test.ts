@@ -33,6 +33,18 @@ async function writeMany(cluster: TestCluster, leader: number, count: number, pr
 }
 
 describe("node: snapshots and compaction", () => {
+  test("replicas take their automatic snapshots at different indexes (not all three at once)", async () => {
+    cluster = new TestCluster();
+    await cluster.bootstrap(3, snapshotting);
+    await writeMany(cluster, 1, 700, "p");
+    await waitFor("every node snapshotted", () => [1, 2, 3].every((id) => cluster.status(id).snapshot_index > 0), 20_000);
+    const indexes = [1, 2, 3].map((id) => cluster.status(id).snapshot_index);
+    // Before: every replica snapshotted when 200 entries had applied since the last, i.e. at the same index.
+    expect(new Set(indexes).size).toBe(3);
+    // Earlier, never later: each still snapshots at least every 200 entries.
+    for (const id of [1, 2, 3]) expect(cluster.status(id).applied_index - cluster.status(id).snapshot_index).toBeLessThan(200 + 64);
+  });
+
   test("a lagging node catches up through InstallSnapshot after the leader compacted its log", async () => {
     cluster = new TestCluster();
     await cluster.bootstrap(3, snapshotting);

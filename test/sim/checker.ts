@@ -112,6 +112,33 @@ export class Checker {
     if (key !== expected) this.fail(`node ${node}: ${what} at index ${index} has configuration ${key}, expected ${expected}`);
   }
 
+  /** revisions[i]: the store revision after index i, as the first node to reach it reported (sparse). */
+  private readonly revisions: number[] = [];
+  /** lastRevision: per node, its latest (index, revision) in this incarnation (a restart goes back to its snapshot). */
+  private readonly lastRevision = new Map<NodeId, { index: Index; revision: number }>();
+
+  /**
+   * onRevision: the store revision of `node` at applied `index` (issue 12). Every replica has the same revision
+   * at the same index; across indexes it never goes backwards (checked against the nearest known index on
+   * each side); and on one node, from one applied entry to the next, it never drops.
+   */
+  onRevision(node: NodeId, index: Index, revision: number, what: string): void {
+    const seen = this.revisions[index];
+    if (seen !== undefined && seen !== revision) this.fail(`node ${node}: store revision ${revision} at index ${index} (${what}), elsewhere ${seen}`);
+    if (seen === undefined) {
+      let below = index - 1;
+      while (below > 0 && this.revisions[below] === undefined) below--;
+      if (below > 0 && this.revisions[below]! > revision) this.fail(`node ${node}: store revision ${revision} at index ${index} (${what}) is below ${this.revisions[below]} at index ${below}`);
+      let above = index + 1;
+      while (above < this.revisions.length && this.revisions[above] === undefined) above++;
+      if (above < this.revisions.length && this.revisions[above]! < revision) this.fail(`node ${node}: store revision ${revision} at index ${index} (${what}) is above ${this.revisions[above]} at index ${above}`);
+      this.revisions[index] = revision;
+    }
+    const last = this.lastRevision.get(node);
+    if (last !== undefined && index > last.index && revision < last.revision) this.fail(`node ${node}: store revision went back from ${last.revision} to ${revision} (index ${last.index} → ${index}, ${what})`);
+    this.lastRevision.set(node, { index, revision });
+  }
+
   /** expectSameConf: two views of one node's configuration must agree. */
   expectSameConf(node: NodeId, actual: readonly Member[], expected: readonly Member[], what: string): void {
     const got = confKey(actual);

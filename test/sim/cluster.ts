@@ -5,6 +5,7 @@ import { Checker, entryIdentity, payloadOf } from "./checker.ts";
 import { SimNetwork, copyMessage, type NetworkOptions, type Packet } from "./network.ts";
 import { type CoreOptions, type Persisting, SimNode, memberOf } from "./node.ts";
 import { SimRng } from "./rng.ts";
+import { SimStore } from "./store_replica.ts";
 
 /**
  * SimDriver is how a node's Ready is handled:
@@ -35,6 +36,8 @@ export interface ClusterOptions {
   trace?: boolean;
   /** plantForgetVote: a harness-planted bug: a crashed node's disk loses its vote (the checker must notice). */
   plantForgetVote?: boolean;
+  /** plantSkipRevision: a harness-planted bug: node 2's store loses one write in eleven (no revision bump). */
+  plantSkipRevision?: boolean;
 }
 
 export interface ClusterStats {
@@ -135,6 +138,8 @@ export class SimCluster {
     }
     this.checker.onConfAt(node.id, status.commit, committedConf.members, "the restarted core's committed log");
     this.checker.expectSameConf(node.id, status.members, latestConf.members, "the restarted core vs. the latest configuration in its log");
+    if (node.store.appliedIndex !== snap.index) this.checker.fail(`node ${node.id}: store restarted at ${node.store.appliedIndex}, snapshot at ${snap.index}`);
+    this.checker.onRevision(node.id, snap.index, node.store.revision, "a restart from the snapshot on disk");
     this.trace(`start n${node.id} (incarnation ${node.incarnation}, term ${node.disk.hardState.term}, last ${node.disk.lastIndex()})`);
     this.pump(node);
   }
@@ -367,6 +372,8 @@ export class SimCluster {
     const image = node.diskImage;
     for (let i = 1; i <= meta.index; i++) this.checker.onApply(node.id, i, image[i] as string);
     node.sm = [...image];
+    node.store = SimStore.fromImage(image);
+    this.checker.onRevision(node.id, meta.index, node.store.revision, "an installed snapshot");
     node.conf = meta.conf;
     this.checker.onConfAt(node.id, meta.index, meta.conf.members, "an installed snapshot");
     for (const index of node.proposals.keys()) if (index <= meta.index) node.proposals.delete(index);
@@ -392,6 +399,9 @@ export class SimCluster {
     const identity = entryIdentity(e);
     this.checker.onApply(node.id, e.index, identity);
     node.sm.push(identity);
+    const skipWrite = this.options.plantSkipRevision === true && node.id === 2 && e.index % 11 === 0;
+    node.store.apply(e.index, identity, skipWrite);
+    this.checker.onRevision(node.id, e.index, node.store.revision, "an applied entry");
     if (e.kind === "conf") {
       node.applyConf(e.change);
       this.checker.onConfApplied(node.id, e.index, node.conf);

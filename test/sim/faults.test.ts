@@ -42,6 +42,10 @@ describe("sim: the checker catches planted bugs", () => {
     expectCaught("figure-8", 40, { plantForgetVote: true }, /voted twice|vote changed/);
   });
 
+  test("harness plant: one replica's store skips a revision bump → revisions differ at one applied index", () => {
+    expectCaught("three-nodes-partitions", 20, { plantSkipRevision: true }, /store revision/);
+  });
+
   test("commitPreviousTermByCount (Figure 8, §3.6.2) → an applied entry is overwritten", () => {
     const seedsMax = 10;
     let caughtAt = 0;

@@ -5,6 +5,7 @@ import { createRand } from "../../src/raft/rand.ts";
 import type { ConfChange, ConfState, HardState, Index, Member, NodeId, RaftConfig, Ready, Term } from "../../src/raft/types.ts";
 import type { SnapshotImage } from "./network.ts";
 import type { SimRng } from "./rng.ts";
+import { SimStore } from "./store_replica.ts";
 
 /** SNAPSHOTS_RETAINED: snapshot images kept on disk, so a transfer that started from an older one can finish. */
 const SNAPSHOTS_RETAINED = 2;
@@ -45,6 +46,8 @@ export class SimNode {
   incarnation = 0;
   /** sm is the state machine: sm[i] is the identity of the entry applied at index i (sm[0] unused). */
   sm: string[] = [""];
+  /** store: the replicated KV store fed the same entries as sm (its revision is what the checker compares). */
+  store = new SimStore();
   /** conf is the configuration as of the applied index (what a snapshot taken now records). */
   conf: ConfState = { members: [] };
   persisting: Persisting | null = null;
@@ -83,6 +86,7 @@ export class SimNode {
     const snap = this.disk.snapshotMeta();
     this.incarnation++;
     this.sm = [...this.diskImage];
+    this.store = SimStore.fromImage(this.sm);
     this.conf = snap.conf;
     this.lastHardState = { ...this.disk.hardState };
     this.seenCommit = 0;
@@ -105,6 +109,7 @@ export class SimNode {
     this.proposals.clear();
     this.waitingReads = [];
     this.sm = [""];
+    this.store = new SimStore();
   }
 
   /** applyConf keeps `conf` equal to the configuration as of the applied index. */

@@ -12,6 +12,8 @@ export interface RunOptions {
   ticks?: number;
   /** plantForgetVote: the harness's own planted bug (see ClusterOptions). */
   plantForgetVote?: boolean;
+  /** plantSkipRevision: the harness's planted store bug (see ClusterOptions). */
+  plantSkipRevision?: boolean;
   /** driver: how the cores' Readys are handled (see SimDriver; "ready" when omitted). */
   driver?: SimDriver;
 }
@@ -47,7 +49,7 @@ export function replayCommand(config: string, seed: number, faults?: TestFaults,
 export function runSeed(given: SimConfig, seed: number, options: RunOptions = {}): SeedResult {
   const config = given.mix ? mixedConfig(seed) : given;
   const core = { ...config.cluster.core, faults: options.faults };
-  const cluster = new SimCluster({ ...config.cluster, core, seed, trace: options.trace, plantForgetVote: options.plantForgetVote, driver: options.driver });
+  const cluster = new SimCluster({ ...config.cluster, core, seed, trace: options.trace, plantForgetVote: options.plantForgetVote, plantSkipRevision: options.plantSkipRevision, driver: options.driver });
   let failure: string | null = null;
   let kind: SeedResult["kind"] = null;
   try {

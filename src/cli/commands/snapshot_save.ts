@@ -23,7 +23,7 @@ export const snapshotSaveCommand = defineCommand({
   args: snapshotSaveArgs,
   async run({ args }) {
     const idleMs = parseDuration("timeout", args.timeout);
-    const { baseUrl, commandTls, errorFromResponse, useClientTls } = await import("../client.ts");
+    const { authorizationHeader, baseUrl, commandTls, errorFromResponse, useClientTls } = await import("../client.ts");
     const { parseBackupPreamble, backup_checksum_bytes } = await import("../../node/backup/format.ts");
     useClientTls(args);
     const tls = commandTls();
@@ -39,7 +39,7 @@ export const snapshotSaveCommand = defineCommand({
     try {
       let response: Response;
       try {
-        response = await fetch(url, { ...(tls === null || !url.startsWith("https:") ? {} : { tls }), signal: abort.signal });
+        response = await fetch(url, { ...(tls === null || !url.startsWith("https:") ? {} : { tls }), headers: authorizationHeader(), signal: abort.signal });
       } catch (error) {
         throw new QklzlError(abort.signal.aborted ? "timeout" : "internal", `cannot fetch a backup from ${url}: ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -1,3 +1,4 @@
+import type { AuthApi } from "../auth/auth_api.ts";
 /**
  * EtcdBackend is everything the etcd v3 gRPC endpoint asks of the node, in etcd's own request and response
  * shapes (rpc.proto), as plain TypeScript: snake_case like the protos, keys and values as UTF-8 strings (the
@@ -154,6 +155,13 @@ export interface NodeInfo {
 
 export interface EtcdBackend {
   info(): NodeInfo;
+  /** auth: users, roles and tokens (the Auth service, and the token check of every call); absent: auth is off. */
+  auth?: AuthApi;
+  /**
+   * headerFacts (optional): what an answer's header needs besides its revision, cheaper than info() (which
+   * reads the node's whole status: members, store hash). Absent: header() uses info().
+   */
+  headerFacts?(): Pick<NodeInfo, "cluster_id" | "node_id" | "raft_term">;
 
   range(request: RangeRequest): Promise<RangeResponse>;
   put(request: PutRequest): Promise<PutResponse>;

@@ -1,3 +1,4 @@
+import { grpcAuthorization } from "./auth_gate.ts";
 import { consola } from "consola";
 import { type ErrorCode, isQklzlError, QklzlError } from "../../shared/errors.ts";
 import { type MemberHttp, memberFetchInit, memberUrl, plain_member_http } from "../cluster_client.ts";
@@ -24,7 +25,7 @@ const not_sent_codes = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND"
 export type LeaderCall =
   | {
       method?: "POST";
-      path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader" | "/lease/grant" | "/lease/revoke" | "/lease/keepalive";
+      path: "/kv" | "/txn" | "/compact" | "/join" | "/leave" | "/transfer-leader" | "/lease/grant" | "/lease/revoke" | "/lease/keepalive" | `/auth/${string}`;
       body: Record<string, unknown>;
     }
   | { method: "GET"; path: `/lease/${number}` | `/lease/${number}?keys=true` | "/leases" };
@@ -55,7 +56,7 @@ async function postToLeader(leaderAddr: string, call: LeaderCall, timeoutMs: num
       ...memberFetchInit(via),
       method: post ? "POST" : "GET",
       body: post ? JSON.stringify(call.body) : null,
-      headers: post ? { "content-type": "application/json", [forwarded_header]: "1" } : { [forwarded_header]: "1" },
+      headers: post ? { "content-type": "application/json", [forwarded_header]: "1", ...grpcAuthorization() } : { [forwarded_header]: "1", ...grpcAuthorization() },
       redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });

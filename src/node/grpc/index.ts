@@ -2,6 +2,7 @@
 import type { NodeApi } from "../api.ts";
 import type { HttpTls, MemberHttp } from "../tls/types.ts";
 import type { NodeOptions } from "../types.ts";
+import { scopedBackend } from "./auth_gate.ts";
 import { createNodeBackend } from "./node_backend.ts";
 import { type GrpcServer, startGrpcServer } from "./server.ts";
 
@@ -20,13 +21,16 @@ export async function startEtcdEndpoint(api: NodeApi, options: NodeOptions, tls:
   const listen = options.grpcAddr ?? null;
   if (listen === null) return null;
   let addr = listen;
-  const backend = createNodeBackend(api, {
-    get grpcAddr() {
-      return addr;
-    },
-    requestTimeoutMs: options.requestTimeoutMs,
-    memberHttp,
-  });
+  const make = (scoped: NodeApi) =>
+    createNodeBackend(scoped, {
+      get grpcAddr() {
+        return addr;
+      },
+      requestTimeoutMs: options.requestTimeoutMs,
+      memberHttp,
+    });
+  // With auth, every call answers through a backend scoped to its caller (auth_gate.ts).
+  const backend = api.auth === undefined ? make(api) : { ...scopedBackend(api, api.auth, make), auth: api.auth };
   // The node stops the endpoint after it failed every pending request (shutting_down); what is left then are
   // long-lived streams (watch, keep-alive) that never end on their own, so the grace before closing them is short.
   const server = await startGrpcServer(backend, { listen, maxMessageBytes: options.maxBodyBytes, stopTimeoutMs: Math.min(options.requestTimeoutMs, stop_grace_ms), tls });

@@ -137,8 +137,27 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
     throw new QklzlError("internal", `a ${wanted} answered ${got}`);
   };
 
+  /**
+   * facts: the header's ids and term, read once per turn of the event loop (cleared by setImmediate): the
+   * answers of one applied batch resolve in the same turn and share one status read instead of one each. The
+   * term shown is then at most one turn old, as informative as etcd's (its header term is read after apply too);
+   * revisions are never cached (each answer brings its own).
+   */
+  let facts: Pick<NodeInfo, "cluster_id" | "node_id" | "raft_term"> | null = null;
+  const headerFacts = () => {
+    if (facts === null) {
+      const status = api.status();
+      facts = { cluster_id: status.cluster_id, node_id: status.id, raft_term: status.term };
+      setImmediate(() => {
+        facts = null;
+      });
+    }
+    return facts;
+  };
+
   return {
     info,
+    headerFacts,
 
     async range(request) {
       const consistency = request.serializable === true ? "stale" : "linearizable";

@@ -14,8 +14,15 @@ import { type ResponseHeader, responseHeader } from "./ids.ts";
 
 export const log = consola.withTag("grpc");
 
-/** header: the ResponseHeader of an answer; `revision` from the response when it has one, else the node's. */
+/**
+ * header: the ResponseHeader of an answer; `revision` from the response when it has one (then the cheap
+ * headerFacts do), else the node's current one from info().
+ */
 export function header(backend: EtcdBackend, revision?: number): ResponseHeader {
+  if (revision !== undefined && backend.headerFacts !== undefined) {
+    const facts = backend.headerFacts();
+    return responseHeader({ cluster_id: facts.cluster_id, node_id: facts.node_id, revision, raft_term: facts.raft_term });
+  }
   const info = backend.info();
   return responseHeader({ cluster_id: info.cluster_id, node_id: info.node_id, revision: revision ?? info.revision, raft_term: info.raft_term });
 }
@@ -45,7 +52,7 @@ export function unary(method: string, handler: (request: Msg) => Promise<Msg> | 
 
 /**
  * complete gives every method of `service` a handler: the implemented ones, and for the rest one that answers
- * UNIMPLEMENTED naming the method (a method not in the protos at all is answered UNIMPLEMENTED by grpc-js).
+ * UNIMPLEMENTED naming the method (a method not in the protos at all is answered UNIMPLEMENTED by server.ts).
  */
 export function complete(
   serviceName: string,

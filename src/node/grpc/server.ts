@@ -1,8 +1,14 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import http2 from "node:http2";
+import type { Http2SecureServer, Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { MethodDefinition } from "@grpc/grpc-js";
+import { status as grpcStatus } from "@grpc/grpc-js";
 import { assert } from "../../shared/assert.ts";
+import { guardHandlers } from "./auth_gate.ts";
 import { authService } from "./auth_service.ts";
 import type { EtcdBackend } from "./backend.ts";
+import { type CallStatus, ServerCall } from "./call.ts";
 import { clusterService } from "./cluster_service.ts";
+import type { Msg } from "./codec.ts";
 import { kvService } from "./kv_service.ts";
 import { leaseService } from "./lease_service.ts";
 import { maintenanceService } from "./maintenance_service.ts";
@@ -12,6 +18,7 @@ import { complete, log } from "./rpc.ts";
 import { grpcTls } from "./tls.ts";
 import { watchDefinition } from "./watch_encoding.ts";
 import { watchService } from "./watch_service.ts";
+import { FrameReader, grpc_content_type, grpcMessage, timeoutMs, WireError } from "./wire.ts";
 
 /** streams_per_connection_max: HTTP/2 concurrent streams one client connection may open (SETTINGS frame). */
 export const streams_per_connection_max = 1_024;
@@ -37,37 +44,77 @@ export interface GrpcServer {
   stop(): Promise<void>;
 }
 
+type Handler = (call: ServerCall, callback?: (error: CallStatus | null, response?: Msg) => void) => void;
+
+/** Route: one method: its codec (proto-loader's), whether the client streams, and the service's handler. */
+interface Route {
+  definition: MethodDefinition<Msg, Msg>;
+  clientStream: boolean;
+  serverStream: boolean;
+  handler: Handler;
+}
+
 /**
- * startGrpcServer serves etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance, Auth) over `backend` with
- * grpc-js on node:http2 (Bun.serve's HTTP/2 cannot send trailers, so it cannot carry gRPC; BUN-NOTES §9).
- * TLS (options.tls) or plaintext h2c.
+ * startGrpcServer serves etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance, Auth) over `backend` on
+ * node:http2 with the gRPC wire format of wire.ts and the calls of call.ts (Bun.serve's HTTP/2 cannot send
+ * trailers, so it cannot carry gRPC; BUN-NOTES §9). grpc-js's server cost ~1.4× this per call in process (its
+ * interceptor chains and per-call object-mode streams; BENCHMARKS.md "the gRPC endpoint without grpc-js's
+ * server"); the handlers and the message codecs are the same. TLS (options.tls) or plaintext h2c.
  */
 export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerOptions): Promise<GrpcServer> {
   assert(options.maxMessageBytes > 0, "maxMessageBytes is positive");
   const colon = options.listen.lastIndexOf(":");
   const host = options.listen.slice(0, colon);
-  assert(colon > 0 && host.length > 0, "listen is host:port");
-  const server = new Server({
-    "grpc.max_receive_message_length": options.maxMessageBytes,
-    "grpc.max_concurrent_streams": streams_per_connection_max,
-  });
-  // Watch answers may come pre-encoded (watch_encoding.ts): its serializer passes them through.
-  const definition = (name: Parameters<typeof etcdService>[0]) => (name === "Watch" ? watchDefinition(etcdService(name)) : etcdService(name));
-  const add = (name: Parameters<typeof etcdService>[0], handlers: Parameters<typeof complete>[2]) =>
-    server.addService(definition(name), complete(name, etcdService(name), handlers));
+  const wantedPort = Number(options.listen.slice(colon + 1));
+  assert(colon > 0 && host.length > 0 && Number.isInteger(wantedPort), "listen is host:port");
+  const routes = new Map<string, Route>();
+  const add = (name: Parameters<typeof etcdService>[0], handlers: Parameters<typeof complete>[2]) => {
+    // Watch answers may come pre-encoded (watch_encoding.ts): its serializer passes them through.
+    const service = name === "Watch" ? watchDefinition(etcdService(name)) : etcdService(name);
+    const implementation = complete(name, service, guardHandlers(name, service, handlers, backend.auth));
+    for (const [method, definition] of Object.entries(service)) {
+      const d = definition as MethodDefinition<Msg, Msg>;
+      routes.set(d.path, { definition: d, clientStream: d.requestStream, serverStream: d.responseStream, handler: implementation[method] as unknown as Handler });
+    }
+  };
   add("KV", kvService(backend));
   add("Watch", watchService(backend));
   add("Lease", leaseService(backend));
   add("Cluster", clusterService(backend));
   add("Maintenance", maintenanceService(backend));
   add("Auth", authService(backend, etcdService("Auth")));
+
+  const settings = { maxConcurrentStreams: streams_per_connection_max };
   const tls = options.tls == null ? null : grpcTls(options.tls);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.listen, tls?.credentials ?? ServerCredentials.createInsecure(), (error, bound) => {
-      if (error === null) resolve(bound);
-      else reject(new Error(`cannot listen for gRPC on ${options.listen}: ${error.message}`, { cause: error }));
+  const server: Http2Server | Http2SecureServer =
+    tls === null ? http2.createServer({ settings }) : http2.createSecureServer({ ...tls.options(), settings, allowHTTP1: false });
+  if (tls !== null) {
+    // An aborted TLS handshake or a reset socket must not become an uncaught error.
+    server.on("secureConnection", (socket) => socket.on("error", () => undefined));
+    server.on("tlsClientError", () => undefined);
+  }
+  const sessions = new Set<Http2Session>();
+  /** onLastSession: set by stop(), called once the last open session closed. */
+  let onLastSession: (() => void) | null = null;
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.on("error", () => undefined);
+    session.on("close", () => {
+      sessions.delete(session);
+      if (sessions.size === 0) onLastSession?.();
     });
   });
+  server.on("stream", (stream, headers) => serve(routes, options.maxMessageBytes, stream as ServerHttp2Stream, headers));
+  const port = await new Promise<number>((resolve, reject) => {
+    const onError = (error: Error) => reject(new Error(`cannot listen for gRPC on ${options.listen}: ${error.message}`, { cause: error }));
+    server.once("error", onError);
+    server.listen(wantedPort, host.replace(/^\[(.*)\]$/, "$1"), () => {
+      server.off("error", onError);
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : wantedPort);
+    });
+  });
+  server.on("error", (error) => log.error("gRPC listener error:", error));
   const addr = `${host}:${port}`;
   log.info(`etcd v3 gRPC endpoint on ${addr}${tls === null ? "" : ` (TLS${options.tls!.requestCert ? " with client certificates" : ""})`}`);
   let stopped: Promise<void> | null = null;
@@ -76,20 +123,122 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
     secure: tls !== null,
     reloadTls(next) {
       assert(tls !== null, "reloadTls on a TLS endpoint");
-      tls.reload(next);
+      (server as Http2SecureServer).setSecureContext(tls.reload(next));
     },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
+        // No new connections; open sessions get a GOAWAY and finish their streams, the rest are closed at the timeout.
+        server.close();
         const timer = setTimeout(() => {
-          server.forceShutdown();
+          for (const session of sessions) session.destroy();
           resolve();
         }, options.stopTimeoutMs);
-        server.tryShutdown(() => {
+        const drained = () => {
           clearTimeout(timer);
           resolve();
-        });
+        };
+        if (sessions.size === 0) drained();
+        else onLastSession = drained;
+        for (const session of sessions) session.close();
       });
       return stopped;
     },
   };
+}
+
+/** refuse answers a stream with a status and no messages (trailers-only), unless it is gone already. */
+function refuse(stream: ServerHttp2Stream, code: grpcStatus, details: string): void {
+  if (stream.destroyed || stream.closed) return;
+  try {
+    stream.respond({ ":status": 200, "content-type": grpc_content_type, "grpc-status": String(code), "grpc-message": grpcMessage(details) }, { endStream: true });
+  } catch {
+    // gone meanwhile
+  }
+}
+
+/** serve runs one call: read the request message(s), run the handler, answer; every failure ends with a status. */
+function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  stream.on("error", () => undefined);
+  const path = headers[":path"] ?? "";
+  const contentType = headers["content-type"];
+  if (headers[":method"] !== "POST" || typeof contentType !== "string" || !contentType.startsWith("application/grpc")) {
+    if (!stream.destroyed && !stream.closed) {
+      try {
+        stream.respond({ ":status": 415, "grpc-status": String(grpcStatus.UNKNOWN), "grpc-message": "content-type is not application/grpc" }, { endStream: true });
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return;
+  }
+  const route = routes.get(path);
+  if (route === undefined) {
+    refuse(stream, grpcStatus.UNIMPLEMENTED, `The server does not implement the method ${path}`);
+    return;
+  }
+  const call = new ServerCall(stream, headers, route.definition);
+  const deadline = timeoutMs(headers["grpc-timeout"]);
+  if (deadline !== null) call.setDeadline(deadline);
+  const reader = new FrameReader(maxMessageBytes);
+  const decode = (bytes: Buffer): Msg | null => {
+    try {
+      return route.definition.requestDeserialize(bytes);
+    } catch (error) {
+      call.finish({ code: grpcStatus.INTERNAL, details: `Error deserializing request: ${(error as Error).message}` });
+      return null;
+    }
+  };
+  // After a refused frame the call is over: what else the client sends is read (flow control) and dropped.
+  let refused = false;
+  const onData = (onMessage: (message: Buffer) => void) =>
+    stream.on("data", (chunk: Buffer) => {
+      if (refused) return;
+      try {
+        reader.push(chunk, onMessage);
+      } catch (error) {
+        refused = true;
+        const wire = error instanceof WireError ? error : new WireError(grpcStatus.INTERNAL, String(error));
+        call.finish({ code: wire.code, details: wire.message });
+      }
+    });
+  if (route.clientStream) {
+    // Bidi (Watch, LeaseKeepAlive): the handler listens for 'data' and 'end' on the call.
+    route.handler(call);
+    onData((bytes) => {
+      const message = decode(bytes);
+      if (message === null) refused = true;
+      else call.emit("data", message);
+    });
+    stream.on("end", () => {
+      if (!refused) call.emit("end");
+    });
+    return;
+  }
+  let request: Buffer | null = null;
+  let count = 0;
+  onData((bytes) => {
+    count++;
+    request = bytes;
+  });
+  stream.on("end", () => {
+    if (refused || call.cancelled || stream.destroyed || stream.closed) return;
+    if (count !== 1 || request === null || reader.partial) {
+      call.finish({ code: grpcStatus.UNIMPLEMENTED, details: `${path}: expected exactly one request message, got ${count}` });
+      return;
+    }
+    const message = decode(request);
+    if (message === null) return;
+    call.request = message;
+    if (route.serverStream) {
+      route.handler(call);
+      return;
+    }
+    route.handler(call, (error, response) => {
+      if (error !== null) call.finish(error);
+      else {
+        call.write(response as Msg);
+        call.end();
+      }
+    });
+  });
 }

@@ -1,4 +1,4 @@
-import type { CommandLimits } from "../../kv/index.ts";
+import type { Caller, CommandLimits } from "../../kv/index.ts";
 import { isQklzlError } from "../../shared/errors.ts";
 import type { JsonObject } from "../../shared/json.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
@@ -17,6 +17,8 @@ export interface RouteContext {
   readonly options: HttpServerOptions;
   readonly commandLimits: CommandLimits;
   readonly metrics: HttpMetrics;
+  /** caller: the authenticated caller while auth is enabled (auth_gate.ts; `api` is then scoped to it). */
+  readonly caller?: Caller;
 }
 
 /** Handler answers one method on one route; it may throw, and dispatch maps what it throws (toErrorResponse). */
@@ -57,6 +59,7 @@ export async function leaderOnly<T>(
         body: forward.body,
         timeoutMs: ctx.options.requestTimeoutMs,
         via: ctx.options.memberHttp?.() ?? plain_member_http,
+        authorization: req.headers.get("authorization"),
       });
       ctx.metrics.forwarded(true);
       return response;

@@ -21,6 +21,8 @@ export interface ForwardOptions {
   timeoutMs: number;
   /** via: http or https (with the CA and this node's client certificate) to reach the leader. */
   via: MemberHttp;
+  /** authorization: the client's Authorization header, relayed so the leader checks the same caller (auth). */
+  authorization?: string | null;
 }
 
 /** forwardToLeader sends the request to the leader and relays its answer (status, JSON body, Location). */
@@ -30,6 +32,7 @@ export async function forwardToLeader(options: ForwardOptions): Promise<Response
   const url = memberUrl(options.leaderHttpAddr, options.pathAndQuery, options.via);
   const headers: Record<string, string> = { [forwarded_header]: "1" };
   if (options.body !== null) headers["content-type"] = "application/json";
+  if (options.authorization) headers.authorization = options.authorization;
   let response: Response;
   let bodyBytes: ArrayBuffer;
   try {

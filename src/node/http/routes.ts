@@ -8,6 +8,8 @@ import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
 import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
 import { leaseRoutes } from "./lease_routes.ts";
+import { admit, needsCaller } from "./auth_gate.ts";
+import { auth_route_paths, authRoutes } from "./auth_routes.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { getSnapshot } from "./snapshot_route.ts";
 import { postCompact, postTxn } from "./txn.ts";
@@ -152,6 +154,7 @@ const route_paths = [
   "/lease/keepalive",
   "/lease/:id",
   "/leases",
+  ...auth_route_paths,
 ] as const;
 
 type RoutePath = (typeof route_paths)[number];
@@ -172,6 +175,7 @@ const route_table: Record<RoutePath, Partial<Record<"GET" | "POST", Handler>>> =
   "/watch": { GET: getWatchRoute },
   "/watch/progress": { POST: postWatchProgressRoute },
   ...leaseRoutes<RouteContext>(leaderOnly),
+  ...authRoutes,
 };
 
 export interface BuiltRoutes {
@@ -198,7 +202,8 @@ function dispatch(ctx: RouteContext, path: RoutePath, methods: Partial<Record<"G
     } else {
       const target = requestTarget(req.url);
       try {
-        response = await handler(ctx, req, target);
+        // With auth off (the common case) no await and no allocation: the shared context as it is.
+        response = await handler(needsCaller(ctx, path) ? await admit(ctx, path, req) : ctx, req, target);
       } catch (error) {
         response = toErrorResponse(error, method, target.pathAndQuery, ctx.options.memberHttp?.().https ? "https" : "http");
       }

@@ -257,11 +257,11 @@ describe("Cluster, Maintenance, Auth", () => {
     expect(ended.code).toBe(status.UNIMPLEMENTED);
   });
 
-  test("auth: status says disabled, other calls FAILED_PRECONDITION as etcd with auth off", async () => {
+  test("auth: on a backend without auth, status says disabled, other calls FAILED_PRECONDITION as etcd with auth off", async () => {
     expect((await etcd.call("Auth", "AuthStatus", {})).enabled).toBe(false);
     const login = await grpcError(etcd.call("Auth", "Authenticate", { name: "root", password: "x" }));
     expect([login.code, login.details]).toEqual([status.FAILED_PRECONDITION, "etcdserver: authentication is not enabled"]);
-    expect((await grpcError(etcd.call("Auth", "AuthEnable", {}))).code).toBe(status.UNIMPLEMENTED);
+    expect((await grpcError(etcd.call("Auth", "AuthEnable", {}))).code).toBe(status.FAILED_PRECONDITION);
   });
 });
 

@@ -1,0 +1,163 @@
+// One gRPC call on one HTTP/2 stream, with the surface of grpc-js's server calls that the services use (request,
+// metadata, sendMetadata, write/end with backpressure, 'data'/'end'/'cancelled'/'drain', emit("error", status)),
+// so the handlers of kv_service.ts ... watch_service.ts (and auth's token check on call.metadata) run unchanged.
+import { EventEmitter } from "node:events";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { Metadata, status as grpcStatus } from "@grpc/grpc-js";
+import type { Msg } from "./codec.ts";
+import { frame, grpc_content_type, grpcMessage } from "./wire.ts";
+
+/** StatusObject: how a handler ends a call with an error (grpc-js's ServiceError shape). */
+export interface CallStatus {
+  code: grpcStatus;
+  details?: string;
+  message?: string;
+  metadata?: Metadata;
+}
+
+/** object_high_water_mark: unsent answers before writableNeedDrain (grpc-js's object-mode streams: 16). */
+const object_high_water_mark = 16;
+
+/** MethodCodec: a method's (de)serializers, proto-loader's generated ones (the same grpc-js used). */
+export interface MethodCodec {
+  path: string;
+  requestDeserialize(bytes: Buffer): Msg;
+  responseSerialize(message: Msg): Buffer;
+}
+
+/**
+ * ServerCall: headers go out with the first answer (or with the status: a trailers-only response); the status
+ * goes out once, as trailers. A stream the client reset or that closed is never written again (Bun's
+ * node:http2 throws on a destroyed stream, BUN-NOTES §9).
+ */
+export class ServerCall extends EventEmitter {
+  request: Msg | undefined = undefined;
+  cancelled = false;
+  private headersSent = false;
+  private finished = false;
+  private extraHeaders: OutgoingHttpHeaders | null = null;
+  private trailers: OutgoingHttpHeaders | null = null;
+  private metadataCache: Metadata | null = null;
+  private unsent = 0;
+  private needDrain = false;
+  private deadline: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly codec: MethodCodec,
+  ) {
+    super();
+    // The default 'error' listener sends the status: handlers end a call with call.emit("error", status) as in grpc-js.
+    this.on("error", (status: CallStatus) => this.finish(status));
+    stream.on("wantTrailers", () => {
+      if (!stream.destroyed) stream.sendTrailers(this.trailers ?? { "grpc-status": "0" });
+    });
+    stream.on("close", () => {
+      this.clearDeadline();
+      if (this.finished) return;
+      this.finished = true;
+      this.cancelled = true;
+      this.emit("cancelled", "cancelled");
+    });
+  }
+
+  /** metadata: the request headers as grpc-js Metadata (built on first use; most calls never read it). */
+  get metadata(): Metadata {
+    this.metadataCache ??= Metadata.fromHttp2Headers(this.headers);
+    return this.metadataCache;
+  }
+
+  getPeer(): string {
+    const socket = this.stream.session?.socket;
+    return socket === undefined ? "unknown" : `${socket.remoteAddress}:${socket.remotePort}`;
+  }
+
+  /** setDeadline: the client's grpc-timeout; past it the call ends DEADLINE_EXCEEDED and counts as cancelled. */
+  setDeadline(ms: number): void {
+    this.deadline = setTimeout(() => {
+      this.deadline = null;
+      if (this.finished) return;
+      this.finish({ code: grpcStatus.DEADLINE_EXCEEDED, details: "Deadline exceeded" });
+      this.cancelled = true;
+      this.emit("cancelled", "deadline");
+    }, ms);
+  }
+
+  sendMetadata(metadata: Metadata): void {
+    if (this.headersSent) return;
+    this.extraHeaders = { ...this.extraHeaders, ...metadata.toHttp2Headers() };
+  }
+
+  /** write sends one answer; false: wait for 'drain' (grpc-js object-mode semantics: counts answers, not bytes). */
+  write(message: Msg): boolean {
+    if (this.finished || this.stream.destroyed) return false;
+    let bytes: Buffer;
+    try {
+      bytes = this.codec.responseSerialize(message);
+    } catch (error) {
+      this.finish({ code: grpcStatus.INTERNAL, details: `cannot serialize the answer of ${this.codec.path}: ${(error as Error).message}` });
+      return false;
+    }
+    this.sendHeaders();
+    this.unsent++;
+    const room = this.stream.write(frame(bytes), () => {
+      this.unsent--;
+      if (this.unsent === 0 && this.needDrain) {
+        this.needDrain = false;
+        this.emit("drain");
+      }
+    });
+    if (!room || this.unsent >= object_high_water_mark) this.needDrain = true;
+    return !this.needDrain;
+  }
+
+  get writableLength(): number {
+    return this.unsent;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.needDrain;
+  }
+
+  /** end: the call succeeded (status OK after what was written). */
+  end(): void {
+    this.finish({ code: grpcStatus.OK, details: "OK" });
+  }
+
+  /** finish sends the status once: as trailers after answers, or trailers-only when nothing was sent. */
+  finish(status: CallStatus): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearDeadline();
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    const trailers: OutgoingHttpHeaders = status.metadata === undefined ? {} : status.metadata.toHttp2Headers();
+    trailers["grpc-status"] = String(status.code);
+    const details = status.details ?? status.message ?? "";
+    if (details !== "") trailers["grpc-message"] = grpcMessage(details);
+    try {
+      if (this.headersSent) {
+        this.trailers = trailers;
+        stream.end();
+      } else {
+        this.headersSent = true;
+        stream.respond({ ...this.extraHeaders, ":status": 200, "content-type": grpc_content_type, ...trailers }, { endStream: true });
+      }
+    } catch {
+      // The stream went away between the check and the write: nobody is left to answer.
+    }
+  }
+
+  private sendHeaders(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    const headers: OutgoingHttpHeaders = { ":status": 200, "content-type": grpc_content_type };
+    this.stream.respond(this.extraHeaders === null ? headers : { ...this.extraHeaders, ...headers }, { waitForTrailers: true });
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.deadline = null;
+  }
+}

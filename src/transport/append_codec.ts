@@ -1,0 +1,244 @@
+// AppendEncoder: the hot frame, `{t:"m", m:<append>}`, written as msgpack by hand instead of through msgpackr.
+// The bytes are ordinary msgpack that the receiver's generic FrameDecoder + parseFrame read exactly like
+// msgpackr's own output (same types: fixmap/str/uint/bin/array), so the wire format is unchanged and a peer
+// running the previous version reads these frames as before (protocol_version stays 1).
+// Why: a leader sends the same entries to every follower in a Ready, and msgpackr walked each Entry object
+// (keys, type checks) once per follower. Here the entries' bytes are built once and shared: the encoder keeps
+// the last entries section and reuses it when the next append carries the very same Entry objects (checked
+// object by object, so a different slice can never be mistaken for it).
+import type { Entry, Message } from "../raft/types.ts";
+import { assert } from "../shared/assert.ts";
+import { FrameError, frame_header_bytes, packValue } from "./frame.ts";
+
+type AppendMessage = Message & { type: "append" };
+
+const utf8 = new TextEncoder();
+/** key: a short ASCII string as a msgpack fixstr. */
+function key(s: string): Uint8Array {
+  const b = utf8.encode(s);
+  assert(b.length < 32, "fixstr key");
+  const out = new Uint8Array(1 + b.length);
+  out[0] = 0xa0 | b.length;
+  out.set(b, 1);
+  return out;
+}
+
+const k = {
+  t: key("t"),
+  m: key("m"),
+  type: key("type"),
+  append: key("append"),
+  from: key("from"),
+  to: key("to"),
+  term: key("term"),
+  prevIndex: key("prevIndex"),
+  prevTerm: key("prevTerm"),
+  commit: key("commit"),
+  entries: key("entries"),
+  kind: key("kind"),
+  normal: key("normal"),
+  noop: key("noop"),
+  index: key("index"),
+  data: key("data"),
+};
+
+/** intBytes is the msgpack size of a safe integer as written by writeInt. */
+function intBytes(n: number): number {
+  if (n >= 0) {
+    if (n < 0x80) return 1;
+    if (n < 0x100) return 2;
+    if (n < 0x10000) return 3;
+    if (n < 0x100000000) return 5;
+    return 9;
+  }
+  if (n >= -32) return 1;
+  if (n >= -0x80000000) return 5;
+  return 9;
+}
+
+/** Writer: a cursor over a buffer sized exactly in advance (every write is bounds-checked by the final assert). */
+class Writer {
+  pos = 0;
+  private view: DataView;
+  constructor(readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  bytes(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  byte(b: number): void {
+    this.buf[this.pos++] = b;
+  }
+  int(n: number): void {
+    const v = this.view;
+    if (n >= 0) {
+      if (n < 0x80) this.byte(n);
+      else if (n < 0x100) {
+        this.byte(0xcc);
+        this.byte(n);
+      } else if (n < 0x10000) {
+        this.byte(0xcd);
+        v.setUint16(this.pos, n);
+        this.pos += 2;
+      } else if (n < 0x100000000) {
+        this.byte(0xce);
+        v.setUint32(this.pos, n);
+        this.pos += 4;
+      } else {
+        // Above 2^32 msgpackr itself writes a float64; any safe integer is exact in one.
+        this.byte(0xcb);
+        v.setFloat64(this.pos, n);
+        this.pos += 8;
+      }
+    } else if (n >= -32) {
+      this.byte(n & 0xff);
+    } else if (n >= -0x80000000) {
+      this.byte(0xd2);
+      v.setInt32(this.pos, n);
+      this.pos += 4;
+    } else {
+      this.byte(0xcb);
+      v.setFloat64(this.pos, n);
+      this.pos += 8;
+    }
+  }
+  arrayHeader(n: number): void {
+    if (n < 16) this.byte(0x90 | n);
+    else if (n < 0x10000) {
+      this.byte(0xdc);
+      this.view.setUint16(this.pos, n);
+      this.pos += 2;
+    } else {
+      this.byte(0xdd);
+      this.view.setUint32(this.pos, n);
+      this.pos += 4;
+    }
+  }
+  bin(b: Uint8Array): void {
+    const n = b.length;
+    if (n < 0x100) {
+      this.byte(0xc4);
+      this.byte(n);
+    } else if (n < 0x10000) {
+      this.byte(0xc5);
+      this.view.setUint16(this.pos, n);
+      this.pos += 2;
+    } else {
+      this.byte(0xc6);
+      this.view.setUint32(this.pos, n);
+      this.pos += 4;
+    }
+    this.bytes(b);
+  }
+}
+
+function arrayHeaderBytes(n: number): number {
+  return n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+}
+
+function binBytes(n: number): number {
+  return (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5) + n;
+}
+
+/** entryBytes is the encoded size of one entry; conf entries (rare) go through msgpackr, pre-packed in `packed`. */
+function entryBytes(e: Entry, packed: Map<Entry, Uint8Array>): number {
+  const common = k.index.length + intBytes(e.index) + k.term.length + intBytes(e.term) + k.kind.length;
+  if (e.kind === "normal") return 1 + common + k.normal.length + k.data.length + binBytes(e.data.length);
+  if (e.kind === "noop") return 1 + common + k.noop.length;
+  const b = packValue(e);
+  packed.set(e, b);
+  return b.length;
+}
+
+function writeEntry(w: Writer, e: Entry, packed: Map<Entry, Uint8Array>): void {
+  if (e.kind === "conf") return w.bytes(packed.get(e)!);
+  w.byte(0x80 | (e.kind === "normal" ? 4 : 3));
+  w.bytes(k.kind);
+  w.bytes(e.kind === "normal" ? k.normal : k.noop);
+  w.bytes(k.index);
+  w.int(e.index);
+  w.bytes(k.term);
+  w.int(e.term);
+  if (e.kind === "normal") {
+    w.bytes(k.data);
+    w.bin(e.data);
+  }
+}
+
+/** encodeEntries: the msgpack array of `entries`, exactly as msgpackr's reader expects it. */
+export function encodeEntries(entries: readonly Entry[]): Uint8Array {
+  const packed = new Map<Entry, Uint8Array>();
+  let size = arrayHeaderBytes(entries.length);
+  for (const e of entries) size += entryBytes(e, packed);
+  const w = new Writer(new Uint8Array(size));
+  w.arrayHeader(entries.length);
+  for (const e of entries) writeEntry(w, e, packed);
+  assert(w.pos === size, "entries section size");
+  return w.buf;
+}
+
+export class AppendEncoder {
+  /** The last entries section built, and the Entry objects it holds (compared by identity). */
+  private lastEntries: readonly Entry[] = [];
+  private lastSection: Uint8Array = encodeEntries([]);
+  /** shared counts frames that reused the previous section (for tests and the benchmark notes). */
+  shared = 0;
+  built = 0;
+
+  /** section returns the encoded entries, reusing the previous section when they are the same objects. */
+  private section(entries: readonly Entry[]): Uint8Array {
+    const last = this.lastEntries;
+    let same = last.length === entries.length;
+    for (let i = 0; same && i < entries.length; i++) same = last[i] === entries[i];
+    if (same) {
+      this.shared++;
+      return this.lastSection;
+    }
+    this.built++;
+    this.lastSection = encodeEntries(entries);
+    // A copy of the array (not the caller's, which it may reuse); the Entry objects themselves are immutable.
+    this.lastEntries = entries.slice();
+    return this.lastSection;
+  }
+
+  /** encode builds the whole length-prefixed frame for an append; throws FrameError past bytesMax. */
+  encode(m: AppendMessage, bytesMax: number): Uint8Array {
+    const entries = this.section(m.entries);
+    const inner =
+      1 + k.type.length + k.append.length +
+      k.from.length + intBytes(m.from) + k.to.length + intBytes(m.to) + k.term.length + intBytes(m.term) +
+      k.prevIndex.length + intBytes(m.prevIndex) + k.prevTerm.length + intBytes(m.prevTerm) +
+      k.commit.length + intBytes(m.commit) + k.entries.length + entries.length;
+    const body = 1 + k.t.length + k.m.length + k.m.length + inner;
+    if (body > bytesMax) throw new FrameError(`frame of ${body} bytes exceeds ${bytesMax}`);
+    const w = new Writer(new Uint8Array(frame_header_bytes + body));
+    w.byte(body >>> 24);
+    w.byte((body >>> 16) & 0xff);
+    w.byte((body >>> 8) & 0xff);
+    w.byte(body & 0xff);
+    w.byte(0x82);
+    w.bytes(k.t);
+    w.bytes(k.m);
+    w.bytes(k.m);
+    w.byte(0x88);
+    w.bytes(k.type);
+    w.bytes(k.append);
+    w.bytes(k.from);
+    w.int(m.from);
+    w.bytes(k.to);
+    w.int(m.to);
+    w.bytes(k.term);
+    w.int(m.term);
+    w.bytes(k.prevIndex);
+    w.int(m.prevIndex);
+    w.bytes(k.prevTerm);
+    w.int(m.prevTerm);
+    w.bytes(k.commit);
+    w.int(m.commit);
+    w.bytes(k.entries);
+    w.bytes(entries);
+    assert(w.pos === w.buf.length, "append frame size");
+    return w.buf;
+  }
+}
