@@ -86,6 +86,9 @@ function eventBytes(event: Event): number {
   return bytes;
 }
 
+/** without_prev_kv: each event's view without prev_kv, shared by the watches that did not ask for it. */
+const without_prev_kv = new WeakMap<Event, Event>();
+
 /**
  * Watcher: one watch's state. Mode `live`: the feed delivers every revision > the hub's fed revision to it,
  * and every revision before that is queued already. Mode `catchup`: revisions from `next` are read from
@@ -143,11 +146,16 @@ class Watcher implements Watch {
     return this.rangeEnd === undefined ? key === this.key : inRange(key, this.key, this.rangeEnd);
   }
 
-  /** select: this watch's view of one event (filtered, prev_kv only if asked), or null. */
+  /**
+   * select: this watch's view of one event (filtered, prev_kv only if asked), or null. Every watch gets the same
+   * object for the same view, so a consumer can encode an event once for all the watches it reaches.
+   */
   select(event: Event): Event | null {
     if (event.type === "put" ? this.noPut : this.noDelete) return null;
     if (this.prevKv || event.prev_kv === undefined) return event;
-    return { type: event.type, kv: event.kv };
+    let view = without_prev_kv.get(event);
+    if (view === undefined) without_prev_kv.set(event, (view = { type: event.type, kv: event.kv }));
+    return view;
   }
 
   /** fits: a revision of `events` events and `bytes` bytes may be queued now. */

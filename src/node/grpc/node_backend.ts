@@ -1,5 +1,6 @@
 import type { AlarmMember, KvRequest, KvResponse, RangeRequest as StoreRange, RequestOp as StoreOp } from "../../kv/index.ts";
 import type { Watch, WatchMessage } from "../../kv/watch_hub.ts";
+import type { Event as WatchEvent } from "../../kv/mvcc_types.ts";
 import { isQklzlError, QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
 import type { NodeApi, StatusJson } from "../api.ts";
@@ -327,6 +328,47 @@ async function startAfterBarrier(start: () => Promise<Watch>, timeoutMs: number)
   }
 }
 
+/** merged_bytes_max: the most (estimated) event bytes mergeRevisions puts in one message, well below a client's 4 MiB. */
+export const merged_bytes_max = 1024 * 1024;
+
+function eventBytes(event: WatchEvent): number {
+  const size = (kv: WatchEvent["kv"] | undefined) => (kv === undefined ? 0 : 32 + kv.key.length + kv.value.length);
+  return size(event.kv) + size(event.prev_kv);
+}
+
+/**
+ * mergeRevisions: consecutive `events` messages of one take, several whole revisions in one message (as etcd
+ * batches a watch's pending events into one WatchResponse, its header at the last revision), up to
+ * merged_bytes_max; a revision is never split, order is kept, progress and cancel messages stay where they are.
+ * A watch that is behind (1,000 watches on a hot prefix: each take finds several revisions) then costs one
+ * answer per take instead of one per revision.
+ */
+export function mergeRevisions(messages: WatchMessage[]): WatchMessage[] {
+  if (messages.length <= 1) return messages;
+  const out: WatchMessage[] = [];
+  /** merging: the last message of `out` is a merge of ours (its events array is ours to extend); bytes: its size. */
+  let merging: Extract<WatchMessage, { type: "events" }> | null = null;
+  let bytes = 0;
+  for (const message of messages) {
+    const last = out.at(-1);
+    if (message.type !== "events") {
+      out.push(message);
+      continue;
+    }
+    const size = message.events.reduce((sum, event) => sum + eventBytes(event), 0);
+    if (last?.type === "events" && bytes + size <= merged_bytes_max) {
+      if (merging !== last) out[out.length - 1] = merging = { type: "events", revision: last.revision, events: [...last.events] };
+      merging.events.push(...message.events);
+      merging.revision = message.revision;
+      bytes += size;
+    } else {
+      out.push(message);
+      bytes = size;
+    }
+  }
+  return out;
+}
+
 interface PumpOptions {
   release(): void;
   /** progressMs: a progress answer after this long without one (0 = never: progress_notify not asked). */
@@ -368,7 +410,7 @@ function pumpWatch(watch: Watch, listener: WatchListener, options: PumpOptions):
     scheduled = false;
     if (done || !listener.writable()) return; // resume() schedules again once the stream drained
     const { messages, more } = watch.take();
-    for (const message of messages) {
+    for (const message of mergeRevisions(messages)) {
       if (done) return;
       deliver(message);
     }

@@ -16,6 +16,7 @@ import type { HttpTls } from "../tls/types.ts";
 import { etcdService } from "./protos.ts";
 import { complete, log } from "./rpc.ts";
 import { grpcTls } from "./tls.ts";
+import { watchDefinition } from "./watch_encoding.ts";
 import { watchService } from "./watch_service.ts";
 import { FrameReader, grpc_content_type, grpcMessage, timeoutMs, WireError } from "./wire.ts";
 
@@ -68,7 +69,8 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
   assert(colon > 0 && host.length > 0 && Number.isInteger(wantedPort), "listen is host:port");
   const routes = new Map<string, Route>();
   const add = (name: Parameters<typeof etcdService>[0], handlers: Parameters<typeof complete>[2]) => {
-    const service = etcdService(name);
+    // Watch answers may come pre-encoded (watch_encoding.ts): its serializer passes them through.
+    const service = name === "Watch" ? watchDefinition(etcdService(name)) : etcdService(name);
     const implementation = complete(name, service, guardHandlers(name, service, handlers, backend.auth));
     for (const [method, definition] of Object.entries(service)) {
       const d = definition as MethodDefinition<Msg, Msg>;

@@ -2,7 +2,9 @@ import { status as grpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
 import { type EtcdBackend, NotSupportedError, type WatchHandle } from "./backend.ts";
 import { decodeWatchCreate, encodeEvent, int64, type Msg } from "./codec.ts";
 import { EtcdError } from "./errors.ts";
+import { etcdService } from "./protos.ts";
 import { failure, header, log } from "./rpc.ts";
+import { type EncodedWatchResponse, WatchEncoder } from "./watch_encoding.ts";
 
 /** watches_per_stream_max bounds the watches one stream holds (etcd has no limit; one client cannot hog memory). */
 export const watches_per_stream_max = 1_000;
@@ -50,8 +52,9 @@ function fragments(events: Msg[], fragment: boolean): Msg[][] {
  * reason, as etcd does; a store that cannot watch at all ends the stream UNIMPLEMENTED.
  */
 export function watchService(backend: EtcdBackend) {
+  const encoder = new WatchEncoder(backend, etcdService("Watch").Watch!.responseSerialize as (message: Msg) => Buffer);
   return {
-    Watch: (call: ServerDuplexStream<Msg, Msg>) => {
+    Watch: (call: ServerDuplexStream<Msg, Msg | EncodedWatchResponse>) => {
       const watches = new Map<number, WatchHandle>();
       /** pending: watch ids created by the client whose watch waits for the node's read barrier. */
       const pending = new Set<number>();
@@ -68,7 +71,7 @@ export function watchService(backend: EtcdBackend) {
         stop();
         call.emit("error", error instanceof Error || typeof error !== "object" ? failure(error, "Watch/Watch") : error);
       };
-      const send = (message: Msg) => {
+      const send = (message: Msg | EncodedWatchResponse) => {
         if (ended) return;
         call.write(message);
         if (call.writableLength > unsent_messages_max) {
@@ -97,9 +100,10 @@ export function watchService(backend: EtcdBackend) {
         const watchId = id;
         const request = decodeWatchCreate(m);
         const fragment = request.fragment === true;
+        const tail = encoder.tail(watchId);
         // The store may deliver (history replay) before `created` went out: those messages wait here.
-        let early: Msg[] | null = [];
-        const deliver = (message: Msg) => (early === null ? send(message) : early.push(message));
+        let early: Array<Msg | EncodedWatchResponse> | null = [];
+        const deliver = (message: Msg | EncodedWatchResponse) => (early === null ? send(message) : early.push(message));
         const end = (message: Msg) => {
           watches.delete(watchId);
           deliver(message);
@@ -109,6 +113,7 @@ export function watchService(backend: EtcdBackend) {
           .watch(request, {
             writable,
             events: (events, revision) => {
+              if (!fragment) return deliver(encoder.response(tail, revision, events));
               const encoded = events.map(encodeEvent);
               const parts = fragments(encoded, fragment);
               parts.forEach((part, i) =>

@@ -187,8 +187,12 @@ describe("node backend over the MVCC store", () => {
     const seen: string[] = [];
     const listener = {
       writable: () => true,
-      events: (events: Array<{ type: string; kv: { value: string }; prev_kv?: { value: string } }>, revision: number) =>
-        seen.push(...events.map((e) => `${revision}:${e.type}:${e.kv.value}:${e.prev_kv?.value ?? "-"}`)),
+      // One message may carry several whole revisions (mergeRevisions): each event is labelled by its own
+      // revision, and the message's revision must be its last event's.
+      events: (events: Array<{ type: string; kv: { value: string; mod_revision: number }; prev_kv?: { value: string } }>, revision: number) => {
+        expect(revision).toBe(events.at(-1)!.kv.mod_revision);
+        seen.push(...events.map((e) => `${e.kv.mod_revision}:${e.type}:${e.kv.value}:${e.prev_kv?.value ?? "-"}`));
+      },
       progress: (revision: number) => seen.push(`progress:${revision}`),
       compacted: (revision: number) => seen.push(`compacted:${revision}`),
       closed: () => seen.push("closed"),
@@ -216,7 +220,7 @@ describe("node backend over the MVCC store", () => {
     const { backend } = fakeApi();
     let writable = false;
     const seen: number[] = [];
-    const listener = { writable: () => writable, events: (_e: unknown[], revision: number) => seen.push(revision), progress() {}, compacted() {}, closed() {} };
+    const listener = { writable: () => writable, events: (e: Array<{ kv: { mod_revision: number } }>) => seen.push(...e.map((event) => event.kv.mod_revision)), progress() {}, compacted() {}, closed() {} };
     const handle = await backend.watch({ key: "bp" }, listener as never);
     await backend.put({ key: "bp", value: "1" });
     await backend.put({ key: "bp", value: "2" });
