@@ -1,8 +1,8 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { Etcd3, type IKeyValue } from "etcd3";
+import { describe, expect, test } from "bun:test";
+import type { IKeyValue } from "etcd3";
 import { fastFlags, waitFor } from "../../scenarios/harness.ts";
 import { formedForThisFile } from "../cluster_fixture.ts";
-import { EtcdCluster } from "./etcd_support.ts";
+import { EtcdCluster, etcd3ClientsFor, followersOf } from "./etcd_support.ts";
 
 // Issue 14: the `etcd3` npm client (1.1.2, unchanged) against a 3-node cluster of the binary: KV (prefix,
 // range, limit, sort, keys-only, count-only, revision filters, serializable, a past revision), txns, watch
@@ -13,22 +13,8 @@ import { EtcdCluster } from "./etcd_support.ts";
 const cluster = new EtcdCluster({ name: "etcd3-client", extraArgs: fastFlags });
 formedForThisFile(cluster, { timeoutMs: 60_000 });
 
-const clients: Etcd3[] = [];
-/** client: an etcd3 client over the given members (all three by default), closed after the file. */
-function client(ids: number[] = [1, 2, 3]): Etcd3 {
-  const c = new Etcd3({ hosts: ids.map((id) => cluster.grpcAddr(id)), dialTimeout: 5_000 });
-  clients.push(c);
-  return c;
-}
-
-afterAll(() => {
-  for (const c of clients) c.close();
-});
-
-async function followers(): Promise<number[]> {
-  const view = await cluster.waitForLeader({ deadlineMs: 15_000 });
-  return [1, 2, 3].filter((id) => id !== view.leaderId);
-}
+const client = etcd3ClientsFor(cluster);
+const followers = () => followersOf(cluster);
 
 describe("etcd3 client on qklzl", () => {
   test("KV through followers: put/get, prefix, range, limit, sort, keys, count, a past revision, delete", async () => {

@@ -1,8 +1,8 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { Etcd3, EtcdLockFailedError } from "etcd3";
+import { describe, expect, test } from "bun:test";
+import { EtcdLockFailedError } from "etcd3";
 import { fastFlags, waitFor } from "../../scenarios/harness.ts";
 import { formedForThisFile } from "../cluster_fixture.ts";
-import { EtcdCluster } from "./etcd_support.ts";
+import { EtcdCluster, etcd3ClientsFor, followersOf } from "./etcd_support.ts";
 
 // Issue 14 with issue 13's leases: the `etcd3` npm client (1.1.2, unchanged) against a 3-node cluster of the
 // binary through followers: a lease's grant, its automatic keep-alives (the LeaseKeepAlive stream, forwarded
@@ -13,21 +13,8 @@ import { EtcdCluster } from "./etcd_support.ts";
 const cluster = new EtcdCluster({ name: "etcd3-lease", extraArgs: fastFlags });
 formedForThisFile(cluster, { timeoutMs: 60_000 });
 
-const clients: Etcd3[] = [];
-function client(ids: number[]): Etcd3 {
-  const c = new Etcd3({ hosts: ids.map((id) => cluster.grpcAddr(id)), dialTimeout: 5_000 });
-  clients.push(c);
-  return c;
-}
-
-afterAll(() => {
-  for (const c of clients) c.close();
-});
-
-async function followers(): Promise<number[]> {
-  const view = await cluster.waitForLeader({ deadlineMs: 15_000 });
-  return [1, 2, 3].filter((id) => id !== view.leaderId);
-}
+const client = etcd3ClientsFor(cluster);
+const followers = () => followersOf(cluster);
 
 describe("etcd3 client leases, locks and elections on qklzl", () => {
   test("a lease kept alive by the client outlives its TTL; keepaliveOnce; revoke deletes its keys", async () => {
