@@ -171,6 +171,11 @@ export const snapshotRestoreArgs = {
   id: { type: "string", description: "the new node's id", valueHint: "n" },
   "raft-addr": { type: "string", description: "the new node's Raft address (as it will start with)", valueHint: "host:port" },
   "http-addr": { type: "string", description: "the new node's HTTP address (as it will start with)", valueHint: "host:port" },
+  "initial-members": {
+    type: "string",
+    description: "every voter of the restored cluster, this node included (run restore once per member with the same list)",
+    valueHint: "ID=RAFT/HTTP,...",
+  },
 } as const satisfies ArgsDef;
 
 export const checkArgs = {

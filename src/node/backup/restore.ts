@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { KvStateMachine } from "../../kv/index.ts";
-import type { SnapshotMeta } from "../../raft/types.ts";
+import type { Member, SnapshotMeta } from "../../raft/types.ts";
 import { QklzlError } from "../../shared/errors.ts";
 import { openStorage } from "../../storage/index.ts";
 import { type BackupHeader, backupFail, verifyBackup } from "./format.ts";
@@ -11,6 +12,11 @@ export interface RestoreOptions {
   id: number;
   raftAddr: string;
   httpAddr: string;
+  /**
+   * initialMembers: every voter of the restored cluster (this node among them, with the same addresses), each
+   * restored by its own run of restore; absent: a one-voter cluster of this node.
+   */
+  initialMembers?: { id: number; raftAddr: string; httpAddr: string }[];
 }
 
 export interface RestoreResult {
@@ -27,6 +33,10 @@ export interface RestoreResult {
  * state whose commit covers it. Started without -bootstrap, the node elects itself and serves the restored
  * state; other nodes -join it. The file is checked whole first (sha256, header, and the image parsed with
  * its own hash) and the directory must be absent or empty, so a bad file or a wrong path changes nothing.
+ *
+ * With initialMembers (like etcdutl's --initial-cluster), each member's run builds its directory the same way,
+ * with a configuration of all of them as voters, and the cluster id derived from the backup's sha256 and the
+ * member list, so the separate offline runs agree on it; each directory still draws its own incarnation.
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   if (!Number.isSafeInteger(options.id) || options.id <= 0) throw new QklzlError("bad_request", `--id must be a positive integer, got ${options.id}`);
@@ -49,15 +59,38 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   const storage = await openStorage({ dir: options.dataDir, nodeId: options.id });
   try {
     const self = { id: options.id, role: "voter" as const, raftAddr: options.raftAddr, httpAddr: options.httpAddr, incarnation: storage.meta.incarnation };
-    const meta: SnapshotMeta = { index: backup.header.index, term: Math.max(1, backup.header.term), conf: { members: [self] } };
+    const members = options.initialMembers === undefined ? [self] : initialConfiguration(options.initialMembers);
+    const meta: SnapshotMeta = { index: backup.header.index, term: Math.max(1, backup.header.term), conf: { members } };
     // Snapshot first, then the log notes it (the order openStorage's recovery expects), then the hard state.
     await storage.snapshots.save(meta, backup.image);
     await storage.log.installSnapshot(meta);
     await storage.log.save([], { term: meta.term, vote: 0, commit: meta.index });
-    const clusterId = crypto.randomUUID();
+    const clusterId = options.initialMembers === undefined ? crypto.randomUUID() : derivedClusterId(backup.sha256, options.initialMembers);
     await storage.setClusterId(clusterId);
     return { header: backup.header, clusterId, incarnation: storage.meta.incarnation, size: backup.size };
   } finally {
     await storage.close();
   }
+}
+
+/**
+ * initialConfiguration: every listed member a voter, with no incarnation recorded, this node's included, so
+ * that every member's run writes the same configuration. Each member records its own at its first start: an
+ * unset incarnation is filled in by the member's update_addr (membership.ts updateOwnAddress; /join's
+ * joinIncarnationRefusal accepts it from a node with a non-empty log), committed through the log so every
+ * member learns it. Incarnations derived from the cluster id and member id would let the runs agree too, but
+ * a wiped member restored again from the same backup and list would then come back as the same incarnation and
+ * be counted as the member whose votes and acknowledged entries it lost: the very thing incarnations exist to
+ * refuse (incarnation.ts). Until its own is recorded, the handshake accepts any incarnation for a member, as
+ * it does for configurations written before incarnations existed.
+ */
+function initialConfiguration(list: { id: number; raftAddr: string; httpAddr: string }[]): Member[] {
+  return [...list].sort((a, b) => a.id - b.id).map((m) => ({ id: m.id, role: "voter" as const, raftAddr: m.raftAddr, httpAddr: m.httpAddr }));
+}
+
+/** derivedClusterId: the same for every member's run: sha256 of the backup's sha256 and the sorted member list, UUID-shaped. */
+export function derivedClusterId(backupSha256: string, list: { id: number; raftAddr: string; httpAddr: string }[]): string {
+  const canonical = [...list].sort((a, b) => a.id - b.id).map((m) => `${m.id}=${m.raftAddr}/${m.httpAddr}`).join(",");
+  const hex = createHash("sha256").update(`qklzl-restore\n${backupSha256}\n${canonical}`).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
