@@ -15,18 +15,8 @@ export interface CallStatus {
   metadata?: Metadata;
 }
 
-/**
- * coalesce_bytes_max: answers written in one event-loop turn are held and go out as one stream.write (one DATA
- * frame run, one socket write instead of one per answer: 1,000 watch answers of 87 bytes were 1,000 sendto calls);
- * past this many held bytes they go out at once, so the held buffer stays bounded.
- */
-const coalesce_bytes_max = 64 * 1024;
-
-/**
- * unsent_bytes_high_water_mark: held plus written-but-unconfirmed bytes before writableNeedDrain (the answer
- * count alone, grpc-js's 16, would stop a 1,000-watch fan-out after 16 answers a turn).
- */
-const unsent_bytes_high_water_mark = 256 * 1024;
+/** object_high_water_mark: unsent answers before writableNeedDrain (grpc-js's object-mode streams: 16). */
+const object_high_water_mark = 16;
 
 /** MethodCodec: a method's (de)serializers, proto-loader's generated ones (the same grpc-js used). */
 export interface MethodCodec {
@@ -48,14 +38,8 @@ export class ServerCall extends EventEmitter {
   private extraHeaders: OutgoingHttpHeaders | null = null;
   private trailers: OutgoingHttpHeaders | null = null;
   private metadataCache: Metadata | null = null;
-  /** unsent: answers written and not yet handed to the socket (held ones included). */
   private unsent = 0;
-  private unsentBytes = 0;
   private needDrain = false;
-  /** held: this turn's framed answers, flushed by one setImmediate, before the status, or past coalesce_bytes_max. */
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  private flushScheduled = false;
   private deadline: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -105,10 +89,7 @@ export class ServerCall extends EventEmitter {
     this.extraHeaders = { ...this.extraHeaders, ...metadata.toHttp2Headers() };
   }
 
-  /**
-   * write sends one answer (held until the end of this turn, see coalesce_bytes_max); false: wait for 'drain',
-   * which comes once the stream took everything written (writableLength counts answers, as grpc-js's object mode).
-   */
+  /** write sends one answer; false: wait for 'drain' (grpc-js object-mode semantics: counts answers, not bytes). */
   write(message: Msg): boolean {
     if (this.finished || this.stream.destroyed) return false;
     let bytes: Buffer;
@@ -120,45 +101,15 @@ export class ServerCall extends EventEmitter {
     }
     this.sendHeaders();
     this.unsent++;
-    const framed = frame(bytes);
-    this.held.push(framed);
-    this.heldBytes += framed.length;
-    this.unsentBytes += framed.length;
-    if (this.unsentBytes >= unsent_bytes_high_water_mark) this.needDrain = true;
-    if (this.heldBytes >= coalesce_bytes_max) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
-    }
+    const room = this.stream.write(frame(bytes), () => {
+      this.unsent--;
+      if (this.unsent === 0 && this.needDrain) {
+        this.needDrain = false;
+        this.emit("drain");
+      }
+    });
+    if (!room || this.unsent >= object_high_water_mark) this.needDrain = true;
     return !this.needDrain;
-  }
-
-  /** flush writes the held answers as one buffer; the stream's answer (false: its buffer is full) sets needDrain. */
-  private flush(): void {
-    if (this.held.length === 0) return;
-    const count = this.held.length;
-    const size = this.heldBytes;
-    const bytes = count === 1 ? this.held[0]! : Buffer.concat(this.held, size);
-    this.held = [];
-    this.heldBytes = 0;
-    if (this.stream.destroyed || this.stream.closed) return;
-    let room: boolean;
-    try {
-      room = this.stream.write(bytes, () => {
-        this.unsent -= count;
-        this.unsentBytes -= size;
-        if (this.unsent === 0 && this.needDrain) {
-          this.needDrain = false;
-          this.emit("drain");
-        }
-      });
-    } catch {
-      return; // the stream went away between the check and the write (BUN-NOTES §9): nobody is left to read
-    }
-    if (!room) this.needDrain = true;
   }
 
   get writableLength(): number {
@@ -187,7 +138,6 @@ export class ServerCall extends EventEmitter {
     if (details !== "") trailers["grpc-message"] = grpcMessage(details);
     try {
       if (this.headersSent) {
-        this.flush(); // the held answers go before the status
         this.trailers = trailers;
         stream.end();
       } else {
