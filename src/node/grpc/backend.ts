@@ -12,8 +12,8 @@ import type { AuthApi } from "../auth/auth_api.ts";
  * (src/shared/errors.ts) whose code grpc/errors.ts maps to etcd's gRPC code and message.
  */
 
-// The store's own shapes (src/kv/mvcc_types.ts), where gRPC asks nothing more of them; RangeRequest adds
-// `serializable`.
+// The store's own shapes (src/kv/mvcc_types.ts), where gRPC asks nothing more of them; a top-level RangeRequest
+// adds `serializable` (a txn's range ops are the store's: a txn is answered as a whole, linearizably).
 import type { BackupStream } from "../backup/source.ts";
 import type {
   Compare,
@@ -26,11 +26,31 @@ import type {
   PutResponse,
   RangeRequest as StoreRangeRequest,
   RangeResponse,
+  RequestOp,
+  ResponseOp,
   SortOrder,
   SortTarget,
+  TxnRequest,
+  TxnResponse,
 } from "../../kv/mvcc_types.ts";
 
-export type { Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeResponse, SortOrder, SortTarget };
+export type {
+  Compare,
+  CompareResult,
+  CompareTarget,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  KeyValue,
+  PutRequest,
+  PutResponse,
+  RangeResponse,
+  RequestOp,
+  ResponseOp,
+  SortOrder,
+  SortTarget,
+  TxnRequest,
+  TxnResponse,
+};
 
 /** RangeRequest: the store's, plus how to read it. */
 export interface RangeRequest extends StoreRangeRequest {
@@ -38,28 +58,10 @@ export interface RangeRequest extends StoreRangeRequest {
   serializable?: boolean;
 }
 
-export type RequestOp =
-  | { range: RangeRequest }
-  | { put: PutRequest }
-  | { delete_range: DeleteRangeRequest }
-  | { txn: TxnRequest };
-
-export type ResponseOp =
-  | { range: RangeResponse }
-  | { put: PutResponse }
-  | { delete_range: DeleteRangeResponse }
-  | { txn: TxnResponse };
-
-export interface TxnRequest {
-  compare: Compare[];
-  success: RequestOp[];
-  failure: RequestOp[];
-}
-
-export interface TxnResponse {
-  succeeded: boolean;
-  responses: ResponseOp[];
-  revision: number;
+/** storeRange: the store's RangeRequest (serializable is a read option of a top-level range, not part of the request). */
+export function storeRange(request: RangeRequest): Omit<RangeRequest, "serializable"> {
+  const { serializable: _serializable, ...rest } = request;
+  return rest;
 }
 
 export interface CompactRequest {

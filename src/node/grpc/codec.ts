@@ -18,6 +18,7 @@ import type {
   TxnResponse,
   WatchCreateRequest,
 } from "./backend.ts";
+import { storeRange } from "./backend.ts";
 import { EtcdError } from "./errors.ts";
 import type { ResponseHeader } from "./ids.ts";
 
@@ -148,7 +149,7 @@ export function decodeCompare(m: Msg): Compare {
 function decodeRequestOp(m: Msg, depth: number): RequestOp {
   switch (m.request) {
     case "request_range":
-      return { range: decodeRange(m.request_range as Msg) };
+      return { range: storeRange(decodeRange(m.request_range as Msg)) };
     case "request_put":
       return { put: decodePut(m.request_put as Msg) };
     case "request_delete_range":

@@ -1,4 +1,4 @@
-import type { AlarmMember, KvRequest, KvResponse, RangeRequest as StoreRange, RequestOp as StoreOp } from "../../kv/index.ts";
+import type { AlarmMember, KvRequest, KvResponse } from "../../kv/index.ts";
 import type { Watch, WatchMessage } from "../../kv/watch_hub.ts";
 import type { Event as WatchEvent } from "../../kv/mvcc_types.ts";
 import { isQklzlError, QklzlError } from "../../shared/errors.ts";
@@ -6,14 +6,12 @@ import { limits } from "../../shared/limits.ts";
 import type { NodeApi, StatusJson } from "../api.ts";
 import type { MemberHttp } from "../cluster_client.ts";
 import {
-  type Compare,
   type EtcdBackend,
   type MemberInfo,
   type NodeInfo,
   NotSupportedError,
   type RangeRequest,
-  type RequestOp,
-  type TxnRequest,
+  storeRange,
   type WatchHandle,
   type WatchListener,
 } from "./backend.ts";
@@ -42,21 +40,6 @@ export interface NodeBackendOptions {
 
 type KvRequestOf<K extends KvRequest["kind"]> = Extract<KvRequest, { kind: K }>;
 
-/** storeRange: the store's RangeRequest (serializable is a read option, not part of the request). */
-function storeRange(request: RangeRequest): StoreRange {
-  const { serializable: _serializable, ...rest } = request;
-  return rest;
-}
-
-function storeOp(op: RequestOp): StoreOp {
-  if ("range" in op) return { range: storeRange(op.range) };
-  if ("txn" in op) return { txn: storeTxn(op.txn) };
-  return op as StoreOp;
-}
-
-function storeTxn(txn: TxnRequest): { compare: Compare[]; success: StoreOp[]; failure: StoreOp[] } {
-  return { compare: txn.compare, success: txn.success.map(storeOp), failure: txn.failure.map(storeOp) };
-}
 
 /**
  * knownLeaseId: a lease id no lease can have (0, negative: qklzl's ids are positive) is not found, as etcd
@@ -175,7 +158,7 @@ export function createNodeBackend(api: NodeApi, options: NodeBackendOptions): Et
     },
 
     async txn(request) {
-      const answer = await propose({ kind: "txn", txn: storeTxn(request) });
+      const answer = await propose({ kind: "txn", txn: request });
       return answer.kind === "txn" ? (answer.txn as Awaited<ReturnType<EtcdBackend["txn"]>>) : unexpected("txn", answer.kind);
     },
 

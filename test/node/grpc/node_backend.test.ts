@@ -79,7 +79,7 @@ describe("node backend over the MVCC store", () => {
     await backend.put({ key: "k", value: "1" });
     const txn = await backend.txn({
       compare: [{ key: "k", target: "value", result: "=", value: "1" }],
-      success: [{ put: { key: "k", value: "2" } }, { txn: { compare: [], success: [{ range: { key: "k", serializable: true } }], failure: [] } }],
+      success: [{ put: { key: "k", value: "2" } }, { txn: { compare: [], success: [{ range: { key: "k" } }], failure: [] } }],
       failure: [],
     });
     expect(txn.succeeded).toBe(true);
