@@ -6,8 +6,8 @@ import type { AuthApi } from "../auth/auth_api.ts";
  * protocol layer converts bytes), int64 counters as numbers (revisions and versions stay far below 2^53;
  * 64-bit member and cluster ids are derived in ids.ts and never pass through here).
  *
- * The KV types are src/kv's MVCC store's own where they are the same (KeyValue ... DeleteRangeResponse, Compare), and
- * follow them elsewhere, so the store plugs in through node_backend.ts only. A method the node cannot do yet throws NotSupportedError,
+ * The KV types are src/kv's MVCC store's own where they are the same (KeyValue ... DeleteRangeResponse, Compare, the txn
+ * types), and follow them elsewhere, so the store plugs in through node_backend.ts only. A method the node cannot do yet throws NotSupportedError,
  * which the endpoint answers UNIMPLEMENTED naming what is missing. Every other refusal is a QklzlError
  * (src/shared/errors.ts) whose code grpc/errors.ts maps to etcd's gRPC code and message.
  */
