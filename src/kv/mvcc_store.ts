@@ -237,6 +237,43 @@ export class MvccStore {
     }
   }
 
+  /** pristine: nothing was ever written or restored (a new store: revision 1, nothing compacted, no key). */
+  get pristine(): boolean {
+    return this.rev === 1 && this.compactedRev === 0 && this.heads.size === 0;
+  }
+
+  /**
+   * setAtFloor (the v1 era's store, legacy_era.ts) makes `value` the key's only version (null: the key is
+   * gone), at create = mod = the store revision, which must be the compacted one: no history, no tombstone, no
+   * event, no new revision. The era's revisions are shown by the state machine, not kept here.
+   */
+  setAtFloor(key: string, value: string | null): void {
+    if (!(this.rev === this.compactedRev)) assert(false, "store: setAtFloor on a store without history only");
+    const arena = this.arena;
+    const head = this.heads.get(key);
+    if (head !== undefined) {
+      if (!(arena.prev(head) === no_location && !arena.isTombstone(head))) assert(false, `store: ${key} has one live version at the floor`);
+      this.headBytes -= arena.recordBytes(head);
+      this.drop(key, head);
+      this.liveKeys--;
+      if (value === null) {
+        this.heads.delete(key);
+        this.index.remove(key);
+      }
+    }
+    if (value !== null) {
+      const loc = arena.put(value, { create: this.rev, mod: this.rev, sub: 0, version: 1, lease: 0, tombstone: false, prev: no_location });
+      this.headBytes += arena.recordBytes(loc);
+      this.heads.set(key, loc);
+      if (head === undefined) this.index.insert(key);
+      this.hash ^= recordHash(arena, key, loc);
+      this.keptRecords++;
+      this.liveKeys++;
+    }
+    assert(this.liveKeys === this.heads.size, "store: at the floor every key is live");
+    if (arena.wantsCompaction()) arena.compact(this.heads, this.compactedRev);
+  }
+
   /** memory: what the store holds, for figures and tests. */
   memory(): StoreMemory {
     return {

@@ -8,6 +8,7 @@ import { hashHex, pairHash } from "./hash.ts";
 import { isQklzlError } from "../shared/errors.ts";
 import { FrameCursor, ImageReader, ImageWriter, image_magic_v2, imageFail, imageVersion } from "./image_codec.ts";
 import { compareKeys } from "./key_order.ts";
+import { legacy_floor, legacyRevision } from "./legacy_era.ts";
 import { MvccStore, type StoreImage, type StoreOptions, liveChain } from "./mvcc_store.ts";
 
 const packr = new Packr({ useRecords: false });
@@ -28,6 +29,11 @@ const packr = new Packr({ useRecords: false });
  *   this section and an `alarms` count in the header (`leases` always present, `auth` 0 or 1 saying whether the
  *   AUTH section follows); written only while an alarm is raised, so a cluster without alarms writes format 2,
  *   3 or 4 as before, and binaries from before alarms refuse a format 5 header rather than drop the alarms.
+ * - Format 6 is format 5 (`leases`, `auth`, `alarms` always in the header) with `legacy: 1`: the state of the v1
+ *   era (legacy_era.ts), written only before the first entry of today's kind settles that era. Every key then
+ *   has one version at create = mod = the header's revision = its compacted revision = max(1, index), version 1,
+ *   no lease; the reader checks that. Binaries from before it refuse the header rather than take the era's
+ *   revisions for settled ones (replicas would differ again).
  * (v1, "QKV1": header {index, count, hash}, then frames [k, v, k, v…] of a plain map.)
  */
 const keys_frame_tag = 1;
@@ -39,6 +45,7 @@ const image_format_version_leases = 3;
 const image_format_version_auth = 4;
 const alarms_frame_tag = 5;
 const image_format_version_alarms = 5;
+const image_format_version_legacy = 6;
 const version_items = 7;
 
 /** A slice ends after this many versions or bytes, so one frame stays far below the transport frame bound. */
@@ -61,14 +68,18 @@ interface HeaderV2 {
   leases?: number;
   /** auth: 1 when the image holds an AUTH section (format 4 always, format 5 when auth was used), else 0 or absent. */
   auth?: number;
-  /** alarms: format 5 only. */
+  /** alarms: format 5 and 6. */
   alarms?: number;
+  /** legacy: 1 in format 6 (the v1 era's state), absent otherwise. */
+  legacy?: number;
   hash: string;
 }
 
 export interface ImageSource {
   index: number;
   store: StoreImage;
+  /** legacy: the v1 era's revision when the store is that era's (its floor records are written at it), else null. */
+  legacy?: number | null;
   dedup: [string, Uint8Array][];
   leases: LeaseRecord[];
   alarms: AlarmMember[];
@@ -88,6 +99,8 @@ export interface RestoredImage {
   hash: string | null;
   /** leasedKeys: the live keys with a lease, and that lease (see MvccStore.leasedKeys). */
   leasedKeys: [string, number][];
+  /** legacy: the store is the v1 era's (a v1 image, or format 6): every key at the floor (legacy_era.ts). */
+  legacy: boolean;
 }
 
 /** writeImage streams a v2 image of a fixed state. */
@@ -98,22 +111,28 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
   const versions = store.versions;
   const withAlarms = source.alarms.length > 0;
   const withAuth = source.auth !== null;
+  const legacy = source.legacy ?? null;
+  if (legacy !== null) assert(legacy === legacyRevision(source.index) && store.revision === legacy_floor && store.compacted === legacy_floor, "kv: a v1 era image is at its floor");
   const header: HeaderV2 = {
-    format: withAlarms
-      ? image_format_version_alarms
-      : withAuth
-        ? image_format_version_auth
-        : source.leases.length > 0
-          ? image_format_version_leases
-          : image_format_version,
+    format:
+      legacy !== null
+        ? image_format_version_legacy
+        : withAlarms
+          ? image_format_version_alarms
+          : withAuth
+            ? image_format_version_auth
+            : source.leases.length > 0
+              ? image_format_version_leases
+              : image_format_version,
     index: source.index,
-    revision: store.revision,
-    compacted: store.compacted,
+    revision: legacy ?? store.revision,
+    compacted: legacy ?? store.compacted,
     keys: store.keys.length,
     versions,
     dedup: source.dedup.length,
-    ...(source.leases.length > 0 || withAuth || withAlarms ? { leases: source.leases.length } : {}),
-    ...(withAlarms ? { auth: withAuth ? 1 : 0, alarms: source.alarms.length } : withAuth ? { auth: 1 } : {}),
+    ...(source.leases.length > 0 || withAuth || withAlarms || legacy !== null ? { leases: source.leases.length } : {}),
+    ...(withAlarms || legacy !== null ? { auth: withAuth ? 1 : 0, alarms: source.alarms.length } : withAuth ? { auth: 1 } : {}),
+    ...(legacy !== null ? { legacy: 1 } : {}),
     hash: source.hash,
   };
   const writer = new ImageWriter(write, image_magic_v2);
@@ -151,8 +170,8 @@ export async function writeImage(write: (chunk: Uint8Array) => Promise<void>, so
     for (let j = chain.length - 1; j >= 0; j--) {
       const loc = chain[j]!;
       const meta = reader.meta(loc);
-      writer.uint(meta.create);
-      writer.uint(meta.mod);
+      writer.uint(legacy ?? meta.create);
+      writer.uint(legacy ?? meta.mod);
       writer.uint(meta.sub);
       writer.uint(meta.version);
       writer.uint(meta.lease);
@@ -245,19 +264,25 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
     if (!Number.isSafeInteger(header?.[field]) || header[field] < 0) imageFail(`bad header field ${field}`);
   }
   const format = header.format;
-  const formats = [image_format_version, image_format_version_leases, image_format_version_auth, image_format_version_alarms];
+  const formats = [image_format_version, image_format_version_leases, image_format_version_auth, image_format_version_alarms, image_format_version_legacy];
   if (!formats.includes(format) || typeof header.hash !== "string") imageFail("bad header");
   const leasesExpected = format >= image_format_version_leases ? header.leases : 0;
-  const authExpected = format === image_format_version_auth ? header.auth : format === image_format_version_alarms ? header.auth : 0;
+  const authExpected = format >= image_format_version_auth ? header.auth : 0;
   if (authExpected !== 0 && authExpected !== 1) imageFail("bad header field auth");
   let auth: AuthImage | null = null;
   if (!Number.isSafeInteger(leasesExpected) || leasesExpected! < 0) imageFail("bad header field leases");
-  const alarmsExpected = header.format === image_format_version_alarms ? header.alarms : 0;
+  const alarmsExpected = header.format >= image_format_version_alarms ? header.alarms : 0;
   if (!Number.isSafeInteger(alarmsExpected) || alarmsExpected! < 0) imageFail("bad header field alarms");
   if (header.compacted > header.revision || header.revision < 1) imageFail("bad header revisions");
+  // legacyRev: the v1 era's revision of a format 6 image (0 otherwise); its records are stored at the floor.
+  const legacyRev = format === image_format_version_legacy ? header.revision : 0;
+  if (legacyRev !== 0 && (header.legacy !== 1 || header.compacted !== legacyRev || legacyRev !== legacyRevision(header.index))) {
+    imageFail("bad header of a v1 era image");
+  }
   // The header's key count sizes the key table; a key takes at least ~12 image bytes, which bounds a lying header.
   const expectedKeys = Math.min(header.keys, Math.floor(image.length / 12));
-  const builder = MvccStore.builder(options, { revision: header.revision, compacted: header.compacted }, expectedKeys);
+  const counters = legacyRev !== 0 ? { revision: legacy_floor, compacted: legacy_floor } : { revision: header.revision, compacted: header.compacted };
+  const builder = MvccStore.builder(options, counters, expectedKeys);
   const dedup = new DedupTable();
   let keys = 0;
   let versions = 0;
@@ -310,7 +335,12 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
             const lease = cursor.uint();
             const tombstone = cursor.bool();
             cursor.str();
-            builder.version(create, mod, sub, version, lease, tombstone, whole, cursor.strStart, cursor.strEnd);
+            if (legacyRev === 0) {
+              builder.version(create, mod, sub, version, lease, tombstone, whole, cursor.strStart, cursor.strEnd);
+            } else {
+              if (n !== 1 || create !== legacyRev || mod !== legacyRev || sub !== 0 || version !== 1 || lease !== 0 || tombstone) imageFail(`key ${JSON.stringify(key)} is not at the v1 era's revision`);
+              builder.version(legacy_floor, legacy_floor, 0, 1, 0, false, whole, cursor.strStart, cursor.strEnd);
+            }
           }
           builder.endKey();
         } catch (error) {
@@ -335,7 +365,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
           dedup.remember(id, new Uint8Array(result));
           dedupEntries++;
         }
-      } else if (items[0] === alarms_frame_tag && format === image_format_version_alarms) {
+      } else if (items[0] === alarms_frame_tag && format >= image_format_version_alarms) {
         if (items.length % 2 !== 1) imageFail("bad alarms slice");
         for (let i = 1; i < items.length; i += 2) {
           const member = items[i];
@@ -369,7 +399,7 @@ async function readV2(image: Uint8Array, options: StoreOptions): Promise<Restore
   if (leases.length !== leasesExpected) imageFail(`${leases.length} leases, header says ${leasesExpected}`);
   if (alarms.length !== alarmsExpected) imageFail(`${alarms.length} alarms, header says ${alarmsExpected}`);
   if ((auth === null) !== (authExpected === 0)) imageFail("the auth section the header promises is missing");
-  return { index: header.index, store: builder.finish(), dedup, leases, alarms, auth, hash: header.hash, leasedKeys: builder.leasedKeys() };
+  return { index: header.index, store: builder.finish(), dedup, leases, alarms, auth, hash: header.hash, leasedKeys: builder.leasedKeys(), legacy: legacyRev !== 0 };
 }
 
 interface HeaderV1 {
@@ -379,8 +409,9 @@ interface HeaderV1 {
 }
 
 /**
- * readV1 migrates a plain map from before revisions: every key gets create = mod = the revision, version 1,
- * and that revision (the snapshot's index, at least 1) is also the compacted one, so no history is invented.
+ * readV1 migrates a plain map from before revisions into the v1 era's store (legacy_era.ts): every key at the
+ * floor, shown at create = mod = the era's revision (the snapshot's index, at least 1), version 1, that
+ * revision also the compacted one, so no history is invented.
  */
 async function readV1(image: Uint8Array, options: StoreOptions): Promise<RestoredImage> {
   const reader = new ImageReader(image);
@@ -407,13 +438,12 @@ async function readV1(image: Uint8Array, options: StoreOptions): Promise<Restore
   }
   if (values.size !== header.count) imageFail(`${values.size} keys, header says ${header.count}`);
   if (hashHex(hash) !== header.hash) imageFail(`hash ${hashHex(hash)}, header says ${header.hash}`);
-  const revision = Math.max(1, header.index);
-  const builder = MvccStore.builder(options, { revision, compacted: revision });
+  const builder = MvccStore.builder(options, { revision: legacy_floor, compacted: legacy_floor }, values.size);
   const keys = Array.from(values.keys()).sort(compareKeys);
   for (const key of keys) {
-    builder.add(key, [{ create: revision, mod: revision, sub: 0, version: 1, lease: 0, tombstone: false, value: values.get(key)! }]);
+    builder.add(key, [{ create: legacy_floor, mod: legacy_floor, sub: 0, version: 1, lease: 0, tombstone: false, value: values.get(key)! }]);
   }
-  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], alarms: [], auth: null, hash: null, leasedKeys: [] };
+  return { index: header.index, store: builder.finish(), dedup: new DedupTable(), leases: [], alarms: [], auth: null, hash: null, leasedKeys: [], legacy: true };
 }
 
 function yieldToLoop(): Promise<void> {

@@ -8,6 +8,7 @@ import { decodeEntry, requestOf } from "./command.ts";
 import { DedupTable } from "./dedup.ts";
 import { type LeaseRecord, Lessor } from "./lessor.ts";
 import { hashHex } from "./hash.ts";
+import { floorStore, legacyMark, legacyRange, legacyRevision, settle, stampKv } from "./legacy_era.ts";
 import { type HashSample, HashSamples } from "./hash_samples.ts";
 import type { AlarmMember, AlarmRequest, AlarmType, EntryRequest, Event, KeyValue, KvRequest, KvResponse, RangeRequest, RangeResponse } from "./mvcc_types.ts";
 import { MvccStore, type StoreMemory, type StoreOptions } from "./mvcc_store.ts";
@@ -83,6 +84,11 @@ export class KvStateMachine {
   private auth = new AuthStore();
   /** index is the last log index applied (entries of any kind) or restored. */
   private index = 0;
+  /**
+   * legacy: the store holds the v1 era's state (legacy_era.ts: every key at the floor, shown at revision
+   * max(1, index)); from a v1 image, or a v1 entry on a pristine store, until the first entry of today's kind.
+   */
+  private legacy = false;
   private snapshotting = false;
   /** onEvents, when set, is called after every write that changed something. */
   onEvents: EventListener | null = null;
@@ -104,11 +110,12 @@ export class KvStateMachine {
   }
 
   get revision(): number {
-    return this.store.revision;
+    return this.legacy ? legacyRevision(this.index) : this.store.revision;
   }
 
+  /** compactedRevision: in the v1 era, the revision itself (that era keeps no history). */
   get compactedRevision(): number {
-    return this.store.compacted;
+    return this.legacy ? legacyRevision(this.index) : this.store.compacted;
   }
 
   get(key: string): string | undefined {
@@ -116,16 +123,21 @@ export class KvStateMachine {
   }
 
   getKv(key: string): KeyValue | null {
-    return this.store.getKv(key);
+    const kv = this.store.getKv(key);
+    return kv !== null && this.legacy ? stampKv(kv, legacyRevision(this.index)) : kv;
   }
 
   /** range reads (local state: the caller decides linearizable vs stale); throws compacted / future_revision. */
   range(request: RangeRequest): RangeResponse {
-    return this.store.range(request);
+    return this.legacy ? legacyRange(this.store, legacyRevision(this.index), request) : this.store.range(request);
   }
 
-  /** events: the kept changes with revision in [from, to] (see MvccStore.events). */
+  /** events: the kept changes with revision in [from, to] (see MvccStore.events; none in the v1 era). */
   events(from: number, to: number, max?: number): Event[] {
+    if (this.legacy) {
+      assert(from > this.compactedRevision, "kv: events after the compacted revision");
+      return [];
+    }
     return this.store.events(from, to, max);
   }
 
@@ -179,7 +191,12 @@ export class KvStateMachine {
   }
 
   private sampleHash(): void {
-    if (HashSamples.due(this.index)) this.hashSamples.record({ index: this.index, revision: this.store.revision, hash: this.stateHash(this.store.contentHash()) });
+    if (HashSamples.due(this.index)) this.hashSamples.record({ index: this.index, revision: this.revision, hash: this.stateHash(this.storeHash(this.store.contentHash())) });
+  }
+
+  /** storeHash: the store's part of the state hash (in the v1 era, the map's and the era's revision). */
+  private storeHash(contentHash: bigint): bigint {
+    return this.legacy ? contentHash ^ legacyMark(legacyRevision(this.index)) : contentHash;
   }
 
   private stateHash(storeHash: bigint): string {
@@ -190,9 +207,9 @@ export class KvStateMachine {
     return {
       index: this.index,
       keys: this.store.size,
-      hash: this.stateHash(this.store.contentHash()),
-      revision: this.store.revision,
-      compact_revision: this.store.compacted,
+      hash: this.stateHash(this.storeHash(this.store.contentHash())),
+      revision: this.revision,
+      compact_revision: this.compactedRevision,
     };
   }
 
@@ -209,12 +226,20 @@ export class KvStateMachine {
 
   /**
    * applyRequest applies one request at `index`. A request id seen before answers its first result and
-   * changes nothing. `legacy` (a v1 entry, written before revisions) writes at revision max(next, index),
-   * so that replicas which restored a v1 snapshot at different indexes agree on the revision from there.
+   * changes nothing. `legacy` (a v1 entry, written before revisions) changes the v1 era's map (legacy_era.ts;
+   * the era begins at such an entry on a pristine store); any other entry ends that era first, at the
+   * previous index. A v1 entry after the era (a log that mixes them) writes at revision max(next, index).
    * A named `caller` is checked against the auth state at this point of the log (permission_denied).
    */
   applyRequest(index: number, request: EntryRequest, requestId: string | null = null, legacy = false, caller: Caller | null = null): KvResponse {
     if (!(index === this.index + 1)) assert(false, `kv: apply ${index} after ${this.index}`);
+    if (legacy && (this.legacy || this.store.pristine)) {
+      this.index = index;
+      const response = this.applyV1(request);
+      this.sampleHash();
+      return response;
+    }
+    if (this.legacy) this.settle();
     this.index = index;
     if (requestId !== null) {
       const seen = this.dedup.lookup(requestId);
@@ -271,6 +296,48 @@ export class KvStateMachine {
     }
   }
 
+  /**
+   * applyV1 applies a v1 entry (a put, or a delete of one key) to the v1 era's map at this.index: that key and
+   * every other one are then at the era's revision for this index; the feed hears the change at it.
+   */
+  private applyV1(request: EntryRequest): KvResponse {
+    if (!this.legacy) {
+      assert(this.store.pristine, "kv: the v1 era begins on a pristine store");
+      this.store = floorStore(this.options);
+      this.store.leases = this.lessor;
+      this.legacy = true;
+    }
+    const refused = request.kind === "alarm" || request.kind === "auth" ? null : this.alarms.refusal(request);
+    if (refused !== null) return { kind: "error", error: { error: refused.code, message: refused.message, details: refused.details } };
+    const revision = legacyRevision(this.index);
+    const listening = this.onEvents !== null;
+    if (request.kind === "put") {
+      const { key, value } = request.put;
+      const before = listening ? this.store.getKv(key) : null;
+      this.store.setAtFloor(key, value);
+      const kv: KeyValue = { key, value, create_revision: revision, mod_revision: revision, version: 1, lease: 0 };
+      if (listening) this.onEvents?.(revision, [before === null ? { type: "put", kv } : { type: "put", kv, prev_kv: stampKv(before, legacyRevision(this.index - 1)) }]);
+      return { kind: "put", put: { revision } };
+    }
+    if (!(request.kind === "delete_range" && request.delete_range.range_end === undefined)) assert(false, "kv: a v1 entry is a put or a delete of one key");
+    const key = request.delete_range.key;
+    const before = this.store.getKv(key);
+    if (before !== null) {
+      this.store.setAtFloor(key, null);
+      const tombstone: KeyValue = { key, value: "", create_revision: 0, mod_revision: revision, version: 0, lease: 0 };
+      if (listening) this.onEvents?.(revision, [{ type: "delete", kv: tombstone, prev_kv: stampKv(before, legacyRevision(this.index - 1)) }]);
+    }
+    return { kind: "delete_range", delete_range: { revision, deleted: before === null ? 0 : 1 } };
+  }
+
+  /** settle ends the v1 era at the applied index: its keys keep the revision it showed there (legacy_era.ts). */
+  private settle(): void {
+    assert(this.legacy, "kv: settle in the v1 era only");
+    this.store = settle(this.store, legacyRevision(this.index), this.options);
+    this.store.leases = this.lessor;
+    this.legacy = false;
+  }
+
   private applyAlarm(request: AlarmRequest): KvResponse {
     const changed = this.alarms.apply(request);
     this.onAlarm?.(this.index, request, changed);
@@ -322,11 +389,12 @@ export class KvStateMachine {
     this.snapshotting = true;
     const index = this.index;
     const fixed = this.store.image();
+    const legacy = this.legacy ? legacyRevision(this.index) : null;
     const dedup = this.dedup.entries();
     const leases = this.lessor.records();
     const alarms = this.alarms.records();
     const auth = this.auth.empty ? null : this.auth.image();
-    const hash = this.stateHash(fixed.hash);
+    const hash = this.stateHash(this.storeHash(fixed.hash));
     let open = true;
     const close = () => {
       if (open) this.snapshotting = false;
@@ -334,7 +402,7 @@ export class KvStateMachine {
     };
     const writeTo = async (write: (chunk: Uint8Array) => Promise<void>) => {
       try {
-        await writeImage(write, { index, store: fixed, dedup, leases, alarms, auth, hash });
+        await writeImage(write, { index, store: fixed, legacy, dedup, leases, alarms, auth, hash });
       } finally {
         close();
       }
@@ -358,7 +426,8 @@ export class KvStateMachine {
     } catch (error) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const hash = hashHex(restored.store.contentHash() ^ restored.dedup.contentHash ^ lessor.contentHash ^ alarms.contentHash ^ auth.contentHash);
+    const storeHash = restored.legacy ? restored.store.contentHash() ^ legacyMark(legacyRevision(restored.index)) : restored.store.contentHash();
+    const hash = hashHex(storeHash ^ restored.dedup.contentHash ^ lessor.contentHash ^ alarms.contentHash ^ auth.contentHash);
     if (restored.hash !== null && hash !== restored.hash) {
       throw new QklzlError("storage_corrupt", `kv snapshot image is invalid: hash ${hash}, header says ${restored.hash}`);
     }
@@ -370,6 +439,7 @@ export class KvStateMachine {
     this.alarms = alarms;
     this.auth = auth;
     this.index = restored.index;
+    this.legacy = restored.legacy;
     this.hashSamples.clear();
   }
 }

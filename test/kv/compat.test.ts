@@ -17,7 +17,7 @@ const v1_image =
 const bytes = (hex: string) => new Uint8Array(Buffer.from(hex, "hex"));
 
 describe("kv: data written before revisions", () => {
-  test("v1 log entries decode to the same requests and apply, writing at their index (revisions agree across replicas)", () => {
+  test("v1 log entries decode to the same requests and apply: every key shows the index as its revision (as a v1 image there would)", () => {
     expect(decodeEntry(bytes(v1_entries.put_alpha_one))).toEqual({ request: { kind: "put", put: { key: "alpha", value: "one" } }, requestId: null, legacy: true });
     expect(decodeEntry(bytes(v1_entries.put_unicode_empty)).request).toEqual({ kind: "put", put: { key: "ключ ✓", value: "" } });
     expect(decodeEntry(bytes(v1_entries.delete_alpha)).request).toEqual({ kind: "delete_range", delete_range: { key: "alpha" } });
@@ -27,9 +27,15 @@ describe("kv: data written before revisions", () => {
     expect(sm.applyEntry(3, bytes(v1_entries.put_alpha_one))).toEqual({ kind: "put", put: { revision: 3 } });
     expect(sm.applyEntry(4, bytes(v1_entries.put_unicode_empty))).toEqual({ kind: "put", put: { revision: 4 } });
     expect(sm.applyEntry(5, bytes(v1_entries.delete_alpha))).toEqual({ kind: "delete_range", delete_range: { revision: 5, deleted: 1 } });
-    expect(sm.applyEntry(6, bytes(v1_entries.delete_alpha))).toEqual({ kind: "delete_range", delete_range: { revision: 5, deleted: 0 } });
-    expect(sm.getKv("ключ ✓")).toEqual({ key: "ключ ✓", value: "", create_revision: 4, mod_revision: 4, version: 1, lease: 0 });
+    expect(sm.applyEntry(6, bytes(v1_entries.delete_alpha))).toEqual({ kind: "delete_range", delete_range: { revision: 6, deleted: 0 } });
+    // A replica that restored a v1 image at 6 knows only the map there: so every key is at 6, on every replica.
+    expect(sm.getKv("ключ ✓")).toEqual({ key: "ключ ✓", value: "", create_revision: 6, mod_revision: 6, version: 1, lease: 0 });
     expect(sm.get("alpha")).toBeUndefined();
+    expect([sm.revision, sm.compactedRevision]).toEqual([6, 6]);
+    // Today's first entry ends that era where it stood: its keys stay at 6, the write is 7.
+    expect(sm.apply(7, { op: "put", key: "alpha", value: "two" })).toEqual({ kind: "put", put: { revision: 7 } });
+    expect(sm.getKv("ключ ✓")).toEqual({ key: "ключ ✓", value: "", create_revision: 6, mod_revision: 6, version: 1, lease: 0 });
+    expect([sm.revision, sm.compactedRevision]).toEqual([7, 6]);
   });
 
   test("a v1 snapshot image restores: every key at the image's index as its revision, nothing older readable", async () => {

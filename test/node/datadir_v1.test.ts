@@ -40,14 +40,17 @@ describe("node: a data dir written before revisions", () => {
     expect(await read("gamma")).toEqual({ value: "drei" });
     expect(await read("delta")).toEqual({ value: "four" });
     expect(await read("epsilon")).toEqual({ value: "five" });
-    // v1 entries write at their index: the v1 image made revision 8, entries 9-11 and 13 wrote (12 did not).
+    // Still the v1 era (kv/legacy_era.ts): after the v1 image at 8 and the v1 entries 9-13, the upgraded
+    // leader's noop is 14, so every key shows 14 (as a v1 image at 14 would, on any replica).
     expect(await node.api.readKv("gamma", "linearizable")).toEqual({
-      kv: { key: "gamma", value: "drei", create_revision: 8, mod_revision: 10, version: 2, lease: 0 },
-      revision: 13,
+      kv: { key: "gamma", value: "drei", create_revision: 14, mod_revision: 14, version: 1, lease: 0 },
+      revision: 14,
     });
-    expect((await node.api.readKv("epsilon", "linearizable"))?.kv).toMatchObject({ create_revision: 13, mod_revision: 13, version: 1 });
+    expect((await node.api.readKv("epsilon", "linearizable"))?.kv).toMatchObject({ create_revision: 14, mod_revision: 14, version: 1 });
+    // The first write of today's binary (15) ends the era there: the older keys stay at 14.
     await node.api.write({ op: "put", key: "zeta", value: "six" });
-    expect((await node.api.readKv("zeta", "linearizable"))?.kv).toMatchObject({ create_revision: 14, mod_revision: 14, version: 1 });
+    expect((await node.api.readKv("zeta", "linearizable"))?.kv).toMatchObject({ create_revision: 15, mod_revision: 15, version: 1 });
+    expect((await node.api.readKv("epsilon", "linearizable"))?.kv).toMatchObject({ create_revision: 14, mod_revision: 14, version: 1 });
     const before = node.api.status();
     expect(before.kv_keys).toBe(4);
 
@@ -55,7 +58,7 @@ describe("node: a data dir written before revisions", () => {
     await node.stop();
     node = await open(dir);
     await waitFor("replayed", () => node!.api.status().applied_index >= before.applied_index);
-    expect((await node.api.readKv("zeta", "linearizable"))?.revision).toBe(14);
+    expect((await node.api.readKv("zeta", "linearizable"))?.revision).toBe(15);
     const replayed = node.api.status();
     expect(replayed.kv_hash).toBe(before.kv_hash);
     // Then a v2 snapshot, and reopen from it.
@@ -67,8 +70,8 @@ describe("node: a data dir written before revisions", () => {
     expect(restored.kv_keys).toBe(4);
     expect(restored.kv_hash).toBe(before.kv_hash);
     expect(await node.api.readKv("gamma", "stale")).toEqual({
-      kv: { key: "gamma", value: "drei", create_revision: 8, mod_revision: 10, version: 2, lease: 0 },
-      revision: 14,
+      kv: { key: "gamma", value: "drei", create_revision: 14, mod_revision: 14, version: 1, lease: 0 },
+      revision: 15,
     });
   }, 60_000);
 });
