@@ -108,6 +108,11 @@ export interface PowerFsOptions {
   lyingFdatasync?: boolean;
   /** onMutation is called before every mutation and sync completion, with a short description (cut points). */
   onMutation?: (what: string) => void;
+  /**
+   * noSpace (a full disk): asked before every write; a number refuses the write with ENOSPC after that many of
+   * its bytes reached the file (a partial tail, as write(2) may leave), null lets it through.
+   */
+  noSpace?: (bytes: number) => number | null;
 }
 
 interface OpenFile {
@@ -259,6 +264,16 @@ export class PowerFs implements StorageFs {
   writeAll(fd: number, buf: Uint8Array): void {
     const open = this.fd(fd);
     const offset = open.append ? open.node.size : open.position;
+    const partial = this.options.noSpace?.(buf.byteLength) ?? null;
+    if (partial !== null) {
+      const part = Math.min(partial, buf.byteLength);
+      if (part > 0) {
+        this.mutation(`write ${part} B at ${offset} (then ENOSPC)`);
+        open.node.apply({ kind: "write", offset, bytes: buf.slice(0, part) });
+        open.position = offset + part;
+      }
+      throw errno("ENOSPC", `fd ${fd}`);
+    }
     this.mutation(`write ${buf.byteLength} B at ${offset}`);
     open.node.apply({ kind: "write", offset, bytes: buf.slice() });
     open.position = offset + buf.byteLength;
@@ -351,6 +366,7 @@ export class PowerFs implements StorageFs {
         const bytes = buf.slice();
         await alive();
         const open = this.fd(fd);
+        if ((this.options.noSpace?.(bytes.byteLength) ?? null) !== null) throw errno("ENOSPC", file);
         this.mutation(`write ${bytes.byteLength} B at ${position}`);
         open.node.apply({ kind: "write", offset: position, bytes });
       },
