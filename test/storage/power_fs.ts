@@ -321,6 +321,9 @@ export class PowerFs implements StorageFs {
     const b = this.parent(to);
     if (a.dir !== b.dir) throw new Error("PowerFs: rename across directories is not modelled");
     if (!a.dir.entries.has(a.name)) throw errno("ENOENT", from);
+    // rename(2) replaces an empty directory, never one with entries (restore publishes its staging dir so).
+    const target = b.dir.entries.get(b.name);
+    if (target instanceof DirNode && target.entries.size > 0) throw errno("ENOTEMPTY", to);
     this.mutation(`rename ${this.rel(from)} -> ${path.basename(to)}`);
     a.dir.apply({ kind: "rename", from: a.name, to: b.name });
   }
@@ -340,6 +343,16 @@ export class PowerFs implements StorageFs {
   async rmAsync(file: string): Promise<void> {
     await this.later();
     this.rm(file);
+  }
+
+  rmdir(dir: string): void {
+    const { dir: parent, name } = this.parent(dir);
+    const node = parent.entries.get(name);
+    if (node === undefined) throw errno("ENOENT", dir);
+    if (!(node instanceof DirNode)) throw errno("ENOTDIR", dir);
+    if (node.entries.size > 0) throw errno("ENOTEMPTY", dir);
+    this.mutation(`rmdir ${this.rel(dir)}`);
+    parent.apply({ kind: "unlink", name });
   }
 
   fsyncDir(dir: string): void {
