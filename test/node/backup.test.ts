@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -176,5 +177,27 @@ describe("backup file checks and restore", () => {
     expect(refused).toContain("is in use by process");
     expect(fs.readdirSync(`${other}.restoring`)).toEqual(["LOCK"]);
     expect(fs.existsSync(other)).toBe(false);
+  });
+
+  test("restore into a data dir that is a mount point writes it in place (a rename cannot replace a mount point)", async () => {
+    const { file, hash } = await savedFile();
+    const dataDir = path.join(tempDir(), "volume");
+    fs.mkdirSync(dataDir);
+    const mount = process.getuid?.() === 0 ? spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", dataDir]) : null;
+    if (mount === null || mount.status !== 0) {
+      console.warn(`SKIP: mounting a tmpfs needs root (${mount?.stderr.toString().trim() ?? "not root"})`);
+      return;
+    }
+    try {
+      await restoreBackup({ file, dataDir, id: 7, raftAddr: "127.0.0.1:17001", httpAddr: "127.0.0.1:17002" });
+      expect(fs.existsSync(`${dataDir}.restoring`)).toBe(false);
+      const storage = await openStorage({ dir: dataDir, nodeId: 7 });
+      const kv = new KvStateMachine();
+      await kv.restore((await storage.snapshots.loadLatest())!.data);
+      expect([kv.stats().hash, storage.meta.clusterId !== null]).toEqual([hash, true]);
+      await storage.close();
+    } finally {
+      spawnSync("umount", [dataDir]);
+    }
   });
 });

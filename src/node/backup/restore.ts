@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { consola } from "consola";
 import { KvStateMachine } from "../../kv/index.ts";
@@ -44,7 +45,8 @@ export interface RestoreResult {
  * Power cuts: the directory is built whole in a staging directory next to it (`<data-dir>.restoring`) and only
  * then renamed into place, and the parent directory fsynced: a cut leaves no data dir (run restore again: it
  * clears a leftover staging directory) or a complete one, never a half-written dir a node would start from
- * (without its cluster id, say, or without the backup's data).
+ * (without its cluster id, say, or without the backup's data). A data dir that is a mount point cannot be
+ * replaced by a rename: it is written in place as before, with a warning.
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   if (!Number.isSafeInteger(options.id) || options.id <= 0) throw new QklzlError("bad_request", `--id must be a positive integer, got ${options.id}`);
@@ -66,8 +68,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   if (stats.index !== backup.header.index) backupFail(`image is at index ${stats.index}, the header says ${backup.header.index}`);
   if (stats.hash !== backup.header.kv_hash) backupFail(`image hashes to ${stats.hash}, the header says ${backup.header.kv_hash}`);
   if (stats.revision !== backup.header.revision || stats.keys !== backup.header.keys) backupFail("image revision or key count differs from the header");
-  const staging = `${dataDir}.restoring`;
-  clearStaging(files, staging);
+  const inPlace = files === nodeFs && isMountPoint(dataDir);
+  if (inPlace) consola.warn(`restore: ${dataDir} is a mount point, written in place: if the power fails before restore returns, empty it and restore again`);
+  const staging = inPlace ? dataDir : `${dataDir}.restoring`;
+  if (!inPlace) clearStaging(files, staging);
   const storage = await openStorage({ dir: staging, nodeId: options.id, files });
   let result: RestoreResult;
   try {
@@ -84,10 +88,20 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   } finally {
     await storage.close();
   }
+  if (inPlace) return result;
   // Everything inside is durable (each file fsynced, each directory's entries fsynced): publish it whole.
   files.rename(staging, dataDir);
   files.fsyncDir(path.dirname(dataDir));
   return result;
+}
+
+/** isMountPoint: dir exists on another file system than its parent (a volume mounted there). */
+function isMountPoint(dir: string): boolean {
+  try {
+    return fs.statSync(dir).dev !== fs.statSync(path.dirname(dir)).dev;
+  } catch {
+    return false;
+  }
 }
 
 /** listing: the names in dir, none when it does not exist. */
