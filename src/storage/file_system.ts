@@ -1,7 +1,8 @@
 // StorageFs is the file layer under wal/ and snap/: the few calls the WAL, recovery and the snapshot store make.
 // Production uses nodeFs (thin calls into node:fs, nothing added); the storage tests inject a power-loss model
 // (test/storage/power_fs.ts) that keeps only what was fsynced when the power is cut.
-// meta.json and LOCK stay on node:fs directly (dir_meta.ts, dir_lock.ts): they are outside this seam.
+// meta.json goes through it too (dir_meta.ts); only LOCK stays on node:fs directly (dir_lock.ts): a process lock,
+// not data.
 import * as fs from "node:fs";
 
 /** StorageFileHandle: a file opened for positional async writes (snapshot images, off the event loop). */
@@ -33,6 +34,8 @@ export interface StorageFs {
   /** rm removes a file; a missing file is not an error. */
   rm(file: string): void;
   rmAsync(file: string): Promise<void>;
+  /** rmdir removes an empty directory (restore clears an interrupted staging directory with it). */
+  rmdir(dir: string): void;
   /** fsyncDir makes creations, renames and unlinks inside dir durable. */
   fsyncDir(dir: string): void;
   /** fsyncDirAsync is fsyncDir on the thread pool: a directory fsync commits the journal and can take milliseconds. */
@@ -60,6 +63,7 @@ export const nodeFs: StorageFs = {
   renameAsync: (from, to) => fs.promises.rename(from, to),
   rm: (file) => fs.rmSync(file, { force: true }),
   rmAsync: (file) => fs.promises.rm(file, { force: true }),
+  rmdir: (dir) => fs.rmdirSync(dir),
   fsyncDir(dir) {
     const fd = fs.openSync(dir, "r");
     try {

@@ -1,7 +1,6 @@
-// Small durable-file helpers on node:fs (Bun.write has no fsync), for files outside the StorageFs seam (meta.json).
-import * as fs from "node:fs";
+// Small durable-file helpers (Bun.write has no fsync): on node:fs, or on the StorageFs seam given (meta.json).
 import * as path from "node:path";
-import { nodeFs } from "./file_system.ts";
+import { nodeFs, type StorageFs } from "./file_system.ts";
 
 /** fsyncDir makes renames, creations and unlinks inside `dir` durable. */
 export function fsyncDir(dir: string): void {
@@ -19,15 +18,15 @@ export function writeAll(fd: number, buf: Uint8Array): void {
 }
 
 /** writeFileAtomic publishes `target` whole or not at all: tmp + fsync + rename + fsync of the directory. */
-export function writeFileAtomic(target: string, chunks: Uint8Array[]): void {
+export function writeFileAtomic(target: string, chunks: Uint8Array[], files: StorageFs = nodeFs): void {
   const tmp = `${target}.tmp`;
-  const fd = fs.openSync(tmp, "w");
+  const fd = files.open(tmp, "w");
   try {
-    for (const chunk of chunks) writeAll(fd, chunk);
-    fs.fsyncSync(fd);
+    for (const chunk of chunks) files.writeAll(fd, chunk);
+    files.fsync(fd);
   } finally {
-    fs.closeSync(fd);
+    files.close(fd);
   }
-  fs.renameSync(tmp, target);
-  fsyncDir(path.dirname(target));
+  files.rename(tmp, target);
+  files.fsyncDir(path.dirname(target));
 }

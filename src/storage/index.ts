@@ -16,7 +16,6 @@
 // - Any failed write or fsync makes the log unusable (every later call rejects): exit and restart the node.
 // - openStorage throws QklzlError "storage_corrupt" (message names file, offset and the remedy) or "bad_request"
 //   (directory belongs to another node id, or is in use by another live process: LOCK file, released by close()).
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { consola } from "consola";
 import { QklzlError } from "../shared/errors.ts";
@@ -28,21 +27,21 @@ import { Wal, type SyncMode } from "./wal.ts";
 import { corruptError } from "./recover.ts";
 import { emptySnapshotMeta } from "./mem_log.ts";
 import { lockDir, type DirLock } from "./dir_lock.ts";
-import { fsyncDir } from "./fs_util.ts";
-import type { StorageFs } from "./file_system.ts";
+import { nodeFs, type StorageFs } from "./file_system.ts";
 
 export type { DirMeta, LogStore, Snapshot, SnapshotDataReader, SnapshotStore, Storage, StorageOptions } from "./types.ts";
 export { Wal, type SyncMode } from "./wal.ts";
 export { FileSnapshotStore } from "./snapshot_store.ts";
 export { nodeFs, type StorageFileHandle, type StorageFs } from "./file_system.ts";
 export { isFsyncFailure, isNoSpaceCause, isNoSpaceError } from "./no_space.ts";
+export { lockDir } from "./dir_lock.ts";
 
 export interface OpenStorageOptions extends StorageOptions {
   /** syncMode: how fdatasync runs (default "async": on the thread pool, the event loop stays free). */
   syncMode?: SyncMode;
   /** syncFault: tests only, see WalOptions.syncFault. */
   syncFault?: () => Error | null;
-  /** files: the file layer under wal/ and snap/ (tests only: a power-loss model; default node:fs). */
+  /** files: the file layer for the directory, meta.json, wal/ and snap/ (a power-loss model in tests, or restore's; default node:fs). */
   files?: StorageFs;
 }
 
@@ -59,12 +58,13 @@ export interface FileStorage extends Storage {
  */
 export async function openStorage(options: OpenStorageOptions): Promise<FileStorage> {
   const dir = options.dir;
-  const created = fs.mkdirSync(dir, { recursive: true });
-  if (created !== undefined) fsyncNewDirs(created, dir);
+  const fsLayer = options.files ?? nodeFs;
+  const created = fsLayer.mkdirp(dir);
+  if (created !== undefined) fsyncNewDirs(fsLayer, created, dir);
   const lock = lockDir(dir);
   let log: Wal | null = null;
   try {
-    const loaded = loadOrCreateDirMeta(dir, options.nodeId);
+    const loaded = loadOrCreateDirMeta(dir, options.nodeId, fsLayer);
     const files = options.files === undefined ? {} : { files: options.files };
     const snapshots = FileSnapshotStore.open({ snapDir: path.join(dir, "snap"), retained: options.snapshotsRetained ?? 2, ...files });
     log = Wal.open({
@@ -76,8 +76,8 @@ export async function openStorage(options: OpenStorageOptions): Promise<FileStor
       ...files,
     });
     await reconcileSnapshotMeta(dir, log, snapshots);
-    const meta = holdsRaftState(log, snapshots) || loaded.fresh ? loaded.meta : renewIncarnation(dir, loaded.meta);
-    return assemble(dir, meta, log, snapshots, lock);
+    const meta = holdsRaftState(log, snapshots) || loaded.fresh ? loaded.meta : renewIncarnation(dir, loaded.meta, fsLayer);
+    return assemble(dir, meta, log, snapshots, lock, fsLayer);
   } catch (error) {
     await log?.close().catch(() => {});
     lock.release();
@@ -90,15 +90,15 @@ export async function openStorage(options: OpenStorageOptions): Promise<FileStor
  * directory's own entry is durable only then, and a data dir lost to a power cut would restart the node empty
  * (a bootstrap node would found a new cluster).
  */
-function fsyncNewDirs(first: string, dir: string): void {
+function fsyncNewDirs(files: StorageFs, first: string, dir: string): void {
   const outermost = path.resolve(first);
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    fsyncDir(path.dirname(d));
+    files.fsyncDir(path.dirname(d));
     if (d === outermost || d === path.dirname(d)) break;
   }
 }
 
-function assemble(dir: string, meta: DirMeta, log: Wal, snapshots: FileSnapshotStore, lock: DirLock): FileStorage {
+function assemble(dir: string, meta: DirMeta, log: Wal, snapshots: FileSnapshotStore, lock: DirLock, files: StorageFs): FileStorage {
   snapshots.published = (snapshotMeta) => log.noteSnapshot(snapshotMeta);
   // fresh: no Raft state survived (a crash right after meta.json was created counts as fresh too).
   const fresh = !holdsRaftState(log, snapshots);
@@ -114,7 +114,7 @@ function assemble(dir: string, meta: DirMeta, log: Wal, snapshots: FileSnapshotS
         throw new QklzlError("bad_request", `data directory ${dir} belongs to cluster ${storage.meta.clusterId}, not ${clusterId}`);
       }
       const next: DirMeta = { ...storage.meta, clusterId };
-      writeDirMeta(dir, next);
+      writeDirMeta(dir, next, files);
       storage.meta = next;
     },
     async close(): Promise<void> {
@@ -138,9 +138,9 @@ function holdsRaftState(log: Wal, snapshots: FileSnapshotStore): boolean {
  * or never written) remembers nothing it may have voted or acknowledged: it is a new life, not the member
  * meta.json names, so it gets a new incarnation.
  */
-function renewIncarnation(dir: string, meta: DirMeta): DirMeta {
+function renewIncarnation(dir: string, meta: DirMeta, files: StorageFs): DirMeta {
   const next: DirMeta = { ...meta, incarnation: newIncarnation() };
-  writeDirMeta(dir, next);
+  writeDirMeta(dir, next, files);
   consola.info(`[storage] ${dir} holds no Raft state: new incarnation ${next.incarnation} (was ${meta.incarnation})`);
   return next;
 }

@@ -2,8 +2,10 @@ import { isQklzlError, QklzlError } from "../shared/errors.ts";
 
 /**
  * The disk-full rule of the storage layer (issue 15, Guardrails). A write(2) that fails with ENOSPC (or EDQUOT)
- * wrote nothing durable and left the page cache as it was apart from a partial tail the caller cuts off again:
- * nothing is lost, so the write may be tried again later, and the node can go on serving reads meanwhile. An
+ * left the page cache as it was apart from a partial tail the caller cuts off again: nothing is lost, so the
+ * write may be tried again later, and the node can go on serving reads meanwhile. (Until that cut reaches the
+ * disk with the next fdatasync, a power cut may keep whole records of the tail, as it may of any save in flight:
+ * never acknowledged, and recovery cuts the torn rest; test/storage/power_no_space.test.ts.) An
  * fsync that fails is different and stays fatal: after a failed fsync the kernel may have dropped the dirty
  * pages and cleared the error, so a retried fsync can "succeed" without the data ever reaching the disk
  * (PostgreSQL's fsyncgate, 2018). Never retry a failed fsync; only an ENOSPC from a write, an open or a

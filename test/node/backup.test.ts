@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -145,5 +146,58 @@ describe("backup file checks and restore", () => {
     // A second restore into the same dir changes nothing.
     const again = await restoreBackup({ file, dataDir, id: 7, raftAddr: "127.0.0.1:17001", httpAddr: "127.0.0.1:17002" }).catch((e) => e);
     expect(isQklzlError(again) && again.code).toBe("data_dir_not_empty");
+  });
+
+  test("restore publishes the dir whole: no staging dir is left; one an interrupted restore left is cleared; one in use is refused", async () => {
+    const { file, hash } = await savedFile();
+    const parent = tempDir();
+    const dataDir = path.join(parent, "restored");
+    // What a restore cut short by a power cut can leave: a staging dir with files and subdirs, never published.
+    fs.mkdirSync(path.join(`${dataDir}.restoring`, "wal"), { recursive: true });
+    fs.writeFileSync(path.join(`${dataDir}.restoring`, "meta.json"), "{");
+    fs.writeFileSync(path.join(`${dataDir}.restoring`, "wal", "0000000000000001.seg.tmp"), "x");
+    await restoreBackup({ file, dataDir, id: 7, raftAddr: "127.0.0.1:17001", httpAddr: "127.0.0.1:17002" });
+    expect(fs.readdirSync(parent)).toEqual(["restored"]);
+    const storage = await openStorage({ dir: dataDir, nodeId: 7 });
+    const snapshot = await storage.snapshots.loadLatest();
+    const kv = new KvStateMachine();
+    await kv.restore(snapshot!.data);
+    expect(kv.stats().hash).toBe(hash);
+    await storage.close();
+    // A staging dir whose LOCK a live process holds (a restore running now): refused, and left as it is.
+    const other = path.join(parent, "other");
+    fs.mkdirSync(`${other}.restoring`);
+    fs.writeFileSync(path.join(`${other}.restoring`, "LOCK"), `${process.pid} -\n`);
+    let refused = "";
+    try {
+      await restoreBackup({ file, dataDir: other, id: 7, raftAddr: "127.0.0.1:17001", httpAddr: "127.0.0.1:17002" });
+    } catch (error) {
+      refused = isQklzlError(error) ? `${error.code}: ${error.message}` : String(error);
+    }
+    expect(refused).toContain("is in use by process");
+    expect(fs.readdirSync(`${other}.restoring`)).toEqual(["LOCK"]);
+    expect(fs.existsSync(other)).toBe(false);
+  });
+
+  test("restore into a data dir that is a mount point writes it in place (a rename cannot replace a mount point)", async () => {
+    const { file, hash } = await savedFile();
+    const dataDir = path.join(tempDir(), "volume");
+    fs.mkdirSync(dataDir);
+    const mount = process.getuid?.() === 0 ? spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", dataDir]) : null;
+    if (mount === null || mount.status !== 0) {
+      console.warn(`SKIP: mounting a tmpfs needs root (${mount?.stderr.toString().trim() ?? "not root"})`);
+      return;
+    }
+    try {
+      await restoreBackup({ file, dataDir, id: 7, raftAddr: "127.0.0.1:17001", httpAddr: "127.0.0.1:17002" });
+      expect(fs.existsSync(`${dataDir}.restoring`)).toBe(false);
+      const storage = await openStorage({ dir: dataDir, nodeId: 7 });
+      const kv = new KvStateMachine();
+      await kv.restore((await storage.snapshots.loadLatest())!.data);
+      expect([kv.stats().hash, storage.meta.clusterId !== null]).toEqual([hash, true]);
+      await storage.close();
+    } finally {
+      spawnSync("umount", [dataDir]);
+    }
   });
 });

@@ -108,6 +108,11 @@ export interface PowerFsOptions {
   lyingFdatasync?: boolean;
   /** onMutation is called before every mutation and sync completion, with a short description (cut points). */
   onMutation?: (what: string) => void;
+  /**
+   * noSpace (a full disk): asked before every write; a number refuses the write with ENOSPC after that many of
+   * its bytes reached the file (a partial tail, as write(2) may leave), null lets it through.
+   */
+  noSpace?: (bytes: number) => number | null;
 }
 
 interface OpenFile {
@@ -259,6 +264,16 @@ export class PowerFs implements StorageFs {
   writeAll(fd: number, buf: Uint8Array): void {
     const open = this.fd(fd);
     const offset = open.append ? open.node.size : open.position;
+    const partial = this.options.noSpace?.(buf.byteLength) ?? null;
+    if (partial !== null) {
+      const part = Math.min(partial, buf.byteLength);
+      if (part > 0) {
+        this.mutation(`write ${part} B at ${offset} (then ENOSPC)`);
+        open.node.apply({ kind: "write", offset, bytes: buf.slice(0, part) });
+        open.position = offset + part;
+      }
+      throw errno("ENOSPC", `fd ${fd}`);
+    }
     this.mutation(`write ${buf.byteLength} B at ${offset}`);
     open.node.apply({ kind: "write", offset, bytes: buf.slice() });
     open.position = offset + buf.byteLength;
@@ -306,6 +321,9 @@ export class PowerFs implements StorageFs {
     const b = this.parent(to);
     if (a.dir !== b.dir) throw new Error("PowerFs: rename across directories is not modelled");
     if (!a.dir.entries.has(a.name)) throw errno("ENOENT", from);
+    // rename(2) replaces an empty directory, never one with entries (restore publishes its staging dir so).
+    const target = b.dir.entries.get(b.name);
+    if (target instanceof DirNode && target.entries.size > 0) throw errno("ENOTEMPTY", to);
     this.mutation(`rename ${this.rel(from)} -> ${path.basename(to)}`);
     a.dir.apply({ kind: "rename", from: a.name, to: b.name });
   }
@@ -325,6 +343,16 @@ export class PowerFs implements StorageFs {
   async rmAsync(file: string): Promise<void> {
     await this.later();
     this.rm(file);
+  }
+
+  rmdir(dir: string): void {
+    const { dir: parent, name } = this.parent(dir);
+    const node = parent.entries.get(name);
+    if (node === undefined) throw errno("ENOENT", dir);
+    if (!(node instanceof DirNode)) throw errno("ENOTDIR", dir);
+    if (node.entries.size > 0) throw errno("ENOTEMPTY", dir);
+    this.mutation(`rmdir ${this.rel(dir)}`);
+    parent.apply({ kind: "unlink", name });
   }
 
   fsyncDir(dir: string): void {
@@ -351,6 +379,7 @@ export class PowerFs implements StorageFs {
         const bytes = buf.slice();
         await alive();
         const open = this.fd(fd);
+        if ((this.options.noSpace?.(bytes.byteLength) ?? null) !== null) throw errno("ENOSPC", file);
         this.mutation(`write ${bytes.byteLength} B at ${position}`);
         open.node.apply({ kind: "write", offset: position, bytes });
       },

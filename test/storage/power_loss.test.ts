@@ -186,13 +186,13 @@ describe("power-loss regressions (each failed before its fix)", () => {
     await restarted.close();
   });
 
-  test("a fresh data directory's wal/ and snap/ survive a power cut once a save was acknowledged", async () => {
+  test("a fresh data directory's meta.json, wal/ and snap/ survive a power cut once a save was acknowledged", async () => {
     const dir = fresh();
     const files = new PowerFs(dir);
     const s = await openStorage({ dir, nodeId: 1, files });
     await s.log.save(range(1, 3, 1), { term: 1, vote: 1, commit: 3 });
     const image = files.cut({ rand: prng(1), strict: true });
-    expect([...image.keys()].sort()).toEqual(["snap", "wal"]);
+    expect([...image.keys()].sort()).toEqual(["meta.json", "snap", "wal"]);
     const r = await reopenImage(fresh(), image);
     expect([r.log.lastIndex(), r.log.hardState().commit]).toEqual([3, 3]);
     await r.close();

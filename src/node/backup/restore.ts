@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as path from "node:path";
+import { consola } from "consola";
 import { KvStateMachine } from "../../kv/index.ts";
 import type { Member, SnapshotMeta } from "../../raft/types.ts";
 import { QklzlError } from "../../shared/errors.ts";
-import { openStorage } from "../../storage/index.ts";
+import { lockDir, nodeFs, openStorage, type StorageFs } from "../../storage/index.ts";
 import { type BackupHeader, backupFail, verifyBackup } from "./format.ts";
 
 export interface RestoreOptions {
@@ -17,6 +19,8 @@ export interface RestoreOptions {
    * restored by its own run of restore; absent: a one-voter cluster of this node.
    */
   initialMembers?: { id: number; raftAddr: string; httpAddr: string }[];
+  /** files: the file layer the data dir is written through (tests: a power-loss model; default node:fs). */
+  files?: StorageFs;
 }
 
 export interface RestoreResult {
@@ -37,10 +41,18 @@ export interface RestoreResult {
  * With initialMembers (like etcdutl's --initial-cluster), each member's run builds its directory the same way,
  * with a configuration of all of them as voters, and the cluster id derived from the backup's sha256 and the
  * member list, so the separate offline runs agree on it; each directory still draws its own incarnation.
+ *
+ * Power cuts: the directory is built whole in a staging directory next to it (`<data-dir>.restoring`) and only
+ * then renamed into place, and the parent directory fsynced: a cut leaves no data dir (run restore again: it
+ * clears a leftover staging directory) or a complete one, never a half-written dir a node would start from
+ * (without its cluster id, say, or without the backup's data). A data dir that is a mount point cannot be
+ * replaced by a rename: it is written in place as before, with a warning.
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   if (!Number.isSafeInteger(options.id) || options.id <= 0) throw new QklzlError("bad_request", `--id must be a positive integer, got ${options.id}`);
-  if (fs.existsSync(options.dataDir) && fs.readdirSync(options.dataDir).length > 0) {
+  const files = options.files ?? nodeFs;
+  const dataDir = path.resolve(options.dataDir);
+  if (listing(files, dataDir).length > 0) {
     throw new QklzlError("data_dir_not_empty", `data directory ${options.dataDir} is not empty: restore builds a new cluster's directory; give an empty or new --data-dir`);
   }
   let bytes: Uint8Array;
@@ -56,7 +68,12 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   if (stats.index !== backup.header.index) backupFail(`image is at index ${stats.index}, the header says ${backup.header.index}`);
   if (stats.hash !== backup.header.kv_hash) backupFail(`image hashes to ${stats.hash}, the header says ${backup.header.kv_hash}`);
   if (stats.revision !== backup.header.revision || stats.keys !== backup.header.keys) backupFail("image revision or key count differs from the header");
-  const storage = await openStorage({ dir: options.dataDir, nodeId: options.id });
+  const inPlace = files === nodeFs && isMountPoint(dataDir);
+  if (inPlace) consola.warn(`restore: ${dataDir} is a mount point, written in place: if the power fails before restore returns, empty it and restore again`);
+  const staging = inPlace ? dataDir : `${dataDir}.restoring`;
+  if (!inPlace) clearStaging(files, staging);
+  const storage = await openStorage({ dir: staging, nodeId: options.id, files });
+  let result: RestoreResult;
   try {
     const self = { id: options.id, role: "voter" as const, raftAddr: options.raftAddr, httpAddr: options.httpAddr, incarnation: storage.meta.incarnation };
     const members = options.initialMembers === undefined ? [self] : initialConfiguration(options.initialMembers);
@@ -67,10 +84,68 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     await storage.log.save([], { term: meta.term, vote: 0, commit: meta.index });
     const clusterId = options.initialMembers === undefined ? crypto.randomUUID() : derivedClusterId(backup.sha256, options.initialMembers);
     await storage.setClusterId(clusterId);
-    return { header: backup.header, clusterId, incarnation: storage.meta.incarnation, size: backup.size };
+    result = { header: backup.header, clusterId, incarnation: storage.meta.incarnation, size: backup.size };
   } finally {
     await storage.close();
   }
+  if (inPlace) return result;
+  // Everything inside is durable (each file fsynced, each directory's entries fsynced): publish it whole.
+  files.rename(staging, dataDir);
+  files.fsyncDir(path.dirname(dataDir));
+  return result;
+}
+
+/** isMountPoint: dir exists on another file system than its parent (a volume mounted there). */
+function isMountPoint(dir: string): boolean {
+  try {
+    return fs.statSync(dir).dev !== fs.statSync(path.dirname(dir)).dev;
+  } catch {
+    return false;
+  }
+}
+
+/** listing: the names in dir, none when it does not exist. */
+function listing(files: StorageFs, dir: string): string[] {
+  return exists(files, dir) ? files.readdir(dir) : [];
+}
+
+function exists(files: StorageFs, dir: string): boolean {
+  try {
+    files.readdir(dir);
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+/**
+ * clearStaging removes what an interrupted restore left in the staging directory (never published, so no node
+ * ever started from it), and makes the removal durable before the new attempt writes there.
+ */
+function clearStaging(files: StorageFs, staging: string): void {
+  if (!exists(files, staging)) return;
+  // A restore still running there holds its LOCK (refused with bad_request); a dead one's lock is stale.
+  lockDir(staging).release();
+  consola.info(`restore: removing ${staging}, left by an interrupted restore`);
+  removeTree(files, staging);
+  files.fsyncDir(path.dirname(staging));
+}
+
+function removeTree(files: StorageFs, dir: string): void {
+  for (const name of files.readdir(dir)) {
+    const child = path.join(dir, name);
+    let isDir = true;
+    try {
+      files.readdir(child);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "ENOTDIR") throw error;
+      isDir = false;
+    }
+    if (isDir) removeTree(files, child);
+    else files.rm(child);
+  }
+  files.rmdir(dir);
 }
 
 /**
