@@ -5,6 +5,7 @@ import { limits } from "../shared/limits.ts";
 import type { AuthRequest, Caller } from "./auth_types.ts";
 import { validateAuthRequest } from "./auth_validate.ts";
 import { bytesPut } from "./bytes_put.ts";
+import { shortPutView } from "./short_put_view.ts";
 import type { EntryRequest, KvRequest } from "./mvcc_types.ts";
 import { unbounded, validateAlarm, validateKvRequest } from "./request_validate.ts";
 import type { KvCommand } from "./types.ts";
@@ -38,6 +39,8 @@ const v2_delete_tag = 17;
 const v3_format_version = 3;
 const v4_alarm_version = 4;
 const v5_raw_put_tag = 18;
+/** short_put_view_bytes_min: from this value size a v2 short put is read as bytes (kv/short_put_view.ts). */
+const short_put_view_bytes_min = 1024;
 
 export interface CommandLimits {
   maxKeyBytes: number;
@@ -112,6 +115,8 @@ function encodeV3(request: EntryRequest, requestId: string | undefined, caller: 
  * bounds are not re-checked (flags may differ between nodes; apply must not).
  */
 export function decodeEntry(data: Uint8Array): DecodedEntry {
+  const large = shortPutView(data, short_put_view_bytes_min);
+  if (large !== null) return large;
   const body: unknown = packr.unpack(data);
   if (Array.isArray(body)) return decodeV1(body); // v1, or a v2 short form
   if (typeof body !== "object" || body === null) corrupt("log entry is not a kv command");

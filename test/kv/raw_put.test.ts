@@ -97,6 +97,32 @@ describe("raw put entry", () => {
     expect(storeCode(() => decodeEntry(packr.pack([18, null, "k"])))).toBe("storage_corrupt");
   });
 
+  test("a large JSON put's short form is read as bytes too, and applies as its string would", () => {
+    let index = 0;
+    const viaString = new KvStateMachine();
+    const viaEntry = new KvStateMachine();
+    for (const size of [10, 1000, 1023, 1024, 1025, 5000, 70_000, 300_000]) {
+      for (const id of [undefined, "i".repeat(40), "j".repeat(300)]) {
+        index++;
+        const text = value(index, size);
+        const key = `key-${size}-${"é".repeat(index % 5)}`;
+        const entry = encodeCommand({ op: "put", key, value: text }, id);
+        const decoded = decodeEntry(entry);
+        if (decoded.request.kind !== "put") throw new Error("not a put");
+        expect({ key: decoded.request.put.key, value: decoded.request.put.value, id: decoded.requestId }).toEqual({ key, value: text, id: id ?? null });
+        // from 1 KiB of UTF-8 on, a view of the entry; below, msgpackr's strings as before
+        expect(decoded.request.put.value_bytes !== undefined).toBe(new TextEncoder().encode(text).length >= 1024);
+        viaString.applyRequest(index, { kind: "put", put: { key, value: text } }, id ?? null);
+        viaEntry.applyEntry(index, entry);
+      }
+    }
+    expect(viaEntry.stats()).toEqual(viaString.stats());
+    expect(viaEntry.range({ key: "\0", range_end: "\0" })).toEqual(viaString.range({ key: "\0", range_end: "\0" }));
+    // A truncated entry is still refused, by msgpackr as before.
+    const whole = encodeCommand({ op: "put", key: "k", value: value(1, 5000) });
+    expect(() => decodeEntry(whole.subarray(0, whole.length - 1))).toThrow();
+  });
+
   test("the older forms still decode as before (v1, v2 short and map forms)", () => {
     expect(decodeEntry(packr.pack([1, "k", "v"]))).toEqual({ request: { kind: "put", put: { key: "k", value: "v" } }, requestId: null, legacy: true });
     expect(decodeEntry(packr.pack([16, "id", "k", "v"]))).toEqual({ request: { kind: "put", put: { key: "k", value: "v" } }, requestId: "id", legacy: false });
