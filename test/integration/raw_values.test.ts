@@ -75,7 +75,7 @@ test("raw puts replicate byte for byte, keys are URL-decoded, followers redirect
       ["value over 1 MiB", await putRaw(leaderId, "/kv/too-big", new Uint8Array(mib + 1).fill(0x61)), 413, "too_large"],
       ["body over 2 MiB", await putRaw(leaderId, "/kv/too-big", new Uint8Array(2 * mib + 1).fill(0x61)), 413, "too_large"],
       ["key over 4 KiB", await putRaw(leaderId, `/kv/${"k".repeat(4097)}`, "v"), 413, "too_large"],
-      ["empty key", await putRaw(leaderId, "/kv/", "v"), 400, "bad_request"],
+      ["no key (/kv/ is not a route)", await putRaw(leaderId, "/kv/", "v"), 404, "not_found"],
       ["bad URL encoding", await putRaw(leaderId, "/kv/%E0%A4%A", "v"), 400, "bad_request"],
       ["JSON content type", await putRaw(leaderId, "/kv/json", '{"v":1}', "application/json"), 400, "bad_request"],
       ["bad prev_kv", await putRaw(leaderId, "/kv/flag?prev_kv=maybe", "v"), 400, "bad_request"],

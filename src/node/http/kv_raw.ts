@@ -95,10 +95,15 @@ export function rawKvHandler(ctx: RouteContext): RouteHandler {
     const target = requestTarget(req.url);
     let response: Response;
     try {
-      const scoped = needsCaller(ctx, raw_kv_route) ? await admit(ctx, raw_kv_route, req) : ctx;
-      if (method === "PUT") response = await putRaw(scoped, req, target);
-      else if (method === "GET" || method === "HEAD") response = await getRaw(scoped, req, target);
-      else response = methodNotAllowed(method, raw_kv_route, "GET, HEAD, PUT");
+      // "/kv/" names no key: the not-found answer it had before this route existed.
+      if (target.path === raw_prefix) {
+        response = errorResponse("not_found", `no route ${method} ${target.path}; see the README for the API`);
+      } else {
+        const scoped = needsCaller(ctx, raw_kv_route) ? await admit(ctx, raw_kv_route, req) : ctx;
+        if (method === "PUT") response = await putRaw(scoped, req, target);
+        else if (method === "GET" || method === "HEAD") response = await getRaw(scoped, req, target);
+        else response = methodNotAllowed(method, raw_kv_route, "GET, HEAD, PUT");
+      }
     } catch (error) {
       response = toErrorResponse(error, method, target.pathAndQuery, ctx.options.memberHttp?.().https ? "https" : "http");
     }
