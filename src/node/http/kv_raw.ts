@@ -4,7 +4,7 @@ import type { AppliedRequest } from "../api.ts";
 import { admit, needsCaller } from "./auth_gate.ts";
 import { readBodyBytes } from "./body.ts";
 import { leaderOnly, type RouteContext, type RouteHandler } from "./context.ts";
-import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
+import { errorResponse, toErrorResponse } from "./errors.ts";
 import { kvJson } from "./kv_json.ts";
 import { type RequestTarget, requestTarget } from "./url.ts";
 import { parseConsistency, parseFlag } from "./validate.ts";
@@ -96,13 +96,13 @@ export function rawKvHandler(ctx: RouteContext): RouteHandler {
     let response: Response;
     try {
       // "/kv/" names no key: the not-found answer it had before this route existed.
-      if (target.path === raw_prefix) {
+      // "/kv/" names no key, and other methods on /kv/KEY (POST /kv/x) are not routes: both keep the 404
+      // not_found they had before these routes existed (before auth, as the fallback answers).
+      if (target.path === raw_prefix || (method !== "PUT" && method !== "GET" && method !== "HEAD")) {
         response = errorResponse("not_found", `no route ${method} ${target.path}; see the README for the API`);
       } else {
         const scoped = needsCaller(ctx, raw_kv_route) ? await admit(ctx, raw_kv_route, req) : ctx;
-        if (method === "PUT") response = await putRaw(scoped, req, target);
-        else if (method === "GET" || method === "HEAD") response = await getRaw(scoped, req, target);
-        else response = methodNotAllowed(method, raw_kv_route, "GET, HEAD, PUT");
+        response = method === "PUT" ? await putRaw(scoped, req, target) : await getRaw(scoped, req, target);
       }
     } catch (error) {
       response = toErrorResponse(error, method, target.pathAndQuery, ctx.options.memberHttp?.().https ? "https" : "http");
