@@ -12,6 +12,8 @@
 //    grant and keepalive rates; both with the etcd3 client (gRPC) against qklzl's --grpc-addr and a 3-member etcd.
 // 8. security (issue 15, scripts/bench_security.ts): puts at 64 connections (wrk) plain, with TLS on the client
 //    port, with auth on (Bearer token), and both; each with its ratio to plain.
+// 9. values (issue 16, scripts/bench_values.ts): puts of 16 KiB, 64 KiB and 1 MiB values through POST /kv, through
+//    the raw PUT /kv/KEY, and to etcd's JSON gateway, with MB/s of values against the disk's bandwidth (fio).
 // Every step is bounded in time; a step whose tools are missing is reported as skipped, not faked.
 import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -23,6 +25,7 @@ import { grpcRows } from "./bench_grpc.ts";
 import { leaseRows } from "./bench_leases.ts";
 import { mvccRows, restartRows } from "./bench_mvcc.ts";
 import { securityRows } from "./bench_security.ts";
+import { valuesRows } from "./bench_values.ts";
 import { watchRows } from "./bench_watch.ts";
 
 const root = join(import.meta.dir, "..");
@@ -30,7 +33,7 @@ const binary = join(root, "bin", "qklzl");
 const benchmarksFile = join(root, "BENCHMARKS.md");
 const compareScript = join(root, "..", "shared", "bench", "compare.sh");
 // Arguments name the steps to run (compare latency follower-reads memory failover mvcc restart grpc watch leases
-// security); --dry-run
+// security values); --dry-run
 // prints rows only.
 const dryRun = process.argv.includes("--dry-run");
 const only = process.argv.slice(2).filter((arg) => arg !== "--dry-run");
@@ -236,6 +239,7 @@ async function main(): Promise<void> {
   if (step("watch")) await watchRows(row, { binary, seconds, loadNote });
   if (step("leases")) await leaseRows(row, { binary, seconds, loadNote });
   if (step("security")) await securityRows(row, { binary, seconds: Number(process.env.BENCH_DURATION ?? "10"), loadNote });
+  if (step("values")) await valuesRows(row, { binary, seconds: Number(process.env.BENCH_DURATION ?? "10"), loadNote });
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Bun ${Bun.version}`;
   const stamped = rows.map((line) => line.replace(/ \|$/, ` (${machine}) |`));
   if (dryRun) {

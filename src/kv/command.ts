@@ -4,6 +4,8 @@ import { describeJsonType, type JsonObject, requireString } from "../shared/json
 import { limits } from "../shared/limits.ts";
 import type { AuthRequest, Caller } from "./auth_types.ts";
 import { validateAuthRequest } from "./auth_validate.ts";
+import { bytesPut } from "./bytes_put.ts";
+import { shortPutView } from "./short_put_view.ts";
 import type { EntryRequest, KvRequest } from "./mvcc_types.ts";
 import { unbounded, validateAlarm, validateKvRequest } from "./request_validate.ts";
 import type { KvCommand } from "./types.ts";
@@ -24,6 +26,10 @@ const packr = new Packr({ useRecords: false });
  * - v4: a msgpack map {v: 4, alarm: AlarmRequest}: an alarm raised or disarmed (kv/alarms.ts). A format of its
  *   own, so a binary from before alarms (which reads v1-v3) stops on "unknown format 4" instead of misreading
  *   the entry; never written unless an alarm is raised or disarmed.
+ * - v5, raw put (PUT /kv/KEY): [18, request id or nil, key, value as msgpack bin (UTF-8 bytes)]. Decoding gives
+ *   a view of the bytes, which the store copies into its arena without making a string (kv/bytes_put.ts). A
+ *   binary from before v5 stops on it ("unknown kv tag 18", or "not a kv command" without a request id:
+ *   storage_corrupt) instead of misreading it; never written unless the raw route is used.
  */
 const v1_put_tag = 1;
 const v1_delete_tag = 2;
@@ -32,6 +38,9 @@ const v2_put_tag = 16;
 const v2_delete_tag = 17;
 const v3_format_version = 3;
 const v4_alarm_version = 4;
+const v5_raw_put_tag = 18;
+/** short_put_view_bytes_min: from this value size a v2 short put is read as bytes (kv/short_put_view.ts). */
+const short_put_view_bytes_min = 1024;
 
 export interface CommandLimits {
   maxKeyBytes: number;
@@ -77,6 +86,14 @@ export function encodeRequest(request: KvRequest, requestId?: string, caller?: C
   return packr.pack(requestId === undefined ? { v: v2_format_version, req: request } : { v: v2_format_version, id: requestId, req: request });
 }
 
+/**
+ * encodeRawPut: the bytes of a v5 raw put entry. `value` must be valid UTF-8 (the route checks it with isUtf8)
+ * and within the value limit; msgpack bin, so the only copy here is into the entry.
+ */
+export function encodeRawPut(key: string, value: Uint8Array, requestId?: string): Uint8Array {
+  return packr.pack([v5_raw_put_tag, requestId ?? null, key, value]);
+}
+
 /** encodeAuth: the bytes of a v3 entry holding an auth change, proposed by `caller` (null while auth is off). */
 export function encodeAuth(request: AuthRequest, caller: Caller | null): Uint8Array {
   return encodeV3({ kind: "auth", auth: request }, undefined, caller);
@@ -98,6 +115,8 @@ function encodeV3(request: EntryRequest, requestId: string | undefined, caller: 
  * bounds are not re-checked (flags may differ between nodes; apply must not).
  */
 export function decodeEntry(data: Uint8Array): DecodedEntry {
+  const large = shortPutView(data, short_put_view_bytes_min);
+  if (large !== null) return large;
   const body: unknown = packr.unpack(data);
   if (Array.isArray(body)) return decodeV1(body); // v1, or a v2 short form
   if (typeof body !== "object" || body === null) corrupt("log entry is not a kv command");
@@ -146,7 +165,7 @@ function decodeAlarm(fields: Record<string, unknown>): DecodedEntry {
 }
 
 function decodeV1(body: unknown[]): DecodedEntry {
-  if (body[0] === v2_put_tag || body[0] === v2_delete_tag) return decodeShort(body);
+  if (body[0] === v2_put_tag || body[0] === v2_delete_tag || body[0] === v5_raw_put_tag) return decodeShort(body);
   if (typeof body[1] !== "string") corrupt("log entry is not a kv command");
   if (body[0] === v1_put_tag && body.length === 3 && typeof body[2] === "string") {
     return { request: { kind: "put", put: { key: body[1], value: body[2] } }, requestId: null, legacy: true };
@@ -163,6 +182,9 @@ function decodeShort(body: unknown[]): DecodedEntry {
   if ((id !== null && typeof id !== "string") || typeof key !== "string" || key.length === 0) corrupt("log entry is not a kv command");
   if (body[0] === v2_put_tag && body.length === 4 && typeof body[3] === "string") {
     return { request: { kind: "put", put: { key, value: body[3] } }, requestId: id, legacy: false };
+  }
+  if (body[0] === v5_raw_put_tag && body.length === 4 && body[3] instanceof Uint8Array) {
+    return { request: { kind: "put", put: bytesPut(key, body[3]) }, requestId: id, legacy: false };
   }
   if (body[0] === v2_delete_tag && body.length === 3) return { request: { kind: "delete_range", delete_range: { key } }, requestId: id, legacy: false };
   corrupt("log entry has a malformed short form");

@@ -314,7 +314,9 @@ export class MvccStore {
     // The previous value is decoded only when someone wants it (prev_kv, an event, ignore_value).
     const wanted = request.prev_kv === true || txn.events !== null || request.ignore_value === true;
     const prev = before === null || !wanted ? undefined : kvFrom(key, arena.value(current), before);
-    const value = request.ignore_value ? prev!.value : request.value;
+    // A raw put (value_bytes) is copied into the arena as bytes; its string exists only if an event needs it.
+    const raw = request.ignore_value ? undefined : request.value_bytes;
+    const value = request.ignore_value ? prev!.value : raw === undefined ? request.value : "";
     const meta = {
       create: before?.create ?? txn.revision,
       mod: txn.revision,
@@ -324,7 +326,7 @@ export class MvccStore {
       tombstone: false,
       prev: head ?? no_location,
     };
-    const loc = arena.put(value, meta);
+    const loc = arena.put(raw ?? value, meta);
     this.recordWritten(txn, key, loc, head);
     const leaseBefore = before?.lease ?? 0;
     if (this.leases !== null && leaseBefore !== meta.lease) {
@@ -333,7 +335,7 @@ export class MvccStore {
     }
     if (current === no_location) this.liveKeys++;
     if (txn.events !== null) {
-      const kv = kvFrom(key, value, meta);
+      const kv = kvFrom(key, raw === undefined ? value : request.value, meta);
       txn.events.push(prev === undefined ? { type: "put", kv } : { type: "put", kv, prev_kv: prev });
     }
     return request.prev_kv && prev !== undefined ? { revision: txn.revision, prev_kv: prev } : { revision: txn.revision };

@@ -54,6 +54,11 @@ export interface RangeResponse {
 export interface PutRequest {
   key: string;
   value: string;
+  /**
+   * value_bytes: the value as UTF-8 bytes, set only on a raw put decoded from its log entry (kv/bytes_put.ts):
+   * the store copies these into its arena, and `value` is decoded from them only if something reads it.
+   */
+  value_bytes?: Uint8Array;
   lease?: number;
   prev_kv?: boolean;
   /** ignore_value / ignore_lease: keep the key's current value / lease; the key must exist. */

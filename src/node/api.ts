@@ -133,6 +133,12 @@ export interface NodeApi {
    * answer. An apply-time refusal (compacted, future_revision, key_not_found, ...) is thrown as its QklzlError.
    */
   kvRequest(request: KvRequest, requestId?: string, caller?: Caller): Promise<AppliedRequest>;
+  /**
+   * putBytes: a plain put whose value is UTF-8 bytes (PUT /kv/KEY): proposed as a raw entry, so no node makes a
+   * string of the value on the write path. bad_request when the bytes are not valid UTF-8, too_large past the
+   * value limit; answers as kvRequest's put.
+   */
+  putBytes(key: string, value: Uint8Array, requestId?: string, caller?: Caller): Promise<AppliedRequest>;
   /** join adds a learner (promoted to voter once caught up) and answers once the learner entry applied. Idempotent. */
   join(request: JoinRequest): Promise<JoinResponse>;
   /** leave removes a member (if it is this leader, leadership is handed over first). */

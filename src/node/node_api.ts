@@ -1,5 +1,7 @@
+import { isUtf8 } from "node:buffer";
 import {
   encodeCommand,
+  encodeRawPut,
   requestOf,
   encodeRequest,
   type Caller,
@@ -11,6 +13,7 @@ import {
   type KeyValue,
   type KvCommand,
   type KvRequest,
+  type KvResponse,
   type RangeRequest,
   type RangeResponse,
 } from "../kv/index.ts";
@@ -23,6 +26,22 @@ import type { NodeRuntime } from "./runtime.ts";
 
 /** request_id_chars_max bounds a client's request id (the dedup table keeps it in the replicated state). */
 const request_id_chars_max = 128;
+
+const utf8 = new TextDecoder();
+
+function checkRequestId(requestId: string | undefined): void {
+  if (requestId !== undefined && (requestId.length === 0 || requestId.length > request_id_chars_max)) {
+    throw new QklzlError("bad_request", `request_id must be 1 to ${request_id_chars_max} characters`);
+  }
+}
+
+/** answered: the applied answer of a kv request; a refusal decided at apply (the same on every replica; nothing changed) keeps its code. */
+function answered(applied: { index: number; response?: KvResponse }): AppliedRequest {
+  const response = applied.response;
+  if (response === undefined) throw new QklzlError("internal", `the entry at index ${applied.index} applied without a kv answer`);
+  if (response.kind === "error") throw new QklzlError(response.error.error as ErrorCode, response.error.message, response.error.details ?? {});
+  return { index: applied.index, response };
+}
 
 /**
  * createNodeApi is the NodeApi the HTTP layer calls. It validates what the runtime does not know about (the
@@ -94,20 +113,25 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (re
     },
 
     async kvRequest(request: KvRequest, requestId?: string, caller?: Caller): Promise<AppliedRequest> {
-      if (requestId !== undefined && (requestId.length === 0 || requestId.length > request_id_chars_max)) {
-        throw new QklzlError("bad_request", `request_id must be 1 to ${request_id_chars_max} characters`);
-      }
+      checkRequestId(requestId);
       const valid = validateKvRequest(request, bounds);
       // The alarms and the quota answer at once (no_space, corrupt) rather than propose what apply would refuse.
       admit(valid);
-      const applied = caller === undefined ? await rt.proposeRequest(valid, requestId) : await rt.propose(encodeRequest(valid, requestId, caller));
-      const response = applied.response;
-      if (response === undefined) throw new QklzlError("internal", `the entry at index ${applied.index} applied without a kv answer`);
-      if (response.kind === "error") {
-        // Refusals decided at apply time (the same on every replica; nothing changed) keep their code.
-        throw new QklzlError(response.error.error as ErrorCode, response.error.message, response.error.details ?? {});
+      return answered(caller === undefined ? await rt.proposeRequest(valid, requestId) : await rt.propose(encodeRequest(valid, requestId, caller)));
+    },
+
+    async putBytes(key: string, value: Uint8Array, requestId?: string, caller?: Caller): Promise<AppliedRequest> {
+      checkRequestId(requestId);
+      validateKey(key, bounds.maxKeyBytes);
+      if (value.length > bounds.maxValueBytes) {
+        throw new QklzlError("too_large", `value of ${value.length} bytes is over the limit of ${bounds.maxValueBytes} bytes`, { limit_bytes: bounds.maxValueBytes });
       }
-      return { index: applied.index, response };
+      // The store's values are strings: bytes that are not UTF-8 would not read back as they were sent.
+      if (!isUtf8(value)) throw new QklzlError("bad_request", "value is not valid UTF-8");
+      admit({ kind: "put", put: { key, value: "" } }); // the alarms and the quota look at the kind only
+      // With a caller (auth on) the entry must be v3, which carries the value as a string.
+      const data = caller === undefined ? encodeRawPut(key, value, requestId) : encodeRequest({ kind: "put", put: { key, value: utf8.decode(value) } }, requestId, caller);
+      return answered(await rt.propose(data));
     },
 
     async join(request: JoinRequest): Promise<JoinResponse> {

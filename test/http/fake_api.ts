@@ -1,5 +1,6 @@
 import type { KeyValue, KvRequest, RangeRequest, RangeResponse } from "../../src/kv/mvcc_types.ts";
 import { KvStateMachine } from "../../src/kv/state_machine.ts";
+import { encodeRawPut } from "../../src/kv/command.ts";
 import type { KvCommand } from "../../src/kv/types.ts";
 import type { AppliedRequest, Consistency, HttpServer, HttpServerOptions, JoinRequest, JoinResponse, NodeApi, StatusJson } from "../../src/node/api.ts";
 import { startHttpServer } from "../../src/node/http/server.ts";
@@ -21,6 +22,7 @@ export interface Call {
     | "readKv"
     | "range"
     | "kvRequest"
+    | "putBytes"
     | "join"
     | "leave"
     | "transferLeader"
@@ -35,7 +37,7 @@ export interface Call {
   args: unknown[];
 }
 
-const mutating = new Set<Call["method"]>(["write", "kvRequest", "join", "leave", "transferLeader", "snapshot", "leaseGrant", "leaseRevoke"]);
+const mutating = new Set<Call["method"]>(["write", "kvRequest", "putBytes", "join", "leave", "transferLeader", "snapshot", "leaseGrant", "leaseRevoke"]);
 
 /**
  * FakeNodeApi is an in-memory NodeApi that records every call. A leader applies writes to a Map; a follower throws
@@ -191,6 +193,16 @@ export class FakeNodeApi implements NodeApi {
     await this.#leaderOnly();
     const index = this.store.appliedIndex + 1;
     const response = this.store.applyRequest(index, request, requestId ?? null);
+    if (response.kind === "error") throw new QklzlError(response.error.error as never, response.error.message, response.error.details ?? {});
+    return { index, response };
+  }
+
+  /** putBytes applies the raw entry (kv/command.ts tag 18) to the real state machine; the node's checks are node_api's. */
+  async putBytes(key: string, value: Uint8Array, requestId?: string): Promise<AppliedRequest> {
+    this.#enter("putBytes", [key, value, requestId]);
+    await this.#leaderOnly();
+    const index = this.store.appliedIndex + 1;
+    const response = this.store.applyEntry(index, encodeRawPut(key, value, requestId));
     if (response.kind === "error") throw new QklzlError(response.error.error as never, response.error.message, response.error.details ?? {});
     return { index, response };
   }

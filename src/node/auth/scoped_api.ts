@@ -45,6 +45,10 @@ export function scopeApi(api: NodeApi, auth: AuthApi, caller: Caller): NodeApi {
       write(request);
       return api.kvRequest(request, requestId, caller);
     },
+    async putBytes(key, value, requestId) {
+      write({ kind: "put", put: { key, value: "" } }); // the rights depend on the key only
+      return api.putBytes(key, value, requestId, caller);
+    },
     async leaseGrant(ttl, id) {
       user();
       return api.leaseGrant(ttl, id);

@@ -17,6 +17,17 @@ function tooLarge(bytes: string, maxBodyBytes: number): QklzlError {
  * request stays bounded whatever the client sends.
  */
 export async function readBodyText(req: Request, maxBodyBytes: number): Promise<string> {
+  const bytes = await readBodyBytes(req, maxBodyBytes);
+  if (bytes.length === 0) return "";
+  try {
+    return utf8Strict.decode(bytes);
+  } catch {
+    throw new QklzlError("bad_request", "request body is not valid UTF-8");
+  }
+}
+
+/** readBodyBytes: the body as bytes, with readBodyText's bounds (a raw value, PUT /kv/KEY). */
+export async function readBodyBytes(req: Request, maxBodyBytes: number): Promise<Uint8Array> {
   assert(maxBodyBytes > 0, "maxBodyBytes is positive");
   const declared = req.headers.get("content-length");
   let bytes: Uint8Array;
@@ -26,18 +37,14 @@ export async function readBodyText(req: Request, maxBodyBytes: number): Promise<
       throw new QklzlError("bad_request", `invalid Content-Length header: ${JSON.stringify(declared)}`);
     }
     if (length > maxBodyBytes) throw tooLarge(String(length), maxBodyBytes);
-    if (length === 0) return "";
+    if (length === 0) return new Uint8Array(0);
     bytes = await readOrRefuse(req.bytes());
   } else {
     bytes = await readOrRefuse(readStreamCapped(req, maxBodyBytes));
   }
   // Paired with the checks above: whatever path we took, no more than the limit reached the parser.
   assert(bytes.byteLength <= maxBodyBytes, "body within the limit");
-  try {
-    return utf8Strict.decode(bytes);
-  } catch {
-    throw new QklzlError("bad_request", "request body is not valid UTF-8");
-  }
+  return bytes;
 }
 
 /** readOrRefuse: a body cut short or broken (client gone, bad chunk framing) is the client's fault, not a 500. */

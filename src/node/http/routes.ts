@@ -7,6 +7,7 @@ import { type Handler, leaderOnly, readObject, type RouteContext, type RouteHand
 import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
 import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
+import { raw_kv_path, raw_kv_route, rawKvHandler } from "./kv_raw.ts";
 import { alarm_routes } from "./alarm_routes.ts";
 import { leaseRoutes } from "./lease_routes.ts";
 import { admit, needsCaller } from "./auth_gate.ts";
@@ -225,10 +226,11 @@ export function buildRoutes(api: NodeApi, options: HttpServerOptions): BuiltRout
     api,
     options,
     commandLimits: { maxKeyBytes: options.maxKeyBytes, maxValueBytes: options.maxValueBytes, maxTxnOps: options.maxTxnOps ?? limits.txn_ops_max },
-    metrics: new HttpMetrics([...route_paths, "other"]),
+    metrics: new HttpMetrics([...route_paths, raw_kv_route, "other"]),
   };
   const out: Record<string, RouteHandler> = {};
   for (const path of route_paths) out[path] = dispatch(ctx, path, route_table[path]);
+  out[raw_kv_path] = rawKvHandler(ctx);
   const otherIndex = ctx.metrics.routeIndex("other");
   const notFound: RouteHandler = async (req) => {
     const target = requestTarget(req.url);
