@@ -147,6 +147,9 @@ class GuardedLog implements LogStore {
   release(index: Index): void {
     this.inner.release?.(index);
   }
+  setInlineSync(inline: boolean): void {
+    this.inner.setInlineSync?.(inline);
+  }
   installSnapshot(meta: SnapshotMeta): Promise<void> {
     return this.guard.saveUntilWritten(() => this.inner.installSnapshot(meta));
   }

@@ -27,6 +27,11 @@ export interface LogStore extends LogReader {
    * does not hold an entry (meta.index, meta.term) everything is dropped. Durable on resolve.
    */
   installSnapshot(meta: SnapshotMeta): Promise<void>;
+  /**
+   * setInlineSync (optional): true runs the next fsyncs on the calling thread instead of the thread pool. A
+   * follower has nothing to do between writing an append and acking it, so the pool's hop only adds latency.
+   */
+  setInlineSync?(inline: boolean): void;
   close(): Promise<void>;
 }
 

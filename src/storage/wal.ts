@@ -52,7 +52,8 @@ export class Wal implements LogStore {
   private retired: number[] = [];
   private failure: Error | null = null;
   private closed = false;
-  private readonly syncMode: SyncMode;
+  private syncMode: SyncMode;
+  private readonly configuredSyncMode: SyncMode;
   private readonly files: StorageFs;
   /** syncs: fdatasyncs completed (group commit shows as saves > syncs). */
   syncs = 0;
@@ -64,7 +65,8 @@ export class Wal implements LogStore {
   ) {
     this.mem = mem;
     this.segments = segments;
-    this.syncMode = options.syncMode ?? "async";
+    this.configuredSyncMode = options.syncMode ?? "async";
+    this.syncMode = this.configuredSyncMode;
     this.files = options.files ?? nodeFs;
     const active = segments[segments.length - 1];
     assert(active !== undefined, "a wal has an active segment");
@@ -150,6 +152,11 @@ export class Wal implements LogStore {
     assert(meta.index <= this.mem.snap.index, "reset goes back");
     assert(this.mem.first <= meta.index + 1, "the log reaches back to the older snapshot");
     return this.writeSnapshotRecord({ meta, install: false, keep: true });
+  }
+
+  /** setInlineSync: "sync" for the next fdatasyncs (a follower's), or back to the configured mode. */
+  setInlineSync(inline: boolean): void {
+    this.syncMode = inline ? "sync" : this.configuredSyncMode;
   }
 
   async compact(index: Index): Promise<void> {

@@ -130,6 +130,35 @@ describe("wal basics", () => {
   });
 });
 
+describe("inline sync (a follower's saves)", () => {
+  test("setInlineSync(true) fsyncs on the calling thread, false goes back to the thread pool", async () => {
+    const calls: string[] = [];
+    const files = { ...nodeFs };
+    files.fdatasync = (fd) => {
+      calls.push("inline");
+      nodeFs.fdatasync(fd);
+    };
+    files.fdatasyncAsync = (fd, done) => {
+      calls.push("pool");
+      nodeFs.fdatasyncAsync(fd, done);
+    };
+    const s = await openStorage({ dir: fresh(), nodeId: 1, files });
+    open.push(s);
+    await s.log.save(range(1, 2, 1), null);
+    expect(calls).toEqual(["pool"]);
+    s.log.setInlineSync(true);
+    const saved = s.log.save(range(3, 4, 1), { term: 1, vote: 1, commit: 2 });
+    await Promise.resolve(); // the flush is a queued microtask: inline, it has synced by now
+    expect(calls).toEqual(["pool", "inline"]);
+    await saved;
+    s.log.setInlineSync(false);
+    await s.log.save(range(5, 5, 1), null);
+    expect(calls).toEqual(["pool", "inline", "pool"]);
+    const r = await reopen(s);
+    expect(terms(r, 1, 6)).toEqual([1, 1, 1, 1, 1, -1]);
+  });
+});
+
 describe("suffix truncation", () => {
   test("overwriting a tail across segment boundaries is durable", async () => {
     // ~100-byte records, 1 KiB segments: 200 entries span many segments.
