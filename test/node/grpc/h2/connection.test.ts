@@ -205,7 +205,9 @@ describe("flow control", () => {
   });
 
   test("a sink that takes nothing: the server stops moving DATA to it (bounded), and a PING flood ends the connection", async () => {
-    const { sink, connection, streams } = open({ accept: 0 });
+    // The peer's windows are as large as can be (grpc-go grows its windows to many MiB): only the socket bounds the server.
+    const { sink, connection, streams } = open({ accept: 0, settings: [[Setting.INITIAL_WINDOW_SIZE, 2 ** 31 - 1]] });
+    connection.receive(windowUpdateFrame(0, 2 ** 31 - 1 - 65_535));
     connection.receive(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, request_headers));
     const { stream } = streams[0]!;
     stream.respond({ ":status": 200 });
