@@ -71,7 +71,7 @@ export class H2Stream extends EventEmitter {
     this.headersSent = true;
     const endStream = options?.endStream === true;
     this.waitForTrailers = options?.waitForTrailers === true;
-    this.push({ kind: "headers", block: encodeHeaders(fields(headers)), endStream });
+    this.push({ kind: "headers", block: headerBlock(headers), endStream });
   }
 
   /** write queues `bytes` as DATA; false: past stream_high_water_bytes (the caller waits for `done`). */
@@ -91,7 +91,7 @@ export class H2Stream extends EventEmitter {
 
   sendTrailers(headers: OutgoingHeaders): void {
     if (this.isClosed) throw new Error("The stream has been destroyed");
-    this.push({ kind: "headers", block: encodeHeaders(fields(headers)), endStream: true });
+    this.push({ kind: "headers", block: headerBlock(headers), endStream: true });
   }
 
   /** close ends the stream without an answer (RST_STREAM CANCEL), as node's stream.close() does. */
@@ -121,6 +121,23 @@ export class H2Stream extends EventEmitter {
     this.queue.push(item);
     this.owner.pump(this);
   }
+}
+
+/** block_cache_max: distinct header sets whose encoding is kept (a call's headers and OK trailers repeat every call). */
+const block_cache_max = 64;
+/** block_cache_key_max: longer header sets (error texts, metadata) are encoded each time, not kept. */
+const block_cache_key_max = 256;
+const block_cache = new Map<string, Uint8Array>();
+
+/** headerBlock: `headers` HPACK-encoded, from block_cache when the same set was encoded before (the encoder is stateless). */
+function headerBlock(headers: OutgoingHeaders): Uint8Array {
+  let key = "";
+  for (const name in headers) key += `${name}\0${String(headers[name])}\0`;
+  const cached = block_cache.get(key);
+  if (cached !== undefined) return cached;
+  const block = encodeHeaders(fields(headers));
+  if (key.length <= block_cache_key_max && block_cache.size < block_cache_max) block_cache.set(key, block);
+  return block;
 }
 
 /** fields: node-style outgoing headers as HPACK fields (pseudo-headers first, §8.3). */
