@@ -56,11 +56,12 @@ interface Route {
 }
 
 /**
- * startGrpcServer serves etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance, Auth) over `backend` on
- * node:http2 with the gRPC wire format of wire.ts and the calls of call.ts (Bun.serve's HTTP/2 cannot send
- * trailers, so it cannot carry gRPC; BUN-NOTES §9). grpc-js's server cost ~1.4× this per call in process (its
- * interceptor chains and per-call object-mode streams; BENCHMARKS.md "the gRPC endpoint without grpc-js's
- * server"); the handlers and the message codecs are the same. TLS (options.tls) or plaintext h2c.
+ * startGrpcServer serves etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance, Auth) over `backend` with the
+ * gRPC wire format of wire.ts and the calls of call.ts. Plaintext h2c runs on our own HTTP/2 server over
+ * Bun.listen (h2/: Bun's node:http2 cost ~70 µs of leader CPU per put more; BENCHMARKS.md "h43"); TLS stays on
+ * node:http2's secure server (client certificates, setSecureContext). Bun.serve's HTTP/2 cannot send trailers,
+ * so it cannot carry gRPC (BUN-NOTES §9). grpc-js's server cost ~1.4× node:http2 per call in process
+ * (BENCHMARKS.md "the gRPC endpoint without grpc-js's server"); the handlers and the message codecs are the same.
  */
 export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerOptions): Promise<GrpcServer> {
   assert(options.maxMessageBytes > 0, "maxMessageBytes is positive");
