@@ -32,6 +32,13 @@ export interface CallStream {
   sendTrailers(headers: OutgoingHttpHeaders): void;
 }
 
+/**
+ * ok_headers, ok_trailers: the response headers and OK trailers of almost every call, one object each for the
+ * process, so h2/stream.ts finds their encoding by identity (neither server mutates them: read only here).
+ */
+const ok_headers: OutgoingHttpHeaders = { ":status": 200, "content-type": grpc_content_type };
+const ok_trailers: OutgoingHttpHeaders = { "grpc-status": "0", "grpc-message": "OK" };
+
 /** object_high_water_mark: unsent answers before writableNeedDrain (grpc-js's object-mode streams: 16). */
 const object_high_water_mark = 16;
 
@@ -149,10 +156,14 @@ export class ServerCall extends EventEmitter {
     this.clearDeadline();
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
-    const trailers: OutgoingHttpHeaders = status.metadata === undefined ? {} : status.metadata.toHttp2Headers();
-    trailers["grpc-status"] = String(status.code);
     const details = status.details ?? status.message ?? "";
-    if (details !== "") trailers["grpc-message"] = grpcMessage(details);
+    let trailers: OutgoingHttpHeaders;
+    if (status.code === grpcStatus.OK && status.metadata === undefined && details === "OK") trailers = ok_trailers;
+    else {
+      trailers = status.metadata === undefined ? {} : status.metadata.toHttp2Headers();
+      trailers["grpc-status"] = String(status.code);
+      if (details !== "") trailers["grpc-message"] = grpcMessage(details);
+    }
     try {
       if (this.headersSent) {
         this.trailers = trailers;
@@ -169,8 +180,7 @@ export class ServerCall extends EventEmitter {
   private sendHeaders(): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    const headers: OutgoingHttpHeaders = { ":status": 200, "content-type": grpc_content_type };
-    this.stream.respond(this.extraHeaders === null ? headers : { ...this.extraHeaders, ...headers }, { waitForTrailers: true });
+    this.stream.respond(this.extraHeaders === null ? ok_headers : { ...this.extraHeaders, ...ok_headers }, { waitForTrailers: true });
   }
 
   private clearDeadline(): void {

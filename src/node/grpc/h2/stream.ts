@@ -128,15 +128,23 @@ const block_cache_max = 64;
 /** block_cache_key_max: longer header sets (error texts, metadata) are encoded each time, not kept. */
 const block_cache_key_max = 256;
 const block_cache = new Map<string, Uint8Array>();
+/** block_by_object: header objects seen before (module constants; a WeakMap lets per-call objects go). */
+const block_by_object = new WeakMap<object, Uint8Array>();
 
 /** headerBlock: `headers` HPACK-encoded, from block_cache when the same set was encoded before (the encoder is stateless). */
 function headerBlock(headers: OutgoingHeaders): Uint8Array {
+  // The same object again (call.ts's ok_headers, ok_trailers): no key to build.
+  const same = block_by_object.get(headers);
+  if (same !== undefined) return same;
   let key = "";
   for (const name in headers) key += `${name}\0${String(headers[name])}\0`;
   const cached = block_cache.get(key);
   if (cached !== undefined) return cached;
   const block = encodeHeaders(fields(headers));
-  if (key.length <= block_cache_key_max && block_cache.size < block_cache_max) block_cache.set(key, block);
+  if (key.length <= block_cache_key_max && block_cache.size < block_cache_max) {
+    block_cache.set(key, block);
+    block_by_object.set(headers, block);
+  }
   return block;
 }
 
