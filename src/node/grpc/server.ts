@@ -130,7 +130,7 @@ interface Endpoint {
 async function plaintextEndpoint(host: string, port: number, onStream: (stream: CallStream, headers: IncomingHttpHeaders) => void): Promise<Endpoint> {
   let server: ReturnType<typeof listenH2>;
   try {
-    server = listenH2({ host: host.replace(/^\[(.*)\]$/, "$1"), port, onStream });
+    server = listenH2({ host: host.replace(/^\[(.*)\]$/, "$1"), port, onStream, onInternalError: (error) => log.error("gRPC connection closed after an internal error:", error) });
   } catch (error) {
     throw new Error(`cannot listen for gRPC on ${host}:${port}: ${(error as Error).message}`, { cause: error });
   }

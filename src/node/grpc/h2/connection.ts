@@ -99,6 +99,7 @@ export class H2Connection implements StreamOwner {
     private readonly sink: Sink,
     private readonly onStream: OnStream,
     private readonly limits: H2Limits = default_h2_limits,
+    private readonly onInternalError: (error: unknown) => void = (error) => console.error("HTTP/2 connection:", error),
   ) {
     assert(limits.streamWindow <= window_max && limits.connectionWindow <= window_max, "windows fit in 31 bits");
     assert(limits.connectionWindow >= default_window, "the connection window only grows");
@@ -155,8 +156,9 @@ export class H2Connection implements StreamOwner {
       if (error instanceof H2ConnectionError) this.fail(error.code, error.message);
       else if (error instanceof HpackError) this.fail(ErrorCode.COMPRESSION_ERROR, error.message);
       else {
+        // A handler's bug: this connection ends (INTERNAL_ERROR), the process and other connections go on.
         this.fail(ErrorCode.INTERNAL_ERROR, "internal error");
-        throw error;
+        this.onInternalError(error);
       }
     }
   }

@@ -20,7 +20,7 @@ export interface H2Server {
 }
 
 /** listenH2 serves h2c on host:port; each request stream goes to `onStream`. Throws like Bun.listen (EADDRINUSE). */
-export function listenH2(options: { host: string; port: number; onStream: OnStream; limits?: H2Limits }): H2Server {
+export function listenH2(options: { host: string; port: number; onStream: OnStream; limits?: H2Limits; onInternalError?: (error: unknown) => void }): H2Server {
   const connections = new Set<H2Connection>();
   const limits = options.limits ?? default_h2_limits;
   const server: H2Server & { listener: TCPSocketListener<H2Connection | undefined> | null } = {
@@ -47,6 +47,7 @@ export function listenH2(options: { host: string; port: number; onStream: OnStre
           },
           options.onStream,
           limits,
+          options.onInternalError,
         );
         connection.onClosed = () => {
           if (connections.delete(connection) && connections.size === 0) server.onEmpty?.();

@@ -161,6 +161,19 @@ describe("malformed frames are connection errors (GOAWAY + close), never a throw
     });
   }
 
+  test("a stream handler that throws ends its connection (INTERNAL_ERROR) and the error is reported, not thrown", async () => {
+    const sink = new FakeSink();
+    const reported: unknown[] = [];
+    const connection = new H2Connection(sink, () => {
+      throw new Error("handler bug");
+    }, default_h2_limits, (error) => reported.push(error));
+    connection.receive(Buffer.concat([connection_preface, settingsFrame([])]));
+    expect(() => connection.receive(frame(FrameType.HEADERS, Flag.END_HEADERS, 1, request_headers))).not.toThrow();
+    await tick();
+    expect(sink.goaway()).toBe(ErrorCode.INTERNAL_ERROR);
+    expect(String(reported[0])).toContain("handler bug");
+  });
+
   test("a wrong preface", async () => {
     const sink = new FakeSink();
     const connection = new H2Connection(sink, () => undefined);
