@@ -92,7 +92,9 @@ export class H2Connection implements StreamOwner {
   private readonly blocked = new Set<H2Stream>();
   private goawaySent = false;
   private isClosed = false;
-  /** onIdle: called when the connection has no streams after a GOAWAY (graceful close). */
+  /** closing: the connection closes once what is queued is written (after a GOAWAY with no streams left, or an error). */
+  private closing = false;
+  /** onClosed: called once when the connection closed (a GOAWAY drained, an error, or the socket went away). */
   onClosed: (() => void) | null = null;
 
   constructor(
@@ -564,8 +566,6 @@ export class H2Connection implements StreamOwner {
     if (this.unwritten === null && this.blocked.size > 0) this.pumpBlocked();
     if (this.closing && this.unwritten === null && this.out.length === 0) this.destroy();
   }
-
-  private closing = false;
 
   private closeAfterFlush(): void {
     this.closing = true;
