@@ -2,7 +2,7 @@
 // metadata, sendMetadata, write/end with backpressure, 'data'/'end'/'cancelled'/'drain', emit("error", status)),
 // so the handlers of kv_service.ts ... watch_service.ts (and auth's token check on call.metadata) run unchanged.
 import { EventEmitter } from "node:events";
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
 import { Metadata, status as grpcStatus } from "@grpc/grpc-js";
 import type { Msg } from "./codec.ts";
 import { frame, grpc_content_type, grpcMessage } from "./wire.ts";
@@ -14,6 +14,30 @@ export interface CallStatus {
   message?: string;
   metadata?: Metadata;
 }
+
+/**
+ * CallStream: what a call needs of its HTTP/2 stream: node:http2's ServerHttp2Stream (the TLS endpoint) and
+ * h2/stream.ts's H2Stream (the plaintext endpoint) both are one.
+ */
+export interface CallStream {
+  readonly destroyed: boolean;
+  readonly closed: boolean;
+  readonly session?: { readonly socket?: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined } | undefined } | undefined;
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  on(event: "end" | "close" | "wantTrailers", listener: () => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean; waitForTrailers?: boolean }): void;
+  write(chunk: Uint8Array, done?: () => void): boolean;
+  end(): void;
+  sendTrailers(headers: OutgoingHttpHeaders): void;
+}
+
+/**
+ * ok_headers, ok_trailers: the response headers and OK trailers of almost every call, one object each for the
+ * process, so h2/stream.ts finds their encoding by identity (neither server mutates them: read only here).
+ */
+const ok_headers: OutgoingHttpHeaders = { ":status": 200, "content-type": grpc_content_type };
+const ok_trailers: OutgoingHttpHeaders = { "grpc-status": "0", "grpc-message": "OK" };
 
 /** object_high_water_mark: unsent answers before writableNeedDrain (grpc-js's object-mode streams: 16). */
 const object_high_water_mark = 16;
@@ -43,7 +67,7 @@ export class ServerCall extends EventEmitter {
   private deadline: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
-    private readonly stream: ServerHttp2Stream,
+    private readonly stream: CallStream,
     private readonly headers: IncomingHttpHeaders,
     private readonly codec: MethodCodec,
   ) {
@@ -70,7 +94,7 @@ export class ServerCall extends EventEmitter {
 
   getPeer(): string {
     const socket = this.stream.session?.socket;
-    return socket === undefined ? "unknown" : `${socket.remoteAddress}:${socket.remotePort}`;
+    return socket === undefined || socket.remoteAddress === undefined ? "unknown" : `${socket.remoteAddress}:${socket.remotePort}`;
   }
 
   /** setDeadline: the client's grpc-timeout; past it the call ends DEADLINE_EXCEEDED and counts as cancelled. */
@@ -132,10 +156,14 @@ export class ServerCall extends EventEmitter {
     this.clearDeadline();
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
-    const trailers: OutgoingHttpHeaders = status.metadata === undefined ? {} : status.metadata.toHttp2Headers();
-    trailers["grpc-status"] = String(status.code);
     const details = status.details ?? status.message ?? "";
-    if (details !== "") trailers["grpc-message"] = grpcMessage(details);
+    let trailers: OutgoingHttpHeaders;
+    if (status.code === grpcStatus.OK && status.metadata === undefined && details === "OK") trailers = ok_trailers;
+    else {
+      trailers = status.metadata === undefined ? {} : status.metadata.toHttp2Headers();
+      trailers["grpc-status"] = String(status.code);
+      if (details !== "") trailers["grpc-message"] = grpcMessage(details);
+    }
     try {
       if (this.headersSent) {
         this.trailers = trailers;
@@ -152,8 +180,7 @@ export class ServerCall extends EventEmitter {
   private sendHeaders(): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    const headers: OutgoingHttpHeaders = { ":status": 200, "content-type": grpc_content_type };
-    this.stream.respond(this.extraHeaders === null ? headers : { ...this.extraHeaders, ...headers }, { waitForTrailers: true });
+    this.stream.respond(this.extraHeaders === null ? ok_headers : { ...this.extraHeaders, ...ok_headers }, { waitForTrailers: true });
   }
 
   private clearDeadline(): void {

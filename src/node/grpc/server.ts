@@ -1,12 +1,12 @@
 import http2 from "node:http2";
-import type { Http2SecureServer, Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { Http2SecureServer, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { MethodDefinition } from "@grpc/grpc-js";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { assert } from "../../shared/assert.ts";
 import { guardHandlers } from "./auth_gate.ts";
 import { authService } from "./auth_service.ts";
 import type { EtcdBackend } from "./backend.ts";
-import { type CallStatus, ServerCall } from "./call.ts";
+import { type CallStatus, type CallStream, ServerCall } from "./call.ts";
 import { clusterService } from "./cluster_service.ts";
 import type { Msg } from "./codec.ts";
 import { kvService } from "./kv_service.ts";
@@ -15,6 +15,7 @@ import { maintenanceService } from "./maintenance_service.ts";
 import type { HttpTls } from "../tls/types.ts";
 import { etcdService } from "./protos.ts";
 import { complete, log } from "./rpc.ts";
+import { listenH2 } from "./h2/index.ts";
 import { grpcTls } from "./tls.ts";
 import { watchDefinition } from "./watch_encoding.ts";
 import { watchService } from "./watch_service.ts";
@@ -55,11 +56,12 @@ interface Route {
 }
 
 /**
- * startGrpcServer serves etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance, Auth) over `backend` on
- * node:http2 with the gRPC wire format of wire.ts and the calls of call.ts (Bun.serve's HTTP/2 cannot send
- * trailers, so it cannot carry gRPC; BUN-NOTES §9). grpc-js's server cost ~1.4× this per call in process (its
- * interceptor chains and per-call object-mode streams; BENCHMARKS.md "the gRPC endpoint without grpc-js's
- * server"); the handlers and the message codecs are the same. TLS (options.tls) or plaintext h2c.
+ * startGrpcServer serves etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance, Auth) over `backend` with the
+ * gRPC wire format of wire.ts and the calls of call.ts. Plaintext h2c runs on our own HTTP/2 server over
+ * Bun.listen (h2/: Bun's node:http2 cost ~70 µs of leader CPU per put more; BENCHMARKS.md "h43"); TLS stays on
+ * node:http2's secure server (client certificates, setSecureContext). Bun.serve's HTTP/2 cannot send trailers,
+ * so it cannot carry gRPC (BUN-NOTES §9). grpc-js's server cost ~1.4× node:http2 per call in process
+ * (BENCHMARKS.md "the gRPC endpoint without grpc-js's server"); the handlers and the message codecs are the same.
  */
 export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerOptions): Promise<GrpcServer> {
   assert(options.maxMessageBytes > 0, "maxMessageBytes is positive");
@@ -84,17 +86,84 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
   add("Maintenance", maintenanceService(backend));
   add("Auth", authService(backend, etcdService("Auth")));
 
-  const settings = { maxConcurrentStreams: streams_per_connection_max };
+  const onStream = (stream: CallStream, headers: IncomingHttpHeaders) => serve(routes, options.maxMessageBytes, stream, headers);
   const tls = options.tls == null ? null : grpcTls(options.tls);
-  const server: Http2Server | Http2SecureServer =
-    tls === null ? http2.createServer({ settings }) : http2.createSecureServer({ ...tls.options(), settings, allowHTTP1: false });
-  if (tls !== null) {
-    // An aborted TLS handshake or a reset socket must not become an uncaught error.
-    server.on("secureConnection", (socket) => socket.on("error", () => undefined));
-    server.on("tlsClientError", () => undefined);
+  const endpoint = tls === null ? await plaintextEndpoint(host, wantedPort, onStream) : await tlsEndpoint(host, wantedPort, tls.options(), onStream, options.listen);
+  const addr = `${host}:${endpoint.port}`;
+  log.info(`etcd v3 gRPC endpoint on ${addr}${tls === null ? "" : ` (TLS${options.tls!.requestCert ? " with client certificates" : ""})`}`);
+  let stopped: Promise<void> | null = null;
+  return {
+    addr,
+    secure: tls !== null,
+    reloadTls(next) {
+      assert(tls !== null && endpoint.secure !== null, "reloadTls on a TLS endpoint");
+      endpoint.secure.setSecureContext(tls.reload(next));
+    },
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        // No new connections; open ones get a GOAWAY and finish their streams, the rest are closed at the timeout.
+        const timer = setTimeout(() => {
+          endpoint.destroyAll();
+          resolve();
+        }, options.stopTimeoutMs);
+        endpoint.drain(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return stopped;
+    },
+  };
+}
+
+/** Endpoint: a listener with its connections, plaintext (h2/) or TLS (node:http2). */
+interface Endpoint {
+  port: number;
+  /** secure: the TLS server (reloadTls), null on plaintext. */
+  secure: Http2SecureServer | null;
+  /** drain stops listening, sends every connection a GOAWAY, and calls `done` once none is left. */
+  drain(done: () => void): void;
+  destroyAll(): void;
+}
+
+/** plaintextEndpoint: h2c on our own HTTP/2 server over Bun.listen (h2/), cheaper per call than node:http2. */
+async function plaintextEndpoint(host: string, port: number, onStream: (stream: CallStream, headers: IncomingHttpHeaders) => void): Promise<Endpoint> {
+  let server: ReturnType<typeof listenH2>;
+  try {
+    server = listenH2({ host: host.replace(/^\[(.*)\]$/, "$1"), port, onStream, onInternalError: (error) => log.error("gRPC connection closed after an internal error:", error) });
+  } catch (error) {
+    throw new Error(`cannot listen for gRPC on ${host}:${port}: ${(error as Error).message}`, { cause: error });
   }
+  return {
+    port: server.port,
+    secure: null,
+    drain(done) {
+      server.stopListening();
+      if (server.connections.size === 0) return done();
+      server.onEmpty = done;
+      for (const connection of server.connections) connection.goaway();
+    },
+    destroyAll() {
+      for (const connection of [...server.connections]) connection.destroy();
+    },
+  };
+}
+
+/** tlsEndpoint: node:http2's secure server (Bun.listen's TLS is not used here: see BENCHMARKS.md "h43"). */
+async function tlsEndpoint(
+  host: string,
+  wantedPort: number,
+  tlsOptions: ReturnType<ReturnType<typeof grpcTls>["options"]>,
+  onStream: (stream: CallStream, headers: IncomingHttpHeaders) => void,
+  listen: string,
+): Promise<Endpoint> {
+  const settings = { maxConcurrentStreams: streams_per_connection_max };
+  const server: Http2SecureServer = http2.createSecureServer({ ...tlsOptions, settings, allowHTTP1: false });
+  // An aborted TLS handshake or a reset socket must not become an uncaught error.
+  server.on("secureConnection", (socket) => socket.on("error", () => undefined));
+  server.on("tlsClientError", () => undefined);
   const sessions = new Set<Http2Session>();
-  /** onLastSession: set by stop(), called once the last open session closed. */
+  /** onLastSession: set by drain(), called once the last open session closed. */
   let onLastSession: (() => void) | null = null;
   server.on("session", (session) => {
     sessions.add(session);
@@ -104,9 +173,9 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
       if (sessions.size === 0) onLastSession?.();
     });
   });
-  server.on("stream", (stream, headers) => serve(routes, options.maxMessageBytes, stream as ServerHttp2Stream, headers));
+  server.on("stream", (stream, headers) => onStream(stream as ServerHttp2Stream, headers));
   const port = await new Promise<number>((resolve, reject) => {
-    const onError = (error: Error) => reject(new Error(`cannot listen for gRPC on ${options.listen}: ${error.message}`, { cause: error }));
+    const onError = (error: Error) => reject(new Error(`cannot listen for gRPC on ${listen}: ${error.message}`, { cause: error }));
     server.once("error", onError);
     server.listen(wantedPort, host.replace(/^\[(.*)\]$/, "$1"), () => {
       server.off("error", onError);
@@ -115,39 +184,23 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
     });
   });
   server.on("error", (error) => log.error("gRPC listener error:", error));
-  const addr = `${host}:${port}`;
-  log.info(`etcd v3 gRPC endpoint on ${addr}${tls === null ? "" : ` (TLS${options.tls!.requestCert ? " with client certificates" : ""})`}`);
-  let stopped: Promise<void> | null = null;
   return {
-    addr,
-    secure: tls !== null,
-    reloadTls(next) {
-      assert(tls !== null, "reloadTls on a TLS endpoint");
-      (server as Http2SecureServer).setSecureContext(tls.reload(next));
+    port,
+    secure: server,
+    drain(done) {
+      server.close();
+      if (sessions.size === 0) return done();
+      onLastSession = done;
+      for (const session of sessions) session.close();
     },
-    stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        // No new connections; open sessions get a GOAWAY and finish their streams, the rest are closed at the timeout.
-        server.close();
-        const timer = setTimeout(() => {
-          for (const session of sessions) session.destroy();
-          resolve();
-        }, options.stopTimeoutMs);
-        const drained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        if (sessions.size === 0) drained();
-        else onLastSession = drained;
-        for (const session of sessions) session.close();
-      });
-      return stopped;
+    destroyAll() {
+      for (const session of sessions) session.destroy();
     },
   };
 }
 
 /** refuse answers a stream with a status and no messages (trailers-only), unless it is gone already. */
-function refuse(stream: ServerHttp2Stream, code: grpcStatus, details: string): void {
+function refuse(stream: CallStream, code: grpcStatus, details: string): void {
   if (stream.destroyed || stream.closed) return;
   try {
     stream.respond({ ":status": 200, "content-type": grpc_content_type, "grpc-status": String(code), "grpc-message": grpcMessage(details) }, { endStream: true });
@@ -157,7 +210,7 @@ function refuse(stream: ServerHttp2Stream, code: grpcStatus, details: string): v
 }
 
 /** serve runs one call: read the request message(s), run the handler, answer; every failure ends with a status. */
-function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: CallStream, headers: IncomingHttpHeaders): void {
   stream.on("error", () => undefined);
   const path = headers[":path"] ?? "";
   const contentType = headers["content-type"];
