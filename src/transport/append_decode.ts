@@ -41,7 +41,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /** Reader: a cursor; any mismatch sets `pos` to -1 (the frame is left to the generic path). */
-class Reader {
+export class Reader {
   pos = 0;
   private readonly view: DataView;
   constructor(readonly buf: Uint8Array) {
@@ -128,6 +128,33 @@ class Reader {
       return this.view.getUint32(p + 1);
     }
     return this.fail();
+  }
+  /** ascii: a fixstr or str8 of ASCII bytes (null, and the cursor unchanged, for anything else). */
+  ascii(): string | null {
+    const b = this.buf;
+    const p = this.pos;
+    if (p < 0 || p >= b.length) return null;
+    const t = b[p]!;
+    let n: number;
+    let s: number;
+    if ((t & 0xe0) === 0xa0) {
+      n = t & 0x1f;
+      s = p + 1;
+    } else if (t === 0xd9 && p + 1 < b.length) {
+      n = b[p + 1]!;
+      s = p + 2;
+    } else {
+      return null;
+    }
+    if (s + n > b.length) return null;
+    let out = "";
+    for (let i = s; i < s + n; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) return null;
+      out += String.fromCharCode(c);
+    }
+    this.pos = s + n;
+    return out;
   }
   /** bin: a bin8/16/32 value, copied (a plain Uint8Array that does not pin the receive buffer, as parseEntry does). */
   bin(): Uint8Array | null {

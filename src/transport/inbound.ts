@@ -5,6 +5,7 @@
 import type { Socket } from "bun";
 import type { Message, NodeId } from "../raft/types.ts";
 import { limits } from "../shared/limits.ts";
+import { decodeAck } from "./ack_codec.ts";
 import { decodeAppendFrame } from "./append_decode.ts";
 import { FrameDecoder, FrameError, decodeFrameBody, encodeFrame } from "./frame.ts";
 import type { TransportLogging } from "./log.ts";
@@ -36,11 +37,11 @@ export interface InboundContext {
 }
 
 function decodeInbound(body: Uint8Array): Frame {
-  return decodeAppendFrame(body) ?? parseFrame(decodeFrameBody(body));
+  return decodeAppendFrame(body) ?? decodeAck(body) ?? parseFrame(decodeFrameBody(body));
 }
 
 export class InboundConn {
-  /** Frames come out parsed: an append in AppendEncoder's layout by the fast path, the rest through msgpackr. */
+  /** Frames come out parsed: appends and acks in their hand-written layouts by the fast paths, the rest through msgpackr. */
   private readonly decoder = new FrameDecoder(hello_bytes_max, decodeInbound);
   private peer: NodeId | null = null;
   private kind: LinkKind | null = null;
