@@ -4,7 +4,14 @@
 // reading them in place does. Only the plain case is taken: fixarray, fixstr/str8/str16/str32 strings, ASCII bytes,
 // nothing after the last element. Anything else (non-ASCII text, another format, a malformed entry) returns
 // null and decodeEntry's generic path decides exactly as before, so this never reads an entry differently.
-import type { DecodedEntry } from "./command.ts";
+import type { KvRequest } from "./mvcc_types.ts";
+
+/** ShortEntry: what a short form decodes to (a DecodedEntry of command.ts, which imports this file). */
+export interface ShortEntry {
+  request: KvRequest;
+  requestId: string | null;
+  legacy: false;
+}
 
 const put_tag = 16;
 const delete_tag = 17;
@@ -44,7 +51,7 @@ function str(b: Uint8Array, buf: Latin1Buffer, p: number): string | null {
 }
 
 /** decodeShortEntry: the plain short-form entry in `b`, or null (let the generic decoder read it). */
-export function decodeShortEntry(b: Uint8Array): DecodedEntry | null {
+export function decodeShortEntry(b: Uint8Array): ShortEntry | null {
   if (b.length < 4) return null;
   const head = b[0]!;
   const tag = b[1]!;
