@@ -1,7 +1,7 @@
 #!/bin/bash
 # A/B of the leader's CPU per put: a 3-node cluster of BIN (Go-style flags), wrk -t2 -c64 puts on the leader for
 # DURATION s after a 3 s warm-up; prints wrk's result, each node's CPU ticks (/proc/PID/stat utime+stime) over the
-# run and the leader's ns of CPU per put. PORTBASE must be below the ephemeral range (32768): a port taken by an
+# run and the leader's and each follower's ns of CPU per put. PORTBASE must be below the ephemeral range (32768): a port taken by an
 # outgoing connection kills a node at start and the run measures a 2-node cluster (f2 or f3 = 0: discard it).
 # usage: scripts/ab_leader_cpu.sh BIN LABEL PORTBASE [DURATION]; alternate two binaries, A B A B, with uptime noted.
 BIN=$1; LABEL=$2; PB=$3; DUR=${4:-15}
@@ -19,5 +19,5 @@ OUT=$(wrk -t2 -c64 -d${DUR}s -s /work/shared/bench/qklzl-put.lua http://127.0.0.
 E1=$(ticks $P1); E2=$(ticks $P2); E3=$(ticks $P3)
 REQ=$(echo "$OUT" | sed 's/.*requests=\([0-9]*\).*/\1/')
 kill $P1 $P2 $P3; wait $P1 $P2 $P3 2>/dev/null
-echo "$LABEL $OUT leader_ticks=$((E1-T1)) f2=$((E2-T2)) f3=$((E3-T3)) ns_per_put_leader=$(( (E1-T1)*10000000/REQ )) load=$(cut -d' ' -f1 /proc/loadavg)"
+echo "$LABEL $OUT leader_ticks=$((E1-T1)) f2=$((E2-T2)) f3=$((E3-T3)) ns_per_put_leader=$(( (E1-T1)*10000000/REQ )) ns_per_put_f2=$(( (E2-T2)*10000000/REQ )) ns_per_put_f3=$(( (E3-T3)*10000000/REQ )) load=$(cut -d' ' -f1 /proc/loadavg)"
 for f in $D/*.log; do grep -qiE "fatal|error|exit" $f && { echo "== $f"; grep -iE "fatal|error|exit|refus" $f | head -5; }; done; rm -rf $D

@@ -8,6 +8,7 @@ import { bytesPut } from "./bytes_put.ts";
 import { shortPutView } from "./short_put_view.ts";
 import type { EntryRequest, KvRequest } from "./mvcc_types.ts";
 import { unbounded, validateAlarm, validateKvRequest } from "./request_validate.ts";
+import { decodeShortEntry } from "./short_decode.ts";
 import type { KvCommand } from "./types.ts";
 
 // Self-describing frames (no msgpackr records): an entry written today must decode after any restart.
@@ -115,8 +116,10 @@ function encodeV3(request: EntryRequest, requestId: string | undefined, caller: 
  * bounds are not re-checked (flags may differ between nodes; apply must not).
  */
 export function decodeEntry(data: Uint8Array): DecodedEntry {
-  const large = shortPutView(data, short_put_view_bytes_min);
+  const large = shortPutView(data, short_put_view_bytes_min); // a plain put of a large value, as a view of its bytes
   if (large !== null) return large;
+  const short = decodeShortEntry(data); // the common plain put/delete, read in place (short_decode.ts)
+  if (short !== null) return short;
   const body: unknown = packr.unpack(data);
   if (Array.isArray(body)) return decodeV1(body); // v1, or a v2 short form
   if (typeof body !== "object" || body === null) corrupt("log entry is not a kv command");

@@ -19,6 +19,12 @@ export class KeyTable {
   private slots: Float64Array;
   private mask: number;
   private count = 0;
+  /**
+   * The last key hashed and its hash: a write looks its key up (get) and then stores it (set), and a delete
+   * (has, get, set) hashes the same string several times; the second crc32 of it is what this saves.
+   */
+  private memoKey: string | null = null;
+  private memoHash = 0;
 
   constructor(expected = 0) {
     let capacity = capacity_min;
@@ -32,17 +38,25 @@ export class KeyTable {
     return this.count;
   }
 
+  private hash(key: string): number {
+    if (key === this.memoKey) return this.memoHash;
+    const h = hashOf(key);
+    this.memoKey = key;
+    this.memoHash = h;
+    return h;
+  }
+
   get(key: string): number | undefined {
-    const slot = this.find(key, hashOf(key));
+    const slot = this.find(key, this.hash(key));
     return slot < 0 ? undefined : this.slots[2 * slot + 1];
   }
 
   has(key: string): boolean {
-    return this.find(key, hashOf(key)) >= 0;
+    return this.find(key, this.hash(key)) >= 0;
   }
 
   set(key: string, value: number): void {
-    const hash = hashOf(key);
+    const hash = this.hash(key);
     const mask = this.mask;
     const slots = this.slots;
     let slot = hash & mask;
@@ -64,7 +78,7 @@ export class KeyTable {
 
   /** delete removes key (false if absent), shifting back the entries of its probe run that may move. */
   delete(key: string): boolean {
-    let hole = this.find(key, hashOf(key));
+    let hole = this.find(key, this.hash(key));
     if (hole < 0) return false;
     const mask = this.mask;
     const slots = this.slots;

@@ -3,7 +3,8 @@ import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 
 interface Reader {
-  key: string;
+  /** key: whose value the read answers; null when the caller only waits for the read point (readKv, range). */
+  key: string | null;
   deadline: number;
   resolve(value: { value: string } | null): void;
   reject(error: QklzlError): void;
@@ -52,7 +53,8 @@ export class Reads {
     return this.pending;
   }
 
-  read(key: string): Promise<{ value: string } | null> {
+  /** read: the value of `key` at a linearizable point; with key null, only that point (resolves null). */
+  read(key: string | null): Promise<{ value: string } | null> {
     if (this.pending >= limits.pending_reads_max) {
       return Promise.reject(new QklzlError("overloaded", `too many reads pending (${this.pending}); retry shortly`, { retry_after_s: 1 }));
     }
@@ -113,7 +115,7 @@ export class Reads {
 
   private serve(readers: Reader[]): void {
     for (const reader of readers) {
-      const value = this.context.get(reader.key);
+      const value = reader.key === null ? undefined : this.context.get(reader.key);
       reader.resolve(value === undefined ? null : { value });
     }
   }

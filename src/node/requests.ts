@@ -104,8 +104,8 @@ export class Requests {
     if (consistency === "stale") metrics.readsStale++;
     else {
       // Once the read index is applied, any later state is as good (it is still committed): the kv and the
-      // revision are taken together, synchronously, when the read resolves.
-      await this.linearizable(key);
+      // revision are taken together, synchronously, when the read resolves (so the round fetches no value).
+      await this.linearizable(null);
       metrics.readsLinearizable++;
     }
     const found = kv.getKv(key);
@@ -118,7 +118,7 @@ export class Requests {
    */
   async confirmLeader(): Promise<void> {
     this.ensureLeader();
-    await this.linearizable("");
+    await this.linearizable(null);
     if (this.context.core().softState().role !== "leader") throw this.context.refusals.notLeaderError();
   }
 
@@ -131,14 +131,17 @@ export class Requests {
     this.context.ensureRunning();
     if (consistency === "stale") metrics.readsStale++;
     else {
-      await this.linearizable(request.key);
+      await this.linearizable(null);
       metrics.readsLinearizable++;
     }
     return kv.range(request);
   }
 
-  /** linearizable: a ReadIndex read of `key` (the node confirms the leader's commit index, waits for its apply). */
-  private linearizable(key: string): Promise<{ value: string } | null> {
+  /**
+   * linearizable: a ReadIndex read of `key` (the node confirms the leader's commit index, waits for its apply);
+   * key null when the caller reads the store itself once it resolves.
+   */
+  private linearizable(key: string | null): Promise<{ value: string } | null> {
     const { refusals } = this.context;
     const soft = this.context.core().softState();
     if (soft.leaderId === 0) throw refusals.noLeaderError();

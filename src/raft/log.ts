@@ -74,8 +74,8 @@ export class RaftLog {
 
   /** slice returns entries in [lo, hi) within bytesMax (at least one), from storage then unstable. */
   slice(lo: Index, hi: Index, bytesMax: number): Entry[] {
-    assert(lo >= this.firstIndex(), `log: slice lo ${lo} < firstIndex ${this.firstIndex()}`);
-    assert(hi <= this.lastIndex() + 1, `log: slice hi ${hi} > lastIndex+1`);
+    if (!(lo >= this.firstIndex())) assert(false, `log: slice lo ${lo} < firstIndex ${this.firstIndex()}`);
+    if (!(hi <= this.lastIndex() + 1)) assert(false, `log: slice hi ${hi} > lastIndex+1`);
     if (lo >= hi) return [];
     let out: Entry[] = [];
     if (lo < this.offset) {
@@ -93,8 +93,8 @@ export class RaftLog {
   append(entries: Entry[]): void {
     const first = entries[0];
     if (first === undefined) return;
-    assert(first.index > this.committed, `log: append at ${first.index} overwrites committed ${this.committed}`);
-    assert(first.index <= this.lastIndex() + 1, `log: append at ${first.index} leaves a gap after ${this.lastIndex()}`);
+    if (!(first.index > this.committed)) assert(false, `log: append at ${first.index} overwrites committed ${this.committed}`);
+    if (!(first.index <= this.lastIndex() + 1)) assert(false, `log: append at ${first.index} leaves a gap after ${this.lastIndex()}`);
     if (first.index >= this.offset) {
       this.unstable.length = first.index - this.offset;
     } else {
@@ -135,7 +135,7 @@ export class RaftLog {
 
   commitTo(index: Index): boolean {
     if (index <= this.committed) return false;
-    assert(index <= this.lastIndex(), `log: commit ${index} beyond lastIndex ${this.lastIndex()}`);
+    if (!(index <= this.lastIndex())) assert(false, `log: commit ${index} beyond lastIndex ${this.lastIndex()}`);
     this.committed = index;
     return true;
   }

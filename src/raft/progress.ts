@@ -113,6 +113,6 @@ export class Progress {
 
   private check(): void {
     assert(this.match >= 0, "progress: match >= 0");
-    assert(this.match < this.next, `progress: match ${this.match} < next ${this.next}`);
+    if (!(this.match < this.next)) assert(false, `progress: match ${this.match} < next ${this.next}`);
   }
 }

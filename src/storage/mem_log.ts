@@ -129,8 +129,8 @@ export class MemLog {
   }
 
   entries(lo: Index, hi: Index, bytesMax: number): Entry[] {
-    assert(lo >= this.first, `entries(${lo}) below first index ${this.first}: compacted`);
-    assert(hi <= this.lastIndex() + 1, `entries(.., ${hi}) beyond last index ${this.lastIndex()}`);
+    if (!(lo >= this.first)) assert(false, `entries(${lo}) below first index ${this.first}: compacted`);
+    if (!(hi <= this.lastIndex() + 1)) assert(false, `entries(.., ${hi}) beyond last index ${this.lastIndex()}`);
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {

@@ -61,7 +61,7 @@ export function encodeEntries(entries: Entry[], hardState: HardState | null): Ui
     const conf = entry.kind === "conf" ? pack(entry.change) : null;
     confs.push(conf);
     const body = entry.kind === "normal" ? entry.data.byteLength : conf === null ? 0 : conf.byteLength;
-    assert(entry_prefix_bytes + body <= record_payload_bytes_max, `entry ${entry.index} of ${body} bytes exceeds the record limit`);
+    if (!(entry_prefix_bytes + body <= record_payload_bytes_max)) assert(false, `entry ${entry.index} of ${body} bytes exceeds the record limit`);
     size += record_header_bytes + entry_prefix_bytes + body;
   }
   const out = new Uint8Array(size);

@@ -119,13 +119,13 @@ export class Wal implements LogStore {
     // The record goes to the file before the image changes: a write the full disk refuses (no_space.ts) then
     // leaves both as they were, and the same save can simply be made again later.
     const unfit = this.mem.appendProblem(entries);
-    assert(unfit === null, `save: ${unfit}`);
+    if (!(unfit === null)) assert(false, `save: ${unfit}`);
     const min = entries.length > 0 ? entries[0]!.index : 0;
     const max = entries.length > 0 ? entries[entries.length - 1]!.index : 0;
     const refused = this.writeRecord(encodeEntries(entries, hardState), min, max);
     if (refused !== null) return Promise.reject(refused);
     const problem = this.mem.append(entries, true);
-    assert(problem === null, `save: ${problem}`);
+    if (!(problem === null)) assert(false, `save: ${problem}`);
     if (hardState !== null) this.mem.hs = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
     return this.afterWrite();
   }
@@ -261,7 +261,7 @@ export class Wal implements LogStore {
   /** afterWrite checks the image the record now describes, then waits for the shared fsync. */
   private afterWrite(): Promise<void> {
     const problem = this.mem.invariantProblem();
-    assert(problem === null, `log invariant: ${problem}`);
+    if (!(problem === null)) assert(false, `log invariant: ${problem}`);
     return this.barrier();
   }
 

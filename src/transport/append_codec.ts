@@ -14,7 +14,7 @@ type AppendMessage = Message & { type: "append" };
 
 const utf8 = new TextEncoder();
 /** key: a short ASCII string as a msgpack fixstr. */
-function key(s: string): Uint8Array {
+export function key(s: string): Uint8Array {
   const b = utf8.encode(s);
   assert(b.length < 32, "fixstr key");
   const out = new Uint8Array(1 + b.length);
@@ -43,7 +43,7 @@ const k = {
 };
 
 /** intBytes is the msgpack size of a safe integer as written by writeInt. */
-function intBytes(n: number): number {
+export function intBytes(n: number): number {
   if (n >= 0) {
     if (n < 0x80) return 1;
     if (n < 0x100) return 2;
@@ -57,7 +57,7 @@ function intBytes(n: number): number {
 }
 
 /** Writer: a cursor over a buffer sized exactly in advance (every write is bounds-checked by the final assert). */
-class Writer {
+export class Writer {
   pos = 0;
   private view: DataView;
   constructor(readonly buf: Uint8Array) {

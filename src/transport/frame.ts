@@ -49,7 +49,8 @@ export class FrameDecoder {
   private bodyFilled = 0;
   private failed = false;
 
-  constructor(bytesMax: number) {
+  /** decode turns one frame body into its value (default: msgpackr; inbound.ts adds its append fast path). */
+  constructor(bytesMax: number, private readonly decode: (body: Uint8Array) => unknown = decodeFrameBody) {
     assert(bytesMax > 0, "frame bytesMax must be positive");
     this.bytesMax = bytesMax;
   }
@@ -88,7 +89,7 @@ export class FrameDecoder {
           const body = this.body;
           this.body = null;
           this.bodyFilled = 0;
-          emit(decodeBody(body));
+          emit(this.decode(body));
         }
         continue;
       }
@@ -97,7 +98,7 @@ export class FrameDecoder {
         const length = this.checkLength(readU32(chunk, offset));
         offset += frame_header_bytes;
         if (chunk.length - offset >= length) {
-          emit(decodeBody(chunk.subarray(offset, offset + length)));
+          emit(this.decode(chunk.subarray(offset, offset + length)));
           offset += length;
         } else {
           this.body = new Uint8Array(length);
@@ -128,7 +129,8 @@ function readU32(bytes: Uint8Array, offset: number): number {
   return ((bytes[offset]! << 24) >>> 0) + (bytes[offset + 1]! << 16) + (bytes[offset + 2]! << 8) + bytes[offset + 3]!;
 }
 
-function decodeBody(body: Uint8Array): unknown {
+/** decodeFrameBody: one frame body through msgpackr; FrameError when it is not exactly one msgpack value. */
+export function decodeFrameBody(body: Uint8Array): unknown {
   // A frame holds exactly one msgpack value: unpack throws on trailing bytes ("end of buffer not reached").
   try {
     return packr.unpack(body);

@@ -5,7 +5,9 @@
 import type { Socket } from "bun";
 import type { Message, NodeId } from "../raft/types.ts";
 import { limits } from "../shared/limits.ts";
-import { FrameDecoder, FrameError, encodeFrame } from "./frame.ts";
+import { decodeAck } from "./ack_codec.ts";
+import { decodeAppendFrame } from "./append_decode.ts";
+import { FrameDecoder, FrameError, decodeFrameBody, encodeFrame } from "./frame.ts";
 import type { TransportLogging } from "./log.ts";
 import { OutQueue } from "./out_queue.ts";
 import { SnapshotReceiver } from "./snapshot_recv.ts";
@@ -34,8 +36,13 @@ export interface InboundContext {
   counters: { refused: number; protocolErrors: number; delivered: number };
 }
 
+function decodeInbound(body: Uint8Array): Frame {
+  return decodeAppendFrame(body) ?? decodeAck(body) ?? parseFrame(decodeFrameBody(body));
+}
+
 export class InboundConn {
-  private readonly decoder = new FrameDecoder(hello_bytes_max);
+  /** Frames come out parsed: appends and acks in their hand-written layouts by the fast paths, the rest through msgpackr. */
+  private readonly decoder = new FrameDecoder(hello_bytes_max, decodeInbound);
   private peer: NodeId | null = null;
   private kind: LinkKind | null = null;
   /** incarnation: the peer's data-directory incarnation from its hello ("" when it sent none). */
@@ -63,7 +70,7 @@ export class InboundConn {
     try {
       // Frame by frame: the handshake raises the decoder's limit before the next header in this chunk is read.
       this.decoder.push(chunk, (value) => {
-        if (!this.dead && !this.ctx.isClosed()) this.handle(parseFrame(value));
+        if (!this.dead && !this.ctx.isClosed()) this.handle(value as Frame);
       });
     } catch (error) {
       // Never let an exception escape a socket handler: whatever went wrong, only this connection pays.

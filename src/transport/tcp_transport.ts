@@ -5,6 +5,7 @@ import type { Message, NodeId } from "../raft/types.ts";
 import { assert } from "../shared/assert.ts";
 import { limits } from "../shared/limits.ts";
 import { formatHostPort, parseHostPort } from "./addr.ts";
+import { encodeAck } from "./ack_codec.ts";
 import { AppendEncoder } from "./append_codec.ts";
 import { FrameError, encodeFrame } from "./frame.ts";
 import { InboundConn, type InboundContext } from "./inbound.ts";
@@ -222,7 +223,10 @@ export class TcpTransport implements QklzlTransport {
     }
     let frame: Uint8Array;
     try {
-      frame = message.type === "append" ? this.appends.encode(message, limits.frame_bytes_max) : encodeFrame({ t: "m", m: message }, limits.frame_bytes_max);
+      frame =
+        message.type === "append"
+          ? this.appends.encode(message, limits.frame_bytes_max)
+          : (encodeAck(message, limits.frame_bytes_max) ?? encodeFrame({ t: "m", m: message }, limits.frame_bytes_max));
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
       this.logging.warnOnce(`big:${message.to}`, `dropping a ${message.type} to peer ${message.to}: ${error.message}`);

@@ -7,6 +7,7 @@ function setup(options: { refuse?: boolean } = {}) {
   const asked: string[] = [];
   let applied = 0;
   const map = new Map<string, string>([["a", "1"]]);
+  const gets: string[] = [];
   const reads = new Reads(
     {
       readIndex: (ctx) => {
@@ -15,12 +16,15 @@ function setup(options: { refuse?: boolean } = {}) {
         return null;
       },
       applied: () => applied,
-      get: (key) => map.get(key),
+      get: (key) => {
+        gets.push(key);
+        return map.get(key);
+      },
       roundFailed: () => new QklzlError("not_leader", "lost"),
     },
     { timeoutMs: 200, roundStaleMs: 100, prefix: "t" },
   );
-  return { reads, asked, map, setApplied: (n: number) => (applied = n) };
+  return { reads, asked, map, gets, setApplied: (n: number) => (applied = n) };
 }
 
 async function outcome(promise: Promise<unknown>): Promise<string> {
@@ -32,6 +36,19 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
 }
 
 describe("linearizable read batching", () => {
+  test("a read point without a key (readKv, range read the store themselves) fetches no value", async () => {
+    const { reads, asked, gets, setApplied } = setup();
+    const point = reads.read(null);
+    const value = reads.read("a");
+    reads.onReadState(asked[0]!, 3);
+    reads.onReadState(asked[1]!, 3);
+    setApplied(3);
+    reads.onApplied(3);
+    expect(await outcome(point)).toBe("null");
+    expect(await outcome(value)).toBe('{"value":"1"}');
+    expect(gets).toEqual(["a"]);
+  });
+
   test("reads arriving during a round share the next one; each is served once applied reaches its read index", async () => {
     const { reads, asked, map, setApplied } = setup();
     const first = reads.read("a");
