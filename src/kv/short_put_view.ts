@@ -1,5 +1,5 @@
 import { bytesPut } from "./bytes_put.ts";
-import type { DecodedEntry } from "./command.ts";
+import type { ShortEntry } from "./short_decode.ts";
 
 /**
  * shortPutView reads a large v2 short-form put, [16, id or nil, key, value] (kv/command.ts), without making a
@@ -8,7 +8,7 @@ import type { DecodedEntry } from "./command.ts";
  * is decoded only if a watcher wants it. Returns null for anything else (a small value, another form, bytes
  * it does not expect), which then takes msgpackr's decoding as before: a fast path, never a second format.
  */
-export function shortPutView(data: Uint8Array, valueBytesMin: number): DecodedEntry | null {
+export function shortPutView(data: Uint8Array, valueBytesMin: number): ShortEntry | null {
   if (data.length < valueBytesMin || data[0] !== 0x94 || data[1] !== 16) return null;
   let at = 2;
   let requestId: string | null = null;

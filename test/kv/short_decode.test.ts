@@ -21,6 +21,12 @@ function generic(data: Uint8Array): unknown {
   return "other";
 }
 
+/** plain: a decoded entry with a put read as a view of its bytes (short_put_view.ts) given as its string. */
+function plain(entry: ReturnType<typeof decodeEntry>): unknown {
+  if (entry.request.kind !== "put" || entry.request.put.value_bytes === undefined) return entry;
+  return { ...entry, request: { kind: "put", put: { key: entry.request.put.key, value: entry.request.put.value } } };
+}
+
 const texts = ["k", "bench-key-00000042", "x".repeat(31), "y".repeat(32), "z".repeat(255), "w".repeat(256), "v".repeat(70_000), "", "é", "键-key", "a\u0000b", "\u007f"];
 
 describe("decodeShortEntry", () => {
@@ -38,7 +44,7 @@ describe("decodeShortEntry", () => {
               taken++;
             }
             if (fast !== null) expect(fast).toEqual(generic(data) as never);
-            expect(decodeEntry(data)).toEqual(generic(data) as never);
+            expect(plain(decodeEntry(data))).toEqual(generic(data) as never);
           }
         }
       }
