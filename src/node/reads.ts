@@ -40,6 +40,7 @@ export class Reads {
   private waitingApply: Array<{ index: number; readers: Reader[] }> = [];
   private nextCtx = 1;
   private pending = 0;
+  private kickScheduled = false;
   roundsStarted = 0;
 
   constructor(
@@ -65,7 +66,7 @@ export class Reads {
         fn(value);
       };
       this.queued.push({ key, deadline: performance.now() + this.options.timeoutMs, resolve: done(resolve), reject: done(reject) });
-      this.kick();
+      this.kickSoon();
     });
   }
 
@@ -103,7 +104,21 @@ export class Reads {
       this.waitingApply.push({ index, readers: round.readers });
       this.waitingApply.sort((a, b) => a.index - b.index);
     }
-    this.kick();
+    this.kickSoon();
+  }
+
+  /**
+   * kickSoon starts the next round at the end of this event-loop turn rather than now: the reads that arrive in
+   * the same turn (one poll of the HTTP sockets, the answers this round just released) share one heartbeat round
+   * instead of the first of them starting a round alone. A round still starts only after its readers arrived.
+   */
+  private kickSoon(): void {
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      this.kick();
+    });
   }
 
   /** onApplied serves the readers whose read index is now applied. */

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { utf8ByteLength, validateKey as checkKey } from "../../src/kv/command.ts";
 import { parseListen } from "../../src/node/http/server.ts";
-import { requestTarget, withoutParam } from "../../src/node/http/url.ts";
+import { plainKey, requestTarget, withoutParam } from "../../src/node/http/url.ts";
 import { checkHostPort, parseFlag } from "../../src/node/http/validate.ts";
 import { isQklzlError } from "../../src/shared/errors.ts";
 
@@ -30,6 +30,20 @@ describe("requestTarget", () => {
     expect(withoutParam(requestTarget("http://h:1/kv?forward=true"), "forward")).toBe("/kv");
     expect(withoutParam(requestTarget("http://h:1/kv?a=1&forward=true&b=2"), "forward")).toBe("/kv?a=1&b=2");
     expect(withoutParam(requestTarget("http://h:1/kv?a=1"), "forward")).toBe("/kv?a=1");
+  });
+});
+
+describe("plainKey (the GET /kv?key=K fast path)", () => {
+  test("gives the key exactly as URLSearchParams does, and null for any query it must not cut by hand", () => {
+    const plain = ["key=a", "key=", "key=bench-key-00001234", "key=a/b.c~d!*()", "key=%C3%A9"];
+    for (const query of plain) {
+      const expected = new URLSearchParams(query).get("key");
+      if (query.includes("%")) expect(plainKey(query)).toBeNull();
+      else expect(plainKey(query)).toBe(expected!);
+    }
+    for (const query of ["key=a+b", "key=a%20b", "key=a&consistency=stale", "key=a&key=b", "key=a=b", "prefix=a", "keys=a", "xkey=a", "", "key"]) {
+      expect(plainKey(query)).toBeNull();
+    }
   });
 });
 

@@ -15,7 +15,7 @@ import { auth_route_paths, authRoutes } from "./auth_routes.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { getSnapshot } from "./snapshot_route.ts";
 import { postCompact, postTxn } from "./txn.ts";
-import { type RequestTarget, requestTarget } from "./url.ts";
+import { plainKey, type RequestTarget, requestTarget } from "./url.ts";
 import { parseConsistency, parseFlag, parseJoinRequest, parseMemberId } from "./validate.ts";
 import { getWatch, postWatchProgress, watch_defaults } from "./watch_route.ts";
 
@@ -26,13 +26,14 @@ function getStatus(ctx: RouteContext): Response {
 }
 
 async function getKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
-  const params = new URLSearchParams(target.query);
-  if (isRangeQuery(params)) return getKvRange(ctx, req, target, params);
-  const key = params.get("key");
+  const plain = plainKey(target.query);
+  const params = plain === null ? new URLSearchParams(target.query) : null;
+  if (params !== null && isRangeQuery(params)) return getKvRange(ctx, req, target, params);
+  const key = plain ?? params!.get("key");
   if (key === null) throw new QklzlError("bad_request", 'missing query parameter "key"');
   validateKey(key, ctx.options.maxKeyBytes);
-  const consistency = parseConsistency(params.get("consistency"));
-  const forward = parseFlag("forward", params.get("forward"));
+  const consistency = parseConsistency(params === null ? null : params.get("consistency"));
+  const forward = parseFlag("forward", params === null ? null : params.get("forward"));
   return leaderOnly(
     ctx,
     req,
