@@ -46,6 +46,7 @@ describe("nodeOptionsFromFlags", () => {
       heartbeatMs: 100,
       electionMs: 1000,
       snapshotEntries: 10000,
+      snapshotBytes: 64 * 1024 * 1024,
       trailingEntries: 5000,
       requestTimeoutMs: 5000,
       learnerTimeoutMs: 30000,
