@@ -26,7 +26,7 @@ export const nodeArgs = {
   "grpc-addr": { type: "string", description: "address for the etcd v3 gRPC API (etcdctl, etcd clients); off unless given", valueHint: "host:port" },
   "heartbeat-ms": { type: "string", description: "leader heartbeat interval", default: "100", valueHint: "ms" },
   "election-ms": { type: "string", description: "minimum election timeout (the real one is random in [t, 2t))", default: "1000", valueHint: "ms" },
-  "snapshot-entries": { type: "string", description: "take a snapshot every this many applied entries", default: "10000", valueHint: "n" },
+  "snapshot-entries": { type: "string", description: "take a snapshot every this many applied entries", default: "100000", valueHint: "n" },
   "snapshot-bytes": { type: "string", description: "...or once the entries applied since the last snapshot hold this many bytes", default: "64MiB", valueHint: "bytes" },
   "trailing-entries": { type: "string", description: "log entries kept behind a snapshot for slow followers", default: "5000", valueHint: "n" },
   "request-timeout-ms": { type: "string", description: "deadline of every client request inside the node", default: "5000", valueHint: "ms" },

@@ -45,7 +45,7 @@ describe("nodeOptionsFromFlags", () => {
       join: null,
       heartbeatMs: 100,
       electionMs: 1000,
-      snapshotEntries: 10000,
+      snapshotEntries: 100000,
       snapshotBytes: 64 * 1024 * 1024,
       trailingEntries: 5000,
       requestTimeoutMs: 5000,
