@@ -20,6 +20,7 @@ export interface StartFlags {
   "heartbeat-ms"?: string;
   "election-ms"?: string;
   "snapshot-entries"?: string;
+  "snapshot-bytes"?: string;
   "trailing-entries"?: string;
   "request-timeout-ms"?: string;
   "learner-timeout-ms"?: string;
@@ -96,7 +97,8 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     join,
     heartbeatMs,
     electionMs,
-    snapshotEntries: parseInteger("snapshot-entries", flags["snapshot-entries"] ?? "10000", 1),
+    snapshotEntries: parseInteger("snapshot-entries", flags["snapshot-entries"] ?? "100000", 1),
+    snapshotBytes: parseBytes("snapshot-bytes", flags["snapshot-bytes"] ?? "64MiB", 1),
     trailingEntries: parseInteger("trailing-entries", flags["trailing-entries"] ?? "5000", 0),
     requestTimeoutMs: parseInteger("request-timeout-ms", flags["request-timeout-ms"] ?? "5000", 1),
     learnerTimeoutMs: parseInteger("learner-timeout-ms", flags["learner-timeout-ms"] ?? "30000", 1),

@@ -38,6 +38,8 @@ export class Applier {
   private term: number;
   /** replayedUpTo: the commit index at start; applying up to it replays our own history (logged as debug). */
   private replayedUpTo = 0;
+  /** appliedBytes: command bytes applied by this process (replay included); the snapshotter's byte trigger reads it. */
+  appliedBytes = 0;
   /** removed: this node applied its own removal; the loop stops after this Ready. */
   removed = false;
 
@@ -69,6 +71,7 @@ export class Applier {
     for (const e of entries) {
       let response: KvResponse | null = null;
       if (e.kind === "normal") {
+        this.appliedBytes += e.data.length;
         response = kv.applyEntry(e.index, e.data);
       } else {
         kv.skip(e.index);

@@ -215,6 +215,7 @@ function validateOptions(options: NodeOptions): void {
   if (!(options.heartbeatMs > 0)) throw bad("heartbeat must be positive");
   if (!(options.electionMs >= 2 * options.heartbeatMs)) throw bad("the election timeout must be at least twice the heartbeat");
   if (!(options.snapshotEntries > 0) || !(options.trailingEntries >= 0)) throw bad("snapshot entries must be positive, trailing entries ≥ 0");
+  if (options.snapshotBytes !== undefined && !(options.snapshotBytes > 0)) throw bad("snapshot bytes must be positive");
   if (!(options.requestTimeoutMs > 0)) throw bad("request timeout must be positive");
   const tlsProblem = options.tls === undefined ? null : tlsFilesProblem(options.tls);
   if (tlsProblem !== null) throw bad(tlsProblem);

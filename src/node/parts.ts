@@ -118,6 +118,8 @@ export function createParts(init: RuntimeOptions, hooks: PartsHooks): RuntimePar
     isDurable: (index, term) => saves.isDurable(index, term),
     nextSave: () => saves.nextSave(),
     snapshotEntries: options.snapshotEntries,
+    snapshotBytes: options.snapshotBytes ?? limits.snapshot_bytes_default,
+    appliedBytes: () => applier.appliedBytes,
     snapshotPhase: snapshotPhaseOf(options.id),
     trailingEntries: options.trailingEntries,
     appliedMeta: () => applier.appliedMeta(),

@@ -3,6 +3,7 @@ import type { KvStateMachine } from "../kv/index.ts";
 import type { RaftNode } from "../raft/api.ts";
 import type { Message, SnapshotMeta } from "../raft/types.ts";
 import { assert } from "../shared/assert.ts";
+import { limits } from "../shared/limits.ts";
 import type { Storage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
 import type { NodeMetrics } from "./metrics.ts";
@@ -28,11 +29,20 @@ export interface SnapshotContext {
   metrics: NodeMetrics;
   snapshotEntries: number;
   /**
+   * snapshotBytes: also snapshot once the entries applied since the last snapshot hold this many command bytes
+   * (they stay in memory until a snapshot compacts them: 10,000 × 1 MiB would not fit).
+   */
+  snapshotBytes: number;
+  /** appliedBytes: command bytes this process has applied so far (a running total, replay included). */
+  appliedBytes(): number;
+  /**
    * snapshotPhase in [0, 1): this node's first automatic snapshot comes that share of the spacing early, so
    * that replicas (which apply the same indexes at about the same moment) do not all snapshot at once.
    */
   snapshotPhase?: number;
   trailingEntries: number;
+  /** trailingBytes: compaction keeps no more than about this many bytes of trailing entries (limits.trailing_bytes_max). */
+  trailingBytes?: number;
   /** appliedMeta: index, term and configuration of the last applied entry (what a snapshot now covers). */
   appliedMeta(): SnapshotMeta;
   /** isDurable: this node's log holds entry (index, term) on disk (an applied entry may not be, on a follower). */
@@ -64,6 +74,13 @@ export class Snapshotter {
   private retryAt = 0;
   /** early: no automatic snapshot yet in this process (the first one is shifted by snapshotPhase). */
   private early = true;
+  /** bytesAtLast: appliedBytes() when the last snapshot's image was fixed (or installed). */
+  private bytesAtLast = 0;
+  /**
+   * marks: (index, appliedBytes) after each Ready, oldest first, back to the last compaction point: where the
+   * trailing bytes bound puts the next compaction. One per Ready, dropped as the log is compacted past them.
+   */
+  private readonly marks: { index: number; bytes: number }[] = [];
 
   constructor(private readonly context: SnapshotContext) {
     this.lastIndex = context.storage.log.snapshotMeta().index;
@@ -75,13 +92,25 @@ export class Snapshotter {
 
   /** maybeTake starts an automatic snapshot once enough entries were applied since the last one. */
   maybeTake(): void {
+    const applied = this.context.appliedBytes();
+    const index = this.context.kv.appliedIndex;
+    const last = this.marks[this.marks.length - 1];
+    if (last === undefined || index > last.index) this.marks.push({ index, bytes: applied });
     if (this.taking !== null || performance.now() < this.retryAt) return;
+    if (applied - this.bytesAtLast >= this.context.snapshotBytes) {
+      this.start();
+      return;
+    }
     const keys = this.context.kv.size;
     const spacing = Math.max(this.context.snapshotEntries, keys >= big_map_keys ? Math.floor(keys / big_map_spacing) : 0);
     // Earlier, never later: the spacing stays a bound on the log kept; each replica's snapshots then keep
     // their own phase (the next is due `spacing` entries after the last).
     const due = this.early ? Math.max(1, spacing - Math.floor((this.context.snapshotPhase ?? 0) * spacing)) : spacing;
-    if (this.context.kv.appliedIndex - this.lastIndex < due) return;
+    if (index - this.lastIndex < due) return;
+    this.start();
+  }
+
+  private start(): void {
     this.early = false;
     this.take().catch((error) => {
       // Retry later, not at every Ready (a full disk would otherwise flood the log).
@@ -95,13 +124,14 @@ export class Snapshotter {
     if (this.taking !== null) return this.taking;
     const meta = this.context.appliedMeta();
     if (meta.index <= this.lastIndex) return Promise.resolve({ index: this.lastIndex });
-    this.taking = this.write(meta).finally(() => {
+    const bytes = this.context.appliedBytes(); // the image is fixed synchronously in write(), at these bytes
+    this.taking = this.write(meta, bytes).finally(() => {
       this.taking = null;
     });
     return this.taking;
   }
 
-  private async write(meta: SnapshotMeta): Promise<{ index: number }> {
+  private async write(meta: SnapshotMeta, appliedBytes: number): Promise<{ index: number }> {
     const started = performance.now();
     const generation = this.generation;
     // Fixed synchronously, before any await: the image is the state exactly at meta.index.
@@ -144,9 +174,10 @@ export class Snapshotter {
       image.close();
     }
     this.lastIndex = meta.index;
+    this.bytesAtLast = Math.max(this.bytesAtLast, appliedBytes);
     this.context.metrics.snapshotsTaken++;
     const log = this.context.storage.log;
-    const compactTo = meta.index - this.context.trailingEntries;
+    const compactTo = this.compactionPoint(meta.index, appliedBytes);
     if (compactTo >= log.firstIndex()) await log.compact(compactTo);
     // Whole-segment compaction keeps up to a segment of entries in memory; let go of them now.
     if (compactTo >= log.firstIndex()) log.release?.(compactTo);
@@ -155,6 +186,24 @@ export class Snapshotter {
       `snapshot at index ${meta.index} (term ${meta.term}, ${this.context.kv.size} keys, ${bytes} bytes) in ${ms} ms; log now [${log.firstIndex()}, ${log.lastIndex()}]`,
     );
     return { index: meta.index };
+  }
+
+  /**
+   * compactionPoint: the log is compacted up to here after a snapshot at `index`: trailingEntries behind it,
+   * or closer where those entries would hold more than trailingBytes (one Ready's granularity).
+   */
+  private compactionPoint(index: number, bytes: number): number {
+    let point = index - this.context.trailingEntries;
+    const trailingBytes = this.context.trailingBytes ?? limits.trailing_bytes_max;
+    for (const mark of this.marks) {
+      if (mark.index > index) break;
+      if (bytes - mark.bytes >= trailingBytes) point = Math.max(point, mark.index);
+      else break;
+    }
+    let behind = 0;
+    while (behind < this.marks.length && this.marks[behind]!.index < point) behind++;
+    this.marks.splice(0, behind); // one splice: shift() per mark would be quadratic
+    return point;
   }
 
   /** send streams the newest snapshot to m.to (the core asked for it) and reports the outcome to the core. */
@@ -221,6 +270,8 @@ export class Snapshotter {
     await this.context.kv.restore(staged.data);
     assert(this.context.kv.appliedIndex === meta.index, `snapshot ${meta.index}: image is at ${this.context.kv.appliedIndex}`);
     this.lastIndex = Math.max(this.lastIndex, meta.index);
+    this.bytesAtLast = this.context.appliedBytes();
+    this.marks.length = 0; // the log restarts after meta.index
     this.context.metrics.snapshotsInstalled++;
     this.context.installed(meta);
     const ms = (performance.now() - started).toFixed(0);

@@ -25,6 +25,8 @@ export interface NodeOptions {
   electionMs: number;
   /** snapshotEntries: take a snapshot every this many applied entries. */
   snapshotEntries: number;
+  /** snapshotBytes: ...or once the entries applied since the last snapshot hold this many bytes (default limits.snapshot_bytes_default). */
+  snapshotBytes?: number;
   /** trailingEntries: log entries kept behind a snapshot for slow followers. */
   trailingEntries: number;
   requestTimeoutMs: number;

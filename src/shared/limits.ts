@@ -20,6 +20,14 @@ export const limits = {
   pending_requests_max: 100_000,
   pending_reads_max: 100_000,
   segment_bytes_default: 64 * 1024 * 1024,
+  /**
+   * The log since the last snapshot stays in memory: an automatic snapshot is also taken once the entries
+   * applied since the last one hold this many command bytes (--snapshot-bytes), whatever their count, so that
+   * large values (1 MiB) do not need a smaller --snapshot-entries by hand.
+   */
+  snapshot_bytes_default: 64 * 1024 * 1024,
+  /** Compaction keeps at most --trailing-entries behind a snapshot, and no more than about this many bytes of them. */
+  trailing_bytes_max: 16 * 1024 * 1024,
   members_max: 9,
   /** Operations in one txn (success + failure lists, nested ones included), and compares in one txn. */
   txn_ops_max: 128,
