@@ -184,11 +184,24 @@ export function encodePutResponse(m: Msg): Buffer | null {
   const header = m.header as Record<string, unknown> | null | undefined;
   let headerFields: Array<[number, Varint]> | null = null;
   let headerSize = 0;
+  // The common header (the node's two ids as text, a revision and a term): its ids' bytes are reused, no lists built.
+  let ids: Uint8Array | null = null;
+  let revision = 0;
+  let term = 0;
   if (present(header)) {
     if (typeof header !== "object") return null;
-    headerFields = scalars(header!, header_fields);
-    if (headerFields === null) return null;
-    headerSize = scalarsSize(headerFields);
+    ids = headerIds(header!);
+    revision = header!.revision as number;
+    term = header!.raft_term as number;
+    if (ids !== null && plain(revision) && plain(term)) {
+      headerFields = [];
+      headerSize = ids.length + 2 + varintSize(revision) + varintSize(term);
+    } else {
+      ids = null;
+      headerFields = scalars(header!, header_fields);
+      if (headerFields === null) return null;
+      headerSize = scalarsSize(headerFields);
+    }
   }
   const kv = m.prev_kv as Record<string, unknown> | null | undefined;
   let kvKey: Uint8Array | null = null;
@@ -224,6 +237,11 @@ export function encodePutResponse(m: Msg): Buffer | null {
   if (headerFields !== null) {
     w.byte(0x0a);
     w.varint(headerSize);
+    if (ids !== null) {
+      w.bytes(ids);
+      put(w, 0x18, revision);
+      put(w, 0x20, term);
+    }
     for (const [tag, v] of headerFields) put(w, tag, v);
   }
   if (kvFields !== null) {
@@ -243,6 +261,32 @@ export function encodePutResponse(m: Msg): Buffer | null {
     if (kvLease !== null) put(w, 0x30, kvLease);
   }
   return w.buf;
+}
+
+/** plain: a non-negative safe integer (its varint is written without BigInt). */
+function plain(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** last_ids: the last header's ids and the bytes of fields 1 and 2 they make (they change only with the node's cluster). */
+let last_ids: { cluster_id: string; member_id: string; bytes: Uint8Array } | null = null;
+
+/** headerIds: the bytes of a header's cluster_id and member_id fields when both are decimal text, else null. */
+function headerIds(header: Record<string, unknown>): Uint8Array | null {
+  const cluster_id = header.cluster_id;
+  const member_id = header.member_id;
+  if (typeof cluster_id !== "string" || typeof member_id !== "string") return null;
+  if (last_ids !== null && last_ids.cluster_id === cluster_id && last_ids.member_id === member_id) return last_ids.bytes;
+  const c = idVarint(cluster_id);
+  const m = idVarint(member_id);
+  if (c === null || m === null) return null;
+  const bytes = new Uint8Array(2 + c.length + m.length);
+  bytes[0] = 0x08;
+  bytes.set(c, 1);
+  bytes[1 + c.length] = 0x10;
+  bytes.set(m, 2 + c.length);
+  last_ids = { cluster_id, member_id, bytes };
+  return bytes;
 }
 
 /** fastPutCodec: KV.Put's method codec with the hand-written paths first and proto-loader's behind them. */

@@ -455,7 +455,9 @@ export class H2Connection implements StreamOwner {
         const left = item.bytes.length - item.offset;
         const n = Math.min(left, stream.sendWindow, this.sendWindow, this.peerMaxFrame);
         if (n <= 0 && left > 0) break;
-        this.queueFrame(FrameType.DATA, 0, stream.id, item.bytes.subarray(item.offset, item.offset + n));
+        // A whole message in one frame (almost every answer) needs no view of it.
+        const whole = item.offset === 0 && n === item.bytes.length;
+        this.queueFrame(FrameType.DATA, 0, stream.id, whole ? item.bytes : item.bytes.subarray(item.offset, item.offset + n));
         stream.sendWindow -= n;
         this.sendWindow -= n;
         item.offset += n;
