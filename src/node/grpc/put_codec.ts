@@ -6,6 +6,7 @@
 // proto-loader's own codec, so rare inputs behave as before.
 import type { MethodCodec } from "./call.ts";
 import type { Msg } from "./codec.ts";
+import { frame } from "./wire.ts";
 
 /** small_varint_bytes: varints of at most 7 bytes (< 2^49) are read as numbers here; longer ones fall back. */
 const small_varint_bytes = 7;
@@ -178,9 +179,9 @@ function scalarsSize(list: Array<[number, Varint]>): number {
 
 /**
  * encodePutResponse: the PutResponse bytes proto-loader writes for `m` ({header, prev_kv?} as codec.ts builds
- * them), or null when `m` needs proto-loader.
+ * them), or null when `m` needs proto-loader. `prefix` 5: after the gRPC message prefix (one buffer, no copy).
  */
-export function encodePutResponse(m: Msg): Buffer | null {
+export function encodePutResponse(m: Msg, prefix = 0): Buffer | null {
   const header = m.header as Record<string, unknown> | null | undefined;
   let headerFields: Array<[number, Varint]> | null = null;
   let headerSize = 0;
@@ -233,7 +234,13 @@ export function encodePutResponse(m: Msg): Buffer | null {
   let total = 0;
   if (headerFields !== null) total += 1 + varintSize(headerSize) + headerSize;
   if (kvFields !== null) total += 1 + varintSize(kvSize) + kvSize;
-  const w = new Writer(Buffer.allocUnsafe(total));
+  const w = new Writer(Buffer.allocUnsafe(prefix + total));
+  if (prefix === grpc_prefix_bytes) {
+    // The gRPC message prefix (wire.ts's frame): not compressed, the length big-endian.
+    w.buf[0] = 0;
+    w.buf.writeUInt32BE(total, 1);
+  }
+  w.at = prefix;
   if (headerFields !== null) {
     w.byte(0x0a);
     w.varint(headerSize);
@@ -289,13 +296,16 @@ function headerIds(header: Record<string, unknown>): Uint8Array | null {
   return bytes;
 }
 
+const grpc_prefix_bytes = 5;
+
 /** fastPutCodec: KV.Put's method codec with the hand-written paths first and proto-loader's behind them. */
-export function fastPutCodec<T extends MethodCodec>(definition: T): T {
+export function fastPutCodec<T extends MethodCodec>(definition: T): T & Required<Pick<MethodCodec, "responseFrame">> {
   const slowDecode = definition.requestDeserialize.bind(definition);
   const slowEncode = definition.responseSerialize.bind(definition);
   return {
     ...definition,
     requestDeserialize: (bytes: Buffer) => decodePutRequest(bytes) ?? slowDecode(bytes),
     responseSerialize: (message: Msg) => encodePutResponse(message) ?? slowEncode(message),
+    responseFrame: (message: Msg) => encodePutResponse(message, grpc_prefix_bytes) ?? frame(slowEncode(message)),
   };
 }

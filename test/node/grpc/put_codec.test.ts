@@ -3,6 +3,7 @@ import type { MethodDefinition } from "@grpc/grpc-js";
 import type { Msg } from "../../../src/node/grpc/codec.ts";
 import { etcdService } from "../../../src/node/grpc/protos.ts";
 import { decodePutRequest, encodePutResponse, fastPutCodec } from "../../../src/node/grpc/put_codec.ts";
+import { frame } from "../../../src/node/grpc/wire.ts";
 
 // put_codec.ts must agree with proto-loader's reflection codec exactly: the same decoded object for every
 // PutRequest, the same bytes for every PutResponse; what it does not handle it must leave to proto-loader.
@@ -86,6 +87,12 @@ describe("put_codec: PutResponse encode", () => {
       const mine = encodePutResponse(m);
       expect(mine).not.toBeNull();
       expect(Buffer.from(mine!).toString("hex")).toBe(put.responseSerialize(m).toString("hex"));
+    }
+  });
+
+  test("framed: the gRPC prefix and the same bytes in one buffer, for the fast path and the fallback", () => {
+    for (const m of [...responses, { header: { ...header, revision: 1.5 } }]) {
+      expect(fast.responseFrame(m).toString("hex")).toBe(frame(put.responseSerialize(m)).toString("hex"));
     }
   });
 
