@@ -47,6 +47,8 @@ export interface MethodCodec {
   path: string;
   requestDeserialize(bytes: Buffer): Msg;
   responseSerialize(message: Msg): Buffer;
+  /** responseFrame: the answer with its gRPC prefix in one buffer (put_codec.ts), when the codec has it. */
+  responseFrame?(message: Msg): Buffer;
 }
 
 /**
@@ -116,16 +118,17 @@ export class ServerCall extends EventEmitter {
   /** write sends one answer; false: wait for 'drain' (grpc-js object-mode semantics: counts answers, not bytes). */
   write(message: Msg): boolean {
     if (this.finished || this.stream.destroyed) return false;
-    let bytes: Buffer;
+    let framed: Buffer;
     try {
-      bytes = this.codec.responseSerialize(message);
+      const codec = this.codec;
+      framed = codec.responseFrame !== undefined ? codec.responseFrame(message) : frame(codec.responseSerialize(message));
     } catch (error) {
       this.finish({ code: grpcStatus.INTERNAL, details: `cannot serialize the answer of ${this.codec.path}: ${(error as Error).message}` });
       return false;
     }
     this.sendHeaders();
     this.unsent++;
-    const room = this.stream.write(frame(bytes), () => {
+    const room = this.stream.write(framed, () => {
       this.unsent--;
       if (this.unsent === 0 && this.needDrain) {
         this.needDrain = false;

@@ -14,6 +14,7 @@ import { leaseService } from "./lease_service.ts";
 import { maintenanceService } from "./maintenance_service.ts";
 import type { HttpTls } from "../tls/types.ts";
 import { etcdService } from "./protos.ts";
+import { fastPutCodec } from "./put_codec.ts";
 import { complete, log } from "./rpc.ts";
 import { listenH2 } from "./h2/index.ts";
 import { grpcTls } from "./tls.ts";
@@ -75,7 +76,9 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
     const service = name === "Watch" ? watchDefinition(etcdService(name)) : etcdService(name);
     const implementation = complete(name, service, guardHandlers(name, service, handlers, backend.auth));
     for (const [method, definition] of Object.entries(service)) {
-      const d = definition as MethodDefinition<Msg, Msg>;
+      const generated = definition as MethodDefinition<Msg, Msg>;
+      // KV.Put, the hottest call, uses the hand-written codec of put_codec.ts (proto-loader's behind it).
+      const d = generated.path === "/etcdserverpb.KV/Put" ? fastPutCodec(generated) : generated;
       routes.set(d.path, { definition: d, clientStream: d.requestStream, serverStream: d.responseStream, handler: implementation[method] as unknown as Handler });
     }
   };

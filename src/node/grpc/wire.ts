@@ -45,9 +45,16 @@ export class FrameReader {
         break;
       }
       onMessage(buf.subarray(5, this.needed));
+      if (buf.length === this.needed) {
+        // The chunk was exactly one message (a unary request): nothing left, no view of nothing.
+        this.needed = 5;
+        this.chunks = [];
+        this.buffered = 0;
+        break;
+      }
       buf = buf.subarray(this.needed);
       this.needed = 5;
-      this.chunks = buf.length === 0 ? [] : [buf];
+      this.chunks = [buf];
       this.buffered = buf.length;
     }
   }
