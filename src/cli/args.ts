@@ -27,7 +27,7 @@ export const nodeArgs = {
   "heartbeat-ms": { type: "string", description: "leader heartbeat interval", default: "100", valueHint: "ms" },
   "election-ms": { type: "string", description: "minimum election timeout (the real one is random in [t, 2t))", default: "1000", valueHint: "ms" },
   "snapshot-entries": { type: "string", description: "take a snapshot every this many applied entries", default: "100000", valueHint: "n" },
-  "snapshot-bytes": { type: "string", description: "...or once the entries applied since the last snapshot hold this many bytes", default: "64MiB", valueHint: "bytes" },
+  "snapshot-bytes": { type: "string", description: "...or once the entries applied since the last snapshot hold this many bytes", default: "256MiB", valueHint: "bytes" },
   "trailing-entries": { type: "string", description: "log entries kept behind a snapshot for slow followers", default: "5000", valueHint: "n" },
   "request-timeout-ms": { type: "string", description: "deadline of every client request inside the node", default: "5000", valueHint: "ms" },
   "learner-timeout-ms": { type: "string", description: "report a learner the leader has not heard from this long", default: "30000", valueHint: "ms" },

@@ -98,7 +98,7 @@ export function nodeOptionsFromFlags(flags: StartFlags): NodeOptions {
     heartbeatMs,
     electionMs,
     snapshotEntries: parseInteger("snapshot-entries", flags["snapshot-entries"] ?? "100000", 1),
-    snapshotBytes: parseBytes("snapshot-bytes", flags["snapshot-bytes"] ?? "64MiB", 1),
+    snapshotBytes: parseBytes("snapshot-bytes", flags["snapshot-bytes"] ?? "256MiB", 1),
     trailingEntries: parseInteger("trailing-entries", flags["trailing-entries"] ?? "5000", 0),
     requestTimeoutMs: parseInteger("request-timeout-ms", flags["request-timeout-ms"] ?? "5000", 1),
     learnerTimeoutMs: parseInteger("learner-timeout-ms", flags["learner-timeout-ms"] ?? "30000", 1),

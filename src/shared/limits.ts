@@ -23,9 +23,11 @@ export const limits = {
   /**
    * The log since the last snapshot stays in memory: an automatic snapshot is also taken once the entries
    * applied since the last one hold this many command bytes (--snapshot-bytes), whatever their count, so that
-   * large values (1 MiB) do not need a smaller --snapshot-entries by hand.
+   * large values (1 MiB) do not need a smaller --snapshot-entries by hand. 256 MiB, not 64: at 64 MiB, 16 KiB
+   * values snapshotted every ~4,000 entries (a ~64 MB image each time) and the p99 of 64 puts in flight doubled
+   * (BENCHMARKS.md, 05:25 UTC 2026-12-02).
    */
-  snapshot_bytes_default: 64 * 1024 * 1024,
+  snapshot_bytes_default: 256 * 1024 * 1024,
   /** Compaction keeps at most --trailing-entries behind a snapshot, and no more than about this many bytes of them. */
   trailing_bytes_max: 16 * 1024 * 1024,
   members_max: 9,

@@ -46,7 +46,7 @@ describe("nodeOptionsFromFlags", () => {
       heartbeatMs: 100,
       electionMs: 1000,
       snapshotEntries: 100000,
-      snapshotBytes: 64 * 1024 * 1024,
+      snapshotBytes: 256 * 1024 * 1024,
       trailingEntries: 5000,
       requestTimeoutMs: 5000,
       learnerTimeoutMs: 30000,
