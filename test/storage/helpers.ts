@@ -1,4 +1,6 @@
 // Shared helpers for the storage tests: temp dirs, deterministic entries, segment file access.
+import { afterAll, afterEach, beforeAll, spyOn } from "bun:test";
+import { consola } from "consola";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -6,6 +8,28 @@ import type { Entry } from "../../src/raft/types.ts";
 
 export function tempDir(prefix = "qklzl-storage-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** tempDirsPerTest: a maker of temp dirs that are removed after each test of the file that calls it. */
+export function tempDirsPerTest(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = tempDir(prefix);
+    dirs.push(d);
+    return d;
+  };
+}
+
+/** quietWarnings silences consola's warnings for the file that calls it (torn tails are cut with a warning at almost every cut point). */
+export function quietWarnings(): void {
+  let quiet: ReturnType<typeof spyOn> | null = null;
+  beforeAll(() => {
+    quiet = spyOn(consola, "warn").mockImplementation((() => {}) as never);
+  });
+  afterAll(() => quiet?.mockRestore());
 }
 
 /** dataFor: deterministic payload of entry (index, term), so any entry read back can be checked. */

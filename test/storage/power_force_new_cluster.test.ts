@@ -6,8 +6,8 @@
 // every log entry) or as the new one-voter cluster, with the whole state in both cases (no entry lost, the hard
 // state's term and vote kept), and a restart that keeps the flag (as the README says it may) must finish the
 // conversion from there.
-import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
-import { consola, createConsola } from "consola";
+import { describe, expect, test } from "bun:test";
+import { createConsola } from "consola";
 import * as fs from "node:fs";
 import { KvStateMachine, encodeCommand } from "../../src/kv/index.ts";
 import { forceNewCluster } from "../../src/node/force_new_cluster.ts";
@@ -15,24 +15,10 @@ import type { Entry, Member, SnapshotMeta } from "../../src/raft/types.ts";
 import { openStorage, type FileStorage } from "../../src/storage/index.ts";
 import { PowerFs, type PowerImage } from "./power_fs.ts";
 import { prng } from "./model_workload.ts";
-import { tempDir } from "./helpers.ts";
+import { quietWarnings, tempDirsPerTest } from "./helpers.ts";
 
-let quiet: ReturnType<typeof spyOn> | null = null;
-beforeAll(() => {
-  quiet = spyOn(consola, "warn").mockImplementation((() => {}) as never);
-});
-afterAll(() => quiet?.mockRestore());
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function fresh(): string {
-  const d = tempDir("qklzl-power-fnc-");
-  dirs.push(d);
-  return d;
-}
+quietWarnings();
+const fresh = tempDirsPerTest("qklzl-power-fnc-");
 
 const segment_bytes = 700;
 const silent = createConsola({ level: -999 });

@@ -5,33 +5,17 @@
 // (item 2, for segments and for a snapshot's name), and new directories whose own entry was never fsynced.
 // POWER_SEED=n replays a sweep from base seed n, POWER_SEEDS=k runs k seeds (no time budget), POWER_CUT=c checks
 // only cut c of the seed (and lists the files at that moment).
-import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
-import { consola } from "consola";
+import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { openStorage, type FileStorage } from "../../src/storage/index.ts";
 import { PowerFs, type PowerImage } from "./power_fs.ts";
 import { sweepSeed } from "./power_sweep.ts";
 import { meta, prng } from "./model_workload.ts";
-import { entryOk, normal, range, tempDir } from "./helpers.ts";
+import { entryOk, normal, range, quietWarnings, tempDirsPerTest } from "./helpers.ts";
 
-let quiet: ReturnType<typeof spyOn> | null = null;
-beforeAll(() => {
-  // Torn tails are cut with a warning at almost every cut point: keep the output readable.
-  quiet = spyOn(consola, "warn").mockImplementation((() => {}) as never);
-});
-afterAll(() => quiet?.mockRestore());
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function fresh(): string {
-  const d = tempDir("qklzl-power-t-");
-  dirs.push(d);
-  return d;
-}
+quietWarnings();
+const fresh = tempDirsPerTest("qklzl-power-t-");
 
 describe("power-loss sweep of the model workload", () => {
   test("every cut reopens to the acknowledged state plus a prefix of what was in flight", async () => {

@@ -5,8 +5,8 @@
 // the partial write, after the ftruncate, before and after the retry's write and its fdatasync, and inside a
 // segment roll the full disk refuses (its tmp file). Every image must reopen with every acknowledged entry and
 // hard state, and show each save whole or not at all: a refused record's partial bytes never come back.
-import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
-import { consola, createConsola } from "consola";
+import { describe, expect, test } from "bun:test";
+import { createConsola } from "consola";
 import * as fs from "node:fs";
 import type { Entry, HardState } from "../../src/raft/types.ts";
 import { DiskFullGuard } from "../../src/node/disk_full.ts";
@@ -14,25 +14,10 @@ import { isQklzlError } from "../../src/shared/errors.ts";
 import { openStorage, type FileStorage } from "../../src/storage/index.ts";
 import { PowerFs, type PowerImage } from "./power_fs.ts";
 import { prng } from "./model_workload.ts";
-import { entryOk, normal, tempDir } from "./helpers.ts";
+import { entryOk, normal, quietWarnings, tempDirsPerTest } from "./helpers.ts";
 
-let quiet: ReturnType<typeof spyOn> | null = null;
-beforeAll(() => {
-  // Every refusal and every cut tail is logged as a warning: keep the output readable.
-  quiet = spyOn(consola, "warn").mockImplementation((() => {}) as never);
-});
-afterAll(() => quiet?.mockRestore());
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function fresh(): string {
-  const d = tempDir("qklzl-power-nospace-");
-  dirs.push(d);
-  return d;
-}
+quietWarnings();
+const fresh = tempDirsPerTest("qklzl-power-nospace-");
 
 const segment_bytes = 1200;
 const entry_bytes = 40;
