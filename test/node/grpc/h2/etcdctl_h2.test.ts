@@ -1,31 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { TestCluster } from "../../harness.ts";
+import { describe, expect, test } from "bun:test";
+import { oneNodeForEtcdctl } from "../etcdctl_node.ts";
 
 // The real etcdctl (Go's HTTP/2 and HPACK, Huffman-coded and indexed headers) against the plaintext endpoint,
 // which src/node/grpc/h2/ serves: many calls on one connection (the dynamic table fills and evicts), a value
 // larger than a frame and than Go's initial stream window both ways, and a watch that receives many events.
 
-const etcdctl = Bun.which("etcdctl");
-const skip = etcdctl === null ? "SKIP: etcdctl is not on PATH (apt-get install etcd-client)" : null;
-if (skip !== null) console.warn(skip);
-
-let cluster: TestCluster;
-let endpoint = "";
-
-beforeAll(async () => {
-  if (skip !== null) return;
-  cluster = new TestCluster();
-  await cluster.bootstrap(1, { grpcAddr: "127.0.0.1:0" });
-  endpoint = cluster.node(1).grpcAddr!;
-});
-
-afterAll(async () => {
-  await cluster?.close();
-});
+const one = oneNodeForEtcdctl();
+const { etcdctl, skip } = one;
 
 /** run: etcdctl as a child process, awaited (the node serving it runs in this process: never spawnSync). */
 async function run(args: string[], stdin?: string): Promise<{ code: number; out: string }> {
-  const child = Bun.spawn([etcdctl!, `--endpoints=${endpoint}`, "--command-timeout=10s", ...args], {
+  const child = Bun.spawn([etcdctl!, `--endpoints=${one.endpoint}`, "--command-timeout=10s", ...args], {
     env: { ...process.env, ETCDCTL_API: "3" },
     stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
     stdout: "pipe",
@@ -49,7 +34,7 @@ describe.skipIf(skip !== null)("etcdctl against the h2/ server", () => {
   }, 60_000);
 
   test("txn, range with limit, and del over one connection each; a watch sees 100 events in order", async () => {
-    const watcher = Bun.spawn([etcdctl!, `--endpoints=${endpoint}`, "watch", "--prefix", "w/"], { env: { ...process.env, ETCDCTL_API: "3" }, stdout: "pipe", stderr: "pipe" });
+    const watcher = Bun.spawn([etcdctl!, `--endpoints=${one.endpoint}`, "watch", "--prefix", "w/"], { env: { ...process.env, ETCDCTL_API: "3" }, stdout: "pipe", stderr: "pipe" });
     await Bun.sleep(500);
     for (let i = 0; i < events; i++) {
       const r = await run(["put", `w/${String(i).padStart(3, "0")}`, `value-${i}`]);
