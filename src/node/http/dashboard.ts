@@ -49,11 +49,13 @@ function memberOrigin(api: NodeApi, req: Request): string | null {
   return null;
 }
 
-/** withMemberCors lets a member's page read one route's GET answers; without an Origin header nothing changes. */
+/**
+ * withMemberCors lets a member's page read one route's GET answers; without an Origin header nothing changes.
+ * Any other method is the route's own promise, untouched: a put does not pay for this wrapper's await.
+ */
 function withMemberCors(api: NodeApi, handler: RouteHandler): RouteHandler {
-  return async (req) => {
+  const withCors = async (req: Request): Promise<Response> => {
     const response = await handler(req);
-    if (req.method !== "GET" && req.method !== "HEAD") return response;
     const origin = memberOrigin(api, req);
     if (origin === null) return response;
     try {
@@ -68,6 +70,7 @@ function withMemberCors(api: NodeApi, handler: RouteHandler): RouteHandler {
       return copy;
     }
   };
+  return (req) => (req.method === "GET" || req.method === "HEAD" ? withCors(req) : handler(req));
 }
 
 /**
