@@ -3,7 +3,7 @@ import { assert } from "../../shared/assert.ts";
 import { QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
-import { type Handler, leaderOnly, readObject, type RouteContext, type RouteHandler } from "./context.ts";
+import { type Handler, leaderOnly, notLeaderAnswer, readObject, type RouteContext, type RouteHandler } from "./context.ts";
 import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
 import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
@@ -63,14 +63,14 @@ async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): P
     return leaderOnly(ctx, req, target, { wanted: forward, body: text }, () => ctx.api.kvRequest(write.request, write.requestId), write.answer);
   }
   const command = validateCommand(body, ctx.commandLimits);
-  return leaderOnly(
-    ctx,
-    req,
-    target,
-    { wanted: forward, body: text },
-    () => ctx.api.write(command),
-    (written) => Response.json({ ok: true, index: written.index }),
-  );
+  // leaderOnly written out: the most frequent request pays for no closures and one async frame less.
+  let written: { index: number };
+  try {
+    written = await ctx.api.write(command);
+  } catch (error) {
+    return await notLeaderAnswer(ctx, req, target, { wanted: forward, body: text }, error);
+  }
+  return Response.json({ ok: true, index: written.index });
 }
 
 async function postJoin(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
