@@ -18,6 +18,7 @@ import {
   window_max,
   windowUpdateFrame,
 } from "../../node/grpc/h2/frames.ts";
+import { BlockCache } from "../../node/grpc/h2/block_cache.ts";
 import { type HeaderField, HpackDecoder } from "../../node/grpc/h2/hpack.ts";
 
 /** stream_window, connection_window: what we let the server send before a WINDOW_UPDATE (answers are small). */
@@ -56,6 +57,8 @@ export class Exchange {
 export class H2ClientConnection {
   private socket: Socket<H2ClientConnection> | null = null;
   private readonly decoder = new HpackDecoder(4_096);
+  /** blocks: answers' header blocks repeat call after call (block_cache.ts: a hit is what decoding would give). */
+  private readonly blocks = new BlockCache();
   private readonly streams = new Map<number, Exchange>();
   private waiting: Exchange[] = [];
   private nextId = 1;
@@ -364,7 +367,12 @@ export class H2ClientConnection {
 
   private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer): void {
     // Decode first, always: the dynamic table is the connection's (RFC 7541 §2.3.2).
-    const fields: HeaderField[] = this.decoder.decode(block);
+    const generation = this.decoder.generation;
+    let fields: readonly HeaderField[] | undefined = this.blocks.find(block, generation)?.fields;
+    if (fields === undefined) {
+      fields = this.decoder.decode(block);
+      if (this.decoder.generation === generation) this.blocks.add(block, generation, fields);
+    }
     const exchange = this.streams.get(streamId);
     if (exchange === undefined) return;
     exchange.headerBlocks++;

@@ -1,4 +1,4 @@
-// A connection's recently decoded request header blocks. gRPC clients send the same header block call after call
+// A connection's recently decoded header blocks (the server's of requests, the bench client's of answers). gRPC peers send the same header block call after call
 // (a lean client's literals, or grpc-go's indexed references once its dynamic-table entries exist); decoding and
 // checking it again cost ~8 % of a linearizable range's leader CPU (BENCHMARKS.md "h51"). A block is kept only
 // when decoding it left the HPACK dynamic table unchanged, and found only while the table is still unchanged
