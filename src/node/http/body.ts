@@ -17,7 +17,11 @@ function tooLarge(bytes: string, maxBodyBytes: number): QklzlError {
  * request stays bounded whatever the client sends.
  */
 export async function readBodyText(req: Request, maxBodyBytes: number): Promise<string> {
-  const bytes = await readBodyBytes(req, maxBodyBytes);
+  return bodyText(await readBodyBytes(req, maxBodyBytes));
+}
+
+/** bodyText: the body bytes as text; invalid UTF-8 is a 400. */
+export function bodyText(bytes: Uint8Array): string {
   if (bytes.length === 0) return "";
   try {
     return utf8Strict.decode(bytes);
@@ -26,7 +30,10 @@ export async function readBodyText(req: Request, maxBodyBytes: number): Promise<
   }
 }
 
-/** readBodyBytes: the body as bytes, with readBodyText's bounds (a raw value, PUT /kv/KEY). */
+/**
+ * readBodyBytes: the body as bytes, with readBodyText's bounds (a raw value, PUT /kv/KEY). One async function
+ * per body read, not three: each costs a generator, a promise and a scope per request, on every write.
+ */
 export async function readBodyBytes(req: Request, maxBodyBytes: number): Promise<Uint8Array> {
   assert(maxBodyBytes > 0, "maxBodyBytes is positive");
   const declared = req.headers.get("content-length");
@@ -38,24 +45,28 @@ export async function readBodyBytes(req: Request, maxBodyBytes: number): Promise
     }
     if (length > maxBodyBytes) throw tooLarge(String(length), maxBodyBytes);
     if (length === 0) return new Uint8Array(0);
-    bytes = await readOrRefuse(req.bytes());
+    try {
+      bytes = await req.bytes();
+    } catch (error) {
+      throw refused(error);
+    }
   } else {
-    bytes = await readOrRefuse(readStreamCapped(req, maxBodyBytes));
+    try {
+      bytes = await readStreamCapped(req, maxBodyBytes);
+    } catch (error) {
+      throw refused(error);
+    }
   }
   // Paired with the checks above: whatever path we took, no more than the limit reached the parser.
   assert(bytes.byteLength <= maxBodyBytes, "body within the limit");
   return bytes;
 }
 
-/** readOrRefuse: a body cut short or broken (client gone, bad chunk framing) is the client's fault, not a 500. */
-async function readOrRefuse(reading: Promise<Uint8Array>): Promise<Uint8Array> {
-  try {
-    return await reading;
-  } catch (error) {
-    if (isQklzlError(error)) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new QklzlError("bad_request", `request body could not be read: ${reason}`);
-  }
+/** refused: a body cut short or broken (client gone, bad chunk framing) is the client's fault, not a 500. */
+function refused(error: unknown): QklzlError {
+  if (isQklzlError(error)) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new QklzlError("bad_request", `request body could not be read: ${reason}`);
 }
 
 async function readStreamCapped(req: Request, maxBodyBytes: number): Promise<Uint8Array> {

@@ -2,7 +2,7 @@ import type { Caller, CommandLimits } from "../../kv/index.ts";
 import { isQklzlError } from "../../shared/errors.ts";
 import type { JsonObject } from "../../shared/json.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
-import { parseJsonObject, readBodyText } from "./body.ts";
+import { bodyText, parseJsonObject, readBodyBytes } from "./body.ts";
 import { leaderHint } from "./errors.ts";
 import { plain_member_http } from "../cluster_client.ts";
 import { forwardToLeader, forwarded_header } from "./forward.ts";
@@ -27,7 +27,7 @@ export type Handler = (ctx: RouteContext, req: Request, target: RequestTarget) =
 export type RouteHandler = (req: Request) => Promise<Response>;
 
 export async function readObject(ctx: RouteContext, req: Request): Promise<{ text: string; body: JsonObject }> {
-  const text = await readBodyText(req, ctx.options.maxBodyBytes);
+  const text = bodyText(await readBodyBytes(req, ctx.options.maxBodyBytes));
   return { text, body: parseJsonObject(text) };
 }
 
