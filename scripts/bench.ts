@@ -7,7 +7,8 @@
 // 5. mvcc (issue 12, scripts/bench_mvcc.ts): range of 1,000 keys, txn CAS, puts with history on, each against
 //    etcd's JSON gateway; restart (restore of a 1M-key snapshot) and in-process RSS (scripts/bench_restore.ts).
 // 6. grpc (issue 14, scripts/bench_grpc.ts): etcd's own protocol, KV.Put and linearizable KV.Range at 64 calls
-//    in flight, against qklzl's -grpc-addr and etcd's gRPC port, one after the other.
+//    in flight (a lean HTTP/2 client, node:http2's, h2load), against qklzl's -grpc-addr and etcd's gRPC port, each
+//    step on one system right after the other.
 // 7. watch (issue 13, scripts/bench_watch.ts): fan-out to 100 and 1,000 watchers; leases (scripts/bench_leases.ts):
 //    grant and keepalive rates; both with the etcd3 client (gRPC) against qklzl's --grpc-addr and a 3-member etcd.
 // 8. security (issue 15, scripts/bench_security.ts): puts at 64 connections (wrk) plain, with TLS on the client

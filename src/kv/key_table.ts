@@ -55,7 +55,12 @@ export class KeyTable {
     return this.find(key, this.hash(key)) >= 0;
   }
 
-  set(key: string, value: number): void {
+  /**
+   * set maps key to value and returns the key as the table holds it: for a key already present, the string
+   * stored when it was first set (an equal string, but one object per key however often it is written, which
+   * is what a caller keeping keys per write wants to keep instead of each request's own copy).
+   */
+  set(key: string, value: number): string {
     const hash = this.hash(key);
     const mask = this.mask;
     const slots = this.slots;
@@ -65,7 +70,7 @@ export class KeyTable {
       if (taken === empty) break;
       if (taken === hash && this.keys[slot] === key) {
         slots[2 * slot + 1] = value;
-        return;
+        return this.keys[slot]!;
       }
       slot = (slot + 1) & mask;
     }
@@ -74,6 +79,7 @@ export class KeyTable {
     slots[2 * slot + 1] = value;
     this.count++;
     if (this.count > (mask + 1) * load_max) this.grow();
+    return key;
   }
 
   /** delete removes key (false if absent), shifting back the entries of its probe run that may move. */

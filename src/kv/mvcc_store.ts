@@ -370,11 +370,13 @@ export class MvccStore {
   private recordWritten(txn: WriteTxn, key: string, loc: number, head: number | undefined): void {
     this.headBytes += this.arena.recordBytes(loc);
     if (head !== undefined) this.headBytes -= this.arena.recordBytes(head);
-    this.heads.set(key, loc);
+    // The event log keeps the table's copy of the key: one string per key, not one per write (with 100,000
+    // revisions of history over 10,000 keys, 90,000 strings fewer for every collection to trace).
+    const stored = this.heads.set(key, loc);
     this.keptRecords++;
     if (head === undefined) this.index.insert(key);
     this.hash ^= recordHash(this.arena, key, loc);
-    this.eventKeys.push(key);
+    this.eventKeys.push(stored);
     this.eventRevs.push(txn.revision);
     txn.sub++;
   }

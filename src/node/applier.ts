@@ -66,8 +66,11 @@ export class Applier {
     this.replayedUpTo = commit;
   }
 
+  /** leaderHint: the details of an overwritten proposal's error; one function, not a closure per applied entry. */
+  private readonly leaderHint = (): Record<string, unknown> => this.context.refusals.leaderDetails();
+
   apply(entries: Entry[]): void {
-    const { kv, proposals, refusals } = this.context;
+    const { kv, proposals } = this.context;
     for (const e of entries) {
       let response: KvResponse | null = null;
       if (e.kind === "normal") {
@@ -78,7 +81,7 @@ export class Applier {
         if (e.kind === "conf") this.applyConf(e.change, e.index);
       }
       this.term = e.term;
-      proposals.applied(e.index, e.term, () => refusals.leaderDetails(), response);
+      proposals.applied(e.index, e.term, this.leaderHint, response);
     }
     this.context.metrics.entriesApplied += entries.length;
   }

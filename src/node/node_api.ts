@@ -1,6 +1,5 @@
 import { isUtf8 } from "node:buffer";
 import {
-  encodeCommand,
   encodeRawPut,
   requestOf,
   encodeRequest,
@@ -82,11 +81,12 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (re
     storeStats: () => rt.storeStats(),
 
     async write(input: KvCommand, caller?: Caller): Promise<{ index: number }> {
-      const command = validateCommand(input, bounds);
+      // One request object for the admission check and the entry (encodeCommand would build it again).
+      const request = requestOf(validateCommand(input, bounds));
       // The alarms and the quota answer at once (no_space, corrupt) rather than propose what apply would refuse.
-      admit(requestOf(command));
-      if (caller === undefined) return rt.propose(encodeCommand(command));
-      const applied = await rt.propose(encodeRequest(requestOf(command), undefined, caller));
+      admit(request);
+      if (caller === undefined) return rt.propose(encodeRequest(request));
+      const applied = await rt.propose(encodeRequest(request, undefined, caller));
       if (applied.response?.kind === "error") throw new QklzlError(applied.response.error.error as ErrorCode, applied.response.error.message, applied.response.error.details ?? {});
       return { index: applied.index };
     },

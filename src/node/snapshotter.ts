@@ -78,9 +78,12 @@ export class Snapshotter {
   private bytesAtLast = 0;
   /**
    * marks: (index, appliedBytes) after each Ready, oldest first, back to the last compaction point: where the
-   * trailing bytes bound puts the next compaction. One per Ready, dropped as the log is compacted past them.
+   * trailing bytes bound puts the next compaction. One per Ready (one per put at one connection: up to a snapshot
+   * spacing of them), dropped as the log is compacted past them; two arrays of numbers, not an object per mark
+   * for every garbage collection to trace.
    */
-  private readonly marks: { index: number; bytes: number }[] = [];
+  private readonly markIndexes: number[] = [];
+  private readonly markBytes: number[] = [];
 
   constructor(private readonly context: SnapshotContext) {
     this.lastIndex = context.storage.log.snapshotMeta().index;
@@ -94,8 +97,11 @@ export class Snapshotter {
   maybeTake(): void {
     const applied = this.context.appliedBytes();
     const index = this.context.kv.appliedIndex;
-    const last = this.marks[this.marks.length - 1];
-    if (last === undefined || index > last.index) this.marks.push({ index, bytes: applied });
+    const marks = this.markIndexes.length;
+    if (marks === 0 || index > this.markIndexes[marks - 1]!) {
+      this.markIndexes.push(index);
+      this.markBytes.push(applied);
+    }
     if (this.taking !== null || performance.now() < this.retryAt) return;
     if (applied - this.bytesAtLast >= this.context.snapshotBytes) {
       this.start();
@@ -195,14 +201,17 @@ export class Snapshotter {
   private compactionPoint(index: number, bytes: number): number {
     let point = index - this.context.trailingEntries;
     const trailingBytes = this.context.trailingBytes ?? limits.trailing_bytes_max;
-    for (const mark of this.marks) {
-      if (mark.index > index) break;
-      if (bytes - mark.bytes >= trailingBytes) point = Math.max(point, mark.index);
+    const indexes = this.markIndexes;
+    for (let i = 0; i < indexes.length; i++) {
+      if (indexes[i]! > index) break;
+      if (bytes - this.markBytes[i]! >= trailingBytes) point = Math.max(point, indexes[i]!);
       else break;
     }
     let behind = 0;
-    while (behind < this.marks.length && this.marks[behind]!.index < point) behind++;
-    this.marks.splice(0, behind); // one splice: shift() per mark would be quadratic
+    while (behind < indexes.length && indexes[behind]! < point) behind++;
+    // One splice each: shift() per mark would be quadratic.
+    indexes.splice(0, behind);
+    this.markBytes.splice(0, behind);
     return point;
   }
 
@@ -271,7 +280,9 @@ export class Snapshotter {
     assert(this.context.kv.appliedIndex === meta.index, `snapshot ${meta.index}: image is at ${this.context.kv.appliedIndex}`);
     this.lastIndex = Math.max(this.lastIndex, meta.index);
     this.bytesAtLast = this.context.appliedBytes();
-    this.marks.length = 0; // the log restarts after meta.index
+    // The log restarts after meta.index.
+    this.markIndexes.length = 0;
+    this.markBytes.length = 0;
     this.context.metrics.snapshotsInstalled++;
     this.context.installed(meta);
     const ms = (performance.now() - started).toFixed(0);

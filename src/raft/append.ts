@@ -81,7 +81,8 @@ export function appendFromLeader(r: CoreState, entries: Entry[]): void {
   // never be durable here (they were replaced before any Ready took them): drop them. Found by the
   // simulator (seed 52819, five-nodes-chaos): an old leader could count a copy that does not exist.
   if (first.index <= r.log.lastIndex()) dropAcksFrom(r, first.index);
-  r.uncommittedConf = r.uncommittedConf.filter((c) => c.index < first.index);
+  // Usually empty: no new array and closure per append then.
+  if (r.uncommittedConf.length > 0) r.uncommittedConf = r.uncommittedConf.filter((c) => c.index < first.index);
   if (r.foldedAheadIndex >= first.index) {
     // A conf entry that took effect at start is being replaced: the configuration is the log's up to the cut.
     const { conf, uncommitted } = confUpTo(r.log, first.index - 1);

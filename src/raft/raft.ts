@@ -415,8 +415,10 @@ export class RaftCore implements RaftNode, CoreState {
     // entries after it may only be applied once the driver installed it, i.e. in a later Ready.
     if (this.outstanding === null || this.log.unstableSnapshot !== null) return [];
     const entries = this.log.committedToApply(apply_entries_max, apply_bytes_max);
-    const conf = entries.findIndex((e) => e.kind === "conf");
-    const taken = conf < 0 ? entries : entries.slice(0, conf);
+    // A loop, not findIndex: this runs for every message stepped while a write is outstanding (no closure each time).
+    let conf = 0;
+    while (conf < entries.length && entries[conf]!.kind !== "conf") conf++;
+    const taken = conf === entries.length ? entries : entries.slice(0, conf);
     const last = taken[taken.length - 1];
     if (last) {
       this.log.applying = last.index;

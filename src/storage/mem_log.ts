@@ -1,9 +1,10 @@
 // MemLog is the in-memory image of the WAL: retained entries, hard state and snapshot meta. The same
 // operations run live (save, snapshot events) and at recovery (replaying records), so replay gives exactly
-// the state that was served before the crash. Pure: no I/O.
+// the state that was served before the crash. The entries are kept as columns (entry_columns.ts), not as
+// objects the garbage collector traces. Pure: no I/O.
 import { assert } from "../shared/assert.ts";
 import type { Entry, HardState, Index, SnapshotMeta, Term } from "../raft/types.ts";
-import { entrySize } from "../raft/entry_size.ts";
+import { EntryColumns } from "./entry_columns.ts";
 import type { SnapshotRecord } from "./record.ts";
 
 export const emptySnapshotMeta: SnapshotMeta = { index: 0, term: 0, conf: { members: [] } };
@@ -11,7 +12,7 @@ export const emptySnapshotMeta: SnapshotMeta = { index: 0, term: 0, conf: { memb
 export class MemLog {
   /** first: index of ents[0]. Invariant: ents empty → first == snap.index + 1 or first was set by compaction. */
   first: Index = 1;
-  ents: Entry[] = [];
+  private readonly ents = new EntryColumns();
   snap: SnapshotMeta = emptySnapshotMeta;
   hs: HardState = { term: 0, vote: 0, commit: 0 };
 
@@ -22,12 +23,12 @@ export class MemLog {
   term(index: Index): Term | undefined {
     if (index === this.snap.index) return this.snap.term;
     if (index < this.first || index > this.lastIndex()) return undefined;
-    return this.ents[index - this.first]!.term;
+    return this.ents.term(index - this.first);
   }
 
   holds(index: Index, term: Term): boolean {
     if (index < this.first || index > this.lastIndex()) return false;
-    return this.ents[index - this.first]!.term === term;
+    return this.ents.term(index - this.first) === term;
   }
 
   /**
@@ -47,10 +48,10 @@ export class MemLog {
         // Recovery that starts after compacted segments may meet a truncation reaching below the first entry
         // it replayed: the whole retained suffix is replaced. Live, that would overwrite compacted entries.
         if (strict) return `overwrite of entry ${lo} below first retained index ${this.first}`;
-        this.ents = [];
+        this.ents.clear();
         this.first = lo;
       } else {
-        this.ents.length = lo - this.first;
+        this.ents.truncate(lo - this.first, this.first);
       }
     }
     for (let i = 0; i < entries.length; i++) {
@@ -94,7 +95,7 @@ export class MemLog {
     const { meta } = record;
     this.snap = meta;
     if (!record.keep) {
-      this.ents = [];
+      this.ents.clear();
       this.first = meta.index + 1;
     } else if (record.install) {
       // Recovery that starts after compacted segments may hold fewer entries than the live log did: drop what
@@ -110,7 +111,7 @@ export class MemLog {
   dropBefore(first: Index): void {
     if (first > this.first) {
       const drop = Math.min(this.ents.length, first - this.first);
-      this.ents.splice(0, drop);
+      this.ents.dropFront(drop, this.first);
       this.first += drop;
     }
     if (this.ents.length === 0) this.first = this.snap.index + 1;
@@ -134,10 +135,9 @@ export class MemLog {
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
-      const entry = this.ents[i - this.first]!;
-      bytes += entrySize(entry);
+      bytes += this.ents.size(i - this.first);
       if (out.length > 0 && bytes > bytesMax) break;
-      out.push(entry);
+      out.push(this.ents.entry(i - this.first, i));
     }
     return out;
   }

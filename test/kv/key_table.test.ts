@@ -83,3 +83,12 @@ describe("KeyTable against a Map", () => {
     expect(table.size).toBe(2500);
   });
 });
+
+describe("KeyTable.set returns the key it holds", () => {
+  test("an overwrite returns the first string set for the key; a new key returns itself", () => {
+    const table = new KeyTable();
+    expect(table.set("a", 1)).toBe("a");
+    expect(table.set(["a"].join(""), 2)).toBe("a");
+    expect(table.get("a")).toBe(2);
+  });
+});

@@ -105,3 +105,84 @@ export function readAnswer(frame: Uint8Array): WireAnswer {
   }
   return { revision, kvs, version };
 }
+
+/**
+ * checkAnswer validates a unary answer's message (a whole gRPC frame) without building objects: a PutResponse
+ * (`expectedKey` null: a header with a revision > 0 and no other field but prev_kv) or a RangeResponse of exactly
+ * one kv whose key is `expectedKey`. Returns the header revision, or a text saying what is wrong.
+ */
+export function checkAnswer(frame: Uint8Array, expectedKey: Uint8Array | null): number | string {
+  if (frame.length < 5 || frame[0] !== 0) return "not an uncompressed gRPC frame";
+  const length = ((frame[1]! << 24) >>> 0) + (frame[2]! << 16) + (frame[3]! << 8) + frame[4]!;
+  if (5 + length !== frame.length) return `frame says ${length} bytes, got ${frame.length - 5}`;
+  const end = frame.length;
+  let at = 5;
+  let revision = 0;
+  let kvs = 0;
+  let keyMatches = false;
+  // A tiny protobuf walk: varint(): the next varint (values here stay far below 2^53), -1 when truncated.
+  const varint = (limit: number): number => {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      if (at >= limit) return -1;
+      const b = frame[at++]!;
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+      scale *= 128;
+      if (scale > 2 ** 63) return -1;
+    }
+  };
+  while (at < end) {
+    const tag = varint(end);
+    if (tag < 0) return "truncated tag";
+    const wire = tag & 7;
+    const field = Math.floor(tag / 8);
+    if (wire === 0) {
+      if (varint(end) < 0) return "truncated varint";
+      continue;
+    }
+    if (wire !== 2) return `unexpected wire type ${wire} (field ${field})`;
+    const size = varint(end);
+    if (size < 0 || at + size > end) return "truncated field";
+    const fieldEnd = at + size;
+    if (field === 1) {
+      // ResponseHeader: revision is field 3.
+      while (at < fieldEnd) {
+        const t = varint(fieldEnd);
+        if (t < 0 || (t & 7) !== 0) return "a ResponseHeader field that is not a varint";
+        const v = varint(fieldEnd);
+        if (v < 0) return "truncated ResponseHeader";
+        if (t >>> 3 === 3) revision = v;
+      }
+    } else if (field === 2 && expectedKey !== null) {
+      // RangeResponse.kvs (a PutResponse's field 2 is prev_kv, not asked for): KeyValue.key is field 1.
+      if (kvs++ === 0) {
+        while (at < fieldEnd) {
+          const t = varint(fieldEnd);
+          if (t < 0) return "truncated KeyValue";
+          if ((t & 7) === 0) {
+            if (varint(fieldEnd) < 0) return "truncated KeyValue";
+          } else if ((t & 7) === 2) {
+            const n = varint(fieldEnd);
+            if (n < 0 || at + n > fieldEnd) return "truncated KeyValue";
+            if (t >>> 3 === 1) keyMatches = n === expectedKey.length && sameBytes(frame, at, expectedKey);
+            at += n;
+          } else return "unexpected wire type in a KeyValue";
+        }
+      }
+    } else if (expectedKey === null && field !== 2) return `a PutResponse with field ${field}`;
+    at = fieldEnd;
+  }
+  if (revision <= 0) return "an answer without a header revision";
+  if (expectedKey !== null) {
+    if (kvs !== 1) return `range found ${kvs} keys, expected 1 (keys not loaded?)`;
+    if (!keyMatches) return "range answered with another key";
+  }
+  return revision;
+}
+
+function sameBytes(frame: Uint8Array, at: number, expected: Uint8Array): boolean {
+  for (let i = 0; i < expected.length; i++) if (frame[at + i] !== expected[i]) return false;
+  return true;
+}

@@ -60,16 +60,21 @@ function flag(value: unknown): boolean {
 const sort_orders: Record<string, SortOrder> = { NONE: "none", ASCEND: "asc", DESCEND: "desc" };
 const sort_targets: Record<string, SortTarget> = { KEY: "key", VERSION: "version", CREATE: "create", MOD: "mod", VALUE: "value" };
 
+/**
+ * optional: `object` without its unset fields (undefined, "", 0, false, "none"), as a new object in the same
+ * key order. Copying beats `delete`, which also turns an object into a slow dictionary for everything after.
+ */
 function optional<T extends object>(object: T): T {
-  for (const key of Object.keys(object) as Array<keyof T>) {
-    const v = object[key];
-    if (v === undefined || v === "" || v === 0 || v === false || v === "none") delete object[key];
+  const out = {} as T;
+  for (const key in object) {
+    const v = object[key] as unknown;
+    if (!(v === undefined || v === "" || v === 0 || v === false || v === "none")) out[key] = v as T[typeof key];
   }
-  return object;
+  return out;
 }
 
 export function decodeRange(m: Msg): RangeRequest {
-  const request: RangeRequest = {
+  const full: RangeRequest = {
     key: text(m.key, "key"),
     range_end: text(m.range_end, "range_end"),
     limit: int64(m.limit, "limit"),
@@ -84,10 +89,10 @@ export function decodeRange(m: Msg): RangeRequest {
     min_create_revision: int64(m.min_create_revision, "min_create_revision"),
     max_create_revision: int64(m.max_create_revision, "max_create_revision"),
   };
-  if (request.key === "") throw new EtcdError("empty_key", "the range has no key");
-  if (request.limit! < 0) throw new EtcdError("bad_request", "limit must not be negative");
-  const sortTarget = request.sort_target;
-  optional(request);
+  if (full.key === "") throw new EtcdError("empty_key", "the range has no key");
+  if (full.limit! < 0) throw new EtcdError("bad_request", "limit must not be negative");
+  const sortTarget = full.sort_target;
+  const request = optional(full);
   if (sortTarget !== "key") request.sort_target = sortTarget;
   return request;
 }

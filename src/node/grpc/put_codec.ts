@@ -68,7 +68,7 @@ export function decodePutRequest(bytes: Buffer): Msg | null {
 const empty = Buffer.alloc(0);
 
 /** Writer: a tiny protobuf writer into a buffer sized beforehand. */
-class Writer {
+export class Writer {
   at = 0;
   constructor(readonly buf: Buffer) {}
 
@@ -91,7 +91,7 @@ class Writer {
   }
 }
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 0x80);
@@ -101,7 +101,7 @@ function varintSize(n: number): number {
 }
 
 /** int64Varint: the varint bytes of an int64/uint64 field's value (a safe integer or a decimal string), or null. */
-function int64Varint(value: unknown): Uint8Array | number | null {
+export function int64Varint(value: unknown): Uint8Array | number | null {
   if (typeof value === "number") {
     if (!Number.isSafeInteger(value)) return null;
     if (value >= 0) return value;
@@ -138,20 +138,20 @@ function bigVarint(n: bigint): Uint8Array {
   return Uint8Array.from(out);
 }
 
-type Varint = Uint8Array | number;
+export type Varint = Uint8Array | number;
 
-function size(v: Varint): number {
+function sizeOf(v: Varint): number {
   return typeof v === "number" ? varintSize(v) : v.length;
 }
 
-function put(w: Writer, tag: number, v: Varint): void {
+export function put(w: Writer, tag: number, v: Varint): void {
   w.byte(tag);
   if (typeof v === "number") w.varint(v);
   else w.bytes(v);
 }
 
 /** Present: a field protobufjs writes (it writes every field set and not null, defaults included). */
-function present(value: unknown): boolean {
+export function present(value: unknown): boolean {
   return value !== undefined && value !== null;
 }
 
@@ -173,67 +173,97 @@ const kv_number_fields = [["create_revision", 0x10], ["mod_revision", 0x18], ["v
 
 function scalarsSize(list: Array<[number, Varint]>): number {
   let n = 0;
-  for (const [, v] of list) n += 1 + size(v);
+  for (const [, v] of list) n += 1 + sizeOf(v);
   return n;
 }
 
-/**
- * encodePutResponse: the PutResponse bytes proto-loader writes for `m` ({header, prev_kv?} as codec.ts builds
- * them), or null when `m` needs proto-loader. `prefix` 5: after the gRPC message prefix (one buffer, no copy).
- */
-export function encodePutResponse(m: Msg, prefix = 0): Buffer | null {
-  const header = m.header as Record<string, unknown> | null | undefined;
-  let headerFields: Array<[number, Varint]> | null = null;
-  let headerSize = 0;
+/** HeaderPlan: a ResponseHeader ready to write: its size, and either the common shape's parts or its field list. */
+export interface HeaderPlan {
+  size: number;
+  ids: Uint8Array | null;
+  revision: number;
+  term: number;
+  fields: Array<[number, Varint]>;
+}
+
+/** planHeader: the plan of a ResponseHeader message object, or null when it needs proto-loader. */
+export function planHeader(header: unknown): HeaderPlan | null {
+  if (typeof header !== "object" || header === null) return null;
+  const h = header as Record<string, unknown>;
   // The common header (the node's two ids as text, a revision and a term): its ids' bytes are reused, no lists built.
-  let ids: Uint8Array | null = null;
-  let revision = 0;
-  let term = 0;
-  if (present(header)) {
-    if (typeof header !== "object") return null;
-    ids = headerIds(header!);
-    revision = header!.revision as number;
-    term = header!.raft_term as number;
-    if (ids !== null && plain(revision) && plain(term)) {
-      headerFields = [];
-      headerSize = ids.length + 2 + varintSize(revision) + varintSize(term);
-    } else {
-      ids = null;
-      headerFields = scalars(header!, header_fields);
-      if (headerFields === null) return null;
-      headerSize = scalarsSize(headerFields);
-    }
+  const ids = headerIds(h);
+  const revision = h.revision as number;
+  const term = h.raft_term as number;
+  if (ids !== null && plain(revision) && plain(term)) return { size: ids.length + 2 + varintSize(revision) + varintSize(term), ids, revision, term, fields: [] };
+  const fields = scalars(h, header_fields);
+  if (fields === null) return null;
+  return { size: scalarsSize(fields), ids: null, revision: 0, term: 0, fields };
+}
+
+export function writeHeader(w: Writer, plan: HeaderPlan): void {
+  if (plan.ids !== null) {
+    w.bytes(plan.ids);
+    put(w, 0x18, plan.revision);
+    put(w, 0x20, plan.term);
   }
-  const kv = m.prev_kv as Record<string, unknown> | null | undefined;
-  let kvKey: Uint8Array | null = null;
-  let kvValue: Uint8Array | null = null;
-  let kvFields: Array<[number, Varint]> | null = null;
-  let kvLease: Varint | null = null;
-  let kvSize = 0;
-  if (present(kv)) {
-    if (typeof kv !== "object") return null;
-    if (present(kv!.key)) {
-      if (!(kv!.key instanceof Uint8Array)) return null;
-      kvKey = kv!.key;
-      kvSize += 1 + varintSize(kvKey.length) + kvKey.length;
-    }
-    kvFields = scalars(kv!, kv_number_fields);
-    if (kvFields === null) return null;
-    kvSize += scalarsSize(kvFields);
-    if (present(kv!.value)) {
-      if (!(kv!.value instanceof Uint8Array)) return null;
-      kvValue = kv!.value;
-      kvSize += 1 + varintSize(kvValue.length) + kvValue.length;
-    }
-    if (present(kv!.lease)) {
-      kvLease = int64Varint(kv!.lease);
-      if (kvLease === null) return null;
-      kvSize += 1 + size(kvLease);
-    }
+  for (const [tag, v] of plan.fields) put(w, tag, v);
+}
+
+/** KvPlan: a KeyValue ready to write (fields 1 key, 2-4 numbers, 5 value, 6 lease; those present). */
+export interface KvPlan {
+  size: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  numbers: Array<[number, Varint]>;
+  lease: Varint | null;
+}
+
+/** planKv: the plan of a KeyValue message object, or null when it needs proto-loader. */
+export function planKv(kv: unknown): KvPlan | null {
+  if (typeof kv !== "object" || kv === null) return null;
+  const k = kv as Record<string, unknown>;
+  let size = 0;
+  let key: Uint8Array | null = null;
+  let value: Uint8Array | null = null;
+  let lease: Varint | null = null;
+  if (present(k.key)) {
+    if (!(k.key instanceof Uint8Array)) return null;
+    key = k.key;
+    size += 1 + varintSize(key.length) + key.length;
   }
-  let total = 0;
-  if (headerFields !== null) total += 1 + varintSize(headerSize) + headerSize;
-  if (kvFields !== null) total += 1 + varintSize(kvSize) + kvSize;
+  const numbers = scalars(k, kv_number_fields);
+  if (numbers === null) return null;
+  size += scalarsSize(numbers);
+  if (present(k.value)) {
+    if (!(k.value instanceof Uint8Array)) return null;
+    value = k.value;
+    size += 1 + varintSize(value.length) + value.length;
+  }
+  if (present(k.lease)) {
+    lease = int64Varint(k.lease);
+    if (lease === null) return null;
+    size += 1 + sizeOf(lease);
+  }
+  return { size, key, value, numbers, lease };
+}
+
+export function writeKv(w: Writer, plan: KvPlan): void {
+  if (plan.key !== null) {
+    w.byte(0x0a);
+    w.varint(plan.key.length);
+    w.bytes(plan.key);
+  }
+  for (const [tag, v] of plan.numbers) put(w, tag, v);
+  if (plan.value !== null) {
+    w.byte(0x2a);
+    w.varint(plan.value.length);
+    w.bytes(plan.value);
+  }
+  if (plan.lease !== null) put(w, 0x30, plan.lease);
+}
+
+/** newMessage: a Writer over a buffer for a `total`-byte message, after the gRPC prefix when `prefix` is 5. */
+export function newMessage(total: number, prefix: number): Writer {
   const w = new Writer(Buffer.allocUnsafe(prefix + total));
   if (prefix === grpc_prefix_bytes) {
     // The gRPC message prefix (wire.ts's frame): not compressed, the length big-endian.
@@ -241,31 +271,37 @@ export function encodePutResponse(m: Msg, prefix = 0): Buffer | null {
     w.buf.writeUInt32BE(total, 1);
   }
   w.at = prefix;
-  if (headerFields !== null) {
-    w.byte(0x0a);
-    w.varint(headerSize);
-    if (ids !== null) {
-      w.bytes(ids);
-      put(w, 0x18, revision);
-      put(w, 0x20, term);
-    }
-    for (const [tag, v] of headerFields) put(w, tag, v);
+  return w;
+}
+
+/**
+ * encodePutResponse: the PutResponse bytes proto-loader writes for `m` ({header, prev_kv?} as codec.ts builds
+ * them), or null when `m` needs proto-loader. `prefix` 5: after the gRPC message prefix (one buffer, no copy).
+ */
+export function encodePutResponse(m: Msg, prefix = 0): Buffer | null {
+  let header: HeaderPlan | null = null;
+  if (present(m.header)) {
+    header = planHeader(m.header);
+    if (header === null) return null;
   }
-  if (kvFields !== null) {
+  let kv: KvPlan | null = null;
+  if (present(m.prev_kv)) {
+    kv = planKv(m.prev_kv);
+    if (kv === null) return null;
+  }
+  let total = 0;
+  if (header !== null) total += 1 + varintSize(header.size) + header.size;
+  if (kv !== null) total += 1 + varintSize(kv.size) + kv.size;
+  const w = newMessage(total, prefix);
+  if (header !== null) {
+    w.byte(0x0a);
+    w.varint(header.size);
+    writeHeader(w, header);
+  }
+  if (kv !== null) {
     w.byte(0x12);
-    w.varint(kvSize);
-    if (kvKey !== null) {
-      w.byte(0x0a);
-      w.varint(kvKey.length);
-      w.bytes(kvKey);
-    }
-    for (const [tag, v] of kvFields) put(w, tag, v);
-    if (kvValue !== null) {
-      w.byte(0x2a);
-      w.varint(kvValue.length);
-      w.bytes(kvValue);
-    }
-    if (kvLease !== null) put(w, 0x30, kvLease);
+    w.varint(kv.size);
+    writeKv(w, kv);
   }
   return w.buf;
 }
@@ -296,7 +332,7 @@ function headerIds(header: Record<string, unknown>): Uint8Array | null {
   return bytes;
 }
 
-const grpc_prefix_bytes = 5;
+export const grpc_prefix_bytes = 5;
 
 /** fastPutCodec: KV.Put's method codec with the hand-written paths first and proto-loader's behind them. */
 export function fastPutCodec<T extends MethodCodec>(definition: T): T & Required<Pick<MethodCodec, "responseFrame">> {

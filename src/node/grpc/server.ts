@@ -15,6 +15,7 @@ import { maintenanceService } from "./maintenance_service.ts";
 import type { HttpTls } from "../tls/types.ts";
 import { etcdService } from "./protos.ts";
 import { fastPutCodec } from "./put_codec.ts";
+import { fastRangeCodec } from "./range_codec.ts";
 import { complete, log } from "./rpc.ts";
 import { listenH2 } from "./h2/index.ts";
 import { grpcTls } from "./tls.ts";
@@ -77,8 +78,9 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
     const implementation = complete(name, service, guardHandlers(name, service, handlers, backend.auth));
     for (const [method, definition] of Object.entries(service)) {
       const generated = definition as MethodDefinition<Msg, Msg>;
-      // KV.Put, the hottest call, uses the hand-written codec of put_codec.ts (proto-loader's behind it).
-      const d = generated.path === "/etcdserverpb.KV/Put" ? fastPutCodec(generated) : generated;
+      // KV.Put and KV.Range, the hottest calls, use the hand-written codecs of put_codec.ts and range_codec.ts
+      // (proto-loader's behind them).
+      const d = generated.path === "/etcdserverpb.KV/Put" ? fastPutCodec(generated) : generated.path === "/etcdserverpb.KV/Range" ? fastRangeCodec(generated) : generated;
       routes.set(d.path, { definition: d, clientStream: d.requestStream, serverStream: d.responseStream, handler: implementation[method] as unknown as Handler });
     }
   };

@@ -20,7 +20,7 @@ export async function readBodyText(req: Request, maxBodyBytes: number): Promise<
   return bodyText(await readBodyBytes(req, maxBodyBytes));
 }
 
-/** bodyText: a body read by readBodyBytes as text; invalid UTF-8 is a 400 (readObject calls it to save an async frame). */
+/** bodyText: the body bytes as text; invalid UTF-8 is a 400. */
 export function bodyText(bytes: Uint8Array): string {
   if (bytes.length === 0) return "";
   try {
@@ -30,7 +30,10 @@ export function bodyText(bytes: Uint8Array): string {
   }
 }
 
-/** readBodyBytes: the body as bytes, with readBodyText's bounds (a raw value, PUT /kv/KEY). */
+/**
+ * readBodyBytes: the body as bytes, with readBodyText's bounds (a raw value, PUT /kv/KEY). One async function
+ * per body read, not three: each costs a generator, a promise and a scope per request, on every write.
+ */
 export async function readBodyBytes(req: Request, maxBodyBytes: number): Promise<Uint8Array> {
   assert(maxBodyBytes > 0, "maxBodyBytes is positive");
   const declared = req.headers.get("content-length");
@@ -42,30 +45,25 @@ export async function readBodyBytes(req: Request, maxBodyBytes: number): Promise
     }
     if (length > maxBodyBytes) throw tooLarge(String(length), maxBodyBytes);
     if (length === 0) return new Uint8Array(0);
-    // Awaited here rather than through readOrRefuse: one async frame less on every put (the same refusal).
     try {
       bytes = await req.bytes();
     } catch (error) {
-      throw bodyRefusal(error);
+      throw refused(error);
     }
   } else {
-    bytes = await readOrRefuse(readStreamCapped(req, maxBodyBytes));
+    try {
+      bytes = await readStreamCapped(req, maxBodyBytes);
+    } catch (error) {
+      throw refused(error);
+    }
   }
   // Paired with the checks above: whatever path we took, no more than the limit reached the parser.
   assert(bytes.byteLength <= maxBodyBytes, "body within the limit");
   return bytes;
 }
 
-/** readOrRefuse: a body cut short or broken (client gone, bad chunk framing) is the client's fault, not a 500. */
-async function readOrRefuse(reading: Promise<Uint8Array>): Promise<Uint8Array> {
-  try {
-    return await reading;
-  } catch (error) {
-    throw bodyRefusal(error);
-  }
-}
-
-function bodyRefusal(error: unknown): QklzlError {
+/** refused: a body cut short or broken (client gone, bad chunk framing) is the client's fault, not a 500. */
+function refused(error: unknown): QklzlError {
   if (isQklzlError(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new QklzlError("bad_request", `request body could not be read: ${reason}`);

@@ -27,7 +27,6 @@ export type Handler = (ctx: RouteContext, req: Request, target: RequestTarget) =
 export type RouteHandler = (req: Request) => Promise<Response>;
 
 export async function readObject(ctx: RouteContext, req: Request): Promise<{ text: string; body: JsonObject }> {
-  // readBodyBytes + bodyText is readBodyText without its own async frame (every put comes through here).
   const text = bodyText(await readBodyBytes(req, ctx.options.maxBodyBytes));
   return { text, body: parseJsonObject(text) };
 }

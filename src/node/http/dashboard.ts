@@ -49,28 +49,31 @@ function memberOrigin(api: NodeApi, req: Request): string | null {
   return null;
 }
 
-/**
- * withMemberCors lets a member's page read one route's GET answers; without an Origin header nothing changes.
- * Any other method is the route's own promise, untouched: a put does not pay for this wrapper's await.
- */
+/** withMemberCors lets a member's page read one route's GET answers; without an Origin header nothing changes. */
 function withMemberCors(api: NodeApi, handler: RouteHandler): RouteHandler {
-  const withCors = async (req: Request): Promise<Response> => {
-    const response = await handler(req);
-    const origin = memberOrigin(api, req);
-    if (origin === null) return response;
-    try {
-      response.headers.set("access-control-allow-origin", origin);
-      response.headers.append("vary", "origin");
-      return response;
-    } catch {
-      // Immutable headers (a Response.redirect): copy the answer, body stream included.
-      const copy = new Response(response.body, response);
-      copy.headers.set("access-control-allow-origin", origin);
-      copy.headers.append("vary", "origin");
-      return copy;
-    }
+  // Writes pass straight through (no async wrapper of their own: a generator, a promise and a scope per write).
+  return (req) => {
+    const method = req.method;
+    return method === "GET" || method === "HEAD" ? withCorsAnswer(api, handler, req) : handler(req);
   };
-  return (req) => (req.method === "GET" || req.method === "HEAD" ? withCors(req) : handler(req));
+}
+
+/** withCorsAnswer: a GET's answer, with the member page's origin allowed when the request came from one. */
+async function withCorsAnswer(api: NodeApi, handler: RouteHandler, req: Request): Promise<Response> {
+  const response = await handler(req);
+  const origin = memberOrigin(api, req);
+  if (origin === null) return response;
+  try {
+    response.headers.set("access-control-allow-origin", origin);
+    response.headers.append("vary", "origin");
+    return response;
+  } catch {
+    // Immutable headers (a Response.redirect): copy the answer, body stream included.
+    const copy = new Response(response.body, response);
+    copy.headers.set("access-control-allow-origin", origin);
+    copy.headers.append("vary", "origin");
+    return copy;
+  }
 }
 
 /**

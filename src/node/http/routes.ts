@@ -3,6 +3,7 @@ import { assert } from "../../shared/assert.ts";
 import { QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
+import { bodyText, parseJsonObject, readBodyBytes } from "./body.ts";
 import { type Handler, leaderOnly, notLeaderAnswer, readObject, type RouteContext, type RouteHandler } from "./context.ts";
 import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
@@ -57,19 +58,26 @@ async function getKv(ctx: RouteContext, req: Request, target: RequestTarget): Pr
 
 async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
   const forward = target.query.length === 0 ? false : parseFlag("forward", new URLSearchParams(target.query).get("forward"));
-  const { text, body } = await readObject(ctx, req);
+  // readObject's steps inline: the busiest route saves an async call (a generator, a promise, scopes) per write.
+  const text = bodyText(await readBodyBytes(req, ctx.options.maxBodyBytes));
+  const body = parseJsonObject(text);
   if (isExtendedWrite(body)) {
     const write = parseExtendedWrite(body, ctx.commandLimits);
     return leaderOnly(ctx, req, target, { wanted: forward, body: text }, () => ctx.api.kvRequest(write.request, write.requestId), write.answer);
   }
   const command = validateCommand(body, ctx.commandLimits);
-  // leaderOnly written out: the most frequent request pays for no closures and one async frame less.
+  // leaderOnly written out: the most frequent request pays for no operation closure and one async frame less.
   let written: { index: number };
   try {
     written = await ctx.api.write(command);
   } catch (error) {
     return await notLeaderAnswer(ctx, req, target, { wanted: forward, body: text }, error);
   }
+  return writtenAnswer(written);
+}
+
+/** writtenAnswer: a plain put's or delete's answer (one function for every write, not a closure per request). */
+function writtenAnswer(written: { index: number }): Response {
   return Response.json({ ok: true, index: written.index });
 }
 

@@ -21,7 +21,8 @@ import {
   window_max,
   windowUpdateFrame,
 } from "./frames.ts";
-import { HpackDecoder, HpackError } from "./hpack.ts";
+import { BlockCache, type CachedBlock } from "./block_cache.ts";
+import { type HeaderField, HpackDecoder, HpackError } from "./hpack.ts";
 import { H2Stream, type StreamOwner } from "./stream.ts";
 
 /** Sink: where the connection's bytes go (a Bun socket): write returns the bytes accepted (-1: closed). */
@@ -71,6 +72,7 @@ export class H2Connection implements StreamOwner {
   readonly streams = new Map<number, H2Stream>();
   readonly peer: { remoteAddress: string; remotePort: number };
   private readonly decoder = new HpackDecoder(header_table_size);
+  private readonly blocks = new BlockCache();
   private prefaceSeen = false;
   private settingsSeen = false;
   private input: Buffer | null = null;
@@ -326,7 +328,15 @@ export class H2Connection implements StreamOwner {
 
   private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer): void {
     // Decode first, always: the dynamic table is shared by every stream of the connection (§4.3).
-    const fields = this.decoder.decode(block);
+    const decoder = this.decoder;
+    const generation = decoder.generation;
+    let cached: CachedBlock | null = this.blocks.find(block, generation);
+    let fields: readonly HeaderField[];
+    if (cached !== null) fields = cached.fields;
+    else {
+      fields = decoder.decode(block);
+      if (decoder.generation === generation) cached = this.blocks.add(block, generation, fields);
+    }
     const existing = this.streams.get(streamId);
     if (existing !== undefined) {
       // Trailers from the client: they must end the stream (§8.1).
@@ -344,28 +354,20 @@ export class H2Connection implements StreamOwner {
       this.queue(rstStreamFrame(streamId, ErrorCode.REFUSED_STREAM));
       return;
     }
-    const headers: IncomingHttpHeaders = {};
-    let regularSeen = false;
-    for (const [name, value] of fields) {
-      const pseudo = name.charCodeAt(0) === 0x3a;
-      // §8.3: pseudo-headers come first; names are lowercase (§8.2.1).
-      if ((pseudo && regularSeen) || name !== name.toLowerCase()) {
+    let headers = cached?.headers ?? null;
+    if (headers === null) {
+      headers = requestHeaders(fields);
+      if (headers === null) {
         this.queue(rstStreamFrame(streamId, ErrorCode.PROTOCOL_ERROR));
         return;
       }
-      if (!pseudo) regularSeen = true;
-      const prior = headers[name];
-      headers[name] = prior === undefined ? value : `${prior as string}, ${value}`;
-    }
-    if (headers[":method"] === undefined || headers[":path"] === undefined || headers[":scheme"] === undefined) {
-      this.queue(rstStreamFrame(streamId, ErrorCode.PROTOCOL_ERROR));
-      return;
+      if (cached !== null) cached.headers = Object.freeze(headers);
     }
     const stream = new H2Stream(streamId, this, this.peerStreamWindow, this.limits.streamWindow);
     this.streams.set(streamId, stream);
     // A request complete in its HEADERS is half-closed before the handler sees it (an answer then needs no reset).
     stream.remoteEnded = endStream;
-    this.onStream(stream, headers);
+    this.onStream(stream, headers as IncomingHttpHeaders);
     if (endStream && !stream.closed) {
       stream.emit("end");
       if (stream.localEnded) this.closeStream(stream);
@@ -640,4 +642,22 @@ export class H2Connection implements StreamOwner {
     this.blocked.clear();
     this.closeAfterFlush();
   }
+}
+
+/**
+ * requestHeaders: a request's decoded fields as node-style headers (repeated names joined with ", "), or null
+ * when they break §8.2-8.3 (a pseudo-header after a regular one, an uppercase name, :method/:path/:scheme missing).
+ */
+function requestHeaders(fields: readonly HeaderField[]): IncomingHttpHeaders | null {
+  const headers: IncomingHttpHeaders = {};
+  let regularSeen = false;
+  for (const [name, value] of fields) {
+    const pseudo = name.charCodeAt(0) === 0x3a;
+    if ((pseudo && regularSeen) || name !== name.toLowerCase()) return null;
+    if (!pseudo) regularSeen = true;
+    const prior = headers[name];
+    headers[name] = prior === undefined ? value : `${prior as string}, ${value}`;
+  }
+  if (headers[":method"] === undefined || headers[":path"] === undefined || headers[":scheme"] === undefined) return null;
+  return headers;
 }

@@ -276,3 +276,42 @@ describe("flow control", () => {
     expect(sink.goaway()).toBe(null);
   });
 });
+
+describe("the block cache (block_cache.ts)", () => {
+  const literal = (name: string, value: string, first: number) => Buffer.concat([Buffer.from([first, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+  const send = (connection: H2Connection, id: number, block: Uint8Array) => connection.receive(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, id, block));
+
+  test("the same block again: the same (frozen) headers, decoded once", () => {
+    const { connection, streams } = open();
+    send(connection, 1, request_headers);
+    send(connection, 3, request_headers);
+    expect(streams).toHaveLength(2);
+    expect(streams[1]!.headers).toEqual(streams[0]!.headers);
+    expect(streams[1]!.headers).toBe(streams[0]!.headers);
+    expect(Object.isFrozen(streams[0]!.headers)).toBe(true);
+  });
+
+  test("a block that refers to the dynamic table decodes anew once the table changed", () => {
+    const { sink, connection, streams } = open();
+    // Stream 1 adds "x-a: 1" (index 62); stream 3 refers to index 62; stream 5 adds "x-b: 2" (now 62); stream 7 = stream 3's bytes.
+    const refers = Buffer.concat([request_headers, Buffer.from([0xbe])]);
+    send(connection, 1, Buffer.concat([request_headers, literal("x-a", "1", 0x40)]));
+    send(connection, 3, refers);
+    send(connection, 5, Buffer.concat([request_headers, literal("x-b", "2", 0x40)]));
+    send(connection, 7, refers);
+    send(connection, 9, refers);
+    expect(sink.goaway()).toBeNull();
+    expect(streams.map((s) => [s.headers["x-a"], s.headers["x-b"]])).toEqual([["1", undefined], ["1", undefined], [undefined, "2"], [undefined, "2"], [undefined, "2"]]);
+  });
+
+  test("an invalid block is refused every time, cached or not", async () => {
+    const { sink, connection, streams } = open();
+    const noPath = encodeHeaders([[":method", "POST"], [":scheme", "http"], ["content-type", "application/grpc"]]);
+    send(connection, 1, noPath);
+    send(connection, 3, noPath);
+    await tick();
+    expect(streams).toHaveLength(0);
+    const resets = sink.frames().filter((f) => f.type === FrameType.RST_STREAM);
+    expect(resets.map((f) => [f.streamId, f.payload.readUInt32BE(0)])).toEqual([[1, ErrorCode.PROTOCOL_ERROR], [3, ErrorCode.PROTOCOL_ERROR]]);
+  });
+});

@@ -131,3 +131,17 @@ test("encodeHeaders: what the server sends decodes back to the same fields", () 
   const fields: HeaderField[] = [[":status", "200"], ["content-type", "application/grpc+proto"], ["grpc-status", "5"], ["grpc-message", "etcdserver:%20key%20not%20found"], ["x-long", "v".repeat(300)]];
   expect(new HpackDecoder(4096).decode(encodeHeaders(fields))).toEqual(fields);
 });
+
+test("HpackDecoder.generation changes with every table change and only then", () => {
+  const decoder = new HpackDecoder(4_096);
+  const g0 = decoder.generation;
+  decoder.decode(Uint8Array.from([0x82, 0x86])); // indexed static entries only
+  expect(decoder.generation).toBe(g0);
+  decoder.decode(Uint8Array.from([0x40, 1, 0x61, 1, 0x62])); // literal with incremental indexing "a: b"
+  const g1 = decoder.generation;
+  expect(g1).not.toBe(g0);
+  decoder.decode(Uint8Array.from([0xbe, 0x00, 1, 0x63, 1, 0x64])); // index 62 and a literal without indexing
+  expect(decoder.generation).toBe(g1);
+  decoder.decode(Uint8Array.from([0x20])); // size update to 0: the table empties
+  expect(decoder.generation).not.toBe(g1);
+});
