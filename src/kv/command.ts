@@ -8,7 +8,7 @@ import { bytesPut } from "./bytes_put.ts";
 import { shortPutView } from "./short_put_view.ts";
 import type { EntryRequest, KvRequest } from "./mvcc_types.ts";
 import { unbounded, validateAlarm, validateKvRequest } from "./request_validate.ts";
-import { decodeShortEntry, type ShortEntry } from "./short_decode.ts";
+import { decodeShortEntry } from "./short_decode.ts";
 import type { KvCommand } from "./types.ts";
 
 // Self-describing frames (no msgpackr records): an entry written today must decode after any restart.
@@ -42,17 +42,6 @@ const v4_alarm_version = 4;
 const v5_raw_put_tag = 18;
 /** short_put_view_bytes_min: from this value size a v2 short put is read as bytes (kv/short_put_view.ts). */
 const short_put_view_bytes_min = 1024;
-
-/**
- * encodedHere: the decode of a plain short-form put or delete this process encoded, keyed (weakly) by the very
- * bytes object encodeRequest returned. The leader applies the entries it proposed, and decoding the bytes it
- * just built from a request gives back that request (well-formed strings round-trip through UTF-8 exactly), so
- * decodeEntry takes the request from here once, and forgets it, instead of reading the bytes again (~0.3 us and
- * three allocations per put on the leader). Only that one object is known: a follower's copy from the wire, a
- * WAL replay or any other bytes decode as before. The bytes are never written after encodeRequest returns them
- * (entries are immutable), and an entry that never applies here (a lost leadership) takes its decode with it.
- */
-const encodedHere = new WeakMap<Uint8Array, ShortEntry>();
 
 export interface CommandLimits {
   maxKeyBytes: number;
@@ -91,20 +80,9 @@ export function encodeRequest(request: KvRequest, requestId?: string, caller?: C
   if (request.kind === "alarm") return packr.pack({ v: v4_alarm_version, alarm: request.alarm });
   if (caller !== undefined && caller !== null) return encodeV3(request, requestId, caller);
   const id = requestId ?? null;
-  if (request.kind === "put" && Object.keys(request.put).length === 2) {
-    const { key, value } = request.put;
-    const bytes = packr.pack([v2_put_tag, id, key, value]);
-    // Below the view threshold decodeEntry would read these bytes back as exactly this put (short_decode.ts).
-    if (bytes.length < short_put_view_bytes_min && typeof value === "string" && key.isWellFormed() && value.isWellFormed()) {
-      encodedHere.set(bytes, { request: { kind: "put", put: { key, value } }, requestId: id, legacy: false });
-    }
-    return bytes;
-  }
+  if (request.kind === "put" && Object.keys(request.put).length === 2) return packr.pack([v2_put_tag, id, request.put.key, request.put.value]);
   if (request.kind === "delete_range" && Object.keys(request.delete_range).length === 1) {
-    const key = request.delete_range.key;
-    const bytes = packr.pack([v2_delete_tag, id, key]);
-    if (key.isWellFormed()) encodedHere.set(bytes, { request: { kind: "delete_range", delete_range: { key } }, requestId: id, legacy: false });
-    return bytes;
+    return packr.pack([v2_delete_tag, id, request.delete_range.key]);
   }
   return packr.pack(requestId === undefined ? { v: v2_format_version, req: request } : { v: v2_format_version, id: requestId, req: request });
 }
@@ -138,11 +116,6 @@ function encodeV3(request: EntryRequest, requestId: string | undefined, caller: 
  * bounds are not re-checked (flags may differ between nodes; apply must not).
  */
 export function decodeEntry(data: Uint8Array): DecodedEntry {
-  const known = encodedHere.get(data); // a leader applying its own proposal
-  if (known !== undefined) {
-    encodedHere.delete(data);
-    return known;
-  }
   const large = shortPutView(data, short_put_view_bytes_min); // a plain put of a large value, as a view of its bytes
   if (large !== null) return large;
   const short = decodeShortEntry(data); // the common plain put/delete, read in place (short_decode.ts)
