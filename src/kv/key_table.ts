@@ -8,8 +8,8 @@ const empty = -1;
 /**
  * KeyTable maps a key to a number (the store's head record locations): an open-addressing hash table with
  * linear probing over typed arrays. It replaces a JS Map, whose inserts cost ~1.2 us per fresh string key in
- * Bun (1.2 s of a million-key restart, more than the rest of it together); here an insert is a CRC of the key
- * (native), a probe, and three array stores. Deletes shift the following run back (no tombstones), so probes
+ * Bun (1.2 s of a million-key restart, more than the rest of it together); here an insert is a hash of the key
+ * (hashOf), a probe, and three array stores. Deletes shift the following run back (no tombstones), so probes
  * stay as short as the load allows. Iteration order is slot order: deterministic for the same operations, but
  * callers must not rely on it (the store's hash and its images do not).
  */
@@ -158,12 +158,25 @@ export class KeyTable {
   }
 }
 
+/** short_key_units: up to this many UTF-16 units a key is hashed in JS; longer keys go to the native CRC. */
+const short_key_units = 64;
+
 /**
- * hashOf: a non-negative 30-bit hash of the key's UTF-8 bytes (Bun.hash.crc32 is native and needs no BigInt),
- * through murmur3's finalizer so that the low bits the mask keeps depend on every byte. Never `empty`.
+ * hashOf: a non-negative 30-bit hash of the key, through murmur3's finalizer so that the low bits the mask keeps
+ * depend on every unit. Never `empty`. A short key (the common case) is hashed FNV-1a over its UTF-16 units in
+ * JS: ~25-60 ns, where Bun.hash.crc32 of a string costs ~85-195 ns (it converts the string first), and a put
+ * hashes its key twice (apply and compaction) on every node. Longer keys take the CRC of their UTF-8 bytes. Equal
+ * strings have equal lengths, so they always take the same branch. Only slot order depends on the hash, and
+ * nothing replicated or stored depends on slot order (see KeyTable).
  */
 function hashOf(key: string): number {
-  let h = Bun.hash.crc32(key) | 0;
+  let h: number;
+  if (key.length <= short_key_units) {
+    h = 0x811c9dc5 | 0;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  } else {
+    h = Bun.hash.crc32(key) | 0;
+  }
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

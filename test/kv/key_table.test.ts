@@ -48,6 +48,28 @@ describe("KeyTable against a Map", () => {
     expect(table.get("é-key")).toBe(3);
   });
 
+  test("keys on both sides of the JS-hash length (64 UTF-16 units) agree with a Map, whatever their representation", () => {
+    const random = lcg(54);
+    const table = new KeyTable();
+    const model = new Map<string, number>();
+    for (let step = 0; step < 20000; step++) {
+      // 60-70 units: a surrogate pair or an é can put the same prefix on either side of the threshold.
+      const tail = `${Math.floor(random() * 300)}`.padStart(3, "0");
+      const key = `${"p".repeat(57 + Math.floor(random() * 8))}${random() < 0.2 ? "\u{1F600}" : random() < 0.2 ? "é" : ""}${tail}`;
+      // The same text built another way (decoded from UTF-8: a separate string object).
+      const spelled = random() < 0.5 ? key : new TextDecoder().decode(new TextEncoder().encode(key));
+      if (random() < 0.7) {
+        table.set(spelled, step);
+        model.set(key, step);
+      } else {
+        expect(table.delete(spelled)).toBe(model.delete(key));
+      }
+      expect(table.get(key)).toBe(model.get(key));
+    }
+    expect(table.size).toBe(model.size);
+    for (const [key, value] of model) expect(table.get(key)).toBe(value);
+  });
+
   test("a frozen copy keeps the entries it was taken with while the table goes on", () => {
     const table = new KeyTable();
     for (let i = 0; i < 1000; i++) table.set(`k${i}`, i);

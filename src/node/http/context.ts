@@ -47,27 +47,41 @@ export async function leaderOnly<T>(
   try {
     result = await operation();
   } catch (error) {
-    if (!forward.wanted || !isQklzlError(error) || error.code !== "not_leader") throw error;
-    if (req.headers.get(forwarded_header) !== null) throw error;
-    const hint = leaderHint(error);
-    if (hint === null) throw error; // answered as no_leader by qklzlErrorResponse
-    try {
-      const response = await forwardToLeader({
-        ...hint,
-        method: req.method,
-        pathAndQuery: withoutParam(target, "forward"),
-        body: forward.body,
-        timeoutMs: ctx.options.requestTimeoutMs,
-        via: ctx.options.memberHttp?.() ?? plain_member_http,
-        authorization: req.headers.get("authorization"),
-      });
-      ctx.metrics.forwarded(true);
-      return response;
-    } catch (forwardError) {
-      ctx.metrics.forwarded(false);
-      throw forwardError;
-    }
+    return notLeaderAnswer(ctx, req, target, forward, error);
   }
   return answer(result);
 }
 
+/**
+ * notLeaderAnswer: what leaderOnly answers when its operation threw `error`: the leader's answer to a forward
+ * on not_leader (when asked for), else `error` rethrown. The plain put calls it itself (routes.ts postKv), so
+ * the most frequent request skips leaderOnly's frame and closures.
+ */
+export async function notLeaderAnswer(
+  ctx: RouteContext,
+  req: Request,
+  target: RequestTarget,
+  forward: { wanted: boolean; body: string | null },
+  error: unknown,
+): Promise<Response> {
+  if (!forward.wanted || !isQklzlError(error) || error.code !== "not_leader") throw error;
+  if (req.headers.get(forwarded_header) !== null) throw error;
+  const hint = leaderHint(error);
+  if (hint === null) throw error; // answered as no_leader by qklzlErrorResponse
+  try {
+    const response = await forwardToLeader({
+      ...hint,
+      method: req.method,
+      pathAndQuery: withoutParam(target, "forward"),
+      body: forward.body,
+      timeoutMs: ctx.options.requestTimeoutMs,
+      via: ctx.options.memberHttp?.() ?? plain_member_http,
+      authorization: req.headers.get("authorization"),
+    });
+    ctx.metrics.forwarded(true);
+    return response;
+  } catch (forwardError) {
+    ctx.metrics.forwarded(false);
+    throw forwardError;
+  }
+}
