@@ -35,6 +35,9 @@ export class NodeRuntime extends RuntimeSurface {
   private wakePending = false;
   /** applyWhileSaving: the loop awaits the outstanding Ready's write; committed entries may be applied meanwhile. */
   private applyWhileSaving = false;
+  /** sendWhileSaving: the loop awaits the outstanding Ready's write; new messages may leave meanwhile (sendEarly). */
+  private sendWhileSaving = false;
+  private sendEarlyScheduled = false;
   private loopDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -111,6 +114,7 @@ export class NodeRuntime extends RuntimeSurface {
   }
 
   protected wake(): void {
+    if (this.sendWhileSaving) this.scheduleSendEarly();
     const resolve = this.wakeResolve;
     if (resolve !== null) {
       this.wakeResolve = null;
@@ -118,6 +122,20 @@ export class NodeRuntime extends RuntimeSurface {
     } else {
       this.wakePending = true;
     }
+  }
+
+  /**
+   * scheduleSendEarly: once per turn of the event loop (all proposals and acks of that turn share one append per
+   * follower), hand the core's new messages to the transport while our write runs (RaftCore.takeMessages).
+   */
+  private scheduleSendEarly(): void {
+    if (this.sendEarlyScheduled) return;
+    this.sendEarlyScheduled = true;
+    setImmediate(() => {
+      this.sendEarlyScheduled = false;
+      if (this.closed || !this.sendWhileSaving) return;
+      for (const m of this.core.takeMessages()) this.send(m);
+    });
   }
 
   private waitForWork(): Promise<void> {
@@ -192,10 +210,12 @@ export class NodeRuntime extends RuntimeSurface {
       // While our write runs, entries that the peers' acks commit are applied as the acks arrive (onMessage):
       // with three nodes the two followers' fsyncs often finish before ours.
       this.applyWhileSaving = rd.snapshot === null;
+      this.sendWhileSaving = true;
       try {
         await saving;
       } finally {
         this.applyWhileSaving = false;
+        this.sendWhileSaving = false;
         this.saves.finished();
       }
       this.saves.settle(null);

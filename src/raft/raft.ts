@@ -79,6 +79,8 @@ export class RaftCore implements RaftNode, CoreState {
   private takenTo = 0;
   private prevHardState: HardState;
   private outstanding: Ready | null = null;
+  /** outstandingHeld: the outstanding Ready changed the term or vote, so all its messages wait for its write. */
+  private outstandingHeld = false;
 
   constructor(config: RaftConfig) {
     assert(config.id > 0, "raft: id must be > 0");
@@ -402,7 +404,27 @@ export class RaftCore implements RaftNode, CoreState {
     this.readStates = [];
     this.prevHardState = hs;
     this.outstanding = rd;
+    this.outstandingHeld = termOrVoteChanged;
     return rd;
+  }
+
+  /**
+   * takeMessages hands out, while a Ready's write runs, what would go into the next Ready's `messages`: the
+   * appends that proposals and acks asked for since (pendingBcast included), heartbeats, read answers. A leader
+   * whose fsync takes a millisecond thus ships new entries to its followers at once instead of after its own
+   * write (thesis §10.2.1: the leader's write runs in parallel with replication; it still counts for commit only
+   * once durable, on advance). Nothing while the outstanding Ready or a later step changed the term or vote:
+   * those messages speak for a term or vote not yet durable and wait for it (see ready()).
+   */
+  takeMessages(): Message[] {
+    if (this.outstanding === null || this.outstandingHeld) return [];
+    if (this.term !== this.prevHardState.term || this.vote !== this.prevHardState.vote) return [];
+    if (this.pendingBcast && this.role === "leader") bcastAppend(this);
+    this.pendingBcast = false;
+    if (this.msgs.length === 0) return [];
+    const out = this.msgs;
+    this.msgs = [];
+    return out;
   }
 
   /**
