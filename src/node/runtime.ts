@@ -184,6 +184,9 @@ export class NodeRuntime extends RuntimeSurface {
     if (rd.snapshot !== null || rd.committed.some((e) => e.kind === "conf")) this.syncPeers();
     // 1. Messages that do not depend on our durability (the leader's appends go out beside its own write).
     for (const m of rd.messages) this.send(m);
+    // The peer sockets are written in a microtask (out_queue.ts coalesces a Ready's frames): let it run before our
+    // WAL write, so the followers' writes start ~20 µs sooner (at one connection the acks are the critical path).
+    if (rd.messages.length > 0 && rd.mustSync) await Promise.resolve();
     // 2. Snapshot, entries and hard state, durable before anything that promises them.
     if (rd.snapshot !== null) {
       await this.snapshotter.install(rd.snapshot);
