@@ -134,7 +134,11 @@ export class NodeRuntime extends RuntimeSurface {
     setImmediate(() => {
       this.sendEarlyScheduled = false;
       if (this.closed || !this.sendWhileSaving) return;
-      for (const m of this.core.takeMessages()) this.send(m);
+      const messages = this.core.takeMessages();
+      // A conf entry committed during the write may have added a member the transport has no address for yet
+      // (handleReady syncs the peers before its sends; this path has to as well, or the first append is dropped).
+      if (messages.some((m) => !this.peers.has(m.to))) this.syncPeers();
+      for (const m of messages) this.send(m);
     });
   }
 
