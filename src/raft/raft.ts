@@ -410,7 +410,7 @@ export class RaftCore implements RaftNode, CoreState {
 
   /**
    * takeMessages hands out, while a Ready's write runs, what would go into the next Ready's `messages`: the
-   * appends that proposals and acks asked for since (pendingBcast included), heartbeats, read answers. A leader
+   * appends of entries proposed since (pendingBcast), those acks asked for, heartbeats, read answers. A leader
    * whose fsync takes a millisecond thus ships new entries to its followers at once instead of after its own
    * write (thesis §10.2.1: the leader's write runs in parallel with replication; it still counts for commit only
    * once durable, on advance). Nothing while the outstanding Ready or a later step changed the term or vote:
@@ -419,8 +419,14 @@ export class RaftCore implements RaftNode, CoreState {
   takeMessages(): Message[] {
     if (this.outstanding === null || this.outstandingHeld) return [];
     if (this.term !== this.prevHardState.term || this.vote !== this.prevHardState.vote) return [];
-    if (this.pendingBcast && this.role === "leader") bcastAppend(this);
-    this.pendingBcast = false;
+    if (this.pendingBcast && this.role === "leader") {
+      // Only appends that carry entries leave early (each carries the commit index too). A commit-only append
+      // waits for the next Ready, where it usually rides with the next entries: early, it would cost every
+      // follower one more step, Ready and ack per commit.
+      let told = true;
+      for (const id of this.progress.keys()) if (id !== this.id && !sendAppend(this, id, false)) told = false;
+      this.pendingBcast = !told;
+    }
     if (this.msgs.length === 0) return [];
     const out = this.msgs;
     this.msgs = [];

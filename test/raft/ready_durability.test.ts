@@ -187,6 +187,25 @@ describe("ready durability", () => {
       expect(r.status().commit).toBe(5);
     });
 
+    test("a commit without new entries is not shipped early: it rides with the next Ready's appends", () => {
+      const r = leaderOf3();
+      r.propose(data);
+      const first = r.ready();
+      for (const from of [2, 3]) r.step(ack(from, 3));
+      expect(r.status().commit).toBe(3);
+      expect(r.takeMessages()).toEqual([]);
+      // A proposal now: its appends leave early and carry the new commit index.
+      r.propose(data);
+      const early = r.takeMessages().filter((m) => m.type === "append");
+      expect(early.map((m) => (m.type === "append" ? [m.to, m.entries.length, m.commit] : []))).toEqual([
+        [2, 1, 3],
+        [3, 1, 3],
+      ]);
+      persist(r, first);
+      r.advance(first);
+      expect(r.ready().messages.filter((m) => m.type === "append")).toEqual([]); // both followers were told
+    });
+
     test("nothing leaves early while the outstanding Ready makes a new term or vote durable", () => {
       const r = coreOn(1, confOf([1], [2]), 1);
       r.campaign();
