@@ -35,6 +35,9 @@ export class NodeRuntime extends RuntimeSurface {
   private wakePending = false;
   /** applyWhileSaving: the loop awaits the outstanding Ready's write; committed entries may be applied meanwhile. */
   private applyWhileSaving = false;
+  /** sendWhileSaving: the loop awaits the outstanding Ready's write; new messages may leave meanwhile (sendEarly). */
+  private sendWhileSaving = false;
+  private sendEarlyScheduled = false;
   private loopDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -111,6 +114,7 @@ export class NodeRuntime extends RuntimeSurface {
   }
 
   protected wake(): void {
+    if (this.sendWhileSaving) this.scheduleSendEarly();
     const resolve = this.wakeResolve;
     if (resolve !== null) {
       this.wakeResolve = null;
@@ -118,6 +122,24 @@ export class NodeRuntime extends RuntimeSurface {
     } else {
       this.wakePending = true;
     }
+  }
+
+  /**
+   * scheduleSendEarly: once per turn of the event loop (all proposals and acks of that turn share one append per
+   * follower), hand the core's new messages to the transport while our write runs (RaftCore.takeMessages).
+   */
+  private scheduleSendEarly(): void {
+    if (this.sendEarlyScheduled) return;
+    this.sendEarlyScheduled = true;
+    setImmediate(() => {
+      this.sendEarlyScheduled = false;
+      if (this.closed || !this.sendWhileSaving) return;
+      const messages = this.core.takeMessages();
+      // A conf entry committed during the write may have added a member the transport has no address for yet
+      // (handleReady syncs the peers before its sends; this path has to as well, or the first append is dropped).
+      if (messages.some((m) => !this.peers.has(m.to))) this.syncPeers();
+      for (const m of messages) this.send(m);
+    });
   }
 
   private waitForWork(): Promise<void> {
@@ -166,6 +188,9 @@ export class NodeRuntime extends RuntimeSurface {
     if (rd.snapshot !== null || rd.committed.some((e) => e.kind === "conf")) this.syncPeers();
     // 1. Messages that do not depend on our durability (the leader's appends go out beside its own write).
     for (const m of rd.messages) this.send(m);
+    // The peer sockets are written in a microtask (out_queue.ts coalesces a Ready's frames): let it run before our
+    // WAL write, so the followers' writes start ~20 µs sooner (at one connection the acks are the critical path).
+    if (rd.messages.length > 0 && rd.mustSync) await Promise.resolve();
     // 2. Snapshot, entries and hard state, durable before anything that promises them.
     if (rd.snapshot !== null) {
       await this.snapshotter.install(rd.snapshot);
@@ -192,10 +217,12 @@ export class NodeRuntime extends RuntimeSurface {
       // While our write runs, entries that the peers' acks commit are applied as the acks arrive (onMessage):
       // with three nodes the two followers' fsyncs often finish before ours.
       this.applyWhileSaving = rd.snapshot === null;
+      this.sendWhileSaving = true;
       try {
         await saving;
       } finally {
         this.applyWhileSaving = false;
+        this.sendWhileSaving = false;
         this.saves.finished();
       }
       this.saves.settle(null);

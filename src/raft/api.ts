@@ -35,6 +35,11 @@ export interface RaftNode {
    * waits to be installed); the driver may apply them at once, advance() counts them as applied.
    */
   takeCommitted(): Entry[];
+  /**
+   * takeMessages: while a Ready's write runs, the messages that may leave before it (Ready.messages of the next
+   * batch: a leader's appends of new proposals go out at once); none while a term or vote waits for its write.
+   */
+  takeMessages(): Message[];
   /** reportUnreachable: the transport could not deliver to `id`; replication to it falls back to probing. */
   reportUnreachable(id: NodeId): void;
   /** reportSnapshot: the streamed snapshot to `id` finished (ok) or failed; failed transfers are retried. */

@@ -79,6 +79,8 @@ export class RaftCore implements RaftNode, CoreState {
   private takenTo = 0;
   private prevHardState: HardState;
   private outstanding: Ready | null = null;
+  /** outstandingHeld: the outstanding Ready changed the term or vote, so all its messages wait for its write. */
+  private outstandingHeld = false;
 
   constructor(config: RaftConfig) {
     assert(config.id > 0, "raft: id must be > 0");
@@ -402,7 +404,33 @@ export class RaftCore implements RaftNode, CoreState {
     this.readStates = [];
     this.prevHardState = hs;
     this.outstanding = rd;
+    this.outstandingHeld = termOrVoteChanged;
     return rd;
+  }
+
+  /**
+   * takeMessages hands out, while a Ready's write runs, what would go into the next Ready's `messages`: the
+   * appends of entries proposed since (pendingBcast), those acks asked for, heartbeats, read answers. A leader
+   * whose fsync takes a millisecond thus ships new entries to its followers at once instead of after its own
+   * write (thesis §10.2.1: the leader's write runs in parallel with replication; it still counts for commit only
+   * once durable, on advance). Nothing while the outstanding Ready or a later step changed the term or vote:
+   * those messages speak for a term or vote not yet durable and wait for it (see ready()).
+   */
+  takeMessages(): Message[] {
+    if (this.outstanding === null || this.outstandingHeld) return [];
+    if (this.term !== this.prevHardState.term || this.vote !== this.prevHardState.vote) return [];
+    if (this.pendingBcast && this.role === "leader") {
+      // Only appends that carry entries leave early (each carries the commit index too). A commit-only append
+      // waits for the next Ready, where it usually rides with the next entries: early, it would cost every
+      // follower one more step, Ready and ack per commit.
+      let told = true;
+      for (const id of this.progress.keys()) if (id !== this.id && !sendAppend(this, id, false)) told = false;
+      this.pendingBcast = !told;
+    }
+    if (this.msgs.length === 0) return [];
+    const out = this.msgs;
+    this.msgs = [];
+    return out;
   }
 
   /**

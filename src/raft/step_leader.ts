@@ -62,9 +62,9 @@ function handleAppendResp(r: CoreState, m: AppendResp): void {
     pr.becomeReplicate();
   } else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
   if (maybeCommit(r)) {
-    // The new commit index goes out with the next Ready's appends (one per follower per Ready, however many
-    // acks advanced it meanwhile): messages only leave at ready() anyway, and each extra append costs the
-    // follower a step, a Ready and an ack.
+    // The new commit index goes out with the next appends (one per follower per Ready, however many acks
+    // advanced it meanwhile; takeMessages' early appends carry it too, but none is sent for it alone): each
+    // extra append costs the follower a step, a Ready and an ack.
     r.pendingBcast = true;
   } else {
     // A follower that was paused may have missed the commit index: tell it even with no entries.

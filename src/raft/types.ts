@@ -123,6 +123,7 @@ export interface ReadState {
  *    to waiting readers (serve each once applied ≥ its index). A driver may apply `committed` while the
  *    write of step 2 runs, and what takeCommitted() hands out meanwhile: committed means durable on a
  *    majority (a leader counts its own entries only once durable) — but a snapshot is installed first;
+ *    likewise it may send what takeMessages() hands out while the write runs (the next batch's `messages`);
  * 5. call `advance(ready)`.
  * Only one Ready is outstanding at a time: call ready() again only after advance().
  */

@@ -110,4 +110,128 @@ describe("ready durability", () => {
     expect(rd.messages).toEqual([]);
     expect(rd.messagesAfterPersist.map((m) => `${m.type}:${m.term}`)).toEqual(["heartbeat_resp:2"]);
   });
+
+  describe("takeMessages (what a leader may ship while its own write runs)", () => {
+    /** leaderOf3: node 1 elected leader of {1,2,3} in term 2, its first Ready (the noop at 2) written and advanced. */
+    function leaderOf3(): RaftCore {
+      const r = coreOn(1, confOf([1, 2, 3]), 1);
+      r.campaign();
+      const pre = r.ready();
+      persist(r, pre);
+      r.advance(pre);
+      r.step({ type: "pre_vote_resp", from: 2, to: 1, term: 2, reject: false });
+      const vote = r.ready();
+      persist(r, vote);
+      r.advance(vote);
+      r.step({ type: "vote_resp", from: 2, to: 1, term: 2, reject: false });
+      expect(r.status().role).toBe("leader");
+      const noop = r.ready();
+      persist(r, noop);
+      r.advance(noop);
+      for (const from of [2, 3]) r.step(ack(from, 2));
+      const commit = r.ready();
+      r.advance(commit);
+      expect(r.status().commit).toBe(2);
+      return r;
+    }
+
+    function ack(from: NodeId, index: number): Message {
+      return { type: "append_resp", from, to: 1, term: 2, index, reject: false, hintIndex: 0, hintTerm: 0 };
+    }
+
+    const data = new TextEncoder().encode("x");
+
+    test("a proposal made while a Ready is written is shipped at once, and written by the next Ready", () => {
+      const r = leaderOf3();
+      r.propose(data);
+      const first = r.ready();
+      expect(first.entries.map((e) => e.index)).toEqual([3]);
+      // While entry 3 is written, entry 4 arrives: its appends leave now, not after the write.
+      r.propose(data);
+      const early = r.takeMessages();
+      expect(early.filter((m) => m.type === "append").map((m) => [m.to, m.type === "append" ? m.entries.map((e) => e.index) : []])).toEqual([
+        [2, [4]],
+        [3, [4]],
+      ]);
+      expect(r.takeMessages()).toEqual([]); // handed out once
+      persist(r, first);
+      r.advance(first);
+      const second = r.ready();
+      expect(second.entries.map((e) => e.index)).toEqual([4]);
+      expect(second.messages.filter((m) => m.type === "append" && m.entries.length > 0)).toEqual([]); // not shipped twice
+    });
+
+    test("entries shipped early commit on both followers' acks, or on one once the leader's own write is advanced", () => {
+      const r = leaderOf3();
+      r.propose(data);
+      const first = r.ready();
+      r.propose(data);
+      r.takeMessages();
+      // One follower durable up to 4, the leader's write of 3 still running, 4 not even written: no commit.
+      r.step(ack(2, 4));
+      expect(r.status().commit).toBe(2);
+      expect(r.takeCommitted()).toEqual([]);
+      // The second follower makes 3 and 4 durable on a majority without the leader.
+      r.step(ack(3, 4));
+      expect(r.status().commit).toBe(4);
+      expect(r.takeCommitted().map((e) => e.index)).toEqual([3, 4]);
+      persist(r, first);
+      r.advance(first);
+      // A third entry acked by one follower commits once the leader's own write of it is advanced.
+      r.propose(data);
+      const second = r.ready();
+      r.step(ack(2, 5));
+      expect(r.status().commit).toBe(4);
+      persist(r, second);
+      r.advance(second);
+      expect(r.status().commit).toBe(5);
+    });
+
+    test("a commit without new entries is not shipped early: it rides with the next Ready's appends", () => {
+      const r = leaderOf3();
+      r.propose(data);
+      const first = r.ready();
+      for (const from of [2, 3]) r.step(ack(from, 3));
+      expect(r.status().commit).toBe(3);
+      expect(r.takeMessages()).toEqual([]);
+      // A proposal now: its appends leave early and carry the new commit index.
+      r.propose(data);
+      const early = r.takeMessages().filter((m) => m.type === "append");
+      expect(early.map((m) => (m.type === "append" ? [m.to, m.entries.length, m.commit] : []))).toEqual([
+        [2, 1, 3],
+        [3, 1, 3],
+      ]);
+      persist(r, first);
+      r.advance(first);
+      expect(r.ready().messages.filter((m) => m.type === "append")).toEqual([]); // both followers were told
+    });
+
+    test("nothing leaves early while the outstanding Ready makes a new term or vote durable", () => {
+      const r = coreOn(1, confOf([1], [2]), 1);
+      r.campaign();
+      const rd = r.ready();
+      expect(rd.hardState).toMatchObject({ term: 2, vote: 1 });
+      expect(rd.messagesAfterPersist.some((m) => m.type === "append" && m.to === 2 && m.term === 2)).toBe(true);
+      const index = r.propose(data);
+      r.tick(); // a heartbeat of term 2 to learner 2 (a paused probe gets no append): it waits too
+      expect(r.takeMessages()).toEqual([]);
+      persist(r, rd);
+      r.advance(rd);
+      const next = r.ready();
+      expect(next.entries.map((e) => e.index)).toEqual([index.ok ? index.index : -1]);
+    });
+
+    test("a follower's acks never leave early, and nothing does without an outstanding Ready", () => {
+      const r = coreOn(3, confOf([1, 2, 3]), 2);
+      r.step(append(3, 1, 1, noops(2, 2, 3), 1));
+      const first = r.ready();
+      r.step(append(3, 3, 2, noops(2, 4, 4), 1));
+      expect(r.takeMessages()).toEqual([]);
+      persist(r, first);
+      r.advance(first);
+      expect(r.takeMessages()).toEqual([]);
+      const second = r.ready();
+      expect(second.messagesAfterPersist.map((m) => (m.type === "append_resp" ? m.index : -1))).toEqual([4]);
+    });
+  });
 });

@@ -11,7 +11,8 @@ import { SimStore } from "./store_replica.ts";
  * SimDriver is how a node's Ready is handled:
  * - "ready": the Ready contract of src/raft/types.ts as written (persist, send messagesAfterPersist, apply, advance);
  * - "runtime": what src/node/runtime.ts's handleReady does: install a snapshot at once, start the write, apply
- *   `committed` while it runs, and apply what `takeCommitted()` hands out as messages arrive during the write.
+ *   `committed` while it runs, apply what `takeCommitted()` hands out as messages arrive during the write, and
+ *   send what `takeMessages()` hands out after each delivery and proposal during the write (its sendEarly).
  */
 export type SimDriver = "ready" | "runtime";
 
@@ -205,6 +206,7 @@ export class SimCluster {
     for (const p of packets) this.deliver(p);
     for (const node of this.rng.shuffle(this.upNodes())) {
       node.core?.tick();
+      if (this.driver === "runtime") this.sendEarly(node);
       this.pump(node);
     }
   }
@@ -266,6 +268,15 @@ export class SimCluster {
     const entries = node.core.takeCommitted();
     for (const e of entries) this.apply(node, e);
     if (entries.length > 0) this.serveReads(node);
+  }
+
+  /** sendEarly sends what takeMessages hands out while a Ready's write runs (runtime.ts's scheduleSendEarly). */
+  private sendEarly(node: SimNode): void {
+    if (!node.core || !node.persisting) return;
+    for (const m of node.core.takeMessages()) {
+      this.checkPromise(node, m, "takeMessages");
+      this.send(node, m);
+    }
   }
 
   /** checkReady: hard state moves forward; what `messages` promise must already be durable. */
@@ -504,7 +515,10 @@ export class SimCluster {
     if (!to?.core) return this.dropped(p);
     if (p.msg.type === "snapshot" && p.image) to.staged.set(`${p.msg.snapshot.index}:${p.msg.snapshot.term}`, p.image);
     to.core.step(p.msg);
-    if (this.driver === "runtime") this.applyTaken(to);
+    if (this.driver === "runtime") {
+      this.applyTaken(to);
+      this.sendEarly(to);
+    }
     this.pump(to);
     if (p.msg.type === "snapshot") this.reportSnapshot(p.msg.from, p.msg.to, true, p.incarnation);
   }
@@ -613,6 +627,7 @@ export class SimCluster {
       node.proposals.set(result.index, { term: result.term, payload });
       this.stats.proposed++;
     }
+    if (this.driver === "runtime") this.sendEarly(node);
     this.pump(node);
     return result;
   }
@@ -621,6 +636,7 @@ export class SimCluster {
     const node = this.node(id);
     if (!node.core) return { ok: false, error: "no_leader", leaderId: 0 };
     const result = node.core.proposeConfChange(change);
+    if (this.driver === "runtime") this.sendEarly(node);
     this.pump(node);
     this.trace(`n${id} propose ${change.type} ${change.id}: ${result.ok ? `at ${result.index}` : result.error}`);
     return result;
