@@ -18,6 +18,9 @@ import { SaveTracker } from "./save_tracker.ts";
 import { Snapshotter } from "./snapshotter.ts";
 import type { NodeOptions } from "./types.ts";
 
+/** read_rounds_in_flight_max: ReadIndex rounds a node keeps in flight at once (Reads). */
+const read_rounds_in_flight_max = 1;
+
 export interface RuntimeOptions {
   options: NodeOptions;
   storage: Storage;
@@ -83,12 +86,12 @@ export function createParts(init: RuntimeOptions, hooks: PartsHooks): RuntimePar
         return result.ok ? null : refusals.noLeaderError();
       },
       applied: () => kv.appliedIndex,
-      get: (key) => kv.get(key),
       roundFailed: () => refusals.notLeaderError("leadership changed during the read; retry"),
     },
     {
       timeoutMs: options.requestTimeoutMs,
       roundStaleMs: Math.max(options.electionMs, 3 * options.heartbeatMs),
+      roundsInFlightMax: read_rounds_in_flight_max,
       prefix: `r${options.id}-${Date.now().toString(36)}-`,
     },
   );

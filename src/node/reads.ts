@@ -3,11 +3,11 @@ import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 
 interface Reader {
-  /** key: whose value the read answers; null when the caller only waits for the read point (readKv, range). */
-  key: string | null;
+  /** serve reads the store once the read point is applied here; what it returns (or throws) answers the read. */
+  serve: () => unknown;
   deadline: number;
-  resolve(value: { value: string } | null): void;
-  reject(error: QklzlError): void;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
 }
 
 interface Round {
@@ -20,22 +20,21 @@ export interface ReadsContext {
   /** readIndex asks the core for a read point: null when the round started, else the error its readers get. */
   readIndex(ctx: string): QklzlError | null;
   applied(): number;
-  get(key: string): string | undefined;
   /** roundFailed builds the error for readers whose round failed (leadership changed under them). */
   roundFailed(): QklzlError;
 }
 
 /**
- * Reads batches linearizable reads: reads that arrive while a ReadIndex round is in flight wait for the next
- * round and share it (one heartbeat round serves them all). A round answers a read index; its readers are
- * served once this node applied up to it (thesis §6.4). A round that stays silent longer than roundStaleMs no
- * longer holds the queue back (its readers still get its answer, or their deadline).
+ * Reads batches linearizable reads: the reads that arrive in one event-loop turn share one ReadIndex round (one
+ * heartbeat round serves them all). Up to roundsInFlightMax rounds are in flight at once; reads arriving while
+ * that many are wait for the next round and share it. A round answers a read index; its readers are served
+ * once this node applied up to it (thesis §6.4). A round that stays silent longer than roundStaleMs no longer
+ * counts against the limit (its readers still get its answer, or their deadline).
  */
 export class Reads {
   private queued: Reader[] = [];
+  /** rounds in flight by ctx, in the order they started (a Map keeps insertion order). */
   private readonly rounds = new Map<string, Round>();
-  /** current is the round new readers are waiting behind, null when none is in flight. */
-  private current: Round | null = null;
   /** Readers whose read index is known, waiting for apply, in increasing index order. */
   private waitingApply: Array<{ index: number; readers: Reader[] }> = [];
   private nextCtx = 1;
@@ -45,48 +44,54 @@ export class Reads {
 
   constructor(
     private readonly context: ReadsContext,
-    private readonly options: { timeoutMs: number; roundStaleMs: number; prefix: string },
+    private readonly options: { timeoutMs: number; roundStaleMs: number; prefix: string; roundsInFlightMax: number },
   ) {
     assert(options.timeoutMs > 0 && options.roundStaleMs > 0, "reads: positive timeouts");
+    assert(Number.isInteger(options.roundsInFlightMax) && options.roundsInFlightMax > 0, "reads: at least one round in flight");
   }
 
   get size(): number {
     return this.pending;
   }
 
-  /** read: the value of `key` at a linearizable point; with key null, only that point (resolves null). */
-  read(key: string | null): Promise<{ value: string } | null> {
+  /**
+   * read: `serve`'s answer at a linearizable point: serve runs synchronously once this node applied the round's
+   * read index (any later state is as good: it is still committed), so the store is read in the same turn the
+   * read point is reached and the caller needs no further hop.
+   */
+  read<T>(serve: () => T): Promise<T> {
     if (this.pending >= limits.pending_reads_max) {
       return Promise.reject(new QklzlError("overloaded", `too many reads pending (${this.pending}); retry shortly`, { retry_after_s: 1 }));
     }
-    return new Promise((resolve, reject) => {
-      this.pending++;
-      const done = <T>(fn: (value: T) => void) => (value: T) => {
-        this.pending--;
-        fn(value);
-      };
-      this.queued.push({ key, deadline: performance.now() + this.options.timeoutMs, resolve: done(resolve), reject: done(reject) });
-      this.kickSoon();
-    });
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    this.pending++;
+    this.queued.push({ serve, deadline: performance.now() + this.options.timeoutMs, resolve: resolve as (value: unknown) => void, reject });
+    this.kickSoon();
+    return promise;
   }
 
-  /** kick starts a round for the queued readers unless one is already in flight (and not stale). */
+  /** kick starts a round for the queued readers unless roundsInFlightMax rounds (not stale) are in flight. */
   kick(): void {
     if (this.queued.length === 0) return;
     const now = performance.now();
-    if (this.current !== null && now - this.current.startedAt < this.options.roundStaleMs) return;
+    if (this.rounds.size >= this.options.roundsInFlightMax && this.freshRounds(now) >= this.options.roundsInFlightMax) return;
     const ctx = `${this.options.prefix}${this.nextCtx++}`;
     const round: Round = { ctx, startedAt: now, readers: this.queued };
     this.queued = [];
     const refused = this.context.readIndex(ctx);
     if (refused !== null) {
-      for (const reader of round.readers) reader.reject(refused);
-      this.current = null;
+      this.fail(round.readers, refused);
       return;
     }
     this.roundsStarted++;
     this.rounds.set(ctx, round);
-    this.current = round;
+  }
+
+  /** freshRounds counts the rounds in flight that started less than roundStaleMs ago. */
+  private freshRounds(now: number): number {
+    let fresh = 0;
+    for (const round of this.rounds.values()) if (now - round.startedAt < this.options.roundStaleMs) fresh++;
+    return fresh;
   }
 
   /** onReadState: the core answered round `ctx` with `index` (-1: the round failed). */
@@ -94,10 +99,8 @@ export class Reads {
     const round = this.rounds.get(ctx);
     if (round === undefined) return; // not ours, or already timed out
     this.rounds.delete(ctx);
-    if (this.current === round) this.current = null;
     if (index < 0) {
-      const error = this.context.roundFailed();
-      for (const reader of round.readers) reader.reject(error);
+      this.fail(round.readers, this.context.roundFailed());
     } else if (index <= this.context.applied()) {
       this.serve(round.readers);
     } else {
@@ -129,20 +132,31 @@ export class Reads {
   }
 
   private serve(readers: Reader[]): void {
+    this.pending -= readers.length;
     for (const reader of readers) {
-      const value = reader.key === null ? undefined : this.context.get(reader.key);
-      reader.resolve(value === undefined ? null : { value });
+      let answer: unknown;
+      try {
+        answer = reader.serve();
+      } catch (error) {
+        reader.reject(error);
+        continue;
+      }
+      reader.resolve(answer);
     }
+  }
+
+  private fail(readers: Reader[], error: unknown): void {
+    this.pending -= readers.length;
+    for (const reader of readers) reader.reject(error);
   }
 
   /** sweep times out readers past their deadline and retries a stale round's queue (called every tick). */
   sweep(now: number): void {
-    const expired = (reader: Reader) => reader.deadline <= now;
     const error = () => new QklzlError("timeout", `timed out: the linearizable read got no answer within ${this.options.timeoutMs} ms`);
     const keep = (readers: Reader[]) => {
       const live: Reader[] = [];
       for (const reader of readers) {
-        if (expired(reader)) reader.reject(error());
+        if (reader.deadline <= now) this.fail([reader], error());
         else live.push(reader);
       }
       return live;
@@ -150,10 +164,7 @@ export class Reads {
     this.queued = keep(this.queued);
     for (const [ctx, round] of this.rounds) {
       round.readers = keep(round.readers);
-      if (round.readers.length === 0) {
-        this.rounds.delete(ctx);
-        if (this.current === round) this.current = null;
-      }
+      if (round.readers.length === 0) this.rounds.delete(ctx);
     }
     this.waitingApply = this.waitingApply.map((w) => ({ index: w.index, readers: keep(w.readers) })).filter((w) => w.readers.length > 0);
     this.kick();
@@ -164,7 +175,6 @@ export class Reads {
     this.queued = [];
     this.rounds.clear();
     this.waitingApply = [];
-    this.current = null;
-    for (const reader of all) reader.reject(error);
+    this.fail(all, error);
   }
 }

@@ -49,25 +49,31 @@ function memberOrigin(api: NodeApi, req: Request): string | null {
   return null;
 }
 
-/** withMemberCors lets a member's page read one route's GET answers; without an Origin header nothing changes. */
+/**
+ * withMemberCors lets a member's page read one route's GET answers; without an Origin header nothing changes,
+ * and the handler's own promise is returned as it is (no extra hop on every request).
+ */
 function withMemberCors(api: NodeApi, handler: RouteHandler): RouteHandler {
-  return async (req) => {
-    const response = await handler(req);
-    if (req.method !== "GET" && req.method !== "HEAD") return response;
+  return (req) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return handler(req);
     const origin = memberOrigin(api, req);
-    if (origin === null) return response;
-    try {
-      response.headers.set("access-control-allow-origin", origin);
-      response.headers.append("vary", "origin");
-      return response;
-    } catch {
-      // Immutable headers (a Response.redirect): copy the answer, body stream included.
-      const copy = new Response(response.body, response);
-      copy.headers.set("access-control-allow-origin", origin);
-      copy.headers.append("vary", "origin");
-      return copy;
-    }
+    if (origin === null) return handler(req);
+    return handler(req).then((response) => withOrigin(response, origin));
   };
+}
+
+function withOrigin(response: Response, origin: string): Response {
+  try {
+    response.headers.set("access-control-allow-origin", origin);
+    response.headers.append("vary", "origin");
+    return response;
+  } catch {
+    // Immutable headers (a Response.redirect): copy the answer, body stream included.
+    const copy = new Response(response.body, response);
+    copy.headers.set("access-control-allow-origin", origin);
+    copy.headers.append("vary", "origin");
+    return copy;
+  }
 }
 
 /**
