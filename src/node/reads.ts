@@ -3,8 +3,9 @@ import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 
 interface Reader {
-  /** serve reads the store once the read point is applied here; what it returns (or throws) answers the read. */
-  serve: () => unknown;
+  /** serve(arg) reads the store once the read point is applied here; what it returns (or throws) answers the read. */
+  serve: (arg: never) => unknown;
+  arg: unknown;
   deadline: number;
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -40,6 +41,12 @@ export class Reads {
   private nextCtx = 1;
   private pending = 0;
   private kickScheduled = false;
+  /**
+   * turnDeadline: the deadline of the reads that arrive in this event-loop turn (one clock read per turn, not per
+   * read); valid until the turn's immediate (kickSoon, which every read schedules) runs.
+   */
+  private turnDeadline = 0;
+  private turnDeadlineSet = false;
   roundsStarted = 0;
 
   constructor(
@@ -55,17 +62,25 @@ export class Reads {
   }
 
   /**
-   * read: `serve`'s answer at a linearizable point: serve runs synchronously once this node applied the round's
-   * read index (any later state is as good: it is still committed), so the store is read in the same turn the
-   * read point is reached and the caller needs no further hop.
+   * read: `serve(arg)`'s answer at a linearizable point: serve runs synchronously once this node applied the
+   * round's read index (any later state is as good: it is still committed), so the store is read in the same turn
+   * the read point is reached and the caller needs no further hop. (serve and arg apart: the hot GET /kv passes a
+   * function made once and its key, no closure per read.)
    */
-  read<T>(serve: () => T): Promise<T> {
+  read<T>(serve: () => T): Promise<T>;
+  read<A, T>(serve: (arg: A) => T, arg: A): Promise<T>;
+  read<A, T>(serve: (arg: A) => T, arg?: A): Promise<T> {
     if (this.pending >= limits.pending_reads_max) {
       return Promise.reject(new QklzlError("overloaded", `too many reads pending (${this.pending}); retry shortly`, { retry_after_s: 1 }));
     }
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     this.pending++;
-    this.queued.push({ serve, deadline: performance.now() + this.options.timeoutMs, resolve: resolve as (value: unknown) => void, reject });
+    // The reads of one turn share a deadline, taken when the first of them arrived.
+    if (!this.turnDeadlineSet) {
+      this.turnDeadline = performance.now() + this.options.timeoutMs;
+      this.turnDeadlineSet = true;
+    }
+    this.queued.push({ serve, arg, deadline: this.turnDeadline, resolve: resolve as (value: unknown) => void, reject });
     this.kickSoon();
     return promise;
   }
@@ -120,6 +135,7 @@ export class Reads {
     this.kickScheduled = true;
     setImmediate(() => {
       this.kickScheduled = false;
+      this.turnDeadlineSet = false;
       this.kick();
     });
   }
@@ -136,7 +152,7 @@ export class Reads {
     for (const reader of readers) {
       let answer: unknown;
       try {
-        answer = reader.serve();
+        answer = (reader.serve as (arg: unknown) => unknown)(reader.arg);
       } catch (error) {
         reader.reject(error);
         continue;

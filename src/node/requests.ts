@@ -106,26 +106,30 @@ export class Requests {
    * refusal comes back as a rejected promise.
    */
   readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
-    const { metrics, kv } = this.context;
-    // The kv and the revision are taken together, synchronously, as the read resolves.
-    const found = (): { kv: KeyValue; revision: number } | null => {
-      const found = kv.getKv(key);
-      return found === null ? null : { kv: found, revision: kv.revision };
-    };
     try {
       this.context.ensureRunning();
       if (consistency === "stale") {
-        metrics.readsStale++;
-        return Promise.resolve(found());
+        this.context.metrics.readsStale++;
+        return Promise.resolve(this.kvNow(key));
       }
-      return this.linearizable(() => {
-        metrics.readsLinearizable++;
-        return found();
-      });
+      return this.linearizable(this.serveKv, key);
     } catch (error) {
       return Promise.reject(error);
     }
   }
+
+  /** kvNow: the key's kv and the store revision, taken together, synchronously. */
+  private kvNow(key: string): { kv: KeyValue; revision: number } | null {
+    const { kv } = this.context;
+    const found = kv.getKv(key);
+    return found === null ? null : { kv: found, revision: kv.revision };
+  }
+
+  /** serveKv answers a linearizable readKv at its read point (made once: no closure per read). */
+  private readonly serveKv = (key: string): { kv: KeyValue; revision: number } | null => {
+    this.context.metrics.readsLinearizable++;
+    return this.kvNow(key);
+  };
 
   /**
    * confirmLeader: as leader, one ReadIndex round (a majority still follows us, so no other leader was elected
@@ -156,12 +160,14 @@ export class Requests {
    * linearizable: a ReadIndex read (the node confirms the leader's commit index, waits for its apply), answered by
    * `serve` reading the store then (Reads.read). Throws at once when there is no leader or no quorum.
    */
-  private linearizable<T>(serve: () => T): Promise<T> {
+  private linearizable<T>(serve: () => T): Promise<T>;
+  private linearizable<A, T>(serve: (arg: A) => T, arg: A): Promise<T>;
+  private linearizable<A, T>(serve: (arg: A) => T, arg?: A): Promise<T> {
     const { refusals } = this.context;
     const soft = this.context.core().softState();
     if (soft.leaderId === 0) throw refusals.noLeaderError();
     if (soft.role === "leader" && !this.context.peers.quorumReachable(soft.membership.voters)) throw refusals.noQuorumError();
-    return this.context.reads.read(serve);
+    return this.context.reads.read(serve, arg as A);
   }
 
   /** ensureLeader throws the fast refusal a request gets on a node that cannot serve it as leader. */

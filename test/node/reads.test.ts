@@ -190,4 +190,24 @@ describe("linearizable read batching", () => {
     expect(await outcome(late)).toBe("timeout");
     expect(reads.size).toBe(0);
   });
+
+  test("reads of one turn share a deadline; a read of a later turn gets its own", async () => {
+    const { reads, readKey, asked } = setup();
+    const early = readKey("a");
+    const sameTurn = readKey("a");
+    await turn();
+    // The round answered in a later turn releases nothing yet (index not applied): the readers stay pending.
+    reads.onReadState(asked[0]!, 1);
+    await Bun.sleep(120);
+    const late = readKey("a");
+    await Bun.sleep(100);
+    reads.sweep(performance.now());
+    expect(await outcome(early)).toBe("timeout");
+    expect(await outcome(sameTurn)).toBe("timeout");
+    expect(reads.size).toBe(1); // the late read is still within its own 200 ms
+    await Bun.sleep(120);
+    reads.sweep(performance.now());
+    expect(await outcome(late)).toBe("timeout");
+    expect(reads.size).toBe(0);
+  });
 });
