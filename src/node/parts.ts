@@ -18,9 +18,6 @@ import { SaveTracker } from "./save_tracker.ts";
 import { Snapshotter } from "./snapshotter.ts";
 import type { NodeOptions } from "./types.ts";
 
-/** read_rounds_in_flight_max: ReadIndex rounds a node keeps in flight at once (Reads). */
-const read_rounds_in_flight_max = 1;
-
 export interface RuntimeOptions {
   options: NodeOptions;
   storage: Storage;
@@ -91,7 +88,6 @@ export function createParts(init: RuntimeOptions, hooks: PartsHooks): RuntimePar
     {
       timeoutMs: options.requestTimeoutMs,
       roundStaleMs: Math.max(options.electionMs, 3 * options.heartbeatMs),
-      roundsInFlightMax: read_rounds_in_flight_max,
       prefix: `r${options.id}-${Date.now().toString(36)}-`,
     },
   );

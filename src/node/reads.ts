@@ -26,16 +26,16 @@ export interface ReadsContext {
 }
 
 /**
- * Reads batches linearizable reads: the reads that arrive in one event-loop turn share one ReadIndex round (one
- * heartbeat round serves them all). Up to roundsInFlightMax rounds are in flight at once; reads arriving while
- * that many are wait for the next round and share it. A round answers a read index; its readers are served
- * once this node applied up to it (thesis §6.4). A round that stays silent longer than roundStaleMs no longer
- * counts against the limit (its readers still get its answer, or their deadline).
+ * Reads batches linearizable reads: reads that arrive while a ReadIndex round is in flight wait for the next
+ * round and share it (one heartbeat round serves them all). A round answers a read index; its readers are
+ * served once this node applied up to it (thesis §6.4). A round that stays silent longer than roundStaleMs no
+ * longer holds the queue back (its readers still get its answer, or their deadline).
  */
 export class Reads {
   private queued: Reader[] = [];
-  /** rounds in flight by ctx, in the order they started (a Map keeps insertion order). */
   private readonly rounds = new Map<string, Round>();
+  /** current is the round new readers are waiting behind, null when none is in flight. */
+  private current: Round | null = null;
   /** Readers whose read index is known, waiting for apply, in increasing index order. */
   private waitingApply: Array<{ index: number; readers: Reader[] }> = [];
   private nextCtx = 1;
@@ -51,10 +51,9 @@ export class Reads {
 
   constructor(
     private readonly context: ReadsContext,
-    private readonly options: { timeoutMs: number; roundStaleMs: number; prefix: string; roundsInFlightMax: number },
+    private readonly options: { timeoutMs: number; roundStaleMs: number; prefix: string },
   ) {
     assert(options.timeoutMs > 0 && options.roundStaleMs > 0, "reads: positive timeouts");
-    assert(Number.isInteger(options.roundsInFlightMax) && options.roundsInFlightMax > 0, "reads: at least one round in flight");
   }
 
   get size(): number {
@@ -85,28 +84,23 @@ export class Reads {
     return promise;
   }
 
-  /** kick starts a round for the queued readers unless roundsInFlightMax rounds (not stale) are in flight. */
+  /** kick starts a round for the queued readers unless one is already in flight (and not stale). */
   kick(): void {
     if (this.queued.length === 0) return;
     const now = performance.now();
-    if (this.rounds.size >= this.options.roundsInFlightMax && this.freshRounds(now) >= this.options.roundsInFlightMax) return;
+    if (this.current !== null && now - this.current.startedAt < this.options.roundStaleMs) return;
     const ctx = `${this.options.prefix}${this.nextCtx++}`;
     const round: Round = { ctx, startedAt: now, readers: this.queued };
     this.queued = [];
     const refused = this.context.readIndex(ctx);
     if (refused !== null) {
       this.fail(round.readers, refused);
+      this.current = null;
       return;
     }
     this.roundsStarted++;
     this.rounds.set(ctx, round);
-  }
-
-  /** freshRounds counts the rounds in flight that started less than roundStaleMs ago. */
-  private freshRounds(now: number): number {
-    let fresh = 0;
-    for (const round of this.rounds.values()) if (now - round.startedAt < this.options.roundStaleMs) fresh++;
-    return fresh;
+    this.current = round;
   }
 
   /** onReadState: the core answered round `ctx` with `index` (-1: the round failed). */
@@ -114,6 +108,7 @@ export class Reads {
     const round = this.rounds.get(ctx);
     if (round === undefined) return; // not ours, or already timed out
     this.rounds.delete(ctx);
+    if (this.current === round) this.current = null;
     if (index < 0) {
       this.fail(round.readers, this.context.roundFailed());
     } else if (index <= this.context.applied()) {
@@ -180,7 +175,10 @@ export class Reads {
     this.queued = keep(this.queued);
     for (const [ctx, round] of this.rounds) {
       round.readers = keep(round.readers);
-      if (round.readers.length === 0) this.rounds.delete(ctx);
+      if (round.readers.length === 0) {
+        this.rounds.delete(ctx);
+        if (this.current === round) this.current = null;
+      }
     }
     this.waitingApply = this.waitingApply.map((w) => ({ index: w.index, readers: keep(w.readers) })).filter((w) => w.readers.length > 0);
     this.kick();
@@ -191,6 +189,7 @@ export class Reads {
     this.queued = [];
     this.rounds.clear();
     this.waitingApply = [];
+    this.current = null;
     this.fail(all, error);
   }
 }

@@ -3,7 +3,7 @@ import { Reads } from "../../src/node/reads.ts";
 import { QklzlError, isQklzlError } from "../../src/shared/errors.ts";
 
 /** A fake core: records readIndex calls; the test answers them. */
-function setup(options: { refuse?: boolean; roundsInFlightMax?: number } = {}) {
+function setup(options: { refuse?: boolean } = {}) {
   const asked: string[] = [];
   let applied = 0;
   const map = new Map<string, string>([["a", "1"]]);
@@ -18,7 +18,7 @@ function setup(options: { refuse?: boolean; roundsInFlightMax?: number } = {}) {
       applied: () => applied,
       roundFailed: () => new QklzlError("not_leader", "lost"),
     },
-    { timeoutMs: 200, roundStaleMs: 100, prefix: "t", roundsInFlightMax: options.roundsInFlightMax ?? 1 },
+    { timeoutMs: 200, roundStaleMs: 100, prefix: "t" },
   );
   /** readKey: a read answered with the key's value at the read point (serve runs when the point is applied). */
   const readKey = (key: string) =>
@@ -151,29 +151,8 @@ describe("linearizable read batching", () => {
     expect(await outcome(r)).toBe("1");
   });
 
-  test("roundsInFlightMax 2: a second round starts while the first is in flight, a third waits for one to end", async () => {
-    const { reads, readKey, asked } = setup({ roundsInFlightMax: 2 });
-    const first = readKey("a");
-    await turn();
-    const second = readKey("a");
-    await turn();
-    expect(asked.length).toBe(2);
-    const third = readKey("a");
-    await turn();
-    expect(asked.length).toBe(2); // two in flight: the third read waits
-    reads.onReadState(asked[1]!, 0); // the later round answers first
-    expect(await outcome(second)).toBe('{"value":"1"}');
-    await turn();
-    expect(asked.length).toBe(3);
-    reads.onReadState(asked[0]!, 0);
-    reads.onReadState(asked[2]!, 0);
-    expect(await outcome(first)).toBe('{"value":"1"}');
-    expect(await outcome(third)).toBe('{"value":"1"}');
-    expect(reads.size).toBe(0);
-  });
-
   test("failAll and timeouts leave nothing pending", async () => {
-    const { reads, readKey } = setup({ roundsInFlightMax: 2 });
+    const { reads, readKey } = setup();
     const a = readKey("a");
     await turn();
     const b = readKey("a");
