@@ -95,8 +95,13 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (re
       return rt.read(validateKey(key, bounds.maxKeyBytes), consistency);
     },
 
-    async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
-      return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
+    // Not async: GET /kv's read goes straight to the read round's promise; a bad key is still a rejection.
+    readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+      try {
+        return rt.readKv(validateKey(key, bounds.maxKeyBytes), consistency);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
 
     leaseGrant: async (ttl, id) => {

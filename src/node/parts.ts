@@ -83,7 +83,6 @@ export function createParts(init: RuntimeOptions, hooks: PartsHooks): RuntimePar
         return result.ok ? null : refusals.noLeaderError();
       },
       applied: () => kv.appliedIndex,
-      get: (key) => kv.get(key),
       roundFailed: () => refusals.notLeaderError("leadership changed during the read; retry"),
     },
     {

@@ -77,15 +77,16 @@ export class Peers {
     return this.heardAt.get(id);
   }
 
-  recentlyHeard(id: NodeId): boolean {
-    return performance.now() - (this.heardAt.get(id) ?? -Infinity) <= this.recentMs;
+  recentlyHeard(id: NodeId, now = performance.now()): boolean {
+    return now - (this.heardAt.get(id) ?? -Infinity) <= this.recentMs;
   }
 
-  /** quorumReachable: as leader, a majority of `voters` (us included) was heard from recently. */
+  /** quorumReachable: as leader, a majority of `voters` (us included) was heard from recently. Asked per request. */
   quorumReachable(voters: readonly NodeId[]): boolean {
+    const now = performance.now();
     let heard = 0;
     for (const id of voters) {
-      if (id === this.selfId || this.recentlyHeard(id)) heard++;
+      if (id === this.selfId || this.recentlyHeard(id, now)) heard++;
     }
     return heard * 2 > voters.length;
   }

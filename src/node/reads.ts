@@ -3,11 +3,12 @@ import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
 
 interface Reader {
-  /** key: whose value the read answers; null when the caller only waits for the read point (readKv, range). */
-  key: string | null;
+  /** serve(arg) reads the store once the read point is applied here; what it returns (or throws) answers the read. */
+  serve: (arg: never) => unknown;
+  arg: unknown;
   deadline: number;
-  resolve(value: { value: string } | null): void;
-  reject(error: QklzlError): void;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
 }
 
 interface Round {
@@ -20,7 +21,6 @@ export interface ReadsContext {
   /** readIndex asks the core for a read point: null when the round started, else the error its readers get. */
   readIndex(ctx: string): QklzlError | null;
   applied(): number;
-  get(key: string): string | undefined;
   /** roundFailed builds the error for readers whose round failed (leadership changed under them). */
   roundFailed(): QklzlError;
 }
@@ -41,6 +41,12 @@ export class Reads {
   private nextCtx = 1;
   private pending = 0;
   private kickScheduled = false;
+  /**
+   * turnDeadline: the deadline of the reads that arrive in this event-loop turn (one clock read per turn, not per
+   * read); valid until the turn's immediate (kickSoon, which every read schedules) runs.
+   */
+  private turnDeadline = 0;
+  private turnDeadlineSet = false;
   roundsStarted = 0;
 
   constructor(
@@ -54,20 +60,28 @@ export class Reads {
     return this.pending;
   }
 
-  /** read: the value of `key` at a linearizable point; with key null, only that point (resolves null). */
-  read(key: string | null): Promise<{ value: string } | null> {
+  /**
+   * read: `serve(arg)`'s answer at a linearizable point: serve runs synchronously once this node applied the
+   * round's read index (any later state is as good: it is still committed), so the store is read in the same turn
+   * the read point is reached and the caller needs no further hop. (serve and arg apart: the hot GET /kv passes a
+   * function made once and its key, no closure per read.)
+   */
+  read<T>(serve: () => T): Promise<T>;
+  read<A, T>(serve: (arg: A) => T, arg: A): Promise<T>;
+  read<A, T>(serve: (arg: A) => T, arg?: A): Promise<T> {
     if (this.pending >= limits.pending_reads_max) {
       return Promise.reject(new QklzlError("overloaded", `too many reads pending (${this.pending}); retry shortly`, { retry_after_s: 1 }));
     }
-    return new Promise((resolve, reject) => {
-      this.pending++;
-      const done = <T>(fn: (value: T) => void) => (value: T) => {
-        this.pending--;
-        fn(value);
-      };
-      this.queued.push({ key, deadline: performance.now() + this.options.timeoutMs, resolve: done(resolve), reject: done(reject) });
-      this.kickSoon();
-    });
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    this.pending++;
+    // The reads of one turn share a deadline, taken when the first of them arrived.
+    if (!this.turnDeadlineSet) {
+      this.turnDeadline = performance.now() + this.options.timeoutMs;
+      this.turnDeadlineSet = true;
+    }
+    this.queued.push({ serve, arg, deadline: this.turnDeadline, resolve: resolve as (value: unknown) => void, reject });
+    this.kickSoon();
+    return promise;
   }
 
   /** kick starts a round for the queued readers unless one is already in flight (and not stale). */
@@ -80,7 +94,7 @@ export class Reads {
     this.queued = [];
     const refused = this.context.readIndex(ctx);
     if (refused !== null) {
-      for (const reader of round.readers) reader.reject(refused);
+      this.fail(round.readers, refused);
       this.current = null;
       return;
     }
@@ -96,8 +110,7 @@ export class Reads {
     this.rounds.delete(ctx);
     if (this.current === round) this.current = null;
     if (index < 0) {
-      const error = this.context.roundFailed();
-      for (const reader of round.readers) reader.reject(error);
+      this.fail(round.readers, this.context.roundFailed());
     } else if (index <= this.context.applied()) {
       this.serve(round.readers);
     } else {
@@ -117,6 +130,7 @@ export class Reads {
     this.kickScheduled = true;
     setImmediate(() => {
       this.kickScheduled = false;
+      this.turnDeadlineSet = false;
       this.kick();
     });
   }
@@ -129,20 +143,31 @@ export class Reads {
   }
 
   private serve(readers: Reader[]): void {
+    this.pending -= readers.length;
     for (const reader of readers) {
-      const value = reader.key === null ? undefined : this.context.get(reader.key);
-      reader.resolve(value === undefined ? null : { value });
+      let answer: unknown;
+      try {
+        answer = (reader.serve as (arg: unknown) => unknown)(reader.arg);
+      } catch (error) {
+        reader.reject(error);
+        continue;
+      }
+      reader.resolve(answer);
     }
+  }
+
+  private fail(readers: Reader[], error: unknown): void {
+    this.pending -= readers.length;
+    for (const reader of readers) reader.reject(error);
   }
 
   /** sweep times out readers past their deadline and retries a stale round's queue (called every tick). */
   sweep(now: number): void {
-    const expired = (reader: Reader) => reader.deadline <= now;
     const error = () => new QklzlError("timeout", `timed out: the linearizable read got no answer within ${this.options.timeoutMs} ms`);
     const keep = (readers: Reader[]) => {
       const live: Reader[] = [];
       for (const reader of readers) {
-        if (expired(reader)) reader.reject(error());
+        if (reader.deadline <= now) this.fail([reader], error());
         else live.push(reader);
       }
       return live;
@@ -165,6 +190,6 @@ export class Reads {
     this.rounds.clear();
     this.waitingApply = [];
     this.current = null;
-    for (const reader of all) reader.reject(error);
+    this.fail(all, error);
   }
 }

@@ -85,32 +85,51 @@ export class Requests {
 
   /** read: linearizable (ReadIndex, any node: a follower asks the leader) or stale (the local map). */
   async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
-    const { metrics } = this.context;
+    const { metrics, kv } = this.context;
     this.context.ensureRunning();
+    const valueOf = () => {
+      const value = kv.get(key);
+      return value === undefined ? null : { value };
+    };
     if (consistency === "stale") {
       metrics.readsStale++;
-      const value = this.context.kv.get(key);
-      return value === undefined ? null : { value };
+      return valueOf();
     }
-    const answer = await this.linearizable(key);
+    const answer = await this.linearizable(valueOf);
     metrics.readsLinearizable++;
     return answer;
   }
 
-  /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */
-  async readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
-    const { metrics, kv } = this.context;
-    this.context.ensureRunning();
-    if (consistency === "stale") metrics.readsStale++;
-    else {
-      // Once the read index is applied, any later state is as good (it is still committed): the kv and the
-      // revision are taken together, synchronously, when the read resolves (so the round fetches no value).
-      await this.linearizable(null);
-      metrics.readsLinearizable++;
+  /**
+   * readKv: as read, with the key's revisions and version and the store revision at the moment of the read. Not
+   * async (the hot GET /kv: no extra promise between the read round and the caller); it still never throws, a
+   * refusal comes back as a rejected promise.
+   */
+  readKv(key: string, consistency: Consistency): Promise<{ kv: KeyValue; revision: number } | null> {
+    try {
+      this.context.ensureRunning();
+      if (consistency === "stale") {
+        this.context.metrics.readsStale++;
+        return Promise.resolve(this.kvNow(key));
+      }
+      return this.linearizable(this.serveKv, key);
+    } catch (error) {
+      return Promise.reject(error);
     }
+  }
+
+  /** kvNow: the key's kv and the store revision, taken together, synchronously. */
+  private kvNow(key: string): { kv: KeyValue; revision: number } | null {
+    const { kv } = this.context;
     const found = kv.getKv(key);
     return found === null ? null : { kv: found, revision: kv.revision };
   }
+
+  /** serveKv answers a linearizable readKv at its read point (made once: no closure per read). */
+  private readonly serveKv = (key: string): { kv: KeyValue; revision: number } | null => {
+    this.context.metrics.readsLinearizable++;
+    return this.kvNow(key);
+  };
 
   /**
    * confirmLeader: as leader, one ReadIndex round (a majority still follows us, so no other leader was elected
@@ -118,7 +137,7 @@ export class Requests {
    */
   async confirmLeader(): Promise<void> {
     this.ensureLeader();
-    await this.linearizable(null);
+    await this.linearizable(() => undefined);
     if (this.context.core().softState().role !== "leader") throw this.context.refusals.notLeaderError();
   }
 
@@ -131,22 +150,24 @@ export class Requests {
     this.context.ensureRunning();
     if (consistency === "stale") metrics.readsStale++;
     else {
-      await this.linearizable(null);
+      await this.linearizable(() => undefined);
       metrics.readsLinearizable++;
     }
     return kv.range(request);
   }
 
   /**
-   * linearizable: a ReadIndex read of `key` (the node confirms the leader's commit index, waits for its apply);
-   * key null when the caller reads the store itself once it resolves.
+   * linearizable: a ReadIndex read (the node confirms the leader's commit index, waits for its apply), answered by
+   * `serve` reading the store then (Reads.read). Throws at once when there is no leader or no quorum.
    */
-  private linearizable(key: string | null): Promise<{ value: string } | null> {
+  private linearizable<T>(serve: () => T): Promise<T>;
+  private linearizable<A, T>(serve: (arg: A) => T, arg: A): Promise<T>;
+  private linearizable<A, T>(serve: (arg: A) => T, arg?: A): Promise<T> {
     const { refusals } = this.context;
     const soft = this.context.core().softState();
     if (soft.leaderId === 0) throw refusals.noLeaderError();
     if (soft.role === "leader" && !this.context.peers.quorumReachable(soft.membership.voters)) throw refusals.noQuorumError();
-    return this.context.reads.read(key);
+    return this.context.reads.read(serve, arg as A);
   }
 
   /** ensureLeader throws the fast refusal a request gets on a node that cannot serve it as leader. */

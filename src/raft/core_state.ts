@@ -39,6 +39,8 @@ export interface CoreState {
   readonly reads: ReadIndexQueue;
   /** pendingReadRound: a read was queued; one heartbeat round, tagged with the newest read's ctx, goes out at ready(). */
   pendingReadRound: boolean;
+  /** readRounds: read rounds sent in this term; it picks whose turn it is to answer the next (sendReadRound). */
+  readRounds: number;
   /** forwardedReads: follower only, reads forwarded to the leader, failed (-1) if the term or role changes first. */
   readonly forwardedReads: Set<string>;
   /** readsAwaitingCommit: reads that arrived before the leader committed an entry of its term (§6.4 step 1). */

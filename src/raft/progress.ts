@@ -19,6 +19,12 @@ export class Progress {
   pendingSnapshot: Index = 0;
   /** recentActive: heard from within the current check-quorum window. */
   recentActive = false;
+  /**
+   * readWaiting: the ctx of the last read round's heartbeat sent to this follower, "" once it answered a heartbeat
+   * since: a follower still owing an answer is not picked for the next round (leader_read.ts sendReadRound), so a
+   * dead or stalled one holds up at most the round it was asked in.
+   */
+  readWaiting = "";
   readonly inflights: Inflights;
 
   constructor(next: Index, maxInflight: number) {

@@ -3,7 +3,7 @@ import type { RaftNode } from "./api.ts";
 import { appendLocal } from "./append.ts";
 import { applyCommittedConf } from "./conf_commit.ts";
 import type { CoreState } from "./core_state.ts";
-import { failReads, leaderRead, onLeaderCommit } from "./leader_read.ts";
+import { failReads, leaderRead, onLeaderCommit, sendReadRound } from "./leader_read.ts";
 import { RaftLog } from "./log.ts";
 import { type UncommittedConf, confUpTo } from "./log_conf.ts";
 import { Membership, validateConfChange } from "./membership.ts";
@@ -64,6 +64,7 @@ export class RaftCore implements RaftNode, CoreState {
   foldedAheadIndex: Index = 0;
   readonly reads = new ReadIndexQueue();
   pendingReadRound = false;
+  readRounds = 0;
   readonly forwardedReads = new Set<string>();
   readsAwaitingCommit: PendingRead[] = [];
   /** msgs: messages that may leave before this batch's write (see Ready.messages). */
@@ -172,6 +173,7 @@ export class RaftCore implements RaftNode, CoreState {
     this.leadTransferee = 0;
     this.pendingBcast = false;
     this.pendingReadRound = false;
+    this.readRounds = 0;
     for (const ctx of this.forwardedReads) this.readStates.push({ ctx, index: -1 });
     this.forwardedReads.clear();
   }
@@ -375,7 +377,7 @@ export class RaftCore implements RaftNode, CoreState {
     assert(this.outstanding === null, "raft: ready() called again before advance()");
     if (this.pendingBcast && this.role === "leader") bcastAppend(this);
     this.pendingBcast = false;
-    if (this.pendingReadRound && this.role === "leader") bcastHeartbeat(this, this.reads.lastCtx());
+    if (this.pendingReadRound && this.role === "leader") sendReadRound(this, this.reads.lastCtx());
     this.pendingReadRound = false;
     const hs = this.hardState();
     const p = this.prevHardState;

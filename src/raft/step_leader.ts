@@ -16,6 +16,7 @@ export function stepLeader(r: CoreState, m: Message): void {
       if (!pr) return;
       pr.recentActive = true;
       pr.probeSent = false;
+      pr.readWaiting = "";
       if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
       if (pr.match < r.log.lastIndex()) sendAppend(r, m.from, true);
       if (m.ctx !== "") {

@@ -47,6 +47,29 @@ describe("kv", () => {
     expect(node.api.calls.at(-1)).toEqual({ method: "readKv", args: [key, "stale"] });
   });
 
+  test("GET /kv?key=K (the plain query) answers byte for byte as the same read spelled with more parameters", async () => {
+    await postJson(`${node.base}/kv`, { op: "put", key: "same", value: 'q"\\ é\u2028' });
+    for (const key of ["same", "absent"]) {
+      const plain = await fetch(`${node.base}/kv?key=${key}`);
+      const spelled = await fetch(`${node.base}/kv?consistency=linearizable&key=${key}`);
+      expect(plain.status).toBe(spelled.status);
+      expect(plain.headers.get("content-type")).toBe("application/json;charset=utf-8");
+      expect(spelled.headers.get("content-type")).toBe("application/json;charset=utf-8");
+      expect(await plain.text()).toBe(await spelled.text());
+    }
+    const absent = await fetch(`${node.base}/kv?key=absent`);
+    expect(absent.status).toBe(404);
+    expect(await absent.text()).toBe('{"error":"key_not_found","message":"key \\"absent\\" not found","key":"absent"}');
+  });
+
+  test("GET /kv?key=K refused by the node keeps the error mapping (not_leader: 307 to the leader)", async () => {
+    node.api.nextError = new QklzlError("not_leader", "not the leader", { leader_id: 2, leader_http_addr: "127.0.0.1:9" });
+    const response = await fetch(`${node.base}/kv?key=x`, { redirect: "manual" });
+    expect(response.status).toBe(307);
+    expect(response.headers.get("location")).toBe("http://127.0.0.1:9/kv?key=x");
+    expect(((await response.json()) as { error: string }).error).toBe("not_leader");
+  });
+
   test("a value of exactly the limit is accepted", async () => {
     const value = "v".repeat(1024 * 1024);
     const response = await postJson(`${node.base}/kv`, { op: "put", key: "big", value });

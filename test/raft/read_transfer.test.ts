@@ -20,8 +20,101 @@ describe("ReadIndex", () => {
     for (let i = 0; i < 10; i++) c.core(leader).readIndex(`r${i}`);
     c.pump();
     expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`));
-    // Batched: the ten reads shared one heartbeat round (one tagged heartbeat per follower).
-    expect(c.sent.filter((m) => m.type === "heartbeat" && m.ctx !== "").length).toBe(2);
+    // Batched: the ten reads shared one heartbeat round, sent to one follower (with the leader, a majority).
+    expect(c.sent.filter((m) => m.type === "heartbeat" && m.ctx !== "").length).toBe(1);
+  });
+
+  test("read rounds ask one follower of three, the two in turn", () => {
+    const c = newCluster(3, 42);
+    const leader = c.elect();
+    c.sent = [];
+    for (let i = 0; i < 6; i++) {
+      c.core(leader).readIndex(`r${i}`);
+      c.pump();
+    }
+    expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(["r0", "r1", "r2", "r3", "r4", "r5"]);
+    const askedIn = c.sent.filter((m) => m.type === "heartbeat" && m.ctx !== "").map((m) => m.to);
+    expect(askedIn.length).toBe(6);
+    const [a, b] = [1, 2, 3].filter((id) => id !== leader);
+    expect(new Set([askedIn[0], askedIn[1]])).toEqual(new Set([a, b]));
+    for (let i = 2; i < 6; i++) expect(askedIn[i]).toBe(askedIn[i - 2]!);
+  });
+
+  test("five voters: a round asks two followers (leader + two = a majority)", () => {
+    const c = newCluster(5, 43);
+    const leader = c.elect();
+    c.sent = [];
+    c.core(leader).readIndex("r");
+    c.pump();
+    expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(["r"]);
+    const asked = c.sent.filter((m) => m.type === "heartbeat" && m.ctx !== "").map((m) => m.to);
+    expect(asked.length).toBe(2);
+    expect(new Set(asked).size).toBe(2);
+  });
+
+  test("a follower that did not answer its read round is not asked again until it answers a heartbeat", () => {
+    const c = newCluster(3, 44);
+    const leader = c.elect();
+    const [a, b] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
+    // Find who the next round asks, and make that follower deaf.
+    c.sent = [];
+    c.core(leader).readIndex("probe");
+    c.pump();
+    const next = c.sent.find((m) => m.type === "heartbeat" && m.ctx === "probe")!.to === a ? b : a;
+    const deaf = c.isolate(next);
+    c.sent = [];
+    c.core(leader).readIndex("stuck");
+    c.pump();
+    expect(c.sent.filter((m) => m.type === "heartbeat" && m.ctx === "stuck").map((m) => m.to)).toEqual([next]);
+    expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(["probe"]);
+    // The periodic heartbeat goes to everyone and carries the pending round: the other follower answers it.
+    c.tick([leader], 1);
+    expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(["probe", "stuck"]);
+    // The deaf follower still owes an answer: the following rounds skip it.
+    c.sent = [];
+    for (const ctx of ["s1", "s2", "s3"]) {
+      c.core(leader).readIndex(ctx);
+      c.pump();
+    }
+    expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(["probe", "stuck", "s1", "s2", "s3"]);
+    const other = next === a ? b : a;
+    expect(c.sent.filter((m) => m.type === "heartbeat" && m.ctx !== "").map((m) => m.to)).toEqual([other, other, other]);
+    // Once it answers (a periodic heartbeat), it takes its turns again.
+    c.filters = c.filters.filter((f) => f !== deaf);
+    c.tick([leader], 1);
+    c.sent = [];
+    for (const ctx of ["t1", "t2"]) {
+      c.core(leader).readIndex(ctx);
+      c.pump();
+    }
+    expect(new Set(c.sent.filter((m) => m.type === "heartbeat" && m.ctx !== "").map((m) => m.to))).toEqual(new Set([a, b]));
+  });
+
+  test("with entries in flight to a follower, a read round asks the other one; with both busy, both", () => {
+    const c = newCluster(3, 45);
+    const leader = c.elect();
+    const [a, b] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
+    // a's acks are lost: the leader still sees entries in flight to a.
+    const lostAcks = (m: { type: string; from: number }) => m.type === "append_resp" && m.from === a;
+    c.filters.push(lostAcks);
+    c.core(leader).propose(enc("x"));
+    c.pump();
+    c.sent = [];
+    for (const ctx of ["r1", "r2"]) {
+      c.core(leader).readIndex(ctx);
+      c.pump();
+    }
+    expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(["r1", "r2"]);
+    expect(c.sent.filter((m) => m.type === "heartbeat" && m.ctx !== "").map((m) => m.to)).toEqual([b, b]);
+    // Now both owe acks: the round goes to both, as a broadcast.
+    c.filters.push((m) => m.type === "append_resp");
+    c.core(leader).propose(enc("y"));
+    c.pump();
+    c.sent = [];
+    c.core(leader).readIndex("r3");
+    c.pump();
+    expect(new Set(c.sent.filter((m) => m.type === "heartbeat" && m.ctx === "r3").map((m) => m.to))).toEqual(new Set([a, b]));
+    expect(c.get(leader).readStates.map((r) => r.ctx)).toEqual(["r1", "r2", "r3"]);
   });
 
   test("a lost read round is retried by the periodic heartbeat", () => {

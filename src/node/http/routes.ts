@@ -1,4 +1,4 @@
-import { validateCommand, validateKey } from "../../kv/index.ts";
+import { type KeyValue, validateCommand, validateKey } from "../../kv/index.ts";
 import { assert } from "../../shared/assert.ts";
 import { QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
@@ -26,34 +26,36 @@ function getStatus(ctx: RouteContext): Response {
   return Response.json(ctx.api.status());
 }
 
-async function getKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+function getKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
   const plain = plainKey(target.query);
-  const params = plain === null ? new URLSearchParams(target.query) : null;
-  if (params !== null && isRangeQuery(params)) return getKvRange(ctx, req, target, params);
-  const key = plain ?? params!.get("key");
+  // The common GET /kv?key=K: linearizable, not forwarded (leaderOnly without a forward is just the read).
+  if (plain !== null) return getPlainKv(ctx, plain);
+  const params = new URLSearchParams(target.query);
+  if (isRangeQuery(params)) return getKvRange(ctx, req, target, params);
+  const key = params.get("key");
   if (key === null) throw new QklzlError("bad_request", 'missing query parameter "key"');
   validateKey(key, ctx.options.maxKeyBytes);
-  const consistency = parseConsistency(params === null ? null : params.get("consistency"));
-  const forward = parseFlag("forward", params === null ? null : params.get("forward"));
-  return leaderOnly(
-    ctx,
-    req,
-    target,
-    { wanted: forward, body: null },
-    () => ctx.api.readKv(key, consistency),
-    // The original {"key","value"} first, in that order; the revisions are extra fields after them.
-    (found) =>
-      found === null
-        ? errorResponse("key_not_found", `key ${JSON.stringify(key)} not found`, { key })
-        : Response.json({
-            key,
-            value: found.kv.value,
-            create_revision: found.kv.create_revision,
-            mod_revision: found.kv.mod_revision,
-            version: found.kv.version,
-            revision: found.revision,
-          }),
-  );
+  const consistency = parseConsistency(params.get("consistency"));
+  const forward = parseFlag("forward", params.get("forward"));
+  return leaderOnly(ctx, req, target, { wanted: forward, body: null }, () => ctx.api.readKv(key, consistency), (found) => kvAnswer(key, found));
+}
+
+async function getPlainKv(ctx: RouteContext, key: string): Promise<Response> {
+  validateKey(key, ctx.options.maxKeyBytes);
+  return kvAnswer(key, await ctx.api.readKv(key, "linearizable"));
+}
+
+/** kvAnswer: the original {"key","value"} first, in that order; the revisions are extra fields after them. */
+function kvAnswer(key: string, found: { kv: KeyValue; revision: number } | null): Response {
+  if (found === null) return errorResponse("key_not_found", `key ${JSON.stringify(key)} not found`, { key });
+  return Response.json({
+    key,
+    value: found.kv.value,
+    create_revision: found.kv.create_revision,
+    mod_revision: found.kv.mod_revision,
+    version: found.kv.version,
+    revision: found.revision,
+  });
 }
 
 async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
