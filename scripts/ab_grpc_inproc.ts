@@ -7,14 +7,61 @@
 // one process) per call; the client is the same code in every run, so differences are the endpoint's. CPU time
 // counts only while the process runs, so it is steadier than throughput on a loaded machine; still alternate
 // the trees (A B B A). Ports: QKLZL_GRPC_BASE (the child listens on it), else a free port.
-// Usage: bun scripts/ab_grpc_inproc.ts put|range TREE_A TREE_B [TREE_B TREE_A ...]
+// Op put-node: puts through the endpoint as the node builds it (index.ts's startEtcdEndpoint: the auth gate,
+// node_backend.ts, the NodeApi calls), over a NodeApi stub whose kvRequest answers as the runtime does: a promise
+// per proposal, resolved for all of a turn's proposals in one later pass (the applier's), status() a fresh
+// 3-member object each call; so the adapter's layers between the endpoint and Raft are measured too.
+// Usage: bun scripts/ab_grpc_inproc.ts put|range|put-node TREE_A TREE_B [TREE_B TREE_A ...]
+import { isUtf8 } from "node:buffer";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 
 const here = join(import.meta.dir, "..");
 
-async function child(root: string, op: "put" | "range", seconds: number): Promise<void> {
+type Op = "put" | "range" | "put-node";
+
+/** nodeApiStub: the NodeApi surface the endpoint uses on a leader, answering puts as the runtime would (see above). */
+function nodeApiStub() {
+  let revision = 1;
+  let index = 100;
+  let pending: Array<() => void> = [];
+  const applyPass = () => {
+    const batch = pending;
+    pending = [];
+    for (const apply of batch) apply();
+  };
+  const member = (id: number) => ({ id, raft_addr: `127.0.0.1:${7000 + id}`, http_addr: `127.0.0.1:${8000 + id}`, role: "voter", match_index: index });
+  return {
+    auth: { enabled: () => false },
+    status: () => ({
+      id: 1, state: "leader", is_leader: true, leader_id: 1, leader_http_addr: "127.0.0.1:8001", term: 2, commit_index: index, applied_index: index,
+      last_log_index: index, snapshot_index: 0, first_index: 1, raft_addr: "127.0.0.1:7001", http_addr: "127.0.0.1:8001",
+      members: [member(1), member(2), member(3)], cluster_id: "4242424242424242", kv_hash: "0123456789abcdef", kv_hash_index: index, kv_keys: 10_000,
+      kv_revision: revision, kv_compact_revision: 0, snapshots_installed: 0, torn_tail_bytes: 0,
+    }),
+    headerFacts: () => ({ cluster_id: "4242424242424242", node_id: 1, raft_term: 2 }),
+    storeStats: () => ({ revision, compact_revision: 0, bytes: 1 << 20, hash: "0123456789abcdef" }),
+    kvRequest: async (request: { kind: string }) => {
+      if (request.kind !== "put") throw new Error(`the stub answers puts only, not ${request.kind}`);
+      return await applied();
+    },
+    putBytes: async (key: string, value: Uint8Array) => {
+      if (key === "" || !isUtf8(value)) throw new Error("the stub takes UTF-8 puts only");
+      return await applied();
+    },
+  };
+  function applied(): Promise<unknown> {
+    return new Promise((resolve) => {
+      const at = ++index;
+      if (pending.length === 0) setImmediate(applyPass);
+      pending.push(() => resolve({ index: at, response: { kind: "put", put: { revision: ++revision } } }));
+    });
+  }
+}
+
+async function child(root: string, op: Op, seconds: number): Promise<void> {
   const { startGrpcServer } = await import(join(root, "src/node/grpc/server.ts"));
+  const { startEtcdEndpoint } = await import(join(root, "src/node/grpc/index.ts"));
   const { runRawGrpcLoad } = await import(join(here, "src/cli/bench/grpc_raw_load.ts"));
   const { freePort } = await import(join(here, "src/cli/launcher/index.ts"));
   let revision = 1;
@@ -26,8 +73,11 @@ async function child(root: string, op: "put" | "range", seconds: number): Promis
     put: async () => ({ revision: ++revision }),
   };
   const port = process.env.QKLZL_GRPC_BASE === undefined ? freePort() : Number(process.env.QKLZL_GRPC_BASE);
-  const server = await startGrpcServer(backend, { listen: `127.0.0.1:${port}`, maxMessageBytes: 1 << 20, stopTimeoutMs: 1_000 });
-  const load = { addr: server.addr, op, clients: 64, connections: 4, keys: 10_000, valueSize: 100 };
+  const server =
+    op === "put-node"
+      ? await startEtcdEndpoint(nodeApiStub(), { grpcAddr: `127.0.0.1:${port}`, requestTimeoutMs: 5_000, maxBodyBytes: 1 << 20 })
+      : await startGrpcServer(backend, { listen: `127.0.0.1:${port}`, maxMessageBytes: 1 << 20, stopTimeoutMs: 1_000 });
+  const load = { addr: server.addr, op: op === "range" ? ("range" as const) : ("put" as const), clients: 64, connections: 4, keys: 10_000, valueSize: 100 };
   try {
     await runRawGrpcLoad({ ...load, durationMs: 2_000 });
     const before = process.cpuUsage();
@@ -41,10 +91,10 @@ async function child(root: string, op: "put" | "range", seconds: number): Promis
 }
 
 const args = process.argv.slice(2);
-if (args[0] === "--child") await child(args[1]!, args[2] as "put" | "range", Number(args[3]));
+if (args[0] === "--child") await child(args[1]!, args[2] as Op, Number(args[3]));
 else {
   const [op, ...roots] = args;
-  if ((op !== "put" && op !== "range") || roots.length === 0) throw new Error("usage: bun scripts/ab_grpc_inproc.ts put|range TREE_A TREE_B [...]");
+  if ((op !== "put" && op !== "range" && op !== "put-node") || roots.length === 0) throw new Error("usage: bun scripts/ab_grpc_inproc.ts put|range|put-node TREE_A TREE_B [...]");
   const seconds = process.env.BENCH_DURATION ?? "8";
   for (const root of roots) {
     const run = Bun.spawnSync([process.execPath, import.meta.path, "--child", root, op, seconds], { stdout: "inherit", stderr: "inherit", timeout: (Number(seconds) + 30) * 1000 });
