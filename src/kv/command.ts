@@ -30,7 +30,8 @@ const packr = new Packr({ useRecords: false });
  * - v5, raw put (PUT /kv/KEY): [18, request id or nil, key, value as msgpack bin (UTF-8 bytes)]. Decoding gives
  *   a view of the bytes, which the store copies into its arena without making a string (kv/bytes_put.ts). A
  *   binary from before v5 stops on it ("unknown kv tag 18", or "not a kv command" without a request id:
- *   storage_corrupt) instead of misreading it; never written unless the raw route is used.
+ *   storage_corrupt) instead of misreading it; written by the raw route and by etcd's KV.Put of a plain put
+ *   (no lease, prev_kv or ignore flags: src/node/grpc/kv_service.ts).
  */
 const v1_put_tag = 1;
 const v1_delete_tag = 2;
