@@ -76,8 +76,6 @@ export class ServerCall extends EventEmitter {
     private readonly codec: MethodCodec,
   ) {
     super();
-    // The default 'error' listener sends the status: handlers end a call with call.emit("error", status) as in grpc-js.
-    this.on("error", (status: CallStatus) => this.finish(status));
     stream.on("close", () => {
       this.clearDeadline();
       if (this.finished) return;
@@ -85,6 +83,17 @@ export class ServerCall extends EventEmitter {
       this.cancelled = true;
       this.emit("cancelled", "cancelled");
     });
+  }
+
+  /**
+   * emit: handlers end a call with call.emit("error", status) as in grpc-js; the status is sent first, then any
+   * 'error' listeners run (none: no throw). In place of a default listener, which cost a closure per call.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== "error") return super.emit(event, ...args);
+    this.finish(args[0] as CallStatus);
+    if (this.listenerCount("error") > 0) super.emit(event, ...args);
+    return true;
   }
 
   /** metadata: the request headers as grpc-js Metadata (built on first use; most calls never read it). */

@@ -223,8 +223,11 @@ function refuse(stream: CallStream, code: grpcStatus, details: string): void {
 }
 
 /** serve runs one call: read the request message(s), run the handler, answer; every failure ends with a status. */
+/** ignore: the 'error' listener of every stream (a stream error closes it; the call sees 'close'). */
+const ignore = () => undefined;
+
 function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: CallStream, headers: IncomingHttpHeaders): void {
-  stream.on("error", () => undefined);
+  stream.on("error", ignore);
   const path = headers[":path"] ?? "";
   const contentType = headers["content-type"];
   if (headers[":method"] !== "POST" || typeof contentType !== "string" || !contentType.startsWith("application/grpc")) {
@@ -256,7 +259,8 @@ function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: Call
   };
   // After a refused frame the call is over: what else the client sends is read (flow control) and dropped.
   let refused = false;
-  const onData = (onMessage: (message: Buffer) => void) =>
+  // onMessage null: the reader counts the messages and keeps the last (a unary request; no closure per call).
+  const onData = (onMessage: ((message: Buffer) => void) | null) =>
     stream.on("data", (chunk: Buffer) => {
       if (refused) return;
       try {
@@ -280,16 +284,12 @@ function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: Call
     });
     return;
   }
-  let request: Buffer | null = null;
-  let count = 0;
-  onData((bytes) => {
-    count++;
-    request = bytes;
-  });
+  onData(null);
   stream.on("end", () => {
     if (refused || call.cancelled || stream.destroyed || stream.closed) return;
-    if (count !== 1 || request === null || reader.partial) {
-      call.finish({ code: grpcStatus.UNIMPLEMENTED, details: `${path}: expected exactly one request message, got ${count}` });
+    const request = reader.last;
+    if (reader.count !== 1 || request === null || reader.partial) {
+      call.finish({ code: grpcStatus.UNIMPLEMENTED, details: `${path}: expected exactly one request message, got ${reader.count}` });
       return;
     }
     const message = decode(request);
