@@ -1,5 +1,4 @@
-import type { EtcdBackend } from "./backend.ts";
-import type { PutResponse } from "./backend.ts";
+import type { EtcdBackend, PutResponse } from "./backend.ts";
 import { decodeDeleteRange, decodePut, decodeRange, decodeTxn, encodeDeleteRange, encodePut, encodeRange, encodeTxn, int64, type Msg, text } from "./codec.ts";
 import { EtcdError } from "./errors.ts";
 import { header, unary } from "./rpc.ts";
