@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { startNode } from "../src/node/index.ts";
 import { buildRoutes } from "../src/node/http/routes.ts";
 import { withDashboard } from "../src/node/http/dashboard.ts";
+import { nodeOptions } from "../test/node/harness.ts";
 
 const portBase = Number(process.argv[2]);
 if (!Number.isInteger(portBase) || portBase <= 0 || portBase >= 32768) throw new Error("usage: bench_read_path.ts PORTBASE [READS] [ROUNDS]");
@@ -23,23 +24,17 @@ const inFlight = 64;
 const dir = mkdtempSync(join(tmpdir(), "qklzl-readpath-"));
 const httpAddr = `127.0.0.1:${portBase + 11}`;
 const nodeCount = Number(process.env.BENCH_NODES ?? "1");
-const options = (id: number) => ({
-  id,
-  dataDir: join(dir, `n${id}`),
-  raftAddr: `127.0.0.1:${portBase + id}`,
-  httpAddr: `127.0.0.1:${portBase + 10 + id}`,
-  bootstrap: id === 1,
-  join: id === 1 ? null : httpAddr,
-  heartbeatMs: 100,
-  electionMs: 1000,
-  snapshotEntries: 100_000,
-  trailingEntries: 1_000,
-  requestTimeoutMs: 5_000,
-  maxKeyBytes: 4096,
-  maxValueBytes: 1024 * 1024,
-  maxBodyBytes: 2 * 1024 * 1024,
-  segmentBytes: 64 * 1024 * 1024,
-});
+// The node tests' options (test/node/harness.ts), with this bench's addresses and slower timers.
+const options = (id: number) =>
+  nodeOptions(id, join(dir, `n${id}`), {
+    raftAddr: `127.0.0.1:${portBase + id}`,
+    httpAddr: `127.0.0.1:${portBase + 10 + id}`,
+    bootstrap: id === 1,
+    join: id === 1 ? null : httpAddr,
+    heartbeatMs: 100,
+    electionMs: 1000,
+    snapshotEntries: 100_000,
+  });
 const node = await startNode(options(1));
 const others: Awaited<ReturnType<typeof startNode>>[] = [];
 try {

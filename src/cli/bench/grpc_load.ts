@@ -128,15 +128,25 @@ export async function runGrpcLoad(options: GrpcLoadOptions): Promise<GrpcLoadRes
   } finally {
     for (const session of sessions) session.close();
   }
-  const elapsedMs = performance.now() - started;
+  return loadResult(recorder, started, cpuBefore, { errors, firstError, lastRevision });
+}
+
+/** loadResult: one run's figures from its latency recorder, start time and CPU reading (both load clients). */
+export function loadResult(
+  recorder: LatencyRecorder,
+  startedMs: number,
+  cpuBefore: NodeJS.CpuUsage,
+  tally: { errors: number; firstError: string | null; lastRevision: number },
+): GrpcLoadResult {
+  const elapsedMs = performance.now() - startedMs;
   const cpu = process.cpuUsage(cpuBefore);
   return {
     ops: recorder.size,
-    errors,
+    errors: tally.errors,
     throughput: (recorder.size * 1000) / elapsedMs,
     latencyMs: recorder.summary(),
-    firstError,
-    lastRevision,
+    firstError: tally.firstError,
+    lastRevision: tally.lastRevision,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
   };
 }

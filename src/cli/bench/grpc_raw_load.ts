@@ -3,7 +3,7 @@
 // starts: one HPACK header block per method and one gRPC message per key. Every answer is checked (HTTP 200,
 // grpc-status 0, a PutResponse/RangeResponse with a header revision, a range's one kv the key asked for); a
 // wrong answer is an error, not a sample.
-import type { GrpcLoadOptions, GrpcLoadResult, GrpcOp } from "./grpc_load.ts";
+import { type GrpcLoadOptions, type GrpcLoadResult, type GrpcOp, loadResult } from "./grpc_load.ts";
 import { checkAnswer, putFrame, rangeFrame } from "./grpc_wire.ts";
 import { type Exchange, H2ClientConnection } from "./h2_client.ts";
 import { LatencyRecorder } from "./latency.ts";
@@ -129,15 +129,5 @@ export async function runRawGrpcLoad(options: GrpcLoadOptions): Promise<GrpcLoad
     if (pacer !== null) clearInterval(pacer);
     for (const connection of connections) connection.close();
   }
-  const elapsedMs = performance.now() - started;
-  const cpu = process.cpuUsage(cpuBefore);
-  return {
-    ops: recorder.size,
-    errors,
-    throughput: (recorder.size * 1000) / elapsedMs,
-    latencyMs: recorder.summary(),
-    firstError,
-    lastRevision,
-    clientCpuMs: (cpu.user + cpu.system) / 1000,
-  };
+  return loadResult(recorder, started, cpuBefore, { errors, firstError, lastRevision });
 }

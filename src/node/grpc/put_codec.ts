@@ -6,10 +6,8 @@
 // proto-loader's own codec, so rare inputs behave as before.
 import type { MethodCodec } from "./call.ts";
 import type { Msg } from "./codec.ts";
+import { type ProtoCursor, readLength, readSmallVarint } from "./proto_reader.ts";
 import { frame } from "./wire.ts";
-
-/** small_varint_bytes: varints of at most 7 bytes (< 2^49) are read as numbers here; longer ones fall back. */
-const small_varint_bytes = 7;
 
 /**
  * decodePutRequest: proto-loader's object for a PutRequest (defaults filled, int64 as a decimal string, bytes as
@@ -22,41 +20,25 @@ export function decodePutRequest(bytes: Buffer): Msg | null {
   let prev_kv = false;
   let ignore_value = false;
   let ignore_lease = false;
-  let at = 0;
-  const end = bytes.length;
-  while (at < end) {
-    const tag = bytes[at++]!;
+  const c: ProtoCursor = { bytes, at: 0, end: bytes.length };
+  while (c.at < c.end) {
+    const tag = bytes[c.at++]!;
     const field = tag >> 3;
     const wire = tag & 7;
     if (tag >= 0x80) return null;
     if (field === 1 || field === 2) {
       if (wire !== 2) return null;
-      let length = 0;
-      let shift = 0;
-      let byte: number;
-      do {
-        if (at >= end || shift > 28) return null;
-        byte = bytes[at++]!;
-        length += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (byte >= 0x80);
-      if (at + length > end) return null;
-      const view = bytes.subarray(at, at + length);
-      at += length;
+      const length = readLength(c, 28);
+      if (length < 0) return null;
+      const view = bytes.subarray(c.at, c.at + length);
+      c.at += length;
       if (field === 1) key = view;
       else value = view;
       continue;
     }
     if (field < 3 || field > 6 || wire !== 0) return null;
-    let n = 0;
-    let count = 0;
-    let byte: number;
-    do {
-      if (at >= end || count === small_varint_bytes) return null;
-      byte = bytes[at++]!;
-      n += (byte & 0x7f) * 2 ** (7 * count);
-      count++;
-    } while (byte >= 0x80);
+    const n = readSmallVarint(c);
+    if (n < 0) return null;
     if (field === 3) lease = String(n);
     else if (field === 4) prev_kv = n !== 0;
     else if (field === 5) ignore_value = n !== 0;

@@ -7,10 +7,8 @@
 import type { MethodCodec } from "./call.ts";
 import type { Msg } from "./codec.ts";
 import { grpc_prefix_bytes, type HeaderPlan, int64Varint, type KvPlan, newMessage, planHeader, planKv, present, put, type Varint, varintSize, writeHeader, writeKv } from "./put_codec.ts";
+import { type ProtoCursor, readLength, readSmallVarint } from "./proto_reader.ts";
 import { frame } from "./wire.ts";
-
-/** small_varint_bytes: varints of at most 7 bytes (< 2^49) are read as numbers here; longer ones fall back. */
-const small_varint_bytes = 7;
 
 /** RangeRequest's enums by number (rpc.proto): what proto-loader's `enums: String` names them. */
 const sort_orders = ["NONE", "ASCEND", "DESCEND"];
@@ -41,41 +39,25 @@ export function decodeRangeRequest(bytes: Buffer): Msg | null {
     min_create_revision: "0",
     max_create_revision: "0",
   };
-  let at = 0;
-  const end = bytes.length;
-  while (at < end) {
-    const tag = bytes[at++]!;
+  const c: ProtoCursor = { bytes, at: 0, end: bytes.length };
+  while (c.at < c.end) {
+    const tag = bytes[c.at++]!;
     if (tag >= 0x80) return null;
     const field = tag >> 3;
     const wire = tag & 7;
     if (field === 1 || field === 2) {
       if (wire !== 2) return null;
-      let length = 0;
-      let shift = 0;
-      let byte: number;
-      do {
-        if (at >= end || shift > 21) return null;
-        byte = bytes[at++]!;
-        length += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (byte >= 0x80);
-      if (at + length > end) return null;
-      const view = bytes.subarray(at, at + length);
-      at += length;
+      const length = readLength(c, 21);
+      if (length < 0) return null;
+      const view = bytes.subarray(c.at, c.at + length);
+      c.at += length;
       if (field === 1) m.key = view;
       else m.range_end = view;
       continue;
     }
     if (field < 3 || field > 13 || wire !== 0) return null;
-    let n = 0;
-    let count = 0;
-    let byte: number;
-    do {
-      if (at >= end || count === small_varint_bytes) return null;
-      byte = bytes[at++]!;
-      n += (byte & 0x7f) * 2 ** (7 * count);
-      count++;
-    } while (byte >= 0x80);
+    const n = readSmallVarint(c);
+    if (n < 0) return null;
     if (field === 5 || field === 6) {
       const name = (field === 5 ? sort_orders : sort_targets)[n];
       // An enum value the protos do not name: proto-loader keeps the number; leave that to it.
