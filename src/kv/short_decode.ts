@@ -1,9 +1,11 @@
 // decodeShortEntry: the v2 short forms of the original API's writes ([16, id|nil, key, value] a put,
-// [17, id|nil, key] a delete; command.ts documents the formats) read by hand. Every replica decodes every
+// [17, id|nil, key] a delete) and the v5 raw put ([18, id|nil, key, bin value]; command.ts documents the formats)
+// read by hand. Every replica decodes every
 // entry it applies, and msgpackr's generic unpack of these four-element arrays cost several times what
 // reading them in place does. Only the plain case is taken: fixarray, fixstr/str8/str16/str32 strings, ASCII bytes,
 // nothing after the last element. Anything else (non-ASCII text, another format, a malformed entry) returns
 // null and decodeEntry's generic path decides exactly as before, so this never reads an entry differently.
+import { bytesPut } from "./bytes_put.ts";
 import type { KvRequest } from "./mvcc_types.ts";
 
 /** ShortEntry: what a short form decodes to (a DecodedEntry of command.ts, which imports this file). */
@@ -15,6 +17,7 @@ export interface ShortEntry {
 
 const put_tag = 16;
 const delete_tag = 17;
+const raw_put_tag = 18;
 
 /** Bun's Buffer has Node's latin1Slice (untyped in @types/bun); toString("latin1", …) costs a dispatch more. */
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
@@ -50,12 +53,36 @@ function str(b: Uint8Array, buf: Latin1Buffer, p: number): string | null {
   return buf.latin1Slice(s, e);
 }
 
+/** bin: the bin8/bin16/bin32 at `p` as a view of `b` (end set after it), or null. */
+function bin(b: Uint8Array, p: number): Uint8Array | null {
+  if (p >= b.length) return null;
+  const t = b[p]!;
+  let n: number;
+  let s: number;
+  if (t === 0xc4 && p + 1 < b.length) {
+    n = b[p + 1]!;
+    s = p + 2;
+  } else if (t === 0xc5 && p + 2 < b.length) {
+    n = (b[p + 1]! << 8) | b[p + 2]!;
+    s = p + 3;
+  } else if (t === 0xc6 && p + 4 < b.length) {
+    n = b[p + 1]! * 0x1000000 + ((b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!);
+    s = p + 5;
+  } else {
+    return null;
+  }
+  const e = s + n;
+  if (e > b.length) return null;
+  end = e;
+  return b.subarray(s, e);
+}
+
 /** decodeShortEntry: the plain short-form entry in `b`, or null (let the generic decoder read it). */
 export function decodeShortEntry(b: Uint8Array): ShortEntry | null {
   if (b.length < 4) return null;
   const head = b[0]!;
   const tag = b[1]!;
-  if (!((head === 0x94 && tag === put_tag) || (head === 0x93 && tag === delete_tag))) return null;
+  if (!((head === 0x94 && (tag === put_tag || tag === raw_put_tag)) || (head === 0x93 && tag === delete_tag))) return null;
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength) as Latin1Buffer;
   let requestId: string | null = null;
   let p = 2;
@@ -69,6 +96,11 @@ export function decodeShortEntry(b: Uint8Array): ShortEntry | null {
   if (key === null || key.length === 0) return null;
   p = end;
   if (tag === delete_tag) return p === b.length ? { request: { kind: "delete_range", delete_range: { key } }, requestId, legacy: false } : null;
+  if (tag === raw_put_tag) {
+    // The value is a bin: a view into the entry, as msgpackr's unpack gives it (the store copies it, bytes_put.ts).
+    const value = bin(b, p);
+    return value === null || end !== b.length ? null : { request: { kind: "put", put: bytesPut(key, value) }, requestId, legacy: false };
+  }
   const value = str(b, buf, p);
   if (value === null || end !== b.length) return null;
   return { request: { kind: "put", put: { key, value } }, requestId, legacy: false };

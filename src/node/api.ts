@@ -154,6 +154,11 @@ export interface NodeApi {
   isReady(): boolean;
   /** storeStats: the MVCC store's revisions and approximate size, read without waiting (etcd's header and Status). */
   storeStats?(): StoreStatsJson;
+  /**
+   * headerFacts (optional): this node's cluster id, id and Raft term, read without building status() (members,
+   * health, store hash): what every etcd answer header carries besides its revision.
+   */
+  headerFacts?(): { cluster_id: string; node_id: number; raft_term: number };
   /** auth: users, roles, tokens (src/node/auth/); absent on an API without auth (tests' fakes): auth is then off. */
   auth?: AuthApi;
   /** watches: GET /watch (src/node/watch/); absent on an API without a store to watch (404 not_found). */

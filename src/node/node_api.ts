@@ -80,6 +80,8 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (re
 
     storeStats: () => rt.storeStats(),
 
+    headerFacts: () => ({ cluster_id: rt.storage.meta.clusterId ?? "", node_id: rt.options.id, raft_term: rt.softState().term }),
+
     async write(input: KvCommand, caller?: Caller): Promise<{ index: number }> {
       // One request object for the admission check and the entry (encodeCommand would build it again).
       const request = requestOf(validateCommand(input, bounds));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Packr } from "msgpackr";
-import { decodeEntry, encodeCommand } from "../../src/kv/command.ts";
+import { decodeEntry, encodeCommand, encodeRawPut } from "../../src/kv/command.ts";
 import { decodeShortEntry } from "../../src/kv/short_decode.ts";
 
 const packr = new Packr({ useRecords: false });
@@ -78,5 +78,80 @@ describe("decodeShortEntry", () => {
     expect(decodeShortEntry(packr.pack([1, "k", "v"]))).toBeNull();
     expect(decodeShortEntry(packr.pack({ v: 2, req: { kind: "put", put: { key: "k", value: "v" } } }))).toBeNull();
     expect(decodeEntry(packr.pack([1, "k", "v"])).legacy).toBe(true);
+  });
+});
+
+// The v5 raw put ([18, id|nil, key, bin]): encodeRawPut writes by hand the bytes msgpackr's pack writes, and
+// decodeShortEntry reads them in place as the generic path (msgpackr's unpack, then bytesPut) does.
+describe("raw put entries (tag 18)", () => {
+  const values = [0, 1, 100, 255, 256, 1024, 65_535, 65_536].map((n) => Uint8Array.from({ length: n }, (_, i) => 0x61 + (i % 26)));
+  values.push(new TextEncoder().encode("h\u00e9 \u952e"));
+
+  /** rawGeneric: the generic decoder's reading, as key, id and the value's bytes. */
+  function rawGeneric(data: Uint8Array): unknown {
+    const [tag, id, key, value] = packr.unpack(data) as unknown[];
+    return tag === 18 && value instanceof Uint8Array ? { key, id, value: Buffer.from(value).toString("hex") } : "other";
+  }
+
+  function rawFast(data: Uint8Array): unknown {
+    const entry = decodeShortEntry(data);
+    if (entry === null || entry.request.kind !== "put") return null;
+    return { key: entry.request.put.key, id: entry.requestId, value: Buffer.from(entry.request.put.value_bytes!).toString("hex") };
+  }
+
+  test("encodeRawPut writes msgpackr's bytes for every key, id and value size", () => {
+    for (const key of texts) {
+      if (key.length === 0) continue;
+      for (const value of values) {
+        for (const id of [undefined, "req-1", "é-id", "r".repeat(40)]) {
+          const data = encodeRawPut(key, value, id);
+          expect(Buffer.from(data).toString("hex")).toBe(Buffer.from(packr.pack([18, id ?? null, key, value])).toString("hex"));
+        }
+      }
+    }
+  });
+
+  test("decodeShortEntry reads ASCII-keyed raw puts in place as the generic decoder does, the value a view of the entry", () => {
+    let taken = 0;
+    for (const key of texts) {
+      if (key.length === 0) continue;
+      for (const value of values) {
+        for (const id of [undefined, "req-1", "é-id"]) {
+          const data = encodeRawPut(key, value, id);
+          const fast = rawFast(data);
+          if (/^[\x00-\x7f]*$/.test(key + (id ?? ""))) {
+            expect(fast).not.toBeNull();
+            taken++;
+          }
+          if (fast !== null) expect(fast).toEqual(rawGeneric(data) as never);
+          const entry = decodeEntry(data);
+          expect(entry.request.kind === "put" && entry.request.put.value).toBe(new TextDecoder().decode(value));
+        }
+      }
+    }
+    expect(taken).toBeGreaterThan(50);
+    const data = encodeRawPut("k", values[2]!);
+    const view = (decodeShortEntry(data)!.request as { put: { value_bytes: Uint8Array } }).put.value_bytes;
+    expect(view.buffer).toBe((data as Uint8Array).buffer);
+  });
+
+  test("damaged raw puts: never read otherwise than the generic decoder", () => {
+    const data = encodeRawPut("bench-key-1", values[2]!, "req-7");
+    for (let len = 0; len < data.length; len++) expect(decodeShortEntry(data.subarray(0, len))).toBeNull();
+    const padded = new Uint8Array(data.length + 1);
+    padded.set(data);
+    expect(decodeShortEntry(padded)).toBeNull();
+    let takenDamaged = 0;
+    for (let i = 0; i < 24; i++) {
+      for (const v of [0x00, 0x7f, 0x80, 0xa0, 0xc0, 0xc4, 0xc5, 0xc6, 0xd9, 0xff, data[i]! ^ 1]) {
+        const b = Uint8Array.from(data);
+        b[i] = v;
+        const fast = rawFast(b);
+        if (fast === null) continue;
+        expect(fast).toEqual(rawGeneric(b) as never);
+        takenDamaged++;
+      }
+    }
+    expect(takenDamaged).toBeGreaterThan(0);
   });
 });

@@ -22,6 +22,11 @@ export interface GrpcLoadOptions {
   valueSize: number;
   /** callTimeoutMs bounds every call, so a stuck server cannot hang the run. */
   callTimeoutMs?: number;
+  /**
+   * ratePerSec: at most this many calls started per second (the lean client only; the clients still bound what
+   * is in flight). Two builds compared at the same rate batch alike, so their CPU per call compares their code.
+   */
+  ratePerSec?: number;
 }
 
 export interface GrpcLoadResult {

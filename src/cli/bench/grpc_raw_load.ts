@@ -76,6 +76,18 @@ export async function runRawGrpcLoad(options: GrpcLoadOptions): Promise<GrpcLoad
   const started = performance.now();
   const deadline = started + options.durationMs;
   let running = options.clients;
+  // Pacing (ratePerSec): a slot ahead of the rate parks; a 1 ms timer starts parked slots as the rate allows.
+  const rate = options.ratePerSec ?? 0;
+  let started_calls = 0;
+  const parked: Array<() => void> = [];
+  const allowed = (now: number) => (rate <= 0 ? Number.POSITIVE_INFINITY : ((now - started) * rate) / 1000);
+  const pacer =
+    rate <= 0
+      ? null
+      : setInterval(() => {
+          const now = performance.now();
+          while (parked.length > 0 && (started_calls < allowed(now) || now >= deadline)) parked.shift()!();
+        }, 1);
   let allDone!: () => void;
   const finished = new Promise<void>((resolve) => (allDone = resolve));
   const slot = (connection: H2ClientConnection) => {
@@ -86,6 +98,11 @@ export async function runRawGrpcLoad(options: GrpcLoadOptions): Promise<GrpcLoad
         if (--running === 0) allDone();
         return;
       }
+      if (started_calls >= allowed(now)) {
+        parked.push(next);
+        return;
+      }
+      started_calls++;
       const i = Math.floor(Math.random() * prebuilt.bodies.length);
       connection.request(
         block,
@@ -109,6 +126,7 @@ export async function runRawGrpcLoad(options: GrpcLoadOptions): Promise<GrpcLoad
     await finished;
   } finally {
     clearInterval(sweeper);
+    if (pacer !== null) clearInterval(pacer);
     for (const connection of connections) connection.close();
   }
   return loadResult(recorder, started, cpuBefore, { errors, firstError, lastRevision });

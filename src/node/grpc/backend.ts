@@ -168,6 +168,11 @@ export interface EtcdBackend {
 
   range(request: RangeRequest): Promise<RangeResponse>;
   put(request: PutRequest): Promise<PutResponse>;
+  /**
+   * putBytes (optional): put() of a plain put (no lease, prev_kv or ignore flags) whose value is still the
+   * request's bytes; the node checks they are UTF-8. Absent: the endpoint decodes the value and calls put().
+   */
+  putBytes?(key: string, value: Uint8Array): Promise<PutResponse>;
   deleteRange(request: DeleteRangeRequest): Promise<DeleteRangeResponse>;
   txn(request: TxnRequest): Promise<TxnResponse>;
   compact(request: CompactRequest): Promise<CompactResponse>;

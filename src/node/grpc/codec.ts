@@ -31,9 +31,20 @@ export type Msg = Record<string, unknown>;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** ascii_scan_max: up to this length a key or value is scanned for ASCII here (beyond it TextDecoder's own scan wins). */
+const ascii_scan_max = 64;
+
+/** ascii: every byte below 0x80 (ASCII is UTF-8 that decodes byte for byte, as latin1). */
+function ascii(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
 export function text(value: unknown, field: string): string {
   if (value === undefined || value === null) return "";
   if (!(value instanceof Uint8Array)) throw new EtcdError("bad_request", `${field} must be bytes`);
+  // A short ASCII key (most keys): Buffer's latin1 decoding costs less than the fatal TextDecoder per call.
+  if (value.length <= ascii_scan_max && value instanceof Buffer && ascii(value)) return value.toString("latin1", 0, value.length);
   try {
     return utf8.decode(value);
   } catch {

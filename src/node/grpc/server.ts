@@ -71,27 +71,7 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
   const host = options.listen.slice(0, colon);
   const wantedPort = Number(options.listen.slice(colon + 1));
   assert(colon > 0 && host.length > 0 && Number.isInteger(wantedPort), "listen is host:port");
-  const routes = new Map<string, Route>();
-  const add = (name: Parameters<typeof etcdService>[0], handlers: Parameters<typeof complete>[2]) => {
-    // Watch answers may come pre-encoded (watch_encoding.ts): its serializer passes them through.
-    const service = name === "Watch" ? watchDefinition(etcdService(name)) : etcdService(name);
-    const implementation = complete(name, service, guardHandlers(name, service, handlers, backend.auth));
-    for (const [method, definition] of Object.entries(service)) {
-      const generated = definition as MethodDefinition<Msg, Msg>;
-      // KV.Put and KV.Range, the hottest calls, use the hand-written codecs of put_codec.ts and range_codec.ts
-      // (proto-loader's behind them).
-      const d = generated.path === "/etcdserverpb.KV/Put" ? fastPutCodec(generated) : generated.path === "/etcdserverpb.KV/Range" ? fastRangeCodec(generated) : generated;
-      routes.set(d.path, { definition: d, clientStream: d.requestStream, serverStream: d.responseStream, handler: implementation[method] as unknown as Handler });
-    }
-  };
-  add("KV", kvService(backend));
-  add("Watch", watchService(backend));
-  add("Lease", leaseService(backend));
-  add("Cluster", clusterService(backend));
-  add("Maintenance", maintenanceService(backend));
-  add("Auth", authService(backend, etcdService("Auth")));
-
-  const onStream = (stream: CallStream, headers: IncomingHttpHeaders) => serve(routes, options.maxMessageBytes, stream, headers);
+  const onStream = grpcStreamHandler(backend, options.maxMessageBytes);
   const tls = options.tls == null ? null : grpcTls(options.tls);
   const endpoint = tls === null ? await plaintextEndpoint(host, wantedPort, onStream) : await tlsEndpoint(host, wantedPort, tls.options(), onStream, options.listen);
   const addr = `${host}:${endpoint.port}`;
@@ -119,6 +99,34 @@ export async function startGrpcServer(backend: EtcdBackend, options: GrpcServerO
       return stopped;
     },
   };
+}
+
+/**
+ * grpcStreamHandler: etcd's services over `backend` as a handler of request streams (each a call); what both
+ * endpoints serve, and what scripts/bench_grpc_put_path.ts drives without sockets.
+ */
+export function grpcStreamHandler(backend: EtcdBackend, maxMessageBytes: number): (stream: CallStream, headers: IncomingHttpHeaders) => void {
+  const routes = new Map<string, Route>();
+  const add = (name: Parameters<typeof etcdService>[0], handlers: Parameters<typeof complete>[2]) => {
+    // Watch answers may come pre-encoded (watch_encoding.ts): its serializer passes them through.
+    const service = name === "Watch" ? watchDefinition(etcdService(name)) : etcdService(name);
+    const implementation = complete(name, service, guardHandlers(name, service, handlers, backend.auth));
+    for (const [method, definition] of Object.entries(service)) {
+      const generated = definition as MethodDefinition<Msg, Msg>;
+      // KV.Put and KV.Range, the hottest calls, use the hand-written codecs of put_codec.ts and range_codec.ts
+      // (proto-loader's behind them).
+      const d = generated.path === "/etcdserverpb.KV/Put" ? fastPutCodec(generated) : generated.path === "/etcdserverpb.KV/Range" ? fastRangeCodec(generated) : generated;
+      routes.set(d.path, { definition: d, clientStream: d.requestStream, serverStream: d.responseStream, handler: implementation[method] as unknown as Handler });
+    }
+  };
+  add("KV", kvService(backend));
+  add("Watch", watchService(backend));
+  add("Lease", leaseService(backend));
+  add("Cluster", clusterService(backend));
+  add("Maintenance", maintenanceService(backend));
+  add("Auth", authService(backend, etcdService("Auth")));
+
+  return (stream, headers) => serve(routes, maxMessageBytes, stream, headers);
 }
 
 /** Endpoint: a listener with its connections, plaintext (h2/) or TLS (node:http2). */
@@ -215,8 +223,11 @@ function refuse(stream: CallStream, code: grpcStatus, details: string): void {
 }
 
 /** serve runs one call: read the request message(s), run the handler, answer; every failure ends with a status. */
+/** ignore: the 'error' listener of every stream (a stream error closes it; the call sees 'close'). */
+const ignore = () => undefined;
+
 function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: CallStream, headers: IncomingHttpHeaders): void {
-  stream.on("error", () => undefined);
+  stream.on("error", ignore);
   const path = headers[":path"] ?? "";
   const contentType = headers["content-type"];
   if (headers[":method"] !== "POST" || typeof contentType !== "string" || !contentType.startsWith("application/grpc")) {
@@ -248,7 +259,8 @@ function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: Call
   };
   // After a refused frame the call is over: what else the client sends is read (flow control) and dropped.
   let refused = false;
-  const onData = (onMessage: (message: Buffer) => void) =>
+  // onMessage null: the reader counts the messages and keeps the last (a unary request; no closure per call).
+  const onData = (onMessage: ((message: Buffer) => void) | null) =>
     stream.on("data", (chunk: Buffer) => {
       if (refused) return;
       try {
@@ -272,16 +284,12 @@ function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: Call
     });
     return;
   }
-  let request: Buffer | null = null;
-  let count = 0;
-  onData((bytes) => {
-    count++;
-    request = bytes;
-  });
+  onData(null);
   stream.on("end", () => {
     if (refused || call.cancelled || stream.destroyed || stream.closed) return;
-    if (count !== 1 || request === null || reader.partial) {
-      call.finish({ code: grpcStatus.UNIMPLEMENTED, details: `${path}: expected exactly one request message, got ${count}` });
+    const request = reader.last;
+    if (reader.count !== 1 || request === null || reader.partial) {
+      call.finish({ code: grpcStatus.UNIMPLEMENTED, details: `${path}: expected exactly one request message, got ${reader.count}` });
       return;
     }
     const message = decode(request);
@@ -293,10 +301,7 @@ function serve(routes: Map<string, Route>, maxMessageBytes: number, stream: Call
     }
     route.handler(call, (error, response) => {
       if (error !== null) call.finish(error);
-      else {
-        call.write(response as Msg);
-        call.end();
-      }
+      else call.answer(response as Msg);
     });
   });
 }

@@ -28,8 +28,12 @@ export class FrameReader {
 
   constructor(private readonly maxMessageBytes: number) {}
 
-  /** push appends `chunk` and calls `onMessage` for each message it completes; throws WireError. */
-  push(chunk: Buffer, onMessage: (message: Buffer) => void): void {
+  /** count, last: without an onMessage, push counts the messages it completes and keeps the last (a unary request). */
+  count = 0;
+  last: Buffer | null = null;
+
+  /** push appends `chunk` and calls `onMessage` for each message it completes (or counts them); throws WireError. */
+  push(chunk: Buffer, onMessage: ((message: Buffer) => void) | null = null): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     while (this.buffered >= this.needed) {
@@ -44,7 +48,12 @@ export class FrameReader {
         this.chunks = [buf];
         break;
       }
-      onMessage(buf.subarray(5, this.needed));
+      const message = buf.subarray(5, this.needed);
+      if (onMessage !== null) onMessage(message);
+      else {
+        this.count++;
+        this.last = message;
+      }
       if (buf.length === this.needed) {
         // The chunk was exactly one message (a unary request): nothing left, no view of nothing.
         this.needed = 5;

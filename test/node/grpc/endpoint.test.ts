@@ -77,6 +77,28 @@ describe("KV over the backend", () => {
     expect(str(deleted.prev_kvs[0].value)).toBe("1");
   });
 
+  test("a plain put goes to putBytes with the value's bytes; a put with a lease, prev_kv or ignore flag to put()", async () => {
+    backend.plainPuts.length = 0;
+    await etcd.call("KV", "Put", { key: b("p1"), value: b("h\u00e9") });
+    await etcd.call("KV", "Put", { key: b("p2") });
+    const prev = await etcd.call("KV", "Put", { key: b("p1"), value: b("2"), prev_kv: true });
+    expect(str(prev.prev_kv.value)).toBe("h\u00e9");
+    await etcd.call("KV", "Put", { key: b("p1"), value: b("3"), ignore_lease: true });
+    await etcd.call("KV", "Put", { key: b("p1"), ignore_value: true });
+    expect(backend.plainPuts).toEqual(["p1", "p2"]);
+    const range = await etcd.call("KV", "Range", { key: b("p2") });
+    expect(range.kvs.map((kv: Reply) => [str(kv.key), str(kv.value)])).toEqual([["p2", ""]]);
+    // Refusals on the fast path are the same as on put()'s: no key, a key or value that is not UTF-8.
+    const none = await grpcError(etcd.call("KV", "Put", { value: b("x") }));
+    expect([none.code, none.details]).toEqual([status.INVALID_ARGUMENT, "etcdserver: key is not provided"]);
+    const badKey = await grpcError(etcd.call("KV", "Put", { key: Buffer.from([0xff]), value: b("x") }));
+    expect(badKey.code).toBe(status.INVALID_ARGUMENT);
+    const badValue = await grpcError(etcd.call("KV", "Put", { key: b("p9"), value: Buffer.from([0xc3]) }));
+    expect(badValue.code).toBe(status.INVALID_ARGUMENT);
+    expect(backend.plainPuts).toEqual(["p1", "p2", "p9"]);
+    expect(backend.kvs.has("p9")).toBe(false);
+  });
+
   test("txn: compares decide the branch; nested responses are encoded per op", async () => {
     await etcd.call("KV", "Put", { key: b("t"), value: b("x") });
     const cas = (expected: string) =>

@@ -124,6 +124,21 @@ export class FakeBackend implements EtcdBackend {
     return { ...(responses[0] as { put: { revision: number } }).put, revision };
   }
 
+  /** plainPuts: the keys put through putBytes (the endpoint's plain puts), in order. */
+  readonly plainPuts: string[] = [];
+
+  /** putBytes: a plain put with its value as bytes, checked as UTF-8 as the node does, then as put(). */
+  async putBytes(key: string, value: Uint8Array) {
+    this.plainPuts.push(key);
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(value);
+    } catch {
+      throw new QklzlError("bad_request", "value is not valid UTF-8");
+    }
+    return this.put({ key, value: text });
+  }
+
   async deleteRange(request: Parameters<EtcdBackend["deleteRange"]>[0]) {
     const { responses, revision } = this.commit([{ delete_range: request }]);
     const result = (responses[0] as { delete_range: { deleted: number; prev_kvs?: KeyValue[] } }).delete_range;

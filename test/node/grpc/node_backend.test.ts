@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type KvRequest, KvStateMachine, type RangeRequest, validateKvRequest, validateRange } from "../../../src/kv/index.ts";
+import { encodeRawPut, type KvRequest, KvStateMachine, type RangeRequest, validateKvRequest, validateRange } from "../../../src/kv/index.ts";
 import { WatchHub, type WatchSpec } from "../../../src/kv/watch_hub.ts";
 import type { Consistency, NodeApi, StatusJson } from "../../../src/node/api.ts";
 import { createNodeBackend } from "../../../src/node/grpc/node_backend.ts";
@@ -8,8 +8,9 @@ import { QklzlError } from "../../../src/shared/errors.ts";
 // node_backend.ts over a NodeApi double whose range/kvRequest/watches are a real KvStateMachine and WatchHub:
 // answers and header revisions are the store's, refusals keep the store's codes, nothing is invented.
 
-function fakeApi(role: "leader" | "follower" = "leader") {
+function fakeApi(role: "leader" | "follower" = "leader", leaderHttp = "") {
   const kv = new KvStateMachine();
+  const rawPuts: string[] = [];
   const hub = new WatchHub(kv);
   let index = 0;
   const reads: Consistency[] = [];
@@ -30,8 +31,16 @@ function fakeApi(role: "leader" | "follower" = "leader") {
       reads.push(consistency);
       return kv.range(validateRange(request));
     },
+    // putBytes proposes the raw entry (tag 18) as the node does: the store decodes it from the entry's bytes.
+    putBytes: async (key: string, value: Uint8Array) => {
+      if (role !== "leader") throw new QklzlError("not_leader", "not the leader", { leader_id: 1, leader_http_addr: leaderHttp });
+      rawPuts.push(key);
+      const response = kv.applyEntry(++index, encodeRawPut(key, value));
+      if (response.kind === "error") throw new QklzlError(response.error.error as never, response.error.message);
+      return { index, response };
+    },
     kvRequest: async (request: KvRequest) => {
-      if (role !== "leader") throw new QklzlError("not_leader", "not the leader", { leader_id: 1, leader_http_addr: "" });
+      if (role !== "leader") throw new QklzlError("not_leader", "not the leader", { leader_id: 1, leader_http_addr: leaderHttp });
       const response = kv.applyRequest(++index, validateKvRequest(request));
       if (response.kind === "error") throw new QklzlError(response.error.error as never, response.error.message);
       return { index, response };
@@ -42,7 +51,7 @@ function fakeApi(role: "leader" | "follower" = "leader") {
       progress: () => false,
     },
   } as unknown as NodeApi;
-  return { api, kv, reads, backend: createNodeBackend(api, { grpcAddr: "127.0.0.1:2379", requestTimeoutMs: 1000 }) };
+  return { api, kv, reads, rawPuts, backend: createNodeBackend(api, { grpcAddr: "127.0.0.1:2379", requestTimeoutMs: 1000 }) };
 }
 
 describe("node backend over the MVCC store", () => {
@@ -242,6 +251,37 @@ describe("node backend over the MVCC store", () => {
     expect((await backend.hashKV(3)).hash_revision).toBe(3);
     await expect(backend.hashKV(4)).rejects.toMatchObject({ code: "future_revision" });
     await expect(backend.hashKV(1)).rejects.toMatchObject({ code: "compacted" });
+  });
+
+  test("putBytes: the leader proposes the raw entry (the value stays bytes) and answers the store's revision", async () => {
+    const { backend, rawPuts } = fakeApi();
+    const value = new Uint8Array([0x68, 0xc3, 0xa9, 0x21]); // "hé!": multi-byte UTF-8, read back byte for byte
+    expect(await backend.putBytes!("k", value)).toEqual({ revision: 2 });
+    expect(await backend.putBytes!("k", new Uint8Array(0))).toEqual({ revision: 3 });
+    expect(rawPuts).toEqual(["k", "k"]);
+    const kvs = (await backend.range({ key: "k", revision: 2 })).kvs;
+    expect(Buffer.from(kvs[0]!.value, "utf8")).toEqual(Buffer.from(value));
+    expect((await backend.range({ key: "k" })).kvs[0]).toMatchObject({ value: "", version: 2 });
+  });
+
+  test("putBytes on a follower is forwarded to the leader's POST /txn as the JSON put", async () => {
+    const seen: string[] = [];
+    const leader = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        seen.push(`${new URL(req.url).pathname} ${await req.text()} ${req.headers.get("x-qklzl-forwarded")}`);
+        return Response.json({ succeeded: true, responses: [{ put: { revision: 9 } }], revision: 9 });
+      },
+    });
+    try {
+      const { backend, rawPuts } = fakeApi("follower", `127.0.0.1:${leader.port}`);
+      expect(await backend.putBytes!("k", Buffer.from("v1"))).toEqual({ revision: 9 });
+      expect(rawPuts).toEqual([]);
+      expect(seen).toEqual(['/txn {"compare":[],"success":[{"put":{"key":"k","value":"v1"}}],"failure":[]} 1']);
+    } finally {
+      leader.stop(true);
+    }
   });
 
   test("a follower with no leader address refuses a write as no_leader (forwarding needs one)", async () => {

@@ -89,6 +89,23 @@ export class H2Stream extends EventEmitter {
     this.push({ kind: "end" });
   }
 
+  /**
+   * answer: a whole unary answer at once: `headers`, one DATA of `bytes`, then `trailers` ending the stream.
+   * The same frames as respond + write + end + sendTrailers, queued and pumped once (no 'wantTrailers' turn).
+   */
+  answer(headers: OutgoingHeaders, bytes: Uint8Array, trailers: OutgoingHeaders): void {
+    if (this.isClosed) return;
+    assert(!this.headersSent, "respond once per stream");
+    this.headersSent = true;
+    this.queuedBytes += bytes.length;
+    this.queue.push(
+      { kind: "headers", block: headerBlock(headers), endStream: false },
+      { kind: "data", bytes, offset: 0, done: undefined },
+      { kind: "headers", block: headerBlock(trailers), endStream: true },
+    );
+    this.owner.pump(this);
+  }
+
   sendTrailers(headers: OutgoingHeaders): void {
     if (this.isClosed) throw new Error("The stream has been destroyed");
     this.push({ kind: "headers", block: headerBlock(headers), endStream: true });
