@@ -215,15 +215,29 @@ export class AppendEncoder {
 
   /** encode builds the whole length-prefixed frame for an append; throws FrameError past bytesMax. */
   encode(m: AppendMessage, bytesMax: number): Uint8Array {
+    const parts = this.encodeParts(m, bytesMax);
+    const frame = new Uint8Array(parts.head.length + parts.section.length);
+    frame.set(parts.head);
+    frame.set(parts.section, parts.head.length);
+    return frame;
+  }
+
+  /**
+   * encodeParts: the same frame as encode, in two parts: the length prefix and the message's fields (a few
+   * dozen bytes, per follower), then the entries section, shared by every follower sent the same entries.
+   * The transport queues both as one frame (OutQueue.push), so no follower's frame copies the section into a
+   * fresh buffer of its own (at 16 KiB values that copy, and its page faults, was the leader's largest).
+   */
+  encodeParts(m: AppendMessage, bytesMax: number): { head: Uint8Array; section: Uint8Array } {
     const entries = this.section(m.entries);
-    const inner =
+    const fields =
       1 + k.type.length + k.append.length +
       k.from.length + intBytes(m.from) + k.to.length + intBytes(m.to) + k.term.length + intBytes(m.term) +
       k.prevIndex.length + intBytes(m.prevIndex) + k.prevTerm.length + intBytes(m.prevTerm) +
-      k.commit.length + intBytes(m.commit) + k.entries.length + entries.length;
-    const body = 1 + k.t.length + k.m.length + k.m.length + inner;
+      k.commit.length + intBytes(m.commit) + k.entries.length;
+    const body = 1 + k.t.length + k.m.length + k.m.length + fields + entries.length;
     if (body > bytesMax) throw new FrameError(`frame of ${body} bytes exceeds ${bytesMax}`);
-    const w = new Writer(new Uint8Array(frame_header_bytes + body));
+    const w = new Writer(new Uint8Array(frame_header_bytes + body - entries.length));
     w.byte(body >>> 24);
     w.byte((body >>> 16) & 0xff);
     w.byte((body >>> 8) & 0xff);
@@ -241,8 +255,7 @@ export class AppendEncoder {
     w.small(k.commit);
     w.int(m.commit);
     w.small(k.entries);
-    w.bytes(entries);
-    assert(w.pos === w.buf.length, "append frame size");
-    return w.buf;
+    assert(w.pos === w.buf.length, "append frame head size");
+    return { head: w.buf, section: entries };
   }
 }

@@ -6,8 +6,9 @@ import { assert } from "../shared/assert.ts";
 export const frame_header_bytes = 4;
 
 // copyBuffers:false is safe: every frame body is decoded from a buffer nobody writes again (Bun hands each
-// data callback a fresh Buffer, and bodies split across chunks get their own allocation). Entry payloads are
-// copied out by the validator anyway, so a small entry never pins a large receive buffer.
+// data callback a fresh Buffer, and bodies split across chunks get their own allocation). The generic path's
+// validator copies entry payloads out (wire.ts parseEntry); the append fast path (append_decode.ts) keeps them
+// as views of the body, which then lives until the follower has written and applied those entries.
 const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: false });
 
 /** FrameError: the byte stream is not a valid frame sequence; the connection carrying it must be closed. */

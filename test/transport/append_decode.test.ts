@@ -56,12 +56,13 @@ describe("decodeAppendFrame", () => {
     expect(taken).toBe(66);
   });
 
-  test("entry payloads are copies that do not pin the receive buffer", () => {
+  test("entry payloads are views of the frame body, not copies (the follower copies them once, into its WAL columns)", () => {
     const body = bodyOf(new AppendEncoder().encode(append([{ kind: "normal", index: 5, term: 1, data: Uint8Array.of(1, 2, 3) }]), MAX));
     const fast = decodeAppendFrame(body)!;
     const data = (fast.t === "m" && fast.m.type === "append" ? fast.m.entries[0]! : null) as Entry & { kind: "normal" };
-    expect(data.data.buffer).not.toBe(body.buffer);
-    expect(data.data.byteLength).toBe(data.data.buffer.byteLength);
+    expect(data.data.buffer).toBe(body.buffer);
+    expect(data.data.byteOffset).toBe(body.byteOffset + body.length - 3);
+    expect([...data.data]).toEqual([1, 2, 3]);
   });
 
   test("leaves every other frame to the generic path: conf entries, msgpackr's own output, other messages", () => {
