@@ -125,20 +125,25 @@ const utf8Encoder = new TextEncoder();
  * ASCII key and value these are exactly the bytes encodeCommand writes for the same put (msgpackr's str
  * headers for ASCII are the smallest that fit; a test pins it), so no replica and no log can tell the two
  * apart; for other UTF-8 they are the same v2 form with the smallest headers, which decodes to the same put.
- * `value` must be valid UTF-8 within the value limit (the caller checks); it is copied once, into the entry.
+ * `value` must be valid UTF-8 within the value limit (the caller checks). `spare`: how many bytes just before
+ * `value` the caller lends (they are overwritten: a body's JSON opening); when they hold the entry's head the
+ * entry is written around the value in place, else the value is copied once, into a new entry.
  */
-export function encodeUtf8Put(key: string, value: Uint8Array): Uint8Array {
+export function encodeUtf8Put(key: string, value: Uint8Array, spare = 0): Uint8Array {
   const keyBytes = utf8Encoder.encode(key);
-  const size = 3 + strHeaderBytes(keyBytes.length) + keyBytes.length + strHeaderBytes(value.length) + value.length;
-  const out = new Uint8Array(size);
+  const head = 3 + strHeaderBytes(keyBytes.length) + keyBytes.length + strHeaderBytes(value.length);
+  const size = head + value.length;
+  // In place when the caller lends the bytes before the value: the entry is then a view around it, no copy.
+  const inPlace = spare >= head && value.byteOffset >= head;
+  const out = inPlace ? new Uint8Array(value.buffer, value.byteOffset - head, size) : new Uint8Array(size);
   out[0] = 0x94; // fixarray of 4
   out[1] = v2_put_tag;
   out[2] = 0xc0; // no request id
   let at = writeStrHeader(out, 3, keyBytes.length);
   out.set(keyBytes, at);
   at = writeStrHeader(out, at + keyBytes.length, value.length);
-  out.set(value, at);
-  if (!(at + value.length === size)) assert(false, "utf8 put entry size");
+  if (!(at === head)) assert(false, "utf8 put entry head size");
+  if (!inPlace) out.set(value, at);
   return out;
 }
 

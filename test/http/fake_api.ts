@@ -118,8 +118,8 @@ export class FakeNodeApi implements NodeApi {
   }
 
   /** putUtf8: write() of the put with the value decoded (the node's own checks are node_api's). */
-  async putUtf8(key: string, value: Uint8Array): Promise<{ index: number }> {
-    this.#enter("putUtf8", [key, value]);
+  async putUtf8(key: string, value: Uint8Array, spare = 0): Promise<{ index: number }> {
+    this.#enter("putUtf8", [key, value, spare]);
     return this.#write({ op: "put", key, value: new TextDecoder().decode(value) });
   }
 

@@ -3,7 +3,7 @@
 // printable check agrees with a byte loop at every alignment; and the route answers a plain put as the JSON
 // path does, errors included.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { plain_put_bytes_min, plainPut, printable } from "../../src/node/http/plain_put.ts";
+import { plain_put_bytes_min, plainPut, plainPutText, printable } from "../../src/node/http/plain_put.ts";
 import { postJson, startTestNode, type TestNode } from "./fake_api.ts";
 
 const utf8 = new TextEncoder();
@@ -27,6 +27,8 @@ function agrees(b: Uint8Array): boolean {
   expect(parsed.op).toBe("put");
   expect(parsed.key).toBe(fast.key);
   expect(Buffer.from(utf8.encode(parsed.value as string)).equals(Buffer.from(fast.value))).toBe(true);
+  expect(plainPutText(fast)).toBe(new TextDecoder().decode(b)); // what a 307 or a forward sends on
+  expect(fast.value.byteOffset - b.byteOffset).toBe(fast.spare);
   return true;
 }
 

@@ -21,6 +21,26 @@ describe("encodeUtf8Put", () => {
     }
   });
 
+  test("in place: with enough spare bytes before the value the entry is a view around it, the same bytes", () => {
+    const value = "w".repeat(20_000);
+    for (const key of ["k", "k".repeat(40), "k".repeat(300)]) {
+      const opening = `{"op":"put","key":"${key}","value":"`;
+      const body = utf8.encode(`${opening}${value}"}`);
+      const view = body.subarray(opening.length, body.length - 2);
+      const want = encodeCommand({ op: "put", key, value });
+      const got = encodeUtf8Put(key, view, opening.length);
+      expect(got.buffer).toBe(body.buffer);
+      expect(got.byteOffset + got.length).toBe(view.byteOffset + view.length);
+      expect(Buffer.from(got).equals(Buffer.from(want))).toBe(true);
+      // Lending fewer bytes than the head needs: a copy, the body untouched.
+      const fresh = utf8.encode(`${opening}${value}"}`);
+      const copied = encodeUtf8Put(key, fresh.subarray(opening.length, fresh.length - 2), 5);
+      expect(copied.buffer).not.toBe(fresh.buffer);
+      expect(Buffer.from(copied).equals(Buffer.from(want))).toBe(true);
+      expect(new TextDecoder().decode(fresh)).toBe(`${opening}${value}"}`);
+    }
+  });
+
   test("other UTF-8: the same put when decoded", () => {
     for (const [key, value] of [["ключ", "значение".repeat(300)], ["k", "€".repeat(20_000)], ["🔑", "a🙂b".repeat(5000)], ["x", ""]] as const) {
       const got = decodeEntry(encodeUtf8Put(key, utf8.encode(value)));

@@ -31,7 +31,7 @@ export function scopeApi(api: NodeApi, auth: AuthApi, caller: Caller): NodeApi {
     },
     async putUtf8(key, value) {
       write({ kind: "put", put: { key, value: "" } }); // the rights depend on the key only
-      return api.putUtf8(key, value, caller);
+      return api.putUtf8(key, value, 0, caller);
     },
     async read(key, consistency) {
       auth.checkRead(caller, key, undefined);

@@ -23,6 +23,16 @@ export interface PlainPut {
   key: string;
   /** value: a view of the body's value bytes (printable ASCII, so valid UTF-8). */
   value: Uint8Array;
+  /** spare: the body's bytes before the value, which putUtf8 may overwrite with the entry's head. */
+  spare: number;
+}
+
+/**
+ * plainPutText: the body a plain put came in, rebuilt from its key and value (its opening may have been
+ * overwritten by then: PlainPut.spare). The form is fixed, so this is the very text the client sent.
+ */
+export function plainPutText(put: PlainPut): string {
+  return `{"op":"put","key":"${put.key}","value":"${decoder.decode(put.value)}"}`;
 }
 
 function startsWith(body: Uint8Array, part: Uint8Array, at: number): boolean {
@@ -75,5 +85,5 @@ export function plainPut(body: Uint8Array): PlainPut | null {
   // No quote inside the value (the key's end is its first quote), no escape anywhere (head and middle have none).
   if (body.indexOf(quote, valueStart) !== valueEnd || body.indexOf(backslash, keyStart) !== -1) return null;
   if (!printable(body, keyStart, keyEnd) || !printable(body, valueStart, valueEnd)) return null;
-  return { key: decoder.decode(body.subarray(keyStart, keyEnd)), value: body.subarray(valueStart, valueEnd) };
+  return { key: decoder.decode(body.subarray(keyStart, keyEnd)), value: body.subarray(valueStart, valueEnd), spare: valueStart };
 }

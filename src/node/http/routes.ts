@@ -7,7 +7,7 @@ import { bodyText, parseJsonObject, readBodyBytes } from "./body.ts";
 import { type Handler, leaderOnly, notLeaderAnswer, readObject, type RouteContext, type RouteHandler } from "./context.ts";
 import { errorResponse, methodNotAllowed, toErrorResponse } from "./errors.ts";
 import { getKvRange, isRangeQuery } from "./kv_range.ts";
-import { type PlainPut, plainPut } from "./plain_put.ts";
+import { type PlainPut, plainPut, plainPutText } from "./plain_put.ts";
 import { isExtendedWrite, parseExtendedWrite } from "./kv_write.ts";
 import { raw_kv_path, raw_kv_route, rawKvHandler } from "./kv_raw.ts";
 import { alarm_routes } from "./alarm_routes.ts";
@@ -64,7 +64,7 @@ async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): P
   // readObject's steps inline: the busiest route saves an async call (a generator, a promise, scopes) per write.
   const bytes = await readBodyBytes(req, ctx.options.maxBodyBytes);
   const plain = plainPut(bytes); // a large plain put, read without JSON.parse (plain_put.ts)
-  if (plain !== null) return postPlainPut(ctx, req, target, forward, bytes, plain);
+  if (plain !== null) return postPlainPut(ctx, req, target, forward, plain);
   const text = bodyText(bytes);
   const body = parseJsonObject(text);
   if (isExtendedWrite(body)) {
@@ -86,14 +86,15 @@ async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): P
  * postPlainPut: postKv's plain put, its value as the body's bytes: validateCommand's checks in its order and
  * with its answers, then api.putUtf8, which proposes the entry write() would (no string of the value made).
  */
-async function postPlainPut(ctx: RouteContext, req: Request, target: RequestTarget, forward: boolean, bytes: Uint8Array, put: PlainPut): Promise<Response> {
+async function postPlainPut(ctx: RouteContext, req: Request, target: RequestTarget, forward: boolean, put: PlainPut): Promise<Response> {
   validateKey(put.key, ctx.commandLimits.maxKeyBytes);
   validateValueBytes(put.value, ctx.commandLimits.maxValueBytes);
   let written: { index: number };
   try {
-    written = await ctx.api.putUtf8(put.key, put.value);
+    // The body is this request's own: its JSON opening is lent for the entry's head (no copy of the value).
+    written = await ctx.api.putUtf8(put.key, put.value, put.spare);
   } catch (error) {
-    return await notLeaderAnswer(ctx, req, target, { wanted: forward, body: bodyText(bytes) }, error);
+    return await notLeaderAnswer(ctx, req, target, { wanted: forward, body: plainPutText(put) }, error);
   }
   return writtenAnswer(written);
 }
