@@ -21,12 +21,14 @@ export interface OutQueueLimits {
 
 export class OutQueue {
   /**
-   * frames[head..] are queued and not yet handed to the socket; bodies[i] is the second part of frames[i] (null:
-   * the frame is one buffer). A frame in two parts (an append's header and the entries section its followers
-   * share) is one frame here: queued, dropped and batched whole. Invariant: bytes == sum of both parts' lengths.
+   * frames[head..] are queued and not yet handed to the socket; bodies[i] holds the parts that follow frames[i]
+   * (null: the frame is one buffer), sizes[i] the whole frame's length. A frame in parts (an append's fields,
+   * then the entries section its followers share) is one frame here: queued, dropped and batched whole.
+   * Invariant: bytes == sum of sizes.
    */
   private frames: Uint8Array[] = [];
-  private bodies: (Uint8Array | null)[] = [];
+  private bodies: (readonly Uint8Array[] | null)[] = [];
+  private sizes: number[] = [];
   /** queuedAt[i] is when frames[i] was pushed (performance.now()); non-decreasing. */
   private queuedAt: number[] = [];
   private head = 0;
@@ -65,12 +67,14 @@ export class OutQueue {
   }
 
   /**
-   * push queues a frame, `frame` followed by `body` when it comes in two parts (written as one frame, never
-   * split across connections); returns false (and drops it) when the queue is full. Never blocks.
+   * push queues a frame: `frame`, followed by the `body` parts when it comes in parts (written as one frame,
+   * never split across connections; the parts must not change until written); returns false (and drops it)
+   * when the queue is full. Never blocks.
    */
-  push(frame: Uint8Array, body: Uint8Array | null = null): boolean {
+  push(frame: Uint8Array, body: readonly Uint8Array[] | null = null): boolean {
     assert(frame.length > 0, "empty frame");
-    const size = frame.length + (body === null ? 0 : body.length);
+    let size = frame.length;
+    if (body !== null) for (const part of body) size += part.length;
     const now = performance.now();
     const full = () => this.length >= this.limits.messagesMax || this.bytes + size > this.limits.bytesMax;
     if (full()) this.expire(now); // stale frames make room for fresh ones
@@ -80,6 +84,7 @@ export class OutQueue {
     }
     this.frames.push(frame);
     this.bodies.push(body);
+    this.sizes.push(size);
     this.queuedAt.push(now);
     this.bytes += size;
     this.scheduleFlush();
@@ -107,6 +112,7 @@ export class OutQueue {
     this.dropped += this.length;
     this.frames = [];
     this.bodies = [];
+    this.sizes = [];
     this.queuedAt = [];
     this.head = 0;
     this.bytes = 0;
@@ -147,12 +153,6 @@ export class OutQueue {
     }
   }
 
-  /** frameBytes: the queued frame i's length, both parts. */
-  private frameBytes(i: number): number {
-    const body = this.bodies[i];
-    return this.frames[i]!.length + (body === null || body === undefined ? 0 : body.length);
-  }
-
   /**
    * takeBatch removes the queue's leading frames, joined into one buffer up to coalesce_bytes_max (a frame
    * larger than that goes alone). A lone one-part frame is written as it is; anything else is joined in
@@ -163,7 +163,7 @@ export class OutQueue {
     let end = this.head;
     let size = 0;
     while (end < this.frames.length) {
-      const len = this.frameBytes(end);
+      const len = this.sizes[end]!;
       if (end > this.head && size + len > coalesce_bytes_max) break;
       size += len;
       end++;
@@ -180,8 +180,10 @@ export class OutQueue {
         off += frame.length;
         const body = this.bodies[i];
         if (body !== null && body !== undefined) {
-          batch.set(body, off);
-          off += body.length;
+          for (const part of body) {
+            batch.set(part, off);
+            off += part.length;
+          }
         }
       }
       assert(off === size, "batch size");
@@ -206,7 +208,7 @@ export class OutQueue {
   private expire(now: number): number {
     const start = this.head;
     while (this.head < this.frames.length && now - this.queuedAt[this.head]! > this.limits.ageMaxMs) {
-      this.bytes -= this.frameBytes(this.head);
+      this.bytes -= this.sizes[this.head]!;
       this.head++;
     }
     const n = this.head - start;
@@ -221,15 +223,17 @@ export class OutQueue {
     if (this.head === this.frames.length) {
       this.frames = [];
       this.bodies = [];
+      this.sizes = [];
       this.queuedAt = [];
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > this.frames.length) {
       this.frames = this.frames.slice(this.head);
       this.bodies = this.bodies.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
       this.queuedAt = this.queuedAt.slice(this.head);
       this.head = 0;
     }
     assert(this.frames.length === this.queuedAt.length, "queuedAt parallels frames");
-    assert(this.frames.length === this.bodies.length, "bodies parallel frames");
+    assert(this.frames.length === this.bodies.length && this.frames.length === this.sizes.length, "bodies and sizes parallel frames");
   }
 }

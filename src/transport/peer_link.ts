@@ -72,10 +72,10 @@ export class PeerLink {
   }
 
   /**
-   * send queues one encoded frame (`frame`, then `body` when it comes in two parts: OutQueue.push); false when
-   * it was dropped (queue full or link closed). Never blocks.
+   * send queues one encoded frame (`frame`, then the `body` parts when it comes in parts: OutQueue.push);
+   * false when it was dropped (queue full or link closed). Never blocks.
    */
-  send(frame: Uint8Array, body: Uint8Array | null = null): boolean {
+  send(frame: Uint8Array, body: readonly Uint8Array[] | null = null): boolean {
     if (this.state === "closed") return false;
     const ok = this.queue.push(frame, body);
     if (!ok) this.ctx.logging.warnOnce(`full:${this.id}`, `queue to peer ${this.id} is full (${this.queue.length} messages): dropping`);

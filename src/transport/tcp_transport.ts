@@ -222,13 +222,13 @@ export class TcpTransport implements QklzlTransport {
       return;
     }
     let frame: Uint8Array;
-    let body: Uint8Array | null = null;
+    let body: readonly Uint8Array[] | null = null;
     try {
       if (message.type === "append") {
-        // In two parts: the followers' frames share the entries section (AppendEncoder.encodeParts).
+        // In parts: the followers' frames share the entries section (AppendEncoder.encodeParts).
         const parts = this.appends.encodeParts(message, limits.frame_bytes_max);
         frame = parts.head;
-        body = parts.section;
+        body = parts.section.parts;
       } else {
         frame = encodeAck(message, limits.frame_bytes_max) ?? encodeFrame({ t: "m", m: message }, limits.frame_bytes_max);
       }

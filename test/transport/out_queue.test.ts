@@ -1,6 +1,6 @@
-// OutQueue with two-part frames (an append's head and its shared entries section) and the reused staging
+// OutQueue with frames in parts (an append's fields and its shared entries section's parts) and the reused staging
 // buffer: the byte stream a socket receives must be exactly the frames in order, whatever the kernel accepts
-// per write, and a two-part frame is queued, dropped and batched whole.
+// per write, and a frame in parts is queued, dropped and batched whole.
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { coalesce_bytes_max, OutQueue } from "../../src/transport/out_queue.ts";
@@ -29,7 +29,7 @@ function concat(parts: Uint8Array[]): number[] {
 const tick = () => new Promise<void>((resolve) => queueMicrotask(resolve));
 
 describe("OutQueue", () => {
-  test("two-part frames and one-part frames reach the socket in order, byte for byte, across partial writes", async () => {
+  test("frames in parts and one-part frames reach the socket in order, byte for byte, across partial writes", async () => {
     const socket = new FakeSocket();
     const q = new OutQueue(limits);
     q.attach(socket as unknown as Socket<unknown>);
@@ -38,14 +38,14 @@ describe("OutQueue", () => {
     for (let round = 0; round < 6; round++) {
       const head = bytes(30 + round, round);
       const small = bytes(10 + round, 100 + round);
-      q.push(head, section);
+      q.push(head, [section.subarray(0, 100), section.subarray(100)]);
       q.push(small);
       sent.push(head, section, small);
       socket.room = round % 2 === 0 ? 1_000 + round * 7_777 : Infinity; // some batches are cut short
       await tick();
       // More frames while a cut batch's tail is still pending: they must wait behind it.
       const late = bytes(3_000 + round, 50 + round);
-      q.push(bytes(12, 200 + round), late);
+      q.push(bytes(12, 200 + round), [late]);
       sent.push(bytes(12, 200 + round), late);
       socket.room = 2_001;
       await tick();
@@ -60,11 +60,11 @@ describe("OutQueue", () => {
     expect(q.queuedBytes).toBe(0);
   });
 
-  test("a two-part frame counts both parts toward the byte limit and is refused whole", () => {
+  test("a frame in parts counts every part toward the byte limit and is refused whole", () => {
     const q = new OutQueue({ messagesMax: 10, bytesMax: 1_000, ageMaxMs: Infinity });
-    expect(q.push(bytes(100, 1), bytes(800, 2))).toBe(true);
+    expect(q.push(bytes(100, 1), [bytes(300, 2), bytes(500, 2)])).toBe(true);
     expect(q.queuedBytes).toBe(900);
-    expect(q.push(bytes(50, 3), bytes(60, 4))).toBe(false);
+    expect(q.push(bytes(50, 3), [bytes(60, 4)])).toBe(false);
     expect(q.length).toBe(1);
     expect(q.queuedBytes).toBe(900);
   });
@@ -80,7 +80,7 @@ describe("OutQueue", () => {
     expect(writes.length).toBe(1);
     expect(writes[0]).toBe(lone);
     const big = bytes(coalesce_bytes_max - 100, 3);
-    q.push(bytes(20, 1), big);
+    q.push(bytes(20, 1), [big]);
     q.push(bytes(200, 2));
     await tick();
     // The second frame would take the batch past the cap: two writes, each frame whole.
