@@ -1,4 +1,5 @@
 import { Packr } from "msgpackr";
+import { assert } from "../shared/assert.ts";
 import { QklzlError, isQklzlError } from "../shared/errors.ts";
 import { describeJsonType, type JsonObject, requireString } from "../shared/json.ts";
 import { limits } from "../shared/limits.ts";
@@ -86,6 +87,65 @@ export function encodeRequest(request: KvRequest, requestId?: string, caller?: C
     return packr.pack([v2_delete_tag, id, request.delete_range.key]);
   }
   return packr.pack(requestId === undefined ? { v: v2_format_version, req: request } : { v: v2_format_version, id: requestId, req: request });
+}
+
+/** strHeaderBytes: the smallest msgpack str header for `n` bytes (what msgpackr writes for an ASCII string). */
+function strHeaderBytes(n: number): number {
+  return n < 0x20 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+function writeStrHeader(out: Uint8Array, at: number, n: number): number {
+  if (n < 0x20) {
+    out[at] = 0xa0 | n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    out[at] = 0xd9;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    out[at] = 0xda;
+    out[at + 1] = n >>> 8;
+    out[at + 2] = n & 0xff;
+    return at + 3;
+  }
+  out[at] = 0xdb;
+  out[at + 1] = n >>> 24;
+  out[at + 2] = (n >>> 16) & 0xff;
+  out[at + 3] = (n >>> 8) & 0xff;
+  out[at + 4] = n & 0xff;
+  return at + 5;
+}
+
+const utf8Encoder = new TextEncoder();
+
+/**
+ * encodeUtf8Put: the v2 short-form entry of a plain put, [16, nil, key, value], with the value given as its
+ * UTF-8 bytes (a large POST /kv body, read without making a string of it: node/http/plain_put.ts). For an
+ * ASCII key and value these are exactly the bytes encodeCommand writes for the same put (msgpackr's str
+ * headers for ASCII are the smallest that fit; a test pins it), so no replica and no log can tell the two
+ * apart; for other UTF-8 they are the same v2 form with the smallest headers, which decodes to the same put.
+ * `value` must be valid UTF-8 within the value limit (the caller checks). `spare`: how many bytes just before
+ * `value` the caller lends (they are overwritten: a body's JSON opening); when they hold the entry's head the
+ * entry is written around the value in place, else the value is copied once, into a new entry.
+ */
+export function encodeUtf8Put(key: string, value: Uint8Array, spare = 0): Uint8Array {
+  const keyBytes = utf8Encoder.encode(key);
+  const head = 3 + strHeaderBytes(keyBytes.length) + keyBytes.length + strHeaderBytes(value.length);
+  const size = head + value.length;
+  // In place when the caller lends the bytes before the value: the entry is then a view around it, no copy.
+  const inPlace = spare >= head && value.byteOffset >= head;
+  const out = inPlace ? new Uint8Array(value.buffer, value.byteOffset - head, size) : new Uint8Array(size);
+  out[0] = 0x94; // fixarray of 4
+  out[1] = v2_put_tag;
+  out[2] = 0xc0; // no request id
+  let at = writeStrHeader(out, 3, keyBytes.length);
+  out.set(keyBytes, at);
+  at = writeStrHeader(out, at + keyBytes.length, value.length);
+  if (!(at === head)) assert(false, "utf8 put entry head size");
+  if (!inPlace) out.set(value, at);
+  return out;
 }
 
 /**
@@ -305,6 +365,14 @@ export function validateKey(key: string, maxKeyBytes: number = limits.key_bytes_
   }
   if (!key.isWellFormed()) throw new QklzlError("bad_request", "key is not valid Unicode (lone surrogate)");
   return key;
+}
+
+/** validateValueBytes: validateValue's size check for a value given as UTF-8 bytes (same answer, same message). */
+export function validateValueBytes(value: Uint8Array, maxValueBytes: number = limits.value_bytes_max): Uint8Array {
+  if (value.length > maxValueBytes) {
+    throw new QklzlError("too_large", `value of ${value.length} bytes is over the limit of ${maxValueBytes} bytes`, { limit_bytes: maxValueBytes });
+  }
+  return value;
 }
 
 /** validateValue refuses a value over the limit (in UTF-8 bytes) and a lone surrogate; an empty value is fine. */

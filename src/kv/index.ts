@@ -1,4 +1,4 @@
-export { decodeEntry, encodeCommand, encodeRawPut, encodeRequest, requestOf, utf8ByteLength, validateCommand, validateKey, validateValue } from "./command.ts";
+export { decodeEntry, encodeCommand, encodeRawPut, encodeRequest, encodeUtf8Put, requestOf, utf8ByteLength, validateCommand, validateKey, validateValue, validateValueBytes } from "./command.ts";
 export type { CommandLimits, DecodedEntry } from "./command.ts";
 export { PeriodicRetention, applyRetention, defaultAutoCompaction } from "./auto_compaction.ts";
 export type { AutoCompaction } from "./auto_compaction.ts";

@@ -108,6 +108,13 @@ export interface NodeApi {
    * goes into the entry and apply checks its rights there (permission_denied).
    */
   write(command: KvCommand, caller?: Caller): Promise<{ index: number }>;
+  /**
+   * putUtf8: write() of a plain put whose value comes as its UTF-8 bytes (a large POST /kv body, read without
+   * making a string of it): the same checks, the same entry, the same answer. bad_request when the bytes are
+   * not valid UTF-8. `spare`: how many bytes just before `value` (in its buffer) the callee may overwrite, to
+   * write the entry around the value instead of copying it (kv encodeUtf8Put); 0 lends none.
+   */
+  putUtf8(key: string, value: Uint8Array, spare?: number, caller?: Caller): Promise<{ index: number }>;
   /** read: linearizable (ReadIndex, any node: a follower asks the leader, then waits for its own apply) or stale. */
   read(key: string, consistency: Consistency): Promise<{ value: string } | null>;
   /** readKv: as read, with the key's revisions and version and the store revision at the moment of the read. */

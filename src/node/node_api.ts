@@ -3,11 +3,13 @@ import {
   encodeRawPut,
   requestOf,
   encodeRequest,
+  encodeUtf8Put,
   type Caller,
   validateCommand,
   validateKey,
   validateKvRequest,
   validateRange,
+  validateValueBytes,
   type CommandLimits,
   type KeyValue,
   type KvCommand,
@@ -89,6 +91,19 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (re
       admit(request);
       if (caller === undefined) return rt.propose(encodeRequest(request));
       const applied = await rt.propose(encodeRequest(request, undefined, caller));
+      if (applied.response?.kind === "error") throw new QklzlError(applied.response.error.error as ErrorCode, applied.response.error.message, applied.response.error.details ?? {});
+      return { index: applied.index };
+    },
+
+    async putUtf8(key: string, value: Uint8Array, spare = 0, caller?: Caller): Promise<{ index: number }> {
+      // write()'s checks in validateCommand's order; the value is UTF-8 already, so its size is its length.
+      validateKey(key, bounds.maxKeyBytes);
+      validateValueBytes(value, bounds.maxValueBytes);
+      if (!isUtf8(value)) throw new QklzlError("bad_request", "value is not valid UTF-8");
+      admit({ kind: "put", put: { key, value: "" } }); // the alarms and the quota look at the kind only
+      if (caller === undefined) return rt.propose(encodeUtf8Put(key, value, spare));
+      // With a caller (auth on) the entry is v3, which carries the value as a string.
+      const applied = await rt.propose(encodeRequest({ kind: "put", put: { key, value: utf8.decode(value) } }, undefined, caller));
       if (applied.response?.kind === "error") throw new QklzlError(applied.response.error.error as ErrorCode, applied.response.error.message, applied.response.error.details ?? {});
       return { index: applied.index };
     },

@@ -3,7 +3,9 @@
 // trailing ones): as objects that was two or three garbage-collected cells per entry (the Entry, its data view
 // and often a backing store or a pinned msgpack buffer), every one of them traced by each full collection, on
 // every node. Here an entry is four column slots and its bytes; Entry objects are built when read (apply,
-// an append to a lagging follower), short-lived garbage that an Eden collection never has to trace. Pure: no I/O.
+// an append to a lagging follower), short-lived garbage that an Eden collection never has to trace. A large
+// entry of a live save (held_bytes_min) keeps its own buffer instead: few of them fit between snapshots, and
+// its copy was a fresh chunk's page faults on every node. Pure: no I/O.
 import { assert } from "../shared/assert.ts";
 import type { Entry, Index } from "../raft/types.ts";
 import { entrySize } from "../raft/entry_size.ts";
@@ -16,6 +18,15 @@ const capacity_min = 64;
 const kind_normal = 0;
 const kind_noop = 1;
 const kind_conf = 2;
+/** kind_held: a normal entry whose data is its own buffer, kept as it is (push with hold). */
+const kind_held = 3;
+/**
+ * held_bytes_min: from this size an entry pushed with `hold` keeps its own buffer instead of a copy in a chunk.
+ * A copy of a large entry cost a page fault per 4 KiB of fresh chunk on every node (16 KiB values: the largest
+ * copy on a follower), and an object per entry is no GC burden at these sizes: a log between snapshots holds
+ * at most --snapshot-bytes of them.
+ */
+export const held_bytes_min = 4096;
 
 /**
  * EntryColumns: a sequence of entries, positions 0..length-1 (the caller maps them to log indexes). Chunks are
@@ -34,6 +45,8 @@ export class EntryColumns {
   private kinds = new Uint8Array(capacity_min);
   /** confs: the rare conf entries as objects, by index. */
   private readonly confs = new Map<Index, Entry>();
+  /** held: the data of kind_held entries, by index, in increasing index order (Map insertion order). */
+  private readonly held = new Map<Index, Uint8Array>();
   private chunks: Uint8Array[] = [];
   /** firstChunk: the id of chunks[0] (dropped chunks keep their ids out of the locations). */
   private firstChunk = 0;
@@ -65,18 +78,33 @@ export class EntryColumns {
       const start = loc % chunk_stride;
       return { kind: "normal", index, term, data: chunk.subarray(start, start + this.sizes[slot]!) };
     }
+    if (kind === kind_held) {
+      const data = this.held.get(index);
+      if (data === undefined) assert(false, `entry columns: held entry ${index} missing`);
+      return { kind: "normal", index, term, data };
+    }
     if (kind === kind_noop) return { kind: "noop", index, term };
     const conf = this.confs.get(index);
     if (conf === undefined) assert(false, `entry columns: conf entry ${index} missing`);
     return conf;
   }
 
-  /** push appends an entry (the caller has checked that its index follows); its data is copied. */
-  push(entry: Entry): void {
+  /**
+   * push appends an entry (the caller has checked that its index follows); its data is copied, unless `hold`
+   * and it is at least held_bytes_min long: then its buffer is kept as it is, and must never change (log
+   * entries are immutable; a live save's come from the proposal or the leader's frame). Recovery copies: its
+   * entries are views of a whole segment file, which a few held entries would keep alive.
+   */
+  push(entry: Entry, hold = false): void {
     if (this.head + this.count === this.terms.length) this.makeRoom();
     const slot = this.head + this.count;
     this.terms[slot] = entry.term;
-    if (entry.kind === "normal") {
+    if (entry.kind === "normal" && hold && entry.data.length >= held_bytes_min) {
+      this.kinds[slot] = kind_held;
+      this.sizes[slot] = entry.data.length;
+      this.locs[slot] = -1;
+      this.held.set(entry.index, entry.data);
+    } else if (entry.kind === "normal") {
       this.kinds[slot] = kind_normal;
       this.sizes[slot] = entry.data.length;
       this.locs[slot] = this.copyIn(entry.data);
@@ -98,6 +126,7 @@ export class EntryColumns {
     assert(n >= 0 && n <= this.count, "entry columns: truncate within the length");
     if (n === this.count) return;
     if (this.confs.size > 0) for (const index of [...this.confs.keys()]) if (index >= firstIndex + n) this.confs.delete(index);
+    if (this.held.size > 0) for (const index of [...this.held.keys()]) if (index >= firstIndex + n) this.held.delete(index);
     this.count = n;
     if (n === 0) this.dropChunks();
   }
@@ -107,6 +136,11 @@ export class EntryColumns {
     assert(n >= 0 && n <= this.count, "entry columns: drop within the length");
     if (n === 0) return;
     if (this.confs.size > 0) for (const index of [...this.confs.keys()]) if (index < firstIndex + n) this.confs.delete(index);
+    // In index order: stop at the first one kept (a drop touches only what it drops).
+    for (const index of this.held.keys()) {
+      if (index >= firstIndex + n) break;
+      this.held.delete(index);
+    }
     this.head += n;
     this.count -= n;
     if (this.count === 0) this.head = 0;
@@ -118,6 +152,7 @@ export class EntryColumns {
     this.head = 0;
     this.count = 0;
     this.confs.clear();
+    this.held.clear();
     this.firstChunk += this.chunks.length;
     this.chunks = [];
     this.offset = 0;

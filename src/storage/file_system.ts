@@ -21,7 +21,10 @@ export interface StorageFs {
   readFileAsync(file: string): Promise<Uint8Array>;
   /** open: "a" appends (creating the file), "w" creates or truncates, "r+" opens an existing file for writing, "r" for reading. */
   open(file: string, flags: "a" | "w" | "r+" | "r"): number;
-  /** writeAll writes every byte of buf at the fd's position (writeSync may write less than asked). */
+  /**
+   * writeAll writes every byte of buf at the fd's position (writeSync may write less than asked). It keeps no
+   * reference to buf once it returns: the WAL writes its next records into the same buffer.
+   */
   writeAll(fd: number, buf: Uint8Array): void;
   fsync(fd: number): void;
   fdatasync(fd: number): void;

@@ -57,7 +57,8 @@ export class MemLog {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       if (entry.index !== lo + i) return `entries not contiguous at ${entry.index}`;
-      this.ents.push(entry);
+      // A live append (strict: the WAL's save) keeps large entries' own buffers; recovery copies (push).
+      this.ents.push(entry, strict);
     }
     return null;
   }

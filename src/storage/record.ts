@@ -53,8 +53,14 @@ function writeHeader(out: Uint8Array, view: DataView, offset: number, type: Reco
   view.setUint32(offset + 4, crc, true);
 }
 
-/** encodeEntries encodes entries as consecutive records into one buffer (one write per save). */
-export function encodeEntries(entries: Entry[], hardState: HardState | null): Uint8Array {
+/** freshBuffer: encodeEntries' default space, a new buffer of exactly the records' size. */
+const freshBuffer = (size: number): Uint8Array => new Uint8Array(size);
+
+/**
+ * encodeEntries encodes entries as consecutive records into one buffer (one write per save). `space(size)`
+ * gives the buffer to write them into, exactly `size` bytes long: the WAL hands out a reused one (wal.ts).
+ */
+export function encodeEntries(entries: Entry[], hardState: HardState | null, space: (size: number) => Uint8Array = freshBuffer): Uint8Array {
   const confs: (Uint8Array | null)[] = [];
   let size = hardState === null ? 0 : record_header_bytes + 24;
   for (const entry of entries) {
@@ -64,8 +70,9 @@ export function encodeEntries(entries: Entry[], hardState: HardState | null): Ui
     if (!(entry_prefix_bytes + body <= record_payload_bytes_max)) assert(false, `entry ${entry.index} of ${body} bytes exceeds the record limit`);
     size += record_header_bytes + entry_prefix_bytes + body;
   }
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  const out = space(size);
+  assert(out.length === size, "record space of the asked size");
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let offset = 0;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;

@@ -123,7 +123,10 @@ export class Writer {
     }
   }
   bin(b: Uint8Array): void {
-    const n = b.length;
+    this.binHeader(b.length);
+    this.bytes(b);
+  }
+  binHeader(n: number): void {
     if (n < 0x100) {
       this.byte(0xc4);
       this.byte(n);
@@ -136,7 +139,6 @@ export class Writer {
       this.view.setUint32(this.pos, n);
       this.pos += 4;
     }
-    this.bytes(b);
   }
 }
 
@@ -174,16 +176,77 @@ function writeEntry(w: Writer, e: Entry, packed: Map<Entry, Uint8Array>): void {
   }
 }
 
+/**
+ * part_bytes_min: an entry's data from this size is a part of its own in a section (a view, never copied
+ * here); smaller data is copied in with the entry's opening (a part costs a copy call of its own later).
+ */
+const part_bytes_min = 1024;
+
+/**
+ * Section: the msgpack array of some entries as parts to be written one after the other: the openings (and
+ * small data) in one buffer built here, large entries' data as views of the entries' own bytes. The frame's
+ * bytes are the parts joined; the socket queue joins them into its reused buffer (out_queue.ts), so a large
+ * value is copied once per follower into warm memory instead of into a fresh section and a fresh frame.
+ */
+export interface Section {
+  parts: Uint8Array[];
+  length: number;
+}
+
+/** sectionOf: the entries section of `entries` in parts (see Section). */
+export function sectionOf(entries: readonly Entry[]): Section {
+  const packed = new Map<Entry, Uint8Array>();
+  let length = arrayHeaderBytes(entries.length);
+  let inline = length;
+  for (const e of entries) {
+    const n = entryBytes(e, packed);
+    length += n;
+    inline += e.kind === "normal" && e.data.length >= part_bytes_min ? n - e.data.length : n;
+  }
+  const w = new Writer(new Uint8Array(inline));
+  const parts: Uint8Array[] = [];
+  let from = 0; // where the openings not yet made a part start
+  w.arrayHeader(entries.length);
+  for (const e of entries) {
+    if (e.kind === "normal" && e.data.length >= part_bytes_min) {
+      writeOpening(w, e);
+      parts.push(w.buf.subarray(from, w.pos), e.data);
+      from = w.pos;
+    } else {
+      writeEntry(w, e, packed);
+    }
+  }
+  if (w.pos > from) parts.push(w.buf.subarray(from, w.pos));
+  assert(w.pos === inline, "entries section openings size");
+  return { parts, length };
+}
+
+/** writeOpening: a normal entry up to its data's bin header, the data itself left out. */
+function writeOpening(w: Writer, e: Entry & { kind: "normal" }): void {
+  w.small(normalHead);
+  w.int(e.index);
+  w.small(k.term);
+  w.int(e.term);
+  w.small(k.data);
+  w.binHeader(e.data.length);
+}
+
+/** joinParts: the parts as one buffer. */
+export function joinParts(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  assert(at === length, "joined parts length");
+  return out;
+}
+
 /** encodeEntries: the msgpack array of `entries`, exactly as msgpackr's reader expects it. */
 export function encodeEntries(entries: readonly Entry[]): Uint8Array {
-  const packed = new Map<Entry, Uint8Array>();
-  let size = arrayHeaderBytes(entries.length);
-  for (const e of entries) size += entryBytes(e, packed);
-  const w = new Writer(new Uint8Array(size));
-  w.arrayHeader(entries.length);
-  for (const e of entries) writeEntry(w, e, packed);
-  assert(w.pos === size, "entries section size");
-  return w.buf;
+  const section = sectionOf(entries);
+  return joinParts(section.parts, section.length);
 }
 
 /** frameHead: `{t: "m", m: {type: "append", from:` (fixmap 2, fixmap 8), the same for every append. */
@@ -192,13 +255,13 @@ const frameHead = Uint8Array.of(0x82, ...k.t, ...k.m, ...k.m, 0x88, ...k.type, .
 export class AppendEncoder {
   /** The last entries section built, and the Entry objects it holds (compared by identity). */
   private lastEntries: readonly Entry[] = [];
-  private lastSection: Uint8Array = encodeEntries([]);
+  private lastSection: Section = sectionOf([]);
   /** shared counts frames that reused the previous section (for tests and the benchmark notes). */
   shared = 0;
   built = 0;
 
   /** section returns the encoded entries, reusing the previous section when they are the same objects. */
-  private section(entries: readonly Entry[]): Uint8Array {
+  private section(entries: readonly Entry[]): Section {
     const last = this.lastEntries;
     let same = last.length === entries.length;
     for (let i = 0; same && i < entries.length; i++) same = last[i] === entries[i];
@@ -207,7 +270,7 @@ export class AppendEncoder {
       return this.lastSection;
     }
     this.built++;
-    this.lastSection = encodeEntries(entries);
+    this.lastSection = sectionOf(entries);
     // A copy of the array (not the caller's, which it may reuse); the Entry objects themselves are immutable.
     this.lastEntries = entries.slice();
     return this.lastSection;
@@ -215,15 +278,27 @@ export class AppendEncoder {
 
   /** encode builds the whole length-prefixed frame for an append; throws FrameError past bytesMax. */
   encode(m: AppendMessage, bytesMax: number): Uint8Array {
-    const entries = this.section(m.entries);
-    const inner =
+    const parts = this.encodeParts(m, bytesMax);
+    return joinParts([parts.head, ...parts.section.parts], parts.head.length + parts.section.length);
+  }
+
+  /**
+   * encodeParts: the same frame as encode, as the length prefix and the message's fields (a few dozen bytes,
+   * per follower), then the entries section's parts (Section), shared by every follower sent the same
+   * entries. The transport queues them as one frame (OutQueue.push) and joins them in its reused buffer, so
+   * neither the section nor a follower's frame is a fresh copy of the values (at 16 KiB values those copies,
+   * and their page faults, were the leader's largest).
+   */
+  encodeParts(m: AppendMessage, bytesMax: number): { head: Uint8Array; section: Section } {
+    const section = this.section(m.entries);
+    const fields =
       1 + k.type.length + k.append.length +
       k.from.length + intBytes(m.from) + k.to.length + intBytes(m.to) + k.term.length + intBytes(m.term) +
       k.prevIndex.length + intBytes(m.prevIndex) + k.prevTerm.length + intBytes(m.prevTerm) +
-      k.commit.length + intBytes(m.commit) + k.entries.length + entries.length;
-    const body = 1 + k.t.length + k.m.length + k.m.length + inner;
+      k.commit.length + intBytes(m.commit) + k.entries.length;
+    const body = 1 + k.t.length + k.m.length + k.m.length + fields + section.length;
     if (body > bytesMax) throw new FrameError(`frame of ${body} bytes exceeds ${bytesMax}`);
-    const w = new Writer(new Uint8Array(frame_header_bytes + body));
+    const w = new Writer(new Uint8Array(frame_header_bytes + body - section.length));
     w.byte(body >>> 24);
     w.byte((body >>> 16) & 0xff);
     w.byte((body >>> 8) & 0xff);
@@ -241,8 +316,7 @@ export class AppendEncoder {
     w.small(k.commit);
     w.int(m.commit);
     w.small(k.entries);
-    w.bytes(entries);
-    assert(w.pos === w.buf.length, "append frame size");
-    return w.buf;
+    assert(w.pos === w.buf.length, "append frame head size");
+    return { head: w.buf, section };
   }
 }

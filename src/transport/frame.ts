@@ -6,8 +6,9 @@ import { assert } from "../shared/assert.ts";
 export const frame_header_bytes = 4;
 
 // copyBuffers:false is safe: every frame body is decoded from a buffer nobody writes again (Bun hands each
-// data callback a fresh Buffer, and bodies split across chunks get their own allocation). Entry payloads are
-// copied out by the validator anyway, so a small entry never pins a large receive buffer.
+// data callback a fresh Buffer, and bodies split across chunks get their own allocation). The generic path's
+// validator copies entry payloads out (wire.ts parseEntry); the append fast path (append_decode.ts) keeps them
+// as views of the body, which then lives until the follower has written and applied those entries.
 const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: false });
 
 /** FrameError: the byte stream is not a valid frame sequence; the connection carrying it must be closed. */
@@ -47,10 +48,25 @@ export class FrameDecoder {
   /** body is the frame being assembled across chunks, null between frames. Invariant: bodyFilled < body.length. */
   private body: Uint8Array | null = null;
   private bodyFilled = 0;
+  /**
+   * pieces: with decodeSpanning, the frame being assembled as views of the chunks it arrived in (not copied
+   * into a body of its own); null between frames. Invariant: piecesFilled < piecesNeed.
+   */
+  private pieces: Uint8Array[] | null = null;
+  private piecesFilled = 0;
+  private piecesNeed = 0;
   private failed = false;
 
-  /** decode turns one frame body into its value (default: msgpackr; inbound.ts adds its append fast path). */
-  constructor(bytesMax: number, private readonly decode: (body: Uint8Array) => unknown = decodeFrameBody) {
+  /**
+   * decode turns one frame body into its value (default: msgpackr; inbound.ts adds its append fast path).
+   * decodeSpanning, when given, decodes a frame that spanned chunks from its pieces (views of those chunks):
+   * only for chunks that nobody writes again (Bun's data callbacks hand each a buffer of its own).
+   */
+  constructor(
+    bytesMax: number,
+    private readonly decode: (body: Uint8Array) => unknown = decodeFrameBody,
+    private readonly decodeSpanning: ((pieces: Uint8Array[], length: number) => unknown) | null = null,
+  ) {
     assert(bytesMax > 0, "frame bytesMax must be positive");
     this.bytesMax = bytesMax;
   }
@@ -74,7 +90,7 @@ export class FrameDecoder {
 
   /** buffered is how many bytes of an incomplete frame are held (for tests and memory accounting). */
   get buffered(): number {
-    return this.headerFilled + this.bodyFilled;
+    return this.headerFilled + this.bodyFilled + this.piecesFilled;
   }
 
   private consume(chunk: Uint8Array, emit: (value: unknown) => void): void {
@@ -93,6 +109,19 @@ export class FrameDecoder {
         }
         continue;
       }
+      if (this.pieces !== null) {
+        const take = Math.min(this.piecesNeed - this.piecesFilled, chunk.length - offset);
+        this.pieces.push(chunk.subarray(offset, offset + take));
+        this.piecesFilled += take;
+        offset += take;
+        if (this.piecesFilled === this.piecesNeed) {
+          const pieces = this.pieces;
+          this.pieces = null;
+          this.piecesFilled = 0;
+          emit(this.decodeSpanning!(pieces, this.piecesNeed));
+        }
+        continue;
+      }
       if (this.headerFilled === 0 && chunk.length - offset >= frame_header_bytes) {
         // Fast path: the header is whole in this chunk; decode in place when the body is too.
         const length = this.checkLength(readU32(chunk, offset));
@@ -101,7 +130,7 @@ export class FrameDecoder {
           emit(this.decode(chunk.subarray(offset, offset + length)));
           offset += length;
         } else {
-          this.body = new Uint8Array(length);
+          this.startBody(length);
         }
         continue;
       }
@@ -112,10 +141,20 @@ export class FrameDecoder {
       offset += take;
       if (this.headerFilled === frame_header_bytes) {
         this.headerFilled = 0;
-        this.body = new Uint8Array(this.checkLength(readU32(this.header, 0)));
+        this.startBody(this.checkLength(readU32(this.header, 0)));
       }
     }
     assert(offset === chunk.length, "chunk fully consumed");
+  }
+
+  /** startBody: a frame of `length` bytes begins; its bytes go to a body of its own, or to pieces. */
+  private startBody(length: number): void {
+    if (this.decodeSpanning === null) {
+      this.body = new Uint8Array(length);
+      return;
+    }
+    this.pieces = [];
+    this.piecesNeed = length;
   }
 
   private checkLength(length: number): number {

@@ -6,7 +6,7 @@ import type { Socket } from "bun";
 import type { Message, NodeId } from "../raft/types.ts";
 import { limits } from "../shared/limits.ts";
 import { decodeAck } from "./ack_codec.ts";
-import { decodeAppendFrame } from "./append_decode.ts";
+import { decodeAppendFrame, decodeAppendPieces } from "./append_decode.ts";
 import { FrameDecoder, FrameError, decodeFrameBody, encodeFrame } from "./frame.ts";
 import type { TransportLogging } from "./log.ts";
 import { OutQueue } from "./out_queue.ts";
@@ -40,9 +40,22 @@ function decodeInbound(body: Uint8Array): Frame {
   return decodeAppendFrame(body) ?? decodeAck(body) ?? parseFrame(decodeFrameBody(body));
 }
 
+/** decodeInboundPieces: a frame that spanned socket reads; an append is read from its pieces (append_decode.ts). */
+function decodeInboundPieces(pieces: Uint8Array[], length: number): Frame {
+  const append = decodeAppendPieces(pieces, length);
+  if (append !== null) return append;
+  const body = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    body.set(piece, at);
+    at += piece.length;
+  }
+  return decodeInbound(body);
+}
+
 export class InboundConn {
   /** Frames come out parsed: appends and acks in their hand-written layouts by the fast paths, the rest through msgpackr. */
-  private readonly decoder = new FrameDecoder(hello_bytes_max, decodeInbound);
+  private readonly decoder = new FrameDecoder(hello_bytes_max, decodeInbound, decodeInboundPieces);
   private peer: NodeId | null = null;
   private kind: LinkKind | null = null;
   /** incarnation: the peer's data-directory incarnation from its hello ("" when it sent none). */

@@ -71,10 +71,13 @@ export class PeerLink {
     return this.addr;
   }
 
-  /** send queues one encoded frame; false when it was dropped (queue full or link closed). Never blocks. */
-  send(frame: Uint8Array): boolean {
+  /**
+   * send queues one encoded frame (`frame`, then the `body` parts when it comes in parts: OutQueue.push);
+   * false when it was dropped (queue full or link closed). Never blocks.
+   */
+  send(frame: Uint8Array, body: readonly Uint8Array[] | null = null): boolean {
     if (this.state === "closed") return false;
-    const ok = this.queue.push(frame);
+    const ok = this.queue.push(frame, body);
     if (!ok) this.ctx.logging.warnOnce(`full:${this.id}`, `queue to peer ${this.id} is full (${this.queue.length} messages): dropping`);
     if (this.state === "idle") this.connect();
     return ok;

@@ -222,17 +222,22 @@ export class TcpTransport implements QklzlTransport {
       return;
     }
     let frame: Uint8Array;
+    let body: readonly Uint8Array[] | null = null;
     try {
-      frame =
-        message.type === "append"
-          ? this.appends.encode(message, limits.frame_bytes_max)
-          : (encodeAck(message, limits.frame_bytes_max) ?? encodeFrame({ t: "m", m: message }, limits.frame_bytes_max));
+      if (message.type === "append") {
+        // In parts: the followers' frames share the entries section (AppendEncoder.encodeParts).
+        const parts = this.appends.encodeParts(message, limits.frame_bytes_max);
+        frame = parts.head;
+        body = parts.section.parts;
+      } else {
+        frame = encodeAck(message, limits.frame_bytes_max) ?? encodeFrame({ t: "m", m: message }, limits.frame_bytes_max);
+      }
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
       this.logging.warnOnce(`big:${message.to}`, `dropping a ${message.type} to peer ${message.to}: ${error.message}`);
       return;
     }
-    link.send(frame);
+    link.send(frame, body);
   }
 
   sendSnapshot(message: SnapshotMessage, data: Uint8Array): Promise<boolean> {

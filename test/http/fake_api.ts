@@ -18,6 +18,7 @@ export interface Call {
   method:
     | "status"
     | "write"
+    | "putUtf8"
     | "read"
     | "readKv"
     | "range"
@@ -37,7 +38,7 @@ export interface Call {
   args: unknown[];
 }
 
-const mutating = new Set<Call["method"]>(["write", "kvRequest", "putBytes", "join", "leave", "transferLeader", "snapshot", "leaseGrant", "leaseRevoke"]);
+const mutating = new Set<Call["method"]>(["write", "putUtf8", "kvRequest", "putBytes", "join", "leave", "transferLeader", "snapshot", "leaseGrant", "leaseRevoke"]);
 
 /**
  * FakeNodeApi is an in-memory NodeApi that records every call. A leader applies writes to a Map; a follower throws
@@ -116,8 +117,18 @@ export class FakeNodeApi implements NodeApi {
     };
   }
 
+  /** putUtf8: write() of the put with the value decoded (the node's own checks are node_api's). */
+  async putUtf8(key: string, value: Uint8Array, spare = 0): Promise<{ index: number }> {
+    this.#enter("putUtf8", [key, value, spare]);
+    return this.#write({ op: "put", key, value: new TextDecoder().decode(value) });
+  }
+
   async write(command: KvCommand): Promise<{ index: number }> {
     this.#enter("write", [command]);
+    return this.#write(command);
+  }
+
+  async #write(command: KvCommand): Promise<{ index: number }> {
     await this.#leaderOnly();
     this.index += 1;
     if (command.op === "put") {

@@ -71,6 +71,22 @@ describe("forward=true", () => {
     expect(leader.api.calls.at(-1)).toEqual({ method: "write", args: [{ op: "put", key: "fwd", value: "v1" }] });
   });
 
+  test("a large plain put (read without JSON.parse) is forwarded as it came, and a 307 carries the same body", async () => {
+    const value = "L".repeat(5000);
+    const before = leader.api.index;
+    const response = await postJson(`${follower.base}/kv?forward=true`, { op: "put", key: "big", value });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: true, index: before + 1 });
+    expect(leader.api.data.get("big")).toBe(value);
+    expect(follower.api.calls.at(-1)!.method).toBe("putUtf8");
+    expect(leader.api.calls.at(-1)!.method).toBe("putUtf8");
+    const redirected = await postJson(`${follower.base}/kv`, { op: "put", key: "big", value });
+    const small = await postJson(`${follower.base}/kv`, { op: "put", key: "big", value: "s" });
+    expect(redirected.status).toBe(307);
+    expect(redirected.headers.get("location")).toBe(small.headers.get("location"));
+    expect(await redirected.json()).toEqual(await small.json());
+  });
+
   test("the leader's errors are relayed as they are", async () => {
     leader.api.role = { kind: "no_leader" };
     const response = await postJson(`${follower.base}/kv?forward=true`, { op: "delete", key: "fwd" });

@@ -47,4 +47,14 @@ test("with auth on, the raw routes need a user and the key's rights", async () =
   const denied = [await call(addr, "PUT", "/kv/app%2Fa", "by alice", alice), await call(addr, "PUT", "/kv/app%2Fa?prev_kv=true", "by alice", alice), await call(addr, "GET", "/kv/other", undefined, alice)];
   for (const reply of denied) expect({ status: reply.status, error: error(reply) }).toEqual({ status: 403, error: "permission_denied" });
   expect(await call(addr, "GET", "/kv/app%2Fa", undefined, root)).toEqual({ status: 200, text: "by root" });
+
+  // A large plain POST /kv (read without JSON.parse: NodeApi.putUtf8) is checked like any JSON put.
+  const big = "B".repeat(5000);
+  const post = (who: string | undefined) => call(addr, "POST", "/kv", JSON.stringify({ op: "put", key: "app/big", value: big }), who, "application/json");
+  const anonymous = await post(undefined);
+  expect({ status: anonymous.status, error: error(anonymous) }).toEqual({ status: 401, error: "unauthenticated" });
+  const byAlice = await post(alice);
+  expect({ status: byAlice.status, error: error(byAlice) }).toEqual({ status: 403, error: "permission_denied" });
+  expect((await post(root)).status).toBe(200);
+  expect(await call(addr, "GET", "/kv/app%2Fbig", undefined, alice)).toEqual({ status: 200, text: big });
 }, 60_000);

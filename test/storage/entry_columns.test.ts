@@ -1,10 +1,10 @@
 // EntryColumns against a plain array of Entry objects: seeded rounds of pushes (every kind, data sizes from 0 to
-// past a chunk), truncations, front drops and clears; every read must give the same entries, and views handed
+// past a chunk, copied or held), truncations, front drops and clears; every read must give the same entries, and views handed
 // out earlier must keep their bytes whatever happens to the columns afterwards.
 import { describe, expect, test } from "bun:test";
 import type { Entry } from "../../src/raft/types.ts";
 import { entrySize } from "../../src/raft/entry_size.ts";
-import { EntryColumns } from "../../src/storage/entry_columns.ts";
+import { EntryColumns, held_bytes_min } from "../../src/storage/entry_columns.ts";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -51,7 +51,7 @@ describe("EntryColumns", () => {
         const op = r();
         if (op < 0.7) {
           const e = makeEntry(first + model.length, term, r);
-          columns.push(e);
+          columns.push(e, r() < 0.5); // held (large ones) and copied entries mixed
           model.push(e);
         } else if (op < 0.8 && model.length > 0) {
           const keep = Math.floor(r() * model.length);
@@ -90,6 +90,30 @@ describe("EntryColumns", () => {
     data[0] = 9;
     const got = columns.entry(0, 5);
     expect(got.kind === "normal" && [...got.data]).toEqual([1, 2, 3]);
+  });
+
+  test("with hold, a large entry keeps its own buffer and a small one is copied; dropped held entries are gone", () => {
+    const columns = new EntryColumns();
+    const large = new Uint8Array(held_bytes_min).fill(7);
+    const small = new Uint8Array(held_bytes_min - 1).fill(8);
+    columns.push({ kind: "normal", index: 1, term: 1, data: large }, true);
+    columns.push({ kind: "normal", index: 2, term: 1, data: small }, true);
+    columns.push({ kind: "normal", index: 3, term: 1, data: large.slice() }, false);
+    const at = (i: number) => columns.entry(i, i + 1) as Entry & { kind: "normal" };
+    expect(at(0).data).toBe(large);
+    expect(at(1).data.buffer).not.toBe(small.buffer);
+    expect(at(2).data.buffer).not.toBe(large.buffer);
+    expect(columns.size(0)).toBe(entrySize({ kind: "normal", index: 1, term: 1, data: large }));
+    // Truncated, then pushed again at its index: the new entry, not the old buffer.
+    const again = new Uint8Array(held_bytes_min + 5).fill(9);
+    columns.truncate(0, 1);
+    columns.push({ kind: "normal", index: 1, term: 2, data: again }, true);
+    columns.push({ kind: "normal", index: 2, term: 2, data: large }, true);
+    expect(at(0).data).toBe(again);
+    columns.dropFront(1, 1);
+    expect(columns.length).toBe(1);
+    expect((columns.entry(0, 2) as Entry & { kind: "normal" }).data).toBe(large);
+    expect(() => columns.entry(0, 1)).toThrow(); // index 1's data was let go with the drop
   });
 
   test("a conf entry truncated away is gone, and one pushed again at its index is the new one", () => {

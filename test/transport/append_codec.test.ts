@@ -48,6 +48,26 @@ describe("AppendEncoder", () => {
     }
   });
 
+  test("encodeParts: the head and the section's parts join to encode's bytes; large data parts are the entries' own bytes", () => {
+    const enc = new AppendEncoder();
+    const data = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, j) => (j * 13 + seed) & 0xff);
+    const entries: Entry[] = [1023, 1024, 0, 5000, 1, 70_000, 1025].map((n, i) =>
+      i === 2 ? { kind: "noop", index: 10 + i, term: 3 } : { kind: "normal", index: 10 + i, term: 3, data: data(n, i) },
+    );
+    for (const list of [entries, entries.slice(0, 1), entries.slice(1, 2), entries.slice(2, 3), []]) {
+      const m = append(2, list, 4);
+      const { head, section } = enc.encodeParts(m, MAX);
+      const joined = Buffer.concat([head, ...section.parts]);
+      expect(joined.length).toBe(head.length + section.length);
+      expect(joined.equals(Buffer.from(new AppendEncoder().encode(m, MAX)))).toBe(true);
+      expect(decodeOne(joined)).toEqual({ t: "m", m });
+      for (const e of list) {
+        if (e.kind !== "normal") continue;
+        expect(section.parts.some((part) => part === e.data)).toBe(e.data.length >= 1024);
+      }
+    }
+  });
+
   test("followers given the same Entry objects share one entries section; others get their own", () => {
     const enc = new AppendEncoder();
     const entries = [entry(1), entry(2), entry(3)];

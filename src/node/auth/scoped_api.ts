@@ -29,6 +29,10 @@ export function scopeApi(api: NodeApi, auth: AuthApi, caller: Caller): NodeApi {
       write(command.op === "put" ? { kind: "put", put: { key: command.key, value: command.value } } : { kind: "delete_range", delete_range: { key: command.key } });
       return api.write(command, caller);
     },
+    async putUtf8(key, value) {
+      write({ kind: "put", put: { key, value: "" } }); // the rights depend on the key only
+      return api.putUtf8(key, value, 0, caller);
+    },
     async read(key, consistency) {
       auth.checkRead(caller, key, undefined);
       return api.read(key, consistency);
