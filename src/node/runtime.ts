@@ -3,6 +3,7 @@ import { RaftCore } from "../raft/index.ts";
 import type { ConfChange, Message, Ready } from "../raft/types.ts";
 import { assert } from "../shared/assert.ts";
 import type { QklzlError } from "../shared/errors.ts";
+import { stamp, TracePoint, tracing } from "../shared/trace.ts";
 import type { Transport, TransportHandlers } from "../transport/types.ts";
 import type { Consistency, StatusJson } from "./api.ts";
 import { coreConfig, type RuntimeOptions } from "./parts.ts";
@@ -55,6 +56,7 @@ export class NodeRuntime extends RuntimeSurface {
     onMessage: (m) => {
       if (!this.started || this.closed) return;
       this.peers.heard(m.from);
+      if (tracing) traceInbound(m);
       if (!this.peers.has(m.from)) this.handlers.onUnknownPeer(m.from);
       this.core.step(m);
       if (this.applyWhileSaving) this.applyTaken();
@@ -91,6 +93,7 @@ export class NodeRuntime extends RuntimeSurface {
     this.core = new RaftCore(config);
     this.applier.replayUpTo(config.hardState.commit);
     this.started = true;
+    if (tracing) stamp(TracePoint.node, -1, this.options.id);
     this.syncPeers();
     if (options.campaign) this.core.campaign();
     this.tickTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
@@ -185,6 +188,7 @@ export class NodeRuntime extends RuntimeSurface {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    if (tracing) for (const e of rd.entries) stamp(TracePoint.readyIn, e.index, rd.committed.length);
     if (rd.snapshot !== null || rd.committed.some((e) => e.kind === "conf")) this.syncPeers();
     // 1. Messages that do not depend on our durability (the leader's appends go out beside its own write).
     for (const m of rd.messages) this.send(m);
@@ -203,6 +207,7 @@ export class NodeRuntime extends RuntimeSurface {
     if (rd.mustSync) this.storage.log.setInlineSync?.(this.core.softState().role === "follower");
     const saving = rd.mustSync ? this.storage.log.save(rd.entries, rd.hardState) : null;
     if (saving !== null) this.saves.started(rd.entries[0]?.index ?? Infinity);
+    if (tracing) for (const e of rd.entries) stamp(TracePoint.walWritten, e.index);
     // A commit-index-only change is not written: every save costs an fsync, and a stored commit index that
     // lags is safe (it only bounds what a restart replays before hearing from the leader; the snapshot index
     // counts as committed). The next batch with entries or a vote carries the current commit index.
@@ -226,10 +231,12 @@ export class NodeRuntime extends RuntimeSurface {
         this.saves.finished();
       }
       this.saves.settle(null);
+      if (tracing) for (const e of rd.entries) stamp(TracePoint.saved, e.index);
       this.metrics.fsync.observe((performance.now() - started) / 1000);
     }
     // 4. Votes and append acks: they promise durability.
     for (const m of rd.messagesAfterPersist) this.send(m);
+    if (tracing) stamp(TracePoint.readyOut, rd.entries.at(-1)?.index ?? -1, rd.committed.at(-1)?.index ?? -1);
   }
 
   /** applyTaken applies what became committed while the outstanding Ready's write runs (see handleReady). */
@@ -310,4 +317,10 @@ export class NodeRuntime extends RuntimeSurface {
     this.reads.failAll(error);
     this.leadership.failAll(error);
   }
+}
+
+/** traceInbound stamps the messages of a write's path: a follower's received entries, the leader's acks. */
+function traceInbound(m: Message): void {
+  if (m.type === "append" && m.entries.length > 0) stamp(TracePoint.appendIn, m.entries[m.entries.length - 1]!.index, m.from);
+  else if (m.type === "append_resp" && !m.reject) stamp(TracePoint.ackIn, m.index, m.from);
 }

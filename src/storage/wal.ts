@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { consola } from "consola";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
+import { stamp, TracePoint, tracing } from "../shared/trace.ts";
 import type { Entry, HardState, Index, SnapshotMeta, Term } from "../raft/types.ts";
 import type { LogStore } from "./types.ts";
 import { MemLog } from "./mem_log.ts";
@@ -293,6 +294,7 @@ export class Wal implements LogStore {
     this.inflight = batch;
     this.dirty = false;
     const fault = this.options.syncFault?.() ?? null;
+    if (tracing) stamp(TracePoint.syncStart, -1, this.syncMode === "sync" ? 1 : 0);
     if (fault !== null) {
       queueMicrotask(() => this.synced(batch, fault));
     } else if (this.syncMode === "sync") {
@@ -309,6 +311,7 @@ export class Wal implements LogStore {
   }
 
   private synced(batch: Waiter[], error: unknown): void {
+    if (tracing) stamp(TracePoint.syncDone, -1, batch.length);
     this.syncing = false;
     this.inflight = null;
     for (const fd of this.retired) this.files.close(fd);

@@ -2,6 +2,7 @@ import { type KeyValue, validateCommand, validateKey } from "../../kv/index.ts";
 import { assert } from "../../shared/assert.ts";
 import { QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
+import { stamp, TracePoint, tracing } from "../../shared/trace.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
 import { bodyText, parseJsonObject, readBodyBytes } from "./body.ts";
 import { type Handler, leaderOnly, notLeaderAnswer, readObject, type RouteContext, type RouteHandler } from "./context.ts";
@@ -59,9 +60,11 @@ function kvAnswer(key: string, found: { kv: KeyValue; revision: number } | null)
 }
 
 async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+  if (tracing) stamp(TracePoint.httpIn, -1);
   const forward = target.query.length === 0 ? false : parseFlag("forward", new URLSearchParams(target.query).get("forward"));
   // readObject's steps inline: the busiest route saves an async call (a generator, a promise, scopes) per write.
   const text = bodyText(await readBodyBytes(req, ctx.options.maxBodyBytes));
+  if (tracing) stamp(TracePoint.bodyRead, -1);
   const body = parseJsonObject(text);
   if (isExtendedWrite(body)) {
     const write = parseExtendedWrite(body, ctx.commandLimits);
@@ -75,7 +78,10 @@ async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): P
   } catch (error) {
     return await notLeaderAnswer(ctx, req, target, { wanted: forward, body: text }, error);
   }
-  return writtenAnswer(written);
+  if (!tracing) return writtenAnswer(written);
+  const answer = writtenAnswer(written);
+  stamp(TracePoint.answered, written.index);
+  return answer;
 }
 
 /** writtenAnswer: a plain put's or delete's answer (one function for every write, not a closure per request). */
