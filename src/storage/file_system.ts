@@ -23,6 +23,8 @@ export interface StorageFs {
   open(file: string, flags: "a" | "w" | "r+" | "r"): number;
   /** writeAll writes every byte of buf at the fd's position (writeSync may write less than asked). */
   writeAll(fd: number, buf: Uint8Array): void;
+  /** writeAllAt writes every byte of buf at `position` of the file (pwrite; the fd's position is not used). */
+  writeAllAt(fd: number, buf: Uint8Array, position: number): void;
   fsync(fd: number): void;
   fdatasync(fd: number): void;
   /** fdatasyncAsync runs fdatasync on the thread pool; done gets null or the error. */
@@ -53,6 +55,10 @@ export const nodeFs: StorageFs = {
   writeAll(fd, buf) {
     let done = 0;
     while (done < buf.byteLength) done += fs.writeSync(fd, buf, done, buf.byteLength - done);
+  },
+  writeAllAt(fd, buf, position) {
+    let done = 0;
+    while (done < buf.byteLength) done += fs.writeSync(fd, buf, done, buf.byteLength - done, position + done);
   },
   fsync: (fd) => fs.fsyncSync(fd),
   fdatasync: (fd) => fs.fdatasyncSync(fd),
