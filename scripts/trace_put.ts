@@ -82,11 +82,15 @@ if (leader === undefined) throw new Error("no file with POST /kv stamps (the lea
 const followers = procs.filter((p) => p !== leader && p.byPoint.has(TracePoint.appendIn));
 
 const segments = new Map<string, number[]>();
+/** current: this put's segments (name -> µs), for the tail: which segment the slowest puts spent their time in. */
+let current = new Map<string, number>();
+const slow: { total: number; parts: Map<string, number> }[] = [];
 const add = (name: string, from: number, to: number) => {
   if (Number.isNaN(from) || Number.isNaN(to)) return;
   let list = segments.get(name);
   if (list === undefined) segments.set(name, (list = []));
   list.push(to - from);
+  if (!name.startsWith("=")) current.set(name, to - from);
 };
 let critical = { ownSave: 0, ack: 0 };
 
@@ -118,6 +122,7 @@ for (let k = 0; k < proposed.index.length; k++) {
     }
   }
   if (first === null) continue;
+  current = new Map();
   const fAppend = after(first, "appendIn", tSent, index);
   const fData = before(first, "dataIn", fAppend);
   const fReady = after(first, "readyIn", fAppend, index);
@@ -154,6 +159,7 @@ for (let k = 0; k < proposed.index.length; k++) {
   add("=  L socket write -> first ack (replication)", tSock, firstAck);
   add("=  L socket write -> own save resolved", tSock, tSaved);
   add("=  handler in -> answer built (total in process)", tHttp, tAnswered);
+  slow.push({ total: tAnswered - tHttp, parts: current });
   add("=  answer built -> next handler in (outside: response, wrk, request)", tAnswered, after(leader, "httpIn", tAnswered));
 }
 
@@ -165,3 +171,21 @@ const n = segments.get("=  handler in -> answer built (total in process)")?.leng
 console.log(`puts traced: ${n} (critical path: own save last ${critical.ownSave}, follower ack last ${critical.ack})`);
 console.log(`${"segment".padEnd(72)} ${"p50 µs".padStart(8)} ${"p90 µs".padStart(8)}`);
 for (const [name, list] of segments) console.log(`${name.padEnd(72)} ${pct(list, 0.5).toFixed(1).padStart(8)} ${pct(list, 0.9).toFixed(1).padStart(8)}`);
+
+// The tail: among the slowest 1 % of puts, the segment that took the longest in each, and how often.
+slow.sort((a, b) => b.total - a.total);
+const tail = slow.slice(0, Math.max(1, Math.floor(slow.length / 100)));
+const longest = new Map<string, { count: number; us: number }>();
+for (const put of tail) {
+  let name = "";
+  let us = -1;
+  for (const [n, v] of put.parts) if (v > us) [name, us] = [n, v];
+  const entry = longest.get(name) ?? { count: 0, us: 0 };
+  entry.count++;
+  entry.us += us;
+  longest.set(name, entry);
+}
+console.log(`slowest 1 % (${tail.length} puts, ${tail[tail.length - 1]!.total.toFixed(0)} µs and more): the longest segment of each`);
+for (const [name, { count, us }] of [...longest].sort((a, b) => b[1].count - a[1].count)) {
+  console.log(`  ${name.padEnd(70)} ${String(count).padStart(5)} puts, mean ${(us / count).toFixed(0)} µs`);
+}
