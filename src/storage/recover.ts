@@ -121,7 +121,8 @@ function scanSegment(files: StorageFs, mem: MemLog, info: SegmentInfo, where: { 
       if (valid !== null) {
         throw corruptError(dataDir, info.path, offset, `${result.reason}, followed by a valid record at offset ${valid}`);
       }
-      const torn = buf.byteLength - offset;
+      // What was dropped: the bytes up to where the preallocation's zeros begin.
+      const torn = written - offset;
       truncateFile(files, info.path, offset);
       consola.warn(`[storage] torn tail in ${info.path}: dropped ${torn} bytes at offset ${offset} (${result.reason})`);
       info.size = offset;
