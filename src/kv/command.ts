@@ -183,10 +183,6 @@ export function encodeRawPut(key: string, value: Uint8Array, requestId?: string)
   return out;
 }
 
-function strHeaderBytes(n: number): number {
-  return n < 0x20 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
 function binHeaderBytes(n: number): number {
   return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
 }

@@ -3,6 +3,7 @@ import type { KvResponse, KvStateMachine } from "../kv/index.ts";
 import { applyConfChange } from "../raft/index.ts";
 import type { ConfChange, ConfState, Entry, NodeId, SnapshotMeta } from "../raft/types.ts";
 import type { SoftState } from "../raft/soft_state.ts";
+import { stamp, TracePoint, tracing } from "../shared/trace.ts";
 import { judgeOwnRemoval } from "./incarnation.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Proposals } from "./proposals.ts";
@@ -72,6 +73,7 @@ export class Applier {
   apply(entries: Entry[]): void {
     const { kv, proposals } = this.context;
     for (const e of entries) {
+      if (tracing) stamp(TracePoint.applied, e.index);
       let response: KvResponse | null = null;
       if (e.kind === "normal") {
         this.appliedBytes += e.data.length;

@@ -3,6 +3,7 @@ import type { RaftCore } from "../raft/index.ts";
 import type { ConfChange } from "../raft/types.ts";
 import { QklzlError } from "../shared/errors.ts";
 import { limits } from "../shared/limits.ts";
+import { stamp, TracePoint, tracing } from "../shared/trace.ts";
 import type { Consistency } from "./api.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Peers } from "./peers.ts";
@@ -46,6 +47,7 @@ export class Requests {
       throw this.context.refusals.refusal(result, "the write");
     }
     metrics.proposals++;
+    if (tracing) stamp(TracePoint.proposed, result.index);
     this.context.wake();
     try {
       return await this.context.proposals.wait(result.index, result.term);

@@ -3,6 +3,7 @@ import { RaftCore } from "../raft/index.ts";
 import type { ConfChange, Message, Ready } from "../raft/types.ts";
 import { assert } from "../shared/assert.ts";
 import type { QklzlError } from "../shared/errors.ts";
+import { stamp, TracePoint, tracing } from "../shared/trace.ts";
 import type { Transport, TransportHandlers } from "../transport/types.ts";
 import type { Consistency, StatusJson } from "./api.ts";
 import { coreConfig, type RuntimeOptions } from "./parts.ts";
@@ -11,6 +12,9 @@ import { RuntimeSurface, type RuntimeHandlers } from "./runtime_surface.ts";
 import { metricsText, statusJson } from "./status.ts";
 
 export type { RuntimeOptions } from "./parts.ts";
+
+/** lonely_saves_min: lonely saves in a row before the leader's fdatasync runs on the event loop (syncInline). */
+const lonely_saves_min = 8;
 export type { RuntimeHandlers } from "./runtime_surface.ts";
 
 export interface StartOptions {
@@ -38,6 +42,8 @@ export class NodeRuntime extends RuntimeSurface {
   /** sendWhileSaving: the loop awaits the outstanding Ready's write; new messages may leave meanwhile (sendEarly). */
   private sendWhileSaving = false;
   private sendEarlyScheduled = false;
+  /** lonelySaves: the leader's consecutive saves of one entry with nothing else waiting (syncInline). */
+  private lonelySaves = 0;
   private loopDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -55,6 +61,7 @@ export class NodeRuntime extends RuntimeSurface {
     onMessage: (m) => {
       if (!this.started || this.closed) return;
       this.peers.heard(m.from);
+      if (tracing) traceInbound(m);
       if (!this.peers.has(m.from)) this.handlers.onUnknownPeer(m.from);
       this.core.step(m);
       if (this.applyWhileSaving) this.applyTaken();
@@ -91,6 +98,7 @@ export class NodeRuntime extends RuntimeSurface {
     this.core = new RaftCore(config);
     this.applier.replayUpTo(config.hardState.commit);
     this.started = true;
+    if (tracing) stamp(TracePoint.node, -1, this.options.id);
     this.syncPeers();
     if (options.campaign) this.core.campaign();
     this.tickTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
@@ -185,6 +193,7 @@ export class NodeRuntime extends RuntimeSurface {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    if (tracing) for (const e of rd.entries) stamp(TracePoint.readyIn, e.index, rd.committed.length);
     if (rd.snapshot !== null || rd.committed.some((e) => e.kind === "conf")) this.syncPeers();
     // 1. Messages that do not depend on our durability (the leader's appends go out beside its own write).
     for (const m of rd.messages) this.send(m);
@@ -197,22 +206,21 @@ export class NodeRuntime extends RuntimeSurface {
       this.saves.settle(null);
     }
     const started = performance.now();
-    // A follower's fsync runs on the event loop: its ack waits for it anyway, and the thread pool's hop
-    // (dispatch, wake-up, callback) costs ~60 µs of CPU and a wake-up per save. The leader keeps the pool: its
-    // loop answers the acks that commit entries while its own fsync runs.
-    if (rd.mustSync) this.storage.log.setInlineSync?.(this.core.softState().role === "follower");
+    const inline = rd.mustSync && this.syncInline(rd);
+    if (rd.mustSync) this.storage.log.setInlineSync?.(inline);
     const saving = rd.mustSync ? this.storage.log.save(rd.entries, rd.hardState) : null;
     if (saving !== null) this.saves.started(rd.entries[0]?.index ?? Infinity);
+    if (tracing) for (const e of rd.entries) stamp(TracePoint.walWritten, e.index);
     // A commit-index-only change is not written: every save costs an fsync, and a stored commit index that
     // lags is safe (it only bounds what a restart replays before hearing from the leader; the snapshot index
     // counts as committed). The next batch with entries or a vote carries the current commit index.
     if (saving !== null) await Promise.resolve(); // the WAL starts its fdatasync (a queued microtask) first
     // 3. Apply and answer the committed entries while our fsync runs: they are durable on a majority already
     // (the core counts the leader's own entries only once durable, thesis §10.2.1), so waiting for this batch's
-    // write would only add an fsync to every acknowledgement. Then serve the reads.
-    if (rd.committed.length > 0) this.applier.apply(rd.committed);
-    for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
-    this.reads.onApplied(this.kv.appliedIndex);
+    // write would only add an fsync to every acknowledgement. An inline fsync has already run by now (in the
+    // microtask above): then the acks go out first, and the apply follows them (a follower's ack is what the
+    // leader's commit waits for; its own apply of the previous commit is not).
+    if (!inline) this.applyReady(rd);
     if (saving !== null) {
       // While our write runs, entries that the peers' acks commit are applied as the acks arrive (onMessage):
       // with three nodes the two followers' fsyncs often finish before ours.
@@ -226,10 +234,40 @@ export class NodeRuntime extends RuntimeSurface {
         this.saves.finished();
       }
       this.saves.settle(null);
+      if (tracing) for (const e of rd.entries) stamp(TracePoint.saved, e.index);
       this.metrics.fsync.observe((performance.now() - started) / 1000);
     }
     // 4. Votes and append acks: they promise durability.
     for (const m of rd.messagesAfterPersist) this.send(m);
+    if (inline) this.applyReady(rd);
+    if (tracing) stamp(TracePoint.readyOut, rd.entries.at(-1)?.index ?? -1, rd.committed.at(-1)?.index ?? -1);
+  }
+
+  /** applyReady applies the Ready's committed entries, then serves its read states and the reads now applied. */
+  private applyReady(rd: Ready): void {
+    if (rd.committed.length > 0) this.applier.apply(rd.committed);
+    for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
+    this.reads.onApplied(this.kv.appliedIndex);
+  }
+
+  /**
+   * syncInline: whether this Ready's fdatasync runs on the event loop instead of the thread pool. The pool's hop
+   * (dispatch, a wake-up, the callback) costs ~60-90 µs per save (trace_put.ts at c=1: leader fsync 362 µs on the
+   * pool, follower 276 µs inline); it pays only when the loop has work to do meanwhile. A follower's ack waits
+   * for its fsync anyway. A leader's loop has such work when other requests wait on it (it proposes and ships
+   * them while the fsync runs, and steps the acks that commit them) or reads do. Requests still in the kernel's
+   * buffers are invisible here, so one lonely Ready proves nothing (at 64 connections a third of the saves found
+   * every pending proposal in their Ready, and inline syncs there cost throughput); a run of lonely saves (one
+   * entry, no other proposal or read waiting) is one client, whose next request waits for this answer: then the
+   * loop has nothing to do meanwhile but step acks that commit nothing before its own write is durable.
+   */
+  private syncInline(rd: Ready): boolean {
+    const role = this.core.softState().role;
+    if (role === "follower") return true;
+    if (role !== "leader") return false;
+    const lonely = rd.entries.length === 1 && this.proposals.size <= 1 && this.reads.size === 0;
+    this.lonelySaves = lonely ? this.lonelySaves + 1 : 0;
+    return this.lonelySaves > lonely_saves_min;
   }
 
   /** applyTaken applies what became committed while the outstanding Ready's write runs (see handleReady). */
@@ -310,4 +348,10 @@ export class NodeRuntime extends RuntimeSurface {
     this.reads.failAll(error);
     this.leadership.failAll(error);
   }
+}
+
+/** traceInbound stamps the messages of a write's path: a follower's received entries, the leader's acks. */
+function traceInbound(m: Message): void {
+  if (m.type === "append" && m.entries.length > 0) stamp(TracePoint.appendIn, m.entries[m.entries.length - 1]!.index, m.from);
+  else if (m.type === "append_resp" && !m.reject) stamp(TracePoint.ackIn, m.index, m.from);
 }

@@ -26,6 +26,8 @@ export interface StorageFs {
    * reference to buf once it returns: the WAL writes its next records into the same buffer.
    */
   writeAll(fd: number, buf: Uint8Array): void;
+  /** writeAllAt writes every byte of buf at `position` of the file (pwrite; the fd's position is not used). */
+  writeAllAt(fd: number, buf: Uint8Array, position: number): void;
   fsync(fd: number): void;
   fdatasync(fd: number): void;
   /** fdatasyncAsync runs fdatasync on the thread pool; done gets null or the error. */
@@ -56,6 +58,10 @@ export const nodeFs: StorageFs = {
   writeAll(fd, buf) {
     let done = 0;
     while (done < buf.byteLength) done += fs.writeSync(fd, buf, done, buf.byteLength - done);
+  },
+  writeAllAt(fd, buf, position) {
+    let done = 0;
+    while (done < buf.byteLength) done += fs.writeSync(fd, buf, done, buf.byteLength - done, position + done);
   },
   fsync: (fd) => fs.fsyncSync(fd),
   fdatasync: (fd) => fs.fdatasyncSync(fd),

@@ -1,4 +1,5 @@
 // recoverWal scans every segment at open, verifies every record and rebuilds the in-memory log.
+// The last segment is preallocated (wal.ts): zeros after its last record are its end, nothing to cut.
 // A bad record at the very end of the last segment (nothing valid after it) is a torn write from a crash:
 // it is cut off with a warning. Anything else that fails verification is corruption: refuse to start.
 import * as path from "node:path";
@@ -110,11 +111,18 @@ function scanSegment(files: StorageFs, mem: MemLog, info: SegmentInfo, where: { 
     const result = readRecord(buf, view, offset);
     if (!result.ok) {
       if (!last) throw corruptError(dataDir, info.path, offset, `${result.reason} in a sealed segment`);
-      const valid = findValidRecordAfter(buf, view, offset);
+      // A zero-length record with a zero CRC never verifies (the CRC covers the type byte), so zeros are no record.
+      const written = endOfNonZero(buf, offset);
+      if (written === offset) {
+        info.size = offset;
+        return { torn: 0 };
+      }
+      const valid = findValidRecordAfter(buf, view, offset, written);
       if (valid !== null) {
         throw corruptError(dataDir, info.path, offset, `${result.reason}, followed by a valid record at offset ${valid}`);
       }
-      const torn = buf.byteLength - offset;
+      // What was dropped: the bytes up to where the preallocation's zeros begin.
+      const torn = written - offset;
       truncateFile(files, info.path, offset);
       consola.warn(`[storage] torn tail in ${info.path}: dropped ${torn} bytes at offset ${offset} (${result.reason})`);
       info.size = offset;
@@ -136,12 +144,26 @@ function scanSegment(files: StorageFs, mem: MemLog, info: SegmentInfo, where: { 
   return { torn: 0 };
 }
 
-/** findValidRecordAfter looks for any verifiable record past a bad one: its presence means corruption, not a torn tail. */
-function findValidRecordAfter(buf: Uint8Array, view: DataView, bad: number): number | null {
-  for (let offset = bad + 1; offset < buf.byteLength; offset++) {
+/**
+ * findValidRecordAfter looks for any verifiable record past a bad one (starting before `end`, where the zeros of the
+ * preallocation begin: a record there would be all zeros): its presence means corruption, not a torn tail.
+ */
+function findValidRecordAfter(buf: Uint8Array, view: DataView, bad: number, end: number): number | null {
+  for (let offset = bad + 1; offset < end; offset++) {
     if (readRecord(buf, view, offset).ok) return offset;
   }
   return null;
+}
+
+/** endOfNonZero: the offset just past the last non-zero byte at or after `from` (from itself when all are zero). */
+export function endOfNonZero(buf: Uint8Array, from: number): number {
+  const chunk = 64 * 1024;
+  const zeros = new Uint8Array(chunk);
+  let end = buf.byteLength;
+  // Whole chunks from the end by memcmp (Buffer.compare): a 64 MiB preallocated tail is read in milliseconds.
+  while (end - from >= chunk && Buffer.compare(buf.subarray(end - chunk, end), zeros) === 0) end -= chunk;
+  while (end > from && buf[end - 1] === 0) end--;
+  return end;
 }
 
 function truncateFile(files: StorageFs, file: string, size: number): void {

@@ -1,10 +1,16 @@
 // Wal is the segmented, CRC'd, fsync'd Raft log (LogStore). Every mutation is applied to the in-memory
 // image and written to the active segment at once (one write per call); durability comes from a shared
 // fdatasync: calls made while a sync runs are written and covered by the next one (group commit, no timer).
+// The active segment is preallocated ahead of its records (sparse, preallocate_bytes at a time, up to
+// segmentBytes): records overwrite zeros, so an fdatasync flushes data without a file-size change to commit in
+// the journal (measured here: 3 processes fsyncing at once, p50 ~255-280 µs appending vs ~215-240 µs into a
+// preallocated file); one save in ~1,000 pays for the next extension. A sealed segment is cut to its records
+// before the next one is created; recovery reads the zeros after the last record as the end.
 import * as path from "node:path";
 import { consola } from "consola";
 import { assert } from "../shared/assert.ts";
 import { QklzlError } from "../shared/errors.ts";
+import { stamp, TracePoint, tracing } from "../shared/trace.ts";
 import type { Entry, HardState, Index, SnapshotMeta, Term } from "../raft/types.ts";
 import type { LogStore } from "./types.ts";
 import { MemLog } from "./mem_log.ts";
@@ -17,6 +23,8 @@ import { noteEntry, recoverWal, type SegmentInfo } from "./recover.ts";
 /** record_buffer_bytes_min, _max: the reused record buffer starts at the first, grows by doubling up to the second. */
 const record_buffer_bytes_min = 64 * 1024;
 const record_buffer_bytes_max = 8 * 1024 * 1024;
+/** preallocate_bytes: how far ahead of its records the active segment's file is extended (sparse). */
+const preallocate_bytes = 256 * 1024;
 
 /** SyncMode: "async" runs fdatasync on the thread pool (event loop stays free); "sync" blocks it for the sync. */
 export type SyncMode = "sync" | "async";
@@ -59,6 +67,11 @@ export class Wal implements LogStore {
   private syncMode: SyncMode;
   private readonly configuredSyncMode: SyncMode;
   private readonly files: StorageFs;
+  /**
+   * preallocated: the active segment's file size as this Wal set it (≥ its records' end once written). Not synced
+   * on its own: a size lost in a crash leaves the file as recovery finds it, and the next record grows it.
+   */
+  private preallocated = 0;
   /** syncs: fdatasyncs completed (group commit shows as saves > syncs). */
   syncs = 0;
   /**
@@ -86,7 +99,8 @@ export class Wal implements LogStore {
     this.files = options.files ?? nodeFs;
     const active = segments[segments.length - 1];
     assert(active !== undefined, "a wal has an active segment");
-    this.fd = this.files.open(active.path, "a");
+    this.fd = this.files.open(active.path, "r+");
+    this.preallocated = active.size;
   }
 
   /** open recovers the log from walDir (creating the first segment of a fresh log). Throws storage_corrupt. */
@@ -252,14 +266,22 @@ export class Wal implements LogStore {
   private writeRecord(buf: Uint8Array, minEntry: number, maxEntry: number): Error | null {
     const current = this.segments[this.segments.length - 1]!;
     try {
-      this.files.writeAll(this.fd, buf);
+      const end = current.size + buf.byteLength;
+      if (end > this.preallocated && end < this.options.segmentBytes) {
+        this.preallocated = Math.min(this.options.segmentBytes, end + preallocate_bytes);
+        this.files.ftruncate(this.fd, this.preallocated);
+      }
+      this.files.writeAllAt(this.fd, buf, current.size);
     } catch (error) {
       if (!isNoSpaceCause(error)) {
         this.fail(error);
         return this.failure;
       }
       try {
+        // The refused write's partial bytes must not stay behind the next record (recovery would read them as
+        // a torn tail followed by valid records): cut them off, with the rest of the preallocation.
         this.files.ftruncate(this.fd, current.size);
+        this.preallocated = current.size;
       } catch (cut) {
         this.fail(cut);
         return this.failure;
@@ -309,6 +331,7 @@ export class Wal implements LogStore {
     this.inflight = batch;
     this.dirty = false;
     const fault = this.options.syncFault?.() ?? null;
+    if (tracing) stamp(TracePoint.syncStart, -1, this.syncMode === "sync" ? 1 : 0);
     if (fault !== null) {
       queueMicrotask(() => this.synced(batch, fault));
     } else if (this.syncMode === "sync") {
@@ -325,6 +348,7 @@ export class Wal implements LogStore {
   }
 
   private synced(batch: Waiter[], error: unknown): void {
+    if (tracing) stamp(TracePoint.syncDone, -1, batch.length);
     this.syncing = false;
     this.inflight = null;
     for (const fd of this.retired) this.files.close(fd);
@@ -378,16 +402,19 @@ export class Wal implements LogStore {
 
   /** roll seals the active segment (durably) and starts the next one with a checkpoint of the state. */
   private roll(): void {
-    this.files.fdatasync(this.fd);
     const sealed = this.segments[this.segments.length - 1]!;
+    // Sealed segments end at their last record (recovery treats bad bytes in them as corruption, zeros too).
+    this.files.ftruncate(this.fd, sealed.size);
+    this.files.fdatasync(this.fd);
     const info = createSegment(this.files, this.options.walDir, sealed.seq + 1, this.mem);
-    const fd = this.files.open(info.path, "a");
+    const fd = this.files.open(info.path, "r+");
     this.retired.push(this.fd);
     if (!this.syncing) {
       for (const old of this.retired) this.files.close(old);
       this.retired = [];
     }
     this.fd = fd;
+    this.preallocated = info.size;
     this.segments.push(info);
   }
 }

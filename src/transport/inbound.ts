@@ -5,6 +5,7 @@
 import type { Socket } from "bun";
 import type { Message, NodeId } from "../raft/types.ts";
 import { limits } from "../shared/limits.ts";
+import { stamp, TracePoint, tracing } from "../shared/trace.ts";
 import { decodeAck } from "./ack_codec.ts";
 import { decodeAppendFrame, decodeAppendPieces } from "./append_decode.ts";
 import { FrameDecoder, FrameError, decodeFrameBody, encodeFrame } from "./frame.ts";
@@ -79,6 +80,7 @@ export class InboundConn {
   }
 
   onData(chunk: Uint8Array): void {
+    if (tracing) stamp(TracePoint.dataIn, -1, chunk.length);
     if (this.dead) return;
     try {
       // Frame by frame: the handshake raises the decoder's limit before the next header in this chunk is read.

@@ -3,6 +3,7 @@
 // rest, so the unsent tail is kept here and written again when the socket drains.
 import type { Socket } from "bun";
 import { assert } from "../shared/assert.ts";
+import { stamp, TracePoint, tracing } from "../shared/trace.ts";
 
 /** coalesce_bytes_max: small frames queued in the same tick are joined into one write up to this size. */
 export const coalesce_bytes_max = 256 * 1024;
@@ -144,6 +145,7 @@ export class OutQueue {
       }
       const tail = this.tail;
       const n = socket.write(tail);
+      if (tracing) stamp(TracePoint.socketWrite, -1, n);
       if (n < 0) return; // closed: the close handler detaches us.
       if (n < tail.length) {
         this.tail = tail.subarray(n);

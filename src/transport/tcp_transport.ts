@@ -4,6 +4,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import type { Message, NodeId } from "../raft/types.ts";
 import { assert } from "../shared/assert.ts";
 import { limits } from "../shared/limits.ts";
+import { stamp, TracePoint, tracing } from "../shared/trace.ts";
 import { formatHostPort, parseHostPort } from "./addr.ts";
 import { encodeAck } from "./ack_codec.ts";
 import { AppendEncoder } from "./append_codec.ts";
@@ -238,6 +239,7 @@ export class TcpTransport implements QklzlTransport {
       return;
     }
     link.send(frame, body);
+    if (tracing) stamp(TracePoint.sent, message.type === "append" ? (message.entries.at(-1)?.index ?? -2) : message.type === "append_resp" ? message.index : -3, message.to);
   }
 
   sendSnapshot(message: SnapshotMessage, data: Uint8Array): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { recordsEnd } from "../storage/helpers.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -37,7 +38,11 @@ describe("node: a torn WAL tail recovered at start", () => {
     const walDir = path.join(dir, "wal");
     const last = fs.readdirSync(walDir).filter((f) => f.endsWith(".seg")).sort().at(-1);
     expect(last).toBeDefined();
-    fs.appendFileSync(path.join(walDir, last!), Buffer.from([0x13, 0x00, 0x00, 0x00, 0xde, 0xad, 0xbe]));
+    // Where the next record would go: the segment is preallocated (zeros after its records).
+    const file = path.join(walDir, last!);
+    const fd = fs.openSync(file, "r+");
+    fs.writeSync(fd, Buffer.from([0x13, 0x00, 0x00, 0x00, 0xde, 0xad, 0xbe]), 0, 7, recordsEnd(fs.readFileSync(file)));
+    fs.closeSync(fd);
     node = await open(dir, false);
     expect(node.api.status().torn_tail_bytes).toBe(7);
     expect(await node.api.read("a", "linearizable")).toEqual({ value: "1" });

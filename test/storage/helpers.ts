@@ -5,6 +5,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Entry } from "../../src/raft/types.ts";
+import { readRecord } from "../../src/storage/record.ts";
+import { segment_header_bytes } from "../../src/storage/segment.ts";
 
 export function tempDir(prefix = "qklzl-storage-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -65,6 +67,22 @@ export function segments(dir: string): string[] {
 
 export function fileSize(file: string): number {
   return fs.statSync(file).size;
+}
+
+/** recordsEnd: where a segment's valid records end (the active one is preallocated: its file is longer). */
+export function recordsEnd(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = segment_header_bytes;
+  for (;;) {
+    const result = readRecord(bytes, view, offset);
+    if (!result.ok) return offset;
+    offset = result.next;
+  }
+}
+
+/** recordsEndOf: recordsEnd of a segment file. */
+export function recordsEndOf(file: string): number {
+  return recordsEnd(fs.readFileSync(file));
 }
 
 /** entryOk: the entry's payload is the deterministic one for its (index, term). */

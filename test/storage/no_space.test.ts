@@ -32,6 +32,11 @@ class FullDisk {
       nodeFs.writeAll(fd, buf.subarray(0, Math.min(this.partial, buf.byteLength)));
       throw enospc();
     },
+    writeAllAt: (fd, buf, position) => {
+      if (!this.full) return nodeFs.writeAllAt(fd, buf, position);
+      nodeFs.writeAllAt(fd, buf.subarray(0, Math.min(this.partial, buf.byteLength)), position);
+      throw enospc();
+    },
     fdatasyncAsync: (fd, done) => (this.fsyncFails ? queueMicrotask(() => done(Object.assign(new Error("EIO"), { code: "EIO" }))) : nodeFs.fdatasyncAsync(fd, done)),
     openForWrite: async (file) => {
       const handle = await nodeFs.openForWrite(file);

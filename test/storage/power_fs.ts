@@ -263,7 +263,11 @@ export class PowerFs implements StorageFs {
 
   writeAll(fd: number, buf: Uint8Array): void {
     const open = this.fd(fd);
-    const offset = open.append ? open.node.size : open.position;
+    this.writeAllAt(fd, buf, open.append ? open.node.size : open.position);
+  }
+
+  writeAllAt(fd: number, buf: Uint8Array, offset: number): void {
+    const open = this.fd(fd);
     const partial = this.options.noSpace?.(buf.byteLength) ?? null;
     if (partial !== null) {
       const part = Math.min(partial, buf.byteLength);

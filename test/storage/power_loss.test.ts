@@ -12,7 +12,7 @@ import { openStorage, type FileStorage } from "../../src/storage/index.ts";
 import { PowerFs, type PowerImage } from "./power_fs.ts";
 import { sweepSeed } from "./power_sweep.ts";
 import { meta, prng } from "./model_workload.ts";
-import { entryOk, normal, range, quietWarnings, tempDirsPerTest } from "./helpers.ts";
+import { entryOk, normal, range, quietWarnings, recordsEnd, tempDirsPerTest } from "./helpers.ts";
 
 quietWarnings();
 const fresh = tempDirsPerTest("qklzl-power-t-");
@@ -74,7 +74,7 @@ async function fillSegment(s: FileStorage, files: PowerFs, dir: string): Promise
   let last = s.log.lastIndex();
   for (;;) {
     const names = files.readdir(wal).filter((n) => n.endsWith(".seg")).sort();
-    if (names.length > 1 || files.readFile(path.join(wal, names[names.length - 1]!)).byteLength >= 600) break;
+    if (names.length > 1 || recordsEnd(files.readFile(path.join(wal, names[names.length - 1]!))) >= 600) break;
     last++;
     await s.log.save([normal(last, 1, 40)], { term: 1, vote: 1, commit: last - 1 });
   }

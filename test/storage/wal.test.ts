@@ -1,12 +1,13 @@
 // The WAL through openStorage: round-trips, truncation and compaction across segments, group commit,
 // torn tails cut at every byte offset, bit flips refused as corruption.
+import { endOfNonZero } from "../../src/storage/recover.ts";
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { consola } from "consola";
 import * as fs from "node:fs";
 import { nodeFs, openStorage, type FileStorage } from "../../src/storage/index.ts";
 import { isQklzlError } from "../../src/shared/errors.ts";
 import type { Entry, SnapshotMeta } from "../../src/raft/types.ts";
-import { entryOk, fileSize, normal, range, segments, tempDir } from "./helpers.ts";
+import { entryOk, fileSize, normal, range, recordsEndOf, segments, tempDir } from "./helpers.ts";
 
 const dirs: string[] = [];
 const open: FileStorage[] = [];
@@ -324,9 +325,9 @@ async function writeLog(dir: string): Promise<{ file: string; before: number; af
   for (let i = 1; i <= 39; i++) await s.log.save([normal(i, 1, 40)], { term: 1, vote: 1, commit: i - 1 });
   const segs = segments(dir);
   const file = segs[segs.length - 1]!;
-  const before = fileSize(file);
+  const before = recordsEndOf(file);
   await s.log.save([normal(40, 2, 40)], { term: 2, vote: 1, commit: 39 });
-  const after = fileSize(file);
+  const after = recordsEndOf(file);
   await s.close();
   expect(segments(dir).length).toBeGreaterThan(1);
   expect(segments(dir)[segments(dir).length - 1]).toBe(file);
@@ -352,11 +353,18 @@ describe("recovery from torn writes", () => {
         expect(s.log.lastIndex()).toBe(entryWhole ? 40 : 39);
         expect(s.log.hardState()).toEqual(hsWhole ? { term: 2, vote: 1, commit: 39 } : { term: 1, vote: 1, commit: 38 });
         expect(s.log.entries(1, s.log.lastIndex() + 1, Infinity).every(entryOk)).toBe(true);
-        // The torn bytes are gone from the file, so the next write starts on a record boundary.
+        // The torn bytes are gone from the file, so the next write starts on a record boundary (the rest of the
+        // segment is preallocated again: zeros from there on).
         const kept = cut === after ? after : entryWhole ? entryEnd : before;
-        expect(fileSize(file)).toBe(kept);
+        expect(recordsEndOf(file)).toBe(kept);
+        expect(fs.readFileSync(file).subarray(kept).every((byte) => byte === 0)).toBe(true);
         if (cut === kept) expect(warn).not.toHaveBeenCalled();
-        else expect(String(warn.mock.calls[0]?.[0])).toContain(`dropped ${cut - kept} bytes at offset ${kept}`);
+        else {
+          // Dropped: the written bytes after the last whole record (zeros there read as the preallocation).
+          const written = endOfNonZero(original.subarray(0, cut), kept);
+          if (written === kept) expect(warn).not.toHaveBeenCalled();
+          else expect(String(warn.mock.calls[0]?.[0])).toContain(`dropped ${written - kept} bytes at offset ${kept}`);
+        }
         await s.log.save([normal(s.log.lastIndex() + 1, 3, 40)], null);
         await s.close();
         const again = await openStorage({ dir, nodeId: 1, segmentBytes: 1024 });
@@ -368,13 +376,41 @@ describe("recovery from torn writes", () => {
     }
   });
 
-  test("garbage (zeros) after the last record is a torn tail", async () => {
+  test("zeros after the last record are the preallocated end of the log: nothing is cut, nothing is logged", async () => {
     const dir = fresh();
     const { file, after } = await writeLog(dir);
     fs.appendFileSync(file, new Uint8Array(4096));
+    const size = fileSize(file);
+    const warn = spyOn(consola, "warn").mockImplementation((() => {}) as never);
+    try {
+      const s = await openDir(dir, 1024);
+      expect(s.log.lastIndex()).toBe(40);
+      expect(warn).not.toHaveBeenCalled();
+      expect(fileSize(file)).toBe(size);
+      // The segment is past segmentBytes: this save rolls, and the sealed segment is cut to its records.
+      await s.log.save([normal(41, 2, 40)], null);
+      await s.close();
+      expect(fileSize(file)).toBe(after);
+      const again = await openDir(dir, 1024);
+      expect(again.log.lastIndex()).toBe(41);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  test("the active segment is preallocated to segmentBytes; a sealed one ends at its last record", async () => {
+    const dir = fresh();
     const s = await openDir(dir, 1024);
-    expect(s.log.lastIndex()).toBe(40);
-    expect(fileSize(file)).toBe(after);
+    // Save until the first roll: the new active segment then holds one save.
+    for (let i = 1; segments(dir).length < 2; i++) await s.log.save([normal(i, 1, 40)], { term: 1, vote: 1, commit: i - 1 });
+    const files = segments(dir);
+    const active = files[files.length - 1]!;
+    expect(fileSize(active)).toBe(1024);
+    expect(recordsEndOf(active)).toBeLessThan(1024);
+    for (const sealed of files.slice(0, -1)) {
+      expect(fileSize(sealed)).toBe(recordsEndOf(sealed));
+      expect(fileSize(sealed)).toBeGreaterThanOrEqual(1024);
+    }
   });
 
   test("a bit flip in a middle record of the last segment is corruption, naming file, offset and remedy", async () => {

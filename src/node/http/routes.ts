@@ -2,6 +2,7 @@ import { type KeyValue, validateCommand, validateKey, validateValueBytes } from 
 import { assert } from "../../shared/assert.ts";
 import { QklzlError } from "../../shared/errors.ts";
 import { limits } from "../../shared/limits.ts";
+import { stamp, TracePoint, tracing } from "../../shared/trace.ts";
 import type { HttpServerOptions, NodeApi } from "../api.ts";
 import { bodyText, parseJsonObject, readBodyBytes } from "./body.ts";
 import { type Handler, leaderOnly, notLeaderAnswer, readObject, type RouteContext, type RouteHandler } from "./context.ts";
@@ -60,9 +61,11 @@ function kvAnswer(key: string, found: { kv: KeyValue; revision: number } | null)
 }
 
 async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): Promise<Response> {
+  if (tracing) stamp(TracePoint.httpIn, -1);
   const forward = target.query.length === 0 ? false : parseFlag("forward", new URLSearchParams(target.query).get("forward"));
   // readObject's steps inline: the busiest route saves an async call (a generator, a promise, scopes) per write.
   const bytes = await readBodyBytes(req, ctx.options.maxBodyBytes);
+  if (tracing) stamp(TracePoint.bodyRead, -1);
   const plain = plainPut(bytes); // a large plain put, read without JSON.parse (plain_put.ts)
   if (plain !== null) return postPlainPut(ctx, req, target, forward, plain);
   const text = bodyText(bytes);
@@ -79,7 +82,10 @@ async function postKv(ctx: RouteContext, req: Request, target: RequestTarget): P
   } catch (error) {
     return await notLeaderAnswer(ctx, req, target, { wanted: forward, body: text }, error);
   }
-  return writtenAnswer(written);
+  if (!tracing) return writtenAnswer(written);
+  const answer = writtenAnswer(written);
+  stamp(TracePoint.answered, written.index);
+  return answer;
 }
 
 /**
