@@ -5,15 +5,10 @@
 # are kept there. usage: scripts/ab_c1_latency.sh BIN LABEL PORTBASE [DURATION] [CONNS]; alternate A B A B.
 BIN=$1; LABEL=$2; PB=$3; DUR=${4:-20}; CONNS=${5:-1}
 D=$(mktemp -d /tmp/qklzl-c1.XXXX)
-$BIN -id 1 -data-dir $D/1 -bootstrap -raft-addr 127.0.0.1:$((PB+1)) -http-addr 127.0.0.1:$((PB+11)) >$D/1.log 2>&1 & P1=$!
-for i in $(seq 50); do curl -sf http://127.0.0.1:$((PB+11))/status >/dev/null && break; sleep 0.2; done
-$BIN -id 2 -data-dir $D/2 -join 127.0.0.1:$((PB+11)) -raft-addr 127.0.0.1:$((PB+2)) -http-addr 127.0.0.1:$((PB+12)) >$D/2.log 2>&1 & P2=$!
-$BIN -id 3 -data-dir $D/3 -join 127.0.0.1:$((PB+11)) -raft-addr 127.0.0.1:$((PB+3)) -http-addr 127.0.0.1:$((PB+13)) >$D/3.log 2>&1 & P3=$!
-sleep 4
-curl -s -XPOST -d '{"op":"put","key":"warm","value":"x"}' http://127.0.0.1:$((PB+11))/kv >/dev/null
+source "$(dirname "$0")/ab_cluster.sh"
+start_cluster
 T=1; ((CONNS > 1)) && T=2
 timeout 20 wrk -t$T -c$CONNS -d3s -s /work/shared/bench/qklzl-put.lua http://127.0.0.1:$((PB+11)) >/dev/null 2>&1
-ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 L0=$(cut -d' ' -f1 /proc/loadavg)
 T1=$(ticks $P1); T2=$(ticks $P2); T3=$(ticks $P3)
 OUT=$(timeout $((DUR + 30)) wrk -t$T -c$CONNS -d${DUR}s --latency -s /work/shared/bench/qklzl-put.lua http://127.0.0.1:$((PB+11)) 2>&1)

@@ -7,14 +7,9 @@
 # BENCH_VALUE_SIZE / BENCH_KEYS (env) reach the lua script: e.g. 16384 and 2000 for the large-value case.
 BIN=$1; LABEL=$2; PB=$3; DUR=${4:-15}
 D=$(mktemp -d /tmp/qklzl-ab.XXXX)
-$BIN -id 1 -data-dir $D/1 -bootstrap -raft-addr 127.0.0.1:$((PB+1)) -http-addr 127.0.0.1:$((PB+11)) >$D/1.log 2>&1 & P1=$!
-for i in $(seq 50); do curl -sf http://127.0.0.1:$((PB+11))/status >/dev/null && break; sleep 0.2; done
-$BIN -id 2 -data-dir $D/2 -join 127.0.0.1:$((PB+11)) -raft-addr 127.0.0.1:$((PB+2)) -http-addr 127.0.0.1:$((PB+12)) >$D/2.log 2>&1 & P2=$!
-$BIN -id 3 -data-dir $D/3 -join 127.0.0.1:$((PB+11)) -raft-addr 127.0.0.1:$((PB+3)) -http-addr 127.0.0.1:$((PB+13)) >$D/3.log 2>&1 & P3=$!
-sleep 4
-curl -s -XPOST -d '{"op":"put","key":"warm","value":"x"}' http://127.0.0.1:$((PB+11))/kv >/dev/null
+source "$(dirname "$0")/ab_cluster.sh"
+start_cluster
 wrk -t2 -c64 -d3s -s /work/shared/bench/qklzl-put.lua http://127.0.0.1:$((PB+11)) >/dev/null 2>&1
-ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 faults() { awk '{print $10}' /proc/$1/stat; } # minor page faults: first touches of fresh memory (large values)
 T1=$(ticks $P1); T2=$(ticks $P2); T3=$(ticks $P3); M1=$(faults $P1); M2=$(faults $P2); M3=$(faults $P3)
 OUT=$(wrk -t2 -c64 -d${DUR}s -s /work/shared/bench/qklzl-put.lua http://127.0.0.1:$((PB+11)) 2>&1 | grep WRKRESULT)

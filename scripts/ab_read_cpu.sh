@@ -6,17 +6,12 @@
 # usage: scripts/ab_leader_cpu.sh BIN LABEL PORTBASE [DURATION]; alternate two binaries, A B A B, with uptime noted.
 BIN=$1; LABEL=$2; PB=$3; DUR=${4:-15}
 D=$(mktemp -d /tmp/qklzl-ab.XXXX)
-$BIN -id 1 -data-dir $D/1 -bootstrap -raft-addr 127.0.0.1:$((PB+1)) -http-addr 127.0.0.1:$((PB+11)) >$D/1.log 2>&1 & P1=$!
-for i in $(seq 50); do curl -sf http://127.0.0.1:$((PB+11))/status >/dev/null && break; sleep 0.2; done
-$BIN -id 2 -data-dir $D/2 -join 127.0.0.1:$((PB+11)) -raft-addr 127.0.0.1:$((PB+2)) -http-addr 127.0.0.1:$((PB+12)) >$D/2.log 2>&1 & P2=$!
-$BIN -id 3 -data-dir $D/3 -join 127.0.0.1:$((PB+11)) -raft-addr 127.0.0.1:$((PB+3)) -http-addr 127.0.0.1:$((PB+13)) >$D/3.log 2>&1 & P3=$!
-sleep 4
-curl -s -XPOST -d '{"op":"put","key":"warm","value":"x"}' http://127.0.0.1:$((PB+11))/kv >/dev/null
+source "$(dirname "$0")/ab_cluster.sh"
+start_cluster
 # fill every key once (qklzl-put.lua's BENCH_FILL mode touches $D/fill.0 when done), so every read finds its key
 BENCH_FILL=1 BENCH_FILL_MARKER=$D/fill timeout 120 wrk -t1 -c16 -d100s -s /work/shared/bench/qklzl-put.lua http://127.0.0.1:$((PB+11)) >/dev/null 2>&1 & W=$!
 for i in $(seq 1000); do [ -e $D/fill.0 ] && break; sleep 0.1; done; kill -INT $W 2>/dev/null; wait $W 2>/dev/null
 wrk -t2 -c64 -d2s -s /work/shared/bench/qklzl-get.lua http://127.0.0.1:$((PB+11)) >/dev/null 2>&1
-ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 rounds() { curl -s http://127.0.0.1:$((PB+11))/metrics | awk '/^qklzl_read_index_rounds_total/{print $2}'; }
 R0=$(rounds)
 T1=$(ticks $P1); T2=$(ticks $P2); T3=$(ticks $P3)
