@@ -189,20 +189,7 @@ function binHeaderBytes(n: number): number {
 
 /** writeStr: a msgpack str (fixstr, str8, str16, str32) of `text` (`bytes` UTF-8 bytes long) at `at`; the offset after it. */
 function writeStr(out: Buffer, at: number, text: string, bytes: number): number {
-  if (bytes < 0x20) out[at++] = 0xa0 | bytes;
-  else if (bytes < 0x100) {
-    out[at] = 0xd9;
-    out[at + 1] = bytes;
-    at += 2;
-  } else if (bytes < 0x10000) {
-    out[at] = 0xda;
-    out.writeUInt16BE(bytes, at + 1);
-    at += 3;
-  } else {
-    out[at] = 0xdb;
-    out.writeUInt32BE(bytes, at + 1);
-    at += 5;
-  }
+  at = writeStrHeader(out, at, bytes);
   // ASCII (most keys): latin1 writes the same bytes as UTF-8, one per character, without the encoder's set-up.
   return at + out.write(text, at, bytes, bytes === text.length ? "latin1" : "utf8");
 }

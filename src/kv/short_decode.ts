@@ -25,28 +25,44 @@ type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string }
 /** Cursor state of one decode: the string read and the offset after it, or -1 when not the plain case. */
 let end = 0;
 
+/** start: where the data of the sized field read by `sized` begins. */
+let start = 0;
+
+/**
+ * sized: the length of the msgpack str8/16/32 or bin8/16/32 whose tag is at `p` (`tag8` is the 8-bit form's tag;
+ * the 16- and 32-bit forms follow it), checked to fit in `b`, with `start` set; -1 for another tag or a short `b`.
+ */
+function sized(b: Uint8Array, p: number, t: number, tag8: number): number {
+  let n: number;
+  if (t === tag8 && p + 1 < b.length) {
+    n = b[p + 1]!;
+    start = p + 2;
+  } else if (t === tag8 + 1 && p + 2 < b.length) {
+    n = (b[p + 1]! << 8) | b[p + 2]!;
+    start = p + 3;
+  } else if (t === tag8 + 2 && p + 4 < b.length) {
+    n = b[p + 1]! * 0x1000000 + ((b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!);
+    start = p + 5;
+  } else {
+    return -1;
+  }
+  return start + n > b.length ? -1 : n;
+}
+
 function str(b: Uint8Array, buf: Latin1Buffer, p: number): string | null {
   if (p >= b.length) return null;
   const t = b[p]!;
   let n: number;
-  let s: number;
   if ((t & 0xe0) === 0xa0) {
     n = t & 0x1f;
-    s = p + 1;
-  } else if (t === 0xd9 && p + 1 < b.length) {
-    n = b[p + 1]!;
-    s = p + 2;
-  } else if (t === 0xda && p + 2 < b.length) {
-    n = (b[p + 1]! << 8) | b[p + 2]!;
-    s = p + 3;
-  } else if (t === 0xdb && p + 4 < b.length) {
-    n = b[p + 1]! * 0x1000000 + ((b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!);
-    s = p + 5;
+    start = p + 1;
+    if (start + n > b.length) return null;
   } else {
-    return null;
+    n = sized(b, p, t, 0xd9);
+    if (n < 0) return null;
   }
+  const s = start;
   const e = s + n;
-  if (e > b.length) return null;
   for (let i = s; i < e; i++) if (b[i]! >= 0x80) return null;
   end = e;
   // ASCII: latin1 and UTF-8 read it alike, and latin1Slice is the cheaper of Bun's two.
@@ -56,25 +72,10 @@ function str(b: Uint8Array, buf: Latin1Buffer, p: number): string | null {
 /** bin: the bin8/bin16/bin32 at `p` as a view of `b` (end set after it), or null. */
 function bin(b: Uint8Array, p: number): Uint8Array | null {
   if (p >= b.length) return null;
-  const t = b[p]!;
-  let n: number;
-  let s: number;
-  if (t === 0xc4 && p + 1 < b.length) {
-    n = b[p + 1]!;
-    s = p + 2;
-  } else if (t === 0xc5 && p + 2 < b.length) {
-    n = (b[p + 1]! << 8) | b[p + 2]!;
-    s = p + 3;
-  } else if (t === 0xc6 && p + 4 < b.length) {
-    n = b[p + 1]! * 0x1000000 + ((b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!);
-    s = p + 5;
-  } else {
-    return null;
-  }
-  const e = s + n;
-  if (e > b.length) return null;
-  end = e;
-  return b.subarray(s, e);
+  const n = sized(b, p, b[p]!, 0xc4);
+  if (n < 0) return null;
+  end = start + n;
+  return b.subarray(start, end);
 }
 
 /** decodeShortEntry: the plain short-form entry in `b`, or null (let the generic decoder read it). */
