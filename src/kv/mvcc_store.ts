@@ -64,6 +64,14 @@ export class MvccStore {
   private compactedRev = 0;
   private eventKeys: string[] = [];
   private eventRevs: number[] = [];
+  /**
+   * eventLocs: each event's record location (kept right when an arena compaction moves the record: relocated).
+   * Compaction finds a key's kept version there instead of walking its chain from the head: that walk is a
+   * cache miss per newer version, and with small batches it was most of a compaction's time (1 KiB values,
+   * 2,000 keys: 2.5 M steps, 0.3 s of 200,000 puts).
+   */
+  private eventLocs: number[] = [];
+  private readonly relocated = (key: string, from: number, to: number) => this.relocate(key, from, to);
   private eventStart = 0;
   private hash = 0n;
   /** headBytes: arena bytes of the heads (the newest record of each key); the rest of the live bytes is history. */
@@ -227,14 +235,18 @@ export class MvccStore {
     if (!(txn.revision > this.rev)) assert(false, `store: write at ${txn.revision} after ${this.rev}`);
     if (txn.sub === 0) return;
     this.rev = txn.revision;
+    const batch = limits.compaction_batch_revisions;
     if (this.retention > 0) {
-      // Compact in batches of a tenth of the window, so the cost per write stays O(1) amortized.
-      const slack = Math.max(1, Math.floor(this.retention / 10));
+      // Compact in batches (a tenth of the window, at most `batch` revisions): the cost per write stays O(1)
+      // amortized and no single write pays for a large batch.
+      const slack = Math.max(1, Math.min(Math.floor(this.retention / 10), batch));
       if (this.rev - this.compactedRev >= this.retention + slack) this.compact(this.rev - this.retention);
     }
     if (this.historyBytes > this.historyBytesMax && this.rev > this.compactedRev) {
-      this.compact(this.compactedRev + Math.ceil((this.rev - this.compactedRev) / 2));
+      // The older half of the window, at most `batch` revisions: the next write compacts again if still over.
+      this.compact(this.compactedRev + Math.min(Math.ceil((this.rev - this.compactedRev) / 2), batch));
     }
+    this.arena.tend(this.heads, this.compactedRev, this.relocated);
   }
 
   /** pristine: nothing was ever written or restored (a new store: revision 1, nothing compacted, no key). */
@@ -271,7 +283,8 @@ export class MvccStore {
       this.liveKeys++;
     }
     assert(this.liveKeys === this.heads.size, "store: at the floor every key is live");
-    if (arena.wantsCompaction()) arena.compact(this.heads, this.compactedRev);
+    if (arena.wantsCompaction()) arena.startCompaction(this.heads);
+    arena.tend(this.heads, this.compactedRev, this.relocated);
   }
 
   /** memory: what the store holds, for figures and tests. */
@@ -378,6 +391,7 @@ export class MvccStore {
     this.hash ^= recordHash(this.arena, key, loc);
     this.eventKeys.push(stored);
     this.eventRevs.push(txn.revision);
+    this.eventLocs.push(loc);
     txn.sub++;
   }
 
@@ -396,13 +410,15 @@ export class MvccStore {
     this.checkRevision(revision);
     const floor = this.compactedRev;
     const arena = this.arena;
-    const touched = new Set<string>();
+    // touched: each key changed in the window, with the index of its last event there: its newest version in
+    // the window, the one kept.
+    const touched = new Map<string, number>();
     let end = this.eventStart;
-    while (end < this.eventKeys.length && this.eventRevs[end]! <= revision) touched.add(this.eventKeys[end++]!);
-    for (const key of touched) {
+    while (end < this.eventKeys.length && this.eventRevs[end]! <= revision) touched.set(this.eventKeys[end]!, end++);
+    for (const [key, last] of touched) {
       const head = this.heads.get(key)!;
-      const kept = arena.at(head, revision);
-      if (!(kept !== no_location)) assert(false, `store: ${key} changed in the window has a version in it`);
+      const kept = this.eventLocs[last]!;
+      if (!(kept !== no_location && arena.mod(kept) === this.eventRevs[last])) assert(false, `store: ${key}'s newest version in the window is its last event's`);
       for (let loc = arena.prev(kept); loc !== no_location; loc = arena.prev(loc)) {
         if (arena.mod(loc) <= floor) {
           // The previous floor version: still live unless it was a tombstone (freed back then).
@@ -425,9 +441,23 @@ export class MvccStore {
     if (this.eventStart > 4096 && this.eventStart * 2 > this.eventKeys.length) {
       this.eventKeys = this.eventKeys.slice(this.eventStart);
       this.eventRevs = this.eventRevs.slice(this.eventStart);
+      this.eventLocs = this.eventLocs.slice(this.eventStart);
       this.eventStart = 0;
     }
-    if (arena.wantsCompaction()) arena.compact(this.heads, this.compactedRev);
+    if (arena.wantsCompaction()) arena.startCompaction(this.heads);
+  }
+
+  /** relocate: the arena moved a record of `key`; an event of it (mod above the compacted revision) follows. */
+  private relocate(key: string, from: number, to: number): void {
+    const mod = this.arena.mod(to);
+    if (mod <= this.compactedRev) return; // the floor version: no event
+    for (let i = this.eventStart + lowerBoundNumber(this.eventRevs, mod, this.eventStart); i < this.eventKeys.length && this.eventRevs[i] === mod; i++) {
+      if (this.eventLocs[i] === from && this.eventKeys[i] === key) {
+        this.eventLocs[i] = to;
+        return;
+      }
+    }
+    assert(false, `store: the event of ${key} at ${mod} is in the log`);
   }
 
   private drop(key: string, loc: number): void {
@@ -500,6 +530,7 @@ export class MvccStore {
     this.keptRecords = built.versions;
     this.eventKeys = built.eventKeys;
     this.eventRevs = built.eventRevs;
+    this.eventLocs = built.eventLocs;
     this.eventStart = 0;
   }
 }
@@ -516,6 +547,7 @@ interface BuiltStore {
   counters: StoreCounters;
   eventKeys: string[];
   eventRevs: number[];
+  eventLocs: number[];
 }
 
 /** StoreImage: a fixed state for a snapshot (see MvccStore.image). */
@@ -573,6 +605,7 @@ export class StoreBuilder {
   private versions = 0;
   private eventKeys: string[] = [];
   private eventRevs: number[] = [];
+  private eventLocs: number[] = [];
   private eventSubs: number[] = [];
   /** The key being added (null between keys), its hash seed, newest record so far, and that record's fields. */
   private key: string | null = null;
@@ -630,6 +663,7 @@ export class StoreBuilder {
     if (mod > this.counters.compacted) {
       this.eventKeys.push(key);
       this.eventRevs.push(mod);
+      this.eventLocs.push(loc);
       this.eventSubs.push(sub);
     }
     if (first) {
@@ -671,11 +705,13 @@ export class StoreBuilder {
     for (let i = 1; i < revs.length && sorted; i++) sorted = revs[i - 1]! < revs[i]! || (revs[i - 1] === revs[i] && subs[i - 1]! < subs[i]!);
     let eventKeys = this.eventKeys;
     let eventRevs = revs;
+    let eventLocs = this.eventLocs;
     if (!sorted) {
       const order = Array.from({ length: revs.length }, (_, i) => i);
       order.sort((a, b) => revs[a]! - revs[b]! || subs[a]! - subs[b]!);
       eventKeys = order.map((i) => this.eventKeys[i]!);
       eventRevs = order.map((i) => revs[i]!);
+      eventLocs = order.map((i) => this.eventLocs[i]!);
     }
     this.store._load({
       heads: this.heads,
@@ -688,6 +724,7 @@ export class StoreBuilder {
       counters: this.counters,
       eventKeys,
       eventRevs,
+      eventLocs,
     });
     return this.store;
   }

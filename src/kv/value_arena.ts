@@ -9,6 +9,14 @@ const chunk_stride = 4 * 1024 * 1024;
 const chunk_bytes_min = 16 * 1024;
 /** Dead bytes tolerated before a compaction is considered (small stores never compact). */
 const dead_bytes_min = 8 * 1024 * 1024;
+/**
+ * What one step of an incremental compaction (tend, once per write) moves at most: whole keys until this many
+ * bytes are copied or this many keys are visited (at least one key). A full pass at once took 16-165 ms in
+ * apply with 1 KiB values (BENCHMARKS.md, 2026-12-02 19:35); a step of 64 KiB takes tens of microseconds.
+ */
+const step_bytes = 64 * 1024;
+const step_keys = 128;
+const released = new Uint8Array(0);
 
 /**
  * Record layout, little-endian: [f64 previous record's location, -1 for none][u32 value length]
@@ -54,7 +62,8 @@ export interface RecordMeta {
 export class RecordReader {
   constructor(
     protected chunks: Uint8Array[],
-    protected views: DataView[],
+    /** views[i] is undefined where chunk i was released (an incremental compaction emptied it). */
+    protected views: (DataView | undefined)[],
   ) {}
 
   private view(loc: number): DataView {
@@ -141,24 +150,38 @@ export class RecordReader {
  * ValueArena stores every version of every key (current and history) as records in large chunks, addressed
  * by a number, instead of JS objects and strings: a 100-byte value then costs 28-44 + 100 bytes instead of
  * ~230 for the string alone, which is most of the memory of a million-key node. Records are append-only; a
- * dropped one (overwritten past the retention, compacted) is dead space until compact() copies the live ones
- * (when dead > live: amortized O(1)).
+ * dropped one (overwritten past the retention, compacted) is dead space until a compaction copies the live
+ * ones out (when dead > live: amortized O(1)).
+ *
+ * A compaction is incremental: startCompaction() marks every chunk as old and appends to new ones from then on;
+ * each tend() (one per write, in apply) copies the live chains of a few keys out of the old chunks and
+ * repoints their heads; when every key has been visited, the old chunks hold nothing live and are released
+ * (their slots reused, their memory spare for new chunks unless a reader holds them). A key's chain is copied
+ * whole, newest pointing at the copies, never patched in place: records stay immutable, so a reader taken at
+ * any moment sees consistent chains. A location's slot may then hold another chunk later, but only records
+ * reachable when a reader was taken are ever read through it, and those are in the chunks it was given.
  */
 export class ValueArena extends RecordReader {
+  /** current: the slot of the chunk being appended to (-1: none yet); offset: where its free space starts. */
+  private current = -1;
   private offset = 0;
-  /** lent: chunks[0, lent) were handed to a reader() (a snapshot streaming them): never reused. */
-  private lent = 0;
+  /** freeSlots: slots whose chunk was released, reused by grow() so that locations stay small. */
+  private freeSlots: number[] = [];
+  /** lent: chunks handed to a reader() (a snapshot streaming them): never reused for new records. */
+  private lent = new Set<Uint8Array>();
   /**
-   * spare: full-size chunks of the arena before the last compaction that no reader holds, reused by grow().
-   * A compaction copies every live record into new chunks; fresh ones cost a page fault per 4 KiB touched,
-   * which was most of a compaction's time (16 KiB values, 2,000 keys: 33-72 ms per compaction, in apply).
-   * Bounded by the chunks the compacted arena holds: the writes until the next compaction use about as many.
+   * spare: full-size released chunks no reader holds, reused by grow(). Copying live records into fresh chunks
+   * costs a page fault per 4 KiB touched, which was most of a compaction's time (16 KiB values, 2,000 keys:
+   * 33-72 ms per compaction, in apply). Bounded by the chunks in use: the writes until the next compaction
+   * use about as many.
    */
   private spare: Uint8Array[] = [];
   /** used: bytes taken by records and abandoned chunk tails; live: bytes of records still referenced. */
   private used = 0;
   private live = 0;
-  /** compactions: how many times compact() ran (for tests and figures). */
+  /** pass: the compaction under way, if any. */
+  private pass: CompactionPass | null = null;
+  /** compactions: how many compactions started (for tests and figures). */
   compactions = 0;
 
   constructor() {
@@ -172,7 +195,7 @@ export class ValueArena extends RecordReader {
 
   /** reader: a fixed view of the records written so far, valid whatever the arena does next. */
   reader(): RecordReader {
-    this.lent = this.chunks.length; // its chunks are never reused, whatever the reader's lifetime
+    for (const chunk of this.chunks) if (chunk !== released) this.lent.add(chunk); // never reused, whatever the reader's lifetime
     return new RecordReader(this.chunks.slice(), this.views.slice());
   }
 
@@ -181,10 +204,15 @@ export class ValueArena extends RecordReader {
     return this.spare.length;
   }
 
+  /** compacting: a compaction is under way (tend() moves it on). */
+  get compacting(): boolean {
+    return this.pass !== null;
+  }
+
   put(value: string | Uint8Array, meta: RecordMeta): number {
     const bytes = typeof value === "string" ? Buffer.byteLength(value, "utf8") : value.length;
     const at = this.reserve(meta.create, meta.mod, meta.sub, meta.version, meta.lease, meta.tombstone, meta.prev, bytes);
-    const chunk = this.chunks[this.chunks.length - 1]!;
+    const chunk = this.chunks[this.current]!;
     const start = (at % chunk_stride) + headerBytes(meta.create, meta.mod, meta.lease);
     if (typeof value === "string") {
       const written = encoder.encodeInto(value, chunk.subarray(start, start + bytes)).written;
@@ -201,7 +229,7 @@ export class ValueArena extends RecordReader {
    */
   putCopy(create: number, mod: number, sub: number, version: number, lease: number, tombstone: boolean, prev: number, source: Buffer, from: number, to: number): number {
     const at = this.reserve(create, mod, sub, version, lease, tombstone, prev, to - from);
-    source.copy(this.chunks[this.chunks.length - 1]!, (at % chunk_stride) + headerBytes(create, mod, lease), from, to);
+    source.copy(this.chunks[this.current]!, (at % chunk_stride) + headerBytes(create, mod, lease), from, to);
     return at;
   }
 
@@ -209,10 +237,10 @@ export class ValueArena extends RecordReader {
   private reserve(create: number, mod: number, sub: number, version: number, lease: number, tombstone: boolean, prev: number, bytes: number): number {
     const header = headerBytes(create, mod, lease);
     const need = header + bytes;
-    let chunk = this.chunks[this.chunks.length - 1];
-    if (chunk === undefined || chunk.length - this.offset < need) chunk = this.grow(need);
+    const chunk = this.chunks[this.current];
+    if (chunk === undefined || chunk.length - this.offset < need) this.grow(need);
     const at = this.offset;
-    const view = this.views[this.views.length - 1]!;
+    const view = this.views[this.current]!;
     if (!(sub >= 0 && sub <= sub_revision_mask)) assert(false, "kv arena: sub revision in range");
     if (!(version >= 0 && version <= 0xffff_ffff)) assert(false, "kv arena: version in range");
     const hasCreate = create !== mod;
@@ -228,73 +256,141 @@ export class ValueArena extends RecordReader {
     this.offset += need;
     this.used += need;
     this.live += need;
-    return (this.chunks.length - 1) * chunk_stride + at;
+    return this.current * chunk_stride + at;
   }
 
   /** free marks the record at loc dead (compacted away). */
   free(loc: number): void {
-    this.live -= this.recordBytes(loc);
+    const bytes = this.recordBytes(loc);
+    this.live -= bytes;
     assert(this.live >= 0, "kv arena: live bytes never negative");
+    const pass = this.pass;
+    if (pass !== null && pass.old.has(Math.floor(loc / chunk_stride))) pass.oldLive -= bytes;
   }
 
-  /** wantsCompaction: more dead than live bytes, and enough of them to be worth a pass. */
+  /** wantsCompaction: more dead than live bytes, and enough of them to be worth a pass (none under way). */
   wantsCompaction(): boolean {
     const dead = this.used - this.live;
-    return dead > dead_bytes_min && dead > this.live;
+    return this.pass === null && dead > dead_bytes_min && dead > this.live;
   }
 
   /**
-   * compact copies the live records into fresh chunks and repoints every key of `heads` at its copy. A key's
-   * live records are those with mod > floor (the compacted revision) and the newest one at or below it
-   * unless that is a tombstone (what compaction keeps). Readers taken before keep the old chunks.
+   * startCompaction begins an incremental compaction over the keys of `heads` (tend() carries it out). Every
+   * chunk in use becomes old; new records go to a new chunk from here on.
    */
-  compact(heads: KeyTable, floor: number): void {
-    const old = new RecordReader(this.chunks, this.views);
-    // The old chunks no reader was lent are reusable once the live records are out of them; the copy below
-    // may not write into them, so it takes only what is spare from before.
-    const reusable = this.chunks.slice(this.lent).filter((chunk) => chunk.length === chunk_stride);
+  startCompaction(heads: KeyTable): void {
+    if (this.pass !== null) return;
     this.compactions++;
-    this.chunks = [];
-    this.views = [];
-    this.lent = 0;
-    this.offset = 0;
-    this.used = 0;
-    this.live = 0;
+    const old = new Set<number>();
+    this.chunks.forEach((chunk, slot) => {
+      if (chunk !== released) old.add(slot);
+    });
+    const keys: string[] = [];
+    heads.forEach((_head, key) => keys.push(key));
+    this.pass = { old, keys, next: 0, oldLive: this.live };
+    if (this.current >= 0) this.grow(0);
+  }
+
+  /**
+   * tend moves the compaction under way on by one step (see step_bytes): for each visited key still in
+   * `heads` whose live chain (mod > floor, and the newest at or below floor unless a tombstone: what MVCC
+   * compaction keeps) has a record in an old chunk, the chain is copied and its head repointed. `moved` hears
+   * of every record copied (from its old location to its new one), for callers that keep locations.
+   */
+  tend(heads: KeyTable, floor: number, moved?: Relocated, budgetBytes = step_bytes, budgetKeys = step_keys): void {
+    const pass = this.pass;
+    if (pass === null) return;
     const chain: number[] = [];
-    heads.forEach((head, key) => {
+    let copied = 0;
+    let visited = 0;
+    while (pass.next < pass.keys.length && (visited === 0 || (copied < budgetBytes && visited < budgetKeys))) {
+      const key = pass.keys[pass.next++]!;
+      visited++;
+      const head = heads.get(key);
+      if (head === undefined) continue; // gone since the pass started: compaction freed its records
       chain.length = 0;
-      for (let loc = head; loc !== no_location; loc = old.prev(loc)) {
-        if (old.mod(loc) <= floor) {
-          if (!old.isTombstone(loc)) chain.push(loc);
-          break;
+      let inOld = false;
+      for (let loc = head; loc !== no_location; loc = this.prev(loc)) {
+        const keep = this.mod(loc) > floor || !this.isTombstone(loc);
+        if (keep) {
+          chain.push(loc);
+          if (pass.old.has(Math.floor(loc / chunk_stride))) inOld = true;
         }
-        chain.push(loc);
+        if (this.mod(loc) <= floor) break;
       }
       if (!(chain.length > 0)) assert(false, `kv arena: key ${key} has no live record`);
+      if (!inOld) continue;
       let prev = no_location;
       for (let i = chain.length - 1; i >= 0; i--) {
-        const meta = old.meta(chain[i]!);
-        prev = this.put(old.bytes(chain[i]!), { ...meta, prev });
+        const loc = chain[i]!;
+        const meta = this.meta(loc);
+        prev = this.put(this.bytes(loc), { ...meta, prev });
+        copied += this.recordBytes(loc);
+        moved?.(key, loc, prev);
       }
+      for (const loc of chain) this.free(loc);
       heads.set(key, prev);
-    });
-    this.spare = reusable.slice(0, Math.max(this.chunks.length, 1));
+    }
+    if (pass.next === pass.keys.length) this.finish(pass);
+  }
+
+  /** finish releases the old chunks of a pass that has visited every key: nothing live is left in them. */
+  private finish(pass: CompactionPass): void {
+    if (!(pass.oldLive === 0)) assert(false, `kv arena: ${pass.oldLive} live bytes left in released chunks`);
+    this.pass = null;
+    let inUse = 0;
+    for (const chunk of this.chunks) if (chunk !== released) inUse++;
+    for (const slot of pass.old) {
+      const chunk = this.chunks[slot]!;
+      this.used -= chunk.length;
+      if (!this.lent.has(chunk) && chunk.length === chunk_stride && this.spare.length < Math.max(1, inUse - pass.old.size)) this.spare.push(chunk);
+      this.lent.delete(chunk);
+      this.chunks[slot] = released;
+      this.views[slot] = undefined;
+      this.freeSlots.push(slot);
+    }
+    assert(this.used >= this.live, "kv arena: used bytes cover the live ones");
   }
 
   /**
-   * grow starts a new chunk (doubling from small, up to the stride) with room for `need` bytes. A record larger
-   * than the stride (--max-value-bytes above 4 MiB) gets a chunk of its own, exactly its size: it starts at
-   * offset 0, and the next record starts a new chunk, so offsets always stay below the stride.
+   * compact runs a whole compaction at once (the one under way, else a new one): tests, and callers that want
+   * the memory back now.
    */
-  private grow(need: number): Uint8Array {
-    const last = this.chunks[this.chunks.length - 1];
+  compact(heads: KeyTable, floor: number, moved?: Relocated): void {
+    if (this.pass === null) this.startCompaction(heads);
+    while (this.pass !== null) this.tend(heads, floor, moved, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * grow starts a new chunk (doubling from small, up to the stride) with room for `need` bytes, in a released
+   * slot if there is one. A record larger than the stride (--max-value-bytes above 4 MiB) gets a chunk of its
+   * own, exactly its size: it starts at offset 0, and the next record starts a new chunk, so offsets always
+   * stay below the stride.
+   */
+  private grow(need: number): void {
+    const last = this.chunks[this.current];
     if (last !== undefined) this.used += last.length - this.offset; // the abandoned tail counts as dead
     const size = need > chunk_stride ? need : Math.min(chunk_stride, Math.max(need, chunk_bytes_min, 2 * Math.min(chunk_stride, last?.length ?? 0)));
     // A spare chunk holds old bytes: only written records are ever read (every location is a record's).
     const chunk = need <= chunk_stride && this.spare.length > 0 ? this.spare.pop()! : new Uint8Array(size);
-    this.chunks.push(chunk);
-    this.views.push(new DataView(chunk.buffer));
+    const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.chunks.length;
+    this.chunks[slot] = chunk;
+    this.views[slot] = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.current = slot;
     this.offset = 0;
-    return chunk;
   }
+}
+
+/** Relocated: a record of `key` moved from one location to another (a compaction copied it). */
+export type Relocated = (key: string, from: number, to: number) => void;
+
+/** CompactionPass: an incremental compaction under way (see ValueArena). */
+interface CompactionPass {
+  /** old: the slots of the chunks in use when it started; released when it ends. */
+  old: Set<number>;
+  /** keys: the keys of the heads when it started, visited in order from `next`. */
+  keys: string[];
+  next: number;
+  /** oldLive: live bytes still in old chunks (0 when every key has been visited). */
+  oldLive: number;
 }

@@ -47,6 +47,13 @@ export const limits = {
    * compacted, whatever the revision count: big values must not multiply memory by the retention.
    */
   history_bytes_max: 32 * 1024 * 1024,
+  /**
+   * Most revisions one automatic compaction drops. Compaction runs inside apply, so its cost is a stall of every
+   * write behind it: dropping 10,000 revisions at once (a tenth of the default window) took 12-20 ms with 100 B
+   * to 1 KiB values (BENCHMARKS.md, 2026-12-02 19:35); batches of this size keep each one near 1-2 ms, at the
+   * same total cost.
+   */
+  compaction_batch_revisions: 1024,
   /** Idempotent writes: results remembered per request id (oldest forgotten first), in entries and bytes. */
   dedup_entries_max: 10_000,
   dedup_bytes_max: 8 * 1024 * 1024,

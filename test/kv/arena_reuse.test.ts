@@ -55,15 +55,24 @@ describe("ValueArena chunk reuse", () => {
       forEach(f: (head: number, key: string) => void) {
         f(this.loc, "k");
       }
+      get(key: string) {
+        return key === "k" ? this.loc : undefined;
+      }
       set(_key: string, loc: number) {
         this.loc = loc;
       }
     })();
-    for (let mod = 1; mod <= 40; mod++) heads.loc = arena.put(big, meta(mod, -1));
+    // Each put replaces the key's only version, which is freed as the store frees a compacted one.
+    const replace = (value: Uint8Array, mod: number) => {
+      const before = heads.loc;
+      heads.loc = arena.put(value, meta(mod, -1));
+      if (before !== -1) arena.free(before);
+    };
+    for (let mod = 1; mod <= 40; mod++) replace(big, mod);
     arena.compact(heads as never, 40);
     expect(arena.spareChunks).toBeGreaterThan(0);
     // Lend everything now: the next compaction may not reuse any of these chunks.
-    for (let mod = 41; mod <= 80; mod++) heads.loc = arena.put(big, meta(mod, -1));
+    for (let mod = 41; mod <= 80; mod++) replace(big, mod);
     const reader = arena.reader();
     const lentAt = heads.loc;
     const seen = Buffer.from(reader.bytes(lentAt));
@@ -71,7 +80,7 @@ describe("ValueArena chunk reuse", () => {
     expect(arena.spareChunks).toBe(0);
     // New records, and compactions that reuse chunks, never touch what the reader was lent.
     for (let mod = 81; mod <= 300; mod++) {
-      heads.loc = arena.put(new Uint8Array(1024 * 1024).fill(mod & 0xff), meta(mod, -1));
+      replace(new Uint8Array(1024 * 1024).fill(mod & 0xff), mod);
       if (mod % 40 === 0) arena.compact(heads as never, mod);
     }
     expect(arena.compactions).toBeGreaterThanOrEqual(6);

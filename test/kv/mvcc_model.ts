@@ -17,6 +17,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from "../../src/kv/index.ts";
+import { limits } from "../../src/shared/limits.ts";
 
 export interface ModelRecord {
   key: string;
@@ -340,11 +341,11 @@ export class Model {
   private autoCompact(): void {
     const { retentionRevisions: keep, historyBytesMax } = this.options;
     if (keep > 0) {
-      const slack = Math.max(1, Math.floor(keep / 10));
+      const slack = Math.max(1, Math.min(Math.floor(keep / 10), limits.compaction_batch_revisions));
       if (this.revision - this.compacted >= keep + slack) this.compact(this.revision - keep);
     }
     if (this.historyBytes() > historyBytesMax && this.revision > this.compacted) {
-      this.compact(this.compacted + Math.ceil((this.revision - this.compacted) / 2));
+      this.compact(this.compacted + Math.min(Math.ceil((this.revision - this.compacted) / 2), limits.compaction_batch_revisions));
     }
   }
 
