@@ -19,6 +19,7 @@ import {
   windowUpdateFrame,
 } from "../../node/grpc/h2/frames.ts";
 import { BlockCache } from "../../node/grpc/h2/block_cache.ts";
+import { FrameOut } from "../../node/grpc/h2/frame_out.ts";
 import { type HeaderField, HpackDecoder } from "../../node/grpc/h2/hpack.ts";
 
 /** stream_window, connection_window: what we let the server send before a WINDOW_UPDATE (answers are small). */
@@ -69,9 +70,8 @@ export class H2ClientConnection {
   private recvUnacked = 0;
   private input: Buffer | null = null;
   private continuation: { streamId: number; endStream: boolean; chunks: Buffer[]; bytes: number } | null = null;
-  private out: Buffer = Buffer.allocUnsafe(64 * 1024);
-  private outBytes = 0;
-  private unwritten: Uint8Array | null = null;
+  /** frames: queued for the next flush, and what the socket did not take yet (frame_out.ts). */
+  private readonly frames = new FrameOut();
   private flushQueued = false;
   private settingsSeen: (() => void) | null = null;
   closedWhy: string | null = null;
@@ -178,34 +178,13 @@ export class H2ClientConnection {
   }
 
   private queue(bytes: Uint8Array): void {
-    this.reserve(bytes.length);
-    this.out.set(bytes, this.outBytes);
-    this.outBytes += bytes.length;
+    this.frames.queue(bytes);
     this.queued();
   }
 
   private queueFrame(type: number, flags: number, streamId: number, payload: Uint8Array | null): void {
-    const length = payload === null ? 0 : payload.length;
-    this.reserve(frame_header_bytes + length);
-    const out = this.out;
-    const at = this.outBytes;
-    out[at] = (length >>> 16) & 0xff;
-    out[at + 1] = (length >>> 8) & 0xff;
-    out[at + 2] = length & 0xff;
-    out[at + 3] = type;
-    out[at + 4] = flags;
-    out.writeUInt32BE(streamId & 0x7fffffff, at + 5);
-    if (payload !== null) out.set(payload, at + frame_header_bytes);
-    this.outBytes = at + frame_header_bytes + length;
+    this.frames.queueFrame(type, flags, streamId, payload);
     this.queued();
-  }
-
-  private reserve(bytes: number): void {
-    const needed = this.outBytes + bytes;
-    if (needed <= this.out.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.out.length * 2));
-    this.out.copy(grown, 0, 0, this.outBytes);
-    this.out = grown;
   }
 
   /** queued: one socket write per turn for everything queued in it. */
@@ -222,22 +201,7 @@ export class H2ClientConnection {
   flush(): void {
     const socket = this.socket;
     if (socket === null || this.closedWhy !== null) return;
-    if (this.unwritten !== null) {
-      // Behind a full socket (rare): new frames join what waits.
-      if (this.outBytes > 0) this.unwritten = Buffer.concat([this.unwritten, this.out.subarray(0, this.outBytes)]);
-      this.outBytes = 0;
-      const written = socket.write(this.unwritten);
-      if (written < 0) return this.fail("the connection closed");
-      this.unwritten = written >= this.unwritten.length ? null : this.unwritten.subarray(written);
-      return;
-    }
-    if (this.outBytes === 0) return;
-    const bytes = this.out.subarray(0, this.outBytes);
-    const written = socket.write(bytes);
-    this.outBytes = 0;
-    if (written < 0) return this.fail("the connection closed");
-    // Only what the socket did not take is copied out of `out` (which the next turn reuses).
-    if (written < bytes.length) this.unwritten = Buffer.from(bytes.subarray(written));
+    if (!this.frames.writeTo((bytes) => socket.write(bytes))) this.fail("the connection closed");
   }
 
   // ---- receiving -------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import {
   windowUpdateFrame,
 } from "./frames.ts";
 import { BlockCache, type CachedBlock } from "./block_cache.ts";
+import { FrameOut } from "./frame_out.ts";
 import { type HeaderField, HpackDecoder, HpackError } from "./hpack.ts";
 import { H2Stream, type StreamOwner } from "./stream.ts";
 
@@ -58,15 +59,12 @@ export const default_h2_limits: H2Limits = {
 
 /** header_table_size: SETTINGS_HEADER_TABLE_SIZE (left at the default 4,096: the decoder's dynamic table). */
 const header_table_size = 4_096;
-/** out_initial_bytes: a connection's output buffer to start with (a turn's answers of 64 puts fit); out_keep_bytes: larger ones are dropped once written. */
-const out_initial_bytes = 16_384;
-const out_keep_bytes = 262_144;
 
 export type OnStream = (stream: H2Stream, headers: IncomingHttpHeaders) => void;
 
 /**
  * H2Connection. Invariants: streams holds the open streams (ids odd, below or at lastStreamId); sendWindow and
- * each stream's sendWindow never go below 0 from our DATA; unwritten is only non-empty while the sink is full.
+ * each stream's sendWindow never go below 0 from our DATA; frames is behind only while the sink is full.
  */
 export class H2Connection implements StreamOwner {
   readonly streams = new Map<number, H2Stream>();
@@ -85,14 +83,8 @@ export class H2Connection implements StreamOwner {
   private sendWindow = default_window;
   private recvWindow = default_window;
   private recvUnacked = 0;
-  /**
-   * out: the frames to write at the next flush, written straight into one buffer (outBytes of it used; one
-   * allocation per frame and a concat per flush cost ~3% of a put's leader CPU); unwritten: what the sink did
-   * not take yet (a copy: `out` is reused).
-   */
-  private out: Buffer = Buffer.allocUnsafe(out_initial_bytes);
-  private outBytes = 0;
-  private unwritten: Uint8Array | null = null;
+  /** frames: what is queued for the next flush and what the sink did not take yet (frame_out.ts). */
+  private readonly frames = new FrameOut();
   private doneCallbacks: (() => void)[] = [];
   private flushQueued = false;
   /** blocked: streams with queued items waiting for a window or for the socket. */
@@ -528,43 +520,21 @@ export class H2Connection implements StreamOwner {
   }
 
   private pendingBytes(): number {
-    return this.outBytes + (this.unwritten === null ? 0 : this.unwritten.length);
+    return this.frames.pendingBytes;
   }
 
   /** queue adds a frame for the next flush (one socket write per turn for every stream's frames). */
   private queue(bytes: Uint8Array): void {
     if (this.isClosed) return;
-    this.reserve(bytes.length);
-    this.out.set(bytes, this.outBytes);
-    this.outBytes += bytes.length;
+    this.frames.queue(bytes);
     this.queued();
   }
 
   /** queueFrame: queue() of frame(type, flags, streamId, payload), its header and payload written in place. */
   private queueFrame(type: number, flags: number, streamId: number, payload: Uint8Array | null): void {
     if (this.isClosed) return;
-    const length = payload === null ? 0 : payload.length;
-    this.reserve(frame_header_bytes + length);
-    const out = this.out;
-    const at = this.outBytes;
-    out[at] = (length >>> 16) & 0xff;
-    out[at + 1] = (length >>> 8) & 0xff;
-    out[at + 2] = length & 0xff;
-    out[at + 3] = type;
-    out[at + 4] = flags;
-    out.writeUInt32BE(streamId & 0x7fffffff, at + 5);
-    if (payload !== null) out.set(payload, at + frame_header_bytes);
-    this.outBytes = at + frame_header_bytes + length;
+    this.frames.queueFrame(type, flags, streamId, payload);
     this.queued();
-  }
-
-  /** reserve: room in `out` for `bytes` more (it doubles; what is queued is kept). */
-  private reserve(bytes: number): void {
-    const needed = this.outBytes + bytes;
-    if (needed <= this.out.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.out.length * 2));
-    this.out.copy(grown, 0, 0, this.outBytes);
-    this.out = grown;
   }
 
   private queued(): void {
@@ -584,37 +554,15 @@ export class H2Connection implements StreamOwner {
 
   private flush(): void {
     if (this.isClosed) return;
-    if (this.unwritten !== null && this.outBytes > 0) {
-      // Behind a full sink: the new frames join what waits (rare; a copy either way).
-      this.unwritten = Buffer.concat([this.unwritten, this.out.subarray(0, this.outBytes)]);
-      this.emptyOut();
-    }
-    if (this.unwritten !== null) {
-      const written = this.sink.write(this.unwritten);
-      if (written < 0) return this.destroy();
-      this.unwritten = written >= this.unwritten.length ? null : this.unwritten.subarray(written);
-    } else if (this.outBytes > 0) {
-      // The common case: one write straight from `out`; only what the sink did not take is copied out of it.
-      const bytes = this.out.subarray(0, this.outBytes);
-      const written = this.sink.write(bytes);
-      if (written < 0) return this.destroy();
-      this.unwritten = written >= bytes.length ? null : Buffer.from(bytes.subarray(written));
-      this.emptyOut();
-    }
+    if (!this.frames.writeTo((bytes) => this.sink.write(bytes))) return this.destroy();
     const done = this.doneCallbacks;
     if (done.length > 0) {
       this.doneCallbacks = [];
       for (const callback of done) callback();
     }
     // Room again: streams waiting for the socket go on.
-    if (this.unwritten === null && this.blocked.size > 0) this.pumpBlocked();
-    if (this.closing && this.unwritten === null && this.outBytes === 0) this.destroy();
-  }
-
-  /** emptyOut: `out` is written; one that grew past out_keep_bytes (a burst) is given back. */
-  private emptyOut(): void {
-    this.outBytes = 0;
-    if (this.out.length > out_keep_bytes) this.out = Buffer.allocUnsafe(out_initial_bytes);
+    if (!this.frames.behind && this.blocked.size > 0) this.pumpBlocked();
+    if (this.closing && this.frames.pendingBytes === 0) this.destroy();
   }
 
   private closeAfterFlush(): void {
@@ -633,9 +581,7 @@ export class H2Connection implements StreamOwner {
     if (this.isClosed) return;
     this.continuation = null;
     const goaway = goawayFrame(this.lastStreamId, code, message);
-    this.reserve(goaway.length);
-    this.out.set(goaway, this.outBytes);
-    this.outBytes += goaway.length;
+    this.frames.queue(goaway);
     this.goawaySent = true;
     for (const stream of this.streams.values()) stream.markClosed();
     this.streams.clear();
