@@ -126,14 +126,8 @@ export class ServerCall extends EventEmitter {
   /** write sends one answer; false: wait for 'drain' (grpc-js object-mode semantics: counts answers, not bytes). */
   write(message: Msg): boolean {
     if (this.finished || this.stream.destroyed) return false;
-    let framed: Buffer;
-    try {
-      const codec = this.codec;
-      framed = codec.responseFrame !== undefined ? codec.responseFrame(message) : frame(codec.responseSerialize(message));
-    } catch (error) {
-      this.finish({ code: grpcStatus.INTERNAL, details: `cannot serialize the answer of ${this.codec.path}: ${(error as Error).message}` });
-      return false;
-    }
+    const framed = this.framed(message);
+    if (framed === null) return false;
     this.sendHeaders();
     this.unsent++;
     const room = this.stream.write(framed, () => {
@@ -167,18 +161,23 @@ export class ServerCall extends EventEmitter {
       return;
     }
     if (this.finished || stream.destroyed || stream.closed) return;
-    let framed: Buffer;
-    try {
-      const codec = this.codec;
-      framed = codec.responseFrame !== undefined ? codec.responseFrame(message) : frame(codec.responseSerialize(message));
-    } catch (error) {
-      this.finish({ code: grpcStatus.INTERNAL, details: `cannot serialize the answer of ${this.codec.path}: ${(error as Error).message}` });
-      return;
-    }
+    const framed = this.framed(message);
+    if (framed === null) return;
     this.headersSent = true;
     this.finished = true;
     this.clearDeadline();
     stream.answer(ok_headers, framed, ok_trailers);
+  }
+
+  /** framed: the answer with its gRPC prefix; null when it cannot be serialized (the call then ends INTERNAL). */
+  private framed(message: Msg): Buffer | null {
+    try {
+      const codec = this.codec;
+      return codec.responseFrame !== undefined ? codec.responseFrame(message) : frame(codec.responseSerialize(message));
+    } catch (error) {
+      this.finish({ code: grpcStatus.INTERNAL, details: `cannot serialize the answer of ${this.codec.path}: ${(error as Error).message}` });
+      return null;
+    }
   }
 
   /** end: the call succeeded (status OK after what was written). */
