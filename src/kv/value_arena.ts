@@ -311,12 +311,12 @@ export class ValueArena extends RecordReader {
       chain.length = 0;
       let inOld = false;
       for (let loc = head; loc !== no_location; loc = this.prev(loc)) {
-        const keep = this.mod(loc) > floor || !this.isTombstone(loc);
-        if (keep) {
+        const atOrBelowFloor = this.mod(loc) <= floor;
+        if (!atOrBelowFloor || !this.isTombstone(loc)) {
           chain.push(loc);
           if (pass.old.has(Math.floor(loc / chunk_stride))) inOld = true;
         }
-        if (this.mod(loc) <= floor) break;
+        if (atOrBelowFloor) break;
       }
       if (!(chain.length > 0)) assert(false, `kv arena: key ${key} has no live record`);
       if (!inOld) continue;

@@ -172,6 +172,11 @@ export class FileSnapshotStore implements SnapshotStore {
       let dataCrc = 0;
       let dataLen = 0;
       let unsynced = 0;
+      // A failed fsync is never retried (no_space.ts): marked, so the node stops rather than try again.
+      const syncImage = () =>
+        handle.sync().catch((error) => {
+          throw fsyncFailure(`snapshot ${meta.index}`, error);
+        });
       const writeAt = async (buf: Uint8Array) => {
         for (let offset = 0; offset < buf.byteLength; offset += write_chunk_bytes) {
           const part = buf.subarray(offset, Math.min(buf.byteLength, offset + write_chunk_bytes));
@@ -180,9 +185,7 @@ export class FileSnapshotStore implements SnapshotStore {
           unsynced += part.byteLength;
           if (unsynced >= sync_every_bytes) {
             unsynced = 0;
-            await handle.sync().catch((error) => {
-              throw fsyncFailure(`snapshot ${meta.index}`, error);
-            });
+            await syncImage();
           }
         }
       };
@@ -196,10 +199,7 @@ export class FileSnapshotStore implements SnapshotStore {
       });
       const header = encodeSnapshotHeader(metaBytes, dataLen, dataCrc);
       await handle.write(header, 0);
-      // A failed fsync is never retried (no_space.ts): marked, so the node stops rather than try again.
-      await handle.sync().catch((error) => {
-        throw fsyncFailure(`snapshot ${meta.index}`, error);
-      });
+      await syncImage();
       published = true;
     } catch (error) {
       // ENOSPC from a write: the tmp file goes (below) and nothing was published; the snapshot is retried later.
