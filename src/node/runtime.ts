@@ -13,8 +13,6 @@ import { metricsText, statusJson } from "./status.ts";
 
 export type { RuntimeOptions } from "./parts.ts";
 
-/** lonely_saves_min: lonely saves in a row before the leader's fdatasync runs on the event loop (syncInline). */
-const lonely_saves_min = 8;
 export type { RuntimeHandlers } from "./runtime_surface.ts";
 
 export interface StartOptions {
@@ -42,8 +40,6 @@ export class NodeRuntime extends RuntimeSurface {
   /** sendWhileSaving: the loop awaits the outstanding Ready's write; new messages may leave meanwhile (sendEarly). */
   private sendWhileSaving = false;
   private sendEarlyScheduled = false;
-  /** lonelySaves: the leader's consecutive saves of one entry with nothing else waiting (syncInline). */
-  private lonelySaves = 0;
   private loopDone: Promise<void> = Promise.resolve();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -206,7 +202,7 @@ export class NodeRuntime extends RuntimeSurface {
       this.saves.settle(null);
     }
     const started = performance.now();
-    const inline = rd.mustSync && this.syncInline(rd);
+    const inline = rd.mustSync && this.syncInline();
     if (rd.mustSync) this.storage.log.setInlineSync?.(inline);
     const saving = rd.mustSync ? this.storage.log.save(rd.entries, rd.hardState) : null;
     if (saving !== null) this.saves.started(rd.entries[0]?.index ?? Infinity);
@@ -251,23 +247,17 @@ export class NodeRuntime extends RuntimeSurface {
   }
 
   /**
-   * syncInline: whether this Ready's fdatasync runs on the event loop instead of the thread pool. The pool's hop
-   * (dispatch, a wake-up, the callback) costs ~60-90 µs per save (trace_put.ts at c=1: leader fsync 362 µs on the
-   * pool, follower 276 µs inline); it pays only when the loop has work to do meanwhile. A follower's ack waits
-   * for its fsync anyway. A leader's loop has such work when other requests wait on it (it proposes and ships
-   * them while the fsync runs, and steps the acks that commit them) or reads do. Requests still in the kernel's
-   * buffers are invisible here, so one lonely Ready proves nothing (at 64 connections a third of the saves found
-   * every pending proposal in their Ready, and inline syncs there cost throughput); a run of lonely saves (one
-   * entry, no other proposal or read waiting) is one client, whose next request waits for this answer: then the
-   * loop has nothing to do meanwhile but step acks that commit nothing before its own write is durable.
+   * syncInline: whether this Ready's fdatasync runs on the event loop instead of the thread pool: a follower's
+   * does. The pool's hop (dispatch, a wake-up, the callback) costs ~60-90 µs per save, and a follower's ack waits
+   * for its fsync anyway. A leader's stays on the pool: meanwhile its loop proposes and ships new requests, and
+   * steps the followers' acks, which commit an entry without its own write (two of three). An inline leader
+   * sync after a run of one-client saves (12-02) lost here on 12-03: wrk -c1, 20 s, 5 pairs alternated, p50
+   * 0.519-0.540 inline vs 0.471-0.497 ms on the pool, 1,691-1,755 vs 1,845-1,935 puts/s: a slow leader fsync
+   * held the acks that would have committed without it (trace_put.ts, 30 s inline: of the slowest 1 %, 134 of 572
+   * puts waited longest for the leader to step an ack, 182 in its own fsync).
    */
-  private syncInline(rd: Ready): boolean {
-    const role = this.core.softState().role;
-    if (role === "follower") return true;
-    if (role !== "leader") return false;
-    const lonely = rd.entries.length === 1 && this.proposals.size <= 1 && this.reads.size === 0;
-    this.lonelySaves = lonely ? this.lonelySaves + 1 : 0;
-    return this.lonelySaves > lonely_saves_min;
+  private syncInline(): boolean {
+    return this.core.softState().role === "follower";
   }
 
   /** applyTaken applies what became committed while the outstanding Ready's write runs (see handleReady). */
