@@ -3,8 +3,9 @@
 //   bun scripts/trace_put.ts /tmp/t.*
 // Each put is followed by its entry index through the leader (HTTP handler, propose, Ready, sends, WAL write,
 // fdatasync, acks, apply, answer) and through each follower (bytes in, step, Ready, WAL write, fdatasync, ack out).
-// Stamps share one clock (the epoch in µs) across the processes. Prints the p50 (and p90) of every segment in µs
-// over the puts that have all their stamps, meant for one connection (c=1), where puts do not overlap.
+// Stamps share one clock (the epoch in µs) across the processes. Prints the p50 (and p90, p99) of every segment in µs
+// over the puts that have all their stamps, meant for one connection (c=1), where puts do not overlap;
+// the slowest 1 % are ranked by their time in process and by the whole cycle to the next request.
 import { readFileSync } from "node:fs";
 import { TracePoint } from "../src/shared/trace.ts";
 
@@ -85,6 +86,7 @@ const segments = new Map<string, number[]>();
 /** current: this put's segments (name -> µs), for the tail: which segment the slowest puts spent their time in. */
 let current = new Map<string, number>();
 const slow: { total: number; parts: Map<string, number> }[] = [];
+const cycles: { total: number; parts: Map<string, number> }[] = [];
 const add = (name: string, from: number, to: number) => {
   if (Number.isNaN(from) || Number.isNaN(to)) return;
   let list = segments.get(name);
@@ -159,8 +161,15 @@ for (let k = 0; k < proposed.index.length; k++) {
   add("=  L socket write -> first ack (replication)", tSock, firstAck);
   add("=  L socket write -> own save resolved", tSock, tSaved);
   add("=  handler in -> answer built (total in process)", tHttp, tAnswered);
-  slow.push({ total: tAnswered - tHttp, parts: current });
-  add("=  answer built -> next handler in (outside: response, wrk, request)", tAnswered, after(leader, "httpIn", tAnswered));
+  const parts = new Map(current);
+  slow.push({ total: tAnswered - tHttp, parts });
+  const tNext = after(leader, "httpIn", tAnswered);
+  add("=  answer built -> next handler in (outside: response, wrk, request)", tAnswered, tNext);
+  // The whole cycle as one client sees it (c=1): from this request's handler to the next one's.
+  if (!Number.isNaN(tNext)) {
+    parts.set("   outside (answer built -> next handler in)", tNext - tAnswered);
+    cycles.push({ total: tNext - tHttp, parts });
+  }
 }
 
 const pct = (list: number[], q: number) => {
@@ -169,23 +178,29 @@ const pct = (list: number[], q: number) => {
 };
 const n = segments.get("=  handler in -> answer built (total in process)")?.length ?? 0;
 console.log(`puts traced: ${n} (critical path: own save last ${critical.ownSave}, follower ack last ${critical.ack})`);
-console.log(`${"segment".padEnd(72)} ${"p50 µs".padStart(8)} ${"p90 µs".padStart(8)}`);
-for (const [name, list] of segments) console.log(`${name.padEnd(72)} ${pct(list, 0.5).toFixed(1).padStart(8)} ${pct(list, 0.9).toFixed(1).padStart(8)}`);
+console.log(`${"segment".padEnd(72)} ${"p50 µs".padStart(8)} ${"p90 µs".padStart(8)} ${"p99 µs".padStart(8)}`);
+for (const [name, list] of segments) {
+  console.log(`${name.padEnd(72)} ${[0.5, 0.9, 0.99].map((q) => pct(list, q).toFixed(1).padStart(8)).join(" ")}`);
+}
 
 // The tail: among the slowest 1 % of puts, the segment that took the longest in each, and how often.
-slow.sort((a, b) => b.total - a.total);
-const tail = slow.slice(0, Math.max(1, Math.floor(slow.length / 100)));
-const longest = new Map<string, { count: number; us: number }>();
-for (const put of tail) {
-  let name = "";
-  let us = -1;
-  for (const [n, v] of put.parts) if (v > us) [name, us] = [n, v];
-  const entry = longest.get(name) ?? { count: 0, us: 0 };
-  entry.count++;
-  entry.us += us;
-  longest.set(name, entry);
+function slowest(list: { total: number; parts: Map<string, number> }[], what: string): void {
+  list.sort((a, b) => b.total - a.total);
+  const tail = list.slice(0, Math.max(1, Math.floor(list.length / 100)));
+  const longest = new Map<string, { count: number; us: number }>();
+  for (const put of tail) {
+    let name = "";
+    let us = -1;
+    for (const [n, v] of put.parts) if (v > us) [name, us] = [n, v];
+    const entry = longest.get(name) ?? { count: 0, us: 0 };
+    entry.count++;
+    entry.us += us;
+    longest.set(name, entry);
+  }
+  console.log(`slowest 1 % ${what} (${tail.length} puts, ${tail[tail.length - 1]!.total.toFixed(0)} µs and more): the longest segment of each`);
+  for (const [name, { count, us }] of [...longest].sort((a, b) => b[1].count - a[1].count)) {
+    console.log(`  ${name.padEnd(70)} ${String(count).padStart(5)} puts, mean ${(us / count).toFixed(0)} µs`);
+  }
 }
-console.log(`slowest 1 % (${tail.length} puts, ${tail[tail.length - 1]!.total.toFixed(0)} µs and more): the longest segment of each`);
-for (const [name, { count, us }] of [...longest].sort((a, b) => b[1].count - a[1].count)) {
-  console.log(`  ${name.padEnd(70)} ${String(count).padStart(5)} puts, mean ${(us / count).toFixed(0)} µs`);
-}
+slowest(slow, "in process");
+if (cycles.length > 0) slowest(cycles, "by whole cycle (handler in -> next handler in)");
