@@ -72,9 +72,11 @@ describe.skipIf(skip !== null)("ENOSPC on a small tmpfs", () => {
     await waitFor("node 3 has it", async () => (await http(node3, "GET", "/kv?key=before&consistency=stale")).status === 200);
 
     const filler = fill(dir3);
-    // Writes still commit on nodes 1 and 2 until the alarm is raised; node 3's WAL append meets ENOSPC.
+    // Writes still commit on nodes 1 and 2 until the alarm is raised; node 3's WAL append meets ENOSPC once it has
+    // used the zeros its WAL wrote ahead before the disk filled (up to 1 MiB, wal.ts zero_fill_bytes): its next
+    // fill, or the next segment, is refused.
     const value = "v".repeat(16 * 1024);
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 200; i++) {
       const answer = await http(leader, "POST", "/kv", { op: "put", key: `k${i}`, value });
       if (answer.status === 507) break;
       expect(answer.status).toBe(200);
