@@ -59,7 +59,7 @@ export interface RuntimeParts {
 export function createParts(init: RuntimeOptions, hooks: PartsHooks): RuntimeParts {
   const { options, kv, logger } = init;
   const metrics = new NodeMetrics();
-  const proposals = new Proposals(options.requestTimeoutMs);
+  const proposals = new Proposals(options.requestTimeoutMs, () => metrics.proposalsFailed++);
   const peers = new Peers(options.id, options.electionMs, hooks.transport);
   const refusals = new Refusals(options.id, () => hooks.core().softState());
   const wake = hooks.wake;

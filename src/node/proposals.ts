@@ -14,6 +14,8 @@ interface Waiter {
   deadline: number;
   /** why the deadline may come early (leadership lost), for the timeout message. */
   why: string | null;
+  /** counted: a failure is counted in onFailed (application writes; conf changes are not). */
+  counted: boolean;
   resolve(value: Applied): void;
   reject(error: QklzlError): void;
 }
@@ -27,7 +29,11 @@ export class Proposals {
   /** Insertion order is proposal order, hence deadline order: the sweep stops at the first live waiter. */
   private readonly waiters = new Map<number, Waiter>();
 
-  constructor(private readonly timeoutMs: number) {
+  /** onFailed: called once per counted waiter that is rejected (the metrics' failed proposals). */
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly onFailed: () => void = () => {},
+  ) {
     assert(timeoutMs > 0, "proposals: timeout must be positive");
   }
 
@@ -35,16 +41,17 @@ export class Proposals {
     return this.waiters.size;
   }
 
-  wait(index: number, term: number): Promise<Applied> {
+  /** wait: a promise for the entry at (index, term), rejected if it is overwritten, replaced or times out. */
+  wait(index: number, term: number, counted = false): Promise<Applied> {
     const stale = this.waiters.get(index);
     if (stale !== undefined) {
       // Our earlier entry at this index was truncated (we lost and regained leadership): it never applied.
       assert(stale.term < term, `proposals: index ${index} proposed twice in term ${term}`);
       this.waiters.delete(index);
-      stale.reject(new QklzlError("not_leader", `the write was not applied: its entry at index ${index} was overwritten; retry`));
+      this.reject(stale, new QklzlError("not_leader", `the write was not applied: its entry at index ${index} was overwritten; retry`));
     }
     return new Promise((resolve, reject) => {
-      this.waiters.set(index, { index, term, deadline: performance.now() + this.timeoutMs, why: null, resolve, reject });
+      this.waiters.set(index, { index, term, deadline: performance.now() + this.timeoutMs, why: null, counted, resolve, reject });
     });
   }
 
@@ -60,7 +67,8 @@ export class Proposals {
       waiter.resolve(response === null ? { index } : { index, response });
       return;
     }
-    waiter.reject(
+    this.reject(
+      waiter,
       new QklzlError(
         "not_leader",
         `the write was not applied: leadership changed and another entry committed at index ${index}; retry`,
@@ -74,7 +82,7 @@ export class Proposals {
     for (const waiter of this.waiters.values()) {
       if (waiter.index > index) continue;
       this.waiters.delete(waiter.index);
-      waiter.reject(timeoutError(`a snapshot up to index ${index} replaced the log on this node`));
+      this.reject(waiter, timeoutError(`a snapshot up to index ${index} replaced the log on this node`));
     }
   }
 
@@ -97,14 +105,19 @@ export class Proposals {
     for (const waiter of this.waiters.values()) {
       if (waiter.deadline > now) break;
       this.waiters.delete(waiter.index);
-      waiter.reject(timeoutError(waiter.why ?? `no commit within ${this.timeoutMs} ms`));
+      this.reject(waiter, timeoutError(waiter.why ?? `no commit within ${this.timeoutMs} ms`));
     }
   }
 
   failAll(error: QklzlError): void {
     const all = [...this.waiters.values()];
     this.waiters.clear();
-    for (const waiter of all) waiter.reject(error);
+    for (const waiter of all) this.reject(waiter, error);
+  }
+
+  private reject(waiter: Waiter, error: QklzlError): void {
+    if (waiter.counted) this.onFailed();
+    waiter.reject(error);
   }
 }
 
