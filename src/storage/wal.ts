@@ -318,14 +318,16 @@ export class Wal implements LogStore {
 
   /**
    * fillZeros writes zeros from the records' end (or the last fill's) to zero_fill_bytes past it, capped at
-   * segmentBytes, so that the record ending at `end` and the next ones land on written blocks. The zeros are
-   * written before the record, in the same call: nothing else writes this file between them.
+   * segmentBytes, so that the record ending at `end` and the next ones land on written blocks. One write: the
+   * record is below zero_fill_record_max and ends below segmentBytes (writeRecord), so `to` covers it. The zeros
+   * are written before the record, in the same call: nothing else writes this file between them.
    */
   private fillZeros(recordsEnd: number, end: number): void {
     const from = Math.max(this.zeroedEnd, recordsEnd);
-    const to = Math.min(this.options.segmentBytes, Math.max(end, from + zero_fill_bytes));
+    const to = Math.min(this.options.segmentBytes, from + zero_fill_bytes);
+    assert(end <= to, `wal: a zero fill to ${to} leaves the record ending at ${end} uncovered`);
     zeroBlock ??= new Uint8Array(zero_fill_bytes);
-    for (let at = from; at < to; at += zero_fill_bytes) this.files.writeAllAt(this.fd, zeroBlock.subarray(0, Math.min(zero_fill_bytes, to - at)), at);
+    this.files.writeAllAt(this.fd, zeroBlock.subarray(0, to - from), from);
     this.zeroedEnd = to;
     this.preallocated = Math.max(this.preallocated, to);
   }
