@@ -11,10 +11,17 @@ const chunk_bytes_min = 16 * 1024;
 const dead_bytes_min = 8 * 1024 * 1024;
 /**
  * What one step of an incremental compaction (tend, once per write) moves at most: whole keys until this many
- * bytes are copied or this many keys are visited (at least one key). A full pass at once took 16-165 ms in
- * apply with 1 KiB values (BENCHMARKS.md, 2026-12-02 19:35); a step of 64 KiB takes tens of microseconds.
+ * bytes or records are copied or this many keys are visited (at least one key). A full pass at once took
+ * 16-165 ms in apply with 1 KiB values (BENCHMARKS.md, 2026-12-02 19:35); a step of 64 KiB takes tens of
+ * microseconds there. With small values a record's cost, not its bytes, is what counts: 64 KiB of 100-byte
+ * records was ~500 of them, 0.6 ms per write, and a pass over 100,000 retained versions ran in ~225 writes
+ * (~10 batches): ~110 ms of CPU on every replica at once (a pass starts at the same index everywhere), which
+ * on a shared 2-core machine stalled the cluster for ~300 ms every few seconds (the 25 s benchmark's p99 of
+ * 55-63 ms, BENCHMARKS.md 2026-12-03). Eight records (~8 µs) per write spread that pass over ~12,500 writes:
+ * the dead bytes it leaves meanwhile are those writes' own (~1.6 MB of 100-byte records).
  */
 const step_bytes = 64 * 1024;
+const step_records = 8;
 const step_keys = 128;
 const released = new Uint8Array(0);
 
@@ -183,6 +190,8 @@ export class ValueArena extends RecordReader {
   private pass: CompactionPass | null = null;
   /** compactions: how many compactions started (for tests and figures). */
   compactions = 0;
+  /** chain: tend's scratch list of a key's live records (reused: tend runs once per write). */
+  private readonly chain: number[] = [];
 
   constructor() {
     super([], []);
@@ -297,13 +306,14 @@ export class ValueArena extends RecordReader {
    * compaction keeps) has a record in an old chunk, the chain is copied and its head repointed. `moved` hears
    * of every record copied (from its old location to its new one), for callers that keep locations.
    */
-  tend(heads: KeyTable, floor: number, moved?: Relocated, budgetBytes = step_bytes, budgetKeys = step_keys): void {
+  tend(heads: KeyTable, floor: number, moved?: Relocated, budgetBytes = step_bytes, budgetKeys = step_keys, budgetRecords = step_records): void {
     const pass = this.pass;
     if (pass === null) return;
-    const chain: number[] = [];
+    const chain = this.chain;
     let copied = 0;
+    let records = 0;
     let visited = 0;
-    while (pass.next < pass.keys.length && (visited === 0 || (copied < budgetBytes && visited < budgetKeys))) {
+    while (pass.next < pass.keys.length && (visited === 0 || (copied < budgetBytes && records < budgetRecords && visited < budgetKeys))) {
       const key = pass.keys[pass.next++]!;
       visited++;
       const head = heads.get(key);
@@ -323,15 +333,36 @@ export class ValueArena extends RecordReader {
       let prev = no_location;
       for (let i = chain.length - 1; i >= 0; i--) {
         const loc = chain[i]!;
-        const meta = this.meta(loc);
-        prev = this.put(this.bytes(loc), { ...meta, prev });
-        copied += this.recordBytes(loc);
+        prev = this.copyRecord(loc, prev);
+        copied += this.recordBytes(prev);
+        records++;
         moved?.(key, loc, prev);
       }
       for (const loc of chain) this.free(loc);
       heads.set(key, prev);
     }
     if (pass.next === pass.keys.length) this.finish(pass);
+  }
+
+  /**
+   * copyRecord appends a copy of the record at loc, pointing at `prev`: its bytes as they are (header and
+   * value), with only the chain pointer rewritten. No field is decoded and no object made: a pass copies every
+   * live record, and decoding each into a RecordMeta and re-encoding it was most of a pass's time.
+   */
+  private copyRecord(loc: number, prev: number): number {
+    const size = this.recordBytes(loc);
+    const current = this.chunks[this.current];
+    if (current === undefined || current.length - this.offset < size) this.grow(size);
+    const chunk = this.chunks[this.current]!;
+    const from = loc % chunk_stride;
+    const at = this.offset;
+    // The source is never the free space being written (records are below offset in the current chunk).
+    chunk.set(this.chunks[Math.floor(loc / chunk_stride)]!.subarray(from, from + size), at);
+    this.views[this.current]!.setFloat64(at, prev, true);
+    this.offset += size;
+    this.used += size;
+    this.live += size;
+    return this.current * chunk_stride + at;
   }
 
   /** finish releases the old chunks of a pass that has visited every key: nothing live is left in them. */
@@ -358,7 +389,7 @@ export class ValueArena extends RecordReader {
    */
   compact(heads: KeyTable, floor: number, moved?: Relocated): void {
     if (this.pass === null) this.startCompaction(heads);
-    while (this.pass !== null) this.tend(heads, floor, moved, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+    while (this.pass !== null) this.tend(heads, floor, moved, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
   }
 
   /**
