@@ -301,7 +301,7 @@ export class ValueArena extends RecordReader {
   }
 
   /**
-   * tend moves the compaction under way on by one step (see step_bytes): for each visited key still in
+   * tend moves the compaction under way on by one step (see step_bytes, step_records): for each visited key still in
    * `heads` whose live chain (mod > floor, and the newest at or below floor unless a tombstone: what MVCC
    * compaction keeps) has a record in an old chunk, the chain is copied and its head repointed. `moved` hears
    * of every record copied (from its old location to its new one), for callers that keep locations.
