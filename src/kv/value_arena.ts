@@ -17,8 +17,9 @@ const dead_bytes_min = 8 * 1024 * 1024;
  * records was ~500 of them, 0.6 ms per write, and a pass over 100,000 retained versions ran in ~225 writes
  * (~10 batches): ~110 ms of CPU on every replica at once (a pass starts at the same index everywhere), which
  * on a shared 2-core machine stalled the cluster for ~300 ms every few seconds (the 25 s benchmark's p99 of
- * 55-63 ms, BENCHMARKS.md 2026-12-03). Eight records (~8 µs) per write spread that pass over ~12,500 writes:
- * the dead bytes it leaves meanwhile are those writes' own (~1.6 MB of 100-byte records).
+ * 55-63 ms, BENCHMARKS.md 2026-12-03). Eight records per write (~14 µs) spread that pass over ~9,000 writes
+ * (124 ms in 8,878 standalone): the dead bytes it leaves meanwhile are those writes' own (~1.1 MB of 100-byte
+ * records).
  */
 const step_bytes = 64 * 1024;
 const step_records = 8;
@@ -244,14 +245,10 @@ export class ValueArena extends RecordReader {
 
   /** reserve writes a record's header with room for `bytes` of value after it; returns its location. */
   private reserve(create: number, mod: number, sub: number, version: number, lease: number, tombstone: boolean, prev: number, bytes: number): number {
-    const header = headerBytes(create, mod, lease);
-    const need = header + bytes;
-    const chunk = this.chunks[this.current];
-    if (chunk === undefined || chunk.length - this.offset < need) this.grow(need);
-    const at = this.offset;
-    const view = this.views[this.current]!;
     if (!(sub >= 0 && sub <= sub_revision_mask)) assert(false, "kv arena: sub revision in range");
     if (!(version >= 0 && version <= 0xffff_ffff)) assert(false, "kv arena: version in range");
+    const at = this.claim(headerBytes(create, mod, lease) + bytes);
+    const view = this.views[this.current]!;
     const hasCreate = create !== mod;
     const hasLease = lease !== 0;
     const flags = (tombstone ? tombstone_flag : 0) | (hasCreate ? has_create_flag : 0) | (hasLease ? has_lease_flag : 0);
@@ -262,10 +259,21 @@ export class ValueArena extends RecordReader {
     view.setUint32(at + 24, version, true);
     if (hasCreate) view.setFloat64(at + base_header_bytes, create, true);
     if (hasLease) view.setFloat64(at + base_header_bytes + (hasCreate ? 8 : 0), lease, true);
+    return this.current * chunk_stride + at;
+  }
+
+  /**
+   * claim takes `need` bytes for one record at the end of the current chunk (a new chunk when they do not fit)
+   * and counts them used and live; returns their offset in the current chunk.
+   */
+  private claim(need: number): number {
+    const chunk = this.chunks[this.current];
+    if (chunk === undefined || chunk.length - this.offset < need) this.grow(need);
+    const at = this.offset;
     this.offset += need;
     this.used += need;
     this.live += need;
-    return this.current * chunk_stride + at;
+    return at;
   }
 
   /** free marks the record at loc dead (compacted away). */
@@ -333,8 +341,9 @@ export class ValueArena extends RecordReader {
       let prev = no_location;
       for (let i = chain.length - 1; i >= 0; i--) {
         const loc = chain[i]!;
-        prev = this.copyRecord(loc, prev);
-        copied += this.recordBytes(prev);
+        const size = this.recordBytes(loc);
+        prev = this.copyRecord(loc, size, prev);
+        copied += size;
         records++;
         moved?.(key, loc, prev);
       }
@@ -345,23 +354,16 @@ export class ValueArena extends RecordReader {
   }
 
   /**
-   * copyRecord appends a copy of the record at loc, pointing at `prev`: its bytes as they are (header and
-   * value), with only the chain pointer rewritten. No field is decoded and no object made: a pass copies every
-   * live record, and decoding each into a RecordMeta and re-encoding it was most of a pass's time.
+   * copyRecord appends a copy of the record at loc (`size` bytes), pointing at `prev`: its bytes as they are
+   * (header and value), with only the chain pointer rewritten. No field is decoded and no object made: a pass
+   * copies every live record, and decoding each into a RecordMeta and re-encoding it was most of a pass's time.
    */
-  private copyRecord(loc: number, prev: number): number {
-    const size = this.recordBytes(loc);
-    const current = this.chunks[this.current];
-    if (current === undefined || current.length - this.offset < size) this.grow(size);
-    const chunk = this.chunks[this.current]!;
+  private copyRecord(loc: number, size: number, prev: number): number {
+    const at = this.claim(size);
     const from = loc % chunk_stride;
-    const at = this.offset;
-    // The source is never the free space being written (records are below offset in the current chunk).
-    chunk.set(this.chunks[Math.floor(loc / chunk_stride)]!.subarray(from, from + size), at);
+    // The source is never the space just claimed (a record in the current chunk lies below it).
+    this.chunks[this.current]!.set(this.chunks[Math.floor(loc / chunk_stride)]!.subarray(from, from + size), at);
     this.views[this.current]!.setFloat64(at, prev, true);
-    this.offset += size;
-    this.used += size;
-    this.live += size;
     return this.current * chunk_stride + at;
   }
 
