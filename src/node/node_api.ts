@@ -115,9 +115,7 @@ export function createNodeApi(rt: NodeRuntime, bounds: CommandLimits, admit: (re
       admit({ kind: "put", put: { key, value: "" } }); // the alarms and the quota look at the kind only
       if (caller === undefined) return rt.propose(encodeUtf8Put(key, value, spare));
       // With a caller (auth on) the entry is v3, which carries the value as a string.
-      const applied = await rt.propose(encodeRequest({ kind: "put", put: { key, value: utf8.decode(value) } }, undefined, caller));
-      if (applied.response?.kind === "error") throw new QklzlError(applied.response.error.error as ErrorCode, applied.response.error.message, applied.response.error.details ?? {});
-      return { index: applied.index };
+      return writeAs(encodeRequest({ kind: "put", put: { key, value: utf8.decode(value) } }, undefined, caller));
     },
 
     async read(key: string, consistency: Consistency): Promise<{ value: string } | null> {
