@@ -6,7 +6,7 @@
 // how the arena pass of 2026-12-03 showed up: gaps of 20-65 ms on all three nodes together, apply at 640/s).
 //   bun --preload scripts/stall_monitor.ts src/cli/main.ts -id 1 ...   (STALL_OUT=DIR, default /tmp: DIR/stalls.n<id>.txt)
 //   scripts/stall_run.sh [DURATION] runs a 3-node cluster so, with wrk -c64 on the leader, and prints the stalls.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MvccStore } from "../src/kv/mvcc_store.ts";
 import { ValueArena } from "../src/kv/value_arena.ts";
@@ -26,11 +26,25 @@ const note = (what: string) => {
   else droppedLines++;
 };
 
+// The main thread's schedstat (ns on a CPU, ns runnable but waiting, slices) at each tick: a gap is then split
+// into the loop's own work and the time it waited for a core (STALL_SCHEDSTAT=0 turns the reads off).
+const withSchedstat = process.env.STALL_SCHEDSTAT !== "0";
+const schedstat = (): number[] => (withSchedstat ? readFileSync("/proc/thread-self/schedstat", "utf8").trim().split(" ").map(Number) : [0, 0, 0]);
 let last = performance.now();
+let lastSched = schedstat();
+let appliedAtTick = 0;
+let applied = 0;
 setInterval(() => {
   const now = performance.now();
-  if (now - last > 8) note(`gap ${(now - last).toFixed(1)}`);
+  const sched = schedstat();
+  if (now - last > 8) {
+    const run = (sched[0]! - lastSched[0]!) / 1e6;
+    const wait = (sched[1]! - lastSched[1]!) / 1e6;
+    note(`gap ${(now - last).toFixed(1)} run ${run.toFixed(1)} wait ${wait.toFixed(1)} slices ${sched[2]! - lastSched[2]!} applied ${applied - appliedAtTick}`);
+  }
+  appliedAtTick = applied;
   last = now;
+  lastSched = sched;
 }, 1);
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -62,7 +76,6 @@ timed(MvccStore.prototype, "compact", 1);
 timed(Wal.prototype, "compact", 1);
 timed(Wal.prototype, "save", 2);
 
-let applied = 0;
 const apply = (Applier.prototype as unknown as Record<string, Method>).apply!;
 (Applier.prototype as unknown as Record<string, Method>).apply = function (this: unknown, ...args: unknown[]) {
   applied += (args[0] as unknown[]).length;

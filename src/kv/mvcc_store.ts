@@ -498,14 +498,22 @@ export class MvccStore {
   image(): StoreImage {
     // A copy of the key table's arrays (two memcpys), not a lookup per key: at a million keys those lookups
     // were ~0.5 s of one synchronous run; the writer looks heads up in the copy as it goes, between yields.
+    const arena = this.arena;
+    const reader = arena.reader();
+    let released = false;
     return {
       keys: this.index.all(),
       heads: this.heads.frozenCopy(),
-      reader: this.arena.reader(),
+      reader,
       revision: this.rev,
       compacted: this.compactedRev,
       versions: this.keptRecords,
       hash: this.contentHash(),
+      release: () => {
+        if (released) return;
+        released = true;
+        arena.returnReader(reader);
+      },
     };
   }
 
@@ -561,6 +569,8 @@ export interface StoreImage {
   /** versions: the records of every key's liveChain (what the image carries), counted as the store goes. */
   versions: number;
   hash: bigint;
+  /** release: the image is no longer read (once): its records' memory may be reused (ValueArena.returnReader). */
+  release(): void;
 }
 
 /** VersionRecord: one kept version of a key, as a snapshot carries it. */

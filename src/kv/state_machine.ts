@@ -397,7 +397,10 @@ export class KvStateMachine {
     const hash = this.stateHash(this.storeHash(fixed.hash));
     let open = true;
     const close = () => {
-      if (open) this.snapshotting = false;
+      if (open) {
+        this.snapshotting = false;
+        fixed.release();
+      }
       open = false;
     };
     const writeTo = async (write: (chunk: Uint8Array) => Promise<void>) => {

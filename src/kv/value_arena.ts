@@ -74,6 +74,11 @@ export class RecordReader {
     protected views: (DataView | undefined)[],
   ) {}
 
+  /** chunkList: the chunks this reader reads (released slots empty). */
+  chunkList(): Uint8Array[] {
+    return this.chunks;
+  }
+
   private view(loc: number): DataView {
     const view = this.views[Math.floor(loc / chunk_stride)];
     if (view === undefined || loc < 0) assert(false, `kv arena: no record at ${loc}`);
@@ -175,8 +180,15 @@ export class ValueArena extends RecordReader {
   private offset = 0;
   /** freeSlots: slots whose chunk was released, reused by grow() so that locations stay small. */
   private freeSlots: number[] = [];
-  /** lent: chunks handed to a reader() (a snapshot streaming them): never reused for new records. */
-  private lent = new Set<Uint8Array>();
+  /**
+   * lent: chunks handed to readers (a snapshot streaming them), with how many hold
+   * each: never reused for new records while held. releasedLent: those a compaction released meanwhile; they
+   * become spare when their last reader is returned. (Lent chunks used never to come back: after a snapshot every
+   * chunk then in use was lost to reuse, and the compaction after it wrote into fresh memory, a page fault per
+   * 4 KiB, on every node after each of its snapshots.)
+   */
+  private lent = new Map<Uint8Array, number>();
+  private releasedLent = new Set<Uint8Array>();
   /**
    * spare: full-size released chunks no reader holds, reused by grow(). Copying live records into fresh chunks
    * costs a page fault per 4 KiB touched, which was most of a compaction's time (16 KiB values, 2,000 keys:
@@ -191,6 +203,8 @@ export class ValueArena extends RecordReader {
   private pass: CompactionPass | null = null;
   /** compactions: how many compactions started (for tests and figures). */
   compactions = 0;
+  /** freshChunks: how many chunks were allocated rather than reused (for tests and figures). */
+  freshChunks = 0;
   /** chain: tend's scratch list of a key's live records (reused: tend runs once per write). */
   private readonly chain: number[] = [];
 
@@ -203,10 +217,35 @@ export class ValueArena extends RecordReader {
     return this.live;
   }
 
-  /** reader: a fixed view of the records written so far, valid whatever the arena does next. */
+  /**
+   * reader: a fixed view of the records written so far, valid whatever the arena does next until it is handed
+   * back with returnReader (its chunks are not reused before; a reader never returned keeps them for good).
+   */
   reader(): RecordReader {
-    for (const chunk of this.chunks) if (chunk !== released) this.lent.add(chunk); // never reused, whatever the reader's lifetime
+    for (const chunk of this.chunks) if (chunk !== released) this.lent.set(chunk, (this.lent.get(chunk) ?? 0) + 1);
     return new RecordReader(this.chunks.slice(), this.views.slice());
+  }
+
+  /** returnReader: the reader is no longer read (once per reader); chunks released meanwhile may be reused. */
+  returnReader(reader: RecordReader): void {
+    for (const chunk of reader.chunkList()) {
+      if (chunk === released) continue;
+      const holders = this.lent.get(chunk);
+      if (holders === undefined) assert(false, "kv arena: a reader returned twice, or not this arena's");
+      if (holders > 1) {
+        this.lent.set(chunk, holders - 1);
+        continue;
+      }
+      this.lent.delete(chunk);
+      if (this.releasedLent.delete(chunk) && chunk.length === chunk_stride && this.spare.length < this.spareMax()) this.spare.push(chunk);
+    }
+  }
+
+  /** spareMax: spare chunks kept at most, about as many as the chunks in use (what the writes until the next compaction use). */
+  private spareMax(): number {
+    let inUse = 0;
+    for (const chunk of this.chunks) if (chunk !== released) inUse++;
+    return Math.max(1, inUse);
   }
 
   /** spareChunks: how many chunks wait for reuse (for tests and figures). */
@@ -376,8 +415,8 @@ export class ValueArena extends RecordReader {
     for (const slot of pass.old) {
       const chunk = this.chunks[slot]!;
       this.used -= chunk.length;
-      if (!this.lent.has(chunk) && chunk.length === chunk_stride && this.spare.length < Math.max(1, inUse - pass.old.size)) this.spare.push(chunk);
-      this.lent.delete(chunk);
+      if (this.lent.has(chunk)) this.releasedLent.add(chunk);
+      else if (chunk.length === chunk_stride && this.spare.length < Math.max(1, inUse - pass.old.size)) this.spare.push(chunk);
       this.chunks[slot] = released;
       this.views[slot] = undefined;
       this.freeSlots.push(slot);
@@ -405,7 +444,9 @@ export class ValueArena extends RecordReader {
     if (last !== undefined) this.used += last.length - this.offset; // the abandoned tail counts as dead
     const size = need > chunk_stride ? need : Math.min(chunk_stride, Math.max(need, chunk_bytes_min, 2 * Math.min(chunk_stride, last?.length ?? 0)));
     // A spare chunk holds old bytes: only written records are ever read (every location is a record's).
-    const chunk = need <= chunk_stride && this.spare.length > 0 ? this.spare.pop()! : new Uint8Array(size);
+    const reuse = need <= chunk_stride && this.spare.length > 0;
+    if (!reuse) this.freshChunks++;
+    const chunk = reuse ? this.spare.pop()! : new Uint8Array(size);
     const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.chunks.length;
     this.chunks[slot] = chunk;
     this.views[slot] = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);

@@ -87,4 +87,55 @@ describe("ValueArena chunk reuse", () => {
     expect(Buffer.from(reader.bytes(lentAt)).equals(seen)).toBe(true);
     expect(reader.meta(lentAt).mod).toBe(80);
   });
+
+  test("chunks a compaction released while lent become spare once their last reader is returned, not before", () => {
+    const arena = new ValueArena();
+    const meta = (mod: number) => ({ create: mod, mod, sub: 0, version: 1, lease: 0, tombstone: false, prev: -1 });
+    let head = -1;
+    const heads = {
+      forEach: (f: (loc: number, key: string) => void) => f(head, "k"),
+      get: (key: string) => (key === "k" ? head : undefined),
+      set: (_key: string, loc: number) => {
+        head = loc;
+      },
+    };
+    const replace = (mod: number) => {
+      const before = head;
+      head = arena.put(new Uint8Array(1024 * 1024).fill(mod & 0xff), meta(mod));
+      if (before !== -1) arena.free(before);
+    };
+    for (let mod = 1; mod <= 40; mod++) replace(mod);
+    const first = arena.reader();
+    const second = arena.reader();
+    const heldAt = head;
+    const held = Buffer.from(second.bytes(heldAt));
+    arena.compact(heads as never, 40);
+    expect(arena.spareChunks).toBe(0); // both readers hold every old chunk
+    arena.returnReader(first);
+    expect(arena.spareChunks).toBe(0); // the second still does
+    expect(Buffer.from(second.bytes(heldAt)).equals(held)).toBe(true);
+    expect(second.meta(heldAt).mod).toBe(40);
+    arena.returnReader(second);
+    expect(arena.spareChunks).toBeGreaterThan(0);
+    expect(() => arena.returnReader(second)).toThrow();
+  });
+
+  test("a written snapshot hands its chunks back: the writes after it allocate no more fresh chunks than without it", async () => {
+    const arenaOf = (kv: KvStateMachine) => (kv as unknown as { store: { arena: ValueArena } }).store.arena;
+    const withSnapshot = new KvStateMachine();
+    const without = new KvStateMachine();
+    for (let i = 1; i <= 2_500; i++) {
+      withSnapshot.applyEntry(i, entry(i));
+      without.applyEntry(i, entry(i));
+    }
+    await imageBytes(withSnapshot.beginSnapshot());
+    const before = [arenaOf(withSnapshot).freshChunks, arenaOf(without).freshChunks];
+    for (let i = 2_501; i <= 12_000; i++) {
+      withSnapshot.applyEntry(i, entry(i));
+      without.applyEntry(i, entry(i));
+    }
+    expect(arenaOf(without).compactions).toBeGreaterThanOrEqual(3);
+    // Before the hand-back every chunk in use at the snapshot stayed out of reuse for good: fresh pages instead.
+    expect(arenaOf(withSnapshot).freshChunks - before[0]!).toBe(arenaOf(without).freshChunks - before[1]!);
+  });
 });
