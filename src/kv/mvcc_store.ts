@@ -500,7 +500,6 @@ export class MvccStore {
     // were ~0.5 s of one synchronous run; the writer looks heads up in the copy as it goes, between yields.
     const arena = this.arena;
     const reader = arena.reader();
-    let released = false;
     return {
       keys: this.index.all(),
       heads: this.heads.frozenCopy(),
@@ -509,11 +508,7 @@ export class MvccStore {
       compacted: this.compactedRev,
       versions: this.keptRecords,
       hash: this.contentHash(),
-      release: () => {
-        if (released) return;
-        released = true;
-        arena.returnReader(reader);
-      },
+      release: () => arena.returnReader(reader),
     };
   }
 
@@ -569,7 +564,10 @@ export interface StoreImage {
   /** versions: the records of every key's liveChain (what the image carries), counted as the store goes. */
   versions: number;
   hash: bigint;
-  /** release: the image is no longer read (once): its records' memory may be reused (ValueArena.returnReader). */
+  /**
+   * release: the image is no longer read; its records' memory may be reused (ValueArena.returnReader). Call it
+   * once (KvStateMachine's image close does): a second call fails the arena's assertion.
+   */
   release(): void;
 }
 

@@ -181,9 +181,9 @@ export class ValueArena extends RecordReader {
   /** freeSlots: slots whose chunk was released, reused by grow() so that locations stay small. */
   private freeSlots: number[] = [];
   /**
-   * lent: chunks handed to readers (a snapshot streaming them), with how many hold
-   * each: never reused for new records while held. releasedLent: those a compaction released meanwhile; they
-   * become spare when their last reader is returned. (Lent chunks used never to come back: after a snapshot every
+   * lent: chunks handed to readers (a snapshot streaming them), with how many readers hold each: never reused for
+   * new records while held. releasedLent: those a compaction released meanwhile; they become spare when their
+   * last reader is returned. (Lent chunks used never to come back: after a snapshot every
    * chunk then in use was lost to reuse, and the compaction after it wrote into fresh memory, a page fault per
    * 4 KiB, on every node after each of its snapshots.)
    */
@@ -228,6 +228,8 @@ export class ValueArena extends RecordReader {
 
   /** returnReader: the reader is no longer read (once per reader); chunks released meanwhile may be reused. */
   returnReader(reader: RecordReader): void {
+    // As many spares as chunks in use at most: about what the writes until the next compaction use.
+    const spareMax = Math.max(1, this.chunksInUse());
     for (const chunk of reader.chunkList()) {
       if (chunk === released) continue;
       const holders = this.lent.get(chunk);
@@ -237,15 +239,15 @@ export class ValueArena extends RecordReader {
         continue;
       }
       this.lent.delete(chunk);
-      if (this.releasedLent.delete(chunk) && chunk.length === chunk_stride && this.spare.length < this.spareMax()) this.spare.push(chunk);
+      if (this.releasedLent.delete(chunk) && chunk.length === chunk_stride && this.spare.length < spareMax) this.spare.push(chunk);
     }
   }
 
-  /** spareMax: spare chunks kept at most, about as many as the chunks in use (what the writes until the next compaction use). */
-  private spareMax(): number {
+  /** chunksInUse: the slots holding a chunk (not released). */
+  private chunksInUse(): number {
     let inUse = 0;
     for (const chunk of this.chunks) if (chunk !== released) inUse++;
-    return Math.max(1, inUse);
+    return inUse;
   }
 
   /** spareChunks: how many chunks wait for reuse (for tests and figures). */
@@ -410,8 +412,7 @@ export class ValueArena extends RecordReader {
   private finish(pass: CompactionPass): void {
     if (!(pass.oldLive === 0)) assert(false, `kv arena: ${pass.oldLive} live bytes left in released chunks`);
     this.pass = null;
-    let inUse = 0;
-    for (const chunk of this.chunks) if (chunk !== released) inUse++;
+    const inUse = this.chunksInUse();
     for (const slot of pass.old) {
       const chunk = this.chunks[slot]!;
       this.used -= chunk.length;
