@@ -100,6 +100,9 @@ describe("qklzl alarm list | disarm", () => {
     expect([some.code, some.out.trim()]).toEqual([0, "memberID:1 alarm:CORRUPT"]);
     const rest = await cli("alarm", "disarm", "--addr", follower, "--json");
     expect(JSON.parse(rest.out)).toEqual({ alarms: [{ member_id: 2, alarm: "NOSPACE" }] });
+    // The disarm answered once the leader applied it; GET /alarms lists what this member applied (README), so the
+    // follower's list is read once it has applied the disarm too (seen under CI load: NOSPACE still listed).
+    await waitFor("node 2 applied the disarm", () => cluster!.node(2).api.alarms!.list().length === 0);
     expect((await cli("alarm", "list", "--addr", follower)).out.trim()).toBe("");
   }, 60_000);
 });
