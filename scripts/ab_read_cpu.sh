@@ -8,9 +8,7 @@ BIN=$1; LABEL=$2; PB=$3; DUR=${4:-15}
 D=$(mktemp -d /tmp/qklzl-ab.XXXX)
 source "$(dirname "$0")/ab_cluster.sh"
 start_cluster
-# fill every key once (qklzl-put.lua's BENCH_FILL mode touches $D/fill.0 when done), so every read finds its key
-BENCH_FILL=1 BENCH_FILL_MARKER=$D/fill timeout 120 wrk -t1 -c16 -d100s -s /work/shared/bench/qklzl-put.lua http://127.0.0.1:$((PB+11)) >/dev/null 2>&1 & W=$!
-for i in $(seq 1000); do [ -e $D/fill.0 ] && break; sleep 0.1; done; kill -INT $W 2>/dev/null; wait $W 2>/dev/null
+fill_keys
 wrk -t2 -c64 -d2s -s /work/shared/bench/qklzl-get.lua http://127.0.0.1:$((PB+11)) >/dev/null 2>&1
 rounds() { curl -s http://127.0.0.1:$((PB+11))/metrics | awk '/^qklzl_read_index_rounds_total/{print $2}'; }
 R0=$(rounds)

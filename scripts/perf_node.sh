@@ -17,11 +17,7 @@ WRAP
 chmod +x $D/bin.sh
 BIN=$D/bin.sh; source "$HERE/ab_cluster.sh"; start_cluster
 case $NODE in 1) P=$P1;; 2) P=$P2;; 3) P=$P3;; *) echo "NODE is 1, 2 or 3" >&2; kill $P1 $P2 $P3; exit 2;; esac
-if [ $LOAD = get ]; then
-  # every key once (qklzl-put.lua's fill mode touches $D/fill.0 when done), so every read finds its key
-  BENCH_FILL=1 BENCH_FILL_MARKER=$D/fill timeout 120 wrk -t1 -c16 -d100s -s /work/shared/bench/qklzl-put.lua http://127.0.0.1:$((PB+11)) >/dev/null 2>&1 & W=$!
-  for i in $(seq 1000); do [ -e $D/fill.0 ] && break; sleep 0.1; done; kill -INT $W 2>/dev/null; wait $W 2>/dev/null
-fi
+[ $LOAD = get ] && fill_keys
 wrk -t2 -c64 -d18s -s /work/shared/bench/$LUA http://127.0.0.1:$((PB+11)) >$D/wrk.out 2>&1 & W=$!
 sleep 8
 perf record -F 1999 -g -t $P -o $D/perf.data -- sleep 6 >/dev/null 2>&1
