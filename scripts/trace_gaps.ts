@@ -1,4 +1,4 @@
-// trace_gaps.ts: what the leader's main thread did while its QKLZL_TRACE stamps stopped for over 5 ms, from a
+// trace_gaps.ts: what the leader's main thread did while its QKLZL_TRACE stamps stopped for over GAP_MS (5 ms), from a
 // `perf record -k mono -g` of the leader taken in the same run (scripts/trace_gaps_run.sh). Two kinds of record:
 // - cpu-clock samples (MODE cpu): how often the main thread ran inside gaps against outside them, by innermost JS
 //   function (JIT frames named by scripts/jitdump_perf_map.ts), and which of the process's other threads ran;
@@ -15,7 +15,8 @@ if (tidArg === undefined || (mode !== "cpu" && mode !== "offcpu")) {
 }
 const offset = Number(offsetArg);
 const mainTid = Number(tidArg);
-const gap_min_us = 5000;
+/** gap_min_us: the shortest stamp gap counted (GAP_MS, default 5 ms; at one connection 1 ms is already a stall). */
+const gap_min_us = Number(process.env.GAP_MS ?? "5") * 1000;
 const rows = readFileSync(traceFile!, "utf8")
   .trim()
   .split("\n")
@@ -82,7 +83,7 @@ for (const block of readFileSync(perfFile!, "utf8").split("\n\n")) {
   }
 }
 const what = mode === "offcpu" ? "switch-outs" : "samples";
-console.log(`${gaps.length} gaps over 5 ms in ${((end - start) / 1e6).toFixed(1)} s (${gapMs.toFixed(0)} ms); main-thread ${what}: ${(nIn / gapMs).toFixed(2)} per ms inside, ${(nOut / outMs).toFixed(2)} outside`);
+console.log(`${gaps.length} gaps over ${gap_min_us / 1000} ms in ${((end - start) / 1e6).toFixed(1)} s (${gapMs.toFixed(0)} ms); main-thread ${what}: ${(nIn / gapMs).toFixed(2)} per ms inside, ${(nOut / outMs).toFixed(2)} outside`);
 for (const [key, n] of [...inside].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
   console.log(`  ${((100 * n) / nIn).toFixed(1).padStart(5)} % inside, ${((100 * (outside.get(key) ?? 0)) / nOut).toFixed(1).padStart(5)} % outside  ${key}`);
 }

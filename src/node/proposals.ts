@@ -24,10 +24,22 @@ interface Waiter {
  * Proposals holds the requests waiting for their log entry to be applied, keyed by index. An entry applied
  * at that index with the same term is theirs (success); with another term, theirs was overwritten (the write
  * definitely did not happen). Past the deadline the outcome is unknown: the entry may still commit.
+ *
+ * Kept in an array in index order (proposals come in index order, and entries apply in index order, so the
+ * waiter applied is almost always the first), not a Map: a Map that sees a set and a delete per put keeps the
+ * deleted entries' values in its storage until it rehashes, and that storage is written on every put, so each
+ * of JSC's young-generation collections re-marked the waiters (and the promises, closures and requests they
+ * hold) of the thousands of puts answered since the last one: on a leader at 64 connections ~12 cells a put
+ * survived a collection they were dead for, and an Eden collection took 4-9 ms instead of ~1 (BENCHMARKS.md,
+ * 2026-12-04 19:59 UTC). A slot answered is cleared at once, so nothing answered is reachable from here.
  */
 export class Proposals {
-  /** Insertion order is proposal order, hence deadline order: the sweep stops at the first live waiter. */
-  private readonly waiters = new Map<number, Waiter>();
+  /** waiters[head..]: waiting proposals in increasing index order; answered ones are cleared to undefined. */
+  private waiters: Array<Waiter | undefined> = [];
+  private head = 0;
+  private count = 0;
+  /** inDeadlineOrder: deadlines never decrease along waiters (false after an insertion below a later index). */
+  private inDeadlineOrder = true;
 
   /** onFailed: called once per counted waiter that is rejected (the metrics' failed proposals). */
   constructor(
@@ -38,20 +50,30 @@ export class Proposals {
   }
 
   get size(): number {
-    return this.waiters.size;
+    return this.count;
   }
 
   /** wait: a promise for the entry at (index, term), rejected if it is overwritten, replaced or times out. */
   wait(index: number, term: number, counted = false): Promise<Applied> {
-    const stale = this.waiters.get(index);
-    if (stale !== undefined) {
+    const found = this.position(index);
+    const stale = this.waiters[found];
+    if (stale !== undefined && stale.index === index) {
       // Our earlier entry at this index was truncated (we lost and regained leadership): it never applied.
       assert(stale.term < term, `proposals: index ${index} proposed twice in term ${term}`);
-      this.waiters.delete(index);
+      this.remove(found);
       this.reject(stale, new QklzlError("not_leader", `the write was not applied: its entry at index ${index} was overwritten; retry`));
     }
     return new Promise((resolve, reject) => {
-      this.waiters.set(index, { index, term, deadline: performance.now() + this.timeoutMs, why: null, counted, resolve, reject });
+      const waiter: Waiter = { index, term, deadline: performance.now() + this.timeoutMs, why: null, counted, resolve, reject };
+      const at = this.position(index);
+      if (at === this.waiters.length) {
+        this.waiters.push(waiter);
+      } else {
+        // Below a later index, whose deadline is earlier than ours: only after a truncation (rare).
+        this.waiters.splice(at, 0, waiter);
+        this.inDeadlineOrder = false;
+      }
+      this.count++;
     });
   }
 
@@ -60,9 +82,11 @@ export class Proposals {
    * entries); leaderHint gives the details (the leader) of an overwritten proposal's error.
    */
   applied(index: number, term: number, leaderHint: () => Record<string, unknown>, response: KvResponse | null = null): void {
-    const waiter = this.waiters.get(index);
-    if (waiter === undefined) return;
-    this.waiters.delete(index);
+    if (this.count === 0) return;
+    const at = this.position(index);
+    const waiter = this.waiters[at];
+    if (waiter === undefined || waiter.index !== index) return;
+    this.remove(at);
     if (waiter.term === term) {
       waiter.resolve(response === null ? { index } : { index, response });
       return;
@@ -79,9 +103,10 @@ export class Proposals {
 
   /** coveredBySnapshot: entries up to `index` arrived inside an installed snapshot; their fate is unknown here. */
   coveredBySnapshot(index: number): void {
-    for (const waiter of this.waiters.values()) {
-      if (waiter.index > index) continue;
-      this.waiters.delete(waiter.index);
+    for (let at = this.head; at < this.waiters.length; at++) {
+      const waiter = this.waiters[at];
+      if (waiter === undefined || waiter.index > index) continue;
+      this.remove(at);
       this.reject(waiter, timeoutError(`a snapshot up to index ${index} replaced the log on this node`));
     }
   }
@@ -89,30 +114,82 @@ export class Proposals {
   /**
    * leadershipLost: this node stopped leading. Its entries may still commit under the new leader (we then
    * apply them and answer exactly) or be overwritten (answered as not applied); if neither shows within
-   * graceMs, answer "outcome unknown" then rather than at the full deadline. Deadlines keep their order.
+   * graceMs, answer "outcome unknown" then rather than at the full deadline.
    */
   leadershipLost(graceMs: number): void {
     const cap = performance.now() + graceMs;
-    for (const waiter of this.waiters.values()) {
-      if (waiter.deadline <= cap) continue;
+    for (let at = this.head; at < this.waiters.length; at++) {
+      const waiter = this.waiters[at];
+      if (waiter === undefined || waiter.deadline <= cap) continue;
       waiter.deadline = cap;
       waiter.why = "this node lost the leadership before the entry committed";
     }
   }
 
-  /** sweep rejects the waiters whose deadline passed (called every tick). */
+  /**
+   * sweep rejects the waiters whose deadline passed (called every tick). Deadlines follow index order (a lost
+   * leadership caps them all alike), so the sweep stops at the first live waiter, unless an insertion after a
+   * truncation put a later deadline first: then it looks at every waiter until the queue empties.
+   */
   sweep(now: number): void {
-    for (const waiter of this.waiters.values()) {
-      if (waiter.deadline > now) break;
-      this.waiters.delete(waiter.index);
+    for (let at = this.head; at < this.waiters.length; at++) {
+      const waiter = this.waiters[at];
+      if (waiter === undefined) continue;
+      if (waiter.deadline > now) {
+        if (this.inDeadlineOrder) break;
+        continue;
+      }
+      this.remove(at);
       this.reject(waiter, timeoutError(waiter.why ?? `no commit within ${this.timeoutMs} ms`));
     }
   }
 
   failAll(error: QklzlError): void {
-    const all = [...this.waiters.values()];
-    this.waiters.clear();
+    const all = this.waiters.slice(this.head).filter((waiter) => waiter !== undefined);
+    this.waiters = [];
+    this.head = 0;
+    this.count = 0;
+    this.inDeadlineOrder = true;
     for (const waiter of all) this.reject(waiter, error);
+  }
+
+  /** position: where `index` is or would go in waiters[head..] (the first slot whose waiter has index >= it). */
+  private position(index: number): number {
+    const waiters = this.waiters;
+    // The common case: the first waiting proposal (apply is in index order) or past the last (a new proposal).
+    let at = this.head;
+    while (at < waiters.length && waiters[at] === undefined) at++;
+    if (at === waiters.length || waiters[at]!.index >= index) return at;
+    const last = waiters[waiters.length - 1];
+    if (last !== undefined && last.index < index) return waiters.length;
+    // Binary search over the rest; cleared slots take their left neighbour's place in the order.
+    let lo = at;
+    let hi = waiters.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      let probe = mid;
+      while (probe > lo && waiters[probe] === undefined) probe--;
+      if (waiters[probe] === undefined || waiters[probe]!.index < index) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** remove clears slot `at` (never leaving an answered waiter reachable) and drops the cleared prefix. */
+  private remove(at: number): void {
+    this.waiters[at] = undefined;
+    this.count--;
+    if (this.count === 0) {
+      this.waiters = [];
+      this.head = 0;
+      this.inDeadlineOrder = true;
+      return;
+    }
+    while (this.head < this.waiters.length && this.waiters[this.head] === undefined) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.waiters.length) {
+      this.waiters = this.waiters.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private reject(waiter: Waiter, error: QklzlError): void {

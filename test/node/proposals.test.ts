@@ -81,4 +81,88 @@ describe("proposal waiters", () => {
     expect(error.message).toContain("lost the leadership");
     expect(error.message).toContain("unknown");
   });
+
+  test("a truncation's lower index goes before the later waiters; the sweep still times out the older ones", async () => {
+    const p = new Proposals(1_000);
+    const five = p.wait(5, 1);
+    const six = p.wait(6, 1);
+    await Bun.sleep(5);
+    // Leadership lost and regained: the log was cut at 4, and our new entry 4 has a later deadline than 5 and 6.
+    const four = p.wait(4, 3);
+    expect(p.size).toBe(3);
+    p.sweep(performance.now() + 997); // past 5's and 6's deadlines (made 5 ms earlier), not 4's
+    expect(await outcome(five)).toBe("timeout");
+    expect(await outcome(six)).toBe("timeout");
+    expect(p.size).toBe(1);
+    p.applied(4, 3, hint);
+    expect(await outcome(four)).toBe('ok {"index":4}');
+    expect(p.size).toBe(0);
+  });
+
+  test("random waits, applies, truncations, sweeps and snapshots answer as a map of index to waiter does", async () => {
+    // The reference is the obvious model (a Map by index); the queue must give every waiter the same outcome.
+    for (let seed = 1; seed <= 40; seed++) {
+      let state = seed;
+      const rand = (n: number) => {
+        state = (state * 1103515245 + 12345) & 0x7fffffff;
+        return state % n;
+      };
+      const p = new Proposals(1_000);
+      const model = new Map<number, { term: number; deadline: number; out: string | null }>();
+      const results: Array<{ index: number; entry: { out: string | null }; promise: Promise<string> }> = [];
+      let next = 1;
+      let term = 1;
+      let clock = performance.now();
+      for (let step = 0; step < 400; step++) {
+        const op = rand(10);
+        if (op < 4) {
+          if (rand(12) === 0 && next > 3) {
+            term++;
+            next -= 1 + rand(Math.min(next - 1, 5)); // a truncation: indexes are reused in a later term
+          }
+          const index = next++;
+          const stale = model.get(index);
+          if (stale !== undefined) {
+            stale.out = "not_leader";
+            model.delete(index);
+          }
+          const entry = { term, deadline: performance.now() + 1_000, out: null as string | null };
+          model.set(index, entry);
+          results.push({ index, entry, promise: outcome(p.wait(index, term)) });
+        } else if (op < 8) {
+          const index = 1 + rand(next + 1);
+          const applyTerm = rand(4) === 0 ? term + 1 : term;
+          const entry = model.get(index);
+          if (entry !== undefined) {
+            entry.out = entry.term === applyTerm ? `ok {"index":${index}}` : "not_leader";
+            model.delete(index);
+          }
+          p.applied(index, applyTerm, hint);
+        } else if (op < 9) {
+          clock += rand(400);
+          for (const [index, entry] of model) {
+            if (entry.deadline <= clock) {
+              entry.out = "timeout";
+              model.delete(index);
+            }
+          }
+          p.sweep(clock);
+        } else {
+          const upTo = rand(next);
+          for (const [index, entry] of model) {
+            if (index <= upTo) {
+              entry.out = "timeout";
+              model.delete(index);
+            }
+          }
+          p.coveredBySnapshot(upTo);
+        }
+        expect(p.size).toBe(model.size);
+      }
+      const { QklzlError } = await import("../../src/shared/errors.ts");
+      for (const entry of model.values()) entry.out = "shutting_down";
+      p.failAll(new QklzlError("shutting_down", "bye"));
+      for (const r of results) expect(`${r.index} ${await r.promise}`).toBe(`${r.index} ${r.entry.out}`);
+    }
+  });
 });
