@@ -61,6 +61,7 @@ export class Proposals {
       // Our earlier entry at this index was truncated (we lost and regained leadership): it never applied.
       assert(stale.term < term, `proposals: index ${index} proposed twice in term ${term}`);
       this.remove(found);
+      this.tidy();
       this.reject(stale, new QklzlError("not_leader", `the write was not applied: its entry at index ${index} was overwritten; retry`));
     }
     return new Promise((resolve, reject) => {
@@ -87,6 +88,7 @@ export class Proposals {
     const waiter = this.waiters[at];
     if (waiter === undefined || waiter.index !== index) return;
     this.remove(at);
+    this.tidy();
     if (waiter.term === term) {
       waiter.resolve(response === null ? { index } : { index, response });
       return;
@@ -109,6 +111,7 @@ export class Proposals {
       this.remove(at);
       this.reject(waiter, timeoutError(`a snapshot up to index ${index} replaced the log on this node`));
     }
+    this.tidy();
   }
 
   /**
@@ -142,6 +145,7 @@ export class Proposals {
       this.remove(at);
       this.reject(waiter, timeoutError(waiter.why ?? `no commit within ${this.timeoutMs} ms`));
     }
+    this.tidy();
   }
 
   failAll(error: QklzlError): void {
@@ -175,7 +179,10 @@ export class Proposals {
     return lo;
   }
 
-  /** remove clears slot `at` (never leaving an answered waiter reachable) and drops the cleared prefix. */
+  /**
+   * remove clears slot `at` (never leaving an answered waiter reachable) and moves head past the cleared prefix;
+   * positions stay valid (loops over the slots call it), tidy() releases the prefix afterwards.
+   */
   private remove(at: number): void {
     this.waiters[at] = undefined;
     this.count--;
@@ -186,6 +193,10 @@ export class Proposals {
       return;
     }
     while (this.head < this.waiters.length && this.waiters[this.head] === undefined) this.head++;
+  }
+
+  /** tidy drops the cleared prefix once it is most of the array (called after the slots are done with). */
+  private tidy(): void {
     if (this.head > 1024 && this.head * 2 > this.waiters.length) {
       this.waiters = this.waiters.slice(this.head);
       this.head = 0;

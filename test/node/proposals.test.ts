@@ -165,4 +165,20 @@ describe("proposal waiters", () => {
       for (const r of results) expect(`${r.index} ${await r.promise}`).toBe(`${r.index} ${r.entry.out}`);
     }
   });
+
+  test("thousands of waiters settle in one sweep and one snapshot (the cleared prefix is released only after)", async () => {
+    const p = new Proposals(1_000);
+    const timedOut = Array.from({ length: 3_000 }, (_, i) => outcome(p.wait(i + 1, 1)));
+    p.sweep(performance.now() + 2_000);
+    expect(p.size).toBe(0);
+    for (const result of timedOut) expect(await result).toBe("timeout");
+    const covered = Array.from({ length: 3_000 }, (_, i) => outcome(p.wait(10_001 + i, 1)));
+    const after = p.wait(20_000, 1);
+    for (let i = 0; i < 1_500; i++) p.applied(10_001 + i, 1, hint); // head well past 1,024 before the snapshot
+    p.coveredBySnapshot(15_000);
+    expect(p.size).toBe(1);
+    for (const [i, result] of covered.entries()) expect(await result).toBe(i < 1_500 ? `ok {"index":${10_001 + i}}` : "timeout");
+    p.applied(20_000, 1, hint);
+    expect(await outcome(after)).toBe('ok {"index":20000}');
+  });
 });
