@@ -26,12 +26,12 @@ interface Waiter {
  * definitely did not happen). Past the deadline the outcome is unknown: the entry may still commit.
  *
  * Kept in an array in index order (proposals come in index order, and entries apply in index order, so the
- * waiter applied is almost always the first), not a Map: a Map that sees a set and a delete per put keeps the
- * deleted entries' values in its storage until it rehashes, and that storage is written on every put, so each
- * of JSC's young-generation collections re-marked the waiters (and the promises, closures and requests they
- * hold) of the thousands of puts answered since the last one: on a leader at 64 connections ~12 cells a put
- * survived a collection they were dead for, and an Eden collection took 4-9 ms instead of ~1 (BENCHMARKS.md,
- * 2026-12-04 19:59 UTC). A slot answered is cleared at once, so nothing answered is reachable from here.
+ * waiter applied is almost always the first), not a Map: with a set and a delete per put, the values deleted from
+ * a Map survived JSC's young-generation collections (the Map is an old object written on every put; setting the
+ * value to undefined before the delete did not help), so each collection kept the waiters, and the promises,
+ * closures and requests they hold, of the thousands of puts answered since the one before: on a leader at 64
+ * connections ~12 cells a put survived while dead, and an Eden collection took 4-9 ms instead of 2-3
+ * (BENCHMARKS.md, 2026-12-04 19:59 UTC). A slot answered is cleared at once and nothing else refers to it.
  */
 export class Proposals {
   /** waiters[head..]: waiting proposals in increasing index order; answered ones are cleared to undefined. */
