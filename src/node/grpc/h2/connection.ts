@@ -3,6 +3,7 @@
 // bytes and drain events, and the tests feed it bytes directly.
 import type { IncomingHttpHeaders } from "node:http2";
 import { assert } from "../../../shared/assert.ts";
+import { StreamTable } from "./stream_table.ts";
 import {
   connection_preface,
   default_frame_size,
@@ -67,7 +68,7 @@ export type OnStream = (stream: H2Stream, headers: IncomingHttpHeaders) => void;
  * each stream's sendWindow never go below 0 from our DATA; frames is behind only while the sink is full.
  */
 export class H2Connection implements StreamOwner {
-  readonly streams = new Map<number, H2Stream>();
+  readonly streams = new StreamTable<H2Stream>();
   readonly peer: { remoteAddress: string; remotePort: number };
   private readonly decoder = new HpackDecoder(header_table_size);
   private readonly blocks = new BlockCache();
@@ -182,8 +183,7 @@ export class H2Connection implements StreamOwner {
   destroy(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    for (const stream of this.streams.values()) stream.markClosed();
-    this.streams.clear();
+    for (const stream of this.streams.takeAll()) stream.markClosed();
     this.blocked.clear();
     this.sink.close();
     this.onClosed?.();
@@ -356,7 +356,7 @@ export class H2Connection implements StreamOwner {
       if (cached !== null) cached.headers = Object.freeze(headers);
     }
     const stream = new H2Stream(streamId, this, this.peerStreamWindow, this.limits.streamWindow);
-    this.streams.set(streamId, stream);
+    this.streams.add(stream);
     // A request complete in its HEADERS is half-closed before the handler sees it (an answer then needs no reset).
     stream.remoteEnded = endStream;
     this.onStream(stream, headers as IncomingHttpHeaders);
@@ -391,10 +391,10 @@ export class H2Connection implements StreamOwner {
         // §6.9.2: the change applies to every open stream's window, which may go negative.
         const delta = value - this.peerStreamWindow;
         this.peerStreamWindow = value;
-        for (const stream of this.streams.values()) {
+        this.streams.forEach((stream) => {
           stream.sendWindow += delta;
           if (stream.sendWindow > window_max) throw new H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "a stream window above 2^31-1");
-        }
+        });
       }
       if (id === Setting.MAX_FRAME_SIZE) {
         if (value < default_frame_size || value > frame_size_max) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `MAX_FRAME_SIZE ${value}`);
@@ -403,7 +403,9 @@ export class H2Connection implements StreamOwner {
       // HEADER_TABLE_SIZE: our encoder uses no dynamic table, so any size suits it. Others: nothing to do.
     }
     this.queue(settings_ack);
-    for (const stream of this.streams.values()) if (stream.queue.length > 0) this.pump(stream);
+    this.streams.forEach((stream) => {
+      if (stream.queue.length > 0) this.pump(stream);
+    });
   }
 
   private onWindowUpdate(streamId: number, payload: Buffer): void {
@@ -583,8 +585,7 @@ export class H2Connection implements StreamOwner {
     const goaway = goawayFrame(this.lastStreamId, code, message);
     this.frames.queue(goaway);
     this.goawaySent = true;
-    for (const stream of this.streams.values()) stream.markClosed();
-    this.streams.clear();
+    for (const stream of this.streams.takeAll()) stream.markClosed();
     this.blocked.clear();
     this.closeAfterFlush();
   }
