@@ -1,7 +1,7 @@
 #!/bin/bash
-# trace_gaps_run.sh: a 3-node cluster of BIN with QKLZL_TRACE on every node and JIT names on the leader, wrk -t2 -c64
-# puts (4 s warm-up, 8 s measured), and a `perf record -k mono -g` of the leader over the measured run; then
-# scripts/trace_gaps.ts on what the leader's main thread did while its stamps stopped for over 5 ms.
+# trace_gaps_run.sh: a 3-node cluster of BIN with QKLZL_TRACE on every node and JIT names on the leader, wrk puts at
+# CONNS connections (4 s warm-up, 8 s measured), and a `perf record -k mono -g` of the leader over the measured run;
+# then scripts/trace_gaps.ts on what the leader's main thread did while its stamps stopped for over GAP_MS.
 #   scripts/trace_gaps_run.sh cpu|offcpu PORTBASE   (env: BIN; KNOBS="useGC=0 ..." as BUN_JSC_* on every node; PIN=1;
 #   CONNS=64 wrk connections, GAP_MS=5 the shortest gap counted: CONNS=1 GAP_MS=1 for the one-connection tail)
 MODE=$1; PB=$2; CONNS=${CONNS:-64}; THREADS=$((CONNS < 2 ? 1 : 2)); export GAP_MS=${GAP_MS:-5}

@@ -3,7 +3,7 @@
 // bytes and drain events, and the tests feed it bytes directly.
 import type { IncomingHttpHeaders } from "node:http2";
 import { assert } from "../../../shared/assert.ts";
-import { StreamTable } from "./stream_table.ts";
+import { SortedSlots } from "../../../shared/sorted_slots.ts";
 import {
   connection_preface,
   default_frame_size,
@@ -68,7 +68,8 @@ export type OnStream = (stream: H2Stream, headers: IncomingHttpHeaders) => void;
  * each stream's sendWindow never go below 0 from our DATA; frames is behind only while the sink is full.
  */
 export class H2Connection implements StreamOwner {
-  readonly streams = new StreamTable<H2Stream>();
+  /** streams: the open streams by id (SortedSlots, not a Map: see there; a peer's stream ids only rise). */
+  readonly streams = new SortedSlots<H2Stream>((stream) => stream.id);
   readonly peer: { remoteAddress: string; remotePort: number };
   private readonly decoder = new HpackDecoder(header_table_size);
   private readonly blocks = new BlockCache();
@@ -356,7 +357,7 @@ export class H2Connection implements StreamOwner {
       if (cached !== null) cached.headers = Object.freeze(headers);
     }
     const stream = new H2Stream(streamId, this, this.peerStreamWindow, this.limits.streamWindow);
-    this.streams.add(stream);
+    if (!this.streams.insert(stream)) assert(false, `h2: stream ${streamId} opened below an open one`);
     // A request complete in its HEADERS is half-closed before the handler sees it (an answer then needs no reset).
     stream.remoteEnded = endStream;
     this.onStream(stream, headers as IncomingHttpHeaders);
